@@ -1,0 +1,6 @@
+"""Allows `python -m telecbt_cli`."""
+
+from telecbt_cli.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The Typer root: `telecbt`. Command groups live in telecbt_cli/commands/."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from telecbt_cli.core.errors import ExitCode, TelecbtError
+
+try:  # Typer >= 0.29 carries its own copy of Click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older Typer on Click
+    from click import ClickException
+
+
+class _Root(TyperGroup):
+    """Turns the project's errors into one plain line on stderr and a stable exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TelecbtError as err:
+            from telecbt_cli.commands._output import error
+
+            error(str(err))
+            raise typer.Exit(int(err.exit_code)) from None
+        except (KeyboardInterrupt, typer.Abort):
+            sys.stderr.write("\nInterrupted: nothing more was changed.\n")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except (typer.Exit, ClickException):
+            raise
+        except Exception as err:
+            if os.environ.get("TELECBT_DEBUG"):
+                raise
+            from telecbt_cli.commands._output import error
+
+            # The message itself is not shown: it could quote patient data.
+            error(f"unexpected problem ({err.__class__.__name__}); set TELECBT_DEBUG=1 for details "
+                  "and report it. Completed changes are kept; the failed step was rolled back.")
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+
+
+app = typer.Typer(
+    cls=_Root,
+    name="telecbt",
+    help="Remote CBT for chronic pain: an encrypted local store, patients, sessions and sync.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    from telecbt_cli.commands import audit, demo, patient, session, store, user
+
+    session.register(app)
+    demo.register(app)
+    app.add_typer(store.app, name="store")
+    app.add_typer(user.app, name="user")
+    app.add_typer(patient.app, name="patient")
+    app.add_typer(audit.app, name="audit")
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""Typer command groups: parse options, call core, print results."""

@@ -1,0 +1,61 @@
+"""`telecbt audit …`: read and verify the tamper-evident audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
+from telecbt_cli.commands._output import emit_json, emit_table, say
+from telecbt_cli.core.errors import IntegrityError
+
+app = typer.Typer(help="The audit log: log, verify.", no_args_is_help=True)
+
+
+@app.command()
+def log(
+    patient: Annotated[Optional[str], typer.Option("--patient", help="Only entries about this patient code.")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Only entries from this date or time (UTC), e.g. 2026-11-01.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Only the newest N entries.", min=1)] = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Show audit entries, oldest first (admin and clinician)."""
+    from telecbt_cli.core import audit
+    from telecbt_cli.core.patients import patient_id_for
+    from telecbt_cli.core.timeparse import parse_since
+
+    since_iso = parse_since(since) if since else None
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        access.require("audit")
+        patient_id = patient_id_for(access, patient) if patient else None
+        rows = [e.to_dict() for e in audit.entries(access.store, patient_id, since_iso, limit)]
+    if json_out:
+        emit_json(rows)
+        return
+    for row in rows:
+        row["detail"] = ", ".join(f"{k}={v}" for k, v in (row["detail"] or {}).items())
+    emit_table(rows, [("seq", "#"), ("at", "time (UTC)"), ("user", "user"), ("action", "action"),
+                      ("patient_id", "patient id"), ("detail", "detail")], empty="No audit entries match.")
+
+
+@app.command()
+def verify(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+           passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """Check the hash chain: finds edited, deleted, inserted or reordered entries (exit 6)."""
+    from telecbt_cli.core import audit
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        problems = audit.verify(access.store)
+        count = access.store.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    if json_out:
+        emit_json({"ok": not problems, "entries": count, "problems": problems})
+    elif problems:
+        for line in problems:
+            say(line, style="red")
+        say("The audit log has been tampered with or damaged.", style="bold red")
+    else:
+        say(f"Audit chain intact: {count} entries.", style="green")
+    if problems:
+        raise typer.Exit(int(IntegrityError.exit_code))

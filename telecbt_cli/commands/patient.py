@@ -1,0 +1,251 @@
+"""`telecbt patient …`: the patient registry and consent."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import (
+    CsvOpt,
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    YesOpt,
+    confirm,
+    one_format,
+    unlocked,
+)
+from telecbt_cli.commands._output import emit_csv, emit_fields, emit_json, emit_table, say
+from telecbt_cli.core.errors import UsageError
+
+app = typer.Typer(
+    help="Patients: add, list, show, edit, archive, consent. "
+    "Tip: `patient add` with no options asks for each field, so names stay out of shell history.",
+    no_args_is_help=True,
+)
+
+CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD (case and dash optional).")]
+NameOpt = Annotated[Optional[str], typer.Option("--name", help="Name or alias.", show_default=False)]
+YearOpt = Annotated[Optional[int], typer.Option("--birth-year", help="Year of birth.", show_default=False)]
+SexOpt = Annotated[Optional[str], typer.Option("--sex", help="female, male, other or unknown.", show_default=False)]
+LangOpt = Annotated[Optional[str], typer.Option("--language", help="Preferred language code: en, es, ...", show_default=False)]
+PhoneOpt = Annotated[Optional[str], typer.Option("--phone", help="Phone number.", show_default=False)]
+EmailOpt = Annotated[Optional[str], typer.Option("--email", help="Email address.", show_default=False)]
+CgNameOpt = Annotated[Optional[str], typer.Option("--caregiver-name", help="Caregiver's name.", show_default=False)]
+CgContactOpt = Annotated[Optional[str], typer.Option("--caregiver-contact", help="Caregiver's phone or email.", show_default=False)]
+NotesOpt = Annotated[Optional[str], typer.Option("--notes", help="Free-text notes.", show_default=False)]
+InputOpt = Annotated[Optional[Path], typer.Option(
+    "--input", help="Read the fields as a JSON object from this file ('-' = standard input).", show_default=False)]
+
+_LIST_COLUMNS = [("code", "code"), ("display_name", "name"), ("birth_year", "born"), ("sex", "sex"),
+                 ("language", "lang"), ("status", "status")]
+_FIELD_LABELS = [
+    ("code", "code"), ("display_name", "name"), ("birth_year", "year of birth"), ("sex", "sex"),
+    ("language", "language"), ("phone", "phone"), ("email", "email"), ("caregiver_name", "caregiver"),
+    ("caregiver_contact", "caregiver contact"), ("notes", "notes"), ("status", "status"),
+    ("created_at", "enrolled"), ("updated_at", "updated"), ("id", "record id"),
+]
+_PROMPTS = [("display_name", "Name or alias"), ("birth_year", "Year of birth"),
+            ("sex", "Sex (female/male/other/unknown)"), ("language", "Preferred language (en, es, ...)"),
+            ("phone", "Phone"), ("email", "Email"), ("caregiver_name", "Caregiver's name"),
+            ("caregiver_contact", "Caregiver's contact"), ("notes", "Notes")]
+
+
+def _read_input(path: Path) -> dict:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except FileNotFoundError:
+        raise UsageError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise UsageError(f"{path} does not hold a JSON object of patient fields") from None
+    if not isinstance(data, dict):
+        raise UsageError("--input must hold a JSON object, e.g. {\"name\": \"Ana\", \"birth_year\": 1970}")
+    aliases = {"name": "display_name"}
+    return {aliases.get(k, k): v for k, v in data.items()}
+
+
+def _ask_fields() -> dict:
+    """Prompt on stderr for each field; empty answers are skipped."""
+    values: dict = {}
+    for key, label in _PROMPTS:
+        sys.stderr.write(f"{label}: ")
+        sys.stderr.flush()
+        answer = sys.stdin.readline()
+        if not answer:
+            break
+        answer = answer.rstrip("\n")
+        if answer.strip():
+            values[key] = answer
+    return values
+
+
+def _fields(values: dict):
+    from telecbt_cli.core.patients import PatientFields
+
+    known = {f for f in PatientFields.__dataclass_fields__}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UsageError(f"unknown patient field(s): {', '.join(unknown)}")
+    if values.get("birth_year") not in (None, ""):
+        try:
+            values["birth_year"] = int(values["birth_year"])
+        except (TypeError, ValueError):
+            raise UsageError("year of birth must be a number such as 1968") from None
+    return PatientFields(**values)
+
+
+def _show(patient: dict, json_out: bool) -> None:
+    if json_out:
+        emit_json(patient)
+        return
+    emit_fields([(label, patient.get(key) if patient.get(key) is not None else "-") for key, label in _FIELD_LABELS])
+    consent = patient.get("consent")
+    if consent is not None:
+        current = consent["current"]
+        state = (f"active ({current['method']}, version {current['version']}, {current['recorded_at']})"
+                 if current else "none: no clinical data can be recorded")
+        emit_fields([("consent", state)])
+
+
+@app.command()
+def add(
+    name: NameOpt = None, birth_year: YearOpt = None, sex: SexOpt = None, language: LangOpt = None,
+    phone: PhoneOpt = None, email: EmailOpt = None, caregiver_name: CgNameOpt = None,
+    caregiver_contact: CgContactOpt = None, notes: NotesOpt = None, input_file: InputOpt = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Enrol a patient; prints the new patient code (say it back to the patient)."""
+    from telecbt_cli.core import patients
+
+    given = {"display_name": name, "birth_year": birth_year, "sex": sex, "language": language, "phone": phone,
+             "email": email, "caregiver_name": caregiver_name, "caregiver_contact": caregiver_contact,
+             "notes": notes}
+    values = {k: v for k, v in given.items() if v is not None}
+    if input_file is not None:
+        values = {**_read_input(input_file), **values}
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        access.require("write")
+        if "display_name" not in values:
+            if not sys.stdin.isatty():
+                raise UsageError("give the patient's name with --name or --input FILE")
+            values.update(_ask_fields())
+        patient = patients.add_patient(access, _fields(values))
+    if json_out:
+        emit_json(patient)
+    else:
+        say(f"Enrolled patient {patient['code']}. Record consent next: "
+            f"telecbt patient consent {patient['code']} --method verbal --version V", style="green")
+
+
+@app.command("list")
+def list_(
+    search: Annotated[Optional[str], typer.Option("--search", "-s", help="Match name, code, phone or email.")] = None,
+    archived: Annotated[bool, typer.Option("--archived", help="Include archived patients.")] = False,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
+) -> None:
+    """List patients (active ones unless --archived)."""
+    from telecbt_cli.core import patients
+
+    one_format(json_out, csv_out)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        rows = patients.list_patients(access, search, include_archived=archived)
+    if json_out:
+        emit_json(rows)
+    elif csv_out:
+        emit_csv(rows, [key for key, _ in _FIELD_LABELS])
+    else:
+        emit_table(rows, _LIST_COLUMNS, empty="No patients match.")
+
+
+@app.command()
+def show(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+         passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """Show one patient's record and consent (the read is audited)."""
+    from telecbt_cli.core import patients
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        patient = patients.get_patient(access, code)
+    _show(patient, json_out)
+
+
+@app.command()
+def edit(
+    code: CodeArg,
+    name: NameOpt = None, birth_year: YearOpt = None, sex: SexOpt = None, language: LangOpt = None,
+    phone: PhoneOpt = None, email: EmailOpt = None, caregiver_name: CgNameOpt = None,
+    caregiver_contact: CgContactOpt = None, notes: NotesOpt = None, input_file: InputOpt = None,
+    clear: Annotated[Optional[list[str]], typer.Option(
+        "--clear", help="Empty a field, e.g. --clear phone (repeatable).")] = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Change registry fields of a patient; the previous values stay in the change log."""
+    from telecbt_cli.core import patients
+
+    given = {"display_name": name, "birth_year": birth_year, "sex": sex, "language": language, "phone": phone,
+             "email": email, "caregiver_name": caregiver_name, "caregiver_contact": caregiver_contact,
+             "notes": notes}
+    values = {k: v for k, v in given.items() if v is not None}
+    if input_file is not None:
+        values = {**_read_input(input_file), **values}
+    clear_fields = [{"name": "display_name"}.get(c.replace("-", "_"), c.replace("-", "_")) for c in clear or []]
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        patient = patients.edit_patient(access, code, _fields(values), clear_fields)
+    if json_out:
+        emit_json(patient)
+    else:
+        say(f"Updated patient {patient['code']}.", style="green")
+
+
+@app.command()
+def archive(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+            passphrase_fd: PassFdOpt = None, yes: YesOpt = False) -> None:
+    """Archive a patient: off the active list, nothing deleted."""
+    from telecbt_cli.core import patients
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        access.require("write")
+        patients.patient_id_for(access, code)
+        confirm(f"Archive patient {code.upper()}? Their records are kept.", yes)
+        patient = patients.archive_patient(access, code)
+    say(f"Archived patient {patient['code']}.", style="green")
+
+
+@app.command()
+def consent(
+    code: CodeArg,
+    method: Annotated[Optional[str], typer.Option("--method", help="verbal, written or kiosk.")] = None,
+    version: Annotated[Optional[str], typer.Option("--version", help="Version of the consent form used.")] = None,
+    witness: Annotated[Optional[str], typer.Option("--witness", help="Name of a witness, if any.")] = None,
+    withdraw: Annotated[bool, typer.Option("--withdraw", help="Record that the patient withdrew consent.")] = False,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Record consent (or its withdrawal); the full history is kept."""
+    from telecbt_cli.core import patients
+
+    if withdraw and (method or version or witness):
+        raise UsageError("--withdraw takes no --method, --version or --witness")
+    if not withdraw and (not method or not version):
+        raise UsageError("give --method and --version to record consent, or --withdraw")
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if withdraw:
+            state = patients.withdraw_consent(access, code)
+        else:
+            state = patients.record_consent(access, code, method or "", version or "", witness)
+    if json_out:
+        emit_json(state)
+    elif state["active"]:
+        say(f"Recorded {method} consent (version {version}) for {code.upper()}.", style="green")
+    else:
+        say(f"Recorded the withdrawal of consent for {code.upper()}: no clinical data can be recorded now.",
+            style="yellow")

@@ -1,0 +1,111 @@
+"""`telecbt init`, `unlock`, `lock` and `paths`: getting into a store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+import typer
+
+from telecbt_cli.commands._common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    kdf,
+    passphrase,
+    unlocked,
+)
+from telecbt_cli.commands._output import emit_fields, emit_json, emit_text, say
+
+
+def init(
+    store: StoreOpt = None,
+    admin: Annotated[str, typer.Option("--admin", help="Name of the first admin user.")] = "admin",
+    passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a new encrypted store and its first admin; prints the recovery key once."""
+    from telecbt_cli.core.paths import resolve_store_dir
+    from telecbt_cli.core.store import check_new_location
+    from telecbt_cli.core.unlock import create_store
+
+    store_dir = resolve_store_dir(store)
+    check_new_location(store_dir)
+    secret = passphrase(passphrase_file, passphrase_fd, prompt=f"Choose a passphrase for {admin}: ", confirm=True)
+    created = create_store(store_dir, admin, secret, kdf())
+    access = created.access
+    info = {"store": str(store_dir), "store_id": access.store.store_id, "device_id": access.store.device_id,
+            "admin": access.user}
+    access.close()
+    if json_out:
+        emit_json({**info, "recovery_key": created.recovery_key})
+        return
+    say(f"Created a telecbt store at {store_dir} with admin user {access.user}.", style="green")
+    say("RECOVERY KEY: write it on paper now and keep it locked away. It opens the store if every "
+        "passphrase is lost, and it is shown only this once.", style="bold")
+    groups = created.recovery_key.split("-")
+    for i in range(0, len(groups), 4):
+        emit_text("-".join(groups[i : i + 4]))
+
+
+def unlock(
+    store: StoreOpt = None,
+    user: UserOpt = None,
+    passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None,
+    ttl: Annotated[str, typer.Option("--ttl", help="How long the session lasts: 90s, 15m, 8h, 1d.")] = "15m",
+    json_out: JsonOpt = False,
+) -> None:
+    """Unlock once and print a session token for TELECBT_SESSION (for scripts and batch jobs)."""
+    from telecbt_cli.core import sessions
+
+    seconds = sessions.parse_ttl(ttl)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        token, expires = sessions.create(access, seconds)
+        who = access.user
+    until = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if json_out:
+        emit_json({"token": token, "user": who, "expires": until})
+        return
+    emit_text(token)
+    say(f"Session for {who} until {until}. Put the token in TELECBT_SESSION, e.g. "
+        "export TELECBT_SESSION=$(telecbt unlock --passphrase-file FILE). `telecbt lock` ends it.")
+
+
+def lock(json_out: JsonOpt = False) -> None:
+    """End every session on this computer (session tokens stop working at once)."""
+    from telecbt_cli.core.sessions import lock_all
+
+    count = lock_all()
+    if json_out:
+        emit_json({"sessions_ended": count})
+    else:
+        say(f"Ended {count} session{'s' if count != 1 else ''}.")
+
+
+def paths(json_out: JsonOpt = False) -> None:
+    """Show where telecbt keeps stores, sessions and state on this computer."""
+    from telecbt_cli.core import paths as p
+
+    data = {
+        "home_override": str(p.home_dir()) if p.home_dir() else None,
+        "default_store": str(p.resolve_store_dir(None)),
+        "demo_store": str(p.demo_store_dir()),
+        "data_dir": str(p.data_dir()),
+        "state_dir": str(p.state_dir()),
+        "sessions_dir": str(p.sessions_dir()),
+    }
+    if json_out:
+        emit_json(data)
+    else:
+        emit_fields([(k.replace("_", " "), v or "-") for k, v in data.items()])
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(unlock)
+    app.command()(lock)
+    app.command()(paths)

@@ -1,0 +1,172 @@
+"""`telecbt store …`: information, checks, passphrases, key rotation, backup and recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import (
+    JsonOpt,
+    NewPassFdOpt,
+    NewPassFileOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    YesOpt,
+    confirm,
+    kdf,
+    new_passphrase,
+    read_secret,
+    unlocked,
+)
+from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.core.errors import IntegrityError
+
+app = typer.Typer(help="The encrypted store: info, check, passphrase, rekey, backup, recover.",
+                  no_args_is_help=True)
+
+
+def _human_bytes(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+@app.command()
+def info(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+         passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """Path, schema version, sizes and key slots (never secrets)."""
+    from telecbt_cli.core.store import info as store_info
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        data = store_info(access.store)
+    if json_out:
+        emit_json(data)
+        return
+    emit_fields([
+        ("path", data["path"]), ("store id", data["store_id"]), ("device id", data["device_id"]),
+        ("created", data["created_at"]), ("schema version", data["schema_version"]),
+        ("database", _human_bytes(data["database_bytes"])), ("write-ahead log", _human_bytes(data["wal_bytes"])),
+        ("patients", data["counts"]["patients"]), ("staff users", data["counts"]["users"]),
+        ("audit entries", data["audit_entries"]),
+    ])
+    say("Key slots:")
+    emit_table(data["slots"], [("kind", "kind"), ("label", "label"), ("created_at", "created")])
+
+
+@app.command()
+def check(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """Check the database pages, both key-file copies and the audit chain. Exit 6 on a problem."""
+    from telecbt_cli.core import audit
+    from telecbt_cli.core import keyfile as kfmod
+    from telecbt_cli.core.store import integrity_problems
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        report = kfmod.load(access.store.dir, repair=True)
+        result = {
+            "database": integrity_problems(access.store),
+            "keyfile": report.problems,
+            "keyfile_repaired": report.repaired,
+            "audit": audit.verify(access.store),
+        }
+    problems = result["database"] + result["audit"] + [
+        p for p in result["keyfile"] if p.split(":")[0] not in result["keyfile_repaired"]
+    ]
+    result["ok"] = not problems
+    if json_out:
+        emit_json(result)
+    else:
+        for part, label in (("database", "database"), ("keyfile", "key file"), ("audit", "audit chain")):
+            if result[part]:
+                for line in result[part]:
+                    say(f"{label}: {line}", style="red")
+            else:
+                say(f"{label}: ok", style="green")
+        for name in result["keyfile_repaired"]:
+            say(f"key file: repaired {name} from the intact copy", style="yellow")
+    if problems:
+        raise typer.Exit(int(IntegrityError.exit_code))
+
+
+@app.command()
+def passwd(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+           passphrase_fd: PassFdOpt = None, new_passphrase_file: NewPassFileOpt = None,
+           new_passphrase_fd: NewPassFdOpt = None) -> None:
+    """Change your own passphrase."""
+    from telecbt_cli.core import users
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        secret = new_passphrase(new_passphrase_file, new_passphrase_fd, access.user)
+        users.set_user_passphrase(access, access.user, secret, kdf())
+        say(f"Changed the passphrase of {access.user}.", style="green")
+
+
+@app.command()
+def rekey(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+          passphrase_fd: PassFdOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
+    """Rotate the data key and rewrap it for every remaining slot (admin).
+
+    Do this after disabling a user: it is what shuts out copies of old key files.
+    """
+    from telecbt_cli.core import keys
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        access.require("manage")
+        confirm("Re-encrypt the whole store with a new key?", yes)
+        result = keys.rekey(access)
+    if json_out:
+        emit_json(result)
+    else:
+        say(f"Re-encrypted the store with a new key; {result['slots']} slots can open it.", style="green")
+
+
+@app.command()
+def backup(
+    dest: Annotated[Path, typer.Argument(help="New folder for the copy (must not exist or be empty).")],
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Write a consistent encrypted copy while the store is in use; it opens with the same passphrases."""
+    from telecbt_cli.core import audit
+    from telecbt_cli.core.store import backup as do_backup
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        access.require("manage")
+        result = do_backup(access.store, dest)
+        audit.append(access.store, access.user, "store.backup", detail={"path": str(dest)})
+    if json_out:
+        emit_json(result)
+    else:
+        say(f"Backed up the store to {result['path']} ({_human_bytes(result['database_bytes'])}, encrypted).",
+            style="green")
+
+
+@app.command()
+def recover(
+    user: Annotated[str, typer.Option("--user", "-u", help="Staff user who gets a new passphrase.")],
+    store: StoreOpt = None,
+    recovery_key_file: Annotated[Optional[Path], typer.Option(
+        "--recovery-key-file", help="Read the recovery key from this file ('-' = standard input).")] = None,
+    new_passphrase_file: NewPassFileOpt = None,
+    new_passphrase_fd: NewPassFdOpt = None,
+) -> None:
+    """Use the recovery key to set a new passphrase for a user (also rebuilds a damaged key file)."""
+    from telecbt_cli.core.paths import resolve_store_dir
+    from telecbt_cli.core.unlock import recover as do_recover
+
+    store_dir = resolve_store_dir(store)
+    key_text = read_secret(file=recovery_key_file, fd=None, env="TELECBT_RECOVERY_KEY",
+                           prompt="Recovery key: ", options="--recovery-key-file")
+    secret = new_passphrase(new_passphrase_file, new_passphrase_fd, user)
+    access = do_recover(store_dir, key_text, user, secret, kdf())
+    access.close()
+    say(f"{access.user} can now unlock the store with the new passphrase. "
+        "Other users whose slots were lost need `telecbt user passwd NAME` from an admin.", style="green")
+
+

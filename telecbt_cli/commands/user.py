@@ -1,0 +1,107 @@
+"""`telecbt user …`: staff users, their roles and passphrases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import (
+    CsvOpt,
+    JsonOpt,
+    NewPassFdOpt,
+    NewPassFileOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    YesOpt,
+    confirm,
+    kdf,
+    new_passphrase,
+    one_format,
+    unlocked,
+)
+from telecbt_cli.commands._output import emit_csv, emit_json, emit_table, say
+
+app = typer.Typer(help="Staff users: add, list, passwd, disable.", no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(help="User name (letters, digits, '.', '_', '-').")]
+_COLUMNS = [("name", "name"), ("role", "role"), ("disabled", "disabled"), ("can_unlock", "can unlock"),
+            ("created_at", "created")]
+
+
+@app.command()
+def add(
+    name: NameArg,
+    role: Annotated[str, typer.Option("--role", "-r", help="admin, clinician, chw or viewer.")],
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, new_passphrase_file: NewPassFileOpt = None,
+    new_passphrase_fd: NewPassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Add a staff user with their own passphrase (admin only)."""
+    from telecbt_cli.core import users
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        access.require("manage")
+        users.check_role(role)
+        secret = new_passphrase(new_passphrase_file, new_passphrase_fd, name)
+        added = users.add_user(access, name, role, secret, kdf())
+    if json_out:
+        emit_json(added.to_dict())
+    else:
+        say(f"Added {added.name} as {added.role}.", style="green")
+
+
+@app.command("list")
+def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False) -> None:
+    """List staff users and their roles."""
+    from telecbt_cli.core import users
+
+    one_format(json_out, csv_out)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        rows = [u.to_dict() for u in users.list_users(access)]
+    if json_out:
+        emit_json(rows)
+    elif csv_out:
+        emit_csv(rows, [c for c, _ in _COLUMNS])
+    else:
+        emit_table(rows, _COLUMNS)
+
+
+@app.command()
+def passwd(
+    name: Annotated[Optional[str], typer.Argument(help="User to change; default yourself. Others need admin.")] = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, new_passphrase_file: NewPassFileOpt = None,
+    new_passphrase_fd: NewPassFdOpt = None,
+) -> None:
+    """Set a new passphrase for a user (yourself, or anyone if you are admin)."""
+    from telecbt_cli.core import users
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        target = users.get_user(access, name or access.user)
+        if target.name != access.user:
+            access.require("manage")
+        secret = new_passphrase(new_passphrase_file, new_passphrase_fd, target.name)
+        users.set_user_passphrase(access, target.name, secret, kdf())
+    say(f"Changed the passphrase of {target.name}.", style="green")
+
+
+@app.command()
+def disable(
+    name: NameArg,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, yes: YesOpt = False,
+) -> None:
+    """Disable a user and remove their key slot (admin). Then run `telecbt store rekey`."""
+    from telecbt_cli.core import users
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        access.require("manage")
+        target = users.get_user(access, name)
+        confirm(f"Disable {target.name} ({target.role})? They will no longer be able to unlock.", yes)
+        users.disable_user(access, target.name)
+    say(f"Disabled {target.name}. Run `telecbt store rekey` so that an old copy of the key file "
+        "cannot open the store either.", style="green")

@@ -1,0 +1,1 @@
+"""Clinical content as data (modules, questionnaires, locales) and its loader."""

@@ -1,0 +1,1 @@
+"""All behaviour of telecbt: store, keys, schema, services. Imports no UI library."""

@@ -1,0 +1,48 @@
+"""Opening a SQLCipher database with a raw key and the pragmas the store relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlcipher3
+
+BUSY_TIMEOUT_MS = 5000
+DatabaseError = sqlcipher3.DatabaseError
+Connection = sqlcipher3.Connection
+
+
+class WrongKey(Exception):
+    """The key does not open this file (or the file is not a SQLCipher database)."""
+
+
+def connect(path: Path, key: bytes, *, create: bool = False) -> sqlcipher3.Connection:
+    """An open, keyed connection in autocommit mode (transactions are explicit).
+
+    A raw 256-bit key (`x'…'`) skips SQLCipher's own KDF: our key slots already did
+    the slow derivation. SQLCipher's log is silenced before anything can go wrong,
+    since it would otherwise print into the user's terminal.
+    """
+    if not create and not path.exists():
+        raise FileNotFoundError(str(path))
+    mode = "rwc" if create else "rw"
+    uri = f"{path.resolve().as_uri()}?mode={mode}"
+    conn = sqlcipher3.connect(
+        uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("PRAGMA cipher_memory_security = ON")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError:
+            raise WrongKey() from None
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA temp_store = MEMORY")
+    except BaseException:
+        conn.close()
+        raise
+    return conn

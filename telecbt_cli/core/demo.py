@@ -1,0 +1,57 @@
+"""A demo store with synthetic patients, for trying telecbt without real data."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from telecbt_cli.core import keyfile as kfmod
+from telecbt_cli.core.access import Access
+from telecbt_cli.core.crypto import KdfParams
+from telecbt_cli.core.patients import PatientFields, add_patient, record_consent
+from telecbt_cli.core.unlock import create_store, unlock
+
+DEMO_USER = "demo"
+DEMO_PASSPHRASE = "telecbt-demo"
+
+_GIVEN = ["Ana", "Luis", "Grace", "Samuel", "Amina", "Joseph", "Rosa", "Peter", "Fatuma", "Daniel",
+          "Maria", "John", "Esther", "Carlos", "Mercy", "David", "Lucia", "Moses", "Sofia", "Isaac"]
+_FAMILY = ["Mwangi", "Garcia", "Okello", "Lopez", "Achieng", "Banda", "Torres", "Phiri", "Ruiz", "Njoroge",
+           "Mendoza", "Wanjiru", "Silva", "Otieno", "Castro", "Mutua"]
+
+
+@dataclass
+class DemoResult:
+    access: Access
+    created: bool
+    added: int
+    total: int
+
+
+def open_demo(store_dir: Path, patients: int, kdf: KdfParams, seed: int = 7) -> DemoResult:
+    """Create the demo store or reuse it; top it up to `patients` synthetic patients."""
+    created = not kfmod.keyfile_exists(store_dir)
+    if created:
+        access = create_store(store_dir, DEMO_USER, DEMO_PASSPHRASE, kdf).access
+    else:
+        access = unlock(store_dir, DEMO_USER, DEMO_PASSPHRASE)
+    try:
+        count = access.store.conn.execute("SELECT count(*) FROM patients WHERE deleted = 0").fetchone()[0]
+        rng = random.Random(seed + count)
+        added = 0
+        for _ in range(max(0, patients - count)):
+            fields = PatientFields(
+                display_name=f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)} (demo)",
+                birth_year=rng.randint(1950, 2000),
+                sex=rng.choice(["female", "male"]),
+                language=rng.choice(["en", "es"]),
+                notes="Synthetic demo patient.",
+            )
+            patient = add_patient(access, fields)
+            record_consent(access, patient["code"], rng.choice(["verbal", "written"]), "demo-1")
+            added += 1
+    except BaseException:
+        access.close()
+        raise
+    return DemoResult(access, created, added, count + added)

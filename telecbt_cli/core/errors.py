@@ -1,0 +1,81 @@
+"""The project's exception types and the stable exit code each one maps to."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; documented in the README and never renumbered."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    AUTH = 3
+    NOT_FOUND = 4
+    REFUSED = 5
+    INTEGRITY = 6
+    INTERRUPTED = 130
+
+
+class TelecbtError(Exception):
+    """Base of every error a user can see; the message says what to do next."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class UsageError(TelecbtError):
+    """A value given by the user is not acceptable."""
+
+    exit_code = ExitCode.USAGE
+
+
+class AuthError(TelecbtError):
+    """Locked store, wrong passphrase, missing secret, expired or forged session."""
+
+    exit_code = ExitCode.AUTH
+
+
+class NotFoundError(TelecbtError):
+    """A store, user or patient that does not exist."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class PermissionDenied(TelecbtError):
+    """The signed-in user's role does not allow this action."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class IntegrityError(TelecbtError):
+    """Corrupt or tampered data: database, key file, audit chain, bundle."""
+
+    exit_code = ExitCode.INTEGRITY
+
+
+class StoreExistsError(TelecbtError):
+    """Refusing to overwrite an existing store."""
+
+
+class StoreVersionError(TelecbtError):
+    """The store was written by a newer telecbt."""
+
+
+class StorageError(TelecbtError):
+    """The disk refused a write (full, read-only, removed)."""
+
+
+class ConsentRequired(TelecbtError):
+    """Clinical data cannot be recorded without active consent."""
+
+    exit_code = ExitCode.REFUSED
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code a UI should use for an exception."""
+    if isinstance(error, TelecbtError):
+        return int(error.exit_code)
+    if isinstance(error, KeyboardInterrupt):
+        return int(ExitCode.INTERRUPTED)
+    return int(ExitCode.ERROR)

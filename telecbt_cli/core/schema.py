@@ -1,0 +1,117 @@
+"""Numbered, append-only schema migrations. Never edit one that has shipped: add the next."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from telecbt_cli.core.errors import StoreVersionError
+
+migrations = Migrations("telecbt")
+
+#: Columns every synchronised record carries (DESIGN.md, "Records and sync").
+SYNC_COLUMNS = """
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+"""
+
+
+def _append_only(db: Database, table: str) -> None:
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        )
+
+
+@migrations(name="m001_initial")
+def m001_initial(db: Database) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        f"""CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'clinician', 'chw', 'viewer')),
+            disabled INTEGER NOT NULL DEFAULT 0,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute(
+        f"""CREATE TABLE patients (
+            id TEXT PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            birth_year INTEGER,
+            sex TEXT,
+            language TEXT NOT NULL,
+            phone TEXT,
+            email TEXT,
+            caregiver_name TEXT,
+            caregiver_contact TEXT,
+            notes TEXT,
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived')),
+            {SYNC_COLUMNS})"""
+    )
+    db.execute(
+        f"""CREATE TABLE consents (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            action TEXT NOT NULL CHECK (action IN ('given', 'withdrawn')),
+            method TEXT,
+            version TEXT,
+            witness TEXT,
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute("CREATE INDEX consents_patient ON consents (patient_id, recorded_at)")
+    db.execute(
+        """CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            user_name TEXT,
+            device_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            patient_id TEXT,
+            detail TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL)"""
+    )
+    db.execute("CREATE INDEX audit_patient ON audit_log (patient_id)")
+    db.execute(
+        """CREATE TABLE change_log (
+            seq INTEGER PRIMARY KEY,
+            change_id TEXT NOT NULL UNIQUE,
+            table_name TEXT NOT NULL,
+            row_id TEXT NOT NULL,
+            op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+            hlc TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            data TEXT NOT NULL)"""
+    )
+    _append_only(db, "audit_log")
+    _append_only(db, "change_log")
+
+
+def known_names() -> list[str]:
+    return [m.name for m in migrations._migrations]
+
+
+def apply(db: Database) -> None:
+    """Bring the schema up to date; refuse a store written by a newer telecbt."""
+    applied = [m.name for m in migrations.applied(db)]
+    unknown = [name for name in applied if name not in known_names()]
+    if unknown:
+        raise StoreVersionError(
+            f"this store was written by a newer telecbt (schema step {unknown[-1]}): "
+            "upgrade telecbt to open it; nothing was changed"
+        )
+    if migrations.pending(db):
+        migrations.apply(db)
+
+
+def version(db: Database) -> int:
+    return len(migrations.applied(db))

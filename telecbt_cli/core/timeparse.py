@@ -1,0 +1,18 @@
+"""Parsing dates and times typed by users into UTC ISO strings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from telecbt_cli.core.errors import UsageError
+
+
+def parse_since(text: str) -> str:
+    """'2026-11-01' or '2026-11-01T08:30' (UTC unless an offset is given) into ISO UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""Textual app and kiosk (built by a later issue)."""
