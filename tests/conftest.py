@@ -1,0 +1,82 @@
+"""Shared fixtures: every test gets its own telecbt home and cheap key derivation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ADMIN = "alice"
+ADMIN_PASS = "admin passphrase 1"
+SENTINEL = "ZEBRA-SENTINEL-7731"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test touches the real home: TELECBT_HOME points into tmp, scrypt is cheap."""
+    home = tmp_path / "home"
+    for name in ("TELECBT_STORE", "TELECBT_SESSION", "TELECBT_PASSPHRASE", "TELECBT_USER",
+                 "TELECBT_NEW_PASSPHRASE", "TELECBT_RECOVERY_KEY", "TELECBT_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TELECBT_HOME", str(home))
+    monkeypatch.setenv("TELECBT_KDF_LOG2N", "10")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    return home
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def created(store_dir: Path):
+    """A new store with admin alice, created through core; yields (Created) and closes it."""
+    from telecbt_cli.core.crypto import KdfParams
+    from telecbt_cli.core.unlock import create_store
+
+    result = create_store(store_dir, ADMIN, ADMIN_PASS, KdfParams(10))
+    yield result
+    result.access.close()
+
+
+@pytest.fixture
+def admin(created):
+    return created.access
+
+
+@pytest.fixture
+def pass_file(tmp_path: Path) -> Path:
+    path = tmp_path / "admin.pass"
+    path.write_text(ADMIN_PASS + "\n")
+    return path
+
+
+def telecbt_cmd() -> list[str]:
+    script = Path(sys.executable).parent / "telecbt"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "telecbt_cli"]
+
+
+def run_telecbt(*args: str, env: dict | None = None, input: str | None = None,
+                timeout: float = 60) -> subprocess.CompletedProcess:
+    """telecbt as a real subprocess, with stdin not a terminal."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [*telecbt_cmd(), *args], input=input if input is not None else "", capture_output=True,
+        text=True, env=full_env, timeout=timeout,
+    )
+
+
+def all_bytes_under(*folders: Path) -> bytes:
+    """Every file's bytes under the folders (to search for leaked secrets)."""
+    chunks = []
+    for folder in folders:
+        if folder.exists():
+            for path in folder.rglob("*"):
+                if path.is_file():
+                    chunks.append(path.read_bytes())
+    return b"\n".join(chunks)
