@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -17,8 +18,26 @@ except ImportError:  # pragma: no cover - older Typer on Click
     from click import ClickException
 
 
+#: Command groups imported only when used, so `telecbt patient add` does not pay for the rest.
+LAZY_GROUPS = ("store", "user", "patient", "audit")
+
+
 class _Root(TyperGroup):
-    """Turns the project's errors into one plain line on stderr and a stable exit code."""
+    """Loads command groups on demand, and turns the project's errors into one plain
+    line on stderr and a stable exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return names + [name for name in LAZY_GROUPS if name not in names]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_GROUPS:
+            module = importlib.import_module(f"telecbt_cli.commands.{cmd_name}")
+            command = typer.main.get_command(module.app)
+            command.name = cmd_name
+            self.commands[cmd_name] = command
+        return command
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -56,14 +75,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from telecbt_cli.commands import audit, demo, patient, session, store, user
+    from telecbt_cli.commands import demo, session
 
     session.register(app)
     demo.register(app)
-    app.add_typer(store.app, name="store")
-    app.add_typer(user.app, name="user")
-    app.add_typer(patient.app, name="patient")
-    app.add_typer(audit.app, name="audit")
 
 
 _register()

@@ -131,14 +131,16 @@ def kdf():
 def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
              passphrase_fd: int | None) -> Iterator["Access"]:
     """The store opened for this command: a session token if set, else a passphrase."""
-    from telecbt_cli.core import sessions, unlock
     from telecbt_cli.core.paths import resolve_store_dir
 
     store_dir = resolve_store_dir(store)
     token = os.environ.get("TELECBT_SESSION")
     if token and passphrase_file is None and passphrase_fd is None:
+        from telecbt_cli.core import sessions
+
         access = sessions.open_session(token, store_dir)
     else:
+        from telecbt_cli.core import unlock
         from telecbt_cli.core.store import require_store_dir
 
         require_store_dir(store_dir)

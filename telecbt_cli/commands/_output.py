@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -34,11 +35,24 @@ def _console(stderr: bool):
     return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
 
 
+def _plain_stderr() -> bool:
+    return bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
+
+
 def say(message: str, style: str | None = None) -> None:
-    """A message for people, on stderr, never parsed as markup."""
+    """A message for people, on stderr, never parsed as markup.
+
+    Plain writes when there is no colour to show: scripts then never pay for
+    importing Rich.
+    """
+    text = inert(message).replace("\\x0a", "\n")
+    if _plain_stderr():
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        return
     from rich.text import Text
 
-    _console(stderr=True).print(Text(inert(message).replace("\\x0a", "\n"), style=style))
+    _console(stderr=True).print(Text(text, style=style))
 
 
 def error(message: str) -> None:

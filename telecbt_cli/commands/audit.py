@@ -10,7 +10,7 @@ from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreO
 from telecbt_cli.commands._output import emit_json, emit_table, say
 from telecbt_cli.core.errors import IntegrityError
 
-app = typer.Typer(help="The audit log: log, verify.", no_args_is_help=True)
+app = typer.Typer(help="The audit log: log, verify.", no_args_is_help=True, add_completion=False)
 
 
 @app.command()

@@ -28,6 +28,7 @@ app = typer.Typer(
     help="Patients: add, list, show, edit, archive, consent. "
     "Tip: `patient add` with no options asks for each field, so names stay out of shell history.",
     no_args_is_help=True,
+    add_completion=False,
 )
 
 CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD (case and dash optional).")]

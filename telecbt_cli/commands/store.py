@@ -26,7 +26,7 @@ from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, say
 from telecbt_cli.core.errors import IntegrityError
 
 app = typer.Typer(help="The encrypted store: info, check, passphrase, rekey, backup, recover.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, add_completion=False)
 
 
 def _human_bytes(size: int) -> str:

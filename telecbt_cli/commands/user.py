@@ -24,7 +24,7 @@ from telecbt_cli.commands._common import (
 )
 from telecbt_cli.commands._output import emit_csv, emit_json, emit_table, say
 
-app = typer.Typer(help="Staff users: add, list, passwd, disable.", no_args_is_help=True)
+app = typer.Typer(help="Staff users: add, list, passwd, disable.", no_args_is_help=True, add_completion=False)
 
 NameArg = Annotated[str, typer.Argument(help="User name (letters, digits, '.', '_', '-').")]
 _COLUMNS = [("name", "name"), ("role", "role"), ("disabled", "disabled"), ("can_unlock", "can unlock"),

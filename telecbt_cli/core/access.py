@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telecbt_cli.core.errors import PermissionDenied
+from telecbt_cli.core.errors import AuthError, PermissionDenied
 from telecbt_cli.core.store import Store
 
 ROLES = ("admin", "clinician", "chw", "viewer")
@@ -47,3 +47,14 @@ class Access:
 
     def close(self) -> None:
         self.store.close()
+
+
+def access_for(store: Store, user: str) -> Access:
+    row = store.conn.execute(
+        "SELECT id, role, disabled FROM users WHERE name = ? AND deleted = 0", (user,)
+    ).fetchone()
+    if not row:
+        raise AuthError(f"user {user} is not known to this store")
+    if row[2]:
+        raise AuthError(f"user {user} is disabled: ask an admin")
+    return Access(store, user, row[1], row[0])

@@ -35,8 +35,11 @@ def connect(path: Path, key: bytes, *, create: bool = False) -> sqlcipher3.Conne
         conn.execute("PRAGMA cipher_memory_security = ON")
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlcipher3.DatabaseError:
-            raise WrongKey() from None
+        except sqlcipher3.DatabaseError as error:
+            # Only "not a database" means the key is wrong; a full or failing disk is not.
+            if getattr(error, "sqlite_errorname", "") == "SQLITE_NOTADB" or "not a database" in str(error):
+                raise WrongKey() from None
+            raise
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")

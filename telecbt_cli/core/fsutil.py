@@ -65,3 +65,17 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         except OSError:
             pass
         raise storage_error("write", path, error) from None
+
+
+def write_problem(folder: Path) -> str | None:
+    """Why writes to `folder` fail, if the system can tell: read-only or full."""
+    try:
+        if not IS_WINDOWS and os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "read-only"
+        import shutil
+
+        if shutil.disk_usage(folder).free < 256 * 1024:
+            return "full"
+    except OSError:
+        return None
+    return None

@@ -11,7 +11,6 @@ import os
 import secrets
 import threading
 import time
-import uuid
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _INDEX = {ch: i for i, ch in enumerate(ALPHABET)}
@@ -43,7 +42,8 @@ def uuid7() -> str:
     value |= seq << 64
     value |= 0b10 << 62
     value |= rand_b
-    return str(uuid.UUID(int=value))
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def normalize_code(text: str) -> str:

@@ -1,4 +1,8 @@
-"""Writing synchronised records: stamps, tombstones and the change log, in one transaction."""
+"""Writing synchronised records: stamps, tombstones and the change log, in one transaction.
+
+Plain SQL rather than sqlite-utils here: these run on every write, and importing
+sqlite-utils costs more than the write itself on an old laptop.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,27 @@ from telecbt_cli.core.clock import now_iso
 from telecbt_cli.core.ids import uuid7
 from telecbt_cli.core.store import Store
 
+_TABLES = frozenset({"users", "patients", "consents"})
+
+
+def _table(name: str) -> str:
+    if name not in _TABLES:
+        raise ValueError(f"{name} is not a synchronised table")
+    return name
+
+
+def get(store: Store, table: str, row_id: str) -> dict | None:
+    cursor = store.conn.execute(f"SELECT * FROM {_table(table)} WHERE id = ?", (row_id,))
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row)) if row else None
+
 
 def _log_change(store: Store, table: str, row: dict, op: str) -> None:
-    store.db["change_log"].insert(
-        {
-            "change_id": uuid7(),
-            "table_name": table,
-            "row_id": row["id"],
-            "op": op,
-            "hlc": row["hlc"],
-            "device_id": store.device_id,
-            "at": row["updated_at"],
-            "data": json.dumps(row, sort_keys=True, ensure_ascii=False),
-        }
+    store.conn.execute(
+        "INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (uuid7(), table, row["id"], op, row["hlc"], store.device_id, row["updated_at"],
+         json.dumps(row, sort_keys=True, ensure_ascii=False)),
     )
 
 
@@ -42,27 +54,36 @@ def insert(store: Store, table: str, values: dict) -> dict:
         "hlc": store.next_hlc(),
         "deleted": 0,
     }
-    store.db[table].insert(row)
-    row = store.db[table].get(row["id"])
-    _log_change(store, table, row, "insert")
-    return row
+    columns = list(row)
+    store.conn.execute(
+        f"INSERT INTO {_table(table)} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [row[c] for c in columns],
+    )
+    stored = get(store, table, row["id"])
+    assert stored is not None
+    _log_change(store, table, stored, "insert")
+    return stored
 
 
 def update(store: Store, table: str, row_id: str, changes: dict) -> dict:
     """Change fields of a record; the full new row goes to the change log."""
     _require_tx(store)
-    stamps = {"updated_at": now_iso(), "device_id": store.device_id, "hlc": store.next_hlc()}
-    store.db[table].update(row_id, {**changes, **stamps})
-    row = store.db[table].get(row_id)
-    _log_change(store, table, row, "update")
-    return row
+    values = {**changes, "updated_at": now_iso(), "device_id": store.device_id, "hlc": store.next_hlc()}
+    return _apply(store, table, row_id, values, "update")
 
 
 def tombstone(store: Store, table: str, row_id: str) -> dict:
     """Mark a record deleted; the row stays so the deletion can travel to other devices."""
     _require_tx(store)
-    stamps = {"updated_at": now_iso(), "device_id": store.device_id, "hlc": store.next_hlc(), "deleted": 1}
-    store.db[table].update(row_id, stamps)
-    row = store.db[table].get(row_id)
-    _log_change(store, table, row, "delete")
+    values = {"updated_at": now_iso(), "device_id": store.device_id, "hlc": store.next_hlc(), "deleted": 1}
+    return _apply(store, table, row_id, values, "delete")
+
+
+def _apply(store: Store, table: str, row_id: str, values: dict, op: str) -> dict:
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    store.conn.execute(f"UPDATE {_table(table)} SET {assignments} WHERE id = ?", [*values.values(), row_id])
+    row = get(store, table, row_id)
+    if row is None:
+        raise KeyError(row_id)
+    _log_change(store, table, row, op)
     return row

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from telecbt_cli.core.errors import StoreVersionError
 
-migrations = Migrations("telecbt")
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+MIGRATION_SET = "telecbt"
+_STEPS: list[tuple[str, Callable[["Database"], None]]] = []
+
+
+def migration(name: str) -> Callable:
+    """Register the next step; names are unique and never reused."""
+
+    def register(fn: Callable[["Database"], None]) -> Callable[["Database"], None]:
+        if any(existing == name for existing, _ in _STEPS):
+            raise ValueError(f"migration {name} is registered twice")
+        _STEPS.append((name, fn))
+        return fn
+
+    return register
 
 #: Columns every synchronised record carries (DESIGN.md, "Records and sync").
 SYNC_COLUMNS = """
@@ -19,7 +35,7 @@ SYNC_COLUMNS = """
 """
 
 
-def _append_only(db: Database, table: str) -> None:
+def _append_only(db: "Database", table: str) -> None:
     for verb in ("UPDATE", "DELETE"):
         db.execute(
             f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
@@ -27,8 +43,8 @@ def _append_only(db: Database, table: str) -> None:
         )
 
 
-@migrations(name="m001_initial")
-def m001_initial(db: Database) -> None:
+@migration("m001_initial")
+def m001_initial(db: "Database") -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     db.execute(
         f"""CREATE TABLE users (
@@ -97,21 +113,45 @@ def m001_initial(db: Database) -> None:
 
 
 def known_names() -> list[str]:
-    return [m.name for m in migrations._migrations]
+    return [name for name, _ in _STEPS]
 
 
-def apply(db: Database) -> None:
-    """Bring the schema up to date; refuse a store written by a newer telecbt."""
-    applied = [m.name for m in migrations.applied(db)]
+def applied_names(conn) -> list[str]:
+    """Steps recorded in the database, read with plain SQL (no sqlite-utils import)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'"
+    ).fetchone()
+    if not exists:
+        return []
+    rows = conn.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id", (MIGRATION_SET,)
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def apply(conn) -> None:
+    """Bring the schema up to date; refuse a store written by a newer telecbt.
+
+    The common case (nothing pending) costs one query. Pending steps run through
+    sqlite-utils' Migrations: each step and its record in one transaction.
+    """
+    applied = applied_names(conn)
     unknown = [name for name in applied if name not in known_names()]
     if unknown:
         raise StoreVersionError(
             f"this store was written by a newer telecbt (schema step {unknown[-1]}): "
             "upgrade telecbt to open it; nothing was changed"
         )
-    if migrations.pending(db):
-        migrations.apply(db)
+    if len(applied) == len(_STEPS):
+        return
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    runner = Migrations(MIGRATION_SET)
+    for name, fn in _STEPS:
+        runner(name=name)(fn)
+    runner.apply(Database(conn))
 
 
-def version(db: Database) -> int:
-    return len(migrations.applied(db))
+def version(conn) -> int:
+    return len(applied_names(conn))

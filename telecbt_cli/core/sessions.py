@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 from telecbt_cli.core import audit, crypto
-from telecbt_cli.core.access import Access
+from telecbt_cli.core.access import Access, access_for
 from telecbt_cli.core.errors import AuthError, UsageError
 from telecbt_cli.core.fsutil import atomic_write, restrict_mode
 from telecbt_cli.core.paths import sessions_dir
-from telecbt_cli.core.unlock import unlock_with_keys
+from telecbt_cli.core.store import WrongStoreKey, open_with_keys, require_store_dir
 
 PREFIX = "tcs1"
 MAX_TTL = 7 * 24 * 3600
@@ -99,7 +99,16 @@ def open_session(token: str, store_dir: Path) -> Access:
         )
     except (crypto.DecryptError, KeyError, ValueError):
         raise AuthError("the session token is not valid: run `telecbt unlock`") from None
-    return unlock_with_keys(store_dir, header["user"], [key])
+    require_store_dir(store_dir)
+    try:
+        store = open_with_keys(store_dir, [key], None, header["store_id"])
+    except WrongStoreKey:
+        raise AuthError("the store's key changed since this session began: run `telecbt unlock` again") from None
+    try:
+        return access_for(store, header["user"])
+    except BaseException:
+        store.close()
+        raise
 
 
 def lock_all() -> int:

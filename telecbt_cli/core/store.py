@@ -8,11 +8,9 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from telecbt_cli.core import db as dbmod
-from telecbt_cli.core import keyfile as kfmod
 from telecbt_cli.core import schema
 from telecbt_cli.core.clock import next_hlc, now_iso
 from telecbt_cli.core.errors import (
@@ -22,8 +20,13 @@ from telecbt_cli.core.errors import (
     StoreExistsError,
     TelecbtError,
 )
-from telecbt_cli.core.fsutil import fsync_dir, restrict_mode, storage_error
+from telecbt_cli.core.fsutil import fsync_dir, restrict_mode, storage_error, write_problem
 from telecbt_cli.core.paths import db_file, keyfile_paths
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from telecbt_cli.core import keyfile as kfmod
 
 
 class WrongStoreKey(IntegrityError):
@@ -32,28 +35,65 @@ class WrongStoreKey(IntegrityError):
 
 @dataclass
 class Store:
-    """An open store. Use `write()` for every change: one IMMEDIATE transaction."""
+    """An open store. Use `write()` for every change: one IMMEDIATE transaction.
+
+    `db` (sqlite-utils) and `keyfile` load on first use: a one-shot command such as
+    `patient add` with a session token needs neither, and start-up time matters on
+    old laptops.
+    """
 
     dir: Path
     conn: dbmod.Connection
-    db: Database
     store_id: str
     device_id: str
     data_key: bytes
-    keyfile: kfmod.KeyFile
+    _keyfile: "kfmod.KeyFile | None" = None
+    _db: Any = None
+
+    @property
+    def db(self) -> "Database":
+        if self._db is None:
+            from sqlite_utils import Database
+
+            self._db = Database(self.conn)
+        return self._db
+
+    @property
+    def keyfile(self) -> "kfmod.KeyFile":
+        if self._keyfile is None:
+            from telecbt_cli.core import keyfile as kfmod
+
+            self._keyfile = kfmod.load(self.dir).keyfile
+        return self._keyfile
+
+    @keyfile.setter
+    def keyfile(self, value: "kfmod.KeyFile") -> None:
+        self._keyfile = value
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Database]:
+    def write(self) -> Iterator[None]:
         if self.conn.in_transaction:
-            with self.db.atomic():
-                yield self.db
+            savepoint = "telecbt_nested"
+            self.conn.execute(f"SAVEPOINT {savepoint}")
+            try:
+                yield
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute(f"ROLLBACK TO {savepoint}")
+                    self.conn.execute(f"RELEASE {savepoint}")
+                raise
+            self.conn.execute(f"RELEASE {savepoint}")
             return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except dbmod.DatabaseError as error:
             raise _db_error(error, self.dir) from None
         try:
-            yield self.db
+            yield
+        except dbmod.DatabaseError as error:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise _db_error(error, self.dir) from None
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
@@ -88,16 +128,28 @@ class Store:
 
 
 def _db_error(error: Exception, store_dir: Path) -> TelecbtError:
+    """A SQLite error as a message that says what to do; the last step was rolled back."""
+    name = getattr(error, "sqlite_errorname", "") or ""
     text = str(error).lower()
-    if "full" in text:
-        return StorageError(f"the disk holding {store_dir} is full: free some space and try again")
-    if "readonly" in text or "read-only" in text:
+    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        problem = write_problem(store_dir)
+        if problem == "read-only":
+            name = "SQLITE_READONLY"
+        elif problem == "full":
+            name = "SQLITE_FULL"
+    if name == "SQLITE_FULL" or "full" in text:
+        return StorageError(f"the disk holding {store_dir} is full: free some space and try again "
+                            "(the last change was not saved)")
+    if name.startswith("SQLITE_READONLY") or "readonly" in text:
         return StorageError(f"{store_dir} is read-only: nothing was changed")
-    if "locked" in text or "busy" in text:
+    if name.startswith("SQLITE_IOERR") or name.startswith("SQLITE_CANTOPEN"):
+        return StorageError(f"could not write to the disk holding {store_dir}: it may be full, removed "
+                            "or failing. Free space or reconnect it and try again (the last change was not saved)")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
         return TelecbtError("the store is busy in another window or process: try again in a moment")
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
+    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "malformed" in text:
         return IntegrityError(f"the database in {store_dir} is damaged: run `telecbt store check`")
-    return TelecbtError(f"the store could not complete the operation ({error.__class__.__name__})")
+    return TelecbtError(f"the store could not complete the operation ({name or error.__class__.__name__})")
 
 
 def _connect_any(path: Path, keys: list[bytes], store_dir: Path) -> tuple[dbmod.Connection, bytes]:
@@ -118,15 +170,19 @@ def _connect_any(path: Path, keys: list[bytes], store_dir: Path) -> tuple[dbmod.
     )
 
 
-def open_with_keys(store_dir: Path, keys: list[bytes], keyfile: kfmod.KeyFile) -> Store:
-    """Open the database with whichever of `keys` fits, and bring its schema up to date."""
+def open_with_keys(store_dir: Path, keys: list[bytes], keyfile: "kfmod.KeyFile | None",
+                   store_id: str | None = None) -> Store:
+    """Open the database with whichever of `keys` fits, and bring its schema up to date.
+
+    `store_id` (from a session) stands in for the key file, which then loads only if needed.
+    """
+    expected_id = keyfile.store_id if keyfile else store_id
     conn, key = _connect_any(db_file(store_dir), keys, store_dir)
     try:
-        database = Database(conn)
-        schema.apply(database)
-        store_id = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        schema.apply(conn)
+        found_id = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
         device = conn.execute("SELECT value FROM meta WHERE key = 'device_id'").fetchone()
-        if not store_id or store_id[0] != keyfile.store_id or not device:
+        if not found_id or found_id[0] != expected_id or not device:
             raise IntegrityError("the database and the key file belong to different stores")
     except dbmod.DatabaseError as error:
         conn.close()
@@ -134,7 +190,7 @@ def open_with_keys(store_dir: Path, keys: list[bytes], keyfile: kfmod.KeyFile) -
     except BaseException:
         conn.close()
         raise
-    store = Store(store_dir, conn, database, keyfile.store_id, device[0], key, keyfile)
+    store = Store(store_dir, conn, found_id[0], device[0], key, keyfile)
     _settle_interrupted_rekey(store, keys)
     return store
 
@@ -143,6 +199,8 @@ def _settle_interrupted_rekey(store: Store, keys: list[bytes]) -> None:
     """A rekey that stopped midway leaves two keys in each slot: keep the one that works."""
     if len(keys) < 2:
         return
+    from telecbt_cli.core import keyfile as kfmod
+
     settled = kfmod.KeyFile(
         store.keyfile.store_id,
         store.keyfile.generation,
@@ -196,13 +254,12 @@ def staging_dir(target: Path) -> Iterator[Path]:
         raise
 
 
-def create_database(folder: Path, data_key: bytes, keyfile: kfmod.KeyFile) -> Store:
+def create_database(folder: Path, data_key: bytes, keyfile: "kfmod.KeyFile") -> Store:
     """A fresh, migrated database keyed with `data_key`, with its ids in `meta`."""
     conn = dbmod.connect(db_file(folder), data_key, create=True)
     restrict_mode(db_file(folder))
-    database = Database(conn)
-    schema.apply(database)
-    store = Store(folder, conn, database, keyfile.store_id, "", data_key, keyfile)
+    schema.apply(conn)
+    store = Store(folder, conn, keyfile.store_id, "", data_key, keyfile)
     from telecbt_cli.core.ids import uuid7
 
     store.device_id = uuid7()
@@ -228,8 +285,8 @@ def info(store: Store) -> dict:
         "store_id": store.store_id,
         "device_id": store.device_id,
         "created_at": store.meta("created_at"),
-        "schema_version": schema.version(store.db),
-        "schema_steps": [m.name for m in schema.migrations.applied(store.db)],
+        "schema_version": schema.version(store.conn),
+        "schema_steps": schema.applied_names(store.conn),
         "database_bytes": size(database),
         "wal_bytes": size(database.with_name(database.name + "-wal")),
         "keyfile_generation": store.keyfile.generation,
@@ -241,6 +298,8 @@ def info(store: Store) -> dict:
 
 def backup(store: Store, dest: Path) -> dict:
     """A consistent encrypted copy (SQLite backup API) that opens with the same secrets."""
+    from telecbt_cli.core import keyfile as kfmod
+
     check_new_location(dest)
     with staging_dir(dest) as tmp:
         target = dbmod.connect(db_file(tmp), store.data_key, create=True)

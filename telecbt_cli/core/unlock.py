@@ -10,7 +10,7 @@ from pathlib import Path
 from telecbt_cli.core import audit
 from telecbt_cli.core import keyfile as kfmod
 from telecbt_cli.core import records
-from telecbt_cli.core.access import Access
+from telecbt_cli.core.access import Access, access_for
 from telecbt_cli.core.clock import now_iso
 from telecbt_cli.core.crypto import KdfParams
 from telecbt_cli.core.errors import AuthError, IntegrityError, NotFoundError, UsageError
@@ -19,7 +19,6 @@ from telecbt_cli.core.ids import format_recovery_key, parse_recovery_key, Recove
 from telecbt_cli.core.paths import failed_unlocks_file
 from telecbt_cli.core.store import (
     Store,
-    WrongStoreKey,
     check_new_location,
     create_database,
     open_with_keys,
@@ -115,17 +114,6 @@ def _ingest_failures(store: Store) -> None:
         pass
 
 
-def access_for(store: Store, user: str) -> Access:
-    row = store.conn.execute(
-        "SELECT id, role, disabled FROM users WHERE name = ? AND deleted = 0", (user,)
-    ).fetchone()
-    if not row:
-        raise AuthError(f"user {user} is not known to this store")
-    if row[2]:
-        raise AuthError(f"user {user} is disabled: ask an admin")
-    return Access(store, user, row[1], row[0])
-
-
 def unlock(store_dir: Path, user: str | None, passphrase: str) -> Access:
     """Open the store with a staff passphrase; `user` narrows which slot is tried."""
     require_store_dir(store_dir)
@@ -157,21 +145,6 @@ def unlock(store_dir: Path, user: str | None, passphrase: str) -> Access:
     _record_failure(store_dir, user, "wrong passphrase")
     who = f" for {user}" if user else ""
     raise AuthError(f"wrong passphrase{who}: nothing was opened")
-
-
-def unlock_with_keys(store_dir: Path, user: str, keys: list[bytes]) -> Access:
-    """Open with data keys held by a session; fails if the store was rekeyed since."""
-    require_store_dir(store_dir)
-    keyfile = kfmod.load(store_dir).keyfile
-    try:
-        store = open_with_keys(store_dir, keys, keyfile)
-    except WrongStoreKey:
-        raise AuthError("the store's key changed since this session began: run `telecbt unlock` again") from None
-    try:
-        return access_for(store, user)
-    except BaseException:
-        store.close()
-        raise
 
 
 def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str, kdf: KdfParams) -> Access:

@@ -49,7 +49,7 @@ def test_store_files_are_owner_only(admin, store_dir):
 
 
 def test_migrations_are_recorded_and_newer_schema_is_refused(admin, store_dir):
-    assert schema.version(admin.store.db) == len(schema.known_names())
+    assert schema.version(admin.store.conn) == len(schema.known_names())
     admin.store.db["_sqlite_migrations"].insert(
         {"migration_set": "telecbt", "name": "m999_from_the_future", "applied_at": "2030-01-01"})
     admin.close()
