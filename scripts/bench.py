@@ -48,8 +48,9 @@ COUNT_LEAVES = """
 import typer
 from telecbt_cli.cli import app
 def leaves(cmd):
-    subs = getattr(cmd, "commands", None)
-    return 1 if subs is None else sum(leaves(c) for c in subs.values())
+    if not hasattr(cmd, "list_commands"):
+        return 1
+    return sum(leaves(cmd.get_command(None, name)) for name in cmd.list_commands(None))
 print(leaves(typer.main.get_command(app)))
 """
 

@@ -8,15 +8,12 @@ single-character substitution and most swaps of neighbours.
 from __future__ import annotations
 
 import os
-import secrets
-import threading
 import time
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _INDEX = {ch: i for i, ch in enumerate(ALPHABET)}
 _READ_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
-_uuid_lock = threading.Lock()
 _last_ms = 0
 _last_seq = 0
 
@@ -24,18 +21,17 @@ _last_seq = 0
 def uuid7() -> str:
     """A time-ordered UUIDv7 string (RFC 9562), monotonic within this process."""
     global _last_ms, _last_seq
-    with _uuid_lock:
-        ms = time.time_ns() // 1_000_000
-        if ms <= _last_ms:
-            ms = _last_ms
-            _last_seq += 1
-            if _last_seq > 0xFFF:
-                ms += 1
-                _last_seq = 0
-        else:
-            _last_seq = secrets.randbits(8)
-        _last_ms = ms
-        seq = _last_seq
+    ms = time.time_ns() // 1_000_000
+    if ms <= _last_ms:
+        ms = _last_ms
+        _last_seq += 1
+        if _last_seq > 0xFFF:
+            ms += 1
+            _last_seq = 0
+    else:
+        _last_seq = os.urandom(1)[0]
+    _last_ms = ms
+    seq = _last_seq
     rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
@@ -76,7 +72,8 @@ def has_valid_check(chars: str) -> bool:
 
 def new_patient_code() -> str:
     """Seven random characters and a check character, shown as XXXX-XXXX."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(7))
+    # 256 is a multiple of 32, so each random byte maps to a character without bias.
+    body = "".join(ALPHABET[b % 32] for b in os.urandom(7))
     return format_patient_code(body + check_char(body))
 
 

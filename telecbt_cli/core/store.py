@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +227,8 @@ def staging_dir(target: Path) -> Iterator[Path]:
     An interruption leaves only a hidden `.NAME.init-*` folder (encrypted contents),
     which the next attempt removes; never a half-made store under the real name.
     """
+    import shutil
+
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
