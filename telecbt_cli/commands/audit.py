@@ -31,13 +31,16 @@ def log(
         access.require("audit")
         patient_id = patient_id_for(access, patient) if patient else None
         rows = [e.to_dict() for e in audit.entries(access.store, patient_id, since_iso, limit)]
+        codes = dict(access.store.conn.execute("SELECT id, code FROM patients").fetchall())
     if json_out:
         emit_json(rows)
         return
     for row in rows:
+        row["at"] = row["at"][:19].replace("T", " ")
+        row["patient"] = codes.get(row["patient_id"], "") if row["patient_id"] else ""
         row["detail"] = ", ".join(f"{k}={v}" for k, v in (row["detail"] or {}).items())
     emit_table(rows, [("seq", "#"), ("at", "time (UTC)"), ("user", "user"), ("action", "action"),
-                      ("patient_id", "patient id"), ("detail", "detail")], empty="No audit entries match.")
+                      ("patient", "patient"), ("detail", "detail")], empty="No audit entries match.")
 
 
 @app.command()

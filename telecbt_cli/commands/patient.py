@@ -23,6 +23,7 @@ from telecbt_cli.commands._common import (
 )
 from telecbt_cli.commands._output import emit_csv, emit_fields, emit_json, emit_table, say
 from telecbt_cli.core.errors import UsageError
+from telecbt_cli.core.ids import parse_patient_code
 
 app = typer.Typer(
     help="Patients: add, list, show, edit, archive, consent. "
@@ -216,7 +217,7 @@ def archive(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphr
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("write")
         patients.patient_id_for(access, code)
-        confirm(f"Archive patient {code.upper()}? Their records are kept.", yes)
+        confirm(f"Archive patient {parse_patient_code(code)}? Their records are kept.", yes)
         patient = patients.archive_patient(access, code)
     say(f"Archived patient {patient['code']}.", style="green")
 
@@ -243,10 +244,11 @@ def consent(
             state = patients.withdraw_consent(access, code)
         else:
             state = patients.record_consent(access, code, method or "", version or "", witness)
+    shown = parse_patient_code(code) or code
     if json_out:
         emit_json(state)
     elif state["active"]:
-        say(f"Recorded {method} consent (version {version}) for {code.upper()}.", style="green")
+        say(f"Recorded {method} consent (version {version}) for {shown}.", style="green")
     else:
-        say(f"Recorded the withdrawal of consent for {code.upper()}: no clinical data can be recorded now.",
+        say(f"Recorded the withdrawal of consent for {shown}: no clinical data can be recorded now.",
             style="yellow")

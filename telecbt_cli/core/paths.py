@@ -55,7 +55,15 @@ def demo_store_dir() -> Path:
 
 
 def sessions_dir() -> Path:
-    return runtime_dir() / "sessions"
+    """The OS runtime dir (cleared at logout/reboot) when usable, else the state dir."""
+    home = home_dir()
+    if home:
+        return home / "run" / "sessions"
+    runtime = runtime_dir()
+    parent = runtime.parent
+    if runtime.is_dir() or (parent.is_dir() and os.access(parent, os.W_OK)):
+        return runtime / "sessions"
+    return state_dir() / "sessions"
 
 
 def resolve_store_dir(store: str | os.PathLike[str] | None) -> Path:

@@ -250,3 +250,17 @@ def test_every_command_has_help():
                 assert (getattr(param, "help", None) or "").strip(), (path, param.name)
     for group in ("store", "user", "patient", "audit"):
         assert invoke(group, "-h").exit_code == 0
+
+
+def test_unexpected_errors_hide_their_message(cli_store, pass_file, monkeypatch):
+    """Guards against a traceback or exception text quoting patient data on screen."""
+    from telecbt_cli.core import patients as core_patients
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Ana Secret-Name 1968")
+
+    monkeypatch.setattr(core_patients, "list_patients", broken)
+    result = invoke("patient", "list", "--passphrase-file", str(pass_file))
+    assert result.exit_code == 1
+    assert "Secret-Name" not in result.stderr + result.stdout
+    assert "RuntimeError" in result.stderr and "TELECBT_DEBUG" in result.stderr

@@ -240,3 +240,24 @@ def test_a_read_only_store_refuses_writes_with_a_clear_message(small_disk, pass_
     subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
     listed = run_telecbt("patient", "list", "--json", "--passphrase-file", str(pass_file), env=env)
     assert [p["display_name"] for p in json.loads(listed.stdout)] == ["Kept"]
+
+
+def test_a_second_process_waits_for_a_busy_store(tmp_path, pass_file):
+    """The CLI and the TUI share a store: a write blocked for a moment waits, then lands."""
+    store = tmp_path / "s"
+    _init(store, pass_file)
+    holder = unlock(store, ADMIN, ADMIN_PASS)
+    try:
+        holder.store.conn.execute("BEGIN IMMEDIATE")
+        proc = subprocess.Popen([*telecbt_cmd(), "patient", "add", "--name", "Waited", "--store", str(store),
+                                 "--passphrase-file", str(pass_file)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        assert proc.poll() is None  # still waiting on the lock
+        holder.store.conn.execute("COMMIT")
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        holder.close()
+    listed = run_telecbt("patient", "list", "--json", "--store", str(store), "--passphrase-file", str(pass_file))
+    assert [p["display_name"] for p in json.loads(listed.stdout)] == ["Waited"]

@@ -156,7 +156,14 @@ def test_secrets_never_reach_the_store_folder(created, store_dir, isolated_home)
     access = created.access
     data_key = access.store.data_key
     users.add_user(access, "bob", "chw", "bob passphrase xyz", CHEAP)
+    from telecbt_cli.core import audit
+
+    logged = repr([e.to_dict() for e in audit.entries(access.store)])
+    changes = repr(access.store.conn.execute("SELECT data FROM change_log").fetchall())
     access.close()
+    for text in (logged, changes):
+        for secret in (data_key.hex(), ADMIN_PASS, "bob passphrase xyz", created.recovery_key):
+            assert secret not in text
     blob = all_bytes_under(store_dir, isolated_home)
     for secret in (data_key, data_key.hex().encode(), ADMIN_PASS.encode(), b"bob passphrase xyz",
                    created.recovery_key.encode(), created.recovery_key.replace("-", "").encode()):
