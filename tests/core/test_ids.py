@@ -18,17 +18,21 @@ def test_uuid7_has_version_7_and_sorts_by_creation():
     assert len(set(values)) == len(values)
 
 
+def _single_typos(text: str):
+    """Every string that differs from `text` in exactly one character."""
+    raw = text.replace("-", "")
+    for pos in range(len(raw)):
+        for ch in ids.ALPHABET:
+            if ch != raw[pos]:
+                yield pos, raw[:pos] + ch + raw[pos + 1 :]
+
+
 def test_every_single_character_typo_in_a_patient_code_is_caught():
     for _ in range(20):
         code = ids.new_patient_code()
         assert ids.parse_patient_code(code) == code
-        raw = code.replace("-", "")
-        for pos in range(len(raw)):
-            for ch in ids.ALPHABET:
-                if ch == raw[pos]:
-                    continue
-                typo = raw[:pos] + ch + raw[pos + 1 :]
-                assert ids.parse_patient_code(typo) is None, (code, typo)
+        for _, typo in _single_typos(code):
+            assert ids.parse_patient_code(typo) is None, (code, typo)
 
 
 def test_patient_code_accepts_lower_case_missing_dash_and_look_alikes():
@@ -44,15 +48,10 @@ def test_recovery_key_round_trips(key):
 
 def test_every_single_character_typo_in_a_recovery_key_is_caught():
     text = ids.format_recovery_key(os.urandom(32))
-    raw = text.replace("-", "")
-    for pos in range(len(raw)):
-        for ch in ids.ALPHABET:
-            if ch == raw[pos]:
-                continue
-            typo = raw[:pos] + ch + raw[pos + 1 :]
-            with pytest.raises(ids.RecoveryKeyError) as err:
-                ids.parse_recovery_key(typo)
-            assert f"group {pos // 5 + 1} " in str(err.value)
+    for pos, typo in _single_typos(text):
+        with pytest.raises(ids.RecoveryKeyError) as err:
+            ids.parse_recovery_key(typo)
+        assert f"group {pos // 5 + 1} " in str(err.value)
 
 
 def test_recovery_key_is_grouped_for_paper():
