@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - older Typer on Click
 
 
 #: Command groups imported only when used, so `telecbt patient add` does not pay for the rest.
-LAZY_GROUPS = ("store", "user", "patient", "audit")
+LAZY_GROUPS = ("store", "user", "patient", "content", "module", "measure", "alerts", "audit")
 
 
 class _Root(TyperGroup):

@@ -114,6 +114,9 @@ def _show(patient: dict, json_out: bool) -> None:
         state = (f"active ({current['method']}, version {current['version']}, {current['recorded_at']})"
                  if current else "none: no clinical data can be recorded")
         emit_fields([("consent", state)])
+    if patient.get("open_safety_alerts"):
+        say(f"Open safety alerts: {patient['open_safety_alerts']}. A clinician must review them "
+            f"(telecbt alerts list --patient {patient['code']}).", style="bold red")
 
 
 @app.command()

@@ -14,6 +14,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset(ROLES),
     "write": frozenset({"admin", "clinician", "chw"}),
     "audit": frozenset({"admin", "clinician"}),
+    "review": frozenset({"admin", "clinician"}),
     "manage": frozenset({"admin"}),
 }
 
@@ -21,6 +22,7 @@ _DESCRIPTIONS = {
     "read": "reading records",
     "write": "changing records",
     "audit": "reading the audit log",
+    "review": "acknowledging safety alerts",
     "manage": "managing users, keys and backups",
 }
 

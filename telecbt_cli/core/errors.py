@@ -66,6 +66,10 @@ class StorageError(TelecbtError):
     """The disk refused a write (full, read-only, removed)."""
 
 
+class ContentError(TelecbtError):
+    """A content file is malformed; the message names the file and key."""
+
+
 class ConsentRequired(TelecbtError):
     """Clinical data cannot be recorded without active consent."""
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date
 
 from telecbt_cli.core import audit, records
+from telecbt_cli.core.alerts import open_count
 from telecbt_cli.core.access import Access
 from telecbt_cli.core.clock import now_iso
 from telecbt_cli.core.errors import ConsentRequired, NotFoundError, UsageError
@@ -126,6 +127,7 @@ def get_patient(access: Access, code: str) -> dict:
     row = _resolve(access, code)
     patient = _public(row)
     patient["consent"] = _consent_state(access, row["id"])
+    patient["open_safety_alerts"] = open_count(access, row["id"])
     audit.append(access.store, access.user, "patient.read", patient_id=row["id"])
     return patient
 
@@ -226,3 +228,8 @@ def require_active_consent(access: Access, patient_id: str) -> None:
 
 def patient_id_for(access: Access, code: str) -> str:
     return _resolve(access, code)["id"]
+
+
+def patient_language(access: Access, code: str) -> str:
+    return _resolve(access, code)["language"]
+

@@ -12,7 +12,7 @@ from telecbt_cli.core.clock import now_iso
 from telecbt_cli.core.ids import uuid7
 from telecbt_cli.core.store import Store
 
-_TABLES = frozenset({"users", "patients", "consents"})
+_TABLES = frozenset({"users", "patients", "consents", "runs", "measure_responses", "safety_alerts"})
 
 
 def _table(name: str) -> str:

@@ -155,3 +155,60 @@ def apply(conn) -> None:
 
 def version(conn) -> int:
     return len(applied_names(conn))
+
+
+@migration("m002_runs_measures_alerts")
+def m002_runs_measures_alerts(db: "Database") -> None:
+    db.execute(
+        f"""CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            kind TEXT NOT NULL CHECK (kind IN ('module', 'instrument')),
+            content_id TEXT NOT NULL,
+            content_version TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('in_progress', 'completed', 'abandoned')),
+            position TEXT,
+            history TEXT NOT NULL,
+            answers TEXT NOT NULL,
+            started_by TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            completed_at TEXT,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute("CREATE INDEX runs_patient ON runs (patient_id, content_id, status)")
+    db.execute(
+        f"""CREATE TABLE measure_responses (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            run_id TEXT NOT NULL,
+            instrument_id TEXT NOT NULL,
+            instrument_version TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            answers TEXT NOT NULL,
+            total REAL,
+            band TEXT,
+            subscales TEXT,
+            responder INTEGER,
+            prorated INTEGER NOT NULL DEFAULT 0,
+            recorded_by TEXT NOT NULL,
+            completed_at TEXT NOT NULL,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute("CREATE INDEX responses_patient ON measure_responses (patient_id, instrument_id, completed_at)")
+    db.execute(
+        f"""CREATE TABLE safety_alerts (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            rule_id TEXT NOT NULL,
+            content_id TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged')),
+            opened_at TEXT NOT NULL,
+            opened_by TEXT NOT NULL,
+            acknowledged_at TEXT,
+            acknowledged_by TEXT,
+            note TEXT,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute("CREATE INDEX alerts_patient ON safety_alerts (patient_id, status)")

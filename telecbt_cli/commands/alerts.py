@@ -1,0 +1,53 @@
+"""`telecbt alerts …`: safety alerts that need a clinician."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
+from telecbt_cli.commands._output import emit_json, emit_table, say
+
+app = typer.Typer(help="Safety alerts: list, ack.", no_args_is_help=True, add_completion=False)
+
+
+@app.command("list")
+def list_(
+    patient: Annotated[Optional[str], typer.Option("--patient", help="Only this patient code.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include acknowledged alerts.")] = False,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """List open safety alerts (all of them with --all)."""
+    from telecbt_cli.core import alerts
+    from telecbt_cli.core.patients import patient_id_for
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        patient_id = patient_id_for(access, patient) if patient else None
+        rows = alerts.list_alerts(access, patient_id, include_closed=all_)
+    if json_out:
+        emit_json(rows)
+        return
+    for row in rows:
+        row["short_id"] = row["id"][-12:]
+    emit_table(rows, [("short_id", "alert"), ("code", "patient"), ("rule_id", "rule"), ("opened_at", "opened"),
+                      ("status", "status"), ("acknowledged_by", "by")], empty="No open safety alerts.")
+
+
+@app.command()
+def ack(
+    alert: Annotated[str, typer.Argument(help="Alert id (the full id, or its last characters as listed).")],
+    note: Annotated[str, typer.Option("--note", help="What was done, e.g. 'called patient, safe, plan agreed'.")],
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Acknowledge a safety alert after following it up (clinician or admin; audited)."""
+    from telecbt_cli.core import alerts
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        row = alerts.acknowledge(access, alert, note)
+    if json_out:
+        emit_json(row)
+    else:
+        say(f"Acknowledged alert {row['id'][-12:]}.", style="green")

@@ -1,0 +1,94 @@
+"""`telecbt content …`: list, show and validate clinical content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._content_opts import ContentOpt, LangOpt, load_catalog
+from telecbt_cli.commands._common import JsonOpt
+from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.core.errors import ContentError
+
+app = typer.Typer(help="Clinical content: list, show, validate.", no_args_is_help=True, add_completion=False)
+
+
+def _summary(entry: dict, lang: str) -> dict:
+    from telecbt_cli.content.catalog import pick
+
+    return {"kind": entry["kind"], "id": entry["id"], "version": entry["version"],
+            "title": pick(entry.get("title"), lang), "source": entry["_file"],
+            "licensed_text_missing": entry["kind"] == "instrument" and not entry.get("items_included")}
+
+
+@app.command("list")
+def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False) -> None:
+    """List modules, courses and questionnaires with their versions."""
+    from telecbt_cli.content.catalog import resolve_lang
+
+    catalog = load_catalog(content)
+    code = resolve_lang(None, lang)
+    rows = [_summary(e, code) for kind in ("course", "module", "instrument") for e in catalog.all(kind)]
+    if json_out:
+        emit_json(rows)
+    else:
+        emit_table(rows, [("kind", "kind"), ("id", "id"), ("version", "version"), ("title", "title")])
+
+
+@app.command()
+def show(ident: Annotated[str, typer.Argument(metavar="ID", help="A module, course or questionnaire id.")],
+         content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False) -> None:
+    """Show one content item as parsed (the full data with --json)."""
+    from telecbt_cli.content.catalog import pick, resolve_lang
+
+    catalog = load_catalog(content)
+    code = resolve_lang(None, lang)
+    for kind in ("module", "instrument", "course"):
+        entry = catalog.entries.get(kind, {}).get(ident)
+        if entry is not None:
+            break
+    else:
+        from telecbt_cli.core.errors import NotFoundError
+
+        raise NotFoundError(f"no module, course or questionnaire named {ident!r}: see `telecbt content list`")
+    if json_out:
+        emit_json({k: v for k, v in entry.items() if k != "_file"})
+        return
+    emit_fields([("id", entry["id"]), ("kind", kind), ("version", entry["version"]),
+                 ("title", pick(entry.get("title"), code)), ("file", entry["_file"])])
+    if kind == "module":
+        emit_table([{"id": s["id"], "kind": s["kind"], "title": pick(s.get("title") or s.get("prompt"), code)}
+                    for s in entry["steps"]], [("id", "step"), ("kind", "kind"), ("title", "title or prompt")])
+    elif kind == "instrument":
+        emit_table([{"id": i["id"], "text": pick(i.get("text"), code) or "(licensed: not included)"}
+                    for i in entry["items"]], [("id", "item"), ("text", "text")])
+    else:
+        emit_table([{"n": n, "module": m} for n, m in enumerate(entry["sessions"], 1)], [("n", "#"), ("module", "module")])
+
+
+@app.command()
+def validate(
+    path: Annotated[Optional[Path], typer.Argument(help="A content folder to check with the built-in content (default: built-in and TELECBT_CONTENT_PATH).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check content files: structure, types, ids, show_if, scoring bands, locales. Exit 1 on a problem."""
+    from telecbt_cli.content.catalog import BUILTIN_DIR, build, content_dirs
+
+    roots = [BUILTIN_DIR, *([path] if path else content_dirs(None))]
+    catalog, problems = build(roots)
+    counts = {kind: len(items) for kind, items in catalog.entries.items()}
+    if json_out:
+        emit_json({"ok": not problems, "folders": [str(r) for r in roots], "counts": counts,
+                   "problems": [{"file": p.file, "path": p.path, "message": p.message} for p in problems]})
+    elif problems:
+        for problem in problems:
+            say(str(problem), style="red")
+        say(f"{len(problems)} problem(s) found.", style="bold red")
+    else:
+        say(f"Content is valid: {counts.get('module', 0)} modules, {counts.get('course', 0)} courses, "
+            f"{counts.get('instrument', 0)} questionnaires, locales {', '.join(sorted(catalog.locales))}.",
+            style="green")
+    if problems:
+        raise typer.Exit(int(ContentError.exit_code))

@@ -1,0 +1,91 @@
+"""`telecbt measure …`: questionnaires: list, take, history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import CsvOpt, JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, one_format, unlocked
+from telecbt_cli.commands._content_opts import AnswersOpt, ContentOpt, LangOpt, load_catalog
+from telecbt_cli.commands._output import emit_csv, emit_json, emit_table
+
+app = typer.Typer(help="Questionnaires: list, take, history.", no_args_is_help=True, add_completion=False)
+
+CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD.")]
+InstrumentArg = Annotated[str, typer.Argument(help="Questionnaire id, e.g. phq9 (see `telecbt measure list`).")]
+
+
+@app.command("list")
+def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False) -> None:
+    """List questionnaires, their scoring and LOINC codes, and whether their text is available."""
+    from telecbt_cli.content.catalog import pick, resolve_lang
+
+    catalog = load_catalog(content)
+    code = resolve_lang(None, lang)
+    rows = []
+    for inst in catalog.all("instrument"):
+        rules = inst["scoring"]
+        rows.append({"id": inst["id"], "name": inst.get("short_title") or inst["id"], "version": inst["version"],
+                     "title": pick(inst["title"], code), "items": len(inst["items"]), "method": rules["method"],
+                     "available": bool(inst.get("items_included")), "loinc": inst.get("loinc") or {},
+                     "mic": rules.get("mic") or {}, "licence": inst["licence"]})
+    if json_out:
+        emit_json(rows)
+        return
+    for row in rows:
+        row["text"] = "yes" if row["available"] else "licensed: not included"
+        row["loinc_total"] = row["loinc"].get("total", "")
+    emit_table(rows, [("id", "id"), ("name", "name"), ("items", "items"), ("method", "scoring"),
+                      ("loinc_total", "LOINC"), ("text", "questions")])
+
+
+@app.command()
+def take(
+    patient: CodeArg, instrument: InstrumentArg, answers: AnswersOpt = None, lang: LangOpt = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard an unfinished attempt and start again.")] = False,
+    content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Give a questionnaire to a patient and store the scored response (safety rules checked at each answer)."""
+    from telecbt_cli.commands.module import _deliver
+
+    _deliver("instrument", patient, instrument, answers, lang, restart, content, store, user, passphrase_file,
+             passphrase_fd, json_out)
+
+
+@app.command()
+def history(
+    patient: CodeArg,
+    instrument: Annotated[Optional[str], typer.Option("--instrument", "-i", help="Only this questionnaire.")] = None,
+    content: ContentOpt = None, lang: LangOpt = None, store: StoreOpt = None, user: UserOpt = None,
+    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+    csv_out: CsvOpt = False,
+) -> None:
+    """Scores over time with their level and change from the first score (MIC = minimal important change)."""
+    from telecbt_cli.commands._content_opts import patient_lang
+    from telecbt_cli.commands._reports import band_label
+    from telecbt_cli.core import measures
+
+    one_format(json_out, csv_out)
+    catalog = load_catalog(content)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        code = patient_lang(access, patient, lang)
+        rows = measures.history(access, catalog, patient, instrument)
+    if json_out:
+        emit_json(rows)
+        return
+    for row in rows:
+        inst = catalog.entries["instrument"].get(row["instrument_id"], {})
+        change = row["change"] or {}
+        row["date"] = catalog.date(row["completed_at"], code)
+        row["score"] = catalog.number(row["total"], code)
+        row["level"] = band_label(inst, row["band"], code) if inst else row["band"]
+        row["delta"] = "" if not change else catalog.number(change["delta"], code)
+        row["mic"] = "" if not change else (change["direction"] + (" *" if change["meaningful"] else ""))
+    if csv_out:
+        emit_csv(rows, ["instrument_id", "completed_at", "total", "band", "delta", "mic"])
+    else:
+        emit_table(rows, [("date", "date"), ("instrument_id", "questionnaire"), ("score", "score"),
+                          ("level", "level"), ("delta", "change"), ("mic", "* = meaningful")],
+                   empty="No questionnaires completed yet.")

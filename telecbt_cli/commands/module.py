@@ -1,0 +1,113 @@
+"""`telecbt module …`: the CBT course sessions, and running one with a patient."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
+from telecbt_cli.commands._content_opts import AnswersOpt, ContentOpt, LangOpt, load_catalog, patient_lang, read_answers
+from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, say
+
+app = typer.Typer(help="CBT modules: list, show, run.", no_args_is_help=True, add_completion=False)
+
+CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD.")]
+ModuleArg = Annotated[str, typer.Argument(help="Module id, e.g. cbt-04 (see `telecbt module list`).")]
+RestartOpt = Annotated[bool, typer.Option("--restart", help="Abandon an unfinished run of this module and start again.")]
+
+
+@app.command("list")
+def list_(
+    course: Annotated[Optional[str], typer.Option("--course", help="Only this course, in session order: standard or brief.")] = None,
+    content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """List the modules (sessions) of the courses."""
+    from telecbt_cli.content.catalog import pick, resolve_lang
+
+    catalog = load_catalog(content)
+    code = resolve_lang(None, lang)
+    if course:
+        ids = catalog.get("course", course)["sessions"]
+        modules = [catalog.get("module", i) for i in ids]
+    else:
+        modules = catalog.all("module")
+    rows = [{"id": m["id"], "version": m["version"], "phase": m["phase"], "minutes": m["minutes"],
+             "title": pick(m["title"], code), "steps": len(m["steps"])} for m in modules]
+    if json_out:
+        emit_json(rows)
+    else:
+        emit_table(rows, [("id", "id"), ("phase", "phase"), ("minutes", "min"), ("title", "title")])
+
+
+@app.command()
+def show(module: ModuleArg, content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False) -> None:
+    """Show a module's goals, steps, homework and clinician fidelity checklist."""
+    from telecbt_cli.content.catalog import pick, resolve_lang
+
+    catalog = load_catalog(content)
+    code = resolve_lang(None, lang)
+    m = catalog.get("module", module)
+    data = {
+        "id": m["id"], "version": m["version"], "phase": m["phase"], "minutes": m["minutes"],
+        "title": pick(m["title"], code), "summary": pick(m["summary"], code),
+        "goals": [pick(g, code) for g in m["goals"]],
+        "steps": [{"id": s["id"], "kind": s["kind"], "title": pick(s.get("title") or s.get("prompt"), code)} for s in m["steps"]],
+        "homework": [pick(h["text"], code) for h in m["homework"]],
+        "fidelity": [{"id": f["id"], "text": pick(f["text"], code)} for f in m["fidelity"]],
+    }
+    if json_out:
+        emit_json(data)
+        return
+    emit_fields([("module", f"{data['id']} (version {data['version']}, {data['phase']}, {data['minutes']} min)"),
+                 ("title", data["title"]), ("summary", data["summary"])])
+    for heading, lines in (("Goals", data["goals"]), ("Homework", data["homework"]),
+                           ("Fidelity checklist", [f["text"] for f in data["fidelity"]])):
+        say(f"{heading}:", style="bold")
+        emit_table([{"n": n, "text": t} for n, t in enumerate(lines, 1)], [("n", "#"), ("text", "")])
+    say("Steps:", style="bold")
+    emit_table(data["steps"], [("id", "step"), ("kind", "kind"), ("title", "title or prompt")])
+
+
+@app.command()
+def run(
+    patient: CodeArg, module: ModuleArg, answers: AnswersOpt = None, lang: LangOpt = None,
+    restart: RestartOpt = False, content: ContentOpt = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Deliver a module to a patient step by step (resumes an unfinished run); records the content version."""
+    _deliver("module", patient, module, answers, lang, restart, content, store, user, passphrase_file,
+             passphrase_fd, json_out)
+
+
+def _deliver(kind: str, patient: str, ident: str, answers, lang, restart, content, store, user,
+             passphrase_file, passphrase_fd, json_out) -> None:
+    """Shared by `module run` and `measure take`: interactive on a terminal, else from --answers."""
+    import sys
+
+    from telecbt_cli.commands._reports import print_outcome
+    from telecbt_cli.core import alerts, engine
+    from telecbt_cli.core.errors import UsageError
+
+    catalog = load_catalog(content)
+    item = engine.content_for(catalog, kind, ident)
+    given = read_answers(answers) if answers is not None else None
+    if given is None and not sys.stdin.isatty():
+        raise UsageError(f"no terminal to ask questions on: give the answers with --answers FILE (or - for stdin)")
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        code = patient_lang(access, patient, lang)
+        patient_id = engine.patient_id_for(access, patient)
+        open_before = alerts.open_count(access, patient_id)
+        if open_before:
+            say(catalog.text("safety.open_alerts", code, count=open_before), style="bold red")
+        if given is not None:
+            run_, outcome = engine.run_all(access, patient, item, code, given, restart=restart)
+        else:
+            from telecbt_cli.commands._steps import drive
+
+            run_, resumed = engine.start(access, patient, item, code, restart=restart)
+            outcome = drive(access, catalog, item, run_, resumed, code)
+            if outcome is None:
+                raise typer.Exit(0)
+        print_outcome(catalog, item, run_, outcome, code, json_out, interactive=given is None)

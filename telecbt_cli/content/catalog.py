@@ -1,0 +1,283 @@
+"""Loading content: built-in files plus a clinic's folders, validated, cached as JSON.
+
+Parsing and validating every TOML file takes tens of milliseconds on an old laptop;
+a command should not pay that each time. The validated result is cached in the state
+folder under a key made of every file's path, size and modification time, so an edit
+to any file (or a new telecbt version) rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telecbt_cli import __version__
+from telecbt_cli.content.validate import LANGS, Checker, Problem, check_course, check_module
+from telecbt_cli.content.validate_instruments import check_instrument, check_instrument_text
+from telecbt_cli.core.errors import ContentError, NotFoundError
+
+BUILTIN_DIR = Path(__file__).resolve().parent
+SECTIONS = {"modules": "module", "courses": "course", "instruments": "instrument"}
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def content_dirs(option: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Extra content folders: the --content option, else TELECBT_CONTENT_PATH (os.pathsep list)."""
+    value = str(option) if option else os.environ.get("TELECBT_CONTENT_PATH", "")
+    return [Path(part).expanduser() for part in value.split(os.pathsep) if part.strip()]
+
+
+def resolve_lang(preferred: str | None, override: str | None = None) -> str:
+    """--lang wins, then the patient's preferred language, then English."""
+    for candidate in (override, preferred):
+        if candidate:
+            base = candidate.split("-")[0].lower()
+            if base in LANGS:
+                return base
+    return "en"
+
+
+def pick(text: dict | None, lang: str) -> str:
+    """One language of a text table, falling back to English."""
+    if not text:
+        return ""
+    return text.get(lang) or text.get("en") or ""
+
+
+@dataclass
+class Catalog:
+    """Validated content: modules, courses, instruments, UI strings and program settings."""
+
+    entries: dict[str, dict[str, dict]] = field(default_factory=dict)
+    locales: dict[str, dict[str, str]] = field(default_factory=dict)
+    program: dict = field(default_factory=dict)
+
+    def get(self, kind: str, ident: str) -> dict:
+        found = self.entries.get(kind, {}).get(ident)
+        if found is None:
+            known = ", ".join(sorted(self.entries.get(kind, {}))) or "none"
+            raise NotFoundError(f"no {kind} named {ident!r} (known: {known})")
+        return found
+
+    def all(self, kind: str) -> list[dict]:
+        return [self.entries[kind][k] for k in sorted(self.entries.get(kind, {}))]
+
+    def text(self, key: str, lang: str, **values: object) -> str:
+        """A UI string in `lang` (English if missing), with {placeholders} filled."""
+        table = self.locales.get(lang) or self.locales.get("en", {})
+        template = table.get(key) or self.locales.get("en", {}).get(key) or key
+        return template.format(**values) if values else template
+
+    def number(self, value: float | int | None, lang: str) -> str:
+        """A number written the way `lang` writes it (decimal comma in Spanish)."""
+        if value is None:
+            return "-"
+        text = str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
+        return text.replace(".", self.text("format.decimal", lang))
+
+    def date(self, iso: str | None, lang: str, with_time: bool = False) -> str:
+        """An ISO timestamp (UTC) in the locale's date format."""
+        if not iso:
+            return "-"
+        from datetime import datetime
+
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        return moment.strftime(self.text("format.datetime" if with_time else "format.date", lang))
+
+    def crisis(self, lang: str) -> str:
+        """The program's crisis guidance: the clinic's own text, else the default."""
+        crisis = self.program.get("crisis") or {}
+        custom = pick(crisis.get("text"), lang)
+        phone = crisis.get("phone") or self.text("safety.default_phone", lang)
+        return custom or self.text("safety.crisis_body", lang, phone=phone)
+
+
+def _files(root: Path) -> list[Path]:
+    found = []
+    for section in (*SECTIONS, "locales"):
+        folder = root / section
+        if folder.is_dir():
+            found.extend(sorted(folder.glob("*.toml")))
+    if (root / "program.toml").is_file():
+        found.append(root / "program.toml")
+    return found
+
+
+def _signature(roots: list[Path]) -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for root in roots:
+        digest.update(str(root).encode())
+        for path in _files(root):
+            stat = path.stat()
+            digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:32]
+
+
+def _read(path: Path, problems: list[Problem]) -> dict | None:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        problems.append(Problem(str(path), "", f"is not valid TOML: {error}"))
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(Problem(str(path), "", f"cannot be read ({error.__class__.__name__})"))
+    return None
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def build(roots: list[Path]) -> tuple[Catalog, list[Problem]]:
+    """Parse and validate every file under `roots` (built-in first); never raises on bad content."""
+    problems: list[Problem] = []
+    catalog = Catalog(entries={kind: {} for kind in SECTIONS.values()})
+    texts: list[tuple[Path, dict]] = []
+    raw_locales: dict[str, tuple[Path, dict]] = {}
+    for root in roots:
+        if not root.is_dir():
+            problems.append(Problem(str(root), "", "is not a folder"))
+            continue
+        for path in _files(root):
+            data = _read(path, problems)
+            if data is None:
+                continue
+            section = path.parent.name if path.name != "program.toml" else ""
+            if section == "locales":
+                raw_locales[path.stem] = (path, data)
+            elif path.name == "program.toml":
+                catalog.program = data
+            elif section == "instruments" and path.name.endswith(".text.toml"):
+                texts.append((path, data))
+            else:
+                _add_entry(catalog, SECTIONS[section], path, data, problems)
+    _check_locales(catalog, raw_locales, problems)
+    for path, data in texts:
+        checker = Checker(str(path))
+        base = catalog.entries["instrument"].get(str(data.get("instrument")))
+        check_instrument_text(checker, data, base)
+        problems.extend(checker.problems)
+        if not checker.problems and base is not None:
+            _merge_text(base, data)
+    for course in catalog.all("course"):
+        for i, module in enumerate(course.get("sessions", [])):
+            if module not in catalog.entries["module"]:
+                problems.append(Problem(course["_file"], f"sessions[{i}]", f"names no module {module!r}"))
+    _check_program(catalog.program, problems)
+    return catalog, problems
+
+
+def _add_entry(catalog: Catalog, kind: str, path: Path, data: dict, problems: list[Problem]) -> None:
+    checker = Checker(str(path))
+    {"module": check_module, "course": check_course, "instrument": check_instrument}[kind](checker, data, path.stem)
+    problems.extend(checker.problems)
+    ident = data.get("id")
+    if not isinstance(ident, str):
+        return
+    existing = catalog.entries[kind].get(ident)
+    if existing is not None:
+        problems.append(Problem(str(path), "id", f"duplicate {kind} id {ident!r} (also in {existing['_file']})"))
+        return
+    catalog.entries[kind][ident] = {**data, "_file": str(path)}
+
+
+def _check_locales(catalog: Catalog, raw: dict[str, tuple[Path, dict]], problems: list[Problem]) -> None:
+    flat = {lang: _flatten(data) for lang, (_, data) in raw.items()}
+    reference = flat.get("en")
+    if reference is None:
+        problems.append(Problem("locales/en.toml", "", "is missing: English UI strings are the reference"))
+        return
+    for lang in LANGS:
+        if lang not in flat:
+            problems.append(Problem(f"locales/{lang}.toml", "", "is missing"))
+    for lang, strings in flat.items():
+        path = str(raw[lang][0])
+        for key in sorted(set(reference) - set(strings)):
+            problems.append(Problem(path, key, "is missing (present in en.toml)"))
+        for key in sorted(set(strings) - set(reference)):
+            problems.append(Problem(path, key, "is extra (not in en.toml)"))
+        for key, value in strings.items():
+            if not isinstance(value, str) or not value.strip():
+                problems.append(Problem(path, key, "must be non-empty text"))
+            elif key in reference and set(_PLACEHOLDER.findall(value)) != set(_PLACEHOLDER.findall(str(reference[key]))):
+                problems.append(Problem(path, key, "has different {placeholders} from en.toml"))
+        catalog.locales[lang] = {k: str(v) for k, v in strings.items()}
+
+
+def _check_program(program: dict, problems: list[Problem]) -> None:
+    crisis = program.get("crisis")
+    if crisis is None:
+        return
+    checker = Checker("program.toml")
+    if checker.keys(crisis, "crisis", {"phone", "text"}, set()):
+        if "text" in crisis:
+            checker.text(crisis["text"], "crisis.text")
+        if "phone" in crisis and not isinstance(crisis["phone"], str):
+            checker.add("crisis.phone", "must be text")
+    problems.extend(checker.problems)
+
+
+def _merge_text(base: dict, data: dict) -> None:
+    """Put a clinic's licensed item text into the built-in instrument (scoring unchanged)."""
+    by_id = {item["id"]: item for item in data["items"]}
+    base["items"] = [{**item, **{k: v for k, v in by_id[item["id"]].items() if k != "id"}} for item in base["items"]]
+    for key in ("title", "recall", "instructions"):
+        if key in data:
+            base[key] = data[key]
+    for name, options in (data.get("option_sets") or {}).items():
+        base["option_sets"][name] = options
+    base["items_included"] = True
+    base["licence_holder"] = data["licence_holder"]
+
+
+def _cache_dir() -> Path:
+    from telecbt_cli.core.paths import state_dir
+
+    return state_dir() / "content-cache"
+
+
+def load(extra: list[Path] | None = None) -> Catalog:
+    """The validated catalog (cached); ContentError listing the problems if any file is bad."""
+    roots = [BUILTIN_DIR, *(extra or [])]
+    key = _signature([r for r in roots if r.is_dir()]) if all(r.is_dir() for r in roots) else None
+    cache = _cache_dir() / f"{key}.json" if key else None
+    if cache is not None:
+        try:
+            data = json.loads(cache.read_text(encoding="utf-8"))
+            return Catalog(data["entries"], data["locales"], data["program"])
+        except (OSError, ValueError, KeyError):
+            pass
+    catalog, problems = build(roots)
+    if problems:
+        shown = "\n  ".join(str(p) for p in problems[:10])
+        more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise ContentError(f"the content has {len(problems)} problem(s):\n  {shown}{more}\n"
+                           "Run `telecbt content validate` to see them all.")
+    if cache is not None:
+        _write_cache(cache, catalog)
+    return catalog
+
+
+def _write_cache(cache: Path, catalog: Catalog) -> None:
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        for old in cache.parent.glob("*.json"):
+            old.unlink(missing_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"entries": catalog.entries, "locales": catalog.locales,
+                                   "program": catalog.program}), encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:
+        pass

@@ -1,0 +1,275 @@
+"""Checking content files against the format in docs/content-format.md.
+
+Each check adds a Problem naming the file, the key path and what is wrong, so a
+clinic editing a file by hand can find the line to fix. Nothing here executes content.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+LANGS = ("en", "es")
+ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+SUB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "includes", "answered")
+PHASES = ("assessment", "skills", "consolidation")
+
+EXERCISE_FIELDS: dict[str, tuple[str, ...]] = {
+    "thought_record": ("situation", "thought", "emotion", "intensity", "evidence_for",
+                       "evidence_against", "balanced", "rerating"),
+    "pacing_plan": ("activity", "baseline_minutes", "quota_minutes", "step_minutes", "every_days"),
+    "smart_goal": ("specific", "measurable", "achievable", "relevant", "time_bound"),
+    "pleasant_activities": ("activities",),
+    "sleep_plan": ("bedtime", "wake_time", "wind_down", "if_awake"),
+    "flare_plan": ("warning_signs", "first_steps", "skills", "support", "seek_care_when"),
+}
+QUESTION_KINDS = ("scale", "choice", "multi", "number", "text", "longtext")
+STEP_KINDS = ("info", *QUESTION_KINDS, "breathing", *EXERCISE_FIELDS)
+
+_COMMON_STEP_KEYS = {"id", "kind", "title", "body", "optional", "show_if"}
+_STEP_KEYS: dict[str, set[str]] = {
+    "info": set(),
+    "scale": {"prompt", "min", "max", "min_label", "max_label"},
+    "choice": {"prompt", "options"},
+    "multi": {"prompt", "options", "min_choices", "max_choices"},
+    "number": {"prompt", "min", "max", "integer", "unit"},
+    "text": {"prompt", "max_length"},
+    "longtext": {"prompt", "max_length"},
+    "breathing": {"inhale", "hold", "exhale", "rounds"},
+    **{kind: set() for kind in EXERCISE_FIELDS},
+}
+_MODULE_KEYS = {"id", "version", "kind", "title", "summary", "phase", "minutes", "goals", "homework",
+                "fidelity", "steps"}
+_COURSE_KEYS = {"id", "version", "kind", "title", "summary", "minutes_per_session", "sessions"}
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class Checker:
+    """Collects problems for one file."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(self.file, path, message))
+
+    def keys(self, data: Any, path: str, allowed: set[str], required: set[str]) -> bool:
+        if not isinstance(data, dict):
+            self.add(path, "must be a table")
+            return False
+        for key in sorted(required - set(data)):
+            self.add(f"{path}.{key}".lstrip("."), "is missing")
+        for key in sorted(set(data) - allowed):
+            self.add(f"{path}.{key}".lstrip("."), "is not a known key (typo?)")
+        return True
+
+    def text(self, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            self.add(path, f"must be a text table with {', '.join(LANGS)}")
+            return
+        for lang in LANGS:
+            if lang not in value:
+                self.add(f"{path}.{lang}", "is missing (every language needs this text)")
+            elif not isinstance(value[lang], str) or not value[lang].strip():
+                self.add(f"{path}.{lang}", "must be non-empty text")
+        for lang in sorted(set(value) - set(LANGS)):
+            self.add(f"{path}.{lang}", "is not a supported language")
+
+    def typed(self, data: dict, key: str, path: str, kind: type | tuple, required: bool = False) -> Any:
+        """data[key] if it has the expected type; bools never pass for numbers."""
+        where = f"{path}.{key}".lstrip(".")
+        if key not in data:
+            if required:
+                self.add(where, "is missing")
+            return None
+        value = data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            names = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false"}
+            self.add(where, "must be " + " or ".join(names.get(k.__name__, k.__name__) for k in kinds))
+            return None
+        return value
+
+    def ident(self, value: Any, path: str, pattern: re.Pattern[str] = SUB_ID) -> None:
+        if not isinstance(value, str) or not pattern.match(value):
+            self.add(path, "must be an id of lower-case letters, digits, '-' or '_'")
+
+
+def check_header(c: Checker, data: dict, stem: str, kind: str) -> None:
+    ident = data.get("id")
+    c.ident(ident, "id", ID)
+    if isinstance(ident, str) and ident != stem:
+        c.add("id", f"is {ident!r} but the file is named {stem}.toml: they must match")
+    if not isinstance(data.get("version"), str) or not data.get("version"):
+        c.add("version", "must be a version string such as 1.0.0")
+    if data.get("kind") != kind:
+        c.add("kind", f"must be {kind!r}")
+
+
+def check_module(c: Checker, data: dict, stem: str) -> None:
+    if not c.keys(data, "", _MODULE_KEYS, _MODULE_KEYS):
+        return
+    check_header(c, data, stem, "module")
+    c.text(data.get("title"), "title")
+    c.text(data.get("summary"), "summary")
+    if data.get("phase") not in PHASES:
+        c.add("phase", f"must be one of {', '.join(PHASES)}")
+    c.typed(data, "minutes", "", int, required=True)
+    for name in ("goals",):
+        for i, goal in enumerate(data.get("goals") or []):
+            c.text(goal, f"{name}[{i}]")
+    for name in ("homework", "fidelity"):
+        entries = data.get(name)
+        if not isinstance(entries, list) or not entries:
+            c.add(name, "must be a non-empty list of { id, text }")
+            continue
+        seen: set[str] = set()
+        for i, entry in enumerate(entries):
+            if c.keys(entry, f"{name}[{i}]", {"id", "text"}, {"id", "text"}):
+                c.ident(entry.get("id"), f"{name}[{i}].id")
+                if entry.get("id") in seen:
+                    c.add(f"{name}[{i}].id", f"duplicate id {entry.get('id')!r}")
+                seen.add(entry.get("id"))
+                c.text(entry.get("text"), f"{name}[{i}].text")
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        c.add("steps", "must be a non-empty list of steps")
+        return
+    check_steps(c, steps)
+
+
+def check_steps(c: Checker, steps: list) -> None:
+    earlier: dict[str, dict] = {}
+    for i, step in enumerate(steps):
+        path = f"steps[{i}]"
+        if not isinstance(step, dict):
+            c.add(path, "must be a table")
+            continue
+        kind = step.get("kind")
+        sid = step.get("id")
+        if isinstance(sid, str):
+            path = f"steps[{i}] ({sid})"
+        c.ident(sid, f"{path}.id")
+        if kind not in STEP_KINDS:
+            c.add(f"{path}.kind", f"unknown step kind {kind!r}; known: {', '.join(STEP_KINDS)}")
+            continue
+        c.keys(step, path, _COMMON_STEP_KEYS | _STEP_KEYS[kind], {"id", "kind"})
+        if sid in earlier:
+            c.add(f"{path}.id", f"duplicate step id {sid!r}")
+        for key in ("title", "body", "prompt", "min_label", "max_label", "unit"):
+            if key in step:
+                c.text(step[key], f"{path}.{key}")
+        if "optional" in step:
+            c.typed(step, "optional", path, bool)
+        _check_step_kind(c, step, kind, path)
+        if "show_if" in step:
+            check_show_if(c, step["show_if"], f"{path}.show_if", earlier, [s.get("id") for s in steps if isinstance(s, dict)])
+        if isinstance(sid, str):
+            earlier[sid] = step
+
+
+def _check_step_kind(c: Checker, step: dict, kind: str, path: str) -> None:
+    if kind == "info" and "title" not in step and "body" not in step:
+        c.add(path, "an info step needs a title or a body")
+    if kind in QUESTION_KINDS and "prompt" not in step:
+        c.add(f"{path}.prompt", "is missing (a question needs a prompt)")
+    if kind in ("choice", "multi"):
+        check_options(c, step.get("options"), f"{path}.options")
+        count = len(step.get("options") or [])
+        low = c.typed(step, "min_choices", path, int)
+        high = c.typed(step, "max_choices", path, int)
+        if low is not None and not 0 <= low <= count:
+            c.add(f"{path}.min_choices", "must be between 0 and the number of options")
+        if high is not None and not max(low or 1, 1) <= high <= count:
+            c.add(f"{path}.max_choices", "must be between min_choices and the number of options")
+    if kind in ("scale", "number"):
+        types = int if kind == "scale" or step.get("integer", True) else (int, float)
+        low = c.typed(step, "min", path, types, required=kind == "number")
+        high = c.typed(step, "max", path, types, required=kind == "number")
+        low = 0 if low is None and kind == "scale" else low
+        high = 10 if high is None and kind == "scale" else high
+        if low is not None and high is not None and low >= high:
+            c.add(f"{path}.max", "must be greater than min")
+        if "integer" in step:
+            c.typed(step, "integer", path, bool)
+    if kind in ("text", "longtext") and "max_length" in step:
+        length = c.typed(step, "max_length", path, int)
+        if length is not None and not 1 <= length <= 10000:
+            c.add(f"{path}.max_length", "must be between 1 and 10000")
+    if kind == "breathing":
+        for key, (low, high) in {"inhale": (1, 20), "hold": (0, 20), "exhale": (1, 20), "rounds": (1, 30)}.items():
+            value = c.typed(step, key, path, int, required=True)
+            if value is not None and not low <= value <= high:
+                c.add(f"{path}.{key}", f"must be between {low} and {high}")
+
+
+def check_options(c: Checker, options: Any, path: str, labelled: bool = True, numeric: bool = False) -> set:
+    values: set = set()
+    if not isinstance(options, list) or not options:
+        c.add(path, "must be a non-empty list of { value, label }")
+        return values
+    for i, option in enumerate(options):
+        allowed = {"value", "label"} if labelled else {"value"}
+        if not c.keys(option, f"{path}[{i}]", allowed, allowed):
+            continue
+        value = option.get("value")
+        if numeric and (not isinstance(value, int) or isinstance(value, bool)):
+            c.add(f"{path}[{i}].value", "must be a whole number")
+        elif not numeric:
+            c.ident(value, f"{path}[{i}].value")
+        if value in values:
+            c.add(f"{path}[{i}].value", f"duplicate value {value!r}")
+        values.add(value)
+        if labelled:
+            c.text(option.get("label"), f"{path}[{i}].label")
+    return values
+
+
+def check_show_if(c: Checker, rule: Any, path: str, earlier: dict[str, dict], all_ids: list) -> None:
+    rules = rule if isinstance(rule, list) else [rule]
+    for i, cond in enumerate(rules):
+        where = f"{path}[{i}]" if isinstance(rule, list) else path
+        if not c.keys(cond, where, {"step", "op", "value"}, {"step", "op", "value"}):
+            continue
+        target, op = cond.get("step"), cond.get("op")
+        if target not in earlier:
+            if target in all_ids:
+                c.add(f"{where}.step", f"points to {target!r}, which is not before this step (this would be a cycle)")
+            else:
+                c.add(f"{where}.step", f"points to {target!r}, which is not a step in this module")
+        if op not in OPS:
+            c.add(f"{where}.op", f"must be one of {', '.join(OPS)}")
+        value = cond.get("value")
+        if op == "answered" and not isinstance(value, bool):
+            c.add(f"{where}.value", "must be true or false for 'answered'")
+        if op == "in" and not isinstance(value, list):
+            c.add(f"{where}.value", "must be a list for 'in'")
+        if op in ("gt", "gte", "lt", "lte") and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            c.add(f"{where}.value", f"must be a number for {op!r}")
+        if op == "includes" and target in earlier and earlier[target].get("kind") != "multi":
+            c.add(f"{where}.op", "'includes' needs a multiple-choice step")
+
+
+def check_course(c: Checker, data: dict, stem: str) -> None:
+    if not c.keys(data, "", _COURSE_KEYS, _COURSE_KEYS):
+        return
+    check_header(c, data, stem, "course")
+    c.text(data.get("title"), "title")
+    c.text(data.get("summary"), "summary")
+    c.typed(data, "minutes_per_session", "", int, required=True)
+    sessions = data.get("sessions")
+    if not isinstance(sessions, list) or not sessions or not all(isinstance(s, str) for s in sessions):
+        c.add("sessions", "must be a non-empty list of module ids")
+    elif len(set(sessions)) != len(sessions):
+        c.add("sessions", "lists a module twice")
