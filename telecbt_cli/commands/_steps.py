@@ -50,7 +50,7 @@ class StepRenderer:
     def ask(self, label: str, nav: bool = True) -> str:
         from rich.text import Text
 
-        self.console.print(Text(inert(label), style="bold"), end=" ")
+        self.console.print(Text(inert(label.replace("?:", "?")), style="bold"), end=" ")
         reply = input()
         command = reply.strip().lower()
         if nav and command in ("q", ":q"):
@@ -112,7 +112,10 @@ class StepRenderer:
         self.show(prompt, style="bold")
         for i, option in enumerate(options, 1):
             self.show(f"  {i}. {pick(option.get('label'), self.lang)}")
-        reply = self.ask(self.t("run.choose_one" if single else "run.choose_many"))
+        self.show(self.t("run.choose_one" if single else "run.choose_many"), style="dim")
+        reply = self.ask(f"{self.t('common.your_answer')} (1-{len(options)}):")
+        if not reply.strip():
+            return ""
         picked = []
         for part in reply.replace(";", ",").split(","):
             part = part.strip()
@@ -184,6 +187,13 @@ def drive(access: Any, catalog: Catalog, content: dict, run: engine.Run, resumed
         ui.header(run, content, step)
         try:
             value = ui.collect(content, step)
+            if isinstance(value, str) and not value.strip() and step["kind"] != "info":
+                if step.get("optional"):
+                    engine.skip(run, content)
+                    engine.save(access, run)
+                else:
+                    ui.show(ui.t("run.required"), style="yellow")
+                continue
             fired = engine.answer(run, content, value)
         except _Pause:
             engine.save(access, run)

@@ -8,18 +8,21 @@ to any file (or a new telecbt version) rebuilds it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
-from telecbt_cli.content.validate import LANGS, Checker, Problem, check_course, check_module
-from telecbt_cli.content.validate_instruments import check_instrument, check_instrument_text
 from telecbt_cli.core.errors import ContentError, NotFoundError
+
+if TYPE_CHECKING:
+    from telecbt_cli.content.validate import Problem
+
+#: Supported languages; every text table holds exactly these.
+LANGS = ("en", "es")
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 SECTIONS = {"modules": "module", "courses": "course", "instruments": "instrument"}
@@ -109,6 +112,8 @@ def _files(root: Path) -> list[Path]:
 
 
 def _signature(roots: list[Path]) -> str:
+    import hashlib
+
     digest = hashlib.sha256(__version__.encode())
     for root in roots:
         digest.update(str(root).encode())
@@ -118,7 +123,11 @@ def _signature(roots: list[Path]) -> str:
     return digest.hexdigest()[:32]
 
 
-def _read(path: Path, problems: list[Problem]) -> dict | None:
+def _read(path: Path, problems: list["Problem"]) -> dict | None:
+    import tomllib
+
+    from telecbt_cli.content.validate import Problem
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -140,8 +149,11 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def build(roots: list[Path]) -> tuple[Catalog, list[Problem]]:
+def build(roots: list[Path]) -> tuple[Catalog, list["Problem"]]:
     """Parse and validate every file under `roots` (built-in first); never raises on bad content."""
+    from telecbt_cli.content.validate import Checker, Problem
+    from telecbt_cli.content.validate_instruments import check_instrument_text
+
     problems: list[Problem] = []
     catalog = Catalog(entries={kind: {} for kind in SECTIONS.values()})
     texts: list[tuple[Path, dict]] = []
@@ -179,7 +191,10 @@ def build(roots: list[Path]) -> tuple[Catalog, list[Problem]]:
     return catalog, problems
 
 
-def _add_entry(catalog: Catalog, kind: str, path: Path, data: dict, problems: list[Problem]) -> None:
+def _add_entry(catalog: Catalog, kind: str, path: Path, data: dict, problems: list["Problem"]) -> None:
+    from telecbt_cli.content.validate import Checker, Problem, check_course, check_module
+    from telecbt_cli.content.validate_instruments import check_instrument
+
     checker = Checker(str(path))
     {"module": check_module, "course": check_course, "instrument": check_instrument}[kind](checker, data, path.stem)
     problems.extend(checker.problems)
@@ -193,7 +208,9 @@ def _add_entry(catalog: Catalog, kind: str, path: Path, data: dict, problems: li
     catalog.entries[kind][ident] = {**data, "_file": str(path)}
 
 
-def _check_locales(catalog: Catalog, raw: dict[str, tuple[Path, dict]], problems: list[Problem]) -> None:
+def _check_locales(catalog: Catalog, raw: dict[str, tuple[Path, dict]], problems: list["Problem"]) -> None:
+    from telecbt_cli.content.validate import Problem
+
     flat = {lang: _flatten(data) for lang, (_, data) in raw.items()}
     reference = flat.get("en")
     if reference is None:
@@ -216,7 +233,9 @@ def _check_locales(catalog: Catalog, raw: dict[str, tuple[Path, dict]], problems
         catalog.locales[lang] = {k: str(v) for k, v in strings.items()}
 
 
-def _check_program(program: dict, problems: list[Problem]) -> None:
+def _check_program(program: dict, problems: list["Problem"]) -> None:
+    from telecbt_cli.content.validate import Checker
+
     crisis = program.get("crisis")
     if crisis is None:
         return

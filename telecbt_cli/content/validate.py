@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-LANGS = ("en", "es")
+from telecbt_cli.content.catalog import LANGS
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SUB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "includes", "answered")
