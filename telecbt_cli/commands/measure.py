@@ -69,9 +69,16 @@ def history(
 
     one_format(json_out, csv_out)
     catalog = load_catalog(content)
+    from telecbt_cli.commands._output import say
+    from telecbt_cli.core import alerts
+    from telecbt_cli.core.patients import patient_id_for
+
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code = patient_lang(access, patient, lang)
         rows = measures.history(access, catalog, patient, instrument)
+        open_alerts = alerts.open_count(access, patient_id_for(access, patient))
+    if open_alerts:
+        say(catalog.text("safety.open_alerts", code, count=open_alerts), style="bold red")
     if json_out:
         emit_json(rows)
         return
