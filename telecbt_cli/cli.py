@@ -18,8 +18,10 @@ except ImportError:  # pragma: no cover - older Typer on Click
     from click import ClickException
 
 
-#: Command groups imported only when used, so `telecbt patient add` does not pay for the rest.
-LAZY_GROUPS = ("store", "user", "patient", "content", "module", "measure", "alerts", "audit")
+#: Command groups (name: module) imported only when used, so one command does not pay for the rest.
+LAZY_GROUPS = {"store": "store", "user": "user", "patient": "patient", "diary": "diary", "plan": "plan",
+               "session": "checkin", "message": "message", "content": "content", "module": "module",
+               "measure": "measure", "alerts": "alerts", "report": "report", "audit": "audit"}
 
 
 class _Root(TyperGroup):
@@ -33,7 +35,7 @@ class _Root(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is None and cmd_name in LAZY_GROUPS:
-            module = importlib.import_module(f"telecbt_cli.commands.{cmd_name}")
+            module = importlib.import_module(f"telecbt_cli.commands.{LAZY_GROUPS[cmd_name]}")
             command = typer.main.get_command(module.app)
             command.name = cmd_name
             self.commands[cmd_name] = command
@@ -75,9 +77,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from telecbt_cli.commands import demo, session
+    from telecbt_cli.commands import care, demo, session
 
     session.register(app)
+    care.register(app)
     demo.register(app)
 
 

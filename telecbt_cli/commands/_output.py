@@ -90,7 +90,8 @@ def emit_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], empty: 
     for _, heading in columns:
         table.add_column(heading, overflow="fold")
     for row in rows:
-        table.add_row(*[Text(inert(row.get(key))) for key, _ in columns])
+        table.add_row(*[Text(inert(" ".join(str(row.get(key) if row.get(key) is not None else "").splitlines())))
+                        for key, _ in columns])
     _console(stderr=False).print(table)
 
 

@@ -18,7 +18,8 @@ def outcome_data(catalog: Catalog, content: dict, run: engine.Run, outcome: engi
     data = {"run_id": run.id, "kind": content["kind"], "content_id": content["id"],
             "content_version": content["version"], "lang": run.lang, "status": run.status,
             "completed_at": run.completed_at, "answers": run.answers,
-            "safety_rules_fired": [rule["id"] for rule in outcome.fired]}
+            "safety_rules_fired": [rule["id"] for rule in outcome.fired],
+            "flags": [flag["id"] for flag in outcome.flags]}
     if outcome.score is not None:
         data.update(response_id=outcome.response_id, score=outcome.score.to_dict())
     return data
@@ -31,6 +32,8 @@ def print_outcome(catalog: Catalog, content: dict, run: engine.Run, outcome: eng
         for rule in outcome.fired:
             say(pick(rule.get("message"), lang) or catalog.crisis(lang), style="bold red")
         say(catalog.text("safety.alert_opened", lang), style="bold red")
+    for flag in outcome.flags:
+        say(pick(flag["message"], lang), style="bold yellow")
     if json_out:
         emit_json(outcome_data(catalog, content, run, outcome))
         return

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 LANGS = ("en", "es")
 
 BUILTIN_DIR = Path(__file__).resolve().parent
-SECTIONS = {"modules": "module", "courses": "course", "instruments": "instrument"}
+SECTIONS = {"modules": "module", "courses": "course", "instruments": "instrument", "rules": "rules"}
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -187,16 +187,24 @@ def build(roots: list[Path]) -> tuple[Catalog, list["Problem"]]:
         for i, module in enumerate(course.get("sessions", [])):
             if module not in catalog.entries["module"]:
                 problems.append(Problem(course["_file"], f"sessions[{i}]", f"names no module {module!r}"))
+    for ruleset in catalog.all("rules"):
+        for i, rule in enumerate(ruleset.get("rules", [])):
+            if rule.get("module") and rule["module"] not in catalog.entries["module"]:
+                problems.append(Problem(ruleset["_file"], f"rules[{i}].module", f"names no module {rule['module']!r}"))
+            if rule.get("instrument") and rule["instrument"] not in catalog.entries["instrument"]:
+                problems.append(Problem(ruleset["_file"], f"rules[{i}].instrument",
+                                        f"names no questionnaire {rule['instrument']!r}"))
     _check_program(catalog.program, problems)
     return catalog, problems
 
 
 def _add_entry(catalog: Catalog, kind: str, path: Path, data: dict, problems: list["Problem"]) -> None:
-    from telecbt_cli.content.validate import Checker, Problem, check_course, check_module
+    from telecbt_cli.content.validate import Checker, Problem, check_course, check_module, check_rules
     from telecbt_cli.content.validate_instruments import check_instrument
 
     checker = Checker(str(path))
-    {"module": check_module, "course": check_course, "instrument": check_instrument}[kind](checker, data, path.stem)
+    checks = {"module": check_module, "course": check_course, "instrument": check_instrument, "rules": check_rules}
+    checks[kind](checker, data, path.stem)
     problems.extend(checker.problems)
     ident = data.get("id")
     if not isinstance(ident, str):

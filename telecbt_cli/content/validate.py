@@ -13,7 +13,7 @@ from typing import Any
 from telecbt_cli.content.catalog import LANGS
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SUB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "includes", "answered")
+OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "includes", "any", "answered")
 PHASES = ("assessment", "skills", "consolidation")
 
 EXERCISE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -41,7 +41,8 @@ _STEP_KEYS: dict[str, set[str]] = {
     **{kind: set() for kind in EXERCISE_FIELDS},
 }
 _MODULE_KEYS = {"id", "version", "kind", "title", "summary", "phase", "minutes", "goals", "homework",
-                "fidelity", "steps"}
+                "fidelity", "steps", "flags"}
+_MODULE_REQUIRED = _MODULE_KEYS - {"flags"}
 _COURSE_KEYS = {"id", "version", "kind", "title", "summary", "minutes_per_session", "sessions"}
 @dataclass(frozen=True)
 class Problem:
@@ -118,7 +119,7 @@ def check_header(c: Checker, data: dict, stem: str, kind: str) -> None:
 
 
 def check_module(c: Checker, data: dict, stem: str) -> None:
-    if not c.keys(data, "", _MODULE_KEYS, _MODULE_KEYS):
+    if not c.keys(data, "", _MODULE_KEYS, _MODULE_REQUIRED):
         return
     check_header(c, data, stem, "module")
     c.text(data.get("title"), "title")
@@ -147,6 +148,13 @@ def check_module(c: Checker, data: dict, stem: str) -> None:
         c.add("steps", "must be a non-empty list of steps")
         return
     check_steps(c, steps)
+    every = {s.get("id"): s for s in steps if isinstance(s, dict)}
+    for i, flag in enumerate(data.get("flags") or []):
+        path = f"flags[{i}]"
+        if c.keys(flag, path, {"id", "when", "message"}, {"id", "when", "message"}):
+            c.ident(flag.get("id"), f"{path}.id")
+            c.text(flag.get("message"), f"{path}.message")
+            check_show_if(c, flag.get("when"), f"{path}.when", every, list(every))
 
 
 def check_steps(c: Checker, steps: list) -> None:
@@ -253,12 +261,12 @@ def check_show_if(c: Checker, rule: Any, path: str, earlier: dict[str, dict], al
         value = cond.get("value")
         if op == "answered" and not isinstance(value, bool):
             c.add(f"{where}.value", "must be true or false for 'answered'")
-        if op == "in" and not isinstance(value, list):
-            c.add(f"{where}.value", "must be a list for 'in'")
+        if op in ("in", "any") and not isinstance(value, list):
+            c.add(f"{where}.value", f"must be a list for {op!r}")
         if op in ("gt", "gte", "lt", "lte") and (not isinstance(value, (int, float)) or isinstance(value, bool)):
             c.add(f"{where}.value", f"must be a number for {op!r}")
-        if op == "includes" and target in earlier and earlier[target].get("kind") != "multi":
-            c.add(f"{where}.op", "'includes' needs a multiple-choice step")
+        if op in ("includes", "any") and target in earlier and earlier[target].get("kind") != "multi":
+            c.add(f"{where}.op", f"{op!r} needs a multiple-choice step")
 
 
 def check_course(c: Checker, data: dict, stem: str) -> None:
@@ -273,3 +281,41 @@ def check_course(c: Checker, data: dict, stem: str) -> None:
         c.add("sessions", "must be a non-empty list of module ids")
     elif len(set(sessions)) != len(sessions):
         c.add("sessions", "lists a module twice")
+
+
+_RULE_KEYS = {"id", "kind", "metric", "op", "value", "window_days", "min_days", "direction", "min_change",
+              "instrument", "bands", "days", "module", "text"}
+METRICS = ("pain", "mood", "sleep_hours", "sleep_quality", "activity_min", "steps")
+
+
+def check_rules(c: Checker, data: dict, stem: str) -> None:
+    """Tailoring rules: each a kind of test over diary data or questionnaire scores."""
+    if not c.keys(data, "", {"id", "version", "kind", "rules"}, {"id", "version", "kind", "rules"}):
+        return
+    check_header(c, data, stem, "rules")
+    seen: set = set()
+    for i, rule in enumerate(data.get("rules") or []):
+        path = f"rules[{i}]"
+        if not c.keys(rule, path, _RULE_KEYS, {"id", "kind", "text"}):
+            continue
+        c.ident(rule.get("id"), f"{path}.id")
+        if rule.get("id") in seen:
+            c.add(f"{path}.id", f"duplicate rule id {rule.get('id')!r}")
+        seen.add(rule.get("id"))
+        c.text(rule.get("text"), f"{path}.text")
+        kind = rule.get("kind")
+        needs = {"count": ("metric", "op", "value", "window_days", "min_days"),
+                 "trend": ("metric", "window_days", "direction", "min_change"),
+                 "measure": ("instrument", "bands"), "no_diary": ("days",)}.get(kind)
+        if needs is None:
+            c.add(f"{path}.kind", "must be count, trend, measure or no_diary")
+            continue
+        for key in needs:
+            if key not in rule:
+                c.add(f"{path}.{key}", f"is missing (a {kind} rule needs it)")
+        if "metric" in rule and rule["metric"] not in METRICS:
+            c.add(f"{path}.metric", f"must be one of {', '.join(METRICS)}")
+        if kind == "count" and rule.get("op") not in ("lt", "lte", "gt", "gte"):
+            c.add(f"{path}.op", "must be lt, lte, gt or gte")
+        if kind == "trend" and rule.get("direction") not in ("up", "down"):
+            c.add(f"{path}.direction", "must be up or down")

@@ -45,6 +45,7 @@ class Outcome:
     """What an action changed: safety rules that fired, and the score when completed."""
 
     fired: list[dict] = field(default_factory=list)
+    flags: list[dict] = field(default_factory=list)
     score: Score | None = None
     response_id: str | None = None
 
@@ -71,6 +72,7 @@ def _holds(cond: dict, answers: dict) -> bool:
             "lt": lambda: answer < expected, "lte": lambda: answer <= expected,
             "in": lambda: answer in expected,
             "includes": lambda: isinstance(answer, list) and expected in answer,
+            "any": lambda: isinstance(answer, list) and bool(set(answer) & set(expected)),
         }[op]()
     except TypeError:
         return False
@@ -227,6 +229,7 @@ def complete(access: Access, run: Run, content: dict) -> Outcome:
     outcome = Outcome()
     if content["kind"] == "instrument":
         outcome.score = score(content, run.answers)
+    outcome.flags = [flag for flag in content.get("flags") or [] if _holds(flag["when"], run.answers)]
     run.status, run.position, run.completed_at = "completed", None, now_iso()
     store = access.store
     with store.write():

@@ -12,7 +12,8 @@ from telecbt_cli.core.clock import now_iso
 from telecbt_cli.core.ids import uuid7
 from telecbt_cli.core.store import Store
 
-_TABLES = frozenset({"users", "patients", "consents", "runs", "measure_responses", "safety_alerts"})
+_TABLES = frozenset({"users", "patients", "consents", "runs", "measure_responses", "safety_alerts",
+                     "diary_entries", "plans", "goals", "homework", "appointments", "messages", "outbox"})
 
 
 def _table(name: str) -> str:

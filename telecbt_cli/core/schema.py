@@ -212,3 +212,116 @@ def m002_runs_measures_alerts(db: "Database") -> None:
             {SYNC_COLUMNS})"""
     )
     db.execute("CREATE INDEX alerts_patient ON safety_alerts (patient_id, status)")
+
+
+@migration("m003_care_workflow")
+def m003_care_workflow(db: "Database") -> None:
+    db.execute(
+        f"""CREATE TABLE diary_entries (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            entry_at TEXT NOT NULL,
+            pain INTEGER CHECK (pain BETWEEN 0 AND 10),
+            locations TEXT,
+            mood INTEGER CHECK (mood BETWEEN 0 AND 10),
+            sleep_hours REAL CHECK (sleep_hours BETWEEN 0 AND 24),
+            sleep_quality INTEGER CHECK (sleep_quality BETWEEN 0 AND 10),
+            activity_min INTEGER CHECK (activity_min BETWEEN 0 AND 1440),
+            steps INTEGER CHECK (steps BETWEEN 0 AND 100000),
+            triggers TEXT,
+            coping TEXT,
+            meds TEXT,
+            note TEXT,
+            source TEXT NOT NULL,
+            supersedes TEXT REFERENCES diary_entries(id),
+            recorded_by TEXT NOT NULL,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute("CREATE INDEX diary_patient_time ON diary_entries (patient_id, entry_at)")
+    db.execute("CREATE INDEX diary_supersedes ON diary_entries (supersedes)")
+    db.execute(
+        f"""CREATE TABLE plans (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL UNIQUE REFERENCES patients(id),
+            course TEXT NOT NULL,
+            sessions TEXT NOT NULL,
+            caregiver_involved INTEGER NOT NULL DEFAULT 0,
+            notes TEXT,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute(
+        f"""CREATE TABLE goals (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            text TEXT NOT NULL,
+            measure TEXT,
+            target_date TEXT,
+            status TEXT NOT NULL CHECK (status IN ('active', 'achieved', 'revised', 'dropped')),
+            progress INTEGER,
+            notes TEXT NOT NULL,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute(
+        f"""CREATE TABLE homework (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            module_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            assigned_at TEXT NOT NULL,
+            due_date TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('assigned', 'done')),
+            done_at TEXT,
+            note TEXT,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute("CREATE INDEX homework_patient ON homework (patient_id, due_date)")
+    db.execute(
+        f"""CREATE TABLE appointments (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            scheduled_at TEXT NOT NULL,
+            minutes INTEGER NOT NULL,
+            mode TEXT NOT NULL CHECK (mode IN ('video', 'phone', 'in-person', 'kiosk')),
+            module_id TEXT,
+            module_version TEXT,
+            clinician TEXT,
+            link TEXT,
+            status TEXT NOT NULL CHECK (status IN ('scheduled', 'attended', 'no_show', 'cancelled')),
+            recorded_at TEXT,
+            recorded_by TEXT,
+            notes TEXT,
+            feedback INTEGER CHECK (feedback BETWEEN 1 AND 5),
+            fidelity TEXT,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute("CREATE INDEX appointments_time ON appointments (scheduled_at)")
+    db.execute("CREATE INDEX appointments_patient ON appointments (patient_id, scheduled_at)")
+    db.execute(
+        f"""CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            direction TEXT NOT NULL CHECK (direction IN ('to_patient', 'from_patient')),
+            kind TEXT NOT NULL CHECK (kind IN ('message', 'reminder')),
+            sender TEXT NOT NULL,
+            body TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            read_at TEXT,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute("CREATE INDEX messages_patient ON messages (patient_id, sent_at)")
+    db.execute(
+        f"""CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT REFERENCES patients(id),
+            message_id TEXT REFERENCES messages(id),
+            appointment_id TEXT,
+            channel TEXT NOT NULL,
+            address TEXT,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            send_after TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('queued', 'no_address', 'sent', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            {SYNC_COLUMNS})"""
+    )

@@ -1,0 +1,137 @@
+"""`telecbt session …`: check-ins: schedule, record, list, calendar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
+from telecbt_cli.commands._content_opts import ContentOpt, LangOpt, load_catalog
+from telecbt_cli.commands._output import emit_json, emit_table, say
+from telecbt_cli.core.errors import UsageError
+
+app = typer.Typer(help="Check-in sessions: schedule, record, list, ics.", no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def schedule(
+    patient: Annotated[str, typer.Argument(help="Patient code.")],
+    at: Annotated[str, typer.Option("--at", help="When (local time), e.g. 2026-12-03 10:00.")],
+    mode: Annotated[str, typer.Option("--mode", help="video, phone, in-person or kiosk.")],
+    module: Annotated[Optional[str], typer.Option("--module", help="Module to deliver, e.g. cbt-04.")] = None,
+    clinician: Annotated[Optional[str], typer.Option("--clinician", help="Staff user who runs it (default: you).")] = None,
+    link: Annotated[Optional[str], typer.Option("--link", help="Call link (https://… or tel:…), put in reminders and the calendar.")] = None,
+    minutes: Annotated[Optional[int], typer.Option("--minutes", min=5, max=240, help="Length (default: the module's).")] = None,
+    content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
+    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Schedule a session; a reminder is queued for the email outbox."""
+    from telecbt_cli.core import appointments
+
+    catalog = load_catalog(content)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        row = appointments.schedule(access, catalog, patient, at, mode, module, clinician, link, minutes)
+    if json_out:
+        emit_json(row)
+    else:
+        say(f"Scheduled session {row['id'][-12:]} at {row['scheduled_at'][:16].replace('T', ' ')} UTC ({mode}); "
+            "a reminder is queued.", style="green")
+
+
+@app.command()
+def record(
+    session: Annotated[str, typer.Argument(help="Session id (or its last characters, as listed).")],
+    attended: Annotated[bool, typer.Option("--attended", help="The session took place.")] = False,
+    no_show: Annotated[bool, typer.Option("--no-show", help="The patient did not come.")] = False,
+    cancelled: Annotated[bool, typer.Option("--cancelled", help="The session was cancelled.")] = False,
+    notes: Annotated[Optional[str], typer.Option("--notes", help="Session notes.")] = None,
+    feedback: Annotated[Optional[int], typer.Option("--feedback", help="Patient's rating of the session, 1-5.")] = None,
+    fidelity: Annotated[Optional[str], typer.Option("--fidelity", help="Checklist items covered, comma-separated ids; 'all' for every item.")] = None,
+    lang: LangOpt = None, content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
+    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Record what happened, with the module's fidelity checklist; an attended session assigns homework."""
+    import sys
+
+    from telecbt_cli.content.catalog import resolve_lang
+    from telecbt_cli.core import appointments
+
+    chosen = [name for name, flag in (("attended", attended), ("no_show", no_show), ("cancelled", cancelled)) if flag]
+    if len(chosen) != 1:
+        raise UsageError("give exactly one of --attended, --no-show, --cancelled")
+    catalog = load_catalog(content)
+    code = resolve_lang(None, lang)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        checklist = appointments.fidelity_checklist(access, catalog, session, code) if chosen[0] == "attended" else []
+        ticked: list[str] = []
+        if fidelity == "all":
+            ticked = [item["id"] for item in checklist]
+        elif fidelity:
+            ticked = [f.strip() for f in fidelity.split(",") if f.strip()]
+        elif checklist and sys.stdin.isatty():
+            say("Fidelity checklist: answer y or n for each item.")
+            for item in checklist:
+                sys.stderr.write(f"  {item['text']} [y/n] ")
+                sys.stderr.flush()
+                if sys.stdin.readline().strip().lower() in ("y", "yes", "s", "si", "sí"):
+                    ticked.append(item["id"])
+        row = appointments.record(access, catalog, session, chosen[0], notes, feedback, ticked)
+    if json_out:
+        emit_json(row)
+    else:
+        extra = f"; fidelity {len(ticked)}/{len(checklist)}" if checklist else ""
+        say(f"Recorded session {row['id'][-12:]} as {chosen[0].replace('_', '-')}{extra}.", style="green")
+
+
+@app.command("list")
+def list_(
+    today: Annotated[bool, typer.Option("--today", help="Sessions today.")] = False,
+    due: Annotated[bool, typer.Option("--due", help="Scheduled from now on.")] = False,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Past sessions not yet recorded.")] = False,
+    clinician: Annotated[Optional[str], typer.Option("--clinician", help="Only this clinician's sessions.")] = None,
+    patient: Annotated[Optional[str], typer.Option("--patient", help="Only this patient.")] = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """List sessions by time."""
+    from telecbt_cli.core import appointments
+
+    chosen = [name for name, flag in (("today", today), ("due", due), ("overdue", overdue)) if flag]
+    if len(chosen) > 1:
+        raise UsageError("choose one of --today, --due, --overdue")
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        rows = appointments.list_sessions(access, chosen[0] if chosen else None, clinician, patient)
+    if json_out:
+        emit_json(rows)
+        return
+    emit_table([{**r, "short": r["id"][-12:], "when": r["scheduled_at"][:16].replace("T", " ")} for r in rows],
+               [("short", "id"), ("when", "when (UTC)"), ("code", "patient"), ("mode", "mode"), ("module_id", "module"),
+                ("clinician", "clinician"), ("status", "status")], empty="No sessions.")
+
+
+@app.command()
+def ics(
+    patient: Annotated[Optional[str], typer.Argument(help="Patient code (or --all).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every scheduled session.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of standard output.")] = None,
+    content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
+    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None,
+) -> None:
+    """Write scheduled sessions as an iCalendar (.ics) file for a calendar app."""
+    import sys
+
+    from telecbt_cli.core import appointments
+    from telecbt_cli.core.fsutil import atomic_write
+
+    if bool(patient) == all_:
+        raise UsageError("give a patient code or --all")
+    catalog = load_catalog(content)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        data = appointments.ics(access, catalog, patient)
+    if out:
+        atomic_write(out, data, mode=0o600)
+        say(f"Wrote {out}.")
+    else:
+        sys.stdout.buffer.write(data)

@@ -1,0 +1,52 @@
+"""`telecbt message …`: secure messages between a patient and the care team."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
+from telecbt_cli.commands._output import emit_json, emit_table, say
+
+app = typer.Typer(help="Secure messages: send, list.", no_args_is_help=True, add_completion=False)
+CodeArg = Annotated[str, typer.Argument(help="Patient code.")]
+
+
+@app.command()
+def send(
+    patient: CodeArg,
+    text: Annotated[str, typer.Argument(help="The message ('-' reads it from standard input).")],
+    from_patient: Annotated[bool, typer.Option("--from-patient", help="Record a message the patient sent (e.g. on paper or by phone).")] = False,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Send a message to the patient (stored encrypted; it travels in bundles)."""
+    import sys
+
+    from telecbt_cli.core import messages
+
+    body = sys.stdin.read() if text == "-" else text
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        row = messages.send(access, patient, body, from_patient)
+    emit_json(row) if json_out else say("Message saved.", style="green")
+
+
+@app.command("list")
+def list_(
+    patient: CodeArg,
+    unread: Annotated[bool, typer.Option("--unread", help="Only unread messages from the patient.")] = False,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Show the conversation; the patient's messages are marked read."""
+    from telecbt_cli.core import messages
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        rows = messages.list_messages(access, patient, unread_only=unread)
+    if json_out:
+        emit_json(rows)
+        return
+    emit_table([{**r, "when": r["sent_at"][:16].replace("T", " "), "new": "new" if r["unread"] else "",
+                 "who": "patient" if r["direction"] == "from_patient" else f"{r['sender']} ({r['kind']})"} for r in rows],
+               [("when", "when (UTC)"), ("who", "from"), ("new", ""), ("body", "message")], empty="No messages.")

@@ -1,0 +1,147 @@
+"""`telecbt plan …`: the treatment plan: course, goals, homework."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
+from telecbt_cli.commands._content_opts import ContentOpt, LangOpt, load_catalog, patient_lang
+from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, say
+
+app = typer.Typer(help="Treatment plan: show, set, goals, homework.", no_args_is_help=True, add_completion=False)
+goal_app = typer.Typer(help="SMART goals: add, update.", no_args_is_help=True, add_completion=False)
+homework_app = typer.Typer(help="Homework: list, done.", no_args_is_help=True, add_completion=False)
+app.add_typer(goal_app, name="goal")
+app.add_typer(homework_app, name="homework")
+
+CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD.")]
+
+
+@app.command()
+def show(patient: CodeArg, content: ContentOpt = None, lang: LangOpt = None, store: StoreOpt = None,
+         user: UserOpt = None, passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None,
+         json_out: JsonOpt = False) -> None:
+    """Print the plan: course and sessions, goals, homework, and the caregiver when involved."""
+    from telecbt_cli.content.catalog import pick
+    from telecbt_cli.core import plans
+
+    catalog = load_catalog(content)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        code = patient_lang(access, patient, lang)
+        data = plans.show_plan(access, catalog, patient, code)
+    if json_out:
+        emit_json(data)
+        return
+    emit_fields([("patient", f"{data['patient']['code']} {data['patient']['display_name']}"),
+                 ("course", data["course"] or "not set (telecbt plan set --course standard)"),
+                 ("notes", data["notes"] or "-")])
+    if data["caregiver"]:
+        emit_fields([("caregiver (involved)", f"{data['caregiver']['name'] or '-'} {data['caregiver']['contact'] or ''}")])
+    emit_table([{**s, "done": "yes" if s["attended"] else ""} for s in data["sessions"]],
+               [("n", "#"), ("module", "module"), ("title", "title"), ("done", "attended")], empty="No sessions planned.")
+    say("Goals:")
+    emit_table([{**g, "short": g["id"][-12:], "progress": f"{g['progress']}%"} for g in data["goals"]],
+               [("short", "id"), ("text", "goal"), ("target_date", "by"), ("status", "status"), ("progress", "progress")],
+               empty="No goals yet (telecbt plan goal add).")
+    say("Homework:")
+    emit_table([{"short": h["id"][-12:], "text": pick(h["text"], code), "due": h["due_date"], "status": h["status"]}
+                for h in data["homework"]], [("short", "id"), ("text", "task"), ("due", "due"), ("status", "status")],
+               empty="No homework yet.")
+
+
+@app.command("set")
+def set_(
+    patient: CodeArg,
+    course: Annotated[Optional[str], typer.Option("--course", help="standard (12 sessions) or brief (6).")] = None,
+    sessions: Annotated[Optional[str], typer.Option("--sessions", help="A custom order of modules, e.g. cbt-01,cbt-03,cbt-05.")] = None,
+    caregiver_involved: Annotated[Optional[bool], typer.Option("--caregiver-involved/--no-caregiver",
+                                  help="Whether the caregiver named in the registry takes part.", show_default=False)] = None,
+    notes: Annotated[Optional[str], typer.Option("--notes", help="Notes on the plan.")] = None,
+    content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
+    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Set the course (standard, brief or custom) and plan details."""
+    from telecbt_cli.core import plans
+
+    catalog = load_catalog(content)
+    modules = [m.strip() for m in sessions.split(",") if m.strip()] if sessions else None
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        data = plans.set_plan(access, catalog, patient, course, modules, caregiver_involved, notes)
+    if json_out:
+        emit_json(data)
+    else:
+        say(f"Plan saved: {data['course']} course, {len(data['sessions'])} sessions.", style="green")
+
+
+@goal_app.command("add")
+def goal_add(
+    patient: CodeArg,
+    text: Annotated[str, typer.Argument(help="The goal: what exactly will be done.")],
+    measure: Annotated[Optional[str], typer.Option("--measure", help="How progress is measured.")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="Target date, YYYY-MM-DD.")] = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Add a SMART goal to the plan."""
+    from telecbt_cli.core import plans
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        goal = plans.add_goal(access, patient, text, measure, by)
+    emit_json(goal) if json_out else say(f"Added goal {goal['id'][-12:]}.", style="green")
+
+
+@goal_app.command("update")
+def goal_update(
+    goal: Annotated[str, typer.Argument(help="Goal id (or its last characters).")],
+    status: Annotated[Optional[str], typer.Option("--status", help="active, achieved, revised or dropped.")] = None,
+    progress: Annotated[Optional[int], typer.Option("--progress", help="Progress in percent, 0-100.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="A dated progress note.")] = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Update a goal's status or progress, with a progress note (earlier notes are kept)."""
+    from telecbt_cli.core import plans
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        row = plans.update_goal(access, goal, status, progress, note)
+    emit_json(row) if json_out else say(f"Updated goal {row['id'][-12:]} ({row['status']}, {row['progress']}%).", style="green")
+
+
+@homework_app.command("list")
+def homework_list(
+    patient: CodeArg,
+    pending: Annotated[bool, typer.Option("--pending", help="Only homework not yet done.")] = False,
+    lang: LangOpt = None, store: StoreOpt = None, user: UserOpt = None,
+    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """List homework with due dates and completion."""
+    from telecbt_cli.content.catalog import pick
+    from telecbt_cli.core import plans
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        code = patient_lang(access, patient, lang)
+        rows = plans.list_homework(access, patient, "assigned" if pending else None)
+    if json_out:
+        emit_json(rows)
+        return
+    emit_table([{"short": r["id"][-12:], "module": r["module_id"], "text": pick(r["text"], code), "due": r["due_date"],
+                 "status": r["status"] + (" (overdue)" if r["overdue"] else "")} for r in rows],
+               [("short", "id"), ("module", "module"), ("text", "task"), ("due", "due"), ("status", "status")],
+               empty="No homework.")
+
+
+@homework_app.command("done")
+def homework_done(
+    homework: Annotated[str, typer.Argument(help="Homework id (or its last characters).")],
+    note: Annotated[Optional[str], typer.Option("--note", help="How it went.")] = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None,
+) -> None:
+    """Mark homework as done."""
+    from telecbt_cli.core import plans
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        plans.homework_done(access, homework, note)
+    say("Marked as done.", style="green")
