@@ -42,6 +42,8 @@ CASES: dict[str, list[str]] = {
     "help": ["--help"],
     "patient_list": ["patient", "list", "--json"],
     "patient_add": ["patient", "add", "--name", "Bench Added", "--birth-year", "1980"],
+    "diary_add": ["diary", "add", "BENCH_CODE", "--pain", "5", "--mood", "6"],
+    "report_patient": ["report", "patient", "BENCH_CODE"],
 }
 
 COUNT_LEAVES = """
@@ -62,6 +64,22 @@ from telecbt_cli.core.patients import PatientFields, add_patient
 a = unlock(Path(sys.argv[1]), "admin", sys.argv[2])
 for i in range(int(sys.argv[3])):
     add_patient(a, PatientFields(display_name=f"Bench Patient {i}", birth_year=1970, language="en"))
+# one patient with two years of daily diary entries (issue 4 budget)
+import json
+from datetime import datetime, timedelta, timezone
+from telecbt_cli.core import records
+from telecbt_cli.core.patients import record_consent
+p = add_patient(a, PatientFields(display_name="Bench Diary", birth_year=1970, language="en"))
+record_consent(a, p["code"], "verbal", "v1")
+now = datetime.now(timezone.utc)
+with a.store.write():
+    for d in range(730, 0, -1):
+        when = (now - timedelta(days=d)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        records.insert(a.store, "diary_entries", {"patient_id": p["id"], "entry_at": when, "pain": d % 11,
+            "locations": "[]", "mood": 5, "sleep_hours": 6.5, "sleep_quality": 6, "activity_min": 30, "steps": 4000,
+            "triggers": "[]", "coping": "[]", "meds": "[]", "note": None, "source": "manual", "supersedes": None,
+            "recorded_by": "admin"})
+print(p["code"])
 a.close()
 """
 
@@ -78,7 +96,18 @@ conn.execute("PRAGMA cipher_log_level = NONE")
 conn.execute(f"PRAGMA key = \\"x'{os.environ['REF_KEY']}'\\"")
 conn.execute("PRAGMA journal_mode=WAL")
 conn.execute(f"CREATE TABLE patients ({sys.argv[1]})")
+conn.execute("CREATE TABLE diary (id TEXT PRIMARY KEY, patient_code TEXT, entry_at TEXT, pain INTEGER, mood INTEGER,"
+             " sleep_hours REAL, activity_min INTEGER, note TEXT)")
+conn.execute("CREATE INDEX diary_patient ON diary (patient_code, entry_at)")
+conn.execute("CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT, action TEXT, patient TEXT)")
+conn.execute("CREATE TABLE responses (patient_code TEXT, instrument TEXT, total REAL, completed_at TEXT)")
+conn.execute("CREATE TABLE homework (patient_code TEXT, status TEXT)")
+conn.execute("CREATE TABLE alerts (patient_code TEXT, status TEXT)")
 conn.execute("BEGIN")
+from datetime import datetime, timedelta, timezone
+now = datetime.now(timezone.utc)
+conn.executemany("INSERT INTO diary VALUES (?, 'DIARY', ?, ?, 5, 6.5, 30, NULL)",
+                 [(str(uuid.uuid4()), (now - timedelta(days=d)).isoformat(), d % 11) for d in range(730, 0, -1)])
 conn.executemany("INSERT INTO patients (id, code, display_name, birth_year, language, created_at, updated_at,"
                  " device_id, hlc) VALUES (?, ?, ?, 1970, 'en', '2024-01-01T00:00:00Z',"
                  " '2024-01-01T00:00:00Z', 'ref', '0')",
@@ -97,9 +126,18 @@ import typer
 app = typer.Typer(name="ref", no_args_is_help=True, add_completion=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
 GROUPS = {name: typer.Typer(help=f"{name} commands.", no_args_is_help=True)
-          for name in ("store", "user", "patient", "audit")}
+          for name in ("store", "user", "patient", "diary", "report", "audit")}
 for _name, _sub in GROUPS.items():
     app.add_typer(_sub, name=_name)
+
+
+def _audit(conn, action):
+    """Telecbt writes an audit entry for every read of patient data; so does the reference."""
+    from datetime import datetime, timezone
+
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO audit (at, action, patient) VALUES (?, ?, 'x')", (datetime.now(timezone.utc).isoformat(), action))
+    conn.execute("COMMIT")
 
 
 def _open():
@@ -121,6 +159,7 @@ def patient_list(json_out: Annotated[bool, typer.Option("--json", help="JSON out
     cur = conn.execute("SELECT * FROM patients")
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, row)) for row in cur.fetchall()]
+    _audit(conn, "patient.list")
     conn.close()
     print(json.dumps(rows, ensure_ascii=False, indent=2))
 
@@ -139,9 +178,48 @@ def patient_add(name: Annotated[Optional[str], typer.Option("--name", help="Name
     conn.execute("INSERT INTO patients (id, code, display_name, birth_year, language, created_at, updated_at,"
                  " device_id, hlc) VALUES (?, ?, ?, ?, 'en', ?, ?, 'ref', ?)",
                  (str(uuid.uuid4()), code, name or "?", birth_year, now, now, now))
+    conn.execute("INSERT INTO audit (at, action, patient) VALUES (?, 'patient.add', 'x')", (now,))
     conn.execute("COMMIT")
     conn.close()
     print(f"Enrolled patient {code}.")
+
+
+@GROUPS["diary"].command("add")
+def diary_add(code: Annotated[str, typer.Argument(help="Code.")],
+              pain: Annotated[Optional[int], typer.Option("--pain", help="Pain.")] = None,
+              mood: Annotated[Optional[int], typer.Option("--mood", help="Mood.")] = None) -> None:
+    """Add a diary entry."""
+    import uuid
+    from datetime import datetime, timezone
+
+    conn = _open()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO diary VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                 (str(uuid.uuid4()), "DIARY", datetime.now(timezone.utc).isoformat(), pain, mood))
+    conn.execute("INSERT INTO audit (at, action, patient) VALUES (?, 'diary.add', 'x')", (datetime.now(timezone.utc).isoformat(),))
+    conn.execute("COMMIT")
+    conn.close()
+    print("Saved diary entry.")
+
+
+@GROUPS["report"].command("patient")
+def report_patient(code: Annotated[str, typer.Argument(help="Code.")]) -> None:
+    """Weekly diary means, like the real report's main query."""
+    conn = _open()
+    rows = conn.execute("SELECT date(substr(entry_at, 1, 10), 'weekday 0', '-6 days') AS week, avg(pain), avg(mood),"
+                        " avg(sleep_hours), avg(activity_min) FROM diary WHERE patient_code = 'DIARY'"
+                        " GROUP BY week ORDER BY week").fetchall()
+    days = conn.execute("SELECT count(DISTINCT substr(entry_at, 1, 10)) FROM diary WHERE patient_code = 'DIARY'").fetchone()
+    first = conn.execute("SELECT min(entry_at) FROM diary WHERE patient_code = 'DIARY'").fetchone()
+    scores = conn.execute("SELECT * FROM responses WHERE patient_code = 'DIARY' ORDER BY completed_at").fetchall()
+    done = conn.execute("SELECT count(*) FROM homework WHERE patient_code = 'DIARY'").fetchone()
+    alerts = conn.execute("SELECT * FROM alerts WHERE patient_code = 'DIARY' AND status = 'open'").fetchall()
+    _audit(conn, "report.patient")
+    conn.close()
+    print(first, len(scores), done, len(alerts))
+    for row in rows[-26:]:
+        print(*row)
+    print(days[0])
 '''
 
 REF_FILLER = '''
@@ -177,7 +255,7 @@ def run_checked(argv: list[str], env: dict[str, str], what: str) -> str:
 def render_ref_app(leaves: int) -> str:
     """Reference app source: patient list/add plus fillers spread over root and groups."""
     owners = ["app", 'GROUPS["store"]', 'GROUPS["user"]', 'GROUPS["patient"]', 'GROUPS["audit"]']
-    fillers = [REF_FILLER.format(owner=owners[i % len(owners)], i=i) for i in range(max(leaves - 2, 0))]
+    fillers = [REF_FILLER.format(owner=owners[i % len(owners)], i=i) for i in range(max(leaves - 4, 0))]
     return REF_HEADER + "".join(fillers) + '\n\nif __name__ == "__main__":\n    app()\n'
 
 
@@ -189,8 +267,10 @@ def setup_telecbt(tmp: Path, patients: int, base: dict[str, str]) -> dict[str, s
     pp.write_text(f"{PASSPHRASE}\n", encoding="utf-8")
     run_checked(cli + ["init", "--store", str(tmp / "store"), "--admin", "admin",
                        "--passphrase-file", str(pp), "--json"], env, "telecbt init")
-    run_checked([sys.executable, "-c", SEED_PATIENTS, str(tmp / "store"), PASSPHRASE, str(patients)],
-                env, "seeding patients")
+    code = run_checked([sys.executable, "-c", SEED_PATIENTS, str(tmp / "store"), PASSPHRASE, str(patients)],
+                       env, "seeding patients").strip().splitlines()[-1]
+    for args in CASES.values():
+        args[:] = [code if a == "BENCH_CODE" else a for a in args]
     token = run_checked(cli + ["unlock", "--passphrase-file", str(pp), "--ttl", "1h"], env, "telecbt unlock").strip()
     if not token:
         fail("telecbt unlock printed no session token")

@@ -22,6 +22,24 @@ except ImportError:  # pragma: no cover - older Typer on Click
 LAZY_GROUPS = {"store": "store", "user": "user", "patient": "patient", "diary": "diary", "plan": "plan",
                "session": "checkin", "message": "message", "content": "content", "module": "module",
                "measure": "measure", "alerts": "alerts", "report": "report", "audit": "audit"}
+#: The one-line help of each group, so `telecbt --help` need not import them all
+#: (a test checks these match the groups' own help).
+GROUP_HELP = {
+    "store": "The encrypted store: info, check, passphrase, rekey, backup, recover.",
+    "user": "Staff users: add, list, passwd, disable.",
+    "patient": "Patients: add, list, show, edit, archive, consent. Tip: `patient add` with no options asks for "
+               "each field, so names stay out of shell history.",
+    "diary": "Pain diary: add, correct, list, import.",
+    "plan": "Treatment plan: show, set, goals, homework.",
+    "session": "Check-in sessions: schedule, record, list, ics.",
+    "message": "Secure messages: send, list.",
+    "content": "Clinical content: list, show, validate.",
+    "module": "CBT modules: list, show, run.",
+    "measure": "Questionnaires: list, take, history.",
+    "alerts": "Safety alerts: list, ack.",
+    "report": "Reports: patient progress, program figures.",
+    "audit": "The audit log: log, verify.",
+}
 
 
 class _Root(TyperGroup):
@@ -32,8 +50,17 @@ class _Root(TyperGroup):
         names = super().list_commands(ctx)
         return names + [name for name in LAZY_GROUPS if name not in names]
 
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_GROUPS and getattr(self, "_listing", False):
+            return TyperGroup(name=cmd_name, help=GROUP_HELP[cmd_name])
         if command is None and cmd_name in LAZY_GROUPS:
             module = importlib.import_module(f"telecbt_cli.commands.{LAZY_GROUPS[cmd_name]}")
             command = typer.main.get_command(module.app)

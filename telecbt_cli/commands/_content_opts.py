@@ -50,8 +50,7 @@ def read_answers(path: Path) -> dict[str, Any]:
 
 
 def patient_lang(access: Any, code: str, override: str | None) -> str:
-    from telecbt_cli.content.catalog import resolve_lang
-    from telecbt_cli.content.validate import LANGS
+    from telecbt_cli.content.catalog import LANGS, resolve_lang
     from telecbt_cli.core.patients import patient_language
 
     if override and override.split("-")[0].lower() not in LANGS:

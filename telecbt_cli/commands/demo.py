@@ -12,7 +12,8 @@ from telecbt_cli.commands._output import emit_json, emit_table, say
 
 def demo(
     patients: Annotated[int, typer.Option("--patients", "-n", min=0, max=100000,
-                                          help="Make sure the demo store holds at least this many patients.")] = 25,
+                                          help="Make sure the demo store holds at least this many patients "
+                                               "(new ones get four months of synthetic care history).")] = 25,
     json_out: JsonOpt = False,
 ) -> None:
     """Create (or reuse) the demo store with synthetic patients and show what is in it."""
@@ -23,7 +24,9 @@ def demo(
     store_dir = demo_store_dir()
     if not store_dir.exists():
         say(f"Creating the demo store at {store_dir} ...")
-    result = open_demo(store_dir, patients, kdf())
+    from telecbt_cli.commands._content_opts import load_catalog
+
+    result = open_demo(store_dir, patients, kdf(), catalog=load_catalog(None))
     try:
         rows = list_patients(result.access)
     finally:

@@ -117,6 +117,7 @@ def patient(
     code: Annotated[str, typer.Argument(metavar="PATIENT", help="Patient code.")],
     weeks: Annotated[int, typer.Option("--weeks", min=1, max=520, help="How many weeks of diary to show.")] = 26,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write a printable HTML report to this file.")] = None,
+    suggest: Annotated[bool, typer.Option("--suggest", help="Include tailoring suggestions (as `telecbt suggest`).")] = False,
     lang: LangOpt = None, content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
@@ -126,7 +127,7 @@ def patient(
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code_lang = patient_lang(access, code, lang)
-        report = reports.patient_report(access, catalog, code, code_lang, weeks)
+        report = reports.patient_report(access, catalog, code, code_lang, weeks, with_suggestions=suggest)
     if html:
         from telecbt_cli.core.fsutil import atomic_write
         from telecbt_cli.core.report_html import render_patient_report

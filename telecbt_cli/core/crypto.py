@@ -61,10 +61,17 @@ def open_sealed(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> byte
 
 
 def hkdf(secret: bytes, info: bytes, salt: bytes | None = None) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    """HKDF-SHA256 (RFC 5869) for one 32-byte output block.
 
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(secret)
+    Written with the standard library's hmac: it is the same function as
+    cryptography's HKDF (a test checks), without importing that module on the
+    session path of every command.
+    """
+    import hashlib
+    import hmac
+
+    prk = hmac.new(salt or bytes(32), secret, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
 
 
 def new_keypair() -> tuple[bytes, bytes]:
@@ -95,3 +102,49 @@ def unwrap_with_private(private: bytes, wrapped: dict[str, bytes], aad: bytes) -
     shared = key_obj.exchange(X25519PublicKey.from_public_bytes(wrapped["ephemeral"]))
     key = hkdf(shared, b"telecbt slot wrap v1", salt=wrapped["ephemeral"] + public)
     return open_sealed(key, wrapped["nonce"], wrapped["sealed"], aad)
+
+
+def _expand(key: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-Expand (RFC 5869) with SHA-256: a keystream of `length` bytes."""
+    import hashlib
+    import hmac
+
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(key, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+        counter += 1
+    return out[:length]
+
+
+def seal_light(key: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+    """Encrypt-then-MAC from the standard library, for short secrets in session files.
+
+    Separate encryption and MAC keys come from `key` by HKDF; the keystream is
+    HKDF-Expand keyed by the encryption key over a random 16-byte nonce; the tag is
+    HMAC-SHA256 over the associated data, nonce and ciphertext. It avoids importing
+    `cryptography` on the path every scripted command takes; the key slots keep
+    AES-256-GCM.
+    """
+    import hashlib
+    import hmac
+
+    enc, mac = hkdf(key, b"telecbt light enc"), hkdf(key, b"telecbt light mac")
+    nonce = os.urandom(16)
+    cipher = bytes(a ^ b for a, b in zip(plaintext, _expand(enc, nonce, len(plaintext))))
+    tag = hmac.new(mac, len(aad).to_bytes(8, "big") + aad + nonce + cipher, hashlib.sha256).digest()
+    return nonce, cipher + tag
+
+
+def open_light(key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    import hashlib
+    import hmac
+
+    if len(nonce) != 16 or len(sealed) < 32:
+        raise DecryptError("malformed")
+    enc, mac = hkdf(key, b"telecbt light enc"), hkdf(key, b"telecbt light mac")
+    cipher, tag = sealed[:-32], sealed[-32:]
+    expected = hmac.new(mac, len(aad).to_bytes(8, "big") + aad + nonce + cipher, hashlib.sha256).digest()
+    if not hmac.compare_digest(tag, expected):
+        raise DecryptError("authentication failed")
+    return bytes(a ^ b for a, b in zip(cipher, _expand(enc, nonce, len(cipher))))

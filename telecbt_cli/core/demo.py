@@ -29,7 +29,7 @@ class DemoResult:
     total: int
 
 
-def open_demo(store_dir: Path, patients: int, kdf: KdfParams, seed: int = 7) -> DemoResult:
+def open_demo(store_dir: Path, patients: int, kdf: KdfParams, seed: int = 7, catalog=None) -> DemoResult:
     """Create the demo store or reuse it; top it up to `patients` synthetic patients."""
     created = not kfmod.keyfile_exists(store_dir)
     if created:
@@ -50,6 +50,10 @@ def open_demo(store_dir: Path, patients: int, kdf: KdfParams, seed: int = 7) -> 
             )
             patient = add_patient(access, fields)
             record_consent(access, patient["code"], rng.choice(["verbal", "written"]), "demo-1")
+            if catalog is not None:
+                from telecbt_cli.core.demo_data import seed_history
+
+                seed_history(access, catalog, patient["id"], rng, alert=count + added == 0)
             added += 1
     except BaseException:
         access.close()

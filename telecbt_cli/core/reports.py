@@ -10,7 +10,6 @@ from telecbt_cli.core.access import Access
 from telecbt_cli.core.errors import UsageError
 from telecbt_cli.core.patients import get_patient
 from telecbt_cli.core.scoring import change
-from telecbt_cli.core.suggest import suggestions
 
 METRICS = ("pain", "mood", "sleep_hours", "activity_min")
 _CURRENT = "NOT EXISTS (SELECT 1 FROM diary_entries n WHERE n.supersedes = d.id) AND d.deleted = 0"
@@ -24,8 +23,15 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
-def patient_report(access: Access, catalog: Catalog, code: str, lang: str = "en", weeks: int = 26) -> dict:
-    """Diary trends (weekly means), scores against bands, homework, diary completion, alerts, suggestions."""
+def patient_report(access: Access, catalog: Catalog, code: str, lang: str = "en", weeks: int = 26,
+                   with_suggestions: bool = False) -> dict:
+    """Diary trends (weekly means), scores against bands, homework, diary completion, alerts (and suggestions)."""
+    with access.store.write():  # one commit for the audit entries of all the reads below
+        return _patient_report(access, catalog, code, lang, weeks, with_suggestions)
+
+
+def _patient_report(access: Access, catalog: Catalog, code: str, lang: str, weeks: int,
+                    with_suggestions: bool) -> dict:
     patient = get_patient(access, code)
     pid = patient["id"]
     today = _today()
@@ -71,10 +77,16 @@ def patient_report(access: Access, catalog: Catalog, code: str, lang: str = "en"
         "measures": scores,
         "homework": {"assigned": homework[0], "done": homework[1] or 0, "rate": _rate(homework[1] or 0, homework[0])},
         "open_alerts": alerts.list_alerts(access, pid),
-        "suggestions": suggestions(access, catalog, pid, lang, today),
+        "suggestions": _suggestions(access, catalog, pid, lang, today) if with_suggestions else [],
     }
     audit.append(access.store, access.user, "report.patient", patient_id=pid)
     return report
+
+
+def _suggestions(access: Access, catalog: Catalog, pid: str, lang: str, today: date) -> list[dict]:
+    from telecbt_cli.core.suggest import suggestions
+
+    return suggestions(access, catalog, pid, lang, today)
 
 
 def _window(frm: str | None, to: str | None) -> tuple[date, date]:

@@ -21,7 +21,7 @@ from telecbt_cli.core.fsutil import atomic_write, restrict_mode
 from telecbt_cli.core.paths import sessions_dir
 from telecbt_cli.core.store import WrongStoreKey, open_with_keys, require_store_dir
 
-PREFIX = "tcs1"
+PREFIX = "tcs1"  # token format; the file seal is "v2" (standard-library encrypt-then-MAC)
 MAX_TTL = 7 * 24 * 3600
 _TOKEN = re.compile(r"^tcs1\.([A-Za-z0-9_-]{12})\.([A-Za-z0-9_-]{43})$")
 _DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
@@ -62,7 +62,7 @@ def create(access: Access, ttl_seconds: int) -> tuple[str, int]:
     expires = int(time.time()) + ttl_seconds
     store = access.store
     header = _header(session_id, store.dir, store.store_id, access.user, expires)
-    nonce, sealed = crypto.seal(crypto.hkdf(secret, b"telecbt session v1"), store.data_key, _aad(header))
+    nonce, sealed = crypto.seal_light(crypto.hkdf(secret, b"telecbt session v2"), store.data_key, _aad(header))
     body = {**header, "nonce": base64.b64encode(nonce).decode(), "sealed": base64.b64encode(sealed).decode()}
     atomic_write(folder / f"{session_id}.json", json.dumps(body).encode())
     audit.append(store, access.user, "session.start", detail={"expires": expires})
@@ -93,8 +93,8 @@ def open_session(token: str, store_dir: Path) -> Access:
         raise AuthError(f"this session token was made for another store ({header['store']})")
     secret = base64.urlsafe_b64decode(secret_text + "=")
     try:
-        key = crypto.open_sealed(
-            crypto.hkdf(secret, b"telecbt session v1"),
+        key = crypto.open_light(
+            crypto.hkdf(secret, b"telecbt session v2"),
             base64.b64decode(body["nonce"]), base64.b64decode(body["sealed"]), _aad(header),
         )
     except (crypto.DecryptError, KeyError, ValueError):

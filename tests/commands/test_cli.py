@@ -264,3 +264,16 @@ def test_unexpected_errors_hide_their_message(cli_store, pass_file, monkeypatch)
     assert result.exit_code == 1
     assert "Secret-Name" not in result.stderr + result.stdout
     assert "RuntimeError" in result.stderr and "TELECBT_DEBUG" in result.stderr
+
+
+def test_group_help_in_the_root_listing_matches_each_group():
+    """Guards the static help texts that keep `telecbt --help` from importing every group."""
+    import importlib
+
+    from telecbt_cli.cli import GROUP_HELP, LAZY_GROUPS
+
+    for name, module in LAZY_GROUPS.items():
+        assert importlib.import_module(f"telecbt_cli.commands.{module}").app.info.help == GROUP_HELP[name], name
+    listing = invoke("--help").stdout
+    for name in LAZY_GROUPS:
+        assert name in listing

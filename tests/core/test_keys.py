@@ -168,3 +168,18 @@ def test_secrets_never_reach_the_store_folder(created, store_dir, isolated_home)
     for secret in (data_key, data_key.hex().encode(), ADMIN_PASS.encode(), b"bob passphrase xyz",
                    created.recovery_key.encode(), created.recovery_key.replace("-", "").encode()):
         assert secret not in blob
+
+
+def test_our_hkdf_matches_the_reference_implementation():
+    """Guards the standard-library HKDF used for session files against cryptography's."""
+    import os
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from telecbt_cli.core.crypto import hkdf
+
+    for salt in (None, os.urandom(32), os.urandom(64)):
+        secret, info = os.urandom(32), b"telecbt test"
+        expected = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(secret)
+        assert hkdf(secret, info, salt) == expected

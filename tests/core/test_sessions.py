@@ -114,3 +114,21 @@ def test_disabled_user_session_stops_working(admin, store_dir):
     users.disable_user(admin, "bob")
     with pytest.raises(AuthError, match="disabled"):
         sessions.open_session(token, store_dir)
+
+
+def test_light_seal_round_trips_and_detects_tampering():
+    import os
+
+    from telecbt_cli.core import crypto
+
+    key, secret, aad = os.urandom(32), os.urandom(32), b"header"
+    nonce, sealed = crypto.seal_light(key, secret, aad)
+    assert secret not in sealed and crypto.open_light(key, nonce, sealed, aad) == secret
+    for bad in (sealed[:-1] + bytes([sealed[-1] ^ 1]), bytes([sealed[0] ^ 1]) + sealed[1:]):
+        with pytest.raises(crypto.DecryptError):
+            crypto.open_light(key, nonce, bad, aad)
+    with pytest.raises(crypto.DecryptError):
+        crypto.open_light(key, nonce, sealed, b"other header")
+    with pytest.raises(crypto.DecryptError):
+        crypto.open_light(os.urandom(32), nonce, sealed, aad)
+    assert crypto.seal_light(key, secret, aad)[1] != sealed  # a fresh nonce each time
