@@ -21,7 +21,8 @@ except ImportError:  # pragma: no cover - older Typer on Click
 #: Command groups (name: module) imported only when used, so one command does not pay for the rest.
 LAZY_GROUPS = {"store": "store", "user": "user", "patient": "patient", "diary": "diary", "plan": "plan",
                "session": "checkin", "message": "message", "content": "content", "module": "module",
-               "measure": "measure", "alerts": "alerts", "report": "report", "audit": "audit"}
+               "measure": "measure", "alerts": "alerts", "report": "report", "device": "device",
+               "bundle": "bundle", "audit": "audit"}
 #: The one-line help of each group, so `telecbt --help` need not import them all
 #: (a test checks these match the groups' own help).
 GROUP_HELP = {
@@ -38,6 +39,8 @@ GROUP_HELP = {
     "measure": "Questionnaires: list, take, history.",
     "alerts": "Safety alerts: list, ack.",
     "report": "Reports: patient progress, program figures.",
+    "device": "Device identity and trusted peers: show, trust, list, revoke.",
+    "bundle": "Sync bundles: export, import, conflicts.",
     "audit": "The audit log: log, verify.",
 }
 

@@ -28,12 +28,12 @@ def get(store: Store, table: str, row_id: str) -> dict | None:
     return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
-def _log_change(store: Store, table: str, row: dict, op: str) -> None:
+def _log_change(store: Store, table: str, row: dict, op: str, base_hlc: str | None = None) -> None:
     store.conn.execute(
-        "INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (uuid7(), table, row["id"], op, row["hlc"], store.device_id, row["updated_at"],
-         json.dumps(row, sort_keys=True, ensure_ascii=False)),
+         json.dumps(row, sort_keys=True, ensure_ascii=False), base_hlc),
     )
 
 
@@ -81,10 +81,11 @@ def tombstone(store: Store, table: str, row_id: str) -> dict:
 
 
 def _apply(store: Store, table: str, row_id: str, values: dict, op: str) -> dict:
+    before = store.conn.execute(f"SELECT hlc FROM {_table(table)} WHERE id = ?", (row_id,)).fetchone()
     assignments = ", ".join(f"{column} = ?" for column in values)
     store.conn.execute(f"UPDATE {_table(table)} SET {assignments} WHERE id = ?", [*values.values(), row_id])
     row = get(store, table, row_id)
     if row is None:
         raise KeyError(row_id)
-    _log_change(store, table, row, op)
+    _log_change(store, table, row, op, before[0] if before else None)
     return row

@@ -339,3 +339,49 @@ def m004_report_indexes(db: "Database") -> None:
     db.execute("DROP INDEX IF EXISTS appointments_time")
     db.execute("CREATE INDEX appointments_window ON appointments "
                "(scheduled_at, patient_id, status, clinician, feedback, deleted)")
+
+
+@migration("m005_sync")
+def m005_sync(db: "Database") -> None:
+    """Peers, what was applied from whom, and versions that lost a last-writer-wins merge."""
+    db.execute(
+        """CREATE TABLE peers (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('hub', 'field')),
+            signing_public TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            trusted_at TEXT NOT NULL,
+            revoked_at TEXT,
+            acked_seq INTEGER NOT NULL DEFAULT 0,
+            sent_seq INTEGER NOT NULL DEFAULT 0,
+            received TEXT NOT NULL DEFAULT '[]')"""
+    )
+    db.execute(
+        """CREATE TABLE applied_changes (
+            change_id TEXT PRIMARY KEY,
+            bundle_id TEXT NOT NULL,
+            applied_at TEXT NOT NULL)"""
+    )
+    db.execute(
+        """CREATE TABLE bundles_seen (
+            bundle_id TEXT PRIMARY KEY,
+            source_device TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            changes INTEGER NOT NULL,
+            applied INTEGER NOT NULL)"""
+    )
+    db.execute(
+        """CREATE TABLE conflicts (
+            id INTEGER PRIMARY KEY,
+            table_name TEXT NOT NULL,
+            row_id TEXT NOT NULL,
+            kept_hlc TEXT NOT NULL,
+            lost_hlc TEXT NOT NULL,
+            lost_data TEXT NOT NULL,
+            bundle_id TEXT NOT NULL,
+            detected_at TEXT NOT NULL,
+            UNIQUE (table_name, row_id, lost_hlc))"""
+    )
+    # The version a change replaced: equal to what the receiver holds = a clean update, else concurrent.
+    db.execute("ALTER TABLE change_log ADD COLUMN base_hlc TEXT")

@@ -1,0 +1,323 @@
+"""Bundles: signed, compressed, age-encrypted sets of changes that move data between devices.
+
+Format (docs/bundle-format.md): the age plaintext is one zstd stream of NDJSON lines:
+a header line, one line per change, and a last line holding the manifest (counts,
+change range, payload digest, acknowledgements, audit-chain head) and its Ed25519
+signature. Export streams (generator -> zstd -> age) in constant memory. Import
+decrypts in memory (bounded), verifies signature, digest and version first, and only
+then applies every change in one transaction; a bundle or a change seen before
+changes nothing, and any order of the same bundles gives the same records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from telecbt_cli.core import audit, devices, records
+from telecbt_cli.core.access import Access
+from telecbt_cli.core.clock import now_iso
+from telecbt_cli.core.errors import IntegrityError, UsageError
+from telecbt_cli.core.ids import uuid7
+
+FORMAT = "telecbt-bundle"
+VERSION = 1
+MAX_BUNDLE_BYTES = 512 * 2**20
+MAX_PLAINTEXT_BYTES = 4 * 2**30
+MAX_LINE_BYTES = 4 * 2**20
+_ARMOR = re.compile(rb"-----BEGIN AGE ENCRYPTED FILE-----.*-----END AGE ENCRYPTED FILE-----", re.S)
+
+
+def _line(obj: dict) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def _canonical(manifest: dict) -> bytes:
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _patient_of(table: str, data: dict) -> str | None:
+    return data.get("id") if table == "patients" else data.get("patient_id")
+
+
+def _changes(access: Access, after: int, origin_not: str | None, since: str | None,
+             patients: set[str] | None) -> Iterator[tuple[int, dict]]:
+    # Staff users stay on their own device: each store has its own key slots and passphrases.
+    sql = ("SELECT seq, change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc FROM change_log "
+           "WHERE seq > ? AND table_name != 'users'")
+    params: list = [after]
+    if origin_not:
+        sql += " AND device_id != ?"
+        params.append(origin_not)
+    if since:
+        sql += " AND at >= ?"
+        params.append(since)
+    cursor = access.store.conn.execute(sql + " ORDER BY seq", params)
+    while batch := cursor.fetchmany(500):
+        for seq, change_id, table, row_id, op, hlc, device, at, data, base in batch:
+            row = json.loads(data)
+            if patients is not None and _patient_of(table, row) not in patients:
+                continue
+            yield seq, {"change_id": change_id, "table": table, "row_id": row_id, "op": op, "hlc": hlc,
+                        "device_id": device, "at": at, "base_hlc": base, "data": row}
+
+
+class _StreamReader:
+    """A file-like reader that pulls compressed bytes from a generator, for pyrage.encrypt_io."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks, self.buffer = chunks, b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.buffer) < size:
+            try:
+                self.buffer += next(self.chunks)
+            except StopIteration:
+                break
+        if size < 0:
+            out, self.buffer = self.buffer, b""
+        else:
+            out, self.buffer = self.buffer[:size], self.buffer[size:]
+        return out
+
+
+def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id: str | None = None,
+                  since_last: bool = True, since: str | None = None, patient_codes: list[str] | None = None) -> dict:
+    """Write one bundle of changes for `recipients` to `out`; returns the signed manifest."""
+    import pyrage
+    import zstandard
+
+    from telecbt_cli.core.patients import patient_id_for
+
+    access.require("read")
+    try:
+        parsed = [pyrage.x25519.Recipient.from_str(r) for r in recipients]
+    except Exception:
+        raise UsageError("an age recipient looks like age1… (62 characters): check it") from None
+    after = 0
+    if peer_id and since_last:
+        after = access.store.conn.execute("SELECT acked_seq FROM peers WHERE id = ?", (peer_id,)).fetchone()[0]
+    patients = {patient_id_for(access, code) for code in patient_codes} if patient_codes else None
+    me = devices.identity(access)
+    header = {"format": FORMAT, "version": VERSION, "bundle_id": uuid7(), "source_device": me["device_id"],
+              "source_signing_key": me["signing_public"], "created": now_iso(), "recipients": recipients,
+              "to_device": peer_id, "from_seq": after}
+    state: dict[str, Any] = {"counts": {}, "to_seq": after, "digest": hashlib.sha256(), "bytes": 0}
+
+    def lines() -> Iterator[bytes]:
+        first = _line({"header": header})
+        state["digest"].update(first)
+        yield first
+        for seq, change in _changes(access, after, peer_id, since, patients):
+            data = _line({"change": change})
+            state["digest"].update(data)
+            state["counts"][change["table"]] = state["counts"].get(change["table"], 0) + 1
+            state["to_seq"] = max(state["to_seq"], seq)
+            yield data
+        manifest = {**header, "to_seq": state["to_seq"], "counts": state["counts"],
+                    "changes": sum(state["counts"].values()), "payload_sha256": state["digest"].hexdigest(),
+                    "acks": devices.acks_for(access), "audit_head": access.store.meta("audit_head")}
+        state["manifest"] = manifest
+        yield _line({"manifest": manifest, "signature": devices.sign(access, _canonical(manifest))})
+
+    def compressed() -> Iterator[bytes]:
+        compressor = zstandard.ZstdCompressor(level=3).compressobj()
+        for chunk in lines():
+            part = compressor.compress(chunk)
+            if part:
+                yield part
+        yield compressor.flush()
+
+    pyrage.encrypt_io(_StreamReader(compressed()), out, parsed)
+    manifest = state["manifest"]
+    store = access.store
+    with store.write():
+        if peer_id:
+            store.conn.execute("UPDATE peers SET sent_seq = max(sent_seq, ?) WHERE id = ?", (manifest["to_seq"], peer_id))
+        audit.append(store, access.user, "bundle.export",
+                     detail={"bundle": manifest["bundle_id"], "changes": manifest["changes"], "to": peer_id})
+    return manifest
+
+
+# --- reading ---------------------------------------------------------------------
+
+def _plaintext(access: Access, raw: bytes) -> bytes:
+    """Decrypt in memory: pyrage's streaming decrypt emits plaintext before noticing corruption."""
+    import pyrage
+
+    if len(raw) > MAX_BUNDLE_BYTES:
+        raise IntegrityError(f"the bundle is larger than {MAX_BUNDLE_BYTES // 2**20} MiB: refusing it")
+    armored = _ARMOR.search(raw)
+    data = armored.group(0) if armored else raw
+    try:
+        return pyrage.decrypt(data, [devices.age_identity(access)])
+    except Exception:
+        raise IntegrityError("the bundle cannot be decrypted: it is damaged, or it was sealed for another "
+                             "device (check `telecbt device show`)") from None
+
+
+def _lines(compressed: bytes) -> Iterator[dict]:
+    """Decompress and parse line by line, with bounds against decompression bombs."""
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(compressed, read_across_frames=True)
+    total, pending = 0, b""
+    try:
+        while chunk := reader.read(1 << 20):
+            total += len(chunk)
+            if total > MAX_PLAINTEXT_BYTES:
+                raise IntegrityError("the bundle expands to more than 4 GiB: refusing it (decompression bomb?)")
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            if len(pending) > MAX_LINE_BYTES:
+                raise IntegrityError("the bundle holds an oversized line: refusing it")
+            for line in complete:
+                yield _decode(line)
+    except zstandard.ZstdError:
+        raise IntegrityError("the bundle's payload is corrupt (decompression failed)") from None
+    if pending.strip():
+        yield _decode(pending)
+
+
+def _decode(line: bytes) -> dict:
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IntegrityError("the bundle's payload is corrupt (not valid JSON)") from None
+    if not isinstance(obj, dict):
+        raise IntegrityError("the bundle's payload is corrupt")
+    return obj
+
+
+def _verify(access: Access, compressed: bytes) -> dict:
+    """Check version, signature, digest and counts without applying anything; returns the manifest."""
+    digest = hashlib.sha256()
+    header = manifest = None
+    changes = 0
+    for obj in _lines(compressed):
+        if manifest is not None:
+            raise IntegrityError("the bundle has data after its manifest")
+        if header is None:
+            header = obj.get("header")
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
+                raise IntegrityError("this is not a telecbt bundle")
+            if not isinstance(header.get("version"), int) or header["version"] > VERSION:
+                raise IntegrityError(f"the bundle uses format version {header.get('version')}, newer than this "
+                                     f"telecbt understands ({VERSION}): upgrade telecbt")
+            digest.update(_line(obj))
+        elif "change" in obj:
+            digest.update(_line(obj))
+            changes += 1
+        elif "manifest" in obj:
+            manifest, signature = obj["manifest"], obj.get("signature", "")
+            signer = devices.trusted_signer(access, str(header.get("source_device")))
+            if manifest.get("source_signing_key") != signer["signing_public"] or not devices.verify(
+                    signer["signing_public"], _canonical(manifest), str(signature)):
+                raise IntegrityError("the bundle's signature is not valid: it was altered or forged")
+            if {k: manifest.get(k) for k in header} != header:
+                raise IntegrityError("the bundle's header does not match its signed manifest")
+            if manifest.get("payload_sha256") != digest.hexdigest() or manifest.get("changes") != changes:
+                raise IntegrityError("the bundle's contents do not match its signed digest (altered or truncated)")
+        else:
+            raise IntegrityError("the bundle's payload is corrupt (unknown line)")
+    if manifest is None:
+        raise IntegrityError("the bundle is truncated: its signed manifest is missing")
+    if manifest.get("to_device") not in (None, access.store.device_id):
+        raise IntegrityError("the bundle was made for another device")
+    return manifest
+
+
+def read_bundle(access: Access, raw: bytes) -> tuple[dict, bytes]:
+    compressed = _plaintext(access, raw)
+    return _verify(access, compressed), compressed
+
+
+def _apply_change(access: Access, change: dict, bundle_id: str, stats: dict) -> None:
+    conn = access.store.conn
+    change_id = change.get("change_id")
+    if conn.execute("SELECT 1 FROM applied_changes WHERE change_id = ?", (change_id,)).fetchone() or \
+            conn.execute("SELECT 1 FROM change_log WHERE change_id = ?", (change_id,)).fetchone():
+        stats["already"] += 1
+        return
+    table, row = change.get("table"), change.get("data")
+    if table == "users":
+        stats["already"] += 1
+        return
+    if table not in records._TABLES or not isinstance(row, dict) or row.get("id") != change.get("row_id"):
+        raise IntegrityError(f"the bundle holds a change for an unknown table or row ({str(table)[:30]})")
+    columns = [d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
+    clean = {k: row.get(k) for k in columns}
+    existing = records.get(access.store, table, row["id"])
+    if existing is None:
+        conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                     [clean[c] for c in columns])
+        stats["inserted"] += 1
+    elif clean["hlc"] != existing["hlc"]:
+        incoming_wins = clean["hlc"] > existing["hlc"]
+        concurrent = change.get("base_hlc") != existing["hlc"] if incoming_wins else True
+        if concurrent:
+            lost = existing if incoming_wins else clean
+            conn.execute("INSERT OR IGNORE INTO conflicts (table_name, row_id, kept_hlc, lost_hlc, lost_data, "
+                         "bundle_id, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (table, row["id"], (clean if incoming_wins else existing)["hlc"], lost["hlc"],
+                          json.dumps(lost, sort_keys=True, ensure_ascii=False), bundle_id, now_iso()))
+            stats["conflicts"] += 1
+        if incoming_wins:
+            assignments = ", ".join(f"{c} = ?" for c in columns if c != "id")
+            conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?",
+                         [clean[c] for c in columns if c != "id"] + [row["id"]])
+            stats["updated"] += 1
+    conn.execute("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (change_id, table, row["id"], change.get("op"), clean["hlc"], change.get("device_id"),
+                  change.get("at"), json.dumps(row, sort_keys=True, ensure_ascii=False), change.get("base_hlc")))
+    conn.execute("INSERT INTO applied_changes (change_id, bundle_id, applied_at) VALUES (?, ?, ?)",
+                 (change_id, bundle_id, now_iso()))
+    if clean["hlc"] > (access.store.meta("hlc") or ""):
+        access.store.set_meta("hlc", clean["hlc"])
+
+
+def import_bundle(access: Access, raw: bytes, dry_run: bool = False) -> dict:
+    """Verify, then apply every change in one transaction (or nothing). Seen before: changes nothing."""
+    access.require("write")
+    manifest, compressed = read_bundle(access, raw)
+    source = manifest["source_device"]
+    stats = {"bundle_id": manifest["bundle_id"], "source_device": source, "changes": manifest["changes"],
+             "inserted": 0, "updated": 0, "conflicts": 0, "already": 0, "dry_run": dry_run,
+             "counts": manifest["counts"]}
+    conn = access.store.conn
+    if conn.execute("SELECT 1 FROM bundles_seen WHERE bundle_id = ?", (manifest["bundle_id"],)).fetchone():
+        stats["already"] = manifest["changes"]
+        stats["seen_before"] = True
+        return stats
+    if dry_run:
+        return stats
+    store = access.store
+    with store.write():
+        for obj in _lines(compressed):
+            if "change" in obj:
+                _apply_change(access, obj["change"], manifest["bundle_id"], stats)
+        devices.record_received(access, source, manifest["from_seq"], manifest["to_seq"])
+        ack = (manifest.get("acks") or {}).get(store.device_id)
+        if isinstance(ack, int):
+            conn.execute("UPDATE peers SET acked_seq = max(acked_seq, ?) WHERE id = ?", (ack, source))
+        conn.execute("INSERT INTO bundles_seen (bundle_id, source_device, imported_at, changes, applied) "
+                     "VALUES (?, ?, ?, ?, ?)", (manifest["bundle_id"], source, now_iso(), manifest["changes"],
+                                                stats["inserted"] + stats["updated"]))
+        audit.append(store, access.user, "bundle.import",
+                     detail={"bundle": manifest["bundle_id"], "from": source, "changes": manifest["changes"]})
+    return stats
+
+
+def conflicts(access: Access) -> list[dict]:
+    access.require("read")
+    cursor = access.store.conn.execute(
+        "SELECT id, table_name, row_id, kept_hlc, lost_hlc, lost_data, bundle_id, detected_at FROM conflicts ORDER BY id")
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    for row in rows:
+        row["lost_data"] = json.loads(row["lost_data"])
+    return rows

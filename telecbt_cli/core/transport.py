@@ -1,0 +1,74 @@
+"""Putting bundles on disk or a USB stick: temporary name, fsync, rename, fsync the folder, verify."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from telecbt_cli.core import bundles
+from telecbt_cli.core.access import Access
+from telecbt_cli.core.errors import IntegrityError, StorageError, UsageError
+from telecbt_cli.core.fsutil import fsync_dir, storage_error
+
+MIN_FREE_BYTES = 2 * 2**20
+SUFFIX = ".tcb"
+
+
+class _HashingWriter:
+    def __init__(self, handle) -> None:
+        self.handle, self.digest, self.size = handle, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.handle.write(data)
+
+
+def _estimate(access: Access) -> int:
+    count = access.store.conn.execute("SELECT count(*) FROM change_log").fetchone()[0]
+    return MIN_FREE_BYTES + count * 200
+
+
+def write_bundle(access: Access, dest: Path, recipients: list[str], peer_id: str | None, since_last: bool = True,
+                 since: str | None = None, patient_codes: list[str] | None = None, usb: bool = False) -> dict:
+    """Export to `dest` (a folder or a file name). Never leaves a partial file under the final name."""
+    if usb and not dest.is_dir():
+        raise UsageError(f"{dest} is not a mounted folder: plug in the stick and give its mount point")
+    folder = dest if dest.is_dir() else dest.parent
+    if not folder.is_dir():
+        raise UsageError(f"folder {folder} does not exist")
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError as error:
+        raise storage_error("check free space on", folder, error) from None
+    if free < _estimate(access):
+        raise StorageError(f"{folder} has only {free // 1024} KiB free: make room (or use another stick) and try again")
+    tmp = folder / f".telecbt-{os.getpid()}.partial"
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            writer = _HashingWriter(handle)
+            manifest = bundles.export_bundle(access, writer, recipients, peer_id, since_last, since, patient_codes)
+            handle.flush()
+            os.fsync(handle.fileno())
+        final = dest / f"{manifest['bundle_id']}{SUFFIX}" if dest.is_dir() else dest
+        os.replace(tmp, final)
+        fsync_dir(folder)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise storage_error("write the bundle to", folder, error) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if True:  # read back and compare: USB sticks may acknowledge writes they have not made
+        try:
+            with open(final, "rb") as check:
+                if hashlib.sha256(check.read()).hexdigest() != writer.digest.hexdigest():
+                    raise IntegrityError(f"{final} does not read back as written: the device may be failing. "
+                                         "Try again, or use another stick")
+        except OSError as error:
+            raise storage_error("read back", final, error) from None
+    return {"path": str(final), "bytes": writer.size, "sha256": writer.digest.hexdigest(),
+            "bundle_id": manifest["bundle_id"], "changes": manifest["changes"], "counts": manifest["counts"],
+            "to_seq": manifest["to_seq"], "verified": True}
