@@ -385,3 +385,15 @@ def m005_sync(db: "Database") -> None:
     )
     # The version a change replaced: equal to what the receiver holds = a clean update, else concurrent.
     db.execute("ALTER TABLE change_log ADD COLUMN base_hlc TEXT")
+
+
+@migration("m006_outbox_attachments")
+def m006_outbox_attachments(db: "Database") -> None:
+    """Bundles travel by email through the same outbox as reminders."""
+    db.execute("ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'reminder'")
+    db.execute("ALTER TABLE outbox ADD COLUMN attachment_name TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN attachment BLOB")
+    db.execute("ALTER TABLE outbox ADD COLUMN bundle_id TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN last_error TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT")
+    db.execute("CREATE INDEX outbox_status ON outbox (status, next_attempt_at)")
