@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - older Typer on Click
 LAZY_GROUPS = {"store": "store", "user": "user", "patient": "patient", "diary": "diary", "plan": "plan",
                "session": "checkin", "message": "message", "content": "content", "module": "module",
                "measure": "measure", "alerts": "alerts", "report": "report", "device": "device",
-               "bundle": "bundle", "audit": "audit"}
+               "bundle": "bundle", "audit": "audit", "export": "export"}
 #: The one-line help of each group, so `telecbt --help` need not import them all
 #: (a test checks these match the groups' own help).
 GROUP_HELP = {
@@ -42,6 +42,7 @@ GROUP_HELP = {
     "device": "Device identity and trusted peers: show, trust, list, revoke.",
     "bundle": "Sync bundles: export, import, conflicts.",
     "audit": "The audit log: log, verify.",
+    "export": "Bulk exports for analysts and health-record systems: csv, ndjson, fhir.",
 }
 
 

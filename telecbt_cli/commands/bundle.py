@@ -14,9 +14,22 @@ from telecbt_cli.core.errors import IntegrityError, UsageError
 app = typer.Typer(help="Sync bundles: export, import, conflicts.", no_args_is_help=True, add_completion=False)
 
 
+BundlePassOpt = Annotated[Optional[Path], typer.Option(
+    "--bundle-passphrase-file", help="Read the bundle passphrase from this file ('-' = stdin); or TELECBT_BUNDLE_PASSPHRASE.")]
+
+
+def _bundle_passphrase(path: Optional[Path], confirm: bool) -> str:
+    from telecbt_cli.commands._common import read_secret
+
+    return read_secret(file=path, fd=None, env="TELECBT_BUNDLE_PASSPHRASE", prompt="Bundle passphrase: ",
+                       options="--bundle-passphrase-file", confirm=confirm)
+
+
 @app.command("export")
 def export_(
-    to: Annotated[str, typer.Option("--to", help="A trusted device (id or label), or an age recipient age1….")],
+    to: Annotated[Optional[str], typer.Option("--to", help="A trusted device (id or label), or an age recipient age1….")] = None,
+    seal_passphrase: Annotated[bool, typer.Option("--seal-with-passphrase", help="Seal to a passphrase instead of a device key (slower; for peers without telecbt keys).")] = False,
+    bundle_passphrase_file: BundlePassOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the bundle to this file or folder.")] = None,
     usb: Annotated[Optional[Path], typer.Option("--usb", help="Write to a USB stick mounted here (verified read-back).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every change, not only those the peer has not acknowledged.")] = False,
@@ -32,16 +45,23 @@ def export_(
 
     if (out is None) == (usb is None):
         raise UsageError("give exactly one destination: --out PATH or --usb MOUNT")
+    if not to and not seal_passphrase:
+        raise UsageError("give --to DEVICE|age1…, or --seal-with-passphrase")
+    if seal_passphrase and to and to.startswith("age1"):
+        raise UsageError("--seal-with-passphrase replaces the age1… recipient: give one or the other")
+    secret = _bundle_passphrase(bundle_passphrase_file, confirm=True) if seal_passphrase else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        if to.startswith("age1"):
-            peer_id, recipients = None, [to]
-        else:
+        peer_id, recipients = None, []
+        if to and to.startswith("age1"):
+            recipients = [to]
+        elif to:
             peer = devices.peer(access, to)
             if peer["revoked_at"]:
                 raise UsageError(f"{to} is revoked")
-            peer_id, recipients = peer["id"], [peer["recipient"]]
+            peer_id, recipients = peer["id"], [] if secret else [peer["recipient"]]
         result = write_bundle(access, out or usb, recipients, peer_id, since_last=not all_,
-                              since=parse_since(since) if since else None, patient_codes=patient, usb=usb is not None)
+                              since=parse_since(since) if since else None, patient_codes=patient, usb=usb is not None,
+                              passphrase=secret)
     if json_out:
         emit_json(result)
     else:
@@ -54,6 +74,7 @@ def export_(
 def import_(
     paths: Annotated[list[Path], typer.Argument(help="Bundle files, or folders holding .tcb files.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the bundles; change nothing.")] = False,
+    bundle_passphrase_file: BundlePassOpt = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
@@ -68,11 +89,16 @@ def import_(
             files.append(path)
         else:
             raise UsageError(f"{path} does not exist")
+    import os
+
     results, failed = [], 0
+    secret = None
+    if bundle_passphrase_file or os.environ.get("TELECBT_BUNDLE_PASSPHRASE"):
+        secret = _bundle_passphrase(bundle_passphrase_file, confirm=False)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         for file in files:
             try:
-                stats = bundles.import_bundle(access, file.read_bytes(), dry_run=dry_run)
+                stats = bundles.import_bundle(access, file.read_bytes(), dry_run=dry_run, passphrase=secret)
                 results.append({"file": str(file), "ok": True, **stats})
                 if not json_out:
                     note = " (seen before: nothing changed)" if stats.get("seen_before") else ""

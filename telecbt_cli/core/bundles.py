@@ -28,7 +28,12 @@ VERSION = 1
 MAX_BUNDLE_BYTES = 512 * 2**20
 MAX_PLAINTEXT_BYTES = 4 * 2**30
 MAX_LINE_BYTES = 4 * 2**20
-_ARMOR = re.compile(rb"-----BEGIN AGE ENCRYPTED FILE-----.*-----END AGE ENCRYPTED FILE-----", re.S)
+#: The highest scrypt work factor accepted in a passphrase-sealed bundle. pyrage calibrates its
+#: own seal to about a second (19 or 20 here: 512 MiB-1 GiB); a hostile file could ask for 2^30
+#: (minutes, many GiB), so the header is read and refused before decrypting.
+MAX_WORK_FACTOR = 21
+_ARMOR = re.compile(rb"-----BEGIN AGE ENCRYPTED FILE-----(.*?)-----END AGE ENCRYPTED FILE-----", re.S)
+_SCRYPT = re.compile(rb"^age-encryption\.org/v1\n-> scrypt \S+ (\d+)\n")
 
 
 def _line(obj: dict) -> bytes:
@@ -85,8 +90,9 @@ class _StreamReader:
 
 
 def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id: str | None = None,
-                  since_last: bool = True, since: str | None = None, patient_codes: list[str] | None = None) -> dict:
-    """Write one bundle of changes for `recipients` to `out`; returns the signed manifest."""
+                  since_last: bool = True, since: str | None = None, patient_codes: list[str] | None = None,
+                  passphrase: str | None = None) -> dict:
+    """Write one bundle of changes for `recipients` (or sealed to `passphrase`) to `out`; returns the manifest."""
     import pyrage
     import zstandard
 
@@ -97,6 +103,8 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
         parsed = [pyrage.x25519.Recipient.from_str(r) for r in recipients]
     except Exception:
         raise UsageError("an age recipient looks like age1… (62 characters): check it") from None
+    if passphrase is not None and len(passphrase) < 12:
+        raise UsageError("a bundle passphrase needs at least 12 characters")
     after = 0
     if peer_id and since_last:
         after = access.store.conn.execute("SELECT acked_seq FROM peers WHERE id = ?", (peer_id,)).fetchone()[0]
@@ -131,7 +139,11 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
                 yield part
         yield compressor.flush()
 
-    pyrage.encrypt_io(_StreamReader(compressed()), out, parsed)
+    if passphrase is not None:
+        # age's passphrase mode has no streaming API in pyrage: such bundles are built in memory.
+        out.write(pyrage.passphrase.encrypt(b"".join(compressed()), passphrase))
+    else:
+        pyrage.encrypt_io(_StreamReader(compressed()), out, parsed)
     manifest = state["manifest"]
     store = access.store
     with store.write():
@@ -144,14 +156,40 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
 
 # --- reading ---------------------------------------------------------------------
 
-def _plaintext(access: Access, raw: bytes) -> bytes:
+def _dearmor(raw: bytes) -> bytes:
+    """ASCII-armored age (as email clients may deliver it, with stray whitespace) to binary."""
+    import base64
+    import binascii
+
+    armored = _ARMOR.search(raw)
+    if not armored:
+        return raw
+    try:
+        return base64.b64decode(b"".join(armored.group(1).split()), validate=True)
+    except binascii.Error:
+        raise IntegrityError("the armored bundle is damaged (bad base64)") from None
+
+
+def _plaintext(access: Access, raw: bytes, passphrase: str | None = None) -> bytes:
     """Decrypt in memory: pyrage's streaming decrypt emits plaintext before noticing corruption."""
     import pyrage
 
     if len(raw) > MAX_BUNDLE_BYTES:
         raise IntegrityError(f"the bundle is larger than {MAX_BUNDLE_BYTES // 2**20} MiB: refusing it")
-    armored = _ARMOR.search(raw)
-    data = armored.group(0) if armored else raw
+    data = _dearmor(raw)
+    scrypt = _SCRYPT.match(data)
+    if scrypt:
+        factor = int(scrypt.group(1))
+        if factor > MAX_WORK_FACTOR:
+            raise IntegrityError(f"the bundle's passphrase seal asks for scrypt work factor 2^{factor} (more than "
+                                 f"2^{MAX_WORK_FACTOR}): it would take minutes and gigabytes; refusing it")
+        if passphrase is None:
+            raise UsageError("this bundle is sealed with a passphrase: give it with --bundle-passphrase-file "
+                             "or TELECBT_BUNDLE_PASSPHRASE")
+        try:
+            return pyrage.passphrase.decrypt(data, passphrase)
+        except Exception:
+            raise IntegrityError("the bundle cannot be opened: wrong bundle passphrase, or the file is damaged") from None
     try:
         return pyrage.decrypt(data, [devices.age_identity(access)])
     except Exception:
@@ -230,8 +268,8 @@ def _verify(access: Access, compressed: bytes) -> dict:
     return manifest
 
 
-def read_bundle(access: Access, raw: bytes) -> tuple[dict, bytes]:
-    compressed = _plaintext(access, raw)
+def read_bundle(access: Access, raw: bytes, passphrase: str | None = None) -> tuple[dict, bytes]:
+    compressed = _plaintext(access, raw, passphrase)
     return _verify(access, compressed), compressed
 
 
@@ -280,10 +318,10 @@ def _apply_change(access: Access, change: dict, bundle_id: str, stats: dict) -> 
         access.store.set_meta("hlc", clean["hlc"])
 
 
-def import_bundle(access: Access, raw: bytes, dry_run: bool = False) -> dict:
+def import_bundle(access: Access, raw: bytes, dry_run: bool = False, passphrase: str | None = None) -> dict:
     """Verify, then apply every change in one transaction (or nothing). Seen before: changes nothing."""
     access.require("write")
-    manifest, compressed = read_bundle(access, raw)
+    manifest, compressed = read_bundle(access, raw, passphrase)
     source = manifest["source_device"]
     stats = {"bundle_id": manifest["bundle_id"], "source_device": source, "changes": manifest["changes"],
              "inserted": 0, "updated": 0, "conflicts": 0, "already": 0, "dry_run": dry_run,

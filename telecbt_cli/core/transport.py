@@ -32,7 +32,8 @@ def _estimate(access: Access) -> int:
 
 
 def write_bundle(access: Access, dest: Path, recipients: list[str], peer_id: str | None, since_last: bool = True,
-                 since: str | None = None, patient_codes: list[str] | None = None, usb: bool = False) -> dict:
+                 since: str | None = None, patient_codes: list[str] | None = None, usb: bool = False,
+                 passphrase: str | None = None) -> dict:
     """Export to `dest` (a folder or a file name). Never leaves a partial file under the final name."""
     if usb and not dest.is_dir():
         raise UsageError(f"{dest} is not a mounted folder: plug in the stick and give its mount point")
@@ -45,11 +46,14 @@ def write_bundle(access: Access, dest: Path, recipients: list[str], peer_id: str
         raise storage_error("check free space on", folder, error) from None
     if free < _estimate(access):
         raise StorageError(f"{folder} has only {free // 1024} KiB free: make room (or use another stick) and try again")
+    for stale in folder.glob(".telecbt-*.partial"):  # left by an export killed halfway (encrypted)
+        stale.unlink(missing_ok=True)
     tmp = folder / f".telecbt-{os.getpid()}.partial"
     try:
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             writer = _HashingWriter(handle)
-            manifest = bundles.export_bundle(access, writer, recipients, peer_id, since_last, since, patient_codes)
+            manifest = bundles.export_bundle(access, writer, recipients, peer_id, since_last, since, patient_codes,
+                                             passphrase)
             handle.flush()
             os.fsync(handle.fileno())
         final = dest / f"{manifest['bundle_id']}{SUFFIX}" if dest.is_dir() else dest

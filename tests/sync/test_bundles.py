@@ -158,3 +158,25 @@ def test_armored_bundles_with_surrounding_whitespace_import(sites):
                              armored=True)
     assert hub.import_(b"\n\n  " + armored + b"\n \n")["inserted"] == 2
 
+
+
+def test_passphrase_sealed_bundles_and_the_work_factor_limit(sites):
+    from telecbt_cli.core.errors import UsageError
+
+    field, hub = sites
+    _enrol(field)
+    out = io.BytesIO()
+    bundles.export_bundle(field.access, out, [], None, since_last=False, passphrase="a long bundle passphrase")
+    raw = out.getvalue()
+    assert raw.startswith(b"age-encryption.org/v1\n-> scrypt ")
+    with pytest.raises(UsageError, match="sealed with a passphrase"):
+        hub.import_(raw)
+    with pytest.raises(IntegrityError, match="wrong bundle passphrase"):
+        bundles.import_bundle(hub.access, raw, passphrase="not the right one!")
+    assert bundles.import_bundle(hub.access, raw, passphrase="a long bundle passphrase")["inserted"] == 2
+    import re
+
+    greedy = re.sub(rb"^(age-encryption\.org/v1\n-> scrypt \S+) \d+\n", rb"\1 30\n", raw)
+    assert greedy != raw
+    with pytest.raises(IntegrityError, match="work factor 2\\^30"):
+        bundles.import_bundle(hub.access, greedy, passphrase="a long bundle passphrase")

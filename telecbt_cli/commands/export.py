@@ -1,0 +1,95 @@
+"""`telecbt export …`: bulk exports for analysts (CSV, NDJSON) and health-record systems (FHIR)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
+from telecbt_cli.commands._content_opts import ContentOpt, load_catalog
+from telecbt_cli.commands._output import emit_json, say
+
+app = typer.Typer(help="Bulk exports for analysts and health-record systems: csv, ndjson, fhir.",
+                  no_args_is_help=True, add_completion=False)
+
+OutOpt = Annotated[Path, typer.Option("--out", show_default=False,
+                                      help="Folder to write into (created if missing; must be empty unless --force).")]
+PatientOpt = Annotated[Optional[list[str]], typer.Option("--patient", show_default=False,
+                                                         help="Only this patient (code); repeat for several.")]
+SinceOpt = Annotated[Optional[str], typer.Option("--since", show_default=False,
+                                                 help="Only records changed since this date (YYYY-MM-DD, UTC).")]
+EncryptOpt = Annotated[Optional[list[str]], typer.Option(
+    "--encrypt-to", show_default=False, metavar="age1…",
+    help="Encrypt every file to this age recipient (files end in .age); repeat for several recipients.")]
+PlaintextOpt = Annotated[bool, typer.Option("--plaintext", help="Write patient data unencrypted (not for viewers).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty.")]
+
+
+def _run(kind: str, out: Path, patients: list[str] | None, since: str | None, encrypt_to: list[str] | None,
+         plaintext: bool, force: bool, store, user, passphrase_file, passphrase_fd, json_out: bool,
+         content: Path | None = None) -> None:
+    from telecbt_cli.core import exports
+    from telecbt_cli.core.timeparse import parse_since
+
+    exports.recipients_for(encrypt_to, plaintext)  # refuse before asking for a passphrase
+    since_iso = parse_since(since) if since else None
+    catalog = load_catalog(content) if kind == "fhir" else None
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if kind == "fhir":
+            result = exports.export_fhir(access, catalog, out, patients or None, since_iso, encrypt_to=encrypt_to,
+                                         plaintext=plaintext, force=force)
+        else:
+            result = exports.export_tables(access, out, kind, patients or None, since_iso, encrypt_to=encrypt_to,
+                                           plaintext=plaintext, force=force)
+    if plaintext:
+        say(f"Warning: files hold patient data in clear: {result['out_dir']}. Keep them on an encrypted disk, "
+            "share them only through a secure channel and delete them when done.", style="yellow")
+    if json_out:
+        emit_json(result)
+        return
+    what = ", ".join(f"{name} {count}" for name, count in result["counts"].items())
+    files = len(result["files"])
+    lock = " (age-encrypted)" if result["encrypted"] else ""
+    say(f"Wrote {files} file(s){lock} to {result['out_dir']}: {what}.", style="green")
+
+
+@app.command()
+def csv(
+    out: OutOpt, patient: PatientOpt = None, since: SinceOpt = None, encrypt_to: EncryptOpt = None,
+    plaintext: PlaintextOpt = False, force: ForceOpt = False,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """One CSV file per table (JSON columns stay JSON text). Needs --encrypt-to or --plaintext."""
+    _run("csv", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
+         json_out)
+
+
+@app.command()
+def ndjson(
+    out: OutOpt, patient: PatientOpt = None, since: SinceOpt = None, encrypt_to: EncryptOpt = None,
+    plaintext: PlaintextOpt = False, force: ForceOpt = False,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """One NDJSON file per table (one JSON object a line). Needs --encrypt-to or --plaintext."""
+    _run("ndjson", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
+         json_out)
+
+
+@app.command()
+def fhir(
+    out: OutOpt, patient: PatientOpt = None, since: SinceOpt = None, encrypt_to: EncryptOpt = None,
+    plaintext: PlaintextOpt = False, force: ForceOpt = False, content: ContentOpt = None,
+    store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """One FHIR R4 transaction bundle per patient (<code>.json). Needs --encrypt-to or --plaintext.
+
+    Each bundle holds the Patient, questionnaire responses, score Observations and diary pain
+    ratings, each sent as a PUT of its own id: posting a bundle again changes nothing.
+    """
+    _run("fhir", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
+         json_out, content)
