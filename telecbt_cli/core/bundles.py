@@ -50,9 +50,10 @@ def _patient_of(table: str, data: dict) -> str | None:
 
 def _changes(access: Access, after: int, origin_not: str | None, since: str | None,
              patients: set[str] | None) -> Iterator[tuple[int, dict]]:
-    # Staff users stay on their own device: each store has its own key slots and passphrases.
+    # Staff users stay on their own device (each store has its own key slots), and so does the
+    # outbox (emails leave from the device that queued them).
     sql = ("SELECT seq, change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc FROM change_log "
-           "WHERE seq > ? AND table_name != 'users'")
+           "WHERE seq > ? AND table_name NOT IN ('users', 'outbox')")
     params: list = [after]
     if origin_not:
         sql += " AND device_id != ?"
@@ -66,8 +67,8 @@ def _changes(access: Access, after: int, origin_not: str | None, since: str | No
             row = json.loads(data)
             if patients is not None and _patient_of(table, row) not in patients:
                 continue
-            yield seq, {"change_id": change_id, "table": table, "row_id": row_id, "op": op, "hlc": hlc,
-                        "device_id": device, "at": at, "base_hlc": base, "data": row}
+            # The change id, row id, hlc, device and time all follow from `data`: not repeated.
+            yield seq, {"table": table, "op": op, "base_hlc": base, "data": row}
 
 
 class _StreamReader:
@@ -125,14 +126,18 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
             state["counts"][change["table"]] = state["counts"].get(change["table"], 0) + 1
             state["to_seq"] = max(state["to_seq"], seq)
             yield data
-        manifest = {**header, "to_seq": state["to_seq"], "counts": state["counts"],
-                    "changes": sum(state["counts"].values()), "payload_sha256": state["digest"].hexdigest(),
-                    "acks": devices.acks_for(access), "audit_head": access.store.meta("audit_head")}
-        state["manifest"] = manifest
-        yield _line({"manifest": manifest, "signature": devices.sign(access, _canonical(manifest))})
+        # The header line is covered by the digest, so the signed trailer need not repeat it.
+        trailer = {"bundle_id": header["bundle_id"], "to_seq": state["to_seq"], "counts": state["counts"],
+                   "changes": sum(state["counts"].values()), "payload_sha256": state["digest"].hexdigest(),
+                   "acks": devices.acks_for(access), "audit_head": access.store.meta("audit_head")}
+        state["manifest"] = {**header, **trailer}
+        yield _line({"manifest": trailer, "signature": devices.sign(access, _canonical(trailer))})
+
+    pending = access.store.conn.execute("SELECT count(*) FROM change_log WHERE seq > ?", (after,)).fetchone()[0]
+    level = 19 if pending <= 5000 else 3  # small bundles travel on poor links: squeeze them harder
 
     def compressed() -> Iterator[bytes]:
-        compressor = zstandard.ZstdCompressor(level=3).compressobj()
+        compressor = zstandard.ZstdCompressor(level=level).compressobj()
         for chunk in lines():
             part = compressor.compress(chunk)
             if part:
@@ -250,15 +255,17 @@ def _verify(access: Access, compressed: bytes) -> dict:
             digest.update(_line(obj))
             changes += 1
         elif "manifest" in obj:
-            manifest, signature = obj["manifest"], obj.get("signature", "")
+            trailer, signature = obj["manifest"], obj.get("signature", "")
+            if not isinstance(trailer, dict):
+                raise IntegrityError("the bundle's manifest is corrupt")
             signer = devices.trusted_signer(access, str(header.get("source_device")))
-            if manifest.get("source_signing_key") != signer["signing_public"] or not devices.verify(
-                    signer["signing_public"], _canonical(manifest), str(signature)):
+            if header.get("source_signing_key") != signer["signing_public"] or not devices.verify(
+                    signer["signing_public"], _canonical(trailer), str(signature)):
                 raise IntegrityError("the bundle's signature is not valid: it was altered or forged")
-            if {k: manifest.get(k) for k in header} != header:
-                raise IntegrityError("the bundle's header does not match its signed manifest")
-            if manifest.get("payload_sha256") != digest.hexdigest() or manifest.get("changes") != changes:
+            if trailer.get("payload_sha256") != digest.hexdigest() or trailer.get("changes") != changes \
+                    or trailer.get("bundle_id") != header.get("bundle_id"):
                 raise IntegrityError("the bundle's contents do not match its signed digest (altered or truncated)")
+            manifest = {**header, **trailer}
         else:
             raise IntegrityError("the bundle's payload is corrupt (unknown line)")
     if manifest is None:
@@ -275,16 +282,19 @@ def read_bundle(access: Access, raw: bytes, passphrase: str | None = None) -> tu
 
 def _apply_change(access: Access, change: dict, bundle_id: str, stats: dict) -> None:
     conn = access.store.conn
-    change_id = change.get("change_id")
+    row = change.get("data")
+    if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("hlc"), str):
+        raise IntegrityError("the bundle holds a malformed change")
+    change_id = records.change_key(str(change.get("table")), row["id"], row["hlc"])
     if conn.execute("SELECT 1 FROM applied_changes WHERE change_id = ?", (change_id,)).fetchone() or \
             conn.execute("SELECT 1 FROM change_log WHERE change_id = ?", (change_id,)).fetchone():
         stats["already"] += 1
         return
-    table, row = change.get("table"), change.get("data")
-    if table == "users":
+    table = change.get("table")
+    if table in ("users", "outbox"):
         stats["already"] += 1
         return
-    if table not in records._TABLES or not isinstance(row, dict) or row.get("id") != change.get("row_id"):
+    if table not in records._TABLES:
         raise IntegrityError(f"the bundle holds a change for an unknown table or row ({str(table)[:30]})")
     columns = [d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
     clean = {k: row.get(k) for k in columns}
@@ -310,8 +320,8 @@ def _apply_change(access: Access, change: dict, bundle_id: str, stats: dict) -> 
             stats["updated"] += 1
     conn.execute("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (change_id, table, row["id"], change.get("op"), clean["hlc"], change.get("device_id"),
-                  change.get("at"), json.dumps(row, sort_keys=True, ensure_ascii=False), change.get("base_hlc")))
+                 (change_id, table, row["id"], change.get("op"), clean["hlc"], row.get("device_id"),
+                  row.get("updated_at"), json.dumps(row, sort_keys=True, ensure_ascii=False), change.get("base_hlc")))
     conn.execute("INSERT INTO applied_changes (change_id, bundle_id, applied_at) VALUES (?, ?, ?)",
                  (change_id, bundle_id, now_iso()))
     if clean["hlc"] > (access.store.meta("hlc") or ""):

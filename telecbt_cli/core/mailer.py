@@ -6,11 +6,12 @@ whole message; a refusal, a timeout or a dropped connection leaves it queued wit
 growing pause before the next try (1 min, 5 min, 30 min, 2 h, then every 12 h) and
 after 8 failed tries it is marked failed (`retry` queues it again).
 
-Reminder rows (written by `appointments`) are synchronised records, so their status
-travels with bundles. Bundle rows are kept on this device only: they carry the
-encrypted bundle as an attachment, and logging them as changes would put each bundle
-inside the next one (the change log stores whole rows as JSON). Their attachment is
-dropped once sent; `telecbt bundle export` makes a new bundle at any time.
+Reminder rows (written by `appointments`) are updated through `records`, stamped and
+logged like every record. Bundle rows cannot be: the change log keeps each row as JSON,
+and an attachment is bytes (several MB of them). They are written with the same stamps
+but no change-log entry; the outbox never travels in bundles anyway (emails leave from
+the device that queued them). A bundle row's attachment is dropped once sent: `telecbt
+bundle export` makes a new bundle at any time.
 
 The SMTP password is never stored, logged, shown or put in an error message.
 """
@@ -385,6 +386,16 @@ def _reply(error: Exception, settings: MailSettings) -> str:
     return _scrub(f"{code} {text}" if code is not None else str(text or ""), settings)
 
 
+def _timed_out(error: BaseException | None) -> bool:
+    """smtplib reports a read timeout as SMTPServerDisconnected; the timeout is its context."""
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, TimeoutError):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def _connect_error(settings: MailSettings, error: BaseException) -> StorageError:
     """What went wrong reaching the server: host:port and the kind of failure, nothing else."""
     import smtplib
@@ -392,7 +403,9 @@ def _connect_error(settings: MailSettings, error: BaseException) -> StorageError
     import ssl
 
     where = settings.where
-    if isinstance(error, smtplib.SMTPAuthenticationError):
+    if _timed_out(error):
+        kind = f"did not answer within {settings.timeout:g} s"
+    elif isinstance(error, smtplib.SMTPAuthenticationError):
         kind = f"refused the user name or password ({error.smtp_code}): check TELECBT_SMTP_USER and the password"
     elif isinstance(error, smtplib.SMTPNotSupportedError):
         kind = "does not offer what telecbt needs (STARTTLS or login): check TELECBT_SMTP_SECURITY and the port"
@@ -402,8 +415,6 @@ def _connect_error(settings: MailSettings, error: BaseException) -> StorageError
         kind = f"refused the connection ({error.smtp_code})"
     elif isinstance(error, smtplib.SMTPException):
         kind = f"failed ({error.__class__.__name__})"
-    elif isinstance(error, TimeoutError):
-        kind = f"did not answer within {settings.timeout:g} s"
     elif isinstance(error, ssl.SSLCertVerificationError):
         kind = "presented a TLS certificate that cannot be trusted: check the server name"
     elif isinstance(error, ssl.SSLError):
@@ -509,16 +520,20 @@ def send_due(access: Access, settings: MailSettings, now: datetime | str | None 
                                           "bundle again", "next_attempt_at": None})
                     continue
             try:
-                message = _build(settings.sender, check_address(row["address"]), row["subject"], row["body"],
+                address = check_address(row["address"])
+                message = _build(settings.sender, address, row["subject"], row["body"],
                                  row["attachment_name"], attachment, row["bundle_id"])
             except (UsageError, ValueError, TypeError):
-                result[_after_failure(access, row, moment, "the address or subject is not valid")] += 1
+                # Trying again will not help: fix the address, then `retry`.
+                _update(access, row, {"status": "failed", "attempts": (row["attempts"] or 0) + 1,
+                                      "last_error": "the address or subject is not valid", "next_attempt_at": None})
+                result["failed"] += 1
                 continue
             if getattr(client, "sock", None) is None:  # the server hung up after its last reply
                 result["error"] = f"mail server {settings.where} closed the connection; the unsent emails stay queued"
                 break
             try:
-                client.send_message(message, from_addr=settings.sender, to_addrs=[row["address"]])
+                client.send_message(message, from_addr=settings.sender, to_addrs=[address])
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException,
                     smtplib.SMTPNotSupportedError) as error:
                 reply = _reply(error, settings) or error.__class__.__name__
@@ -526,7 +541,7 @@ def send_due(access: Access, settings: MailSettings, now: datetime | str | None 
             except (smtplib.SMTPServerDisconnected, OSError) as error:
                 # SMTPException is an OSError too: whatever is left here lost the conversation. The
                 # server may or may not hold the message; it is not marked sent, so it goes again.
-                if isinstance(error, TimeoutError):
+                if _timed_out(error):
                     kind = f"no answer within {settings.timeout:g} s"
                 elif isinstance(error, smtplib.SMTPServerDisconnected) or not isinstance(error, smtplib.SMTPException):
                     kind = "the connection was lost"

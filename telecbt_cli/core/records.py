@@ -28,11 +28,16 @@ def get(store: Store, table: str, row_id: str) -> dict | None:
     return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
+def change_key(table: str, row_id: str, hlc: str) -> str:
+    """A change's id: one version of one row. Derived, so bundles need not carry it."""
+    return f"{table}:{row_id}:{hlc}"
+
+
 def _log_change(store: Store, table: str, row: dict, op: str, base_hlc: str | None = None) -> None:
     store.conn.execute(
         "INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (uuid7(), table, row["id"], op, row["hlc"], store.device_id, row["updated_at"],
+        (change_key(table, row["id"], row["hlc"]), table, row["id"], op, row["hlc"], store.device_id, row["updated_at"],
          json.dumps(row, sort_keys=True, ensure_ascii=False), base_hlc),
     )
 

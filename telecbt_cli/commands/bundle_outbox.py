@@ -1,0 +1,98 @@
+"""`telecbt bundle outbox …`: the emails waiting to go (bundles and session reminders)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
+from telecbt_cli.commands._output import emit_json, emit_table, say
+
+app = typer.Typer(help="The outbox of emails (bundles and reminders): list, send, retry.", no_args_is_help=True,
+                  add_completion=False)
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return ""
+    return f"{value / 1000:.0f} kB" if value >= 1000 else f"{value} B"
+
+
+def _shown(row: dict) -> dict:
+    return {**row, "short_id": row["id"][-8:], "what": row["attachment_name"] or row["subject"],
+            "size_text": _size(row["size"]), "next": (row["next_attempt_at"] or row["send_after"] or "")[:16]
+            if row["status"] == "queued" else ""}
+
+
+_COLUMNS = [("short_id", "id"), ("kind", "kind"), ("status", "status"), ("address", "to"), ("what", "subject / file"),
+            ("size_text", "size"), ("attempts", "tries"), ("next", "next try (UTC)"), ("last_error", "last error")]
+
+
+@app.command("list")
+def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """List the emails in the outbox: queued, sent, failed, and reminders with no address."""
+    from telecbt_cli.core import mailer
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        rows = mailer.list_outbox(access)
+    if json_out:
+        emit_json(rows)
+        return
+    emit_table([_shown(r) for r in rows], _COLUMNS, empty="The outbox is empty.")
+
+
+@app.command()
+def send(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+         passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """Send the emails that are due, through the mail server set in TELECBT_SMTP_* variables.
+
+    TELECBT_SMTP_HOST, TELECBT_SMTP_PORT, TELECBT_SMTP_SECURITY (starttls, tls or none),
+    TELECBT_SMTP_USER, TELECBT_SMTP_PASSWORD_FILE (or TELECBT_SMTP_PASSWORD), TELECBT_SMTP_FROM.
+    If the server cannot be reached nothing changes (exit 1); emails it refuses are tried
+    again later, 8 times at most.
+    """
+    from telecbt_cli.core import mailer
+
+    settings = mailer.MailSettings.from_env()
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        result = mailer.send_due(access, settings)
+    if json_out:
+        emit_json(result)
+    else:
+        if result["due"] == 0:
+            say(f"Nothing is due. {result['waiting']} email(s) wait for a later try.")
+        else:
+            say(f"Sent {result['sent']} of {result['due']} email(s) via {settings.where}.",
+                style="green" if result["sent"] == result["due"] else "yellow")
+            if result["retrying"]:
+                say(f"{result['retrying']} refused or interrupted: tried again later (`telecbt bundle outbox list`).",
+                    style="yellow")
+            if result["failed"]:
+                say(f"{result['failed']} failed for good: see `telecbt bundle outbox list`, then "
+                    "`telecbt bundle outbox retry`.", style="red")
+        if result["no_address"]:
+            say(f"{result['no_address']} reminder(s) have no email address and are not sent.")
+        if result["error"]:
+            say(result["error"], style="red")
+    if result["error"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def retry(ident: Annotated[Optional[str], typer.Argument(
+              metavar="[ID]", help="One email (its id, or the end of it); default: every failed email.")] = None,
+          store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """Queue failed emails again; they go at the next `telecbt bundle outbox send`."""
+    from telecbt_cli.core import mailer
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        rows = mailer.retry(access, ident)
+    if json_out:
+        emit_json(rows)
+    elif rows:
+        say(f"Queued {len(rows)} email(s) again: run `telecbt bundle outbox send`.", style="green")
+    else:
+        say("No failed emails to retry.")
