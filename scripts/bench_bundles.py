@@ -98,8 +98,17 @@ def export_case(root: Path, patients: int, env: dict) -> dict:
     identity = pyrage.x25519.Identity.generate()
     recipient = str(identity.to_public())
     plain = root / f"plain-{patients}.db"
+    # The bulk seed writes rows directly; give them change-log entries as the services would.
+    log = ("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data) "
+           "SELECT 'diary_entries:' || id || ':' || hlc, 'diary_entries', id, 'insert', hlc, device_id, updated_at, "
+           "json_object('id', id, 'patient_id', patient_id, 'entry_at', entry_at, 'pain', pain, 'locations', locations, "
+           "'mood', mood, 'sleep_hours', sleep_hours, 'sleep_quality', sleep_quality, 'activity_min', activity_min, "
+           "'steps', steps, 'triggers', triggers, 'coping', coping, 'meds', meds, 'note', note, 'source', source, "
+           "'supersedes', supersedes, 'recorded_by', recorded_by, 'created_at', created_at, 'updated_at', updated_at, "
+           "'device_id', device_id, 'hlc', hlc, 'deleted', deleted) FROM diary_entries")
     dump = (f"import sys; from pathlib import Path; from telecbt_cli.core.unlock import unlock; "
             f"a = unlock(Path({str(store)!r}), 'admin', {PASS!r}); "
+            f"a.store.conn.execute({log!r}); "
             f"a.store.conn.execute(\"ATTACH DATABASE {str(plain)!r} AS plain KEY ''\"); "
             f"a.store.conn.execute('SELECT sqlcipher_export(\\'plain\\')'); a.close()")
     subprocess.run([sys.executable, "-c", dump], env=env, check=True, capture_output=True)

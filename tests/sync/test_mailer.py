@@ -525,9 +525,24 @@ def test_settings_from_the_environment():
 
 
 def test_queue_refuses_bad_addresses_and_viewers(site):
+    from telecbt_cli.core import users
+    from telecbt_cli.core.crypto import KdfParams
+    from telecbt_cli.core.errors import PermissionDenied
+    from telecbt_cli.core.unlock import unlock
+
     for address in ("", "hub", "a@b, c@d", "hub@example.org\nBcc: x@y.z"):
         with pytest.raises(UsageError):
             mailer.queue_bundle(site.access, b"x", "b1", address, 5000)
+    users.add_user(site.access, "vic", "viewer", "viewer passphrase", KdfParams(10))
+    viewer = unlock(site.access.store.dir, "vic", "viewer passphrase")
+    try:
+        with pytest.raises(PermissionDenied):
+            mailer.queue_bundle(viewer, b"x", "b1", TO, 5000)
+        with pytest.raises(PermissionDenied):
+            mailer.retry(viewer)
+        assert mailer.list_outbox(viewer) == []
+    finally:
+        viewer.close()
     assert _rows(site) == []
 
 
