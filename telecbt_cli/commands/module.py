@@ -94,7 +94,7 @@ def _deliver(kind: str, patient: str, ident: str, answers, lang, restart, conten
     item = engine.content_for(catalog, kind, ident)
     given = read_answers(answers) if answers is not None else None
     if given is None and not sys.stdin.isatty():
-        raise UsageError(f"no terminal to ask questions on: give the answers with --answers FILE (or - for stdin)")
+        raise UsageError("no terminal to ask questions on: give the answers with --answers FILE (or - for stdin)")
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code = patient_lang(access, patient, lang)
         patient_id = engine.patient_id_for(access, patient)

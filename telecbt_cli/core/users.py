@@ -58,7 +58,7 @@ def add_user(access: Access, name: str, role: str, passphrase: str, kdf: KdfPara
     if store.conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
         raise StoreExistsError(f"a user named {name} already exists")
     with store.write():
-        row = records.insert(store, "users", {"name": name, "role": role, "disabled": 0})
+        records.insert(store, "users", {"name": name, "role": role, "disabled": 0})
         audit.append(store, access.user, "user.add", detail={"name": name, "role": role})
     keys.set_passphrase(access, name, passphrase, kdf)
     return get_user(access, name)

@@ -6,7 +6,7 @@ Report figures are checked against small fixtures worked out by hand in each tes
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from icalendar import Calendar

@@ -12,7 +12,7 @@ import pytest
 from telecbt_cli.core import bundles, devices, diary, patients
 from telecbt_cli.core.errors import IntegrityError
 from telecbt_cli.core.patients import PatientFields
-from tests.sync.conftest import Site, link
+from tests.sync.conftest import Site
 
 
 def _enrol(site: Site, name="Ana") -> str:
