@@ -14,6 +14,15 @@ from telecbt_cli.core.errors import IntegrityError, UsageError
 app = typer.Typer(help="Sync bundles: export, import, conflicts.", no_args_is_help=True, add_completion=False)
 
 
+def _outbox() -> typer.Typer:
+    from telecbt_cli.commands.bundle_outbox import app as outbox_app
+
+    return outbox_app
+
+
+app.add_typer(_outbox(), name="outbox")
+
+
 BundlePassOpt = Annotated[Optional[Path], typer.Option(
     "--bundle-passphrase-file", help="Read the bundle passphrase from this file ('-' = stdin); or TELECBT_BUNDLE_PASSPHRASE.")]
 
@@ -32,6 +41,10 @@ def export_(
     bundle_passphrase_file: BundlePassOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the bundle to this file or folder.")] = None,
     usb: Annotated[Optional[Path], typer.Option("--usb", help="Write to a USB stick mounted here (verified read-back).")] = None,
+    email: Annotated[Optional[str], typer.Option("--email", help="Queue in the outbox for this address (sent by `bundle outbox send`).")] = None,
+    eml: Annotated[Optional[Path], typer.Option("--eml", help="Write .eml files to this folder, to send by hand.")] = None,
+    eml_to: Annotated[Optional[str], typer.Option("--eml-to", help="Recipient address written into the .eml files.")] = None,
+    size_limit: Annotated[Optional[str], typer.Option("--size-limit", help="Split email attachments above this size, e.g. 5M or 500k (TELECBT_BUNDLE_SIZE_LIMIT; default 5M).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every change, not only those the peer has not acknowledged.")] = False,
     since: Annotated[Optional[str], typer.Option("--since", help="Only changes from this date (YYYY-MM-DD).")] = None,
     patient: Annotated[Optional[list[str]], typer.Option("--patient", help="Only this patient (repeatable).")] = None,
@@ -43,8 +56,8 @@ def export_(
     from telecbt_cli.core.timeparse import parse_since
     from telecbt_cli.core.transport import write_bundle
 
-    if (out is None) == (usb is None):
-        raise UsageError("give exactly one destination: --out PATH or --usb MOUNT")
+    if sum(x is not None for x in (out, usb, email, eml)) != 1:
+        raise UsageError("give exactly one destination: --out PATH, --usb MOUNT, --email ADDRESS or --eml DIR")
     if not to and not seal_passphrase:
         raise UsageError("give --to DEVICE|age1…, or --seal-with-passphrase")
     if seal_passphrase and to and to.startswith("age1"):
@@ -59,15 +72,43 @@ def export_(
             if peer["revoked_at"]:
                 raise UsageError(f"{to} is revoked")
             peer_id, recipients = peer["id"], [] if secret else [peer["recipient"]]
-        result = write_bundle(access, out or usb, recipients, peer_id, since_last=not all_,
-                              since=parse_since(since) if since else None, patient_codes=patient, usb=usb is not None,
-                              passphrase=secret)
+        since_iso = parse_since(since) if since else None
+        if email or eml:
+            result = _mail(access, recipients, peer_id, not all_, since_iso, patient, secret, email, eml, eml_to, size_limit)
+        else:
+            result = write_bundle(access, out or usb, recipients, peer_id, since_last=not all_, since=since_iso,
+                                  patient_codes=patient, usb=usb is not None, passphrase=secret)
     if json_out:
         emit_json(result)
+    elif email:
+        say(f"Queued bundle {result['bundle_id'][-12:]} ({result['changes']} change(s)) in {result['parts']} email(s) "
+            f"to {email}. Send with `telecbt bundle outbox send`.", style="green")
+    elif eml:
+        say(f"Wrote {result['parts']} .eml file(s) to {eml}: attach-and-send them from any mail program.", style="green")
     else:
         say(f"Wrote {result['path']}: {result['changes']} change(s), {result['bytes']} bytes.", style="green")
         if usb:
             say("Verified on the stick: it is safe to remove it.", style="bold green")
+
+
+def _mail(access, recipients, peer_id, since_last, since, patient, secret, email, eml, eml_to, size_limit) -> dict:
+    """Build the bundle in memory (email-sized) and queue it, or write .eml files."""
+    import io
+    import os
+
+    from telecbt_cli.core import bundles, mailer
+
+    limit = mailer.parse_size(size_limit or os.environ.get("TELECBT_BUNDLE_SIZE_LIMIT"), 5_000_000)
+    buffer = io.BytesIO()
+    manifest = bundles.export_bundle(access, buffer, recipients, peer_id, since_last, since, patient, secret)
+    data = buffer.getvalue()
+    if email:
+        rows = mailer.queue_bundle(access, data, manifest["bundle_id"], email, limit)
+    else:
+        eml.mkdir(parents=True, exist_ok=True)
+        rows = mailer.write_eml(access, data, manifest["bundle_id"], eml, eml_to or "clinic@example.invalid", limit)
+    return {"bundle_id": manifest["bundle_id"], "changes": manifest["changes"], "bytes": len(data),
+            "parts": len(rows), "counts": manifest["counts"]}
 
 
 @app.command("import")
@@ -81,24 +122,37 @@ def import_(
     """Import bundles: each is verified, then applied whole or not at all. Bad ones are reported and skipped."""
     from telecbt_cli.core import bundles
 
+    from telecbt_cli.core import parts as parts_mod
+
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".tcb", ".age"))
+            files += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".tcb", ".age", ".tcbp"))
         elif path.is_file():
             files.append(path)
         else:
             raise UsageError(f"{path} does not exist")
+    pieces = [f for f in files if f.suffix == ".tcbp"]
+    files = [f for f in files if f.suffix != ".tcbp"]
+    assembled, part_problems = parts_mod.assemble({f.name: f.read_bytes() for f in pieces}) if pieces else ([], [])
     import os
 
     results, failed = [], 0
     secret = None
     if bundle_passphrase_file or os.environ.get("TELECBT_BUNDLE_PASSPHRASE"):
         secret = _bundle_passphrase(bundle_passphrase_file, confirm=False)
+    for problem in part_problems:
+        failed += 1
+        results.append({"file": f"parts of {problem.get('bundle_id')}", "ok": False, "error": problem["message"]})
+        if not json_out:
+            say(f"parts of bundle {str(problem.get('bundle_id'))[-12:]}: {problem['message']}", style="red")
+    sources = [(f.name, f.read_bytes) for f in files] + [
+        (f"assembled bundle {n}", (lambda data=data: data)) for n, data in enumerate(assembled, 1)]
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        for file in files:
+        for name, read in sources:
+            file = Path(name)
             try:
-                stats = bundles.import_bundle(access, file.read_bytes(), dry_run=dry_run, passphrase=secret)
+                stats = bundles.import_bundle(access, read(), dry_run=dry_run, passphrase=secret)
                 results.append({"file": str(file), "ok": True, **stats})
                 if not json_out:
                     note = " (seen before: nothing changed)" if stats.get("seen_before") else ""

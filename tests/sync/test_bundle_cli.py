@@ -124,3 +124,48 @@ def test_a_full_stick_is_refused_and_leaves_nothing(pair, tiny_stick):
     assert result.exit_code == 1
     assert "free" in result.stderr or "full" in result.stderr
     assert list(tiny_stick.iterdir()) == []
+
+
+def test_email_parts_via_eml_files_reassemble_in_any_order(pair, tmp_path):
+    import email
+    import email.policy
+
+    from telecbt_cli.core import diary
+    from telecbt_cli.core.unlock import unlock
+
+    stores, code = pair
+    field = unlock(stores["field"], "admin", ADMIN_PASS)
+    try:
+        with field.store.write():
+            for n in range(300):
+                diary.add_entry(field, code, {"pain": n % 11, "note": os.urandom(120).hex()})
+    finally:
+        field.close()
+    eml_dir = tmp_path / "eml"
+    made = invoke("bundle", "export", "--to", "hub", "--eml", str(eml_dir), "--eml-to", "hub@example.org",
+                  "--size-limit", "20k", "--json", "--store", str(stores["field"]))
+    assert made.exit_code == 0, made.stderr
+    assert json.loads(made.stdout)["parts"] > 2
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in reversed(sorted(eml_dir.iterdir())):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for part in message.iter_attachments():
+            (inbox / part.get_filename()).write_bytes(part.get_payload(decode=True))
+    missing = sorted(inbox.iterdir())[1]
+    kept = missing.read_bytes()
+    missing.unlink()
+    partial = invoke("bundle", "import", str(inbox), "--store", str(stores["hub"]))
+    assert partial.exit_code == 6 and "missing" in partial.stderr
+    missing.write_bytes(kept)
+    done = invoke("bundle", "import", str(inbox), "--json", "--store", str(stores["hub"]))
+    assert done.exit_code == 0, done.stdout
+    assert len(json.loads(invoke("diary", "list", code, "--json", "--store", str(stores["hub"])).stdout)) == 300
+
+
+def test_email_export_queues_in_the_outbox(pair):
+    stores, _ = pair
+    queued = invoke("bundle", "export", "--to", "hub", "--email", "hub@example.org", "--json", "--store", str(stores["field"]))
+    assert queued.exit_code == 0, queued.stderr
+    rows = json.loads(invoke("bundle", "outbox", "list", "--json", "--store", str(stores["field"])).stdout)
+    assert [(r["kind"], r["status"], r["address"]) for r in rows] == [("bundle", "queued", "hub@example.org")]

@@ -13,7 +13,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import typer
