@@ -79,6 +79,31 @@ def _change_lines(access: Access, after: int, origin_not: str | None, since: str
             yield seq, table, line.encode()
 
 
+def _background(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
+    """Run a generator on its own thread: reading the store overlaps compressing and encrypting."""
+    import queue
+    import threading
+
+    pipe: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                pipe.put(chunk)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            pipe.put(error)
+        pipe.put(done)
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    while (item := pipe.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    worker.join()
+
+
 class _StreamReader:
     """A file-like reader that pulls compressed bytes from a generator, for pyrage.encrypt_io."""
 
@@ -152,12 +177,11 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
 
     # Sized to the data, so level 19 on a small bundle does not allocate its full 8 MiB window.
     # Large bundles compress on zstd's own threads, alongside the Python that builds the lines.
-    params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600,
-                                                            threads=-1 if pending > 5000 else 0)
+    params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600)
 
     def compressed() -> Iterator[bytes]:
         compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
-        for chunk in lines():
+        for chunk in _background(lines()):
             part = compressor.compress(chunk)
             if part:
                 yield part
