@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._output import emit_json, emit_table, say
+from telecbt_cli.commands._output import emit_json, emit_table, emit_text, say
 from telecbt_cli.core.errors import IntegrityError, UsageError
 
 app = typer.Typer(help="Sync bundles: export, import, conflicts.", no_args_is_help=True, add_completion=False)
@@ -46,6 +47,7 @@ def export_(
     eml_to: Annotated[Optional[str], typer.Option("--eml-to", help="Recipient address written into the .eml files.")] = None,
     size_limit: Annotated[Optional[str], typer.Option("--size-limit", help="Split email attachments above this size, e.g. 5M or 500k (TELECBT_BUNDLE_SIZE_LIMIT; default 5M).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every change, not only those the peer has not acknowledged.")] = False,
+    since_last: Annotated[bool, typer.Option("--since-last", help="Only what the peer has not acknowledged (the default).")] = True,
     since: Annotated[Optional[str], typer.Option("--since", help="Only changes from this date (YYYY-MM-DD).")] = None,
     patient: Annotated[Optional[list[str]], typer.Option("--patient", help="Only this patient (repeatable).")] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
@@ -76,19 +78,37 @@ def export_(
         if email or eml:
             result = _mail(access, recipients, peer_id, not all_, since_iso, patient, secret, email, eml, eml_to, size_limit)
         else:
-            result = write_bundle(access, out or usb, recipients, peer_id, since_last=not all_, since=since_iso,
-                                  patient_codes=patient, usb=usb is not None, passphrase=secret)
+            with _progress(json_out) as progress:
+                result = write_bundle(access, out or usb, recipients, peer_id, since_last=since_last and not all_,
+                                      since=since_iso, patient_codes=patient, usb=usb is not None, passphrase=secret,
+                                      progress=progress)
     if json_out:
         emit_json(result)
     elif email:
-        say(f"Queued bundle {result['bundle_id'][-12:]} ({result['changes']} change(s)) in {result['parts']} email(s) "
-            f"to {email}. Send with `telecbt bundle outbox send`.", style="green")
+        emit_text(f"Queued bundle {result['bundle_id']} ({result['changes']} change(s)) in {result['parts']} email(s) "
+                  f"to {email}. Send with `telecbt bundle outbox send`.")
     elif eml:
-        say(f"Wrote {result['parts']} .eml file(s) to {eml}: attach-and-send them from any mail program.", style="green")
+        emit_text(f"Wrote {result['parts']} .eml file(s) to {eml}: attach-and-send them from any mail program.")
     else:
-        say(f"Wrote {result['path']}: {result['changes']} change(s), {result['bytes']} bytes.", style="green")
+        emit_text(f"Wrote {result['path']}: {result['changes']} change(s), {result['bytes']} bytes.")
         if usb:
             say("Verified on the stick: it is safe to remove it.", style="bold green")
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool):
+    """A progress bar on a terminal (stderr); nothing in scripts."""
+    import sys
+
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("Writing bundle", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _mail(access, recipients, peer_id, since_last, since, patient, secret, email, eml, eml_to, size_limit) -> dict:

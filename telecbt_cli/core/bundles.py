@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from telecbt_cli.core import audit, devices, records
@@ -34,6 +34,12 @@ MAX_LINE_BYTES = 4 * 2**20
 MAX_WORK_FACTOR = 21
 _ARMOR = re.compile(rb"-----BEGIN AGE ENCRYPTED FILE-----(.*?)-----END AGE ENCRYPTED FILE-----", re.S)
 _SCRYPT = re.compile(rb"^age-encryption\.org/v1\n-> scrypt \S+ (\d+)\n")
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def _line(obj: dict) -> bytes:
@@ -77,6 +83,12 @@ def _change_lines(access: Access, after: int, origin_not: str | None, since: str
             base_json = "null" if base is None else json.dumps(base)
             line = f'{{"change":{{"base_hlc":{base_json},"data":{data},"op":"{op}","table":"{table}"}}}}\n'
             yield seq, table, line.encode()
+
+
+def _acks(access: Access, peer_id: str | None) -> dict[str, int]:
+    """What we received from the receiver (it only needs its own ack); every peer's for bare recipients."""
+    acks = devices.acks_for(access)
+    return {peer_id: acks.get(peer_id, 0)} if peer_id else acks
 
 
 def _background(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
@@ -125,8 +137,11 @@ class _StreamReader:
 
 def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id: str | None = None,
                   since_last: bool = True, since: str | None = None, patient_codes: list[str] | None = None,
-                  passphrase: str | None = None) -> dict:
-    """Write one bundle of changes for `recipients` (or sealed to `passphrase`) to `out`; returns the manifest."""
+                  passphrase: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Write one bundle of changes for `recipients` (or sealed to `passphrase`) to `out`; returns the manifest.
+
+    `progress(done, total)` is called as changes are written (the CLI draws a bar on a terminal).
+    """
     import pyrage
     import zstandard
 
@@ -145,7 +160,7 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
     patients = {patient_id_for(access, code) for code in patient_codes} if patient_codes else None
     me = devices.identity(access)
     header = {"format": FORMAT, "version": VERSION, "bundle_id": uuid7(), "source_device": me["device_id"],
-              "source_signing_key": me["signing_public"], "created": now_iso(), "recipients": recipients,
+              "created": now_iso(), "recipients": recipients,
               "to_device": peer_id, "from_seq": after}
     state: dict[str, Any] = {"counts": {}, "to_seq": after, "digest": hashlib.sha256(), "bytes": 0}
 
@@ -162,13 +177,15 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
             if len(batch) >= 2000:
                 yield b"".join(batch)
                 batch = []
+                if progress:
+                    progress(sum(counts.values()), pending)
         if batch:
             yield b"".join(batch)
         state["to_seq"] = max(after, top)
         # The header line is covered by the digest, so the signed trailer need not repeat it.
         trailer = {"bundle_id": header["bundle_id"], "to_seq": state["to_seq"], "counts": state["counts"],
-                   "changes": sum(state["counts"].values()), "payload_sha256": state["digest"].hexdigest(),
-                   "acks": devices.acks_for(access), "audit_head": access.store.meta("audit_head")}
+                   "changes": sum(state["counts"].values()), "payload_sha256": _b64(state["digest"].digest()),
+                   "acks": _acks(access, peer_id), "audit_head": access.store.meta("audit_head")}
         state["manifest"] = {**header, **trailer}
         yield _line({"manifest": trailer, "signature": devices.sign(access, _canonical(trailer))})
 
@@ -261,6 +278,8 @@ def _lines(compressed: bytes) -> Iterator[tuple[bytes, dict]]:
             if len(pending) > MAX_LINE_BYTES:
                 raise IntegrityError("the bundle holds an oversized line: refusing it")
             for line in complete:
+                if len(line) > MAX_LINE_BYTES:
+                    raise IntegrityError("the bundle holds an oversized line: refusing it")
                 yield line + b"\n", _decode(line)
     except zstandard.ZstdError:
         raise IntegrityError("the bundle's payload is corrupt (decompression failed)") from None
@@ -302,10 +321,9 @@ def _verify(access: Access, compressed: bytes) -> dict:
             if not isinstance(trailer, dict):
                 raise IntegrityError("the bundle's manifest is corrupt")
             signer = devices.trusted_signer(access, str(header.get("source_device")))
-            if header.get("source_signing_key") != signer["signing_public"] or not devices.verify(
-                    signer["signing_public"], _canonical(trailer), str(signature)):
+            if not devices.verify(signer["signing_public"], _canonical(trailer), str(signature)):
                 raise IntegrityError("the bundle's signature is not valid: it was altered or forged")
-            if trailer.get("payload_sha256") != digest.hexdigest() or trailer.get("changes") != changes \
+            if trailer.get("payload_sha256") != _b64(digest.digest()) or trailer.get("changes") != changes \
                     or trailer.get("bundle_id") != header.get("bundle_id"):
                 raise IntegrityError("the bundle's contents do not match its signed digest (altered or truncated)")
             manifest = {**header, **trailer}

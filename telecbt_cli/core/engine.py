@@ -219,8 +219,12 @@ def start(access: Access, patient_code: str, content: dict, lang: str, restart: 
     return new_run(patient_id, content, lang), False
 
 
-def complete(access: Access, run: Run, content: dict) -> Outcome:
-    """Mark the run delivered; for a questionnaire, score it and store the response."""
+def complete(access: Access, run: Run, content: dict, fired: list[dict] | None = None) -> Outcome:
+    """Mark the run delivered; for a questionnaire, score it and store the response.
+
+    A run never saved before (answers from a file) is written once, already completed,
+    with the alerts for any safety rule in `fired`.
+    """
     missing = unanswered_required(run, content)
     if missing and content["kind"] == "module":
         raise UsageError(f"these steps still need an answer: {', '.join(missing)}")
@@ -233,7 +237,7 @@ def complete(access: Access, run: Run, content: dict) -> Outcome:
     run.status, run.position, run.completed_at = "completed", None, now_iso()
     store = access.store
     with store.write():
-        save(access, run)
+        save(access, run, fired)
         if outcome.score is not None:
             outcome.response_id = _store_response(access, run, content, outcome.score)
         audit.append(store, access.user, f"{run.kind}.complete", patient_id=run.patient_id,
@@ -282,8 +286,7 @@ def run_all(access: Access, patient_code: str, content: dict, lang: str, given: 
         score(content, run.answers)
     store = access.store
     with store.write():
-        save(access, run, fired)
-        outcome = complete(access, run, content)
+        outcome = complete(access, run, content, fired)
     outcome.fired = fired
     return run, outcome
 

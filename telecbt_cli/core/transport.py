@@ -33,7 +33,7 @@ def _estimate(access: Access) -> int:
 
 def write_bundle(access: Access, dest: Path, recipients: list[str], peer_id: str | None, since_last: bool = True,
                  since: str | None = None, patient_codes: list[str] | None = None, usb: bool = False,
-                 passphrase: str | None = None) -> dict:
+                 passphrase: str | None = None, progress=None) -> dict:
     """Export to `dest` (a folder or a file name). Never leaves a partial file under the final name."""
     if usb and not dest.is_dir():
         raise UsageError(f"{dest} is not a mounted folder: plug in the stick and give its mount point")
@@ -53,7 +53,7 @@ def write_bundle(access: Access, dest: Path, recipients: list[str], peer_id: str
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             writer = _HashingWriter(handle)
             manifest = bundles.export_bundle(access, writer, recipients, peer_id, since_last, since, patient_codes,
-                                             passphrase)
+                                             passphrase, progress)
             handle.flush()
             os.fsync(handle.fileno())
         final = dest / f"{manifest['bundle_id']}{SUFFIX}" if dest.is_dir() else dest

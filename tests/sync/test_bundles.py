@@ -180,3 +180,23 @@ def test_passphrase_sealed_bundles_and_the_work_factor_limit(sites):
     assert greedy != raw
     with pytest.raises(IntegrityError, match="work factor 2\\^30"):
         bundles.import_bundle(hub.access, greedy, passphrase="a long bundle passphrase")
+
+
+def test_a_decompression_bomb_is_refused(sites, monkeypatch):
+    """Bounded output: a small bundle that expands past the limit is refused before anything is applied."""
+    field, hub = sites
+    _enrol(field)
+    raw = field.bundle_for(hub)
+    monkeypatch.setattr(bundles, "MAX_PLAINTEXT_BYTES", 200)
+    with pytest.raises(IntegrityError, match="decompression bomb"):
+        hub.import_(raw)
+    assert _rows(hub, "patients") == []
+
+
+def test_a_huge_line_is_refused(sites, monkeypatch):
+    field, hub = sites
+    _enrol(field)
+    raw = field.bundle_for(hub)
+    monkeypatch.setattr(bundles, "MAX_LINE_BYTES", 50)
+    with pytest.raises(IntegrityError, match="oversized line"):
+        hub.import_(raw)
