@@ -50,22 +50,16 @@ def _canonical(manifest: dict) -> bytes:
     return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _change_lines(access: Access, after: int, origin_not: str | None, since: str | None,
-                  patients: set[str] | None) -> Iterator[tuple[int, str, bytes]]:
-    """(seq, table, NDJSON line) for each change to send, built by SQLite's json_object.
+CHUNK = 10_000
 
-    Building the lines in SQL keeps Python out of the per-row work, so exporting a year
-    of diaries for a whole program costs about what a shell pipeline would.
-    """
+
+def _select(after: int, upto: int, origin_not: str | None, since: str | None,
+            patients: set[str] | None) -> tuple[str, list]:
     # Staff users stay on their own device (each store has its own key slots), and so does the
-    # outbox (emails leave from the device that queued them). The change id, row id, hlc,
-    # device and time all follow from `data`, so they are not repeated.
-    # `data` is JSON text written by json.dumps (here or on import): it is spliced into the
-    # line as it is instead of being parsed and dumped again, which would cost ten times the
-    # rest of the export. `op` and `table_name` are identifiers from our own code.
+    # outbox (emails leave from the device that queued them).
     sql = ("SELECT seq, table_name, op, base_hlc, data FROM change_log "
-           "WHERE seq > ? AND table_name NOT IN ('users', 'outbox')")
-    params: list = [after]
+           "WHERE seq > ? AND seq <= ? AND table_name NOT IN ('users', 'outbox')")
+    params: list = [after, upto]
     if origin_not:
         sql += " AND device_id != ?"
         params.append(origin_not)
@@ -77,43 +71,45 @@ def _change_lines(access: Access, after: int, origin_not: str | None, since: str
         sql += (f" AND ((table_name = 'patients' AND row_id IN ({marks})) "
                 f"OR json_extract(data, '$.patient_id') IN ({marks}))")
         params += list(patients) * 2
-    cursor = access.store.conn.execute(sql + " ORDER BY seq", params)
-    while batch := cursor.fetchmany(2000):
-        for seq, table, op, base, data in batch:
-            base_json = "null" if base is None else json.dumps(base)
-            line = f'{{"change":{{"base_hlc":{base_json},"data":{data},"op":"{op}","table":"{table}"}}}}\n'
-            yield seq, table, line.encode()
+    return sql + " ORDER BY seq", params
+
+
+def _change_chunks(access: Access, after: int, upto: int, origin_not: str | None, since: str | None,
+                   patients: set[str] | None) -> Iterator[tuple[dict[str, int], bytes]]:
+    """Changes after `after` up to `upto`, in order, as NDJSON bytes in chunks, with counts per table.
+
+    `data` is JSON text written by json.dumps (here or on import) and is spliced into the line
+    as it is, read as bytes: parsing and dumping it again, or even decoding and re-encoding
+    it, costs more than the rest of the export. The change id, row id, hlc, device and time
+    all follow from `data`, so they are not repeated. `op` and `table_name` are identifiers
+    from our own code. Changes up to `upto` are append-only, so a separate read-only
+    connection sees the same picture as the store.
+    """
+    from telecbt_cli.core import db as dbmod
+    from telecbt_cli.core.paths import db_file
+
+    conn = dbmod.connect(db_file(access.store.dir), access.store.data_key)
+    conn.text_factory = bytes
+    try:
+        cursor = conn.execute(*_select(after, upto, origin_not, since, patients))
+        while batch := cursor.fetchmany(CHUNK // 4):
+            counts: dict[str, int] = {}
+            lines = []
+            for _, table, op, base, data in batch:
+                base_json = b"null" if base is None else json.dumps(base.decode()).encode()
+                lines.append(b'{"change":{"base_hlc":' + base_json + b',"data":' + data + b',"op":"' + op
+                             + b'","table":"' + table + b'"}}\n')
+                name = table.decode()
+                counts[name] = counts.get(name, 0) + 1
+            yield counts, b"".join(lines)
+    finally:
+        conn.close()
 
 
 def _acks(access: Access, peer_id: str | None) -> dict[str, int]:
     """What we received from the receiver (it only needs its own ack); every peer's for bare recipients."""
     acks = devices.acks_for(access)
     return {peer_id: acks.get(peer_id, 0)} if peer_id else acks
-
-
-def _background(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
-    """Run a generator on its own thread: reading the store overlaps compressing and encrypting."""
-    import queue
-    import threading
-
-    pipe: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                pipe.put(chunk)
-        except BaseException as error:  # handed to the consumer, which re-raises it
-            pipe.put(error)
-        pipe.put(done)
-
-    worker = threading.Thread(target=produce, daemon=True)
-    worker.start()
-    while (item := pipe.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    worker.join()
 
 
 class _StreamReader:
@@ -161,27 +157,23 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
     me = devices.identity(access)
     header = {"format": FORMAT, "version": VERSION, "bundle_id": uuid7(), "source_device": me["device_id"],
               "created": now_iso(), "recipients": recipients,
-              "to_device": peer_id, "from_seq": after}
+              "to_device": peer_id, "from_seq": after, "partial": bool(patients is not None or since)}
     state: dict[str, Any] = {"counts": {}, "to_seq": after, "digest": hashlib.sha256(), "bytes": 0}
 
     def lines() -> Iterator[bytes]:
         first = _line({"header": header})
         state["digest"].update(first)
         yield first
-        counts, digest, batch, top = state["counts"], state["digest"], [], after
-        for seq, table, data in _change_lines(access, after, peer_id, since, patients):
+        counts, digest = state["counts"], state["digest"]
+        for chunk_counts, data in _change_chunks(access, after, upto, peer_id, since, patients):
             digest.update(data)
-            counts[table] = counts.get(table, 0) + 1
-            top = seq
-            batch.append(data)
-            if len(batch) >= 2000:
-                yield b"".join(batch)
-                batch = []
-                if progress:
-                    progress(sum(counts.values()), pending)
-        if batch:
-            yield b"".join(batch)
-        state["to_seq"] = max(after, top)
+            for table, count in chunk_counts.items():
+                counts[table] = counts.get(table, 0) + count
+            yield data
+            if progress:
+                progress(sum(counts.values()), pending)
+        # `to_seq` is the range asked for, not the last change sent: filtered-out changes count as covered.
+        state["to_seq"] = upto
         # The header line is covered by the digest, so the signed trailer need not repeat it.
         trailer = {"bundle_id": header["bundle_id"], "to_seq": state["to_seq"], "counts": state["counts"],
                    "changes": sum(state["counts"].values()), "payload_sha256": _b64(state["digest"].digest()),
@@ -189,16 +181,20 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
         state["manifest"] = {**header, **trailer}
         yield _line({"manifest": trailer, "signature": devices.sign(access, _canonical(trailer))})
 
-    pending = access.store.conn.execute("SELECT count(*) FROM change_log WHERE seq > ?", (after,)).fetchone()[0]
+    upto = access.store.conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0]
+    upto = max(upto, after)
+    pending = upto - after
     level = 19 if pending <= 5000 else 3  # small bundles travel on poor links: squeeze them harder
 
     # Sized to the data, so level 19 on a small bundle does not allocate its full 8 MiB window.
     # Large bundles compress on zstd's own threads, alongside the Python that builds the lines.
-    params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600)
+    # Large bundles compress on zstd's own thread, alongside the Python that reads the store.
+    params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600,
+                                                            threads=1 if pending > 5000 else 0)
 
     def compressed() -> Iterator[bytes]:
         compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
-        for chunk in _background(lines()):
+        for chunk in lines():
             part = compressor.compress(chunk)
             if part:
                 yield part
@@ -409,7 +405,8 @@ def import_bundle(access: Access, raw: bytes, dry_run: bool = False, passphrase:
         for _, obj in _lines(compressed):
             if "change" in obj:
                 _apply_change(access, obj["change"], manifest["bundle_id"], stats)
-        devices.record_received(access, source, manifest["from_seq"], manifest["to_seq"])
+        if not manifest.get("partial"):  # a filtered bundle does not cover its whole range
+            devices.record_received(access, source, manifest["from_seq"], manifest["to_seq"])
         ack = (manifest.get("acks") or {}).get(store.device_id)
         if isinstance(ack, int):
             conn.execute("UPDATE peers SET acked_seq = max(acked_seq, ?) WHERE id = ?", (ack, source))

@@ -200,3 +200,19 @@ def test_a_huge_line_is_refused(sites, monkeypatch):
     monkeypatch.setattr(bundles, "MAX_LINE_BYTES", 50)
     with pytest.raises(IntegrityError, match="oversized line"):
         hub.import_(raw)
+
+
+def test_a_bundle_for_one_patient_does_not_acknowledge_the_others(sites):
+    """Guards against a filtered bundle advancing the acknowledgement past changes it did not carry."""
+    field, hub = sites
+    first, second = _enrol(field, "First"), _enrol(field, "Second")
+    out = io.BytesIO()
+    recipient = devices.identity(hub.access)["recipient"]
+    bundles.export_bundle(field.access, out, [recipient], hub.id, patient_codes=[second])
+    hub.import_(out.getvalue())
+    field.import_(hub.bundle_for(field))  # carries hub's acks back
+    rest = io.BytesIO()
+    manifest = bundles.export_bundle(field.access, rest, [recipient], hub.id)
+    hub.import_(rest.getvalue())
+    codes = sorted(r[0] for r in hub.access.store.conn.execute("SELECT code FROM patients"))
+    assert codes == sorted([first, second]) and manifest["changes"] >= 2
