@@ -188,9 +188,12 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
 
     # Sized to the data, so level 19 on a small bundle does not allocate its full 8 MiB window.
     # Large bundles compress on zstd's own threads, alongside the Python that builds the lines.
-    # Large bundles compress on zstd's own thread, alongside the Python that reads the store.
-    params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600,
-                                                            threads=1 if pending > 5000 else 0)
+    # Large bundles compress on zstd's own thread, alongside the Python that reads the store,
+    # with a 1 MiB window and 2 MiB jobs so memory stays flat however big the export.
+    if pending > 5000:
+        params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=2 << 20)
+    else:
+        params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600)
 
     def compressed() -> Iterator[bytes]:
         compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
