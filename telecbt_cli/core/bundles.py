@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -92,16 +93,12 @@ def _change_chunks(access: Access, after: int, upto: int, origin_not: str | None
     conn.text_factory = bytes
     try:
         cursor = conn.execute(*_select(after, upto, origin_not, since, patients))
+        line = b'{"change":{"base_hlc":%s,"data":%s,"op":"%s","table":"%s"}}\n'
         while batch := cursor.fetchmany(CHUNK // 4):
-            counts: dict[str, int] = {}
-            lines = []
-            for _, table, op, base, data in batch:
-                base_json = b"null" if base is None else json.dumps(base.decode()).encode()
-                lines.append(b'{"change":{"base_hlc":' + base_json + b',"data":' + data + b',"op":"' + op
-                             + b'","table":"' + table + b'"}}\n')
-                name = table.decode()
-                counts[name] = counts.get(name, 0) + 1
-            yield counts, b"".join(lines)
+            counts = Counter(row[1].decode() for row in batch)
+            yield dict(counts), b"".join(
+                [line % (b"null" if base is None else json.dumps(base.decode()).encode(), data, op, table)
+                 for _, table, op, base, data in batch])
     finally:
         conn.close()
 
