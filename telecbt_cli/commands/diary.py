@@ -15,7 +15,16 @@ app = typer.Typer(help="Pain diary: add, correct, list, import.", no_args_is_hel
 
 CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD.")]
 Rating = Annotated[Optional[int], typer.Option(show_default=False, help="0-10.")]
-ListOpt = Annotated[Optional[str], typer.Option(show_default=False, help="Comma-separated list.")]
+HoursOpt = Annotated[Optional[float], typer.Option("--sleep-hours", show_default=False, help="Hours slept.")]
+MinutesOpt = Annotated[Optional[int], typer.Option("--activity-min", show_default=False, help="Minutes of activity.")]
+StepsOpt = Annotated[Optional[int], typer.Option("--steps", show_default=False, help="Step count.")]
+NoteOpt = Annotated[Optional[str], typer.Option("--note", show_default=False, help="A short note.")]
+LocationsOpt = Annotated[Optional[str], typer.Option(
+    "--locations", show_default=False, help="Body regions, comma-separated: head, neck, shoulders, upper_back, "
+    "lower_back, chest, abdomen, arms, hands, hips, legs, knees, feet, whole_body.")]
+TriggersOpt = Annotated[Optional[str], typer.Option("--triggers", show_default=False, help="What made pain worse (comma-separated).")]
+CopingOpt = Annotated[Optional[str], typer.Option("--coping", show_default=False, help="Skills used (comma-separated).")]
+MedsOpt = Annotated[Optional[str], typer.Option("--meds", show_default=False, help="Medicines taken (comma-separated).")]
 COLUMNS = ["entry_at", "pain", "locations", "mood", "sleep_hours", "sleep_quality", "activity_min", "steps",
            "triggers", "coping", "meds", "note", "source", "supersedes", "id"]
 
@@ -32,18 +41,9 @@ def _values(pain, locations, mood, sleep_hours, sleep_quality, activity_min, ste
 def add(
     patient: CodeArg,
     pain: Annotated[Optional[int], typer.Option("--pain", show_default=False, help="Pain now, 0-10 (required).")] = None,
-    locations: Annotated[Optional[str], typer.Option("--locations", show_default=False,
-                         help="Body regions, comma-separated: head, neck, shoulders, upper_back, lower_back, chest, "
-                              "abdomen, arms, hands, hips, legs, knees, feet, whole_body.")] = None,
-    mood: Annotated[Optional[int], typer.Option("--mood", show_default=False, help="Mood 0-10.")] = None,
-    sleep_hours: Annotated[Optional[float], typer.Option("--sleep-hours", show_default=False, help="Hours slept.")] = None,
-    sleep_quality: Annotated[Optional[int], typer.Option("--sleep-quality", show_default=False, help="Sleep quality 0-10.")] = None,
-    activity_min: Annotated[Optional[int], typer.Option("--activity-min", show_default=False, help="Minutes of activity.")] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", show_default=False, help="Step count.")] = None,
-    triggers: Annotated[Optional[str], typer.Option("--triggers", show_default=False, help="What made pain worse (comma-separated).")] = None,
-    coping: Annotated[Optional[str], typer.Option("--coping", show_default=False, help="Skills used (comma-separated).")] = None,
-    meds: Annotated[Optional[str], typer.Option("--meds", show_default=False, help="Medicines taken (comma-separated).")] = None,
-    note: Annotated[Optional[str], typer.Option("--note", show_default=False, help="A short note.")] = None,
+    locations: LocationsOpt = None, mood: Rating = None, sleep_hours: HoursOpt = None, sleep_quality: Rating = None,
+    activity_min: MinutesOpt = None, steps: StepsOpt = None, triggers: TriggersOpt = None, coping: CopingOpt = None,
+    meds: MedsOpt = None, note: NoteOpt = None,
     at: Annotated[Optional[str], typer.Option("--at", show_default=False, help="When (local time), e.g. 2026-11-27 08:30. Default: now.")] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
@@ -64,13 +64,9 @@ def add(
 @app.command()
 def correct(
     entry: Annotated[str, typer.Argument(help="Id of the entry to correct (from `diary list --json`).")],
-    pain: Rating = None, mood: Rating = None,
-    sleep_hours: Annotated[Optional[float], typer.Option("--sleep-hours", show_default=False, help="Hours slept.")] = None,
-    sleep_quality: Rating = None,
-    activity_min: Annotated[Optional[int], typer.Option("--activity-min", show_default=False, help="Minutes of activity.")] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", show_default=False, help="Step count.")] = None,
-    locations: ListOpt = None, triggers: ListOpt = None, coping: ListOpt = None, meds: ListOpt = None,
-    note: Annotated[Optional[str], typer.Option("--note", show_default=False, help="A short note.")] = None,
+    pain: Rating = None, locations: LocationsOpt = None, mood: Rating = None, sleep_hours: HoursOpt = None,
+    sleep_quality: Rating = None, activity_min: MinutesOpt = None, steps: StepsOpt = None,
+    triggers: TriggersOpt = None, coping: CopingOpt = None, meds: MedsOpt = None, note: NoteOpt = None,
     at: Annotated[Optional[str], typer.Option("--at", show_default=False, help="Corrected time (local).")] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,

@@ -10,6 +10,7 @@ from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core import audit, records
 from telecbt_cli.core.access import Access
 from telecbt_cli.core.clock import now_iso
+from telecbt_cli.core.timeparse import iso_utc, parse_local
 from telecbt_cli.core.errors import NotFoundError, UsageError
 from telecbt_cli.core.patients import patient_id_for, require_active_consent
 from telecbt_cli.core.plans import _find, _rows, assign_homework
@@ -21,17 +22,10 @@ REMINDER_HOURS = 24
 
 def parse_future(text: str, now: datetime | None = None) -> str:
     """A typed local date/time as ISO UTC; refuses the past."""
-    now = now or datetime.now(timezone.utc)
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        raise UsageError(f"{text!r} is not a date and time: use YYYY-MM-DD HH:MM (local time)") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    moment = moment.astimezone(timezone.utc)
-    if moment < now:
+    moment = parse_local(text)
+    if moment < (now or datetime.now(timezone.utc)):
         raise UsageError(f"{text} is in the past: a session is scheduled for a time to come")
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(moment)
 
 
 def _check_link(link: str | None) -> str | None:

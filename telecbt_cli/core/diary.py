@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from telecbt_cli.core import audit, records
 from telecbt_cli.core.access import Access
+from telecbt_cli.core.timeparse import iso_utc, parse_local
 from telecbt_cli.core.errors import NotFoundError, UsageError
 from telecbt_cli.core.patients import patient_id_for, require_active_consent
 
@@ -23,17 +24,10 @@ CLOCK_SKEW = timedelta(minutes=10)
 
 def parse_when(text: str, now: datetime | None = None) -> str:
     """A typed date/time (local time unless it has an offset) as ISO UTC; never in the future."""
-    now = now or datetime.now(timezone.utc)
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        raise UsageError(f"{text!r} is not a date and time: use YYYY-MM-DD HH:MM (local time)") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    moment = moment.astimezone(timezone.utc)
-    if moment > now + CLOCK_SKEW:
+    moment = parse_local(text)
+    if moment > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
         raise UsageError(f"{text} is in the future: a diary entry is about something that already happened")
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(moment)
 
 
 def _number(name: str, value: object) -> int | float | None:
