@@ -303,7 +303,8 @@ def backup(store: Store, dest: Path) -> dict:
 
     check_new_location(dest)
     with staging_dir(dest) as tmp:
-        target = dbmod.connect(db_file(tmp), store.data_key, create=True)
+        page_size = int(store.conn.execute("PRAGMA cipher_page_size").fetchone()[0])
+        target = dbmod._open(db_file(tmp), store.data_key, page_size, create=True)
         restrict_mode(db_file(tmp))
         try:
             store.conn.backup(target)

@@ -169,3 +169,29 @@ def test_records_carry_sync_stamps(admin):
     assert row["device_id"] == admin.store.device_id
     assert row["hlc"].split(".")[2] == admin.store.device_id
     assert row["deleted"] == 0 and row["created_at"] and row["updated_at"]
+
+
+def test_stores_with_the_older_4k_page_size_still_open(tmp_path):
+    """Guards the fallback in db.connect: new stores use 16 KiB pages, older ones 4 KiB."""
+    import os
+
+    from telecbt_cli.core import db
+
+    key = os.urandom(32)
+    path = tmp_path / "old.db"
+    old = db._open(path, key, 4096, create=True)
+    old.execute("CREATE TABLE t (x)")
+    old.execute("INSERT INTO t VALUES (42)")
+    old.close()
+    reopened = db.connect(path, key)
+    try:
+        assert reopened.execute("SELECT x FROM t").fetchone()[0] == 42
+        assert reopened.execute("PRAGMA cipher_page_size").fetchone()[0] in ("4096", 4096)
+    finally:
+        reopened.close()
+    with pytest.raises(db.WrongKey):
+        db.connect(path, os.urandom(32))
+
+
+def test_new_stores_use_16k_pages(admin):
+    assert int(admin.store.conn.execute("PRAGMA cipher_page_size").fetchone()[0]) == 16384
