@@ -234,7 +234,8 @@ def complete(access: Access, run: Run, content: dict, fired: list[dict] | None =
     if content["kind"] == "instrument":
         outcome.score = score(content, run.answers)
     outcome.flags = [flag for flag in content.get("flags") or [] if _holds(flag["when"], run.answers)]
-    run.status, run.position, run.completed_at = "completed", None, now_iso()
+    # The step history only serves "back" while a run is open; a finished run keeps its answers.
+    run.status, run.position, run.history, run.completed_at = "completed", None, [], now_iso()
     store = access.store
     with store.write():
         save(access, run, fired)
