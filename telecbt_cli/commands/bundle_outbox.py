@@ -53,9 +53,18 @@ def send(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
     If the server cannot be reached nothing changes (exit 1); emails it refuses are tried
     again later, 8 times at most.
     """
+    import getpass
+    import os
+    import sys
+
     from telecbt_cli.core import mailer
 
-    settings = mailer.MailSettings.from_env()
+    environ = dict(os.environ)
+    if environ.get("TELECBT_SMTP_USER") and not (environ.get("TELECBT_SMTP_PASSWORD")
+                                                  or environ.get("TELECBT_SMTP_PASSWORD_FILE")):
+        if sys.stdin.isatty():  # the third way to give it: asked for, never stored or echoed
+            environ["TELECBT_SMTP_PASSWORD"] = getpass.getpass("Mail server password: ", stream=sys.stderr)
+    settings = mailer.MailSettings.from_env(environ)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         result = mailer.send_due(access, settings)
     if json_out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -36,13 +37,13 @@ def _run(kind: str, out: Path, patients: list[str] | None, since: str | None, en
     exports.recipients_for(encrypt_to, plaintext)  # refuse before asking for a passphrase
     since_iso = parse_since(since) if since else None
     catalog = load_catalog(content) if kind == "fhir" else None
-    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access, _progress(json_out) as progress:
         if kind == "fhir":
             result = exports.export_fhir(access, catalog, out, patients or None, since_iso, encrypt_to=encrypt_to,
-                                         plaintext=plaintext, force=force)
+                                         plaintext=plaintext, force=force, progress=progress)
         else:
             result = exports.export_tables(access, out, kind, patients or None, since_iso, encrypt_to=encrypt_to,
-                                           plaintext=plaintext, force=force)
+                                           plaintext=plaintext, force=force, progress=progress)
     if plaintext:
         say(f"Warning: files hold patient data in clear: {result['out_dir']}. Keep them on an encrypted disk, "
             "share them only through a secure channel and delete them when done.", style="yellow")
@@ -93,3 +94,19 @@ def fhir(
     """
     _run("fhir", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
          json_out, content)
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool):
+    """A progress bar on a terminal (stderr); nothing for scripts and pipes."""
+    import sys
+
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("Exporting", total=None)
+        yield lambda label, done, total: bar.update(task, completed=done, total=total, description=f"Exporting {label}")

@@ -332,8 +332,10 @@ def _table_query(table: str, patient_ids: list[str] | None, since: str | None) -
 
 def export_tables(access: Access, out_dir: Path, fmt: str, patient_codes: Sequence[str] | None = None,
                   since: str | None = None, *, encrypt_to: str | Sequence[str] | None = None,
-                  plaintext: bool = False, force: bool = False) -> dict:
+                  plaintext: bool = False, force: bool = False, progress: Any = None) -> dict:
     """One file per table (`TABLES`) of non-deleted rows, as CSV or NDJSON; counts and paths.
+
+    `progress(label, done, total)` is called after each file (the CLI draws a bar on a terminal).
 
     `since` (ISO UTC) keeps rows changed at or after it (`updated_at`); `patient_codes`
     keeps those patients' rows.
@@ -363,6 +365,8 @@ def export_tables(access: Access, out_dir: Path, fmt: str, patient_codes: Sequen
             path = out_dir / f"{table}{suffix}"
             write_stream(path, chunks, recipients)
             counts[table], files[table] = tally.rows, str(path)
+            if progress:
+                progress(table, len(files), len(TABLES))
     _finish(out_dir)
     return {"format": fmt, "out_dir": str(out_dir), "encrypted": recipients is not None, "since": since,
             "patients": None if patient_ids is None else len(patient_ids), "counts": counts, "files": files}

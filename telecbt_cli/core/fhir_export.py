@@ -194,7 +194,7 @@ def _bundle_chunks(conn, catalog: "Catalog", patient: dict, since: str | None,
 
 def export_fhir(access: Access, catalog: "Catalog", out_dir: Path, patient_codes: Sequence[str] | None = None,
                 since: str | None = None, *, encrypt_to: str | Sequence[str] | None = None,
-                plaintext: bool = False, force: bool = False) -> dict:
+                plaintext: bool = False, force: bool = False, progress: Any = None) -> dict:
     """One FHIR R4 transaction bundle per patient (`<code>.json`): Patient, QuestionnaireResponses,
     score Observations and diary pain Observations, each a PUT of its own id (re-sending is idempotent).
 
@@ -222,6 +222,8 @@ def export_fhir(access: Access, catalog: "Catalog", out_dir: Path, patient_codes
             path = out_dir / f"{patient['code']}{suffix}"
             write_stream(path, _bundle_chunks(conn, catalog, patient, since, counts), recipients)
             files[patient["code"]] = str(path)
+            if progress:
+                progress(patient["code"], len(files), None)
     _finish(out_dir)
     return {"format": "fhir", "out_dir": str(out_dir), "encrypted": recipients is not None, "since": since,
             "patients": len(files), "counts": counts, "files": files}
