@@ -184,7 +184,7 @@ def small_disk(tmp_path):
     """A real tiny filesystem (tmpfs); needs root, as CI has."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=900k", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     yield mount
