@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -112,3 +113,21 @@ def emit_text(text: str) -> None:
     """Plain data on stdout (a token, a key)."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool, title: str):
+    """A transient progress bar on stderr when it is a terminal; yields update(done, total, label)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(title, total=None)
+
+        def update(done: int, total: int | None, label: str | None = None) -> None:
+            bar.update(task, completed=done, total=total, description=f"{title} {label}" if label else title)
+
+        yield update

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._output import emit_json, emit_table, emit_text, say
+from telecbt_cli.commands._output import emit_json, emit_table, emit_text, progress_bar, say
 from telecbt_cli.core.errors import IntegrityError, UsageError
 
 app = typer.Typer(help="Sync bundles: export, import, conflicts.", no_args_is_help=True, add_completion=False)
@@ -78,7 +77,7 @@ def export_(
         if email or eml:
             result = _mail(access, recipients, peer_id, not all_, since_iso, patient, secret, email, eml, eml_to, size_limit)
         else:
-            with _progress(json_out) as progress:
+            with progress_bar(json_out, "Writing bundle") as progress:
                 result = write_bundle(access, out or usb, recipients, peer_id, since_last=since_last and not all_,
                                       since=since_iso, patient_codes=patient, usb=usb is not None, passphrase=secret,
                                       progress=progress)
@@ -93,22 +92,6 @@ def export_(
         emit_text(f"Wrote {result['path']}: {result['changes']} change(s), {result['bytes']} bytes.")
         if usb:
             say("Verified on the stick: it is safe to remove it.", style="bold green")
-
-
-@contextlib.contextmanager
-def _progress(quiet: bool):
-    """A progress bar on a terminal (stderr); nothing in scripts."""
-    import sys
-
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("Writing bundle", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _mail(access, recipients, peer_id, since_last, since, patient, secret, email, eml, eml_to, size_limit) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,7 +9,7 @@ import typer
 
 from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
 from telecbt_cli.commands._content_opts import ContentOpt, load_catalog
-from telecbt_cli.commands._output import emit_json, say
+from telecbt_cli.commands._output import emit_json, progress_bar, say
 
 app = typer.Typer(help="Bulk exports for analysts and health-record systems: csv, ndjson, fhir.",
                   no_args_is_help=True, add_completion=False)
@@ -37,7 +36,8 @@ def _run(kind: str, out: Path, patients: list[str] | None, since: str | None, en
     exports.recipients_for(encrypt_to, plaintext)  # refuse before asking for a passphrase
     since_iso = parse_since(since) if since else None
     catalog = load_catalog(content) if kind == "fhir" else None
-    with unlocked(store, user, passphrase_file, passphrase_fd) as access, _progress(json_out) as progress:
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Exporting") as bar:
+        progress = (lambda label, done, total: bar(done, total, label)) if bar else None
         if kind == "fhir":
             result = exports.export_fhir(access, catalog, out, patients or None, since_iso, encrypt_to=encrypt_to,
                                          plaintext=plaintext, force=force, progress=progress)
@@ -94,19 +94,3 @@ def fhir(
     """
     _run("fhir", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
          json_out, content)
-
-
-@contextlib.contextmanager
-def _progress(quiet: bool):
-    """A progress bar on a terminal (stderr); nothing for scripts and pipes."""
-    import sys
-
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("Exporting", total=None)
-        yield lambda label, done, total: bar.update(task, completed=done, total=total, description=f"Exporting {label}")
