@@ -76,6 +76,8 @@ class StepRenderer:
         steps = engine.visible(content, run.answers)
         number = next((i for i, s in enumerate(steps) if s["id"] == step["id"]), 0) + 1
         self.console.rule(inert(f"{pick(content['title'], self.lang)} · {self.t('run.step_of', n=number, total=len(steps))}"))
+        if content["kind"] == "instrument" and pick(content.get("recall"), self.lang):
+            self.show(pick(content["recall"], self.lang), style="dim")
         if pick(step.get("title"), self.lang):
             self.show(pick(step["title"], self.lang), style="bold")
         if pick(step.get("body"), self.lang):
