@@ -108,11 +108,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from telecbt_cli.commands import care, demo, session
+    from telecbt_cli.commands import care, demo, session, tui
 
     session.register(app)
     care.register(app)
     demo.register(app)
+    tui.register(app)
 
 
 _register()
