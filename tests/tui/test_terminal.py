@@ -18,11 +18,14 @@ from tests.conftest import ADMIN, ADMIN_PASS, telecbt_cmd
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux")]
 
 
+SOCKET = f"telecbt-test-{uuid.uuid4().hex[:8]}"  # a private tmux server: no clash with the user's
+
+
 def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=False).stdout
 
 
-def _wait_for(session: str, text: str, timeout: float = 20) -> str:
+def _wait_for(session: str, text: str, timeout: float = 40) -> str:
     deadline = time.time() + timeout
     screen = ""
     while time.time() < deadline:
@@ -43,7 +46,8 @@ def test_staff_flow_in_tmux(created, store_dir, isolated_home):
         "TELECBT_HOME": str(isolated_home), "TELECBT_KDF_LOG2N": "10", "TERM": "xterm-256color",
         "NO_COLOR": "1"}.items())
     command = f"env {env} {' '.join(shlex.quote(c) for c in telecbt_cmd())} tui --store {shlex.quote(str(store_dir))}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command], check=True)
+    subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
+                   check=True)
     try:
         _wait_for(session, "sign in")
         _tmux("send-keys", "-t", session, ADMIN, "Tab")
@@ -58,7 +62,7 @@ def test_staff_flow_in_tmux(created, store_dir, isolated_home):
         _wait_for(session, "Saved: pain 7")
         _tmux("send-keys", "-t", session, "C-q")
     finally:
-        _tmux("kill-session", "-t", session)
+        _tmux("kill-server")
     check = unlock(store_dir, ADMIN, ADMIN_PASS)
     try:
         assert [e["pain"] for e in diary.list_entries(check, patient["code"])] == [7]
