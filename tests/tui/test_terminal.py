@@ -50,8 +50,14 @@ def test_staff_flow_in_tmux(created, store_dir, isolated_home):
                    check=True)
     try:
         _wait_for(session, "sign in")
-        _tmux("send-keys", "-t", session, ADMIN, "Tab")
+        time.sleep(1.0)  # let the screen finish mounting and focus the first field
+        _tmux("send-keys", "-t", session, "-l", ADMIN)
+        _wait_for(session, ADMIN)  # the user field has focus and took the keys
+        _tmux("send-keys", "-t", session, "Tab")
+        time.sleep(0.5)
         _tmux("send-keys", "-t", session, "-l", ADMIN_PASS)
+        time.sleep(0.3)
+        assert ADMIN_PASS not in _tmux("capture-pane", "-t", session, "-p")  # masked
         _tmux("send-keys", "-t", session, "Enter")
         screen = _wait_for(session, patient["code"])
         assert "Rosa Example" in screen and ADMIN_PASS not in screen
