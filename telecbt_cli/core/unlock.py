@@ -124,7 +124,8 @@ def unlock(store_dir: Path, user: str | None, passphrase: str) -> Access:
         slot = keyfile.user_slot(user)
         if slot is None:
             _record_failure(store_dir, None, "unknown user")
-            raise AuthError(f"no user named {user} can unlock this store")
+            # The name is not repeated: a passphrase typed into the wrong field must not be echoed.
+            raise AuthError("that user name cannot unlock this store (unknown or disabled): check --user")
         candidates = [slot]
     else:
         candidates = [s for s in keyfile.slots if s.kind == "user"]

@@ -82,7 +82,7 @@ def test_wrong_passphrase_and_unknown_user(admin, store_dir):
     admin.close()
     with pytest.raises(AuthError, match="wrong passphrase"):
         unlock(store_dir, ADMIN, "not the passphrase")
-    with pytest.raises(AuthError, match="no user named"):
+    with pytest.raises(AuthError, match="user name cannot unlock"):
         unlock(store_dir, "mallory", ADMIN_PASS)
 
 

@@ -138,7 +138,7 @@ def test_user_rules(admin, store_dir):
     users.add_user(admin, "zed", "admin", "zed passphrase", KdfParams(10))
     disabled = users.disable_user(admin, "zed")
     assert disabled.disabled and not disabled.can_unlock
-    with pytest.raises(Exception, match="no user named zed"):
+    with pytest.raises(Exception, match="user name cannot unlock"):
         unlock(store_dir, "zed", "zed passphrase")
     with pytest.raises(StoreExistsError):
         users.add_user(admin, "zed", "chw", "zed passphrase", KdfParams(10))
