@@ -47,6 +47,11 @@ class StepRenderer:
 
         self.console.print(Text(inert(text).replace("\\x0a", "\n"), style=style))
 
+    def show_inline(self, text: str) -> None:
+        from rich.text import Text
+
+        self.console.print(Text(inert(text)), end=" ")
+
     def ask(self, label: str, nav: bool = True) -> str:
         from rich.text import Text
 
@@ -66,7 +71,7 @@ class StepRenderer:
 
         lines = [pick(rule.get("message"), self.lang) or self.catalog.crisis(self.lang) for rule in rules]
         body = Text(inert("\n\n".join(dict.fromkeys(lines))).replace("\\x0a", "\n"))
-        self.console.print(Panel(body, title=inert(self.t("safety.crisis_title")), border_style="bold red"))
+        self.console.print(Panel(body, title=Text(inert(self.t("safety.crisis_title"))), border_style="bold red"))
         self.show(self.t("safety.alert_opened"), style="bold")
         self.ask(self.t("common.press_enter"), nav=False)
 
@@ -75,7 +80,11 @@ class StepRenderer:
     def header(self, run: engine.Run, content: dict, step: dict) -> None:
         steps = engine.visible(content, run.answers)
         number = next((i for i, s in enumerate(steps) if s["id"] == step["id"]), 0) + 1
-        self.console.rule(inert(f"{pick(content['title'], self.lang)} · {self.t('run.step_of', n=number, total=len(steps))}"))
+        from rich.text import Text
+
+        # A str title would be read as markup: content text must stay inert.
+        self.console.rule(Text(inert(f"{pick(content['title'], self.lang)} · "
+                                     f"{self.t('run.step_of', n=number, total=len(steps))}")))
         if content["kind"] == "instrument" and pick(content.get("recall"), self.lang):
             self.show(pick(content["recall"], self.lang), style="dim")
         if pick(step.get("title"), self.lang):
@@ -143,7 +152,7 @@ class StepRenderer:
                 for key in ("inhale", "hold", "exhale"):
                     seconds = step[key]
                     if seconds:
-                        self.console.print(inert(self.t(f"exercise.breathing.{key}")), end=" ")
+                        self.show_inline(self.t(f"exercise.breathing.{key}"))
                         for count in range(1, seconds + 1):
                             self.console.print(str(count), end=" ")
                             time.sleep(1)
@@ -189,13 +198,6 @@ def drive(access: Any, catalog: Catalog, content: dict, run: engine.Run, resumed
         ui.header(run, content, step)
         try:
             value = ui.collect(content, step)
-            if isinstance(value, str) and not value.strip() and step["kind"] != "info":
-                if step.get("optional"):
-                    engine.skip(run, content)
-                    engine.save(access, run)
-                else:
-                    ui.show(ui.t("run.required"), style="yellow")
-                continue
             fired = engine.answer(run, content, value)
         except _Pause:
             engine.save(access, run)

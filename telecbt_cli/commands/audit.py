@@ -31,13 +31,12 @@ def log(
         access.require("audit")
         patient_id = patient_id_for(access, patient) if patient else None
         rows = [e.to_dict() for e in audit.entries(access.store, patient_id, since_iso, limit)]
-        codes = dict(access.store.conn.execute("SELECT id, code FROM patients").fetchall())
     if json_out:
         emit_json(rows)
         return
     for row in rows:
         row["at"] = row["at"][:19].replace("T", " ")
-        row["patient"] = codes.get(row["patient_id"], "") if row["patient_id"] else ""
+        row["patient"] = row["patient_code"] or ""
         row["detail"] = ", ".join(f"{k}={v}" for k, v in (row["detail"] or {}).items())
     emit_table(rows, [("seq", "#"), ("at", "time (UTC)"), ("user", "user"), ("action", "action"),
                       ("patient", "patient"), ("detail", "detail")], empty="No audit entries match.")
@@ -51,7 +50,7 @@ def verify(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFi
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         problems = audit.verify(access.store)
-        count = access.store.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+        count = audit.count(access.store)
     if json_out:
         emit_json({"ok": not problems, "entries": count, "problems": problems})
     elif problems:

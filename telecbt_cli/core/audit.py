@@ -53,11 +53,13 @@ class AuditEntry:
     action: str
     patient_id: str | None
     detail: dict | None
+    patient_code: str | None = None
 
     def to_dict(self) -> dict:
         return {
             "seq": self.seq, "at": self.at, "user": self.user, "device_id": self.device_id,
-            "action": self.action, "patient_id": self.patient_id, "detail": self.detail,
+            "action": self.action, "patient_id": self.patient_id, "patient_code": self.patient_code,
+            "detail": self.detail,
         }
 
 
@@ -71,17 +73,22 @@ def entries(store: Store, patient_id: str | None = None, since: str | None = Non
     if since:
         where.append("at >= ?")
         params.append(since)
-    sql = "SELECT seq, at, user_name, device_id, action, patient_id, detail FROM audit_log"
+    sql = ("SELECT a.seq, a.at, a.user_name, a.device_id, a.action, a.patient_id, a.detail, p.code "
+           "FROM audit_log a LEFT JOIN patients p ON p.id = a.patient_id")
     if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY seq"
+        sql += " WHERE " + " AND ".join(f"a.{w}" for w in where)
+    sql += " ORDER BY a.seq"
     rows = store.conn.execute(sql, params).fetchall()
     if limit:
         rows = rows[-limit:]
     return [
-        AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else None)
+        AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else None, r[7])
         for r in rows
     ]
+
+
+def count(store: Store) -> int:
+    return store.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
 
 
 def verify(store: Store) -> list[str]:

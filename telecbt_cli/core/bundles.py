@@ -56,11 +56,10 @@ CHUNK = 10_000
 
 def _select(after: int, upto: int, origin_not: str | None, since: str | None,
             patients: set[str] | None) -> tuple[str, list]:
-    # Staff users stay on their own device (each store has its own key slots), and so does the
-    # outbox (emails leave from the device that queued them).
-    sql = ("SELECT seq, table_name, op, base_hlc, data FROM change_log "
-           "WHERE seq > ? AND seq <= ? AND table_name NOT IN ('users', 'outbox')")
-    params: list = [after, upto]
+    local = sorted(records.LOCAL_TABLES)
+    sql = ("SELECT seq, table_name, op, base_hlc, data FROM change_log WHERE seq > ? AND seq <= ? "
+           f"AND table_name NOT IN ({', '.join('?' for _ in local)})")
+    params: list = [after, upto, *local]
     if origin_not:
         sql += " AND device_id != ?"
         params.append(origin_not)
@@ -356,7 +355,7 @@ def _apply_change(access: Access, change: dict, bundle_id: str, stats: dict) -> 
         stats["already"] += 1
         return
     table = change.get("table")
-    if table in ("users", "outbox"):
+    if table in records.LOCAL_TABLES:
         stats["already"] += 1
         return
     if table not in records._TABLES:

@@ -115,6 +115,12 @@ def answer(run: Run, content: dict, value: Any) -> list[dict]:
     step = current(run, content)
     if step is None:
         raise UsageError("nothing left to answer: the run is ready to complete")
+    if step["kind"] != "info" and (value is None or (isinstance(value, str) and not value.strip())):
+        # No answer: an optional step is skipped, a required one says so (the same for every UI).
+        if not step.get("optional"):
+            raise AnswerError(step["id"], "run.required", "needs an answer")
+        skip(run, content)
+        return []
     if step["kind"] == "info":
         stored = None
     elif step["kind"] == "item":

@@ -181,3 +181,19 @@ def test_exercises_are_checked_field_by_field():
     assert first["balanced"] is None
     with pytest.raises(AnswerError):
         check_answer(record, {"situation": "stairs", "thought": "x", "emotion": "fear", "intensity": 180})
+
+
+def test_an_empty_answer_skips_an_optional_step_and_is_refused_for_a_required_one():
+    """Guards the rule both UIs rely on: a blank answer is not a value."""
+    module = CATALOG.get("module", "cbt-01")
+    run = engine.new_run("p", module, "en")
+    for _ in range(3):
+        engine.answer(run, module, None)
+    with pytest.raises(AnswerError) as err:
+        engine.answer(run, module, "   ")  # pain now is required
+    assert err.value.key == "run.required" and run.position == "pain-now"
+    engine.answer(run, module, 3)
+    engine.answer(run, module, ["work"])
+    assert run.position == "matters-most"  # optional text
+    engine.answer(run, module, "")
+    assert run.answers["matters-most"] is None and run.position == "do-again"
