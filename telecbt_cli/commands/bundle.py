@@ -95,23 +95,14 @@ def export_(
 
 
 def _mail(access, recipients, peer_id, since_last, since, patient, secret, email, eml, eml_to, size_limit) -> dict:
-    """Build the bundle in memory (email-sized) and queue it, or write .eml files."""
-    import io
     import os
 
-    from telecbt_cli.core import bundles, mailer
+    from telecbt_cli.core import mailer
+    from telecbt_cli.core.transport import mail_bundle
 
     limit = mailer.parse_size(size_limit or os.environ.get("TELECBT_BUNDLE_SIZE_LIMIT"), 5_000_000)
-    buffer = io.BytesIO()
-    manifest = bundles.export_bundle(access, buffer, recipients, peer_id, since_last, since, patient, secret)
-    data = buffer.getvalue()
-    if email:
-        rows = mailer.queue_bundle(access, data, manifest["bundle_id"], email, limit)
-    else:
-        eml.mkdir(parents=True, exist_ok=True)
-        rows = mailer.write_eml(access, data, manifest["bundle_id"], eml, eml_to or "clinic@example.invalid", limit)
-    return {"bundle_id": manifest["bundle_id"], "changes": manifest["changes"], "bytes": len(data),
-            "parts": len(rows), "counts": manifest["counts"]}
+    return mail_bundle(access, recipients, peer_id, since_last, since, patient, secret, limit,
+                       email or eml_to or "clinic@example.invalid", eml_folder=None if email else eml)
 
 
 @app.command("import")
@@ -123,52 +114,26 @@ def import_(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Import bundles: each is verified, then applied whole or not at all. Bad ones are reported and skipped."""
-    from telecbt_cli.core import bundles
-
-    from telecbt_cli.core import parts as parts_mod
-
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".tcb", ".age", ".tcbp"))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise UsageError(f"{path} does not exist")
-    pieces = [f for f in files if f.suffix == ".tcbp"]
-    files = [f for f in files if f.suffix != ".tcbp"]
-    assembled, part_problems = parts_mod.assemble({f.name: f.read_bytes() for f in pieces}) if pieces else ([], [])
     import os
 
-    results, failed = [], 0
+    from telecbt_cli.core.transport import import_paths
+
     secret = None
     if bundle_passphrase_file or os.environ.get("TELECBT_BUNDLE_PASSPHRASE"):
         secret = _bundle_passphrase(bundle_passphrase_file, confirm=False)
-    for problem in part_problems:
-        failed += 1
-        results.append({"file": f"parts of {problem.get('bundle_id')}", "ok": False, "error": problem["message"]})
-        if not json_out:
-            say(f"parts of bundle {str(problem.get('bundle_id'))[-12:]}: {problem['message']}", style="red")
-    sources = [(f.name, f.read_bytes) for f in files] + [
-        (f"assembled bundle {n}", (lambda data=data: data)) for n, data in enumerate(assembled, 1)]
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        for name, read in sources:
-            file = Path(name)
-            try:
-                stats = bundles.import_bundle(access, read(), dry_run=dry_run, passphrase=secret)
-                results.append({"file": str(file), "ok": True, **stats})
-                if not json_out:
-                    note = " (seen before: nothing changed)" if stats.get("seen_before") else ""
-                    say(f"{file.name}: {stats['changes']} change(s), {stats['inserted']} new, {stats['updated']} "
-                        f"updated, {stats['conflicts']} conflict(s){note}.", style="green")
-            except IntegrityError as error:
-                failed += 1
-                results.append({"file": str(file), "ok": False, "error": str(error)})
-                if not json_out:
-                    say(f"{file.name}: skipped: {error}", style="red")
+        results = import_paths(access, paths, dry_run=dry_run, passphrase=secret)
     if json_out:
         emit_json(results)
-    if failed:
+    else:
+        for r in results:
+            if r["ok"]:
+                note = " (seen before: nothing changed)" if r.get("seen_before") else ""
+                say(f"{r['file']}: {r['changes']} change(s), {r['inserted']} new, {r['updated']} updated, "
+                    f"{r['conflicts']} conflict(s){note}.", style="green")
+            else:
+                say(f"{r['file']}: skipped: {r['error']}", style="red")
+    if any(not r["ok"] for r in results):
         raise typer.Exit(int(IntegrityError.exit_code))
 
 

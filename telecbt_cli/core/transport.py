@@ -76,3 +76,55 @@ def write_bundle(access: Access, dest: Path, recipients: list[str], peer_id: str
     return {"path": str(final), "bytes": writer.size, "sha256": writer.digest.hexdigest(),
             "bundle_id": manifest["bundle_id"], "changes": manifest["changes"], "counts": manifest["counts"],
             "to_seq": manifest["to_seq"], "verified": True}
+
+
+def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
+                 passphrase: str | None = None) -> list[dict]:
+    """Import bundle files and folders (whole `.tcb`/`.age` files and email parts `.tcbp`).
+
+    Each bundle is applied whole or not at all; a bad one, or an incomplete set of parts,
+    becomes a result with `ok: False` and the rest still import. Shared by every UI.
+    """
+    from telecbt_cli.core import parts
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".tcb", ".age", ".tcbp"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"{path} does not exist")
+    pieces = [f for f in files if f.suffix == ".tcbp"]
+    assembled, problems = parts.assemble({f.name: f.read_bytes() for f in pieces}) if pieces else ([], [])
+    results = [{"file": f"parts of bundle {p.get('bundle_id')}", "ok": False, "error": p["message"]}
+               for p in problems]
+    sources = [(f.name, f.read_bytes) for f in files if f.suffix != ".tcbp"]
+    sources += [(f"assembled bundle {n}", (lambda data=data: data)) for n, data in enumerate(assembled, 1)]
+    for name, read in sources:
+        try:
+            results.append({"file": name, "ok": True,
+                            **bundles.import_bundle(access, read(), dry_run=dry_run, passphrase=passphrase)})
+        except IntegrityError as error:
+            results.append({"file": name, "ok": False, "error": str(error)})
+    return results
+
+
+def mail_bundle(access: Access, recipients: list[str], peer_id: str | None, since_last: bool, since: str | None,
+                patient_codes: list[str] | None, passphrase: str | None, limit: int, address: str,
+                eml_folder: Path | None = None) -> dict:
+    """Build an email-sized bundle in memory; queue it in the outbox, or write .eml files to send by hand."""
+    import io
+
+    from telecbt_cli.core import mailer
+
+    buffer = io.BytesIO()
+    manifest = bundles.export_bundle(access, buffer, recipients, peer_id, since_last, since, patient_codes, passphrase)
+    data = buffer.getvalue()
+    if eml_folder is None:
+        rows = mailer.queue_bundle(access, data, manifest["bundle_id"], address, limit)
+    else:
+        eml_folder.mkdir(parents=True, exist_ok=True)
+        rows = mailer.write_eml(access, data, manifest["bundle_id"], eml_folder, address, limit)
+    return {"bundle_id": manifest["bundle_id"], "changes": manifest["changes"], "bytes": len(data),
+            "parts": len(rows), "counts": manifest["counts"]}
