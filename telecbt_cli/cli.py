@@ -28,7 +28,7 @@ LAZY_GROUPS = {"store": "store", "user": "user", "patient": "patient", "diary": 
 GROUP_HELP = {
     "store": "The encrypted store: info, check, passphrase, rekey, backup, recover.",
     "user": "Staff users: add, list, passwd, disable.",
-    "patient": "Patients: add, list, show, edit, archive, consent. Tip: `patient add` with no options asks for "
+    "patient": "Patients: add, list, show, edit, archive, consent, pin. Tip: `patient add` with no options asks for "
                "each field, so names stay out of shell history.",
     "diary": "Pain diary: add, correct, list, import.",
     "plan": "Treatment plan: show, set, goals, homework.",

@@ -26,11 +26,13 @@ from telecbt_cli.core.errors import UsageError
 from telecbt_cli.core.ids import parse_patient_code
 
 app = typer.Typer(
-    help="Patients: add, list, show, edit, archive, consent. "
+    help="Patients: add, list, show, edit, archive, consent, pin. "
     "Tip: `patient add` with no options asks for each field, so names stay out of shell history.",
     no_args_is_help=True,
     add_completion=False,
 )
+pin_app = typer.Typer(help="Kiosk PINs: set, unlock, status.", no_args_is_help=True, add_completion=False)
+app.add_typer(pin_app, name="pin")
 
 CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD (case and dash optional).")]
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="Name or alias.", show_default=False)]
@@ -255,3 +257,81 @@ def consent(
     else:
         say(f"Recorded the withdrawal of consent for {shown}: no clinical data can be recorded now.",
             style="yellow")
+
+
+PinFileOpt = Annotated[Optional[Path], typer.Option(
+    "--pin-file", show_default=False,
+    help="Read the new PIN from the first line of this file; '-' reads standard input. "
+         "Without it the PIN is asked for twice, hidden, on the terminal.")]
+
+
+def _read_pin(pin_file: Path | None, code: str) -> str:
+    """The new PIN from --pin-file, or asked twice on the terminal; never from an argument value."""
+    from telecbt_cli.core.pins import check_pin_format
+
+    if pin_file is not None:
+        try:
+            text = sys.stdin.readline() if str(pin_file) == "-" else pin_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UsageError(f"PIN file {pin_file} does not exist") from None
+        except (OSError, UnicodeDecodeError):
+            raise UsageError(f"cannot read PIN file {pin_file}") from None
+        pin = text.split("\n", 1)[0].strip()
+        if not pin:
+            raise UsageError(f"{'standard input' if str(pin_file) == '-' else pin_file} is empty: "
+                             "it should hold the PIN on its first line")
+        return check_pin_format(pin)
+    if not sys.stdin.isatty():
+        raise UsageError("no PIN given and no terminal to ask on: use --pin-file FILE, or --pin-file - "
+                         "to read it from standard input")
+    import getpass
+
+    pin = check_pin_format(getpass.getpass(f"New kiosk PIN for {code} (4 to 8 digits): ", stream=sys.stderr))
+    if getpass.getpass("Repeat the PIN: ", stream=sys.stderr) != pin:
+        raise UsageError("the two PINs differ: nothing was changed")
+    return pin
+
+
+@pin_app.command("set")
+def pin_set(code: CodeArg, pin_file: PinFileOpt = None, store: StoreOpt = None, user: UserOpt = None,
+            passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None) -> None:
+    """Set or replace a patient's kiosk PIN (4 to 8 digits); clears failures and any lock."""
+    from telecbt_cli.core import patients, pins
+
+    if pin_file is not None and str(pin_file) == "-" and passphrase_file is not None and str(passphrase_file) == "-":
+        raise UsageError("--pin-file and --passphrase-file cannot both read standard input")
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        access.require("write")
+        patients.patient_id_for(access, code)  # an unknown code fails before the PIN is asked for
+        canonical = parse_patient_code(code) or code
+        pins.set_pin(access, code, _read_pin(pin_file, canonical))
+    say(f"Set the kiosk PIN for {canonical}. Tell it to the patient in private; it cannot be shown again.",
+        style="green")
+
+
+@pin_app.command("unlock")
+def pin_unlock(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+               passphrase_fd: PassFdOpt = None) -> None:
+    """Unlock a kiosk PIN after too many wrong tries (the PIN stays the same)."""
+    from telecbt_cli.core import pins
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        pins.unlock_pin(access, code)
+    say(f"Unlocked the kiosk PIN for {parse_patient_code(code)}.", style="green")
+
+
+@pin_app.command("status")
+def pin_status(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+               passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """Show whether a kiosk PIN is set, wrong tries since the last sign-in, and the lock."""
+    from telecbt_cli.core import pins
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        status = pins.pin_status(access, code)
+    if json_out:
+        emit_json(status)
+        return
+    emit_fields([("PIN", "set" if status["set"] else "not set"),
+                 ("set at", status["set_at"] or "-"),
+                 ("wrong tries", f"{status['failures']} of {pins.MAX_FAILURES}"),
+                 ("locked", "yes: unlock with `telecbt patient pin unlock`" if status["locked"] else "no")])

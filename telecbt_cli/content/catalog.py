@@ -187,6 +187,12 @@ def build(roots: list[Path]) -> tuple[Catalog, list["Problem"]]:
         for i, module in enumerate(course.get("sessions", [])):
             if module not in catalog.entries["module"]:
                 problems.append(Problem(course["_file"], f"sessions[{i}]", f"names no module {module!r}"))
+            elif catalog.entries["module"][module].get("phase") == "practice":
+                problems.append(Problem(course["_file"], f"sessions[{i}]",
+                                        f"names {module!r}, a practice module (those are not course sessions)"))
+        for ident in course.get("measures") or {}:
+            if ident not in catalog.entries["instrument"]:
+                problems.append(Problem(course["_file"], f"measures.{ident}", f"names no questionnaire {ident!r}"))
     for ruleset in catalog.all("rules"):
         for i, rule in enumerate(ruleset.get("rules", [])):
             if rule.get("module") and rule["module"] not in catalog.entries["module"]:

@@ -14,7 +14,8 @@ from telecbt_cli.content.catalog import LANGS
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SUB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "includes", "any", "answered")
-PHASES = ("assessment", "skills", "consolidation")
+#: "practice" modules are short exercises a patient repeats alone (the kiosk); never in a course.
+PHASES = ("assessment", "skills", "consolidation", "practice")
 
 EXERCISE_FIELDS: dict[str, tuple[str, ...]] = {
     "thought_record": ("situation", "thought", "emotion", "intensity", "evidence_for",
@@ -270,7 +271,7 @@ def check_show_if(c: Checker, rule: Any, path: str, earlier: dict[str, dict], al
 
 
 def check_course(c: Checker, data: dict, stem: str) -> None:
-    if not c.keys(data, "", _COURSE_KEYS, _COURSE_KEYS):
+    if not c.keys(data, "", _COURSE_KEYS | {"measures"}, _COURSE_KEYS):
         return
     check_header(c, data, stem, "course")
     c.text(data.get("title"), "title")
@@ -281,6 +282,13 @@ def check_course(c: Checker, data: dict, stem: str) -> None:
         c.add("sessions", "must be a non-empty list of module ids")
     elif len(set(sessions)) != len(sessions):
         c.add("sessions", "lists a module twice")
+    measures = data.get("measures")
+    if measures is not None and not isinstance(measures, dict):
+        c.add("measures", "must be a table of questionnaire id = every how many days, e.g. peg3 = 7")
+    for ident, every in (measures if isinstance(measures, dict) else {}).items():
+        c.ident(ident, f"measures.{ident}", ID)
+        if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= 366:
+            c.add(f"measures.{ident}", "must be a whole number of days from 1 to 366")
 
 
 _RULE_KEYS = {"id", "kind", "metric", "op", "value", "window_days", "min_days", "direction", "min_change",

@@ -12,9 +12,10 @@ from telecbt_cli.core.clock import now_iso
 from telecbt_cli.core.ids import uuid7
 from telecbt_cli.core.store import Store
 
-#: Synchronised tables that stay on their device: staff users (each store has its own key
-#: slots and passphrases) and the email outbox (emails leave from the device that queued them).
-LOCAL_TABLES = frozenset({"users", "outbox"})
+#: Tables that stay on their device: staff users (each store has its own key slots and
+#: passphrases), the email outbox (emails leave from the device that queued them) and kiosk
+#: PINs (set and counted where the kiosk runs; written with plain SQL, never logged as changes).
+LOCAL_TABLES = frozenset({"users", "outbox", "patient_pins"})
 
 _TABLES = frozenset({"users", "patients", "consents", "runs", "measure_responses", "safety_alerts",
                      "diary_entries", "plans", "goals", "homework", "appointments", "messages", "outbox"})

@@ -397,3 +397,21 @@ def m006_outbox_attachments(db: "Database") -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN last_error TEXT")
     db.execute("ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT")
     db.execute("CREATE INDEX outbox_status ON outbox (status, next_attempt_at)")
+
+
+@migration("m007_patient_pins")
+def m007_patient_pins(db: "Database") -> None:
+    """Kiosk PINs: device-local (never in the change log or a bundle), so no sync columns."""
+    db.execute(
+        """CREATE TABLE patient_pins (
+            patient_id TEXT PRIMARY KEY REFERENCES patients(id),
+            pin_hash BLOB NOT NULL,
+            salt BLOB NOT NULL,
+            kdf_log2n INTEGER NOT NULL,
+            kdf_r INTEGER NOT NULL,
+            kdf_p INTEGER NOT NULL,
+            failures INTEGER NOT NULL DEFAULT 0,
+            locked_at TEXT,
+            set_at TEXT NOT NULL,
+            set_by TEXT NOT NULL)"""
+    )

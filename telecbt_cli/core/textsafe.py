@@ -1,0 +1,23 @@
+"""Making user text safe to show: control and bidi characters become visible escapes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Control characters that could steer a terminal (C0 except tab, DEL, C1) and the
+# Unicode bidi controls that can make text read differently from what is stored.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: Any) -> str:
+    """User text made safe to show: control and bidi characters become visible escapes."""
+    if text is None:
+        return ""
+    value = str(text)
+
+    def show(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNSAFE.sub(show, value)
