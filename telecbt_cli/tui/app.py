@@ -1,4 +1,4 @@
-"""The staff terminal UI (first step of issue 6): sign in, patient list, patient record, quick diary entry.
+"""The staff terminal UI: sign-in, caseload, patient record, check-ins, alerts, bundles, settings.
 
 Every store operation runs in a thread worker and goes through the same core services
 as the CLI; screens only gather input and show results. User text is shown as Rich
@@ -7,50 +7,87 @@ as the CLI; screens only gather input and show results. User text is shown as Ri
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+from textual.screen import ModalScreen, Screen
+from textual.theme import Theme
+from textual.widgets import Button, Footer, Header, Input, Label, RadioButton, RadioSet, Static
 
-from telecbt_cli.commands._output import inert
+from telecbt_cli.content.catalog import LANGS, Catalog
 from telecbt_cli.core.errors import TelecbtError
+from telecbt_cli.tui.common import Localized, localize_bindings, safe, tr
+
+#: Black and white with one strong accent: readable in sunlight and on poor screens.
+HIGH_CONTRAST = Theme(
+    name="telecbt-contrast", primary="#ffff00", secondary="#00ffff", accent="#ffff00", foreground="#ffffff",
+    background="#000000", surface="#000000", panel="#1a1a1a", success="#00ff00", warning="#ffff00",
+    error="#ff5555", dark=True,
+)
+THEMES = {"standard": "textual-dark", "contrast": "telecbt-contrast"}
 
 
-def safe(value: object) -> Text:
-    """User or patient text as inert Rich text: markup and escape sequences stay visible."""
-    return Text(inert(value).replace("\\x0a", " "))
+def _settings_file() -> Path:
+    from telecbt_cli.core.paths import state_dir
+
+    return state_dir() / "tui-settings.json"
 
 
-class SignInScreen(Screen):
+def load_settings() -> dict:
+    """Language and theme chosen in Settings (no patient data lives here)."""
+    try:
+        data = json.loads(_settings_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_settings(values: dict) -> None:
+    path = _settings_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
+    except OSError:
+        pass  # a read-only home only means the choice is not remembered
+
+
+class SignInScreen(Localized, Screen):
     """Staff sign-in: user name and passphrase; the slow key derivation runs off the event loop."""
-
-    BINDINGS = [Binding("escape", "app.quit", "Quit")]
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="signin"):
-            yield Label("telecbt: sign in", id="signin-title")
-            yield Input(placeholder="user name (optional)", id="user")
-            yield Input(placeholder="passphrase", password=True, id="passphrase")
-            yield Button("Sign in", variant="primary", id="go")
+            yield Label(tr(self.app, "signin.title"), id="signin-title")
+            yield Input(placeholder=tr(self.app, "signin.user"), id="user")
+            yield Input(placeholder=tr(self.app, "signin.passphrase"), password=True, id="passphrase")
+            yield Button(tr(self.app, "signin.button"), variant="primary", id="go")
             yield Static("", id="signin-error")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#user", Input).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.submit()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "user":
+            self.query_one("#passphrase", Input).focus()
+            return
         self.submit()
 
     def submit(self) -> None:
         user = self.query_one("#user", Input).value.strip() or None
         secret = self.query_one("#passphrase", Input).value
-        self.query_one("#signin-error", Static).update("Unlocking…")
+        if not secret:
+            self.query_one("#passphrase", Input).focus()
+            return
+        self.query_one("#signin-error", Static).update(tr(self.app, "signin.busy"))
+        self.query_one("#go", Button).disabled = True
         self.unlock(user, secret)
 
     @work(thread=True, exclusive=True)
@@ -65,136 +102,176 @@ class SignInScreen(Screen):
         self.app.call_from_thread(self.app.signed_in, access)
 
     def failed(self, message: str) -> None:
+        self.query_one("#go", Button).disabled = False
         self.query_one("#passphrase", Input).value = ""
+        self.query_one("#passphrase", Input).focus()
         self.query_one("#signin-error", Static).update(safe(message))
 
 
-class PatientsScreen(Screen):
-    """Active patients; Enter opens a record."""
+class HelpScreen(Localized, ModalScreen[None]):
+    """The keys of the staff app, in the chosen language."""
 
-    BINDINGS = [Binding("r", "reload", "Reload"), Binding("escape", "app.lock", "Lock")]
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="patients", cursor_type="row", zebra_stripes=True)
-        yield Footer()
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("code", "name", "born", "lang")
-        self.action_reload()
-
-    def action_reload(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True)
-    def load(self) -> None:
-        from telecbt_cli.core.patients import list_patients
-
-        rows = list_patients(self.app.access)
-        self.app.call_from_thread(self.show, rows)
-
-    def show(self, rows: list[dict]) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        for row in rows:
-            table.add_row(safe(row["code"]), safe(row["display_name"]), safe(row["birth_year"] or ""),
-                          safe(row["language"]), key=row["code"])
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.push_screen(PatientScreen(str(event.row_key.value)))
-
-
-class PatientScreen(Screen):
-    """One patient's record and a quick pain entry (d)."""
-
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("d", "diary", "Pain entry")]
-
-    def __init__(self, code: str) -> None:
-        super().__init__()
-        self.code = code
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+    KEYS = ("help.keys_global", "help.keys_list", "help.keys_patient", "help.keys_run")
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("Loading…", id="record")
-        with Vertical(id="diary-form"):
-            yield Input(placeholder="pain now, 0-10", id="pain", type="integer")
-            yield Static("", id="diary-status")
-        yield Footer()
+        with Vertical(classes="dialog help"):
+            yield Label(tr(self.app, "help.title"), classes="dialog-title")
+            for key in self.KEYS:
+                yield Static(tr(self.app, key))
+            yield Button(tr(self.app, "common.close"), id="help-close")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.app.pop_screen()
+
+
+class SettingsScreen(Localized, ModalScreen[None]):
+    """Language and theme; saved for next time. Closing redraws the screens in the chosen language."""
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(tr(self.app, "settings.title"), classes="dialog-title")
+            yield Label(tr(self.app, "settings.language"))
+            with RadioSet(id="lang"):
+                for lang in LANGS:
+                    yield RadioButton(tr(self.app, f"lang.{lang}"), value=lang == self.app.lang, name=lang)
+            yield Label(tr(self.app, "settings.theme"))
+            with RadioSet(id="theme"):
+                for name in THEMES:
+                    yield RadioButton(tr(self.app, f"settings.theme_{name}"), value=self.app.theme_name == name,
+                                      name=name)
+            yield Button(tr(self.app, "common.close"), variant="primary", id="settings-close")
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        choice = event.pressed.name
+        if event.radio_set.id == "lang":
+            self.app.set_language(choice)
+        else:
+            self.app.set_theme(choice)
 
     def on_mount(self) -> None:
-        self.load()
+        self.start_lang = self.app.lang
 
-    @work(thread=True, exclusive=True)
-    def load(self) -> None:
-        from telecbt_cli.core.patients import get_patient
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_close()
 
-        try:
-            patient = get_patient(self.app.access, self.code)
-        except TelecbtError as error:
-            self.app.call_from_thread(self.query_one("#record", Static).update, safe(str(error)))
-            return
-        lines = Text()
-        for label, key in (("code", "code"), ("name", "display_name"), ("born", "birth_year"),
-                           ("language", "language"), ("phone", "phone"), ("notes", "notes")):
-            lines.append(f"{label:<10}", style="bold")
-            lines.append_text(safe(patient.get(key) or "-"))
-            lines.append("\n")
-        lines.append("consent   ", style="bold")
-        lines.append("active" if patient["consent"]["active"] else "none")
-        if patient.get("open_safety_alerts"):
-            lines.append(f"\nOpen safety alerts: {patient['open_safety_alerts']}", style="bold red")
-        self.app.call_from_thread(self.query_one("#record", Static).update, lines)
-
-    def action_diary(self) -> None:
-        self.query_one("#pain", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.save(event.value)
-
-    @work(thread=True, exclusive=True)
-    def save(self, value: str) -> None:
-        from telecbt_cli.core.diary import add_entry
-
-        try:
-            entry = add_entry(self.app.access, self.code, {"pain": value.strip() or None})
-            message = Text(f"Saved: pain {entry['pain']}.", style="green")
-        except TelecbtError as error:
-            message = Text(inert(str(error)), style="red")
-        self.app.call_from_thread(self.query_one("#diary-status", Static).update, message)
+    def action_close(self) -> None:
+        self.app.pop_screen()
+        if self.app.lang != self.start_lang:
+            self.app.rebuild()
 
 
 class TelecbtApp(App):
     """The staff app. Built by `make_app`, given the store folder; screens never open the store."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["common.tcss", "app.tcss"]
     TITLE = "telecbt"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit")]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("f2", "settings", "Settings"),
+        Binding("ctrl+l", "lock", "Lock"),
+    ]
 
-    def __init__(self, store_dir: Path) -> None:
+    def __init__(self, store_dir: Path, catalog: Catalog | None = None, lang: str | None = None) -> None:
         super().__init__()
+        from telecbt_cli.content.catalog import load
+
         self.store_dir = store_dir
+        self.catalog = catalog or load()
+        settings = load_settings()
+        self.lang = lang or (settings.get("lang") if settings.get("lang") in LANGS else "en")
+        self.theme_name = settings.get("theme") if settings.get("theme") in THEMES else "standard"
         self.access = None
 
     def on_mount(self) -> None:
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = THEMES[self.theme_name]
+        localize_bindings(self, self)
         self.push_screen(SignInScreen())
 
+    def t(self, key: str, **values: object) -> str:
+        return tr(self, key, **values)
+
+    def can(self, permission: str) -> bool:
+        """Only for showing or hiding controls: core refuses what a role may not do anyway."""
+        return self.access is not None and self.access.can(permission)
+
     def signed_in(self, access) -> None:
+        from telecbt_cli.tui.patients import PatientsScreen
+
         self.access = access
         self.sub_title = f"{access.user} ({access.role})"
         self.switch_screen(PatientsScreen())
 
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        localize_bindings(self, self)
+        save_settings({"lang": lang, "theme": self.theme_name})
+        self.notify(self.t("settings.saved"))
+
+    def set_theme(self, name: str) -> None:
+        self.theme_name = name
+        self.theme = THEMES[name]
+        save_settings({"lang": self.lang, "theme": name})
+
+    def rebuild(self) -> None:
+        """Back to the main screen, drawn again (after a language change)."""
+        from telecbt_cli.tui.patients import PatientsScreen
+
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(PatientsScreen() if self.access is not None else SignInScreen())
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_settings(self) -> None:
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen())
+
     def action_lock(self) -> None:
-        if self.access is not None:
-            self.access.close()
-            self.access = None
+        if self.access is None:
+            return
+        self.access.close()
+        self.access = None
         self.sub_title = ""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
         self.switch_screen(SignInScreen())
+
+    def action_go(self, name: str) -> None:
+        """Open one of the main screens (from the palette or a key)."""
+        if self.access is None:
+            return
+        from telecbt_cli.tui import dashboard, patients
+
+        screens = {"patients": patients.PatientsScreen, "checkins": dashboard.CheckinsScreen,
+                   "alerts": dashboard.AlertsScreen}
+        if name == "bundles":
+            from telecbt_cli.tui.bundles import BundleScreen
+
+            self.push_screen(BundleScreen())
+        else:
+            self.push_screen(screens[name]())
+
+    def get_system_commands(self, screen: Screen):
+        if self.access is not None:
+            for name in ("patients", "checkins", "alerts", "bundles"):
+                yield SystemCommand(self.t(f"palette.{name}"), self.t(f"palette.{name}_help"),
+                                    lambda name=name: self.action_go(name))
+            yield SystemCommand(self.t("palette.lock"), self.t("palette.lock_help"), self.action_lock)
+        yield SystemCommand(self.t("palette.settings"), self.t("palette.settings_help"), self.action_settings)
+        yield SystemCommand(self.t("palette.help"), self.t("palette.help_help"), self.action_help)
+        yield SystemCommand(self.t("palette.quit"), self.t("palette.quit_help"), self.exit)
 
     def on_unmount(self) -> None:
         if self.access is not None:
             self.access.close()
 
 
-def make_app(store_dir: Path) -> TelecbtApp:
-    return TelecbtApp(store_dir)
+def make_app(store_dir: Path, lang: str | None = None) -> TelecbtApp:
+    return TelecbtApp(store_dir, lang=lang)

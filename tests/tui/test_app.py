@@ -3,74 +3,443 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 
-from telecbt_cli.core import diary
-from telecbt_cli.core.patients import PatientFields, add_patient, record_consent
+import pytest
+
+from telecbt_cli.content.catalog import load
+from telecbt_cli.core import alerts, diary, engine, measures, messages, records
+from telecbt_cli.core.crypto import KdfParams
+from telecbt_cli.core.patients import PatientFields, add_patient, patient_id_for, record_consent
 from telecbt_cli.core.unlock import unlock
-from telecbt_cli.tui.app import PatientScreen, PatientsScreen, SignInScreen, make_app
+from telecbt_cli.core.users import add_user
+from telecbt_cli.tui.app import HelpScreen, SettingsScreen, SignInScreen, make_app
+from telecbt_cli.tui.dashboard import AlertsScreen, CheckinsScreen
+from telecbt_cli.tui.patients import DiaryFormScreen, PatientScreen, PatientsScreen, PickScreen
+from telecbt_cli.tui.runner import CrisisScreen, RunScreen
 from tests.conftest import ADMIN, ADMIN_PASS
+from tests.tui.helpers import HOSTILE, screen_text, settle
 
-HOSTILE = "[/] [link=http://x]Ana[/link] @click=app.quit \x1b]52;c;aGk=\x07"
-
-
-async def _settle(app, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+VIEWER_PASS = "viewer passphrase 1"
 
 
-def test_sign_in_list_open_and_add_a_pain_entry(created, store_dir):
-    access = created.access
-    patient = add_patient(access, PatientFields(display_name=HOSTILE, language="es"))
+def _enrol(access, name: str = "Rosa Example", lang: str = "en") -> str:
+    patient = add_patient(access, PatientFields(display_name=name, language=lang))
     record_consent(access, patient["code"], "verbal", "v1")
-    access.close()
+    return patient["code"]
+
+
+def _run(coro) -> None:
+    asyncio.run(coro)
+
+
+async def _signed_in(app, pilot, store_dir, user: str = ADMIN, secret: str = ADMIN_PASS) -> None:
+    await pilot.pause()
+    app.signed_in(unlock(store_dir, user, secret))
+    await settle(app, pilot)
+
+
+def _check(store_dir, fn):
+    access = unlock(store_dir, ADMIN, ADMIN_PASS)
+    try:
+        return fn(access)
+    finally:
+        access.close()
+
+
+def test_sign_in_refuses_a_wrong_passphrase_then_lists_patients_inert(created, store_dir):
+    code = _enrol(created.access, HOSTILE, "es")
+    created.access.close()
 
     async def run() -> None:
-        app = make_app(store_dir)
+        app = make_app(store_dir, lang="en")
         async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
             assert isinstance(app.screen, SignInScreen)
-            app.screen.query_one("#user").value = ADMIN
-            app.screen.query_one("#passphrase").value = "not the passphrase"
-            await pilot.press("enter")
-            await _settle(app, pilot)
+            await pilot.press(*ADMIN, "enter")  # Enter in the user field moves to the passphrase
+            await pilot.press(*"not the passphrase", "enter")
+            await settle(app, pilot)
             assert isinstance(app.screen, SignInScreen)
             assert "wrong passphrase" in str(app.screen.query_one("#signin-error").render())
-            app.screen.query_one("#passphrase").value = ADMIN_PASS
-            app.screen.query_one("#passphrase").focus()
-            await pilot.press("enter")
-            await _settle(app, pilot)
+            assert app.screen.query_one("#passphrase").value == ""  # cleared for a new try
+            await pilot.press(*ADMIN_PASS, "enter")
+            await settle(app, pilot)
             assert isinstance(app.screen, PatientsScreen)
-            await _settle(app, pilot)
             table = app.screen.query_one("DataTable")
             assert table.row_count == 1
             name_cell = table.get_row_at(0)[1]
             assert "[link=http://x]" in name_cell.plain and "\x1b" not in name_cell.plain
-            table.focus()
-            await pilot.press("enter")
-            await _settle(app, pilot)
+            shown = screen_text(app)
+            assert code in shown and "[/]" in shown and ADMIN_PASS not in shown
+            assert app.is_running  # the @click action in the name did not quit the app
+
+    _run(run())
+
+
+def test_diary_form_saves_one_entry_and_cancel_saves_nothing(created, store_dir):
+    code = _enrol(created.access)
+    created.access.close()
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            app.push_screen(PatientScreen(code))
+            await settle(app, pilot)
+            await pilot.press("n")
+            await pilot.pause()
+            assert isinstance(app.screen, DiaryFormScreen)
+            await pilot.press("6", "tab", "4")  # pain, then mood; the rest left empty
+            await pilot.press("escape")  # abandoned halfway: nothing stored
+            await settle(app, pilot)
             assert isinstance(app.screen, PatientScreen)
-            await pilot.press("d")
-            for key in ("1", "2"):
+            await pilot.press("n")
+            await pilot.pause()
+            await pilot.press("7", "tab", "5", "tab", "7", "tab", "3", "0", "tab", *"[b]walked[/b]", "enter")
+            await settle(app, pilot)
+            assert isinstance(app.screen, PatientScreen)
+            tabs = app.screen.query_one("#tabs")
+            tabs.active = "tab-diary"
+            await pilot.pause()
+            assert "[b]walked[/b]" in screen_text(app)
+
+    _run(run())
+    entries = _check(store_dir, lambda a: diary.list_entries(a, code))
+    assert [(e["pain"], e["mood"], e["sleep_hours"], e["activity_min"], e["note"]) for e in entries] == [
+        (7, 5, 7, 30, "[b]walked[/b]")]
+
+
+def test_a_bad_diary_value_is_refused_with_a_message(created, store_dir):
+    code = _enrol(created.access)
+    created.access.close()
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            app.push_screen(PatientScreen(code))
+            await settle(app, pilot)
+            await pilot.press("n")
+            await pilot.pause()
+            await pilot.press("1", "2", "enter")  # pain 12
+            await settle(app, pilot)
+            assert isinstance(app.screen, PatientScreen)
+            assert any("pain" in str(n.message) for n in app._notifications)
+
+    _run(run())
+    assert _check(store_dir, lambda a: diary.list_entries(a, code)) == []
+
+
+def test_phq9_through_the_widgets_scores_and_opens_an_alert_at_item_9(created, store_dir):
+    code = _enrol(created.access, lang="en")
+    created.access.close()
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            app.push_screen(PatientScreen(code))
+            await settle(app, pilot)
+            await pilot.press("q")
+            await pilot.pause()
+            assert isinstance(app.screen, PickScreen)
+            options = app.screen.query_one("#pick")
+            ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+            assert "phq9" in ids and "pcs" not in ids  # licensed questionnaires without text are not offered
+            options.highlighted = ids.index("phq9")
+            await pilot.press("enter")
+            await settle(app, pilot)
+            assert isinstance(app.screen, RunScreen)
+            assert "Little interest or pleasure" in screen_text(app)
+            # items 1-8: option 3 ("more than half the days" = 2), item 9: option 2 ("several days" = 1)
+            for _ in range(8):
+                await pilot.press("3")
+                await settle(app, pilot)
+            await pilot.press("2")
+            await settle(app, pilot)
+            assert isinstance(app.screen, CrisisScreen)  # shown at the answer, before the end
+            opened = _check(store_dir, lambda a: alerts.list_alerts(a, patient_id_for(a, code)))
+            assert len(opened) == 1
+            await pilot.press("enter")
+            await settle(app, pilot)
+            assert isinstance(app.screen, RunScreen)
+            assert "Score: 17" in screen_text(app)  # 8 x 2 + 1, moderately severe (15-19)
+            assert "Moderately severe" in screen_text(app)
+            await pilot.press("enter")  # Close
+            await settle(app, pilot)
+            assert isinstance(app.screen, PatientScreen)
+
+    _run(run())
+    history = _check(store_dir, lambda a: measures.history(a, load(), code, "phq9"))
+    assert [(r["total"], r["band"]) for r in history] == [(17, "moderately-severe")]
+
+
+def test_a_paused_questionnaire_resumes_at_the_same_item(created, store_dir):
+    code = _enrol(created.access)
+    created.access.close()
+
+    async def run(expect: str, keys: list[str]) -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            from telecbt_cli.core.engine import content_for
+
+            app.push_screen(RunScreen(app.access, code, content_for(app.catalog, "instrument", "gad7"), "en"))
+            await settle(app, pilot)
+            assert expect in screen_text(app)
+            for key in keys:
                 await pilot.press(key)
+                await settle(app, pilot)
+
+    _run(run("Step 1 of 7", ["1", "1", "escape"]))
+    _run(run("Step 3 of 7", []))
+
+
+def test_a_module_with_breathing_and_a_thought_record(created, store_dir):
+    code = _enrol(created.access)
+    created.access.close()
+    catalog = load()
+    module = next(m for m in catalog.all("module") if any(s["kind"] == "thought_record" for s in m["steps"])
+                  and len(m["steps"]) <= 3)
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 40)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            app.push_screen(RunScreen(app.access, code, module, "en"))
+            await settle(app, pilot)
+            while (step := engine.current(app.screen.run, module)) is not None:
+                if step["kind"] == "info":
+                    await pilot.press("enter")
+                elif step["kind"] == "thought_record":
+                    form = app.screen.query_one(".exercise-form")
+                    values = {"situation": "Carrying water", "thought": "I will never manage",
+                              "emotion": "sad", "intensity": "70"}
+                    for name, value in values.items():
+                        form.query_one(f"#field-{name}").value = value
+                    form.query_one("#form-done").press()
+                else:
+                    pytest.fail(f"unexpected step kind {step['kind']}")
+                await settle(app, pilot)
+            assert "You finished" in screen_text(app)
+
+    _run(run())
+    runs = _check(store_dir, lambda a: a.store.conn.execute(
+        "SELECT status, answers FROM runs WHERE content_id = ?", (module["id"],)).fetchall())
+    assert runs[0][0] == "completed" and "I will never manage" in runs[0][1]
+
+
+def test_breathing_timer_animates_and_records_rounds(created, store_dir):
+    code = _enrol(created.access)
+    created.access.close()
+    step = {"id": "breathe", "kind": "breathing", "inhale": 1, "hold": 0, "exhale": 1, "rounds": 2,
+            "title": {"en": "Calm breathing", "es": "Respiración"}}
+    module = {"id": "test-breathing", "version": "1.0.0", "kind": "module", "title": {"en": "Breathe", "es": "R"},
+              "steps": [step]}
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            app.push_screen(RunScreen(app.access, code, module, "en"))
+            await settle(app, pilot)
+            await pilot.press("enter")  # Start
+            await pilot.pause(0.6)
+            bar = str(app.screen.query_one("#breath-bar").render())
+            assert "█" in bar and "Breathe" in screen_text(app)
+            await pilot.pause(4.0)  # two rounds of 1 s in, 1 s out
+            await settle(app, pilot)
+            assert "You finished" in screen_text(app)
+            assert app.screen.run.answers["breathe"] == {"rounds_done": 2}
+
+    _run(run())
+
+
+def test_viewer_sees_the_record_but_gets_no_controls_that_change_it(created, store_dir):
+    access = created.access
+    code = _enrol(access)
+    add_user(access, "vera", "viewer", VIEWER_PASS, KdfParams(10))
+    access.close()
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir, "vera", VIEWER_PASS)
+            app.push_screen(PatientScreen(code))
+            await settle(app, pilot)
+            footer = screen_text(app).splitlines()[-1]
+            assert "Diary entry" not in footer and "Questionnaire" not in footer
+            await pilot.press("n")
+            await pilot.pause()
+            assert isinstance(app.screen, PatientScreen)  # no form opened
+            assert not app.screen.query_one("#message-input").display
+
+    _run(run())
+
+
+def test_alert_is_acknowledged_with_a_note(created, store_dir):
+    access = created.access
+    code = _enrol(access)
+    engine.run_all(access, code, load().get("instrument", "phq9"), "en",
+                   {f"phq9_{i}": 0 for i in range(1, 9)} | {"phq9_9": 2})
+    access.close()
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            await pilot.press("a")
+            await settle(app, pilot)
+            assert isinstance(app.screen, AlertsScreen)
+            assert code in screen_text(app)
             await pilot.press("enter")
-            await _settle(app, pilot)
-            assert "0 to 10" in str(app.screen.query_one("#diary-status").render())
-            app.screen.query_one("#pain").value = "6"
+            await pilot.pause()
+            await pilot.press(*"called, safe, plan agreed", "enter")
+            await settle(app, pilot)
+            assert app.screen.query_one("DataTable").row_count == 0
+
+    _run(run())
+    rows = _check(store_dir, lambda a: alerts.list_alerts(a, include_closed=True))
+    assert [(r["status"], r["note"], r["acknowledged_by"]) for r in rows] == [
+        ("acknowledged", "called, safe, plan agreed", ADMIN)]
+
+
+def test_checkins_lists_overdue_sessions_and_opens_the_patient(created, store_dir):
+    access = created.access
+    code = _enrol(access)
+    past = (datetime.now(timezone.utc) - timedelta(days=2)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    with access.store.write():
+        records.insert(access.store, "appointments", {
+            "patient_id": patient_id_for(access, code), "scheduled_at": past, "minutes": 50, "mode": "phone",
+            "module_id": "cbt-01", "module_version": "1.0.0", "clinician": ADMIN, "link": None,
+            "status": "scheduled", "recorded_at": None, "recorded_by": None, "notes": None, "feedback": None,
+            "fidelity": None})
+    access.close()
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            table = app.screen.query_one("#patients")
+            assert "(+1)" in table.get_row_at(0)[2].plain  # one overdue session in the caseload column
+            await pilot.press("c")
+            await settle(app, pilot)
+            assert isinstance(app.screen, CheckinsScreen)
+            assert "OVERDUE" in screen_text(app) and code in screen_text(app)
             await pilot.press("enter")
-            await _settle(app, pilot)
-            assert "Saved" in str(app.screen.query_one("#diary-status").render())
+            await settle(app, pilot)
+            assert isinstance(app.screen, PatientScreen) and app.screen.code == code
 
-    asyncio.run(run())
-    check = unlock(store_dir, ADMIN, ADMIN_PASS)
-    try:
-        assert [e["pain"] for e in diary.list_entries(check, patient["code"])] == [6]
-    finally:
-        check.close()
+    _run(run())
 
 
-def test_the_tui_command_refuses_to_run_without_a_terminal(store_dir, created):
+def test_caseload_pages_in_as_the_cursor_moves_and_search_filters(created, store_dir):
+    access = created.access
+    for n in range(260):
+        add_patient(access, PatientFields(display_name=f"Person {n:03d}", language="en"))
+    access.close()
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            table = app.screen.query_one("#patients")
+            assert table.row_count == 100  # one page, not the whole caseload
+            assert "Showing 100 of 260" in screen_text(app)
+            table.move_cursor(row=95)
+            await settle(app, pilot)
+            assert table.row_count == 200
+            await pilot.press("slash", *"person 25", "enter")
+            await settle(app, pilot)
+            assert [table.get_row_at(i)[1].plain for i in range(table.row_count)] == [
+                f"Person {n}" for n in range(250, 260)]
+
+    _run(run())
+
+
+def test_messages_tab_sends_to_the_patient(created, store_dir):
+    code = _enrol(created.access)
+    messages.send(created.access, code, "I had a bad night [red]x", from_patient=True)
+    created.access.close()
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            app.push_screen(PatientScreen(code))
+            await settle(app, pilot)
+            app.screen.query_one("#tabs").active = "tab-messages"
+            await pilot.pause()
+            assert "I had a bad night [red]x" in screen_text(app)
+            app.screen.query_one("#message-input").focus()
+            await pilot.press(*"See you Tuesday", "enter")
+            await settle(app, pilot)
+            assert "See you Tuesday" in screen_text(app)
+
+    _run(run())
+    rows = _check(store_dir, lambda a: messages.list_messages(a, code))
+    assert [(r["direction"], r["body"]) for r in rows][-1] == ("to_patient", "See you Tuesday")
+
+
+def test_settings_switch_language_and_theme_and_remember_them(created, store_dir):
+    created.access.close()
+
+    async def run(expect_title: str, change: bool) -> None:
+        app = make_app(store_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert expect_title in screen_text(app)
+            if not change:
+                assert app.theme == "telecbt-contrast"
+                return
+            await pilot.press("f2")
+            await pilot.pause()
+            assert isinstance(app.screen, SettingsScreen)
+            app.screen.query_one("#lang").query("RadioButton")[1].value = True
+            app.screen.query_one("#theme").query("RadioButton")[1].value = True
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, SignInScreen)
+            assert "iniciar sesión" in screen_text(app)
+            assert app.theme == "telecbt-contrast"
+
+    _run(run("telecbt: sign in", True))
+    _run(run("iniciar sesión", False))  # remembered for next time
+
+
+def test_help_screen_palette_commands_and_a_tiny_terminal(created, store_dir):
+    created.access.close()
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="es")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            await pilot.press("f1")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            assert "Teclas" in screen_text(app)
+            await pilot.press("escape")
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert "Alertas de seguridad" in titles and "Bloquear" in titles
+            await pilot.resize_terminal(20, 6)
+            await pilot.pause()
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            assert isinstance(app.screen, PatientsScreen)
+            await pilot.press("ctrl+l")
+            await pilot.pause()
+            assert isinstance(app.screen, SignInScreen) and app.access is None
+
+    _run(run())
+
+
+def test_tui_refuses_to_start_without_a_terminal(created, store_dir):
     from typer.testing import CliRunner
 
     from telecbt_cli.cli import app
 
+    created.access.close()
     result = CliRunner().invoke(app, ["tui", "--store", str(store_dir)])
-    assert result.exit_code == 2 and "needs a terminal" in result.stderr
+    assert result.exit_code == 2
+    assert "needs a terminal" in result.output

@@ -45,7 +45,8 @@ def test_staff_flow_in_tmux(created, store_dir, isolated_home):
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {
         "TELECBT_HOME": str(isolated_home), "TELECBT_KDF_LOG2N": "10", "TERM": "xterm-256color",
         "NO_COLOR": "1"}.items())
-    command = f"env {env} {' '.join(shlex.quote(c) for c in telecbt_cmd())} tui --store {shlex.quote(str(store_dir))}"
+    # -u COLUMNS: conftest sets COLUMNS for CLI tables, and Textual would believe it over the terminal.
+    command = f"env -u COLUMNS -u LINES {env} {' '.join(shlex.quote(c) for c in telecbt_cmd())} tui --store {shlex.quote(str(store_dir))}"
     subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
                    check=True)
     try:
@@ -63,7 +64,8 @@ def test_staff_flow_in_tmux(created, store_dir, isolated_home):
         assert "Rosa Example" in screen and ADMIN_PASS not in screen
         _tmux("send-keys", "-t", session, "Enter")
         _wait_for(session, "consent")
-        _tmux("send-keys", "-t", session, "d")
+        _tmux("send-keys", "-t", session, "n")
+        _wait_for(session, "New diary entry")
         _tmux("send-keys", "-t", session, "7", "Enter")
         _wait_for(session, "Saved: pain 7")
         _tmux("send-keys", "-t", session, "C-q")
@@ -72,5 +74,68 @@ def test_staff_flow_in_tmux(created, store_dir, isolated_home):
     check = unlock(store_dir, ADMIN, ADMIN_PASS)
     try:
         assert [e["pain"] for e in diary.list_entries(check, patient["code"])] == [7]
+    finally:
+        check.close()
+
+
+def test_kiosk_flow_in_tmux_and_the_escape_keys(created, store_dir, isolated_home, pass_file):
+    """Staff start the kiosk and leave; a patient signs in and saves pain in two keys; Ctrl-C,
+    Ctrl-Z and Ctrl-\\ do nothing; F10 and the staff passphrase end it."""
+    from telecbt_cli.core import pins
+
+    access = created.access
+    patient = add_patient(access, PatientFields(display_name="Rosa Kiosk", language="en"))
+    record_consent(access, patient["code"], "verbal", "v1")
+    pins.set_pin(access, patient["code"], "4821")
+    access.close()
+    session = f"kiosk-{uuid.uuid4().hex[:8]}"
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {
+        "TELECBT_HOME": str(isolated_home), "TELECBT_KDF_LOG2N": "10", "TERM": "xterm-256color",
+        "NO_COLOR": "1"}.items())
+    command = (f"env -u COLUMNS -u LINES {env} {' '.join(shlex.quote(c) for c in telecbt_cmd())} kiosk "
+               f"--store {shlex.quote(str(store_dir))} --passphrase-file {shlex.quote(str(pass_file))}")
+    subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
+                   check=True)
+    try:
+        _wait_for(session, "English")
+        time.sleep(1.0)
+        _tmux("send-keys", "-t", session, "Enter")
+        _wait_for(session, "Please sign in")
+        time.sleep(0.5)
+        _tmux("send-keys", "-t", session, "-l", patient["code"])
+        _wait_for(session, patient["code"])
+        _tmux("send-keys", "-t", session, "Enter")
+        time.sleep(0.5)
+        _tmux("send-keys", "-t", session, "-l", "4821")
+        time.sleep(0.3)
+        assert "4821" not in _tmux("capture-pane", "-t", session, "-p")  # the PIN is masked
+        _tmux("send-keys", "-t", session, "Enter")
+        _wait_for(session, "How is your pain right now?")
+        time.sleep(0.5)
+        _tmux("send-keys", "-t", session, "7")
+        time.sleep(0.3)
+        _tmux("send-keys", "-t", session, "Enter")
+        _wait_for(session, "Saved: pain 7")
+        for key in ("C-c", "C-z", "C-\\"):
+            _tmux("send-keys", "-t", session, key)
+            time.sleep(0.7)
+            screen = _tmux("capture-pane", "-t", session, "-p")
+            assert "How is your pain right now?" in screen, key  # still the kiosk, no shell
+        _tmux("send-keys", "-t", session, "F10")
+        _wait_for(session, "Staff only")
+        time.sleep(0.5)
+        _tmux("send-keys", "-t", session, "-l", ADMIN_PASS)
+        _tmux("send-keys", "-t", session, "Enter")
+        deadline = time.time() + 20
+        while time.time() < deadline and subprocess.run(["tmux", "-L", SOCKET, "has-session", "-t", session],
+                                                        capture_output=True).returncode == 0:
+            time.sleep(0.2)
+        assert subprocess.run(["tmux", "-L", SOCKET, "has-session", "-t", session],
+                              capture_output=True).returncode != 0  # the kiosk ended
+    finally:
+        _tmux("kill-server")
+    check = unlock(store_dir, ADMIN, ADMIN_PASS)
+    try:
+        assert [(e["pain"], e["source"]) for e in diary.list_entries(check, patient["code"])] == [(7, "kiosk")]
     finally:
         check.close()

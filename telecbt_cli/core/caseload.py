@@ -1,0 +1,62 @@
+"""The caseload: active patients one page at a time, each with the status a clinician scans for.
+
+A page at a time so a list of thousands opens at once on an old laptop; the UI asks for
+the next page as the cursor nears the end.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from telecbt_cli.core import audit
+from telecbt_cli.core.access import Access
+from telecbt_cli.core.ids import parse_patient_code
+
+PAGE = 100
+
+_STATUS = """
+    (SELECT min(a.scheduled_at) FROM appointments a
+      WHERE a.patient_id = p.id AND a.status = 'scheduled' AND a.deleted = 0 AND a.scheduled_at >= :now)
+      AS next_checkin,
+    (SELECT count(*) FROM appointments a
+      WHERE a.patient_id = p.id AND a.status = 'scheduled' AND a.deleted = 0 AND a.scheduled_at < :now)
+      AS overdue,
+    (SELECT count(*) FROM safety_alerts s WHERE s.patient_id = p.id AND s.status = 'open' AND s.deleted = 0)
+      AS open_alerts,
+    (SELECT max(d.entry_at) FROM diary_entries d WHERE d.patient_id = p.id AND d.deleted = 0) AS last_diary,
+    (SELECT count(*) FROM messages m WHERE m.patient_id = p.id AND m.direction = 'from_patient'
+      AND m.read_at IS NULL AND m.deleted = 0) AS unread
+"""
+
+
+def _where(search: str | None) -> tuple[str, dict]:
+    sql = "p.deleted = 0 AND p.status = 'active'"
+    params: dict = {}
+    if search and search.strip():
+        sql += (" AND (lower(p.display_name) LIKE :term OR lower(p.code) LIKE :term OR p.phone LIKE :term"
+                " OR lower(p.email) LIKE :term OR p.code = :code)")
+        params = {"term": f"%{search.strip().lower()}%", "code": parse_patient_code(search) or ""}
+    return sql, params
+
+
+def count(access: Access, search: str | None = None) -> int:
+    access.require("read")
+    where, params = _where(search)
+    return access.store.conn.execute(f"SELECT count(*) FROM patients p WHERE {where}", params).fetchone()[0]
+
+
+def page(access: Access, search: str | None = None, offset: int = 0, limit: int = PAGE) -> list[dict]:
+    """Patients sorted by name from `offset`, with next check-in, overdue sessions, open alerts,
+    last diary entry and unread messages. The first page of a listing is audited."""
+    access.require("read")
+    where, params = _where(search)
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    cursor = access.store.conn.execute(
+        f"SELECT p.code, p.display_name, p.language, {_STATUS} FROM patients p WHERE {where} "
+        "ORDER BY p.display_name COLLATE NOCASE, p.code LIMIT :limit OFFSET :offset",
+        {**params, "now": now, "limit": limit, "offset": offset})
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+    if offset == 0:
+        audit.append(access.store, access.user, "patient.list", detail={"count": len(rows), "paged": True})
+    return rows

@@ -1,0 +1,134 @@
+"""Pieces every screen shares: inert text, translated strings, charts, confirm and passphrase dialogs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from telecbt_cli.core.textsafe import inert
+
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+class Localized:
+    """Mixin for screens: key descriptions in the footer follow the app's language (`tui.keys.<slug>`)."""
+
+    def on_mount(self) -> None:
+        localize_bindings(self, self.app)
+
+
+def localize_bindings(node, app) -> None:
+    """Replace each binding's English description with its translation, where one exists."""
+    table = app.catalog.locales.get("en", {})
+    if not hasattr(node, "_english_bindings"):
+        node._english_bindings = dict(node._bindings.key_to_bindings)
+    for key, bindings in node._english_bindings.items():
+        changed = []
+        for binding in bindings:
+            slug = "tui.keys." + re.sub(r"[^a-z0-9]+", "_", (binding.description or "").lower()).strip("_")
+            if binding.description and slug in table:
+                binding = replace(binding, description=app.catalog.text(slug, app.lang))
+            changed.append(binding)
+        node._bindings.key_to_bindings[key] = changed
+    node.refresh_bindings()
+
+
+def safe(value: object) -> Text:
+    """User or patient text as inert Rich text: markup and escape sequences stay visible, never run."""
+    return Text(inert(value).replace("\\x0a", " "))
+
+
+def tr(app, key: str, **values: object) -> str:
+    """A UI string from the content locales (`tui.<key>`), in the app's current language."""
+    return app.catalog.text(f"tui.{key}", app.lang, **values)
+
+
+def spark(values: list[float | None], low: float = 0, high: float = 10) -> str:
+    """A one-line chart: one block per value, blank where there is no value."""
+    span = (high - low) or 1
+    out = []
+    for value in values:
+        if value is None:
+            out.append(" ")
+        else:
+            level = round((min(max(value, low), high) - low) / span * (len(BARS) - 2)) + 1
+            out.append(BARS[level])
+    return "".join(out)
+
+
+def bar_chart(points: list[tuple[str, float | None]], high: float = 10, width: int = 30) -> Text:
+    """Labelled horizontal bars (label, value), readable without colour and at 80 columns."""
+    out = Text()
+    label_width = max((len(label) for label, _ in points), default=0)
+    for label, value in points:
+        out.append(f"{label:<{label_width}} ")
+        if value is None:
+            out.append("-\n")
+            continue
+        filled = round(min(max(value, 0), high) / (high or 1) * width)
+        out.append("█" * filled, style="bold")
+        out.append("·" * (width - filled), style="dim")
+        shown = f"{value:.1f}".rstrip("0").rstrip(".")
+        out.append(f" {shown}\n")
+    out.rstrip()
+    return out
+
+
+class ConfirmScreen(Localized, ModalScreen[bool]):
+    """Yes/no before anything that cannot be undone; Escape means no."""
+
+    BINDINGS = [Binding("escape", "dismiss_no", "Cancel")]
+
+    def __init__(self, question: str, yes: str, no: str) -> None:
+        super().__init__()
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(safe(self.question), classes="dialog-title")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes, variant="primary", id="yes")
+                yield Button(self.no, id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "yes")
+
+    def action_dismiss_no(self) -> None:
+        self.dismiss(False)
+
+
+class TextPromptScreen(Localized, ModalScreen[str | None]):
+    """One line of text (a note, a passphrase); Escape cancels with None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, placeholder: str = "", password: bool = False) -> None:
+        super().__init__()
+        self.question, self.placeholder, self.password = question, placeholder, password
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(safe(self.question), classes="dialog-title")
+            yield Input(placeholder=self.placeholder, password=self.password, id="prompt-input")
+            yield Static("", id="prompt-error", classes="error")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,413 @@
+"""The caseload list (paged, searchable) and one patient's record with its tabs."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (Button, DataTable, Footer, Header, Input, Label, OptionList, Static, TabbedContent,
+                             TabPane)
+from textual.widgets.option_list import Option
+
+from telecbt_cli.content.catalog import pick
+from telecbt_cli.core.errors import TelecbtError
+from telecbt_cli.tui.common import Localized, bar_chart, safe, spark, tr
+
+WRITE_ACTIONS = {"diary", "take_measure", "run_module", "send_message"}
+
+
+def _short(iso: str | None) -> str:
+    return (iso or "")[:10] or "-"
+
+
+class PatientsScreen(Localized, Screen):
+    """Active patients with next check-in, overdue sessions, open alerts, last diary and unread messages.
+
+    Rows arrive a page at a time: the next page loads when the cursor nears the end.
+    """
+
+    AUTO_FOCUS = "#patients"
+
+    BINDINGS = [
+        Binding("slash", "search", "Search"),
+        Binding("c", "app.go('checkins')", "Check-ins"),
+        Binding("a", "app.go('alerts')", "Alerts"),
+        Binding("b", "app.go('bundles')", "Bundles"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.search = ""
+        self.loaded = 0
+        self.total = 0
+        self._loading = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder=tr(self.app, "patients.search"), id="search")
+        yield DataTable(id="patients", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="patients-status", classes="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key in ("code", "name", "next", "alerts", "diary", "unread"):
+            table.add_column(tr(self.app, f"patients.col_{key}"), key=key)
+        table.focus()
+        self.action_reload()
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_reload(self) -> None:
+        self.query_one(DataTable).clear()
+        self.loaded = 0
+        self.load_page(self.search, 0)
+
+    @on(Input.Submitted, "#search")
+    def searched(self, event: Input.Submitted) -> None:
+        self.search = event.value.strip()
+        self.action_reload()
+        self.query_one(DataTable).focus()
+
+    @work(thread=True, exclusive=True, group="caseload")
+    def load_page(self, search: str, offset: int) -> None:
+        from telecbt_cli.core import caseload
+
+        try:
+            total = caseload.count(self.app.access, search) if offset == 0 else self.total
+            rows = caseload.page(self.app.access, search, offset)
+        except TelecbtError as error:
+            self.app.call_from_thread(self.app.notify, str(error), severity="error")
+            return
+        self.app.call_from_thread(self.show_page, search, offset, total, rows)
+
+    def show_page(self, search: str, offset: int, total: int, rows: list[dict]) -> None:
+        if search != self.search or offset != self.loaded:
+            return  # an older request: a newer search replaced it
+        table = self.query_one(DataTable)
+        self.total = total
+        for row in rows:
+            alerts = Text(str(row["open_alerts"]), style="bold red") if row["open_alerts"] else Text("-")
+            next_checkin = _short(row["next_checkin"])
+            if row["overdue"]:
+                next_checkin += f" (+{row['overdue']})"
+            table.add_row(safe(row["code"]), safe(row["display_name"]), Text(next_checkin), alerts,
+                          Text(_short(row["last_diary"])), Text(str(row["unread"] or "-")), key=row["code"])
+        self.loaded += len(rows)
+        self.query_one("#patients-status", Static).update(
+            tr(self.app, "patients.count", shown=self.loaded, total=self.total))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row >= self.loaded - 20 and self.loaded < self.total:
+            self.load_page(self.search, self.loaded)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(PatientScreen(str(event.row_key.value)))
+
+
+class DiaryFormScreen(Localized, ModalScreen[dict | None]):
+    """A new diary entry. Nothing is stored until Save or Enter: closing the terminal halfway stores nothing."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    FIELDS = ("pain", "mood", "sleep_hours", "activity_min", "note")
+    HINTS = {"pain": "0-10 ____", "mood": "0-10 ____", "sleep_hours": "h ____", "activity_min": "min ____",
+             "note": "…  ____"}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog diary-form"):
+            yield Label(tr(self.app, "diary.title"), classes="dialog-title")
+            with Grid(classes="form-grid"):
+                for name in self.FIELDS:
+                    yield Label(tr(self.app, f"diary.{name}"))
+                    yield Input(id=f"diary-{name}", type="text" if name == "note" else "number", compact=True,
+                                placeholder=self.HINTS[name])
+            yield Static("", id="diary-error", classes="error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(tr(self.app, "common.save"), variant="primary", id="save")
+                yield Button(tr(self.app, "common.cancel"), id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#diary-pain", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.save()  # Enter saves from any field (Tab moves); quick entries are pain + Enter
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.save()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def save(self) -> None:
+        values = {name: self.query_one(f"#diary-{name}", Input).value.strip() or None for name in self.FIELDS}
+        self.dismiss(values)
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#diary-error", Static).update(safe(message))
+
+
+class PickScreen(Localized, ModalScreen[str | None]):
+    """Choose one item (a questionnaire, a module) from a list."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text, self.choices = title, choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(safe(self.title_text), classes="dialog-title")
+            yield OptionList(*[Option(safe(label), id=ident) for ident, label in self.choices], id="pick")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PatientScreen(Localized, Screen):
+    """One patient: overview (charts), diary, questionnaires, plan, sessions, messages."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("n", "diary", "Diary entry"),
+        Binding("q", "take_measure", "Questionnaire"),
+        Binding("m", "run_module", "Module"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self.code = code
+        self.patient: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs"):
+            for name in ("overview", "diary", "measures", "plan", "sessions", "messages"):
+                with TabPane(tr(self.app, f"patient.tab_{name}"), id=f"tab-{name}"):
+                    if name == "messages":
+                        yield VerticalScroll(Static(tr(self.app, "common.loading"), id="messages-log"))
+                        yield Input(placeholder=tr(self.app, "patient.message_placeholder"), id="message-input")
+                    else:
+                        yield VerticalScroll(Static(tr(self.app, "common.loading"), id=f"{name}-body"))
+        yield Footer()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in WRITE_ACTIONS and not self.app.can("write"):
+            return False  # a viewer sees the record but gets no controls that change it
+        return True
+
+    def on_mount(self) -> None:
+        if not self.app.can("write"):
+            self.query_one("#message-input", Input).display = False
+        self.load()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="patient")
+    def load(self) -> None:
+        from telecbt_cli.core import appointments, diary, measures, messages, plans, reports
+        from telecbt_cli.core.patients import get_patient
+
+        access, catalog, lang = self.app.access, self.app.catalog, self.app.lang
+        try:
+            patient = get_patient(access, self.code)
+            data = {
+                "patient": patient,
+                "report": reports.patient_report(access, catalog, self.code, lang, weeks=12),
+                "diary": diary.list_entries(access, self.code)[-60:],
+                "measures": measures.history(access, catalog, self.code),
+                "plan": plans.show_plan(access, catalog, self.code, lang),
+                "sessions": appointments.list_sessions(access, code=self.code),
+                "messages": messages.list_messages(access, self.code),
+            }
+        except TelecbtError as error:
+            self.app.call_from_thread(self.app.notify, str(error), severity="error")
+            return
+        self.app.call_from_thread(self.show, data)
+
+    def show(self, data: dict) -> None:
+        self.patient = data["patient"]
+        self.sub_title = f"{self.patient['code']} · {self.patient['display_name']}"
+        self.query_one("#overview-body", Static).update(self._overview(data))
+        self.query_one("#diary-body", Static).update(self._diary(data["diary"]))
+        self.query_one("#measures-body", Static).update(self._measures(data["measures"]))
+        self.query_one("#plan-body", Static).update(self._plan(data["plan"]))
+        self.query_one("#sessions-body", Static).update(self._sessions(data["sessions"]))
+        self.query_one("#messages-log", Static).update(self._messages(data["messages"]))
+
+    # --- tab bodies (all user text inert) ----------------------------------------
+
+    def _overview(self, data: dict) -> Text:
+        patient, report = data["patient"], data["report"]
+        out = Text()
+        out.append_text(safe(patient["display_name"]))
+        out.append(f"  {patient['code']}  ", style="bold")
+        out.append(tr(self.app, "patient.consent_yes" if patient["consent"]["active"] else "patient.consent_no"))
+        if patient.get("open_safety_alerts"):
+            out.append("\n")
+            out.append(tr(self.app, "patient.open_alerts", count=patient["open_safety_alerts"]), style="bold red")
+        weekly = report["diary"]["weekly"].get("pain", [])
+        out.append("\n\n")
+        out.append(tr(self.app, "patient.pain_weekly"), style="bold")
+        out.append("\n")
+        if weekly:
+            out.append_text(bar_chart([(w["week"][5:], w["value"]) for w in weekly[-10:]]))
+        else:
+            out.append(tr(self.app, "common.nothing_yet"))
+        completion = report["diary"]["completion"]
+        if completion is not None:
+            out.append("\n")
+            out.append(tr(self.app, "patient.diary_completion", percent=round(completion * 100)))
+        for score in report["measures"]:
+            out.append("\n\n")
+            latest = score["points"][-1]
+            band = next((b["label"] for b in score["bands"] if b["min"] <= (latest["total"] or 0) <= b["max"]), "")
+            out.append(f"{score['title']}: ", style="bold")
+            out.append(f"{self.app.catalog.number(latest['total'], self.app.lang)} {band}  ")
+            out.append(spark([p["total"] for p in score["points"]], 0, max((b["max"] for b in score["bands"]),
+                                                                          default=10)))
+        return out
+
+    def _diary(self, entries: list[dict]) -> Text:
+        if not entries:
+            return Text(tr(self.app, "common.nothing_yet"))
+        out = Text(tr(self.app, "patient.diary_header") + "\n", style="bold")
+        for entry in reversed(entries):
+            out.append(f"{entry['entry_at'][:16].replace('T', ' ')}  {entry['pain'] if entry['pain'] is not None else '-':>4}"
+                       f"  {entry['mood'] if entry['mood'] is not None else '-':>4}  ")
+            out.append_text(safe(entry.get("note") or ""))
+            out.append("\n")
+        return out
+
+    def _measures(self, rows: list[dict]) -> Text:
+        if not rows:
+            return Text(tr(self.app, "common.nothing_yet"))
+        out = Text(tr(self.app, "patient.measures_header") + "\n", style="bold")
+        for row in reversed(rows):
+            out.append(f"{row['completed_at'][:10]}  {row['instrument_id']:<12} "
+                       f"{self.app.catalog.number(row['total'], self.app.lang):>5}  {row['band'] or ''}\n")
+        return out
+
+    def _plan(self, plan: dict) -> Text:
+        out = Text()
+        out.append(tr(self.app, "patient.course", course=plan["course"] or "-"), style="bold")
+        for session in plan["sessions"]:
+            mark = "x" if session["attended"] else " "
+            out.append(f"\n[{mark}] {session['n']:>2}. ")
+            out.append_text(safe(session["title"]))
+        if plan["goals"]:
+            out.append("\n\n")
+            out.append(tr(self.app, "patient.goals"), style="bold")
+            for goal in plan["goals"]:
+                out.append(f"\n- ({goal['status']}, {goal['progress'] or 0}%) ")
+                out.append_text(safe(goal["text"]))
+        if plan["homework"]:
+            out.append("\n\n")
+            out.append(tr(self.app, "patient.homework"), style="bold")
+            for task in plan["homework"]:
+                out.append(f"\n- {task['due_date']} {task['status']}: ")
+                out.append_text(safe(pick(task["text"], self.app.lang) if isinstance(task["text"], dict)
+                                     else task["text"]))
+        return out
+
+    def _sessions(self, rows: list[dict]) -> Text:
+        if not rows:
+            return Text(tr(self.app, "common.nothing_yet"))
+        out = Text()
+        for row in rows:
+            out.append(f"{row['scheduled_at'][:16].replace('T', ' ')}  {row['mode']:<9} {row['status']:<9} ")
+            out.append_text(safe(row["module_id"] or ""))
+            out.append("\n")
+        return out
+
+    def _messages(self, rows: list[dict]) -> Text:
+        if not rows:
+            return Text(tr(self.app, "common.nothing_yet"))
+        out = Text()
+        for row in rows:
+            who = tr(self.app, "patient.from_patient" if row["direction"] == "from_patient" else "patient.from_team")
+            out.append(f"{row['sent_at'][:16].replace('T', ' ')} {who}: ", style="bold")
+            out.append_text(safe(row["body"]))
+            out.append("\n")
+        return out
+
+    # --- actions -----------------------------------------------------------------
+
+    def action_diary(self) -> None:
+        self.app.push_screen(DiaryFormScreen(), self._diary_given)
+
+    def _diary_given(self, values: dict | None) -> None:
+        if values:
+            self.save_diary(values)
+
+    @work(thread=True, group="patient-write")
+    def save_diary(self, values: dict) -> None:
+        from telecbt_cli.core.diary import add_entry
+
+        try:
+            entry = add_entry(self.app.access, self.code, values)
+        except TelecbtError as error:
+            self.app.call_from_thread(self.app.notify, safe(str(error)).plain, severity="error", timeout=8)
+            return
+        self.app.call_from_thread(self.app.notify, tr(self.app, "diary.saved", pain=entry["pain"]))
+        self.app.call_from_thread(self.load)
+
+    def action_take_measure(self) -> None:
+        catalog, lang = self.app.catalog, self.app.lang
+        choices = [(i["id"], pick(i["title"], lang)) for i in catalog.all("instrument")
+                   if i.get("items_included")]
+        self.app.push_screen(PickScreen(tr(self.app, "patient.pick_measure"), choices),
+                             lambda ident: self._run("instrument", ident))
+
+    def action_run_module(self) -> None:
+        catalog, lang = self.app.catalog, self.app.lang
+        choices = [(m["id"], f"{m['id']}: {pick(m['title'], lang)}") for m in catalog.all("module")]
+        self.app.push_screen(PickScreen(tr(self.app, "patient.pick_module"), choices),
+                             lambda ident: self._run("module", ident))
+
+    def _run(self, kind: str, ident: str | None) -> None:
+        if not ident:
+            return
+        from telecbt_cli.tui.runner import RunScreen
+
+        lang = (self.patient or {}).get("language") or self.app.lang
+        from telecbt_cli.core.engine import content_for
+
+        content = content_for(self.app.catalog, kind, ident)
+        self.app.push_screen(RunScreen(self.app.access, self.code, content, lang), lambda _: self.load())
+
+    @on(Input.Submitted, "#message-input")
+    def send_message(self, event: Input.Submitted) -> None:
+        text = event.value
+        if text.strip():
+            event.input.value = ""
+            self.send(text)
+
+    @work(thread=True, group="patient-write")
+    def send(self, text: str) -> None:
+        from telecbt_cli.core import messages
+
+        try:
+            messages.send(self.app.access, self.code, text)
+        except TelecbtError as error:
+            self.app.call_from_thread(self.app.notify, safe(str(error)).plain, severity="error")
+            return
+        self.app.call_from_thread(self.load)

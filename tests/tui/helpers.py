@@ -1,0 +1,25 @@
+"""Shared pieces for the Textual pilot tests: the screen as plain text, waiting for workers."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+#: Patient text that would run markup, actions or terminal escapes if it were ever interpreted.
+HOSTILE = "[/] [link=http://x]Ana[/link] @click=app.quit \x1b]52;c;aGk=\x07"
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text (the same render the SVG screenshots use)."""
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), force_terminal=False,
+                      record=True, legacy_windows=False, color_system=None)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+async def settle(app, pilot, rounds: int = 3) -> None:
+    """Let workers finish and their results reach the screen (a worker may start another)."""
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
