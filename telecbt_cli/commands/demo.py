@@ -15,9 +15,13 @@ def demo(
                                           help="Make sure the demo store holds at least this many patients "
                                                "(new ones get four months of synthetic care history).")] = 25,
     json_out: JsonOpt = False,
+    no_tui: Annotated[bool, typer.Option("--no-tui", help="Only create the store and print the summary; "
+                                                          "do not open the terminal UI.")] = False,
 ) -> None:
-    """Create (or reuse) the demo store with synthetic patients and show what is in it."""
-    from telecbt_cli.core.demo import DEMO_PASSPHRASE, DEMO_USER, open_demo
+    """Create (or reuse) the demo store with synthetic patients; on a terminal, open the staff UI on it."""
+    import sys
+
+    from telecbt_cli.core.demo import DEMO_PASSPHRASE, DEMO_PIN, DEMO_PIN_PATIENTS, DEMO_USER, open_demo
     from telecbt_cli.core.patients import list_patients
     from telecbt_cli.core.paths import demo_store_dir
 
@@ -26,7 +30,19 @@ def demo(
         say(f"Creating the demo store at {store_dir} ...")
     from telecbt_cli.commands._content_opts import load_catalog
 
-    result = open_demo(store_dir, patients, kdf(), catalog=load_catalog(None))
+    catalog = load_catalog(None)
+    result = open_demo(store_dir, patients, kdf(), catalog=catalog)
+    interactive = not json_out and not no_tui and sys.stdin.isatty() and sys.stdout.isatty()
+    if interactive:
+        from telecbt_cli.tui.app import make_app
+
+        say(f"Demo store: {store_dir} ({result.total} synthetic patients). Opening the terminal UI ...")
+        app = make_app(store_dir, catalog=catalog)
+        app.start_access = result.access  # already unlocked with the public demo passphrase
+        app.run()
+        say(f"Demo sign-in: user {DEMO_USER}, passphrase {DEMO_PASSPHRASE}. Kiosk: telecbt kiosk --store "
+            f"{store_dir} --user {DEMO_USER}; the first {DEMO_PIN_PATIENTS} demo patients have PIN {DEMO_PIN}.")
+        return
     try:
         rows = list_patients(result.access)
     finally:
@@ -43,6 +59,8 @@ def demo(
     say(f"Demo store: {store_dir} ({result.total} synthetic patients, {result.added} added now).", style="green")
     say(f"Demo sign-in: user {DEMO_USER}, passphrase {DEMO_PASSPHRASE} (demo data only; never use it for real).")
     say(f"Try: TELECBT_STORE={store_dir} telecbt patient list --user {DEMO_USER}")
+    say(f"Or the terminal UI: telecbt tui --store {store_dir}; the patient kiosk: telecbt kiosk --store "
+        f"{store_dir} --user {DEMO_USER} (the first demo patients have PIN {DEMO_PIN}).")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,10 +10,14 @@ from telecbt_cli.core import keyfile as kfmod
 from telecbt_cli.core.access import Access
 from telecbt_cli.core.crypto import KdfParams
 from telecbt_cli.core.patients import PatientFields, add_patient, record_consent
+from telecbt_cli.core.pins import set_pin
 from telecbt_cli.core.unlock import create_store, unlock
 
 DEMO_USER = "demo"
 DEMO_PASSPHRASE = "telecbt-demo"
+#: The first demo patients get this kiosk PIN (demo data only: a real PIN is chosen per patient).
+DEMO_PIN = "1234"
+DEMO_PIN_PATIENTS = 3
 
 _GIVEN = ["Ana", "Luis", "Grace", "Samuel", "Amina", "Joseph", "Rosa", "Peter", "Fatuma", "Daniel",
           "Maria", "John", "Esther", "Carlos", "Mercy", "David", "Lucia", "Moses", "Sofia", "Isaac"]
@@ -50,6 +54,8 @@ def open_demo(store_dir: Path, patients: int, kdf: KdfParams, seed: int = 7, cat
             )
             patient = add_patient(access, fields)
             record_consent(access, patient["code"], rng.choice(["verbal", "written"]), "demo-1")
+            if count + added < DEMO_PIN_PATIENTS:  # each PIN costs a slow hash
+                set_pin(access, patient["code"], DEMO_PIN)
             if catalog is not None:
                 from telecbt_cli.core.demo_data import seed_history
 

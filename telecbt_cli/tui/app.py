@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, RadioButton, R
 
 from telecbt_cli.content.catalog import LANGS, Catalog
 from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, localize_bindings, safe, tr
+from telecbt_cli.tui.common import Localized, QuietCrash, localize_bindings, safe, tr
 
 #: Black and white with one strong accent: readable in sunlight and on poor screens.
 HIGH_CONTRAST = Theme(
@@ -163,7 +163,7 @@ class SettingsScreen(Localized, ModalScreen[None]):
             self.app.rebuild()
 
 
-class TelecbtApp(App):
+class TelecbtApp(QuietCrash, App):
     """The staff app. Built by `make_app`, given the store folder; screens never open the store."""
 
     CSS_PATH = ["common.tcss", "app.tcss"]
@@ -185,12 +185,20 @@ class TelecbtApp(App):
         self.lang = lang or (settings.get("lang") if settings.get("lang") in LANGS else "en")
         self.theme_name = settings.get("theme") if settings.get("theme") in THEMES else "standard"
         self.access = None
+        self.start_access = None  # an already unlocked store (the demo): skip the sign-in screen
 
     def on_mount(self) -> None:
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[self.theme_name]
         localize_bindings(self, self)
-        self.push_screen(SignInScreen())
+        if self.start_access is not None:
+            from telecbt_cli.tui.patients import PatientsScreen
+
+            self.access, self.start_access = self.start_access, None
+            self.sub_title = f"{self.access.user} ({self.access.role})"
+            self.push_screen(PatientsScreen())
+        else:
+            self.push_screen(SignInScreen())
 
     def t(self, key: str, **values: object) -> str:
         return tr(self, key, **values)
@@ -273,5 +281,5 @@ class TelecbtApp(App):
             self.access.close()
 
 
-def make_app(store_dir: Path, lang: str | None = None) -> TelecbtApp:
-    return TelecbtApp(store_dir, lang=lang)
+def make_app(store_dir: Path, lang: str | None = None, catalog: Catalog | None = None) -> TelecbtApp:
+    return TelecbtApp(store_dir, catalog=catalog, lang=lang)

@@ -17,6 +17,28 @@ from telecbt_cli.core.textsafe import inert
 BARS = " ▁▂▃▄▅▆▇█"
 
 
+class QuietCrash:
+    """App mixin: an unexpected error ends the app with its type only.
+
+    Textual's default crash report prints a traceback with local variables, which could
+    put patient data on the screen (and in a scrollback or screen recording).
+    `TELECBT_DEBUG=1` restores the full report.
+    """
+
+    def _fatal_error(self) -> None:
+        import os
+
+        if os.environ.get("TELECBT_DEBUG"):
+            super()._fatal_error()
+            return
+        self.bell()
+        kind = type(getattr(self, "_exception", None)).__name__
+        self._exit_renderables.append(Text(
+            f"telecbt stopped after an unexpected error ({kind}). Saved work is safe; "
+            "run again with TELECBT_DEBUG=1 to see details for a bug report.", style="bold red"))
+        self._close_messages_no_wait()
+
+
 class Localized:
     """Mixin for screens: key descriptions in the footer follow the app's language (`tui.keys.<slug>`)."""
 

@@ -22,7 +22,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from telecbt_cli.content.catalog import LANGS, Catalog, pick
 from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, bar_chart, localize_bindings, safe, spark, tr
+from telecbt_cli.tui.common import Localized, QuietCrash, bar_chart, localize_bindings, safe, spark, tr
 from telecbt_cli.tui.runner import Answered, RunScreen, ScaleButtons
 
 DEFAULT_IDLE_SECONDS = 120
@@ -120,12 +120,13 @@ class PatientSignInScreen(Localized, Screen):
 class HomeScreen(Localized, Screen):
     """"How is your pain right now?" first: a digit and Enter save a diary entry. Then the menu."""
 
+    # The menu buttons show these keys on screen, so the footer stays short.
     BINDINGS = [
-        Binding("f2", "due", "Questionnaires"),
-        Binding("f3", "exercise", "Exercises"),
-        Binding("f4", "progress", "Progress"),
-        Binding("f5", "messages", "Messages"),
-        Binding("f9", "app.sign_out", "Sign out"),
+        Binding("f2", "due", "Questionnaires", show=False),
+        Binding("f3", "exercise", "Exercises", show=False),
+        Binding("f4", "progress", "Progress", show=False),
+        Binding("f5", "messages", "Messages", show=False),
+        Binding("f9", "app.sign_out", "Sign out", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -424,7 +425,7 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
         self.dismiss(False)
 
 
-class KioskApp(App):
+class KioskApp(QuietCrash, App):
     """The kiosk. `access` is the staff session that started it; it never reaches a staff screen."""
 
     CSS_PATH = ["common.tcss", "kiosk.tcss"]

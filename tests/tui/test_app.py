@@ -443,3 +443,21 @@ def test_tui_refuses_to_start_without_a_terminal(created, store_dir):
     result = CliRunner().invoke(app, ["tui", "--store", str(store_dir)])
     assert result.exit_code == 2
     assert "needs a terminal" in result.output
+
+
+def test_an_unexpected_error_shows_its_type_but_no_patient_data(created, store_dir):
+    created.access.close()
+    report: list[str] = []
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            app._exception = ValueError("Rosa Example, HIV positive")
+            app._fatal_error()  # what Textual calls on an unhandled error: it prints _exit_renderables
+            report.extend(str(r) for r in app._exit_renderables)
+            app._exit_renderables.clear()
+            app._exception = None  # run_test would raise it again on the way out
+
+    _run(run())
+    assert "ValueError" in report[0] and "Rosa" not in report[0]

@@ -68,7 +68,13 @@ def test_staff_flow_in_tmux(created, store_dir, isolated_home):
         _wait_for(session, "New diary entry")
         _tmux("send-keys", "-t", session, "7", "Enter")
         _wait_for(session, "Saved: pain 7")
-        _tmux("send-keys", "-t", session, "C-q")
+        # A second entry is half typed when the terminal goes away: nothing of it may be stored.
+        _tmux("send-keys", "-t", session, "n")
+        _wait_for(session, "New diary entry")
+        _tmux("send-keys", "-t", session, "9")
+        time.sleep(0.5)
+        _tmux("kill-session", "-t", session)  # the terminal closes (SIGHUP), no Enter was pressed
+        time.sleep(1.0)
     finally:
         _tmux("kill-server")
     check = unlock(store_dir, ADMIN, ADMIN_PASS)
@@ -139,3 +145,23 @@ def test_kiosk_flow_in_tmux_and_the_escape_keys(created, store_dir, isolated_hom
         assert [(e["pain"], e["source"]) for e in diary.list_entries(check, patient["code"])] == [(7, "kiosk")]
     finally:
         check.close()
+
+
+def test_demo_on_a_terminal_opens_the_staff_ui_signed_in(isolated_home):
+    session = f"demo-{uuid.uuid4().hex[:8]}"
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {
+        "TELECBT_HOME": str(isolated_home), "TELECBT_KDF_LOG2N": "10", "TERM": "xterm-256color",
+        "NO_COLOR": "1"}.items())
+    command = f"env -u COLUMNS -u LINES {env} {' '.join(shlex.quote(c) for c in telecbt_cmd())} demo -n 3"
+    subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
+                   check=True)
+    try:
+        screen = _wait_for(session, "Next check-in", timeout=90)
+        assert "(demo)" in screen and "demo (admin)" in screen  # the caseload, already signed in
+        _tmux("send-keys", "-t", session, "C-q")
+        deadline = time.time() + 20
+        while time.time() < deadline and subprocess.run(["tmux", "-L", SOCKET, "has-session", "-t", session],
+                                                        capture_output=True).returncode == 0:
+            time.sleep(0.2)
+    finally:
+        _tmux("kill-server")
