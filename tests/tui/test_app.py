@@ -461,3 +461,37 @@ def test_an_unexpected_error_shows_its_type_but_no_patient_data(created, store_d
 
     _run(run())
     assert "ValueError" in report[0] and "Rosa" not in report[0]
+
+
+def test_a_store_busy_in_another_process_for_a_moment_only_delays_a_save(created, store_dir):
+    import threading
+    import time
+
+    code = _enrol(created.access)
+    created.access.close()
+    other = unlock(store_dir, ADMIN, ADMIN_PASS)  # a second connection, as another process would hold
+    release = threading.Timer(1.5, lambda: other.store.conn.execute("COMMIT"))
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            app.push_screen(PatientScreen(code))
+            await settle(app, pilot)
+            await pilot.press("n")
+            await pilot.pause()
+            other.store.conn.execute("BEGIN IMMEDIATE")  # the other writer takes the store now
+            started = time.monotonic()
+            release.start()
+            await pilot.press("3", "enter")
+            await settle(app, pilot)
+            assert time.monotonic() - started >= 1.0  # it waited for the other writer
+            assert any("Saved: pain 3" in str(n.message) for n in app._notifications)
+
+    try:
+        _run(run())
+    finally:
+        if release.is_alive() or release.finished.is_set():
+            release.join()
+        other.close()
+    assert [e["pain"] for e in _check(store_dir, lambda a: diary.list_entries(a, code))] == [3]
