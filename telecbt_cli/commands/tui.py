@@ -12,35 +12,11 @@ LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of the scr
                                                             "(default: the one chosen in Settings, else en).")]
 
 
-def _need_terminal() -> None:
-    import sys
-
-    from telecbt_cli.core.errors import UsageError
-
-    if not sys.stdin.isatty() or not sys.stdout.isatty():
-        raise UsageError("the terminal UI needs a terminal; use the commands (see telecbt --help) in scripts")
-
-
-def _check_lang(lang: str | None) -> None:
-    from telecbt_cli.content.catalog import LANGS
-    from telecbt_cli.core.errors import UsageError
-
-    if lang is not None and lang not in LANGS:
-        raise UsageError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
-
-
 def tui(store: StoreOpt = None, lang: LangOpt = None) -> None:
     """Open the staff terminal UI: caseload, patient records, questionnaires, check-ins, alerts, bundles."""
-    from telecbt_cli.core.paths import resolve_store_dir
-    from telecbt_cli.core.store import require_store_dir
+    from telecbt_cli.tui.launch import run_tui
 
-    _need_terminal()
-    _check_lang(lang)
-    store_dir = resolve_store_dir(store)
-    require_store_dir(store_dir)
-    from telecbt_cli.tui.app import make_app
-
-    make_app(store_dir, lang=lang).run()
+    run_tui(store, lang)
 
 
 def _lock_signals() -> None:
@@ -68,8 +44,11 @@ def kiosk(
     Leaving kiosk mode needs a staff passphrase (F10). Set PINs first with `telecbt patient pin set`.
     """
     from telecbt_cli.commands._common import unlocked
+    from telecbt_cli.core import crypto
+    from telecbt_cli.tui.launch import need_terminal
 
-    _need_terminal()
+    need_terminal()
+    crypto.isolate_kdf()  # PIN checks run for hours: keep scrypt's buffer out of the kiosk process
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("write")
         from telecbt_cli.tui.kiosk import make_kiosk

@@ -281,6 +281,44 @@ def _cache_dir() -> Path:
     return state_dir() / "content-cache"
 
 
+class _LazyCatalog(Catalog):
+    """UI strings at once; modules, questionnaires and settings on first use.
+
+    The terminal UI needs only its strings to draw the sign-in screen, and parsing the
+    whole cached catalog costs a visible part of its start-up on an old laptop.
+    """
+
+    def __init__(self, locales: dict, extra: list[Path] | None) -> None:
+        self.locales = locales
+        self._extra, self._full = extra, None
+
+    def _load_full(self) -> Catalog:
+        if self._full is None:
+            self._full = load(self._extra)
+        return self._full
+
+    @property
+    def entries(self) -> dict:  # type: ignore[override]
+        return self._load_full().entries
+
+    @property
+    def program(self) -> dict:  # type: ignore[override]
+        return self._load_full().program
+
+
+def load_for_ui(extra: list[Path] | None = None) -> Catalog:
+    """Like `load`, but only the UI strings are read now (the rest when first needed)."""
+    roots = [BUILTIN_DIR, *(extra or [])]
+    key = _signature([r for r in roots if r.is_dir()]) if all(r.is_dir() for r in roots) else None
+    if key is not None:
+        try:
+            locales = json.loads((_cache_dir() / f"{key}.locales.json").read_text(encoding="utf-8"))
+            return _LazyCatalog(locales, extra)
+        except (OSError, ValueError):
+            pass
+    return load(extra)
+
+
 def load(extra: list[Path] | None = None) -> Catalog:
     """The validated catalog (cached); ContentError listing the problems if any file is bad."""
     roots = [BUILTIN_DIR, *(extra or [])]
@@ -312,5 +350,7 @@ def _write_cache(cache: Path, catalog: Catalog) -> None:
         tmp.write_text(json.dumps({"entries": catalog.entries, "locales": catalog.locales,
                                    "program": catalog.program}), encoding="utf-8")
         os.replace(tmp, cache)
+        tmp.write_text(json.dumps(catalog.locales), encoding="utf-8")  # for load_for_ui
+        os.replace(tmp, cache.with_suffix(".locales.json"))
     except OSError:
         pass

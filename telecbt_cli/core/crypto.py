@@ -35,11 +35,53 @@ class DecryptError(Exception):
     """Authentication failed: wrong key or altered data."""
 
 
+#: Set by long-running UIs (see `isolate_kdf`); scripts and one-shot commands derive in-process.
+_KDF_IN_CHILD = False
+
+
+def isolate_kdf(enabled: bool = True) -> None:
+    """Run scrypt in a short-lived child process from now on.
+
+    scrypt's work buffer (128 MiB at the default n=2^17) would otherwise stay in this
+    process's peak memory for as long as it runs: the terminal UI and the kiosk, which
+    run for hours on 2 GB laptops, keep their footprint small this way. The secret goes
+    to the child over a pipe, never in its arguments or environment.
+    """
+    global _KDF_IN_CHILD
+    _KDF_IN_CHILD = enabled
+
+
 def derive_key(secret: bytes, salt: bytes, params: KdfParams) -> bytes:
+    if _KDF_IN_CHILD and params.log2n >= 14:
+        derived = _derive_in_child(secret, salt, params)
+        if derived is not None:
+            return derived
+    return _derive(secret, salt, params)
+
+
+def _derive(secret: bytes, salt: bytes, params: KdfParams) -> bytes:
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
     kdf = Scrypt(salt=salt, length=32, n=1 << params.log2n, r=params.r, p=params.p)
     return kdf.derive(secret)
+
+
+def _derive_in_child(secret: bytes, salt: bytes, params: KdfParams) -> bytes | None:
+    """scrypt in `python -m telecbt_cli.core.kdf_child`; None if the child cannot run (then derive here)."""
+    import subprocess
+    import sys
+
+    request = " ".join((secret.hex(), salt.hex(), str(params.log2n), str(params.r), str(params.p))).encode()
+    try:
+        done = subprocess.run([sys.executable, "-m", "telecbt_cli.core.kdf_child"], input=request,
+                              capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    try:
+        derived = bytes.fromhex(done.stdout.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return derived if done.returncode == 0 and len(derived) == 32 else None
 
 
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:

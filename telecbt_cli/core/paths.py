@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from telecbt_cli.core.errors import NotFoundError
+
 APP_NAME = "telecbt"
 DB_NAME = "telecbt.db"
 KEYFILE_NAME = "telecbt.keys"
@@ -86,3 +88,13 @@ def keyfile_paths(store_dir: Path) -> tuple[Path, Path]:
 
 def failed_unlocks_file(store_dir: Path) -> Path:
     return store_dir / FAILED_UNLOCKS_NAME
+
+
+def require_store_dir(store_dir: Path) -> None:
+    if store_dir.is_file():
+        raise NotFoundError(f"{store_dir} is a file, not a telecbt store folder")
+    if not store_dir.exists():
+        raise NotFoundError(
+            f"no telecbt store at {store_dir}. Create one with `telecbt init` "
+            "or point to one with --store / TELECBT_STORE."
+        )

@@ -20,7 +20,7 @@ from telecbt_cli.core.errors import (
     TelecbtError,
 )
 from telecbt_cli.core.fsutil import fsync_dir, restrict_mode, storage_error, write_problem
-from telecbt_cli.core.paths import db_file, keyfile_paths
+from telecbt_cli.core.paths import db_file, keyfile_paths, require_store_dir  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -322,13 +322,3 @@ def integrity_problems(store: Store) -> list[str]:
     if result != ["ok"]:
         problems.extend(f"structure: {line}" for line in result)
     return problems
-
-
-def require_store_dir(store_dir: Path) -> None:
-    if store_dir.is_file():
-        raise NotFoundError(f"{store_dir} is a file, not a telecbt store folder")
-    if not store_dir.exists():
-        raise NotFoundError(
-            f"no telecbt store at {store_dir}. Create one with `telecbt init` "
-            "or point to one with --store / TELECBT_STORE."
-        )

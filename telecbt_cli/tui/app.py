@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
-from textual.widgets import Button, Footer, Header, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from telecbt_cli.content.catalog import LANGS, Catalog
 from telecbt_cli.core.errors import TelecbtError
@@ -96,6 +96,7 @@ class SignInScreen(Localized, Screen):
 
         try:
             access = unlock(self.app.store_dir, user, secret)
+            self.app.catalog.entries  # noqa: B018  (load modules and questionnaires here, off the event loop)
         except TelecbtError as error:
             self.app.call_from_thread(self.failed, str(error))
             return
@@ -131,6 +132,8 @@ class SettingsScreen(Localized, ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "Close")]
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import RadioButton, RadioSet
+
         with Vertical(classes="dialog"):
             yield Label(tr(self.app, "settings.title"), classes="dialog-title")
             yield Label(tr(self.app, "settings.language"))
@@ -144,7 +147,7 @@ class SettingsScreen(Localized, ModalScreen[None]):
                                       name=name)
             yield Button(tr(self.app, "common.close"), variant="primary", id="settings-close")
 
-    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+    def on_radio_set_changed(self, event) -> None:
         choice = event.pressed.name
         if event.radio_set.id == "lang":
             self.app.set_language(choice)
@@ -177,10 +180,10 @@ class TelecbtApp(QuietCrash, App):
 
     def __init__(self, store_dir: Path, catalog: Catalog | None = None, lang: str | None = None) -> None:
         super().__init__()
-        from telecbt_cli.content.catalog import load
+        from telecbt_cli.content.catalog import load_for_ui
 
         self.store_dir = store_dir
-        self.catalog = catalog or load()
+        self.catalog = catalog or load_for_ui()
         settings = load_settings()
         self.lang = lang or (settings.get("lang") if settings.get("lang") in LANGS else "en")
         self.theme_name = settings.get("theme") if settings.get("theme") in THEMES else "standard"
@@ -189,19 +192,25 @@ class TelecbtApp(QuietCrash, App):
 
     def on_mount(self) -> None:
         self.register_theme(HIGH_CONTRAST)
-        self.theme = THEMES[self.theme_name]
+        if self.theme != THEMES[self.theme_name]:  # re-styling every widget costs start-up time
+            self.theme = THEMES[self.theme_name]
         localize_bindings(self, self)
         if self.start_access is not None:
-            from telecbt_cli.tui.patients import PatientsScreen
+            self.signed_in(self.start_access)
+            self.start_access = None
 
-            self.access, self.start_access = self.start_access, None
-            self.sub_title = f"{self.access.user} ({self.access.role})"
-            self.push_screen(PatientsScreen())
-        else:
-            self.push_screen(SignInScreen())
+    def get_default_screen(self) -> Screen:
+        """Sign-in is the bottom of the screen stack: every other screen sits on top of it, and
+        locking pops back to it (no blank screen to build before the first frame)."""
+        return SignInScreen()
 
     def t(self, key: str, **values: object) -> str:
         return tr(self, key, **values)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "lock" and self.access is None:
+            return False  # nothing to lock at the sign-in screen: no key in the footer either
+        return True
 
     def can(self, permission: str) -> bool:
         """Only for showing or hiding controls: core refuses what a role may not do anyway."""
@@ -212,7 +221,8 @@ class TelecbtApp(QuietCrash, App):
 
         self.access = access
         self.sub_title = f"{access.user} ({access.role})"
-        self.switch_screen(PatientsScreen())
+        self.refresh_bindings()
+        self.push_screen(PatientsScreen())
 
     def set_language(self, lang: str) -> None:
         self.lang = lang
@@ -229,9 +239,11 @@ class TelecbtApp(QuietCrash, App):
         """Back to the main screen, drawn again (after a language change)."""
         from telecbt_cli.tui.patients import PatientsScreen
 
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 1:
             self.pop_screen()
-        self.switch_screen(PatientsScreen() if self.access is not None else SignInScreen())
+        self.screen_stack[0].refresh(recompose=True)  # sign-in, in the new language
+        if self.access is not None:
+            self.push_screen(PatientsScreen())
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -247,9 +259,10 @@ class TelecbtApp(QuietCrash, App):
         self.access.close()
         self.access = None
         self.sub_title = ""
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 1:
             self.pop_screen()
-        self.switch_screen(SignInScreen())
+        self.refresh_bindings()
+        self.screen.refresh(recompose=True)  # empty fields, current language
 
     def action_go(self, name: str) -> None:
         """Open one of the main screens (from the palette or a key)."""

@@ -51,15 +51,19 @@ def localize_bindings(node, app) -> None:
     table = app.catalog.locales.get("en", {})
     if not hasattr(node, "_english_bindings"):
         node._english_bindings = dict(node._bindings.key_to_bindings)
+    changed = False
     for key, bindings in node._english_bindings.items():
-        changed = []
+        shown = []
         for binding in bindings:
             slug = "tui.keys." + re.sub(r"[^a-z0-9]+", "_", (binding.description or "").lower()).strip("_")
             if binding.description and slug in table:
                 binding = replace(binding, description=app.catalog.text(slug, app.lang))
-            changed.append(binding)
-        node._bindings.key_to_bindings[key] = changed
-    node.refresh_bindings()
+            shown.append(binding)
+        if shown != node._bindings.key_to_bindings.get(key):
+            node._bindings.key_to_bindings[key] = shown
+            changed = True
+    if changed:  # redrawing the footer costs start-up time: only when a word changed
+        node.refresh_bindings()
 
 
 def safe(value: object) -> Text:

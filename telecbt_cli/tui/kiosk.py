@@ -50,7 +50,7 @@ class LanguageScreen(Localized, Screen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.app.lang = str(event.button.id).removeprefix("lang-")
         localize_bindings(self.app, self.app)
-        self.app.switch_screen(PatientSignInScreen())
+        self.app.push_screen(PatientSignInScreen())
 
 
 class PatientSignInScreen(Localized, Screen):
@@ -114,7 +114,7 @@ class PatientSignInScreen(Localized, Screen):
         self.query_one("#pin", Input).focus()
 
     def action_restart(self) -> None:
-        self.app.switch_screen(LanguageScreen())
+        self.app.pop_screen()
 
 
 class HomeScreen(Localized, Screen):
@@ -439,10 +439,10 @@ class KioskApp(QuietCrash, App):
     def __init__(self, access, store_dir: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS,
                  catalog: Catalog | None = None) -> None:
         super().__init__()
-        from telecbt_cli.content.catalog import load
+        from telecbt_cli.content.catalog import load_for_ui
 
         self.access, self.store_dir = access, store_dir
-        self.catalog = catalog or load()
+        self.catalog = catalog or load_for_ui()
         self.lang = LANGS[0]
         self.idle_seconds = idle_seconds
         self.patient = None
@@ -452,7 +452,6 @@ class KioskApp(QuietCrash, App):
     def on_mount(self) -> None:
         self.add_class("kiosk")
         localize_bindings(self, self)
-        self.push_screen(LanguageScreen())
         self.set_interval(1.0, self.lock_when_idle)
 
     async def on_event(self, event: events.Event) -> None:
@@ -466,6 +465,9 @@ class KioskApp(QuietCrash, App):
         if self.patient is not None or not isinstance(self.screen, LanguageScreen):
             self.action_sign_out()
 
+    def get_default_screen(self) -> Screen:
+        return LanguageScreen()
+
     def patient_signed_in(self, patient) -> None:
         self.patient = patient
         self.last_activity = time.monotonic()
@@ -475,10 +477,10 @@ class KioskApp(QuietCrash, App):
         """Forget the patient and throw every screen that showed their data away."""
         self.patient = None
         self.clear_notifications()
-        while len(self.screen_stack) > 2:
+        while len(self.screen_stack) > 1:
             self.pop_screen()
         self.lang = LANGS[0]
-        self.switch_screen(LanguageScreen())
+        localize_bindings(self, self)
 
     def action_staff_exit(self) -> None:
         if isinstance(self.screen, StaffExitScreen):

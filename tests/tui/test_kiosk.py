@@ -113,7 +113,7 @@ def test_idle_timeout_returns_to_the_language_screen_and_forgets_the_patient(cre
             await pilot.pause(2.5)
             assert isinstance(app.screen, LanguageScreen)
             assert app.patient is None
-            assert len(app.screen_stack) == 2  # every screen that showed the patient is gone
+            assert len(app.screen_stack) == 1  # every screen that showed the patient is gone
             assert "Rosa Idle" not in screen_text(app)
 
     asyncio.run(run())

@@ -1,0 +1,83 @@
+"""Starting the terminal UIs: the checks `telecbt tui` and `telecbt kiosk` share, and a quick start.
+
+`telecbt tui` is the one command where start-up time is felt on every use, so the entry
+point hands plain `telecbt tui [--store PATH] [--lang LANG]` straight to `run_tui`
+without building the Typer command tree (Typer parses options through pydantic, about
+0.1 s on an old laptop). Anything else, `-h` included, goes through the full CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from telecbt_cli.core.errors import ExitCode, TelecbtError, UsageError
+
+
+def need_terminal() -> None:
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise UsageError("the terminal UI needs a terminal; use the commands (see telecbt --help) in scripts")
+
+
+def check_lang(lang: str | None) -> None:
+    from telecbt_cli.content.catalog import LANGS
+
+    if lang is not None and lang not in LANGS:
+        raise UsageError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
+
+
+def run_tui(store: str | os.PathLike[str] | None, lang: str | None) -> None:
+    """Open the staff app on a store folder (the sign-in screen unlocks it)."""
+    from telecbt_cli.core import crypto
+    from telecbt_cli.core.paths import require_store_dir, resolve_store_dir
+
+    need_terminal()
+    check_lang(lang)
+    store_dir = resolve_store_dir(store)
+    require_store_dir(store_dir)
+    crypto.isolate_kdf()  # sign-in's scrypt buffer stays out of this long-running process
+    from telecbt_cli.tui.app import make_app
+
+    make_app(Path(store_dir), lang=lang).run()
+
+
+def _options(argv: list[str]) -> dict[str, str] | None:
+    """`--store X`, `--store=X`, `--lang X`, `--lang=X` and nothing else; None for anything more."""
+    found: dict[str, str] = {}
+    items = iter(argv)
+    for item in items:
+        name, eq, value = item.partition("=")
+        if name not in ("--store", "--lang") or name in found:
+            return None
+        if not eq:
+            value = next(items, None)
+            if value is None or value.startswith("-"):
+                return None
+        found[name] = value
+    return found
+
+
+def quick_tui(argv: list[str]) -> int | None:
+    """Run `telecbt tui` without the Typer layer; None when the arguments need the full CLI."""
+    options = _options(argv)
+    if options is None:
+        return None
+    store = options.get("--store") or os.environ.get("TELECBT_STORE") or None
+    try:
+        run_tui(store, options.get("--lang"))
+    except TelecbtError as err:
+        from telecbt_cli.commands._output import error
+
+        error(str(err))
+        return int(err.exit_code)
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED)
+    except Exception as err:
+        if os.environ.get("TELECBT_DEBUG"):
+            raise
+        from telecbt_cli.commands._output import error
+
+        error(f"unexpected problem ({err.__class__.__name__}); set TELECBT_DEBUG=1 for details")
+        return int(ExitCode.ERROR)
+    return 0

@@ -1,0 +1,36 @@
+"""The quick start of `telecbt tui` and scrypt in a child process (both keep the UI light)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from telecbt_cli.core import crypto
+from telecbt_cli.tui.launch import _options
+
+
+def test_quick_start_takes_only_store_and_lang():
+    assert _options([]) == {}
+    assert _options(["--store", "/s", "--lang=es"]) == {"--store": "/s", "--lang": "es"}
+    for argv in (["-h"], ["--help"], ["--store"], ["--store", "--lang"], ["--lang", "es", "--lang", "en"],
+                 ["extra"], ["--verbose"]):
+        assert _options(argv) is None, argv  # the full CLI answers these (help, errors)
+
+
+def test_quick_start_without_a_terminal_fails_clearly_and_never_loads_typer(tmp_path):
+    code = ("import sys; from telecbt_cli.tui.launch import quick_tui; "
+            f"rc = quick_tui(['--store', {str(tmp_path)!r}]); print(rc, 'typer' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.stdout.split() == ["2", "False"]
+    assert "needs a terminal" in done.stderr
+
+
+def test_scrypt_in_a_child_process_gives_the_same_key():
+    params = crypto.KdfParams(14)
+    expected = crypto.derive_key(b"a passphrase", b"0123456789abcdef", params)
+    crypto.isolate_kdf()
+    try:
+        assert crypto._derive_in_child(b"a passphrase", b"0123456789abcdef", params) == expected
+        assert crypto.derive_key(b"a passphrase", b"0123456789abcdef", params) == expected
+    finally:
+        crypto.isolate_kdf(False)
