@@ -18,10 +18,12 @@ Three parts, each skippable:
    rows loaded. Repeated ``--list-runs`` times (the first is cold); medians reported.
    The pilot itself waits >= 60 ms a step (three ``wait_for_idle`` calls), so the same
    loop also runs on a plain DataTable preloaded with N rows, as a reference. Budget
-   ("opens and scrolls without a visible stall") is read here as: first rows and the
-   worst step, each minus a plain DataTable's median step under the same pilot (the
-   pilot's own idle waits), within ``--stall-ms`` (default 100 ms), and the cursor never
-   waiting at the end of the loaded rows.
+   ("opens and scrolls without a visible stall") is read here as: first rows minus a
+   plain DataTable's median step under the same pilot (the pilot's own idle waits), and
+   the worst step minus that plain table's worst step (on a noisy machine one step in
+   sixty is slow whatever the table: what is left is the cost of loading lazily), each
+   within ``--stall-ms`` (default 100 ms), and the cursor never waiting at the end of
+   the loaded rows.
 3. ``rss``: ``telecbt demo --json`` makes the demo store; ``telecbt tui`` runs in a pty,
    the script signs in as ``demo`` (typing into the terminal), waits for the caseload
    rows, opens the first patient with Enter, waits ~2 s and reads ``VmHWM`` (peak RSS)
@@ -428,14 +430,16 @@ def bench_caseload(tmp: Path, patients: int, steps: int, stall_ms: float, runs: 
               "rows_loaded_after_scroll": last["rows_loaded_after_scroll"],
               "rows_loaded_settled": last["rows_loaded_settled"], "status_line": last["status_line"],
               "reference_plain_datatable": reference}
-    excess = result["worst_step_s"] - reference["median_step_s"]
+    excess = result["worst_step_s"] - reference["worst_step_s"]
     first_excess = result["first_rows_s"] - reference["median_step_s"]
     result.update({
-        "worst_step_over_reference_median_s": round(excess, 4),
+        "worst_step_over_reference_worst_s": round(excess, 4),
+        "worst_step_over_reference_median_s": round(result["worst_step_s"] - reference["median_step_s"], 4),
         "first_rows_over_reference_median_s": round(first_excess, 4), "stall_threshold_s": stall,
-        "verdict_rule": "medians over runs: first rows and the worst step, each minus the reference's median step "
-                        "(the pilot's own idle waits, >= 60 ms a step, paid by both), <= threshold, and the cursor "
-                        "never waits at the end of the loaded rows",
+        "verdict_rule": "medians over runs: first rows minus the reference's median step (the pilot's own idle "
+                        "waits, >= 60 ms a step), and the worst step minus the reference's worst step (the same "
+                        "table with every row already loaded, so what is left is the cost of lazy loading), each "
+                        "<= threshold; and the cursor never waits at the end of the loaded rows",
         "per_run": measured})
     result["within_budget"] = (first_excess <= stall and excess <= stall
                                and result["steps_waiting_at_end_of_loaded_rows"] == 0)
