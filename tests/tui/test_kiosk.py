@@ -153,6 +153,11 @@ def test_escape_keys_do_not_leave_and_only_a_staff_passphrase_does(created, stor
             await pilot.press("escape")
             await pilot.pause()
             assert isinstance(app.screen, HomeScreen)
+            await pilot.resize_terminal(24, 8)  # a window dragged very small: no crash, no way out
+            await pilot.pause()
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            assert app.is_running and isinstance(app.screen, HomeScreen)
             await pilot.press("f10")
             await pilot.pause()
             assert isinstance(app.screen, StaffExitScreen)
