@@ -36,6 +36,10 @@ class AuthError(TelecbtError):
     exit_code = ExitCode.AUTH
 
 
+class WrongPassphrase(AuthError):
+    """No key slot opened with the passphrase given (UIs can say so in the user's language)."""
+
+
 class NotFoundError(TelecbtError):
     """A store, user or patient that does not exist."""
 

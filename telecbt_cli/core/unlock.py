@@ -13,7 +13,7 @@ from telecbt_cli.core import records
 from telecbt_cli.core.access import Access, access_for
 from telecbt_cli.core.clock import now_iso
 from telecbt_cli.core.crypto import KdfParams
-from telecbt_cli.core.errors import AuthError, IntegrityError, NotFoundError, UsageError
+from telecbt_cli.core.errors import AuthError, IntegrityError, NotFoundError, UsageError, WrongPassphrase
 from telecbt_cli.core.fsutil import restrict_mode
 from telecbt_cli.core.ids import format_recovery_key, parse_recovery_key, RecoveryKeyError, uuid7
 from telecbt_cli.core.paths import failed_unlocks_file
@@ -145,7 +145,7 @@ def unlock(store_dir: Path, user: str | None, passphrase: str) -> Access:
         return access
     _record_failure(store_dir, user, "wrong passphrase")
     who = f" for {user}" if user else ""
-    raise AuthError(f"wrong passphrase{who}: nothing was opened")
+    raise WrongPassphrase(f"wrong passphrase{who}: nothing was opened")
 
 
 def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str, kdf: KdfParams) -> Access:

@@ -19,7 +19,7 @@ from textual.theme import Theme
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from telecbt_cli.content.catalog import LANGS, Catalog
-from telecbt_cli.core.errors import TelecbtError
+from telecbt_cli.core.errors import TelecbtError, WrongPassphrase
 from telecbt_cli.tui.common import Localized, QuietCrash, localize_bindings, safe, tr
 
 #: Black and white with one strong accent: readable in sunlight and on poor screens.
@@ -97,6 +97,9 @@ class SignInScreen(Localized, Screen):
         try:
             access = unlock(self.app.store_dir, user, secret)
             self.app.catalog.entries  # noqa: B018  (load modules and questionnaires here, off the event loop)
+        except WrongPassphrase:
+            self.app.call_from_thread(self.failed, tr(self.app, "signin.wrong"))
+            return
         except TelecbtError as error:
             self.app.call_from_thread(self.failed, str(error))
             return

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from telecbt_cli.content.catalog import LANGS, Catalog, pick
-from telecbt_cli.core.errors import TelecbtError
+from telecbt_cli.core.errors import TelecbtError, WrongPassphrase
 from telecbt_cli.tui.common import Localized, QuietCrash, bar_chart, localize_bindings, safe, spark, tr
 from telecbt_cli.tui.runner import Answered, RunScreen, ScaleButtons
 
@@ -412,6 +412,9 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
 
         try:
             unlock(self.app.store_dir, user, secret).close()
+        except WrongPassphrase:
+            self.app.call_from_thread(self.refused, tr(self.app, "signin.wrong"))
+            return
         except TelecbtError as error:
             self.app.call_from_thread(self.refused, str(error))
             return

@@ -60,7 +60,7 @@ def test_sign_in_refuses_a_wrong_passphrase_then_lists_patients_inert(created, s
             await pilot.press(*"not the passphrase", "enter")
             await settle(app, pilot)
             assert isinstance(app.screen, SignInScreen)
-            assert "wrong passphrase" in str(app.screen.query_one("#signin-error").render())
+            assert "passphrase is not right" in str(app.screen.query_one("#signin-error").render())
             assert app.screen.query_one("#passphrase").value == ""  # cleared for a new try
             await pilot.press(*ADMIN_PASS, "enter")
             await settle(app, pilot)

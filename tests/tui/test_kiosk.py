@@ -164,7 +164,7 @@ def test_escape_keys_do_not_leave_and_only_a_staff_passphrase_does(created, stor
             await pilot.press(*"not the passphrase", "enter")
             await settle(app, pilot)
             assert app.is_running and isinstance(app.screen, StaffExitScreen)
-            assert "wrong passphrase" in screen_text(app)
+            assert "passphrase is not right" in screen_text(app)
             await pilot.press("escape")
             await pilot.pause()
             assert isinstance(app.screen, HomeScreen)
