@@ -37,9 +37,16 @@ def demo(
         from telecbt_cli.tui.app import make_app
 
         say(f"Demo store: {store_dir} ({result.total} synthetic patients). Opening the terminal UI ...")
+        from telecbt_cli.core import crypto
+        from telecbt_cli.tui.launch import run_app
+
+        crypto.isolate_kdf()
         app = make_app(store_dir, catalog=catalog)
         app.start_access = result.access  # already unlocked with the public demo passphrase
-        app.run()
+        try:
+            run_app(app)
+        finally:
+            result.access.close()
         say(f"Demo sign-in: user {DEMO_USER}, passphrase {DEMO_PASSPHRASE}. Kiosk: telecbt kiosk --store "
             f"{store_dir} --user {DEMO_USER}; the first {DEMO_PIN_PATIENTS} demo patients have PIN {DEMO_PIN}.")
         return

@@ -45,7 +45,7 @@ def kiosk(
     """
     from telecbt_cli.commands._common import unlocked
     from telecbt_cli.core import crypto
-    from telecbt_cli.tui.launch import need_terminal
+    from telecbt_cli.tui.launch import need_terminal, run_app
 
     need_terminal()
     crypto.isolate_kdf()  # PIN checks run for hours: keep scrypt's buffer out of the kiosk process
@@ -54,7 +54,7 @@ def kiosk(
         from telecbt_cli.tui.kiosk import make_kiosk
 
         _lock_signals()
-        make_kiosk(access, access.store.dir, idle_seconds=idle).run()
+        run_app(make_kiosk(access, access.store.dir, idle_seconds=idle))
 
 
 def register(app: typer.Typer) -> None:

@@ -76,6 +76,18 @@ def tr(app, key: str, **values: object) -> str:
     return app.catalog.text(f"tui.{key}", app.lang, **values)
 
 
+def local_time(iso: str | None) -> str:
+    """A stored UTC timestamp as local "YYYY-MM-DD HH:MM" (what the person at the screen lives by)."""
+    if not iso:
+        return "-"
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso[:16].replace("T", " ")
+
+
 def spark(values: list[float | None], low: float = 0, high: float = 10) -> str:
     """A one-line chart: one block per value, blank where there is no value."""
     span = (high - low) or 1

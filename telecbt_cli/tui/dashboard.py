@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, TextPromptScreen, safe, tr
+from telecbt_cli.tui.common import Localized, TextPromptScreen, local_time, safe, tr
 
 
 class CheckinsScreen(Localized, Screen):
@@ -58,7 +58,7 @@ class CheckinsScreen(Localized, Screen):
             seen.add(row["id"])
             state = Text(tr(self.app, "checkins.overdue"), style="bold red") if late and row["status"] == "scheduled" \
                 else Text(tr(self.app, f"checkins.status_{row['status']}"))
-            table.add_row(Text(row["scheduled_at"][:16].replace("T", " ")), safe(row["code"]), safe(row["mode"]),
+            table.add_row(Text(local_time(row["scheduled_at"])), safe(row["code"]), safe(row["mode"]),
                           safe(row["module_id"] or "-"), state, key=f"{row['id']}|{row['code']}")
         self.query_one("#checkins-status", Static).update(
             tr(self.app, "checkins.count", today=len(today), overdue=len(overdue)))
@@ -107,7 +107,7 @@ class AlertsScreen(Localized, Screen):
         table = self.query_one(DataTable)
         table.clear()
         for row in rows:
-            table.add_row(Text(row["opened_at"][:16].replace("T", " ")), safe(row["code"]), safe(row["rule_id"]),
+            table.add_row(Text(local_time(row["opened_at"])), safe(row["code"]), safe(row["rule_id"]),
                           safe(row["content_id"]), key=row["id"])
         hint = "alerts.count" if self.app.can("review") else "alerts.count_view_only"
         self.query_one("#alerts-status", Static).update(tr(self.app, hint, count=len(rows)))

@@ -39,7 +39,14 @@ def run_tui(store: str | os.PathLike[str] | None, lang: str | None) -> None:
     crypto.isolate_kdf()  # sign-in's scrypt buffer stays out of this long-running process
     from telecbt_cli.tui.app import make_app
 
-    make_app(Path(store_dir), lang=lang).run()
+    run_app(make_app(Path(store_dir), lang=lang))
+
+
+def run_app(app) -> None:
+    """Run a Textual app; if it stopped on an unexpected error (already reported), exit with 1."""
+    app.run()
+    if app.return_code:
+        raise SystemExit(int(ExitCode.ERROR))
 
 
 def _options(argv: list[str]) -> dict[str, str] | None:

@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 
 from telecbt_cli.content.catalog import pick
 from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, bar_chart, safe, spark, tr
+from telecbt_cli.tui.common import Localized, bar_chart, local_time, safe, spark, tr
 
 WRITE_ACTIONS = {"diary", "take_measure", "run_module", "send_message"}
 
@@ -291,7 +291,7 @@ class PatientScreen(Localized, Screen):
             return Text(tr(self.app, "common.nothing_yet"))
         out = Text(tr(self.app, "patient.diary_header") + "\n", style="bold")
         for entry in reversed(entries):
-            out.append(f"{entry['entry_at'][:16].replace('T', ' ')}  {entry['pain'] if entry['pain'] is not None else '-':>4}"
+            out.append(f"{local_time(entry['entry_at'])}  {entry['pain'] if entry['pain'] is not None else '-':>4}"
                        f"  {entry['mood'] if entry['mood'] is not None else '-':>4}  ")
             out.append_text(safe(entry.get("note") or ""))
             out.append("\n")
@@ -333,7 +333,7 @@ class PatientScreen(Localized, Screen):
             return Text(tr(self.app, "common.nothing_yet"))
         out = Text()
         for row in rows:
-            out.append(f"{row['scheduled_at'][:16].replace('T', ' ')}  {row['mode']:<9} {row['status']:<9} ")
+            out.append(f"{local_time(row['scheduled_at'])}  {row['mode']:<9} {row['status']:<9} ")
             out.append_text(safe(row["module_id"] or ""))
             out.append("\n")
         return out
@@ -344,7 +344,7 @@ class PatientScreen(Localized, Screen):
         out = Text()
         for row in rows:
             who = tr(self.app, "patient.from_patient" if row["direction"] == "from_patient" else "patient.from_team")
-            out.append(f"{row['sent_at'][:16].replace('T', ' ')} {who}: ", style="bold")
+            out.append(f"{local_time(row['sent_at'])} {who}: ", style="bold")
             out.append_text(safe(row["body"]))
             out.append("\n")
         return out
