@@ -21,7 +21,7 @@ def demo(
     """Create (or reuse) the demo store with synthetic patients; on a terminal, open the staff UI on it."""
     import sys
 
-    from telecbt_cli.core.demo import DEMO_PASSPHRASE, DEMO_PIN, DEMO_PIN_PATIENTS, DEMO_USER, open_demo
+    from telecbt_cli.core.demo import DEMO_PASSPHRASE, DEMO_PIN, DEMO_USER, open_demo
     from telecbt_cli.core.patients import list_patients
     from telecbt_cli.core.paths import demo_store_dir
 
@@ -48,14 +48,15 @@ def demo(
         finally:
             result.access.close()
         say(f"Demo sign-in: user {DEMO_USER}, passphrase {DEMO_PASSPHRASE}. Kiosk: telecbt kiosk --store "
-            f"{store_dir} --user {DEMO_USER}; the first {DEMO_PIN_PATIENTS} demo patients have PIN {DEMO_PIN}.")
+            f"{store_dir} --user {DEMO_USER}; PIN {DEMO_PIN} for {', '.join(result.pin_codes) or 'no patient'}.")
         return
     try:
         rows = list_patients(result.access)
     finally:
         result.access.close()
     summary = {"store": str(store_dir), "created": result.created, "patients_added": result.added,
-               "patients": result.total, "user": DEMO_USER, "passphrase": DEMO_PASSPHRASE}
+               "patients": result.total, "user": DEMO_USER, "passphrase": DEMO_PASSPHRASE,
+               "kiosk_pin": DEMO_PIN, "kiosk_pin_patients": result.pin_codes}
     if json_out:
         emit_json(summary)
         return
@@ -67,7 +68,7 @@ def demo(
     say(f"Demo sign-in: user {DEMO_USER}, passphrase {DEMO_PASSPHRASE} (demo data only; never use it for real).")
     say(f"Try: TELECBT_STORE={store_dir} telecbt patient list --user {DEMO_USER}")
     say(f"Or the terminal UI: telecbt tui --store {store_dir}; the patient kiosk: telecbt kiosk --store "
-        f"{store_dir} --user {DEMO_USER} (the first demo patients have PIN {DEMO_PIN}).")
+        f"{store_dir} --user {DEMO_USER} (PIN {DEMO_PIN} for {', '.join(result.pin_codes) or 'no patient'}).")
 
 
 def register(app: typer.Typer) -> None:

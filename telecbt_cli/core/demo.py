@@ -31,6 +31,7 @@ class DemoResult:
     created: bool
     added: int
     total: int
+    pin_codes: list[str]  # demo patients who can sign in at the kiosk with DEMO_PIN
 
 
 def open_demo(store_dir: Path, patients: int, kdf: KdfParams, seed: int = 7, catalog=None) -> DemoResult:
@@ -64,4 +65,6 @@ def open_demo(store_dir: Path, patients: int, kdf: KdfParams, seed: int = 7, cat
     except BaseException:
         access.close()
         raise
-    return DemoResult(access, created, added, count + added)
+    pin_codes = [row[0] for row in access.store.conn.execute(
+        "SELECT p.code FROM patient_pins k JOIN patients p ON p.id = k.patient_id ORDER BY p.created_at")]
+    return DemoResult(access, created, added, count + added, pin_codes)

@@ -43,9 +43,13 @@ def runtime_dir() -> Path:
     home = home_dir()
     if home:
         return home / "run"
+    import warnings
+
     import platformdirs
 
-    return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
+    with warnings.catch_warnings():  # no XDG_RUNTIME_DIR (e.g. over su): platformdirs falls back and warns
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
 
 
 def default_store_dir() -> Path:

@@ -101,8 +101,11 @@ def spark(values: list[float | None], low: float = 0, high: float = 10) -> str:
     return "".join(out)
 
 
-def bar_chart(points: list[tuple[str, float | None]], high: float = 10, width: int = 30) -> Text:
-    """Labelled horizontal bars (label, value), readable without colour and at 80 columns."""
+def bar_chart(points: list[tuple[str, float | None]], high: float = 10, width: int = 30,
+              number=None) -> Text:
+    """Labelled horizontal bars (label, value), readable without colour and at 80 columns.
+
+    `number` writes a value the way the reader's language does (decimal comma in Spanish)."""
     out = Text()
     label_width = max((len(label) for label, _ in points), default=0)
     for label, value in points:
@@ -113,7 +116,7 @@ def bar_chart(points: list[tuple[str, float | None]], high: float = 10, width: i
         filled = round(min(max(value, 0), high) / (high or 1) * width)
         out.append("█" * filled, style="bold")
         out.append("·" * (width - filled), style="dim")
-        shown = f"{value:.1f}".rstrip("0").rstrip(".")
+        shown = number(round(value, 1)) if number else f"{value:.1f}".rstrip("0").rstrip(".")
         out.append(f" {shown}\n")
     out.rstrip()
     return out

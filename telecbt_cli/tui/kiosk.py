@@ -306,7 +306,8 @@ class ProgressScreen(Localized, Screen):
         for n, week in enumerate(weeks, 1):
             values = [d["value"] for d in week if d["value"] is not None]
             points.append((k(self.app, "progress_week", n=n), sum(values) / len(values) if values else None))
-        out.append_text(bar_chart(points, width=20))
+        out.append_text(bar_chart(points, width=20,
+                                  number=lambda value: self.app.catalog.number(value, self.app.lang)))
         for score in data["scores"]:
             out.append("\n\n")
             out.append(f"{score['title']}: ", style="bold")

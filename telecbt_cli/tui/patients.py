@@ -269,7 +269,8 @@ class PatientScreen(Localized, Screen):
         out.append(tr(self.app, "patient.pain_weekly"), style="bold")
         out.append("\n")
         if weekly:
-            out.append_text(bar_chart([(w["week"][5:], w["value"]) for w in weekly[-10:]]))
+            out.append_text(bar_chart([(w["week"][5:], w["value"]) for w in weekly[-10:]],
+                                      number=lambda value: self.app.catalog.number(value, self.app.lang)))
         else:
             out.append(tr(self.app, "common.nothing_yet"))
         completion = report["diary"]["completion"]
