@@ -41,11 +41,13 @@ def kiosk(
 ) -> None:
     """Start the patient kiosk: staff unlock the store, then patients sign in with their code and PIN.
 
-    Leaving kiosk mode needs a staff passphrase (F10). Set PINs first with `telecbt patient pin set`.
+    Leaving kiosk mode needs a staff passphrase (F10); after an unexpected error the kiosk starts
+    again. Set PINs first with `telecbt patient pin set`. Start it with `exec telecbt kiosk …` so
+    that not even a crash loop can leave a shell behind.
     """
     from telecbt_cli.commands._common import unlocked
     from telecbt_cli.core import crypto
-    from telecbt_cli.tui.launch import need_terminal, run_app
+    from telecbt_cli.tui.launch import need_terminal, run_kiosk
 
     need_terminal()
     crypto.isolate_kdf()  # PIN checks run for hours: keep scrypt's buffer out of the kiosk process
@@ -54,7 +56,9 @@ def kiosk(
         from telecbt_cli.tui.kiosk import make_kiosk
 
         _lock_signals()
-        run_app(make_kiosk(access, access.store.dir, idle_seconds=idle))
+        code = run_kiosk(lambda: make_kiosk(access, access.store.dir, idle_seconds=idle))
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -172,7 +172,7 @@ class SettingsScreen(Localized, ModalScreen[None]):
 class TelecbtApp(QuietCrash, App):
     """The staff app. Built by `make_app`, given the store folder; screens never open the store."""
 
-    CSS_PATH = ["common.tcss", "app.tcss"]
+    CSS_PATH = [Path(__file__).parent / "common.tcss", Path(__file__).parent / "app.tcss"]
     TITLE = "telecbt"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),

@@ -432,7 +432,7 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
 class KioskApp(QuietCrash, App):
     """The kiosk. `access` is the staff session that started it; it never reaches a staff screen."""
 
-    CSS_PATH = ["common.tcss", "kiosk.tcss"]
+    CSS_PATH = [Path(__file__).parent / "common.tcss", Path(__file__).parent / "kiosk.tcss"]
     TITLE = "telecbt"
     ENABLE_COMMAND_PALETTE = False
     INHERIT_BINDINGS = False

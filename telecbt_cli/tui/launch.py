@@ -49,6 +49,32 @@ def run_app(app) -> None:
         raise SystemExit(int(ExitCode.ERROR))
 
 
+def run_kiosk(make_app, restarts: int = 5, pause: float = 1.0, headless: bool = False) -> int:
+    """Run the kiosk until staff leave it; after an unexpected error, start it again.
+
+    A crash must not drop a patient at a shell prompt: the kiosk comes back on the language
+    screen (the patient is forgotten with the old app). Only more than `restarts` crashes
+    within a minute end it, with exit code 1, so a broken install does not spin forever.
+    """
+    import time
+
+    crashes: list[float] = []
+    while True:
+        app = make_app()
+        app.run(headless=headless)
+        if app.exiting:  # a staff passphrase was given
+            return 0
+        now = time.monotonic()
+        crashes = [t for t in crashes if now - t < 60] + [now]
+        if len(crashes) > restarts:
+            from telecbt_cli.commands._output import error
+
+            error(f"the kiosk stopped unexpectedly {len(crashes)} times within a minute; it stays closed. "
+                  "Run it with TELECBT_DEBUG=1 to see why.")
+            return int(ExitCode.ERROR)
+        time.sleep(pause)
+
+
 def _options(argv: list[str]) -> dict[str, str] | None:
     """`--store X`, `--store=X`, `--lang X`, `--lang=X` and nothing else; None for anything more."""
     found: dict[str, str] = {}

@@ -8,8 +8,9 @@ from telecbt_cli.content.catalog import load
 from telecbt_cli.core import diary, measures, messages, pins
 from telecbt_cli.core.patients import PatientFields, add_patient, record_consent
 from telecbt_cli.core.unlock import unlock
-from telecbt_cli.tui.kiosk import (DueScreen, ExerciseScreen, HomeScreen, LanguageScreen, MessagesScreen,
-                                   PatientSignInScreen, ProgressScreen, StaffExitScreen, make_kiosk)
+from telecbt_cli.tui.kiosk import (DueScreen, ExerciseScreen, HomeScreen, KioskApp, LanguageScreen,
+                                   MessagesScreen, PatientSignInScreen, ProgressScreen, StaffExitScreen, make_kiosk)
+from telecbt_cli.tui.launch import run_kiosk
 from telecbt_cli.tui.runner import RunScreen
 from tests.conftest import ADMIN, ADMIN_PASS
 from tests.tui.helpers import HOSTILE, screen_text, settle
@@ -236,3 +237,33 @@ def test_due_questionnaire_exercise_progress_and_messages(created, store_dir):
     assert [r["total"] for r in history] == [5]  # mean of 6, 4 and 5
     rows = messages.list_messages(access, code, mark_read=False)
     assert (rows[-1]["direction"], rows[-1]["body"]) == ("from_patient", "thank you")
+
+
+class _Flaky(KioskApp):
+    """A kiosk whose first run crashes; the second is left by staff."""
+
+    runs = 0
+
+    def on_mount(self) -> None:
+        type(self).runs += 1
+        if type(self).runs == 1:
+            raise RuntimeError("Rosa Example: something broke")
+        self.exiting = True
+        self.exit()
+
+
+class _Broken(KioskApp):
+    runs = 0
+
+    def on_mount(self) -> None:
+        type(self).runs += 1
+        raise RuntimeError("always")
+
+
+def test_a_crashed_kiosk_starts_again_instead_of_leaving_a_shell(created, store_dir, capsys):
+    access = created.access
+    assert run_kiosk(lambda: _Flaky(access, store_dir), pause=0, headless=True) == 0
+    assert _Flaky.runs == 2  # it came back after the crash; only the staff exit ended it
+    assert run_kiosk(lambda: _Broken(access, store_dir), restarts=2, pause=0, headless=True) == 1
+    assert _Broken.runs == 3  # a crash loop gives up (exit 1) instead of spinning forever
+    assert "Rosa" not in capsys.readouterr().err  # crash reports never carry the error's text
