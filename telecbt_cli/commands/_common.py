@@ -141,7 +141,7 @@ def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
         access = sessions.open_session(token, store_dir)
     else:
         from telecbt_cli.core import unlock
-        from telecbt_cli.core.store import require_store_dir
+        from telecbt_cli.core.paths import require_store_dir
 
         require_store_dir(store_dir)
         secret = passphrase(passphrase_file, passphrase_fd)

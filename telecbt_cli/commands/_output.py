@@ -30,7 +30,7 @@ def say(message: str, style: str | None = None) -> None:
     Plain writes when there is no colour to show: scripts then never pay for
     importing Rich.
     """
-    text = inert(message).replace("\\x0a", "\n")
+    text = inert(message, keep_newlines=True)
     if _plain_stderr():
         sys.stderr.write(text + "\n")
         sys.stderr.flush()

@@ -5,13 +5,7 @@ from __future__ import annotations
 from telecbt_cli.commands._output import emit_fields, emit_json, say
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core import engine
-
-
-def band_label(instrument: dict, severity: str | None, lang: str) -> str:
-    for band in instrument.get("scoring", {}).get("bands") or []:
-        if band["severity"] == severity:
-            return pick(band["label"], lang)
-    return "-"
+from telecbt_cli.core.scoring import band_label
 
 
 def outcome_data(catalog: Catalog, content: dict, run: engine.Run, outcome: engine.Outcome) -> dict:
@@ -43,7 +37,7 @@ def print_outcome(catalog: Catalog, content: dict, run: engine.Run, outcome: eng
         return
     result = outcome.score
     pairs = [(catalog.text("measure.score", lang), catalog.number(result.total, lang)),
-             (catalog.text("measure.band", lang), band_label(content, result.band, lang))]
+             (catalog.text("measure.band", lang), band_label(content, result.band, lang) or "-")]
     for sub in content["scoring"].get("subscales") or []:
         value = result.subscales.get(sub["id"], {})
         flag = " (+)" if value.get("positive") else ""

@@ -45,7 +45,7 @@ class StepRenderer:
     def show(self, text: str, style: str | None = None) -> None:
         from rich.text import Text
 
-        self.console.print(Text(inert(text).replace("\\x0a", "\n"), style=style))
+        self.console.print(Text(inert(text, keep_newlines=True), style=style))
 
     def show_inline(self, text: str) -> None:
         from rich.text import Text
@@ -70,7 +70,7 @@ class StepRenderer:
         from rich.text import Text
 
         lines = [pick(rule.get("message"), self.lang) or self.catalog.crisis(self.lang) for rule in rules]
-        body = Text(inert("\n\n".join(dict.fromkeys(lines))).replace("\\x0a", "\n"))
+        body = Text(inert("\n\n".join(dict.fromkeys(lines)), keep_newlines=True))
         self.console.print(Panel(body, title=Text(inert(self.t("safety.crisis_title"))), border_style="bold red"))
         self.show(self.t("safety.alert_opened"), style="bold")
         self.ask(self.t("common.press_enter"), nav=False)

@@ -65,14 +65,7 @@ def export_(
         raise UsageError("--seal-with-passphrase replaces the age1… recipient: give one or the other")
     secret = _bundle_passphrase(bundle_passphrase_file, confirm=True) if seal_passphrase else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        peer_id, recipients = None, []
-        if to and to.startswith("age1"):
-            recipients = [to]
-        elif to:
-            peer = devices.peer(access, to)
-            if peer["revoked_at"]:
-                raise UsageError(f"{to} is revoked")
-            peer_id, recipients = peer["id"], [] if secret else [peer["recipient"]]
+        peer_id, recipients = devices.destination(access, to, sealed=secret is not None)
         since_iso = parse_since(since) if since else None
         if email or eml:
             result = _mail(access, recipients, peer_id, not all_, since_iso, patient, secret, email, eml, eml_to, size_limit)

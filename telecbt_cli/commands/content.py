@@ -17,10 +17,11 @@ app = typer.Typer(help="Clinical content: list, show, validate.", no_args_is_hel
 
 def _summary(entry: dict, lang: str) -> dict:
     from telecbt_cli.content.catalog import pick
+    from telecbt_cli.core.engine import has_text
 
     return {"kind": entry["kind"], "id": entry["id"], "version": entry["version"],
             "title": pick(entry.get("title"), lang), "source": entry["_file"],
-            "licensed_text_missing": entry["kind"] == "instrument" and not entry.get("items_included")}
+            "licensed_text_missing": entry["kind"] == "instrument" and not has_text(entry)}
 
 
 @app.command("list")

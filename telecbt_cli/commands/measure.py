@@ -20,6 +20,7 @@ InstrumentArg = Annotated[str, typer.Argument(help="Questionnaire id, e.g. phq9 
 def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False) -> None:
     """List questionnaires, their scoring and LOINC codes, and whether their text is available."""
     from telecbt_cli.content.catalog import pick, resolve_lang
+    from telecbt_cli.core.engine import has_text
 
     catalog = load_catalog(content)
     code = resolve_lang(None, lang)
@@ -28,7 +29,7 @@ def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = 
         rules = inst["scoring"]
         rows.append({"id": inst["id"], "name": inst.get("short_title") or inst["id"], "version": inst["version"],
                      "title": pick(inst["title"], code), "items": len(inst["items"]), "method": rules["method"],
-                     "available": bool(inst.get("items_included")), "loinc": inst.get("loinc") or {},
+                     "available": has_text(inst), "loinc": inst.get("loinc") or {},
                      "mic": rules.get("mic") or {}, "licence": inst["licence"]})
     if json_out:
         emit_json(rows)
@@ -64,7 +65,7 @@ def history(
 ) -> None:
     """Scores over time with their level and change from the first score (MIC = minimal important change)."""
     from telecbt_cli.commands._content_opts import patient_lang
-    from telecbt_cli.commands._reports import band_label
+    from telecbt_cli.core.scoring import band_label
     from telecbt_cli.core import measures
 
     one_format(json_out, csv_out)
@@ -87,7 +88,7 @@ def history(
         change = row["change"] or {}
         row["date"] = catalog.date(row["completed_at"], code)
         row["score"] = catalog.number(row["total"], code)
-        row["level"] = band_label(inst, row["band"], code) if inst else row["band"]
+        row["level"] = band_label(inst, row["band"], code) or "-"
         row["delta"] = "" if not change else catalog.number(change["delta"], code)
         row["mic"] = "" if not change else (change["direction"] + (" *" if change["meaningful"] else ""))
     if csv_out:

@@ -11,29 +11,16 @@ import typer
 from telecbt_cli.commands._common import CsvOpt, JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, one_format, unlocked
 from telecbt_cli.commands._content_opts import ContentOpt, LangOpt, load_catalog, patient_lang
 from telecbt_cli.commands._output import emit_csv, emit_json, inert, say
+from telecbt_cli.core.textchart import sparkline
 
 app = typer.Typer(help="Reports: patient progress, program figures.", no_args_is_help=True, add_completion=False)
-BARS = "▁▂▃▄▅▆▇█"
 LABEL_KEYS = ("title", "patient", "generated", "period", "diary", "pain", "mood", "sleep_hours", "activity_min",
               "completion", "measures", "score", "baseline", "latest", "change", "meaningful", "homework", "done",
               "alerts", "none", "suggestions", "no_data")
 
 
-def sparkline(values: list[float], low: float = 0, high: float | None = None) -> str:
-    """A one-line chart; each character is one week."""
-    if not values:
-        return ""
-    top = high if high is not None else max(values) or 1
-    span = (top - low) or 1
-    return "".join(BARS[min(len(BARS) - 1, max(0, int((v - low) / span * (len(BARS) - 1) + 0.5)))] for v in values)
-
-
 def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{round(rate * 100)}%"
-
-
-def _band_label(measure: dict, severity: str | None) -> str:
-    return next((b["label"] for b in measure["bands"] if b["severity"] == severity), severity or "-")
 
 
 def _write(line: str = "") -> None:
@@ -62,7 +49,7 @@ def print_patient(report: dict, catalog, lang: str) -> None:
         if change:
             mark = f" ({catalog.number(change['delta'], lang)}{' *' if change['meaningful'] else ''})"
         trail = " → ".join(catalog.number(pt["total"], lang) for pt in m["points"][-6:])
-        _write(inert(f"  {m['title']:<10} {trail}{mark}   {_band_label(m, m['points'][-1]['band'])}"))
+        _write(inert(f"  {m['title']:<10} {trail}{mark}   {m['points'][-1]['band_label'] or '-'}"))
     if not report["measures"]:
         _write(f"  {t('no_data')}")
     _write("  * = " + t("meaningful"))
@@ -91,7 +78,7 @@ def html_shape(report: dict, catalog, lang: str) -> dict:
             "title": m["title"], "max": maximum,
             "bands": [{"min": b["min"], "max": b["max"], "label": b["label"]} for b in m["bands"]],
             "points": [{"label": catalog.date(pt["date"], lang)[:5], "value": pt["total"],
-                        "band": _band_label(m, pt["band"])} for pt in m["points"]],
+                        "band": pt["band_label"] or "-"} for pt in m["points"]],
             "baseline_text": catalog.number(m["baseline"], lang), "latest_text": catalog.number(m["latest"], lang),
             "change_text": catalog.number(change["delta"], lang) if change else "",
             "meaningful": bool(change.get("meaningful")), "direction": change.get("direction")})

@@ -147,13 +147,13 @@ def list_sessions(access: Access, when: str | None = None, clinician: str | None
     if when == "today":
         start = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         sql += " AND a.scheduled_at >= ? AND a.scheduled_at < ?"
-        params += [_iso(start), _iso(start + timedelta(days=1))]
+        params += [iso_utc(start), iso_utc(start + timedelta(days=1))]
     elif when == "due":
         sql += " AND a.status = 'scheduled' AND a.scheduled_at >= ?"
-        params.append(_iso(now))
+        params.append(iso_utc(now))
     elif when == "overdue":
         sql += " AND a.status = 'scheduled' AND a.scheduled_at < ?"
-        params.append(_iso(now))
+        params.append(iso_utc(now))
     elif when is not None:
         raise UsageError("choose one of --today, --due, --overdue")
     if clinician:
@@ -165,8 +165,17 @@ def list_sessions(access: Access, when: str | None = None, clinician: str | None
     return _rows(access, sql + " ORDER BY a.scheduled_at", tuple(params))
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def checkins(access: Access) -> dict:
+    """What a worker calls today: today's sessions and the scheduled ones whose time passed without a
+    record, each once, in time order; `overdue` marks the second kind."""
+    today = list_sessions(access, when="today")
+    overdue = list_sessions(access, when="overdue")
+    late = {row["id"] for row in overdue}
+    rows = {row["id"]: row for row in today + overdue}
+    listed = sorted(rows.values(), key=lambda r: r["scheduled_at"])
+    for row in listed:
+        row["overdue"] = row["id"] in late
+    return {"sessions": listed, "today": len(today), "overdue": len(overdue)}
 
 
 def ics(access: Access, catalog: Catalog, code: str | None = None) -> bytes:

@@ -10,16 +10,17 @@ from datetime import datetime, timezone
 
 from telecbt_cli.core import audit
 from telecbt_cli.core.access import Access
-from telecbt_cli.core.ids import parse_patient_code
+from telecbt_cli.core.patients import search_clause
+from telecbt_cli.core.timeparse import iso_utc
 
 PAGE = 100
 
 _STATUS = """
     (SELECT min(a.scheduled_at) FROM appointments a
-      WHERE a.patient_id = p.id AND a.status = 'scheduled' AND a.deleted = 0 AND a.scheduled_at >= :now)
+      WHERE a.patient_id = p.id AND a.status = 'scheduled' AND a.deleted = 0 AND a.scheduled_at >= ?)
       AS next_checkin,
     (SELECT count(*) FROM appointments a
-      WHERE a.patient_id = p.id AND a.status = 'scheduled' AND a.deleted = 0 AND a.scheduled_at < :now)
+      WHERE a.patient_id = p.id AND a.status = 'scheduled' AND a.deleted = 0 AND a.scheduled_at < ?)
       AS overdue,
     (SELECT count(*) FROM safety_alerts s WHERE s.patient_id = p.id AND s.status = 'open' AND s.deleted = 0)
       AS open_alerts,
@@ -29,14 +30,12 @@ _STATUS = """
 """
 
 
-def _where(search: str | None) -> tuple[str, dict]:
+def _where(search: str | None) -> tuple[str, list]:
     sql = "p.deleted = 0 AND p.status = 'active'"
-    params: dict = {}
     if search and search.strip():
-        sql += (" AND (lower(p.display_name) LIKE :term OR lower(p.code) LIKE :term OR p.phone LIKE :term"
-                " OR lower(p.email) LIKE :term OR p.code = :code)")
-        params = {"term": f"%{search.strip().lower()}%", "code": parse_patient_code(search) or ""}
-    return sql, params
+        clause, params = search_clause(search, "p.")
+        return f"{sql} AND {clause}", params
+    return sql, []
 
 
 def count(access: Access, search: str | None = None) -> int:
@@ -50,11 +49,10 @@ def page(access: Access, search: str | None = None, offset: int = 0, limit: int 
     last diary entry and unread messages. The first page of a listing is audited."""
     access.require("read")
     where, params = _where(search)
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = iso_utc(datetime.now(timezone.utc))
     cursor = access.store.conn.execute(
         f"SELECT p.code, p.display_name, p.language, {_STATUS} FROM patients p WHERE {where} "
-        "ORDER BY p.display_name COLLATE NOCASE, p.code LIMIT :limit OFFSET :offset",
-        {**params, "now": now, "limit": limit, "offset": offset})
+        "ORDER BY p.display_name COLLATE NOCASE, p.code LIMIT ? OFFSET ?", [now, now, *params, limit, offset])
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row)) for row in cursor.fetchall()]
     if offset == 0:

@@ -151,6 +151,22 @@ def peer(access: Access, ident: str) -> dict:
     raise NotFoundError(f"no trusted device {ident!r}: see `telecbt device list`")
 
 
+def destination(access: Access, to: str | None, sealed: bool = False) -> tuple[str | None, list[str]]:
+    """Where a bundle goes, from what a person typed: (peer id or None, age recipients).
+
+    `to` is a trusted device (id or label) or a bare `age1…` recipient; a revoked device is
+    refused. With `sealed` (a passphrase seals the bundle) a device only names the peer, for
+    acknowledgements, and gets no recipient."""
+    if not to:
+        return None, []
+    if to.startswith("age1"):
+        return None, [to]
+    row = peer(access, to)
+    if row["revoked_at"]:
+        raise UsageError(f"{to} is revoked: trust it again (telecbt device trust) before sending to it")
+    return row["id"], [] if sealed else [row["recipient"]]
+
+
 def revoke(access: Access, ident: str) -> dict:
     access.require("manage")
     row = peer(access, ident)

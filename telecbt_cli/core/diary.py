@@ -17,6 +17,9 @@ NUMERIC = {  # field: (low, high, whole number)
     "pain": (0, 10, True), "mood": (0, 10, True), "sleep_hours": (0, 24, False),
     "sleep_quality": (0, 10, True), "activity_min": (0, 1440, True), "steps": (0, 100000, True),
 }
+#: Entries a patient makes (typed in by staff, or at the kiosk) always carry a pain rating;
+#: imported device data may hold only sleep or steps.
+RATED_BY_PATIENT = ("manual", "kiosk")
 LISTS = ("triggers", "coping", "meds")
 FIELDS = ("entry_at", "pain", "locations", *[k for k in NUMERIC if k != "pain"], *LISTS, "note")
 CLOCK_SKEW = timedelta(minutes=10)
@@ -33,6 +36,8 @@ def parse_when(text: str, now: datetime | None = None) -> str:
 def _number(name: str, value: object) -> int | float | None:
     if value is None:
         return None
+    if isinstance(value, bool):  # True would otherwise pass as 1
+        raise UsageError(f"{name.replace('_', ' ')} must be a number")
     low, high, whole = NUMERIC[name]
     try:
         number = float(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else value
@@ -103,7 +108,7 @@ def add_entry(access: Access, code: str, values: dict, source: str = "manual") -
     access.require("write")
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
-    checked = check_entry(values, require_pain=source == "manual")
+    checked = check_entry(values, require_pain=source in RATED_BY_PATIENT)
     store = access.store
     with store.write():
         row = records.insert(store, "diary_entries", {"patient_id": patient_id, **_row_values(checked),
@@ -126,7 +131,7 @@ def correct_entry(access: Access, entry_id: str, values: dict) -> dict:
         raise UsageError("that entry was already corrected: correct the newest version instead")
     require_active_consent(access, previous["patient_id"])
     merged = {name: previous.get(name) for name in FIELDS} | {k: v for k, v in values.items() if v is not None}
-    checked = check_entry(merged, require_pain=previous["source"] == "manual")
+    checked = check_entry(merged, require_pain=previous["source"] in RATED_BY_PATIENT)
     with store.write():
         row = records.insert(store, "diary_entries", {"patient_id": previous["patient_id"], **_row_values(checked),
                                                       "source": previous["source"], "supersedes": entry_id,

@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
+from telecbt_cli.core.timeparse import iso_utc
+
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
 NOTE_LIMIT = 2000
@@ -270,10 +272,6 @@ def _parse_when(cell: str, default_time: time, tz: tzinfo) -> tuple[datetime, bo
     return moment, clock is None
 
 
-def _iso_utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 # --- columns -----------------------------------------------------------------
 
 @dataclass
@@ -359,7 +357,7 @@ def _check_row(cells: list[str], columns: dict[str, _Column], *, now: datetime,
         future = day > now.astimezone(tz).date() if date_only else moment > now
         if future:
             problems.append(f"date {shown} is in the future")
-        row["entry_at"] = _iso_utc(moment)
+        row["entry_at"] = iso_utc(moment)
 
     for fld in VALUE_FIELDS:
         column = columns.get(fld)

@@ -298,10 +298,20 @@ def run_all(access: Access, patient_code: str, content: dict, lang: str, given: 
     return run, outcome
 
 
+def has_text(instrument: dict) -> bool:
+    """Whether a questionnaire can be given: licensed ones ship scoring only, until a clinic adds the text."""
+    return bool(instrument.get("items_included"))
+
+
+def runnable_instruments(catalog: Catalog) -> list[dict]:
+    """The questionnaires that can be given here (item text present), sorted by id."""
+    return [i for i in catalog.all("instrument") if has_text(i)]
+
+
 def content_for(catalog: Catalog, kind: str, ident: str) -> dict:
     """A module or an instrument ready to run; licensed instruments without text are refused."""
     content = catalog.get(kind, ident)
-    if kind == "instrument" and not content.get("items_included"):
+    if kind == "instrument" and not has_text(content):
         name = content.get("short_title") or ident
         raise NotFoundError(
             f"{name} is a licensed questionnaire and its questions are not included. A clinic holding a "

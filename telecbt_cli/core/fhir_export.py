@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from telecbt_cli.core.access import Access
 from telecbt_cli.core.clock import now_iso
+from telecbt_cli.core.scoring import band_label
 from telecbt_cli.core.exports import _audit, _authorize, _batches, _finish, _parse_json, _patient_ids, _since, _snapshot, prepare_out_dir, recipients_for, write_stream
 
 if TYPE_CHECKING:
@@ -78,16 +79,6 @@ def _answer(value: Any) -> list[dict]:
     return []
 
 
-def _band_label(instrument: dict, severity: str | None) -> str | None:
-    if not severity:
-        return None
-    for band in (instrument.get("scoring") or {}).get("bands") or []:
-        if band.get("severity") == severity:
-            label = band.get("label")
-            return (label.get("en") or severity) if isinstance(label, dict) else str(label or severity)
-    return severity
-
-
 def _measure_resources(row: dict, instrument: dict, patient_ref: dict) -> list[dict]:
     """A QuestionnaireResponse and, when scored, an Observation of the total derived from it."""
     loinc = instrument.get("loinc") or {}
@@ -116,7 +107,7 @@ def _measure_resources(row: dict, instrument: dict, patient_ref: dict) -> list[d
         "effectiveDateTime": row["completed_at"], "valueQuantity": {"value": _number(row["total"]), **_SCORE},
         "derivedFrom": [{"reference": f"QuestionnaireResponse/{row['id']}"}],
     }
-    label = _band_label(instrument, row["band"])
+    label = band_label(instrument, row["band"], "en")
     if label:
         observation["interpretation"] = [{"text": label}]
     return [response, observation]

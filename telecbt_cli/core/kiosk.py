@@ -17,7 +17,7 @@ from telecbt_cli.core import diary, engine, measures, messages as messages_mod, 
 from telecbt_cli.core.access import Access
 from telecbt_cli.core.clock import now_iso
 from telecbt_cli.core.errors import NotFoundError, UsageError
-from telecbt_cli.core.scoring import round_half_up
+from telecbt_cli.core.scoring import band_label, round_half_up
 
 #: Practice modules offered at the kiosk, in the order shown.
 EXERCISES = ("practice-breathing", "practice-thought-record")
@@ -49,8 +49,8 @@ def sign_in(access: Access, code: str, pin: str) -> KioskPatient:
 
 
 def save_pain(kp: KioskPatient, pain: int, note: str | None = None) -> dict:
-    """One diary entry with source 'kiosk'; a kiosk entry always has a pain rating from 0 to 10."""
-    if isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= 10:
+    """One diary entry with source 'kiosk' (the diary requires its pain rating, 0 to 10)."""
+    if isinstance(pain, bool) or not isinstance(pain, int):  # the screen hands over the button's number
         raise UsageError("choose how much pain you have now, from 0 to 10")
     return diary.add_entry(kp.access, kp.code, {"pain": pain, "note": note}, source="kiosk")
 
@@ -73,7 +73,7 @@ def schedule(kp: KioskPatient, catalog: Catalog) -> dict[str, int]:
 def _runnable(catalog: Catalog, ident: str) -> dict | None:
     """The instrument if its item text ships (licensed stubs have none), else None."""
     instrument = catalog.entries.get("instrument", {}).get(ident)
-    return instrument if instrument and instrument.get("items_included") else None
+    return instrument if instrument and engine.has_text(instrument) else None
 
 
 def due_questionnaires(kp: KioskPatient, catalog: Catalog, lang: str, today: date | None = None) -> list[dict]:
@@ -94,15 +94,9 @@ def due_questionnaires(kp: KioskPatient, catalog: Catalog, lang: str, today: dat
     return due
 
 
-def _band_label(instrument: dict | None, severity: str | None, lang: str) -> str | None:
-    for band in ((instrument or {}).get("scoring") or {}).get("bands") or []:
-        if severity is not None and band.get("severity") == severity:
-            return pick(band.get("label"), lang) or severity
-    return None
-
-
 def progress(kp: KioskPatient, catalog: Catalog, lang: str, days: int = 28, today: date | None = None) -> dict:
-    """Daily mean pain for the last `days` days (None on days without an entry) and every questionnaire's scores.
+    """Daily mean pain for the last `days` days (None on days without an entry), the mean of those daily
+    means for each 7-day stretch (`weeks`), and every questionnaire's scores.
 
     Days are UTC calendar days, as in the reports. Corrected entries count once, in their
     newest version.
@@ -128,10 +122,15 @@ def progress(kp: KioskPatient, catalog: Catalog, lang: str, days: int = 28, toda
         entry = scores.setdefault(ident, {"instrument": ident, "title": pick((instrument or {}).get("title"), lang)
                                           or ident, "points": [], "latest_band": None})
         entry["points"].append({"date": row["completed_at"][:10], "total": row["total"]})
-        entry["latest_band"] = _band_label(instrument, row["band"], lang)
+        entry["latest_band"] = band_label(instrument, row["band"], lang)
     ranked = sorted(scores.values(), key=lambda s: (order.index(s["instrument"]) if s["instrument"] in order
                                                      else len(order), s["instrument"]))
-    return {"pain": pain, "scores": ranked}
+    weeks = []
+    for start in range(0, days, 7):  # oldest first; the last week may be shorter
+        values = [d["value"] for d in pain[start:start + 7] if d["value"] is not None]
+        weeks.append({"from": pain[start]["date"], "to": pain[min(start + 6, days - 1)]["date"],
+                      "value": round_half_up(sum(values) / len(values), 1) if values else None})
+    return {"pain": pain, "weeks": weeks, "scores": ranked}
 
 
 def messages(kp: KioskPatient) -> list[dict]:

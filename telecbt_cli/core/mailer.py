@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from telecbt_cli.core import audit, parts, records
 from telecbt_cli.core.access import Access
 from telecbt_cli.core.clock import now_iso
+from telecbt_cli.core.timeparse import iso_utc
 from telecbt_cli.core.errors import NotFoundError, StorageError, UsageError
 from telecbt_cli.core.ids import uuid7
 
@@ -167,10 +168,6 @@ def parse_size(text: str | None, default: int) -> int:
 
 
 # --- times --------------------------------------------------------------------------
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 def _parse_time(text: str | None) -> datetime | None:
     if not text:
@@ -484,7 +481,7 @@ def _after_failure(access: Access, row: dict, moment: datetime, reason: str) -> 
         _update(access, row, {"status": "failed", "attempts": attempts, "last_error": reason, "next_attempt_at": None})
         return "failed"
     _update(access, row, {"attempts": attempts, "last_error": reason,
-                          "next_attempt_at": _iso(moment + backoff(attempts))})
+                          "next_attempt_at": iso_utc(moment + backoff(attempts))})
     return "retrying"
 
 

@@ -100,6 +100,16 @@ def add_patient(access: Access, values: PatientFields) -> dict:
     return _public(row)
 
 
+def search_clause(search: str, table: str = "") -> tuple[str, list]:
+    """SQL matching a patient by part of name, code, phone or email (case-insensitive), or exact code.
+
+    `table` is the alias the patients table has in the query (e.g. "p.")."""
+    term = f"%{search.strip().lower()}%"
+    t = table
+    return (f"(lower({t}display_name) LIKE ? OR lower({t}code) LIKE ? OR {t}phone LIKE ? OR lower({t}email) LIKE ?"
+            f" OR {t}code = ?)", [term, term, term, term, parse_patient_code(search) or ""])
+
+
 def list_patients(access: Access, search: str | None = None, include_archived: bool = False) -> list[dict]:
     """Patients by name; `search` matches name, code, phone or email (case-insensitive)."""
     access.require("read")
@@ -108,11 +118,9 @@ def list_patients(access: Access, search: str | None = None, include_archived: b
     if not include_archived:
         sql += " AND status = 'active'"
     if search:
-        term = f"%{search.strip().lower()}%"
-        code = parse_patient_code(search)
-        sql += (" AND (lower(display_name) LIKE ? OR lower(code) LIKE ? OR phone LIKE ?"
-                " OR lower(email) LIKE ? OR code = ?)")
-        params += [term, term, term, term, code or ""]
+        clause, values = search_clause(search)
+        sql += f" AND {clause}"
+        params += values
     sql += " ORDER BY display_name COLLATE NOCASE, code"
     cursor = access.store.conn.execute(sql, params)
     names = [d[0] for d in cursor.description]

@@ -9,7 +9,7 @@ from telecbt_cli.core import alerts, audit, measures
 from telecbt_cli.core.access import Access
 from telecbt_cli.core.errors import UsageError
 from telecbt_cli.core.patients import get_patient
-from telecbt_cli.core.scoring import change
+from telecbt_cli.core.scoring import band_label, change
 
 METRICS = ("pain", "mood", "sleep_hours", "activity_min")
 _CURRENT = "NOT EXISTS (SELECT 1 FROM diary_entries n WHERE n.supersedes = d.id) AND d.deleted = 0"
@@ -65,7 +65,8 @@ def _patient_report(access: Access, catalog: Catalog, code: str, lang: str, week
             "bands": [{"min": b["min"], "max": b["max"], "severity": b["severity"], "label": pick(b["label"], lang)}
                       for b in rules.get("bands", [])],
             "mic": rules.get("mic") or {},
-            "points": [{"date": r["completed_at"][:10], "total": r["total"], "band": r["band"]} for r in rows],
+            "points": [{"date": r["completed_at"][:10], "total": r["total"], "band": r["band"],
+                        "band_label": band_label(inst, r["band"], lang)} for r in rows],
             "baseline": rows[0]["total"], "latest": rows[-1]["total"], "change": last_change})
     homework = conn.execute("SELECT count(*), sum(status = 'done') FROM homework WHERE patient_id = ? AND deleted = 0",
                             (pid,)).fetchone()

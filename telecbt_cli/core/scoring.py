@@ -55,6 +55,19 @@ def band_for(bands: list[dict] | None, total: float | None) -> dict | None:
     return None
 
 
+def band_label(instrument: dict | None, severity: str | None, lang: str) -> str | None:
+    """The words for a stored band (its `severity` id) in `lang`; the id itself if the content has no label."""
+    if not severity:
+        return None
+    for band in ((instrument or {}).get("scoring") or {}).get("bands") or []:
+        if band.get("severity") == severity:
+            label = band.get("label")
+            if isinstance(label, dict):
+                return label.get(lang) or label.get("en") or severity
+            return str(label or severity)
+    return severity
+
+
 def _combine(values: list[int], method: str, decimals: int) -> float:
     if method == "mean":
         return round_half_up(sum(values) / len(values), decimals)

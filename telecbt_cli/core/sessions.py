@@ -19,7 +19,8 @@ from telecbt_cli.core.access import Access, access_for
 from telecbt_cli.core.errors import AuthError, UsageError
 from telecbt_cli.core.fsutil import atomic_write, restrict_mode
 from telecbt_cli.core.paths import sessions_dir
-from telecbt_cli.core.store import WrongStoreKey, open_with_keys, require_store_dir
+from telecbt_cli.core.paths import require_store_dir
+from telecbt_cli.core.store import WrongStoreKey, open_with_keys
 
 PREFIX = "tcs1"  # token format; the file seal is "v2" (standard-library encrypt-then-MAC)
 MAX_TTL = 7 * 24 * 3600

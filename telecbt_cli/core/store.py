@@ -14,13 +14,12 @@ from telecbt_cli.core import schema
 from telecbt_cli.core.clock import next_hlc, now_iso
 from telecbt_cli.core.errors import (
     IntegrityError,
-    NotFoundError,
     StorageError,
     StoreExistsError,
     TelecbtError,
 )
 from telecbt_cli.core.fsutil import fsync_dir, restrict_mode, storage_error, write_problem
-from telecbt_cli.core.paths import db_file, keyfile_paths, require_store_dir  # noqa: F401  (re-exported)
+from telecbt_cli.core.paths import db_file, keyfile_paths
 
 if TYPE_CHECKING:
     from sqlite_utils import Database

@@ -8,10 +8,13 @@ from typing import Any
 # Control characters that could steer a terminal (C0 except tab, DEL, C1) and the
 # Unicode bidi controls that can make text read differently from what is stored.
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_KEEP_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def inert(text: Any) -> str:
-    """User text made safe to show: control and bidi characters become visible escapes."""
+def inert(text: Any, keep_newlines: bool = False) -> str:
+    """User text made safe to show: control and bidi characters become visible escapes.
+
+    `keep_newlines` leaves line breaks as they are, for text shown as paragraphs."""
     if text is None:
         return ""
     value = str(text)
@@ -20,4 +23,4 @@ def inert(text: Any) -> str:
         code = ord(match.group())
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
-    return _UNSAFE.sub(show, value)
+    return (_UNSAFE_KEEP_LINES if keep_newlines else _UNSAFE).sub(show, value)

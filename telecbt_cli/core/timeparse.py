@@ -15,7 +15,7 @@ def parse_since(text: str) -> str:
         raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(moment)
 
 
 def parse_local(text: str) -> datetime:
@@ -30,4 +30,5 @@ def parse_local(text: str) -> datetime:
 
 
 def iso_utc(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """An aware datetime as the stored form: UTC, milliseconds, `Z` (sorts as text)."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -16,13 +16,12 @@ from telecbt_cli.core.crypto import KdfParams
 from telecbt_cli.core.errors import AuthError, IntegrityError, NotFoundError, UsageError, WrongPassphrase
 from telecbt_cli.core.fsutil import restrict_mode
 from telecbt_cli.core.ids import format_recovery_key, parse_recovery_key, RecoveryKeyError, uuid7
-from telecbt_cli.core.paths import failed_unlocks_file
+from telecbt_cli.core.paths import failed_unlocks_file, require_store_dir
 from telecbt_cli.core.store import (
     Store,
     check_new_location,
     create_database,
     open_with_keys,
-    require_store_dir,
     staging_dir,
 )
 

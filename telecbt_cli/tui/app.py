@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from telecbt_cli.content.catalog import LANGS, Catalog
 from telecbt_cli.core.errors import TelecbtError, WrongPassphrase
-from telecbt_cli.tui.common import Localized, QuietCrash, localize_bindings, safe, tr
+from telecbt_cli.tui.common import Localized, QuietCrash, localize_bindings, safe, tell, tr
 
 #: Black and white with one strong accent: readable in sunlight and on poor screens.
 HIGH_CONTRAST = Theme(
@@ -231,7 +231,7 @@ class TelecbtApp(QuietCrash, App):
         self.lang = lang
         localize_bindings(self, self)
         save_settings({"lang": lang, "theme": self.theme_name})
-        self.notify(self.t("settings.saved"))
+        tell(self, self.t("settings.saved"))
 
     def set_theme(self, name: str) -> None:
         self.theme_name = name

@@ -144,8 +144,8 @@ class BundleScreen(Localized, Screen):
             self.ui(self.show_progress, done, total)
 
         try:
-            peer = devices.peer(self.app.access, peer_id)
-            result = write_bundle(self.app.access, Path(dest).expanduser(), [peer["recipient"]], peer["id"],
+            peer, recipients = devices.destination(self.app.access, peer_id)
+            result = write_bundle(self.app.access, Path(dest).expanduser(), recipients, peer,
                                   usb=usb, progress=progress)
         except TelecbtError as error:
             self.ui(self.report_error, str(error))

@@ -14,7 +14,6 @@ from textual.widgets import Button, Input, Label, Static
 
 from telecbt_cli.core.textsafe import inert
 
-BARS = " ▁▂▃▄▅▆▇█"
 
 
 class QuietCrash:
@@ -66,9 +65,19 @@ def localize_bindings(node, app) -> None:
         node.refresh_bindings()
 
 
-def safe(value: object) -> Text:
-    """User or patient text as inert Rich text: markup and escape sequences stay visible, never run."""
-    return Text(inert(value).replace("\\x0a", " "))
+def safe(value: object, multiline: bool = False) -> Text:
+    """User or patient text as inert Rich text: markup and escape sequences stay visible, never run.
+
+    One line unless `multiline` (then line breaks are kept, for paragraphs of content)."""
+    text = inert(value, keep_newlines=True)
+    return Text(text if multiline else text.replace("\n", " "))
+
+
+def tell(app, message: str, error: bool = False) -> None:
+    """A toast with `message` as plain text: error text can quote what a person typed, and
+    Textual would read `[…]` in it as markup (or fail on `[/]`)."""
+    app.notify(inert(message), severity="error" if error else "information", markup=False,
+               timeout=8 if error else 4)
 
 
 def tr(app, key: str, **values: object) -> str:
@@ -86,19 +95,6 @@ def local_time(iso: str | None) -> str:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return iso[:16].replace("T", " ")
-
-
-def spark(values: list[float | None], low: float = 0, high: float = 10) -> str:
-    """A one-line chart: one block per value, blank where there is no value."""
-    span = (high - low) or 1
-    out = []
-    for value in values:
-        if value is None:
-            out.append(" ")
-        else:
-            level = round((min(max(value, low), high) - low) / span * (len(BARS) - 2)) + 1
-            out.append(BARS[level])
-    return "".join(out)
 
 
 def bar_chart(points: list[tuple[str, float | None]], high: float = 10, width: int = 30,

@@ -10,27 +10,28 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, TextPromptScreen, local_time, safe, tr
+from telecbt_cli.tui.common import Localized, TextPromptScreen, local_time, safe, tell, tr
 
 
-class CheckinsScreen(Localized, Screen):
-    """Sessions today, then scheduled sessions whose time has passed without a record; Enter opens the patient."""
+class _TableScreen(Localized, Screen):
+    """A titled table filled by a worker (`fetch`, in core), with a status line; Enter acts on a row."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("r", "reload", "Reload")]
     AUTO_FOCUS = "DataTable"
+    NAME = ""  # locale section and widget id
+    COLUMNS: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(tr(self.app, "checkins.title"), classes="screen-title")
-        yield DataTable(id="checkins", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="checkins-status", classes="status")
+        yield Static(tr(self.app, f"{self.NAME}.title"), classes="screen-title")
+        yield DataTable(id=self.NAME, cursor_type="row", zebra_stripes=True)
+        yield Static("", id=f"{self.NAME}-status", classes="status")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key in ("when", "code", "mode", "module", "state"):
-            table.add_column(tr(self.app, f"checkins.col_{key}"), key=key)
-        table.focus()
+        for key in self.COLUMNS:
+            table.add_column(tr(self.app, f"{self.NAME}.col_{key}"), key=key)
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -38,30 +39,45 @@ class CheckinsScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True)
     def load(self) -> None:
-        from telecbt_cli.core.appointments import list_sessions
-
         try:
-            today = list_sessions(self.app.access, when="today")
-            overdue = list_sessions(self.app.access, when="overdue")
+            data = self.fetch()
         except TelecbtError as error:
-            self.app.call_from_thread(self.app.notify, str(error), severity="error")
+            self.app.call_from_thread(tell, self.app, str(error), True)
             return
-        self.app.call_from_thread(self.show, today, overdue)
+        self.app.call_from_thread(self._fill, data)
 
-    def show(self, today: list[dict], overdue: list[dict]) -> None:
+    def _fill(self, data) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        seen = set()
-        for row, late in [(r, False) for r in today] + [(r, True) for r in overdue]:
-            if row["id"] in seen:
-                continue
-            seen.add(row["id"])
-            state = Text(tr(self.app, "checkins.overdue"), style="bold red") if late and row["status"] == "scheduled" \
+        status = self.show(table, data)
+        self.query_one(f"#{self.NAME}-status", Static).update(status)
+
+    def fetch(self):
+        raise NotImplementedError
+
+    def show(self, table: DataTable, data) -> str:
+        """Add the rows; return the status line."""
+        raise NotImplementedError
+
+
+class CheckinsScreen(_TableScreen):
+    """Sessions today, then scheduled sessions whose time has passed without a record; Enter opens the patient."""
+
+    NAME = "checkins"
+    COLUMNS = ("when", "code", "mode", "module", "state")
+
+    def fetch(self) -> dict:
+        from telecbt_cli.core.appointments import checkins
+
+        return checkins(self.app.access)
+
+    def show(self, table: DataTable, data: dict) -> str:
+        for row in data["sessions"]:
+            state = Text(tr(self.app, "checkins.overdue"), style="bold red") if row["overdue"] \
                 else Text(tr(self.app, f"checkins.status_{row['status']}"))
             table.add_row(Text(local_time(row["scheduled_at"])), safe(row["code"]), safe(row["mode"]),
                           safe(row["module_id"] or "-"), state, key=f"{row['id']}|{row['code']}")
-        self.query_one("#checkins-status", Static).update(
-            tr(self.app, "checkins.count", today=len(today), overdue=len(overdue)))
+        return tr(self.app, "checkins.count", today=data["today"], overdue=data["overdue"])
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from telecbt_cli.tui.patients import PatientScreen
@@ -69,52 +85,26 @@ class CheckinsScreen(Localized, Screen):
         self.app.push_screen(PatientScreen(str(event.row_key.value).split("|", 1)[1]))
 
 
-class AlertsScreen(Localized, Screen):
+class AlertsScreen(_TableScreen):
     """Open safety alerts. Enter asks what was done, then acknowledges (clinicians and admins)."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("r", "reload", "Reload")]
-    AUTO_FOCUS = "DataTable"
+    NAME = "alerts"
+    COLUMNS = ("opened", "code", "rule", "content")
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(tr(self.app, "alerts.title"), classes="screen-title")
-        yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="alerts-status", classes="status")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key in ("opened", "code", "rule", "content"):
-            table.add_column(tr(self.app, f"alerts.col_{key}"), key=key)
-        table.focus()
-        self.action_reload()
-
-    def action_reload(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True)
-    def load(self) -> None:
+    def fetch(self) -> list[dict]:
         from telecbt_cli.core.alerts import list_alerts
 
-        try:
-            rows = list_alerts(self.app.access)
-        except TelecbtError as error:
-            self.app.call_from_thread(self.app.notify, str(error), severity="error")
-            return
-        self.app.call_from_thread(self.show, rows)
+        return list_alerts(self.app.access)
 
-    def show(self, rows: list[dict]) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
+    def show(self, table: DataTable, rows: list[dict]) -> str:
         for row in rows:
             table.add_row(Text(local_time(row["opened_at"])), safe(row["code"]), safe(row["rule_id"]),
                           safe(row["content_id"]), key=row["id"])
-        hint = "alerts.count" if self.app.can("review") else "alerts.count_view_only"
-        self.query_one("#alerts-status", Static).update(tr(self.app, hint, count=len(rows)))
+        return tr(self.app, "alerts.count" if self.app.can("review") else "alerts.count_view_only", count=len(rows))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if not self.app.can("review"):
-            self.app.notify(tr(self.app, "alerts.needs_review_role"), severity="warning")
+            tell(self.app, tr(self.app, "alerts.needs_review_role"), True)
             return
         ident = str(event.row_key.value)
         self.app.push_screen(TextPromptScreen(tr(self.app, "alerts.note_question"), tr(self.app, "alerts.note_hint")),
@@ -127,7 +117,7 @@ class AlertsScreen(Localized, Screen):
         try:
             acknowledge(self.app.access, ident, note)
         except TelecbtError as error:
-            self.app.call_from_thread(self.app.notify, safe(str(error)).plain, severity="error")
+            self.app.call_from_thread(tell, self.app, str(error), True)
             return
-        self.app.call_from_thread(self.app.notify, tr(self.app, "alerts.acknowledged"))
+        self.app.call_from_thread(tell, self.app, tr(self.app, "alerts.acknowledged"))
         self.app.call_from_thread(self.load)

@@ -22,7 +22,8 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from telecbt_cli.content.catalog import LANGS, Catalog, pick
 from telecbt_cli.core.errors import TelecbtError, WrongPassphrase
-from telecbt_cli.tui.common import Localized, QuietCrash, bar_chart, localize_bindings, safe, spark, tr
+from telecbt_cli.core.textchart import sparkline
+from telecbt_cli.tui.common import Localized, QuietCrash, bar_chart, localize_bindings, safe, tr
 from telecbt_cli.tui.runner import Answered, RunScreen, ScaleButtons
 
 DEFAULT_IDLE_SECONDS = 120
@@ -298,14 +299,10 @@ class ProgressScreen(Localized, Screen):
     def show(self, data: dict) -> None:
         days = data["pain"]
         out = Text(k(self.app, "progress_pain") + "\n", style="bold")
-        out.append(spark([d["value"] for d in days]) + "\n")
+        out.append(sparkline([d["value"] for d in days], 0, 10) + "\n")
         out.append(f"{days[0]['date'][5:] if days else ''}{'':>{max(len(days) - 10, 1)}}{days[-1]['date'][5:] if days else ''}\n\n",
                    style="dim")
-        weeks = [days[i:i + 7] for i in range(0, len(days), 7)]
-        points = []
-        for n, week in enumerate(weeks, 1):
-            values = [d["value"] for d in week if d["value"] is not None]
-            points.append((k(self.app, "progress_week", n=n), sum(values) / len(values) if values else None))
+        points = [(k(self.app, "progress_week", n=n), week["value"]) for n, week in enumerate(data["weeks"], 1)]
         out.append_text(bar_chart(points, width=20,
                                   number=lambda value: self.app.catalog.number(value, self.app.lang)))
         for score in data["scores"]:
@@ -315,7 +312,7 @@ class ProgressScreen(Localized, Screen):
             if latest:
                 out.append(f"{self.app.catalog.number(latest['total'], self.app.lang)} ")
                 out.append_text(safe(score.get("latest_band") or ""))
-                out.append("  " + spark([p["total"] for p in score["points"]], 0,
+                out.append("  " + sparkline([p["total"] for p in score["points"]], 0,
                                         max(p["total"] for p in score["points"]) or 1))
         self.query_one("#progress-body", Static).update(out)
 

@@ -14,7 +14,8 @@ from textual.widgets.option_list import Option
 
 from telecbt_cli.content.catalog import pick
 from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, bar_chart, local_time, safe, spark, tr
+from telecbt_cli.core.textchart import sparkline
+from telecbt_cli.tui.common import Localized, bar_chart, local_time, safe, tell, tr
 
 WRITE_ACTIONS = {"diary", "take_measure", "run_module", "send_message"}
 
@@ -82,7 +83,7 @@ class PatientsScreen(Localized, Screen):
             total = caseload.count(self.app.access, search) if offset == 0 else self.total
             rows = caseload.page(self.app.access, search, offset)
         except TelecbtError as error:
-            self.app.call_from_thread(self.app.notify, str(error), severity="error")
+            self.app.call_from_thread(tell, self.app, str(error), True)
             return
         self.app.call_from_thread(self.show_page, search, offset, total, rows)
 
@@ -239,7 +240,7 @@ class PatientScreen(Localized, Screen):
                 "messages": messages.list_messages(access, self.code),
             }
         except TelecbtError as error:
-            self.app.call_from_thread(self.app.notify, str(error), severity="error")
+            self.app.call_from_thread(tell, self.app, str(error), True)
             return
         self.app.call_from_thread(self.show, data)
 
@@ -280,10 +281,11 @@ class PatientScreen(Localized, Screen):
         for score in report["measures"]:
             out.append("\n\n")
             latest = score["points"][-1]
-            band = next((b["label"] for b in score["bands"] if b["min"] <= (latest["total"] or 0) <= b["max"]), "")
             out.append(f"{score['title']}: ", style="bold")
-            out.append(f"{self.app.catalog.number(latest['total'], self.app.lang)} {band}  ")
-            out.append(spark([p["total"] for p in score["points"]], 0, max((b["max"] for b in score["bands"]),
+            out.append(f"{self.app.catalog.number(latest['total'], self.app.lang)} ")
+            out.append_text(safe(latest["band_label"] or ""))
+            out.append("  ")
+            out.append(sparkline([p["total"] for p in score["points"]], 0, max((b["max"] for b in score["bands"]),
                                                                           default=10)))
         return out
 
@@ -366,15 +368,16 @@ class PatientScreen(Localized, Screen):
         try:
             entry = add_entry(self.app.access, self.code, values)
         except TelecbtError as error:
-            self.app.call_from_thread(self.app.notify, safe(str(error)).plain, severity="error", timeout=8)
+            self.app.call_from_thread(tell, self.app, str(error), True)
             return
-        self.app.call_from_thread(self.app.notify, tr(self.app, "diary.saved", pain=entry["pain"]))
+        self.app.call_from_thread(tell, self.app, tr(self.app, "diary.saved", pain=entry["pain"]))
         self.app.call_from_thread(self.load)
 
     def action_take_measure(self) -> None:
+        from telecbt_cli.core.engine import runnable_instruments
+
         catalog, lang = self.app.catalog, self.app.lang
-        choices = [(i["id"], pick(i["title"], lang)) for i in catalog.all("instrument")
-                   if i.get("items_included")]
+        choices = [(i["id"], pick(i["title"], lang)) for i in runnable_instruments(catalog)]
         self.app.push_screen(PickScreen(tr(self.app, "patient.pick_measure"), choices),
                              lambda ident: self._run("instrument", ident))
 
@@ -409,6 +412,6 @@ class PatientScreen(Localized, Screen):
         try:
             messages.send(self.app.access, self.code, text)
         except TelecbtError as error:
-            self.app.call_from_thread(self.app.notify, safe(str(error)).plain, severity="error")
+            self.app.call_from_thread(tell, self.app, str(error), True)
             return
         self.app.call_from_thread(self.load)

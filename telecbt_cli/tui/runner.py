@@ -25,8 +25,8 @@ from telecbt_cli.content.validate import EXERCISE_FIELDS
 from telecbt_cli.core import engine
 from telecbt_cli.core.answers import AnswerError
 from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.core.scoring import band_for
-from telecbt_cli.tui.common import Localized, safe, tr
+from telecbt_cli.core.scoring import band_label
+from telecbt_cli.tui.common import Localized, safe, tell
 
 
 def _text(app, key: str, **values: Any) -> str:
@@ -139,7 +139,7 @@ class Breathing(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#breath-label", Static).update(
-            _text(self.app, "exercise.breathing.ready", rounds=self.step["rounds"]))
+            safe(_text(self.app, "exercise.breathing.ready", rounds=self.step["rounds"])))
 
     def _phases(self) -> list[tuple[str, int]]:
         return [(k, self.step[k]) for k in ("inhale", "hold", "exhale") if self.step.get(k)]
@@ -172,14 +172,14 @@ class Breathing(Vertical):
         width = 30
         label = (f"{_text(self.app, 'exercise.breathing.round', n=self.rounds_done + 1, total=self.step['rounds'])}"
                  f" · {_text(self.app, f'exercise.breathing.{name}')} {int(seconds - self._tick + 0.99)}")
-        self.query_one("#breath-label", Static).update(label)
+        self.query_one("#breath-label", Static).update(safe(label))
         self.query_one("#breath-bar", Static).update("█" * round(fill * width) + "·" * (width - round(fill * width)))
 
     def finish(self) -> None:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.query_one("#breath-label", Static).update(_text(self.app, "exercise.breathing.done"))
+        self.query_one("#breath-label", Static).update(safe(_text(self.app, "exercise.breathing.done")))
         self.post_message(Answered({"rounds_done": self.rounds_done}))
 
 
@@ -198,12 +198,12 @@ class ExerciseForm(Vertical):
                 for i in range(self.ACTIVITY_ROWS):
                     old = (self.previous.get("activities") or [{}] * self.ACTIVITY_ROWS)
                     old = old[i] if i < len(old) else {}
-                    yield Label(_text(self.app, "exercise.pleasant_activities.name"))
+                    yield Label(safe(_text(self.app, "exercise.pleasant_activities.name")))
                     yield Input(value=old.get("name") or "", id=f"field-activity-{i}")
-                    yield Label(_text(self.app, "exercise.pleasant_activities.when"))
+                    yield Label(safe(_text(self.app, "exercise.pleasant_activities.when")))
                     yield Input(value=old.get("when") or "", id=f"field-when-{i}")
                 continue
-            yield Label(_text(self.app, f"exercise.{self.kind}.{name}"))
+            yield Label(safe(_text(self.app, f"exercise.{self.kind}.{name}")))
             old = self.previous.get(name)
             yield Input(value="" if old is None else str(old), id=f"field-{name}")
         yield Button(_text(self.app, "tui.run.next"), variant="primary", id="form-done")
@@ -337,7 +337,7 @@ class RunScreen(Localized, Screen):
         if step.get("optional"):
             body.append(_text(self.app, "run.optional"))
         self.query_one("#run-text", Static).update(
-            Text("\n\n").join(Text(s) for s in (safe(b).plain.replace("\\x0a", "\n") for b in body)))
+            Text("\n\n").join(safe(b, multiline=True) for b in body))
         widget = self._widget_for(step)
         area.mount(widget)
         self.call_after_refresh(self._focus_answer)
@@ -361,10 +361,9 @@ class RunScreen(Localized, Screen):
             if high - low <= 10:
                 widget = Vertical(ScaleButtons(low, high, previous, id="scale"), classes="scale")
                 if step.get("min_label") and step.get("max_label"):
-                    widget.compose_add_child(Static(_text(self.app, "run.scale_anchor", min=low, max=high,
-                                                          min_label=pick(step["min_label"], lang),
-                                                          max_label=pick(step["max_label"], lang)),
-                                                    classes="hint"))
+                    anchor = _text(self.app, "run.scale_anchor", min=low, max=high,
+                                   min_label=pick(step["min_label"], lang), max_label=pick(step["max_label"], lang))
+                    widget.compose_add_child(Static(safe(anchor), classes="hint"))
                 return widget
             return Input(value="" if previous is None else str(previous), type="integer", id="answer-input")
         if kind == "choice":
@@ -478,7 +477,7 @@ class RunScreen(Localized, Screen):
     def action_pause(self) -> None:
         """Leave; answers so far are already saved and the run resumes next time."""
         if self.outcome is None and self.run is not None and self.run.answers:
-            self.app.notify(_text(self.app, "tui.run.paused"))
+            tell(self.app, _text(self.app, "tui.run.paused"))
         self.dismiss_run()
 
     def dismiss_run(self) -> None:
@@ -508,9 +507,10 @@ class RunScreen(Localized, Screen):
         if outcome.score is not None:
             lines.append("\n\n")
             lines.append(f"{_text(self.app, 'measure.score')}: {self.app.catalog.number(outcome.score.total, lang)}")
-            band = band_for(self.content["scoring"].get("bands"), outcome.score.total)
-            if band is not None:
-                lines.append(f"\n{_text(self.app, 'measure.band')}: {pick(band.get('label'), lang)}")
+            label = band_label(self.content, outcome.score.band, lang)
+            if label:
+                lines.append(f"\n{_text(self.app, 'measure.band')}: ")
+                lines.append_text(safe(label))
         if self.content["kind"] == "module" and self.content.get("homework"):
             lines.append("\n\n")
             lines.append(_text(self.app, "run.homework"), style="bold")

@@ -42,9 +42,11 @@ def test_diary_checks_values(admin):
                             ({"pain": 3, "entry_at": "yesterday"}, "not a date"),
                             ({"pain": 3, "locations": "elbow"}, "unknown body region"),
                             ({"pain": 3, "sleep_hours": 25}, "from 0 to 24"),
-                            ({"pain": 2.5}, "whole number")]:
+                            ({"pain": 2.5}, "whole number"), ({"pain": True}, "must be a number")]:
         with pytest.raises(UsageError, match=message):
             diary.add_entry(admin, code, values)
+    with pytest.raises(UsageError, match="needs a pain rating"):  # a kiosk entry is the patient's own rating
+        diary.add_entry(admin, code, {"mood": 5}, source="kiosk")
     assert admin.store.conn.execute("SELECT count(*) FROM diary_entries").fetchone()[0] == 0
 
 

@@ -24,7 +24,7 @@ def test_status_columns(admin):
     now = datetime.now(timezone.utc)
     ana = add_patient(admin, PatientFields(display_name="Ana", language="es"))["code"]
     record_consent(admin, ana, "verbal", "v1")
-    ben = add_patient(admin, PatientFields(display_name="ben", language="en"))["code"]
+    add_patient(admin, PatientFields(display_name="ben", language="en"))
     _appointment(admin, ana, now + timedelta(days=3))
     _appointment(admin, ana, now + timedelta(days=10))
     _appointment(admin, ana, now - timedelta(days=2))  # scheduled, time passed, never recorded: overdue
@@ -51,3 +51,22 @@ def test_pages_search_and_archived(admin):
     assert names == [f"P{n:03d}" for n in range(1, 250)]
     assert [r["display_name"] for r in caseload.page(admin, search="p24")] == [f"P24{n}" for n in range(10)]
     assert [r["code"] for r in caseload.page(admin, search=codes[7].lower().replace("-", ""))] == [codes[7]]
+
+
+def test_checkins_lists_today_and_overdue_once_in_time_order(admin):
+    from telecbt_cli.core.appointments import checkins
+
+    now = datetime.now(timezone.utc)
+    code = add_patient(admin, PatientFields(display_name="Ana", language="es"))["code"]
+    _appointment(admin, code, now - timedelta(days=3))                      # overdue
+    _appointment(admin, code, now - timedelta(days=2), status="attended")   # recorded: not listed
+    _appointment(admin, code, now + timedelta(days=5))                      # later: not today
+    data = checkins(admin)
+    assert (data["today"], data["overdue"]) == (0, 1)
+    assert [(r["overdue"], r["status"]) for r in data["sessions"]] == [(True, "scheduled")]
+    local_noon = datetime.now().astimezone().replace(hour=12, minute=0, second=0, microsecond=0)
+    _appointment(admin, code, local_noon)  # today: overdue too if noon has passed, listed once either way
+    data = checkins(admin)
+    assert data["today"] == 1 and len(data["sessions"]) == 2
+    assert data["sessions"][0]["scheduled_at"] < data["sessions"][1]["scheduled_at"]
+    assert data["sessions"][1]["overdue"] == (local_noon < now)

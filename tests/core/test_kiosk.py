@@ -97,6 +97,10 @@ def test_progress_gives_daily_means_of_current_entries_and_scores(kp, admin):
     assert by_date[three_ago.isoformat()] == 5.5  # (4 + 7) / 2
     assert by_date[one_ago.isoformat()] == 5.0    # the correction, not the original 3
     assert [v for d, v in by_date.items() if d not in (three_ago.isoformat(), one_ago.isoformat())] == [None] * 5
+    assert data["weeks"] == [{"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat(),
+                              "value": 5.3}]  # mean of the daily means 5.5 and 5.0, half up
+    fortnight = kiosk.progress(kp, CATALOG, "es", days=14, today=today)["weeks"]
+    assert [w["value"] for w in fortnight] == [9.0, 5.3]  # the entry 10 days ago falls in the first week
     scores = data["scores"]
     assert [s["instrument"] for s in scores] == ["peg3", "phq9"]  # schedule order; not the other patient's GAD-7
     assert scores[0]["points"] == [{"date": today.isoformat(), "total": 5.0}] and scores[0]["latest_band"] is None

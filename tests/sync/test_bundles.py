@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from telecbt_cli.core import bundles, devices, diary, patients
-from telecbt_cli.core.errors import IntegrityError
+from telecbt_cli.core.errors import IntegrityError, UsageError
 from telecbt_cli.core.patients import PatientFields
 from tests.sync.conftest import Site
 
@@ -216,3 +216,15 @@ def test_a_bundle_for_one_patient_does_not_acknowledge_the_others(sites):
     hub.import_(rest.getvalue())
     codes = sorted(r[0] for r in hub.access.store.conn.execute("SELECT code FROM patients"))
     assert codes == sorted([first, second]) and manifest["changes"] >= 2
+
+
+def test_destination_from_a_label_an_age_key_or_a_sealed_export_and_revoked_is_refused(sites):
+    field, hub = sites
+    hub_recipient = devices.identity(hub.access)["recipient"]
+    assert devices.destination(field.access, "hub") == (hub.id, [hub_recipient])
+    assert devices.destination(field.access, hub.id, sealed=True) == (hub.id, [])  # the passphrase seals it
+    assert devices.destination(field.access, hub_recipient) == (None, [hub_recipient])
+    assert devices.destination(field.access, None) == (None, [])
+    devices.revoke(field.access, "hub")
+    with pytest.raises(UsageError, match="revoked"):
+        devices.destination(field.access, "hub")

@@ -23,3 +23,15 @@ async def settle(app, pilot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await app.workers.wait_for_complete()
         await pilot.pause()
+
+
+def check_store(store_dir, fn):
+    """Open the store as the admin (as a second session would), run `fn(access)`, close it."""
+    from telecbt_cli.core.unlock import unlock
+    from tests.conftest import ADMIN, ADMIN_PASS
+
+    access = unlock(store_dir, ADMIN, ADMIN_PASS)
+    try:
+        return fn(access)
+    finally:
+        access.close()

@@ -18,7 +18,7 @@ from telecbt_cli.tui.dashboard import AlertsScreen, CheckinsScreen
 from telecbt_cli.tui.patients import DiaryFormScreen, PatientScreen, PatientsScreen, PickScreen
 from telecbt_cli.tui.runner import CrisisScreen, RunScreen
 from tests.conftest import ADMIN, ADMIN_PASS
-from tests.tui.helpers import HOSTILE, screen_text, settle
+from tests.tui.helpers import HOSTILE, check_store, screen_text, settle
 
 VIEWER_PASS = "viewer passphrase 1"
 
@@ -38,13 +38,6 @@ async def _signed_in(app, pilot, store_dir, user: str = ADMIN, secret: str = ADM
     app.signed_in(unlock(store_dir, user, secret))
     await settle(app, pilot)
 
-
-def _check(store_dir, fn):
-    access = unlock(store_dir, ADMIN, ADMIN_PASS)
-    try:
-        return fn(access)
-    finally:
-        access.close()
 
 
 def test_sign_in_refuses_a_wrong_passphrase_then_lists_patients_inert(created, store_dir):
@@ -104,7 +97,7 @@ def test_diary_form_saves_one_entry_and_cancel_saves_nothing(created, store_dir)
             assert "[b]walked[/b]" in screen_text(app)
 
     _run(run())
-    entries = _check(store_dir, lambda a: diary.list_entries(a, code))
+    entries = check_store(store_dir, lambda a: diary.list_entries(a, code))
     assert [(e["pain"], e["mood"], e["sleep_hours"], e["activity_min"], e["note"]) for e in entries] == [
         (7, 5, 7, 30, "[b]walked[/b]")]
 
@@ -127,7 +120,7 @@ def test_a_bad_diary_value_is_refused_with_a_message(created, store_dir):
             assert any("pain" in str(n.message) for n in app._notifications)
 
     _run(run())
-    assert _check(store_dir, lambda a: diary.list_entries(a, code)) == []
+    assert check_store(store_dir, lambda a: diary.list_entries(a, code)) == []
 
 
 def test_phq9_through_the_widgets_scores_and_opens_an_alert_at_item_9(created, store_dir):
@@ -158,7 +151,7 @@ def test_phq9_through_the_widgets_scores_and_opens_an_alert_at_item_9(created, s
             await pilot.press("2")
             await settle(app, pilot)
             assert isinstance(app.screen, CrisisScreen)  # shown at the answer, before the end
-            opened = _check(store_dir, lambda a: alerts.list_alerts(a, patient_id_for(a, code)))
+            opened = check_store(store_dir, lambda a: alerts.list_alerts(a, patient_id_for(a, code)))
             assert len(opened) == 1
             await pilot.press("enter")
             await settle(app, pilot)
@@ -170,7 +163,7 @@ def test_phq9_through_the_widgets_scores_and_opens_an_alert_at_item_9(created, s
             assert isinstance(app.screen, PatientScreen)
 
     _run(run())
-    history = _check(store_dir, lambda a: measures.history(a, load(), code, "phq9"))
+    history = check_store(store_dir, lambda a: measures.history(a, load(), code, "phq9"))
     assert [(r["total"], r["band"]) for r in history] == [(17, "moderately-severe")]
 
 
@@ -224,7 +217,7 @@ def test_a_module_with_breathing_and_a_thought_record(created, store_dir):
             assert "You finished" in screen_text(app)
 
     _run(run())
-    runs = _check(store_dir, lambda a: a.store.conn.execute(
+    runs = check_store(store_dir, lambda a: a.store.conn.execute(
         "SELECT status, answers FROM runs WHERE content_id = ?", (module["id"],)).fetchall())
     assert runs[0][0] == "completed" and "I will never manage" in runs[0][1]
 
@@ -299,7 +292,7 @@ def test_alert_is_acknowledged_with_a_note(created, store_dir):
             assert app.screen.query_one("DataTable").row_count == 0
 
     _run(run())
-    rows = _check(store_dir, lambda a: alerts.list_alerts(a, include_closed=True))
+    rows = check_store(store_dir, lambda a: alerts.list_alerts(a, include_closed=True))
     assert [(r["status"], r["note"], r["acknowledged_by"]) for r in rows] == [
         ("acknowledged", "called, safe, plan agreed", ADMIN)]
 
@@ -377,7 +370,7 @@ def test_messages_tab_sends_to_the_patient(created, store_dir):
             assert "See you Tuesday" in screen_text(app)
 
     _run(run())
-    rows = _check(store_dir, lambda a: messages.list_messages(a, code))
+    rows = check_store(store_dir, lambda a: messages.list_messages(a, code))
     assert [(r["direction"], r["body"]) for r in rows][-1] == ("to_patient", "See you Tuesday")
 
 
@@ -494,4 +487,31 @@ def test_a_store_busy_in_another_process_for_a_moment_only_delays_a_save(created
         if release.is_alive() or release.finished.is_set():
             release.join()
         other.close()
-    assert [e["pain"] for e in _check(store_dir, lambda a: diary.list_entries(a, code))] == [3]
+    assert [e["pain"] for e in check_store(store_dir, lambda a: diary.list_entries(a, code))] == [3]
+
+
+def test_step_paragraphs_keep_their_line_breaks_and_toasts_stay_literal(created, store_dir):
+    """Regression: step bodies were flattened to one line; error toasts went through markup."""
+    from telecbt_cli.tui.common import tell
+
+    code = _enrol(created.access)
+    created.access.close()
+    module = {"id": "test-info", "version": "1.0.0", "kind": "module", "title": {"en": "Info", "es": "Info"},
+              "steps": [{"id": "read", "kind": "info", "title": {"en": "Read", "es": "Lea"},
+                         "body": {"en": "First paragraph [b]x[/b].\n\nSecond paragraph.", "es": "-"}}]}
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _signed_in(app, pilot, store_dir)
+            app.push_screen(RunScreen(app.access, code, module, "en"))
+            await settle(app, pilot)
+            lines = screen_text(app).splitlines()
+            first = next(i for i, line in enumerate(lines) if "First paragraph [b]x[/b]." in line)
+            assert lines[first + 1].strip() == "" and lines[first + 2].strip() == "Second paragraph."
+            tell(app, "no patient [/] [link=x]y \x1b[2J", True)
+            await pilot.pause()
+            assert app.is_running
+            assert [n.message for n in app._notifications][-1] == "no patient [/] [link=x]y \\x1b[2J"
+
+    _run(run())

@@ -7,13 +7,12 @@ import asyncio
 from telecbt_cli.content.catalog import load
 from telecbt_cli.core import diary, measures, messages, pins
 from telecbt_cli.core.patients import PatientFields, add_patient, record_consent
-from telecbt_cli.core.unlock import unlock
 from telecbt_cli.tui.kiosk import (DueScreen, ExerciseScreen, HomeScreen, KioskApp, LanguageScreen,
                                    MessagesScreen, PatientSignInScreen, ProgressScreen, StaffExitScreen, make_kiosk)
 from telecbt_cli.tui.launch import run_kiosk
 from telecbt_cli.tui.runner import RunScreen
-from tests.conftest import ADMIN, ADMIN_PASS
-from tests.tui.helpers import HOSTILE, screen_text, settle
+from tests.conftest import ADMIN_PASS
+from tests.tui.helpers import HOSTILE, check_store, screen_text, settle
 
 PIN = "4821"
 
@@ -25,13 +24,6 @@ def _patient(access, name: str, pin: str | None = PIN, lang: str = "es") -> str:
         pins.set_pin(access, patient["code"], pin)
     return patient["code"]
 
-
-def _check(store_dir, fn):
-    access = unlock(store_dir, ADMIN, ADMIN_PASS)
-    try:
-        return fn(access)
-    finally:
-        access.close()
 
 
 async def _sign_in(app, pilot, code: str, pin: str = PIN, lang: str = "en") -> None:
@@ -71,9 +63,9 @@ def test_language_first_then_pin_then_pain_in_two_keys(created, store_dir):
             assert "Guardado: dolor 7" in screen_text(app)
 
     asyncio.run(run())
-    entries = _check(store_dir, lambda a: diary.list_entries(a, code))
+    entries = check_store(store_dir, lambda a: diary.list_entries(a, code))
     assert [(e["pain"], e["source"]) for e in entries] == [(7, "kiosk")]
-    assert _check(store_dir, lambda a: diary.list_entries(a, other)) == []
+    assert check_store(store_dir, lambda a: diary.list_entries(a, other)) == []
 
 
 def test_five_wrong_pins_lock_the_patient_until_staff_unlock(created, store_dir):
@@ -266,4 +258,6 @@ def test_a_crashed_kiosk_starts_again_instead_of_leaving_a_shell(created, store_
     assert _Flaky.runs == 2  # it came back after the crash; only the staff exit ended it
     assert run_kiosk(lambda: _Broken(access, store_dir), restarts=2, pause=0, headless=True) == 1
     assert _Broken.runs == 3  # a crash loop gives up (exit 1) instead of spinning forever
-    assert "Rosa" not in capsys.readouterr().err  # crash reports never carry the error's text
+    err = capsys.readouterr().err
+    assert "unexpected error (RuntimeError)" in err  # the crash was reported on this channel...
+    assert "Rosa" not in err  # ...without the error's text
