@@ -38,9 +38,7 @@ def list_alerts(access: Access, patient_id: str | None = None, include_closed: b
         params.append(patient_id)
     if not include_closed:
         sql += " AND a.status = 'open'"
-    cursor = access.store.conn.execute(sql + " ORDER BY a.opened_at", params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return access.store.rows(sql + " ORDER BY a.opened_at", params)
 
 
 def open_count(access: Access, patient_id: str) -> int:

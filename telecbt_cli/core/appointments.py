@@ -13,7 +13,7 @@ from telecbt_cli.core.clock import now_iso
 from telecbt_cli.core.timeparse import iso_utc, parse_local
 from telecbt_cli.core.errors import NotFoundError, UsageError
 from telecbt_cli.core.patients import patient_id_for, require_active_consent
-from telecbt_cli.core.plans import _find, _rows, assign_homework
+from telecbt_cli.core.plans import _find, assign_homework
 
 MODES = ("video", "phone", "in-person", "kiosk")
 OUTCOMES = ("attended", "no_show", "cancelled")
@@ -162,7 +162,7 @@ def list_sessions(access: Access, when: str | None = None, clinician: str | None
     if code:
         sql += " AND a.patient_id = ?"
         params.append(patient_id_for(access, code))
-    return _rows(access, sql + " ORDER BY a.scheduled_at", tuple(params))
+    return access.store.rows(sql + " ORDER BY a.scheduled_at", tuple(params))
 
 
 def checkins(access: Access) -> dict:

@@ -427,10 +427,8 @@ def import_bundle(access: Access, raw: bytes, dry_run: bool = False, passphrase:
 
 def conflicts(access: Access) -> list[dict]:
     access.require("read")
-    cursor = access.store.conn.execute(
+    rows = access.store.rows(
         "SELECT id, table_name, row_id, kept_hlc, lost_hlc, lost_data, bundle_id, detected_at FROM conflicts ORDER BY id")
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
     for row in rows:
         row["lost_data"] = json.loads(row["lost_data"])
     return rows

@@ -50,11 +50,9 @@ def page(access: Access, search: str | None = None, offset: int = 0, limit: int 
     access.require("read")
     where, params = _where(search)
     now = iso_utc(datetime.now(timezone.utc))
-    cursor = access.store.conn.execute(
+    rows = access.store.rows(
         f"SELECT p.code, p.display_name, p.language, {_STATUS} FROM patients p WHERE {where} "
         "ORDER BY p.display_name COLLATE NOCASE, p.code LIMIT ? OFFSET ?", [now, now, *params, limit, offset])
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, row)) for row in cursor.fetchall()]
     if offset == 0:
         audit.append(access.store, access.user, "patient.list", detail={"count": len(rows), "paged": True})
     return rows

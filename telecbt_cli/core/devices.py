@@ -134,11 +134,9 @@ def trust(access: Access, card: str, label: str, role: str) -> dict:
 
 def peers(access: Access) -> list[dict]:
     access.require("read")
-    cursor = access.store.conn.execute(
+    rows = access.store.rows(
         "SELECT id, label, role, signing_public, recipient, trusted_at, revoked_at, acked_seq, sent_seq FROM peers "
         "ORDER BY label")
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
     for row in rows:
         row["fingerprint"] = fingerprint(row["id"], row["signing_public"], row["recipient"])
     return rows

@@ -122,11 +122,10 @@ def correct_entry(access: Access, entry_id: str, values: dict) -> dict:
     """A new entry that supersedes `entry_id`; the original stays, marked as superseded."""
     access.require("write")
     store = access.store
-    old = store.conn.execute("SELECT * FROM diary_entries WHERE id = ? AND deleted = 0", (entry_id,)).fetchone()
+    old = store.one("SELECT * FROM diary_entries WHERE id = ? AND deleted = 0", (entry_id,))
     if old is None:
         raise NotFoundError(f"no diary entry {entry_id}")
-    names = [d[0] for d in store.conn.execute("SELECT * FROM diary_entries LIMIT 0").description]
-    previous = _decode(dict(zip(names, old)))
+    previous = _decode(old)
     if store.conn.execute("SELECT 1 FROM diary_entries WHERE supersedes = ?", (entry_id,)).fetchone():
         raise UsageError("that entry was already corrected: correct the newest version instead")
     require_active_consent(access, previous["patient_id"])
@@ -151,9 +150,7 @@ def list_entries(access: Access, code: str, since: str | None = None, include_su
         params.append(since)
     if not include_superseded:
         sql += " AND NOT EXISTS (SELECT 1 FROM diary_entries n WHERE n.supersedes = d.id)"
-    cursor = access.store.conn.execute(sql + " ORDER BY entry_at, hlc", params)
-    names = [d[0] for d in cursor.description]
-    rows = [_decode(dict(zip(names, r))) for r in cursor.fetchall()]
+    rows = [_decode(r) for r in access.store.rows(sql + " ORDER BY entry_at, hlc", params)]
     audit.append(access.store, access.user, "diary.read", patient_id=patient_id)
     return rows
 

@@ -201,11 +201,10 @@ def save(access: Access, run: Run, fired: list[dict] | None = None, content: dic
 
 
 def find_open(access: Access, patient_id: str, content_id: str) -> Run | None:
-    cursor = access.store.conn.execute(
+    row = access.store.one(
         "SELECT * FROM runs WHERE patient_id = ? AND content_id = ? AND status = 'in_progress' AND deleted = 0 "
         "ORDER BY started_at DESC LIMIT 1", (patient_id, content_id))
-    row = cursor.fetchone()
-    return _from_row(dict(zip([d[0] for d in cursor.description], row))) if row else None
+    return _from_row(row) if row else None
 
 
 def start(access: Access, patient_code: str, content: dict, lang: str, restart: bool = False) -> tuple[Run, bool]:

@@ -243,11 +243,9 @@ def _eml_bytes(msg: "EmailMessage") -> bytes:
 # --- the outbox table ---------------------------------------------------------------
 
 def _listing(access: Access, where: str = "", params: tuple = ()) -> list[dict]:
-    cursor = access.store.conn.execute(
+    return access.store.rows(
         f"SELECT {_LISTED} FROM outbox o LEFT JOIN patients p ON p.id = o.patient_id WHERE o.deleted = 0"
         f"{' AND ' + where if where else ''} ORDER BY o.created_at, o.id", params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def list_outbox(access: Access) -> list[dict]:

@@ -21,9 +21,7 @@ def history(access: Access, catalog: Catalog, patient_code: str, instrument: str
     if instrument:
         sql += " AND instrument_id = ?"
         params.append(instrument)
-    cursor = access.store.conn.execute(sql + " ORDER BY completed_at, hlc", params)
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    rows = access.store.rows(sql + " ORDER BY completed_at, hlc", params)
     baselines: dict[str, float | None] = {}
     for row in rows:
         row["subscales"] = json.loads(row["subscales"] or "{}")

@@ -38,9 +38,7 @@ def list_messages(access: Access, code: str, unread_only: bool = False, mark_rea
            "WHERE patient_id = ? AND deleted = 0")
     if unread_only:
         sql += " AND read_at IS NULL AND direction = 'from_patient'"
-    cursor = access.store.conn.execute(sql + " ORDER BY sent_at, hlc", (patient_id,))
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    rows = access.store.rows(sql + " ORDER BY sent_at, hlc", (patient_id,))
     for row in rows:
         row["unread"] = row["read_at"] is None
     unread = [r["id"] for r in rows if r["unread"] and r["direction"] == "from_patient"]

@@ -70,13 +70,10 @@ def _resolve(access: Access, code: str) -> dict:
             f"{code!r} is not a valid patient code: check each character "
             "(codes look like 7K3M-9QXD and the last character is a check)"
         )
-    row = access.store.conn.execute(
-        "SELECT * FROM patients WHERE code = ? AND deleted = 0", (canonical,)
-    ).fetchone()
+    row = access.store.one("SELECT * FROM patients WHERE code = ? AND deleted = 0", (canonical,))
     if row is None:
         raise NotFoundError(f"no patient with code {canonical}")
-    names = [d[0] for d in access.store.conn.execute("SELECT * FROM patients LIMIT 0").description]
-    return dict(zip(names, row))
+    return row
 
 
 def _public(row: dict) -> dict:
@@ -122,9 +119,7 @@ def list_patients(access: Access, search: str | None = None, include_archived: b
         sql += f" AND {clause}"
         params += values
     sql += " ORDER BY display_name COLLATE NOCASE, code"
-    cursor = access.store.conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    result = [_public(dict(zip(names, row))) for row in cursor.fetchall()]
+    result = [_public(row) for row in access.store.rows(sql, params)]
     audit.append(access.store, access.user, "patient.list", detail={"count": len(result)})
     return result
 
@@ -174,13 +169,9 @@ def archive_patient(access: Access, code: str) -> dict:
 
 
 def _consent_rows(access: Access, patient_id: str) -> list[dict]:
-    cursor = access.store.conn.execute(
+    return access.store.rows(
         "SELECT action, method, version, witness, recorded_by, recorded_at FROM consents "
-        "WHERE patient_id = ? AND deleted = 0 ORDER BY recorded_at, hlc",
-        (patient_id,),
-    )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
+        "WHERE patient_id = ? AND deleted = 0 ORDER BY recorded_at, hlc", (patient_id,))
 
 
 def _consent_state(access: Access, patient_id: str) -> dict:

@@ -58,11 +58,9 @@ def _hash(pin: str, salt: bytes, params: KdfParams) -> bytes:
 
 
 def _row(access: Access, patient_id: str) -> dict | None:
-    cursor = access.store.conn.execute(
+    return access.store.one(
         "SELECT pin_hash, salt, kdf_log2n, kdf_r, kdf_p, failures, locked_at, set_at, set_by "
         "FROM patient_pins WHERE patient_id = ?", (patient_id,))
-    row = cursor.fetchone()
-    return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
 def set_pin(access: Access, code: str, pin: str) -> None:

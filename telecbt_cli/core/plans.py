@@ -15,12 +15,6 @@ from telecbt_cli.core.patients import get_patient, patient_id_for, require_activ
 GOAL_STATUSES = ("active", "achieved", "revised", "dropped")
 
 
-def _rows(access: Access, sql: str, params: tuple) -> list[dict]:
-    cursor = access.store.conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
-
-
 def parse_day(text: str) -> str:
     try:
         return date.fromisoformat(text.strip()).isoformat()
@@ -41,7 +35,7 @@ def set_plan(access: Access, catalog: Catalog, code: str, course: str | None = N
         course = "custom"
     elif course:
         sessions = list(catalog.get("course", course)["sessions"])
-    existing = _rows(access, "SELECT * FROM plans WHERE patient_id = ? AND deleted = 0", (patient_id,))
+    existing = access.store.rows("SELECT * FROM plans WHERE patient_id = ? AND deleted = 0", (patient_id,))
     if not existing and not sessions:
         raise UsageError("a new plan needs a course: --course standard, --course brief or --sessions cbt-01,cbt-04,…")
     changes: dict = {}
@@ -67,12 +61,12 @@ def show_plan(access: Access, catalog: Catalog, code: str, lang: str = "en") -> 
     """Everything on the printed plan: course, sessions, goals, homework, caregiver."""
     patient = get_patient(access, code)
     pid = patient["id"]
-    plan = _rows(access, "SELECT * FROM plans WHERE patient_id = ? AND deleted = 0", (pid,))
-    done = {r["module_id"] for r in _rows(access, "SELECT module_id FROM appointments WHERE patient_id = ? "
-                                                  "AND status = 'attended' AND deleted = 0", (pid,))}
+    plan = access.store.rows("SELECT * FROM plans WHERE patient_id = ? AND deleted = 0", (pid,))
+    done = {r["module_id"] for r in access.store.rows("SELECT module_id FROM appointments WHERE patient_id = ? "
+                                                      "AND status = 'attended' AND deleted = 0", (pid,))}
     sessions = json.loads(plan[0]["sessions"]) if plan else []
-    goals = _rows(access, "SELECT id, text, measure, target_date, status, progress, notes, updated_at FROM goals "
-                          "WHERE patient_id = ? AND deleted = 0 ORDER BY created_at", (pid,))
+    goals = access.store.rows("SELECT id, text, measure, target_date, status, progress, notes, updated_at "
+                              "FROM goals WHERE patient_id = ? AND deleted = 0 ORDER BY created_at", (pid,))
     for goal in goals:
         goal["notes"] = json.loads(goal["notes"])
     involved = bool(plan and plan[0]["caregiver_involved"])
@@ -131,7 +125,7 @@ def update_goal(access: Access, goal_id: str, status: str | None = None, progres
 
 
 def _find(access: Access, table: str, ident: str) -> dict:
-    rows = _rows(access, f"SELECT * FROM {table} WHERE (id = ? OR id LIKE ?) AND deleted = 0", (ident, f"%{ident}"))
+    rows = access.store.rows(f"SELECT * FROM {table} WHERE (id = ? OR id LIKE ?) AND deleted = 0", (ident, f"%{ident}"))
     if not rows:
         raise NotFoundError(f"no {table.rstrip('s').replace('_', ' ')} {ident}")
     if len(rows) > 1:
@@ -159,7 +153,7 @@ def list_homework(access: Access, code: str, status: str | None = None, audit_re
     if status:
         sql += " AND status = ?"
         params += (status,)
-    rows = _rows(access, sql + " ORDER BY due_date, module_id", params)
+    rows = access.store.rows(sql + " ORDER BY due_date, module_id", params)
     today = datetime.now(timezone.utc).date().isoformat()
     for row in rows:
         row["text"] = json.loads(row["text"])

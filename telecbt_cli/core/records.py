@@ -28,9 +28,7 @@ def _table(name: str) -> str:
 
 
 def get(store: Store, table: str, row_id: str) -> dict | None:
-    cursor = store.conn.execute(f"SELECT * FROM {_table(table)} WHERE id = ?", (row_id,))
-    row = cursor.fetchone()
-    return dict(zip([d[0] for d in cursor.description], row)) if row else None
+    return store.one(f"SELECT * FROM {_table(table)} WHERE id = ?", (row_id,))
 
 
 def change_key(table: str, row_id: str, hlc: str) -> str:

@@ -103,6 +103,18 @@ class Store:
                 self.conn.execute("ROLLBACK")
             raise _db_error(error, self.dir) from None
 
+    def rows(self, sql: str, params: Any = ()) -> list[dict]:
+        """Every row of a query as a dict keyed by column name."""
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def one(self, sql: str, params: Any = ()) -> dict | None:
+        """The first row of a query as a dict, or None."""
+        cursor = self.conn.execute(sql, params)
+        row = cursor.fetchone()
+        return dict(zip([d[0] for d in cursor.description], row)) if row else None
+
     def meta(self, key: str, default: str | None = None) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
