@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -37,6 +38,18 @@ async def _signed_in(app, pilot, store_dir, user: str = ADMIN, secret: str = ADM
     await pilot.pause()
     app.signed_in(unlock(store_dir, user, secret))
     await settle(app, pilot)
+
+
+@contextlib.asynccontextmanager
+async def _staff(store_dir, patient: str | None = None):
+    """The staff app at 80x24, signed in as the admin, on the caseload or on `patient`'s record."""
+    app = make_app(store_dir, lang="en")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _signed_in(app, pilot, store_dir)
+        if patient:
+            app.push_screen(PatientScreen(patient))
+            await settle(app, pilot)
+        yield app, pilot
 
 
 
@@ -74,11 +87,7 @@ def test_diary_form_saves_one_entry_and_cancel_saves_nothing(created, store_dir)
     created.access.close()
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
-            app.push_screen(PatientScreen(code))
-            await settle(app, pilot)
+        async with _staff(store_dir, code) as (app, pilot):
             await pilot.press("n")
             await pilot.pause()
             assert isinstance(app.screen, DiaryFormScreen)
@@ -107,11 +116,7 @@ def test_a_bad_diary_value_is_refused_with_a_message(created, store_dir):
     created.access.close()
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
-            app.push_screen(PatientScreen(code))
-            await settle(app, pilot)
+        async with _staff(store_dir, code) as (app, pilot):
             await pilot.press("n")
             await pilot.pause()
             await pilot.press("1", "2", "enter")  # pain 12
@@ -128,11 +133,7 @@ def test_phq9_through_the_widgets_scores_and_opens_an_alert_at_item_9(created, s
     created.access.close()
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
-            app.push_screen(PatientScreen(code))
-            await settle(app, pilot)
+        async with _staff(store_dir, code) as (app, pilot):
             await pilot.press("q")
             await pilot.pause()
             assert isinstance(app.screen, PickScreen)
@@ -172,9 +173,7 @@ def test_a_paused_questionnaire_resumes_at_the_same_item(created, store_dir):
     created.access.close()
 
     async def run(expect: str, keys: list[str]) -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
+        async with _staff(store_dir) as (app, pilot):
             from telecbt_cli.core.engine import content_for
 
             app.push_screen(RunScreen(app.access, code, content_for(app.catalog, "instrument", "gad7"), "en"))
@@ -231,9 +230,7 @@ def test_breathing_timer_animates_and_records_rounds(created, store_dir):
               "steps": [step]}
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
+        async with _staff(store_dir) as (app, pilot):
             app.push_screen(RunScreen(app.access, code, module, "en"))
             await settle(app, pilot)
             await pilot.press("enter")  # Start
@@ -278,9 +275,7 @@ def test_alert_is_acknowledged_with_a_note(created, store_dir):
     access.close()
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
+        async with _staff(store_dir) as (app, pilot):
             await pilot.press("a")
             await settle(app, pilot)
             assert isinstance(app.screen, AlertsScreen)
@@ -310,9 +305,7 @@ def test_checkins_lists_overdue_sessions_and_opens_the_patient(created, store_di
     access.close()
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
+        async with _staff(store_dir) as (app, pilot):
             table = app.screen.query_one("#patients")
             assert "(+1)" in table.get_row_at(0)[2].plain  # one overdue session in the caseload column
             await pilot.press("c")
@@ -333,9 +326,7 @@ def test_caseload_pages_in_as_the_cursor_moves_and_search_filters(created, store
     access.close()
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
+        async with _staff(store_dir) as (app, pilot):
             table = app.screen.query_one("#patients")
             assert table.row_count == 100  # one page, not the whole caseload
             assert "Showing 100 of 260" in screen_text(app)
@@ -356,11 +347,7 @@ def test_messages_tab_sends_to_the_patient(created, store_dir):
     created.access.close()
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
-            app.push_screen(PatientScreen(code))
-            await settle(app, pilot)
+        async with _staff(store_dir, code) as (app, pilot):
             app.screen.query_one("#tabs").active = "tab-messages"
             await pilot.pause()
             assert "I had a bad night [red]x" in screen_text(app)
@@ -466,11 +453,7 @@ def test_a_store_busy_in_another_process_for_a_moment_only_delays_a_save(created
     release = threading.Timer(1.5, lambda: other.store.conn.execute("COMMIT"))
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
-            app.push_screen(PatientScreen(code))
-            await settle(app, pilot)
+        async with _staff(store_dir, code) as (app, pilot):
             await pilot.press("n")
             await pilot.pause()
             other.store.conn.execute("BEGIN IMMEDIATE")  # the other writer takes the store now
@@ -501,9 +484,7 @@ def test_step_paragraphs_keep_their_line_breaks_and_toasts_stay_literal(created,
                          "body": {"en": "First paragraph [b]x[/b].\n\nSecond paragraph.", "es": "-"}}]}
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await _signed_in(app, pilot, store_dir)
+        async with _staff(store_dir) as (app, pilot):
             app.push_screen(RunScreen(app.access, code, module, "en"))
             await settle(app, pilot)
             lines = screen_text(app).splitlines()
