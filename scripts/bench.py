@@ -59,16 +59,16 @@ print(leaves(typer.main.get_command(app)))
 SEED_PATIENTS = """
 import sys
 from pathlib import Path
-from telecbt_cli.core.unlock import unlock
-from telecbt_cli.core.patients import PatientFields, add_patient
+from telecbt_cli.core.store.unlock import unlock
+from telecbt_cli.core.clinical.patients import PatientFields, add_patient
 a = unlock(Path(sys.argv[1]), "admin", sys.argv[2])
 for i in range(int(sys.argv[3])):
     add_patient(a, PatientFields(display_name=f"Bench Patient {i}", birth_year=1970, language="en"))
 # one patient with two years of daily diary entries (issue 4 budget)
 import json
 from datetime import datetime, timedelta, timezone
-from telecbt_cli.core import records
-from telecbt_cli.core.patients import record_consent
+from telecbt_cli.core.store import records
+from telecbt_cli.core.clinical.patients import record_consent
 p = add_patient(a, PatientFields(display_name="Bench Diary", birth_year=1970, language="en"))
 record_consent(a, p["code"], "verbal", "v1")
 now = datetime.now(timezone.utc)

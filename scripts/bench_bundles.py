@@ -45,15 +45,17 @@ def _timed(cmd: list[str] | str, env: dict, shell: bool = False) -> tuple[float,
 
 
 def _site(root: Path, name: str):
-    from telecbt_cli.core.crypto import KdfParams
-    from telecbt_cli.core.unlock import create_store
+    from telecbt_cli.core.store.crypto import KdfParams
+    from telecbt_cli.core.store.unlock import create_store
 
     return create_store(root / name, "admin", PASS, KdfParams(10)).access
 
 
 def size_case(root: Path) -> dict:
     from telecbt_cli.content.catalog import load
-    from telecbt_cli.core import appointments, bundles, devices, diary, engine, messages, patients
+    from telecbt_cli.core.care import appointments, diary, messages
+    from telecbt_cli.core.clinical import engine, patients
+    from telecbt_cli.core.sync import bundles, devices
 
     catalog = load()
     field, hub = _site(root, "size-field"), _site(root, "size-hub")
@@ -106,7 +108,7 @@ def export_case(root: Path, patients: int, env: dict) -> dict:
            "'steps', steps, 'triggers', triggers, 'coping', coping, 'meds', meds, 'note', note, 'source', source, "
            "'supersedes', supersedes, 'recorded_by', recorded_by, 'created_at', created_at, 'updated_at', updated_at, "
            "'device_id', device_id, 'hlc', hlc, 'deleted', deleted) FROM diary_entries")
-    dump = (f"import sys; from pathlib import Path; from telecbt_cli.core.unlock import unlock; "
+    dump = (f"import sys; from pathlib import Path; from telecbt_cli.core.store.unlock import unlock; "
             f"a = unlock(Path({str(store)!r}), 'admin', {PASS!r}); "
             f"a.store.conn.execute({log!r}); "
             f"a.store.conn.execute(\"ATTACH DATABASE {str(plain)!r} AS plain KEY ''\"); "
@@ -130,7 +132,9 @@ def export_case(root: Path, patients: int, env: dict) -> dict:
 
 
 def import_case(root: Path, count: int, env: dict) -> dict:
-    from telecbt_cli.core import bundles, devices, diary, patients
+    from telecbt_cli.core.care import diary
+    from telecbt_cli.core.clinical import patients
+    from telecbt_cli.core.sync import bundles, devices
 
     field, hub = _site(root, "many-field"), _site(root, "many-hub")
     devices.trust(field, devices.identity(hub)["card"], "hub", "hub")

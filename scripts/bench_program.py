@@ -30,8 +30,8 @@ SEED = r"""
 import json, random, sys, uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from telecbt_cli.core.unlock import unlock
-from telecbt_cli.core.patients import PatientFields, add_patient, record_consent
+from telecbt_cli.core.store.unlock import unlock
+from telecbt_cli.core.clinical.patients import PatientFields, add_patient, record_consent
 
 store, patients, days = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 rng = random.Random(1)

@@ -281,9 +281,9 @@ def bench_startup(tmp: Path, runs: int, telecbt: str) -> dict:
 
 
 def seed_caseload(store_dir: Path, patients: int) -> float:
-    from telecbt_cli.core.crypto import KdfParams
-    from telecbt_cli.core.patients import PatientFields, add_patient
-    from telecbt_cli.core.unlock import create_store
+    from telecbt_cli.core.clinical.patients import PatientFields, add_patient
+    from telecbt_cli.core.store.crypto import KdfParams
+    from telecbt_cli.core.store.unlock import create_store
 
     started = time.perf_counter()
     access = create_store(store_dir, "alice", PASSPHRASE, KdfParams(int(CHEAP_LOG2N))).access
@@ -337,7 +337,7 @@ async def _pilot_caseload(store_dir: Path, steps: int, timeout: float) -> dict:
     from textual.css.query import NoMatches
     from textual.widgets import DataTable
 
-    from telecbt_cli.core.unlock import unlock
+    from telecbt_cli.core.store.unlock import unlock
     from telecbt_cli.tui.app import make_app
 
     def patients_table():
@@ -507,7 +507,7 @@ def bench_rss(tmp: Path, telecbt: str, runs: int) -> dict:
 def _slot_kdf(store_dir: Path) -> dict | None:
     """The key derivation stored in the demo store's first user slot (best effort; for the record)."""
     try:
-        from telecbt_cli.core import keyfile
+        from telecbt_cli.core.store import keyfile
 
         return next(s.kdf.to_dict() for s in keyfile.load(store_dir).keyfile.slots if s.kind == "user")
     except Exception:  # noqa: BLE001 - only a note in the results

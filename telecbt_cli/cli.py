@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from telecbt_cli.core.errors import ExitCode, TelecbtError
+from telecbt_cli.core.store.errors import ExitCode, TelecbtError
 
 try:  # Typer >= 0.29 carries its own copy of Click
     from typer._click.exceptions import ClickException
@@ -46,7 +46,7 @@ GROUP_HELP = {
 }
 
 
-class _Root(TyperGroup):
+class RootGroup(TyperGroup):
     """Loads command groups on demand, and turns the project's errors into one plain
     line on stderr and a stable exit code."""
 
@@ -76,7 +76,7 @@ class _Root(TyperGroup):
         try:
             return super().invoke(ctx)
         except TelecbtError as err:
-            from telecbt_cli.commands._output import error
+            from telecbt_cli.commands.output import error
 
             error(str(err))
             raise typer.Exit(int(err.exit_code)) from None
@@ -88,7 +88,7 @@ class _Root(TyperGroup):
         except Exception as err:
             if os.environ.get("TELECBT_DEBUG"):
                 raise
-            from telecbt_cli.commands._output import error
+            from telecbt_cli.commands.output import error
 
             # The message itself is not shown: it could quote patient data.
             error(f"unexpected problem ({err.__class__.__name__}); set TELECBT_DEBUG=1 for details "
@@ -97,7 +97,7 @@ class _Root(TyperGroup):
 
 
 app = typer.Typer(
-    cls=_Root,
+    cls=RootGroup,
     name="telecbt",
     help="Remote CBT for chronic pain: an encrypted local store, patients, sessions and sync.",
     no_args_is_help=True,

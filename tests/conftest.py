@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,8 +38,8 @@ def store_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def created(store_dir: Path):
     """A new store with admin alice, created through core; yields (Created) and closes it."""
-    from telecbt_cli.core.crypto import KdfParams
-    from telecbt_cli.core.unlock import create_store
+    from telecbt_cli.core.store.crypto import KdfParams
+    from telecbt_cli.core.store.unlock import create_store
 
     result = create_store(store_dir, ADMIN, ADMIN_PASS, KdfParams(10))
     yield result
@@ -80,3 +82,17 @@ def all_bytes_under(*folders: Path) -> bytes:
                 if path.is_file():
                     chunks.append(path.read_bytes())
     return b"\n".join(chunks)
+
+
+def read_until(fd: int, needle: bytes, timeout: float = 20) -> bytes:
+    """What a pty printed until `needle` appeared (or `timeout` passed)."""
+    seen = b""
+    deadline = time.time() + timeout
+    while needle not in seen and time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+    return seen

@@ -6,8 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._output import emit_json, emit_table, say
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.output import emit_json, emit_table, say
 
 app = typer.Typer(help="Safety alerts: list, ack.", no_args_is_help=True, add_completion=False)
 
@@ -20,8 +27,8 @@ def list_(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """List open safety alerts (all of them with --all)."""
-    from telecbt_cli.core import alerts
-    from telecbt_cli.core.patients import patient_id_for
+    from telecbt_cli.core.clinical import alerts
+    from telecbt_cli.core.clinical.patients import patient_id_for
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         patient_id = patient_id_for(access, patient) if patient else None
@@ -43,7 +50,7 @@ def ack(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Acknowledge a safety alert after following it up (clinician or admin; audited)."""
-    from telecbt_cli.core import alerts
+    from telecbt_cli.core.clinical import alerts
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         row = alerts.acknowledge(access, alert, note)

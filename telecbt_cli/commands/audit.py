@@ -6,9 +6,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._output import emit_json, emit_table, say
-from telecbt_cli.core.errors import IntegrityError
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.output import emit_json, emit_table, say
+from telecbt_cli.core.store.errors import IntegrityError
 
 app = typer.Typer(help="The audit log: log, verify.", no_args_is_help=True, add_completion=False)
 
@@ -22,9 +29,9 @@ def log(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Show audit entries, oldest first (admin and clinician)."""
-    from telecbt_cli.core import audit
-    from telecbt_cli.core.patients import patient_id_for
-    from telecbt_cli.core.timeparse import parse_since
+    from telecbt_cli.core.clinical.patients import patient_id_for
+    from telecbt_cli.core.store import audit
+    from telecbt_cli.core.store.timeparse import parse_since
 
     since_iso = parse_since(since) if since else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
@@ -46,7 +53,7 @@ def log(
 def verify(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
            passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Check the hash chain: finds edited, deleted, inserted or reordered entries (exit 6)."""
-    from telecbt_cli.core import audit
+    from telecbt_cli.core.store import audit
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         problems = audit.verify(access.store)

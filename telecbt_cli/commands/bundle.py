@@ -7,9 +7,22 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._output import emit_json, emit_table, emit_text, progress_bar, say
-from telecbt_cli.core.errors import IntegrityError, UsageError
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.output import (
+    emit_json,
+    emit_table,
+    emit_text,
+    progress_bar,
+    say,
+)
+from telecbt_cli.core.store.errors import IntegrityError, UsageError
 
 app = typer.Typer(help="Sync bundles: export, import, conflicts.", no_args_is_help=True, add_completion=False)
 
@@ -28,7 +41,7 @@ BundlePassOpt = Annotated[Optional[Path], typer.Option(
 
 
 def _bundle_passphrase(path: Optional[Path], confirm: bool) -> str:
-    from telecbt_cli.commands._common import read_secret
+    from telecbt_cli.commands.common import read_secret
 
     return read_secret(file=path, fd=None, env="TELECBT_BUNDLE_PASSPHRASE", prompt="Bundle passphrase: ",
                        options="--bundle-passphrase-file", confirm=confirm)
@@ -53,9 +66,9 @@ def export_(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Export changes as one encrypted, signed bundle (incremental per peer by default)."""
-    from telecbt_cli.core import devices
-    from telecbt_cli.core.timeparse import parse_since
-    from telecbt_cli.core.transport import write_bundle
+    from telecbt_cli.core.store.timeparse import parse_since
+    from telecbt_cli.core.sync import devices
+    from telecbt_cli.core.sync.transport import write_bundle
 
     if sum(x is not None for x in (out, usb, email, eml)) != 1:
         raise UsageError("give exactly one destination: --out PATH, --usb MOUNT, --email ADDRESS or --eml DIR")
@@ -90,8 +103,8 @@ def export_(
 def _mail(access, recipients, peer_id, since_last, since, patient, secret, email, eml, eml_to, size_limit) -> dict:
     import os
 
-    from telecbt_cli.core import mailer
-    from telecbt_cli.core.transport import mail_bundle
+    from telecbt_cli.core.sync import mailer
+    from telecbt_cli.core.sync.transport import mail_bundle
 
     limit = mailer.parse_size(size_limit or os.environ.get("TELECBT_BUNDLE_SIZE_LIMIT"), 5_000_000)
     return mail_bundle(access, recipients, peer_id, since_last, since, patient, secret, limit,
@@ -109,7 +122,7 @@ def import_(
     """Import bundles: each is verified, then applied whole or not at all. Bad ones are reported and skipped."""
     import os
 
-    from telecbt_cli.core.transport import import_paths
+    from telecbt_cli.core.sync.transport import import_paths
 
     secret = None
     if bundle_passphrase_file or os.environ.get("TELECBT_BUNDLE_PASSPHRASE"):
@@ -134,7 +147,7 @@ def import_(
 def conflicts(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
               passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """List versions that lost a last-writer-wins merge (they are kept here)."""
-    from telecbt_cli.core import bundles
+    from telecbt_cli.core.sync import bundles
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = bundles.conflicts(access)

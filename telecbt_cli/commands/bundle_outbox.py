@@ -6,8 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._output import emit_json, emit_table, say
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.output import emit_json, emit_table, say
 
 app = typer.Typer(help="The outbox of emails (bundles and reminders): list, send, retry.", no_args_is_help=True,
                   add_completion=False)
@@ -33,7 +40,7 @@ _COLUMNS = [("short_id", "id"), ("kind", "kind"), ("status", "status"), ("addres
 def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
           passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """List the emails in the outbox: queued, sent, failed, and reminders with no address."""
-    from telecbt_cli.core import mailer
+    from telecbt_cli.core.sync import mailer
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = mailer.list_outbox(access)
@@ -57,7 +64,7 @@ def send(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
     import os
     import sys
 
-    from telecbt_cli.core import mailer
+    from telecbt_cli.core.sync import mailer
 
     environ = dict(os.environ)
     if environ.get("TELECBT_SMTP_USER") and not (environ.get("TELECBT_SMTP_PASSWORD")
@@ -95,7 +102,7 @@ def retry(ident: Annotated[Optional[str], typer.Argument(
           store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
           passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Queue failed emails again; they go at the next `telecbt bundle outbox send`."""
-    from telecbt_cli.core import mailer
+    from telecbt_cli.core.sync import mailer
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = mailer.retry(access, ident)

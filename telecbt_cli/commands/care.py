@@ -6,8 +6,21 @@ from typing import Annotated
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._content_opts import AnswersOpt, ContentOpt, LangOpt, load_catalog, patient_lang
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.content_opts import (
+    AnswersOpt,
+    ContentOpt,
+    LangOpt,
+    load_catalog,
+    patient_lang,
+)
 
 
 def assess(
@@ -18,9 +31,9 @@ def assess(
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Intake assessment: pain, history, goals, suitability for remote CBT, and a red-flag screen."""
-    from telecbt_cli.commands.module import _deliver
+    from telecbt_cli.commands.module import deliver
 
-    _deliver("module", patient, "intake", answers, lang, restart, content, store, user, passphrase_file,
+    deliver("module", patient, "intake", answers, lang, restart, content, store, user, passphrase_file,
              passphrase_fd, json_out)
 
 
@@ -30,9 +43,9 @@ def suggest(
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Rule-based suggestions for tailoring care, each with the data behind it."""
-    from telecbt_cli.commands._output import emit_json, inert, say
-    from telecbt_cli.core.patients import patient_id_for
-    from telecbt_cli.core.suggest import suggestions
+    from telecbt_cli.commands.output import emit_json, inert, say
+    from telecbt_cli.core.clinical.patients import patient_id_for
+    from telecbt_cli.core.clinical.suggest import suggestions
 
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:

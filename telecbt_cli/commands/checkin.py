@@ -7,10 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._content_opts import ContentOpt, LangOpt, load_catalog
-from telecbt_cli.commands._output import emit_json, emit_table, say
-from telecbt_cli.core.errors import UsageError
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.content_opts import ContentOpt, LangOpt, load_catalog
+from telecbt_cli.commands.output import emit_json, emit_table, say
+from telecbt_cli.core.store.errors import UsageError
 
 app = typer.Typer(help="Check-in sessions: schedule, record, list, ics.", no_args_is_help=True, add_completion=False)
 
@@ -28,7 +35,7 @@ def schedule(
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Schedule a session; a reminder is queued for the email outbox."""
-    from telecbt_cli.core import appointments
+    from telecbt_cli.core.care import appointments
 
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
@@ -56,7 +63,7 @@ def record(
     import sys
 
     from telecbt_cli.content.catalog import resolve_lang
-    from telecbt_cli.core import appointments
+    from telecbt_cli.core.care import appointments
 
     chosen = [name for name, flag in (("attended", attended), ("no_show", no_show), ("cancelled", cancelled)) if flag]
     if len(chosen) != 1:
@@ -96,7 +103,7 @@ def list_(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """List sessions by time."""
-    from telecbt_cli.core import appointments
+    from telecbt_cli.core.care import appointments
 
     chosen = [name for name, flag in (("today", today), ("due", due), ("overdue", overdue)) if flag]
     if len(chosen) > 1:
@@ -122,8 +129,8 @@ def ics(
     """Write scheduled sessions as an iCalendar (.ics) file for a calendar app."""
     import sys
 
-    from telecbt_cli.core import appointments
-    from telecbt_cli.core.fsutil import atomic_write
+    from telecbt_cli.core.care import appointments
+    from telecbt_cli.core.store.fsutil import atomic_write
 
     if bool(patient) == all_:
         raise UsageError("give a patient code or --all")

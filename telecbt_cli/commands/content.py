@@ -7,17 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._content_opts import ContentOpt, LangOpt, load_catalog
-from telecbt_cli.commands._common import JsonOpt
-from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, say
-from telecbt_cli.core.errors import ContentError
+from telecbt_cli.commands.common import JsonOpt
+from telecbt_cli.commands.content_opts import ContentOpt, LangOpt, load_catalog
+from telecbt_cli.commands.output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.core.store.errors import ContentError
 
 app = typer.Typer(help="Clinical content: list, show, validate.", no_args_is_help=True, add_completion=False)
 
 
 def _summary(entry: dict, lang: str) -> dict:
     from telecbt_cli.content.catalog import pick
-    from telecbt_cli.core.engine import has_text
+    from telecbt_cli.core.clinical.engine import has_text
 
     return {"kind": entry["kind"], "id": entry["id"], "version": entry["version"],
             "title": pick(entry.get("title"), lang), "source": entry["_file"],
@@ -51,7 +51,7 @@ def show(ident: Annotated[str, typer.Argument(metavar="ID", help="A module, cour
         if entry is not None:
             break
     else:
-        from telecbt_cli.core.errors import NotFoundError
+        from telecbt_cli.core.store.errors import NotFoundError
 
         raise NotFoundError(f"no module, course or questionnaire named {ident!r}: see `telecbt content list`")
     if json_out:

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, kdf
-from telecbt_cli.commands._output import emit_json, emit_table, say
+from telecbt_cli.commands.common import JsonOpt, kdf
+from telecbt_cli.commands.output import emit_json, emit_table, say
 
 
 def demo(
@@ -21,14 +21,19 @@ def demo(
     """Create (or reuse) the demo store with synthetic patients; on a terminal, open the staff UI on it."""
     import sys
 
-    from telecbt_cli.core.demo import DEMO_PASSPHRASE, DEMO_PIN, DEMO_USER, open_demo
-    from telecbt_cli.core.patients import list_patients
-    from telecbt_cli.core.paths import demo_store_dir
+    from telecbt_cli.core.care.demo import (
+        DEMO_PASSPHRASE,
+        DEMO_PIN,
+        DEMO_USER,
+        open_demo,
+    )
+    from telecbt_cli.core.clinical.patients import list_patients
+    from telecbt_cli.core.store.paths import demo_store_dir
 
     store_dir = demo_store_dir()
     if not store_dir.exists():
         say(f"Creating the demo store at {store_dir} ...")
-    from telecbt_cli.commands._content_opts import load_catalog
+    from telecbt_cli.commands.content_opts import load_catalog
 
     catalog = load_catalog(None)
     result = open_demo(store_dir, patients, kdf(), catalog=catalog)
@@ -37,7 +42,7 @@ def demo(
         from telecbt_cli.tui.app import make_app
 
         say(f"Demo store: {store_dir} ({result.total} synthetic patients). Opening the terminal UI ...")
-        from telecbt_cli.core import crypto
+        from telecbt_cli.core.store import crypto
         from telecbt_cli.tui.launch import run_app
 
         crypto.isolate_kdf()

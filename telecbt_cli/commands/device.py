@@ -7,8 +7,23 @@ from typing import Annotated
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, YesOpt, confirm, unlocked
-from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, emit_text, say
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    YesOpt,
+    confirm,
+    unlocked,
+)
+from telecbt_cli.commands.output import (
+    emit_fields,
+    emit_json,
+    emit_table,
+    emit_text,
+    say,
+)
 
 app = typer.Typer(help="Device identity and trusted peers: show, trust, list, revoke.", no_args_is_help=True,
                   add_completion=False)
@@ -19,7 +34,7 @@ def show(card: Annotated[bool, typer.Option("--card", help="Print only the one-l
          store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Show this device's id, public signing key, age recipient and fingerprint (never a secret)."""
-    from telecbt_cli.core import devices
+    from telecbt_cli.core.sync import devices
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         info = devices.identity(access)
@@ -44,7 +59,7 @@ def trust(
     """Trust a peer device (admin). Compare the fingerprint with the peer over the phone first."""
     import sys
 
-    from telecbt_cli.core import devices
+    from telecbt_cli.core.sync import devices
 
     text = sys.stdin.readline() if card == "-" else card
     peer = devices.parse_card(text)
@@ -61,7 +76,7 @@ def trust(
 def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
           passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """List trusted devices with what each has acknowledged."""
-    from telecbt_cli.core import devices
+    from telecbt_cli.core.sync import devices
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = devices.peers(access)
@@ -78,7 +93,7 @@ def revoke(device: Annotated[str, typer.Argument(help="Device id or label.")], y
            store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
            passphrase_fd: PassFdOpt = None) -> None:
     """Stop trusting a device: its bundles are refused from now on (admin)."""
-    from telecbt_cli.core import devices
+    from telecbt_cli.core.sync import devices
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
@@ -92,8 +107,9 @@ def export_identity(out: Annotated[Path, typer.Option("--out", help="File to wri
                     yes: YesOpt = False, store: StoreOpt = None, user: UserOpt = None,
                     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None) -> None:
     """Write this device's SECRET age identity to a file, to open bundles with the standard `age` tool (admin)."""
-    from telecbt_cli.core import audit, devices
-    from telecbt_cli.core.fsutil import atomic_write
+    from telecbt_cli.core.store import audit
+    from telecbt_cli.core.store.fsutil import atomic_write
+    from telecbt_cli.core.sync import devices
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")

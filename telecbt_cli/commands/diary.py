@@ -7,9 +7,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import (CsvOpt, JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, YesOpt,
-                                          confirm, one_format, unlocked)
-from telecbt_cli.commands._output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.commands.common import (
+    CsvOpt,
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    YesOpt,
+    confirm,
+    one_format,
+    unlocked,
+)
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
 
 app = typer.Typer(help="Pain diary: add, correct, list, import.", no_args_is_help=True, add_completion=False)
 
@@ -49,7 +59,7 @@ def add(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Add a diary entry (only --pain is required). Entries cannot be edited: use `diary correct`."""
-    from telecbt_cli.core import diary
+    from telecbt_cli.core.care import diary
 
     values = _values(pain, locations, mood, sleep_hours, sleep_quality, activity_min, steps, triggers, coping,
                      meds, note, at)
@@ -72,7 +82,7 @@ def correct(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Correct an entry: a new version supersedes it; the original is kept."""
-    from telecbt_cli.core import diary
+    from telecbt_cli.core.care import diary
 
     values = _values(pain, locations, mood, sleep_hours, sleep_quality, activity_min, steps, triggers, coping,
                      meds, note, at)
@@ -93,8 +103,8 @@ def list_(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
 ) -> None:
     """List diary entries, oldest first."""
-    from telecbt_cli.core import diary
-    from telecbt_cli.core.timeparse import parse_since
+    from telecbt_cli.core.care import diary
+    from telecbt_cli.core.store.timeparse import parse_since
 
     one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
@@ -127,9 +137,9 @@ def import_(
     """Import steps, sleep and activity from a CSV; rows that cannot be used are listed with the reason."""
     from datetime import datetime, timezone
 
-    from telecbt_cli.core import diary
-    from telecbt_cli.core.diary_import import ImportFileError, parse_diary_csv
-    from telecbt_cli.core.errors import UsageError
+    from telecbt_cli.core.care import diary
+    from telecbt_cli.core.care.diary_import import ImportFileError, parse_diary_csv
+    from telecbt_cli.core.store.errors import UsageError
 
     try:
         raw = file.read_bytes()

@@ -7,9 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._content_opts import ContentOpt, load_catalog
-from telecbt_cli.commands._output import emit_json, progress_bar, say
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.content_opts import ContentOpt, load_catalog
+from telecbt_cli.commands.output import emit_json, progress_bar, say
 
 app = typer.Typer(help="Bulk exports for analysts and health-record systems: csv, ndjson, fhir.",
                   no_args_is_help=True, add_completion=False)
@@ -30,17 +37,17 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Write into a folder tha
 def _run(kind: str, out: Path, patients: list[str] | None, since: str | None, encrypt_to: list[str] | None,
          plaintext: bool, force: bool, store, user, passphrase_file, passphrase_fd, json_out: bool,
          content: Path | None = None) -> None:
-    from telecbt_cli.core import exports
-    from telecbt_cli.core.timeparse import parse_since
+    from telecbt_cli.core.store.timeparse import parse_since
+    from telecbt_cli.core.sync import bulk, exports, fhir
 
-    exports.recipients_for(encrypt_to, plaintext)  # refuse before asking for a passphrase
+    bulk.recipients_for(encrypt_to, plaintext)  # refuse before asking for a passphrase
     since_iso = parse_since(since) if since else None
     catalog = load_catalog(content) if kind == "fhir" else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Exporting") as bar:
         progress = (lambda label, done, total: bar(done, total, label)) if bar else None
         if kind == "fhir":
-            result = exports.export_fhir(access, catalog, out, patients or None, since_iso, encrypt_to=encrypt_to,
-                                         plaintext=plaintext, force=force, progress=progress)
+            result = fhir.export_fhir(access, catalog, out, patients or None, since_iso, encrypt_to=encrypt_to,
+                                      plaintext=plaintext, force=force, progress=progress)
         else:
             result = exports.export_tables(access, out, kind, patients or None, since_iso, encrypt_to=encrypt_to,
                                            plaintext=plaintext, force=force, progress=progress)

@@ -6,9 +6,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import CsvOpt, JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, one_format, unlocked
-from telecbt_cli.commands._content_opts import AnswersOpt, ContentOpt, LangOpt, load_catalog
-from telecbt_cli.commands._output import emit_csv, emit_json, emit_table
+from telecbt_cli.commands.common import (
+    CsvOpt,
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    one_format,
+    unlocked,
+)
+from telecbt_cli.commands.content_opts import (
+    AnswersOpt,
+    ContentOpt,
+    LangOpt,
+    load_catalog,
+)
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table
 
 app = typer.Typer(help="Questionnaires: list, take, history.", no_args_is_help=True, add_completion=False)
 
@@ -20,7 +34,7 @@ InstrumentArg = Annotated[str, typer.Argument(help="Questionnaire id, e.g. phq9 
 def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False) -> None:
     """List questionnaires, their scoring and LOINC codes, and whether their text is available."""
     from telecbt_cli.content.catalog import pick, resolve_lang
-    from telecbt_cli.core.engine import has_text
+    from telecbt_cli.core.clinical.engine import has_text
 
     catalog = load_catalog(content)
     code = resolve_lang(None, lang)
@@ -49,9 +63,9 @@ def take(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Give a questionnaire to a patient and store the scored response (safety rules checked at each answer)."""
-    from telecbt_cli.commands.module import _deliver
+    from telecbt_cli.commands.module import deliver
 
-    _deliver("instrument", patient, instrument, answers, lang, restart, content, store, user, passphrase_file,
+    deliver("instrument", patient, instrument, answers, lang, restart, content, store, user, passphrase_file,
              passphrase_fd, json_out)
 
 
@@ -64,15 +78,15 @@ def history(
     csv_out: CsvOpt = False,
 ) -> None:
     """Scores over time with their level and change from the first score (MIC = minimal important change)."""
-    from telecbt_cli.commands._content_opts import patient_lang
-    from telecbt_cli.core.scoring import band_label
-    from telecbt_cli.core import measures
+    from telecbt_cli.commands.content_opts import patient_lang
+    from telecbt_cli.core.clinical import measures
+    from telecbt_cli.core.clinical.scoring import band_label
 
     one_format(json_out, csv_out)
     catalog = load_catalog(content)
-    from telecbt_cli.commands._output import say
-    from telecbt_cli.core import alerts
-    from telecbt_cli.core.patients import patient_id_for
+    from telecbt_cli.commands.output import say
+    from telecbt_cli.core.clinical import alerts
+    from telecbt_cli.core.clinical.patients import patient_id_for
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code = patient_lang(access, patient, lang)

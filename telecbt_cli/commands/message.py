@@ -6,8 +6,15 @@ from typing import Annotated
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._output import emit_json, emit_table, say
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.output import emit_json, emit_table, say
 
 app = typer.Typer(help="Secure messages: send, list.", no_args_is_help=True, add_completion=False)
 CodeArg = Annotated[str, typer.Argument(help="Patient code.")]
@@ -24,7 +31,7 @@ def send(
     """Send a message to the patient (stored encrypted; it travels in bundles)."""
     import sys
 
-    from telecbt_cli.core import messages
+    from telecbt_cli.core.care import messages
 
     body = sys.stdin.read() if text == "-" else text
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
@@ -40,7 +47,7 @@ def list_(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Show the conversation; the patient's messages are marked read."""
-    from telecbt_cli.core import messages
+    from telecbt_cli.core.care import messages
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = messages.list_messages(access, patient, unread_only=unread)

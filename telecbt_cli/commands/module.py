@@ -6,9 +6,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._content_opts import AnswersOpt, ContentOpt, LangOpt, load_catalog, patient_lang, read_answers
-from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.content_opts import (
+    AnswersOpt,
+    ContentOpt,
+    LangOpt,
+    load_catalog,
+    patient_lang,
+    read_answers,
+)
+from telecbt_cli.commands.output import emit_fields, emit_json, emit_table, say
 
 app = typer.Typer(help="CBT modules: list, show, run.", no_args_is_help=True, add_completion=False)
 
@@ -77,18 +91,18 @@ def run(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Deliver a module to a patient step by step (resumes an unfinished run); records the content version."""
-    _deliver("module", patient, module, answers, lang, restart, content, store, user, passphrase_file,
+    deliver("module", patient, module, answers, lang, restart, content, store, user, passphrase_file,
              passphrase_fd, json_out)
 
 
-def _deliver(kind: str, patient: str, ident: str, answers, lang, restart, content, store, user,
+def deliver(kind: str, patient: str, ident: str, answers, lang, restart, content, store, user,
              passphrase_file, passphrase_fd, json_out) -> None:
     """Shared by `module run` and `measure take`: interactive on a terminal, else from --answers."""
     import sys
 
-    from telecbt_cli.commands._reports import print_outcome
-    from telecbt_cli.core import alerts, engine
-    from telecbt_cli.core.errors import UsageError
+    from telecbt_cli.commands.results import print_outcome
+    from telecbt_cli.core.clinical import alerts, engine
+    from telecbt_cli.core.store.errors import UsageError
 
     catalog = load_catalog(content)
     item = engine.content_for(catalog, kind, ident)
@@ -104,7 +118,7 @@ def _deliver(kind: str, patient: str, ident: str, answers, lang, restart, conten
         if given is not None:
             run_, outcome = engine.run_all(access, patient, item, code, given, restart=restart)
         else:
-            from telecbt_cli.commands._steps import drive
+            from telecbt_cli.commands.steps import drive
 
             run_, resumed = engine.start(access, patient, item, code, restart=restart)
             outcome = drive(access, catalog, item, run_, resumed, code)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import (
+from telecbt_cli.commands.common import (
     CsvOpt,
     JsonOpt,
     PassFdOpt,
@@ -21,9 +21,15 @@ from telecbt_cli.commands._common import (
     one_format,
     unlocked,
 )
-from telecbt_cli.commands._output import emit_csv, emit_fields, emit_json, emit_table, say
-from telecbt_cli.core.errors import UsageError
-from telecbt_cli.core.ids import parse_patient_code
+from telecbt_cli.commands.output import (
+    emit_csv,
+    emit_fields,
+    emit_json,
+    emit_table,
+    say,
+)
+from telecbt_cli.core.store.errors import UsageError
+from telecbt_cli.core.store.ids import parse_patient_code
 
 app = typer.Typer(
     help="Patients: add, list, show, edit, archive, consent, pin. "
@@ -91,7 +97,7 @@ def _ask_fields() -> dict:
 
 
 def _fields(values: dict):
-    from telecbt_cli.core.patients import PatientFields
+    from telecbt_cli.core.clinical.patients import PatientFields
 
     known = {f for f in PatientFields.__dataclass_fields__}
     unknown = sorted(set(values) - known)
@@ -130,7 +136,7 @@ def add(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Enrol a patient; prints the new patient code (say it back to the patient)."""
-    from telecbt_cli.core import patients
+    from telecbt_cli.core.clinical import patients
 
     given = {"display_name": name, "birth_year": birth_year, "sex": sex, "language": language, "phone": phone,
              "email": email, "caregiver_name": caregiver_name, "caregiver_contact": caregiver_contact,
@@ -160,7 +166,7 @@ def list_(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
 ) -> None:
     """List patients (active ones unless --archived)."""
-    from telecbt_cli.core import patients
+    from telecbt_cli.core.clinical import patients
 
     one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
@@ -177,7 +183,7 @@ def list_(
 def show(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Show one patient's record and consent (the read is audited)."""
-    from telecbt_cli.core import patients
+    from telecbt_cli.core.clinical import patients
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         patient = patients.get_patient(access, code)
@@ -196,7 +202,7 @@ def edit(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Change registry fields of a patient; the previous values stay in the change log."""
-    from telecbt_cli.core import patients
+    from telecbt_cli.core.clinical import patients
 
     given = {"display_name": name, "birth_year": birth_year, "sex": sex, "language": language, "phone": phone,
              "email": email, "caregiver_name": caregiver_name, "caregiver_contact": caregiver_contact,
@@ -217,7 +223,7 @@ def edit(
 def archive(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
             passphrase_fd: PassFdOpt = None, yes: YesOpt = False) -> None:
     """Archive a patient: off the active list, nothing deleted."""
-    from telecbt_cli.core import patients
+    from telecbt_cli.core.clinical import patients
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("write")
@@ -238,7 +244,7 @@ def consent(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Record consent (or its withdrawal); the full history is kept."""
-    from telecbt_cli.core import patients
+    from telecbt_cli.core.clinical import patients
 
     if withdraw and (method or version or witness):
         raise UsageError("--withdraw takes no --method, --version or --witness")
@@ -267,7 +273,7 @@ PinFileOpt = Annotated[Optional[Path], typer.Option(
 
 def _read_pin(pin_file: Path | None, code: str) -> str:
     """The new PIN from --pin-file, or asked twice on the terminal; never from an argument value."""
-    from telecbt_cli.core.pins import check_pin_format
+    from telecbt_cli.core.care.pins import check_pin_format
 
     if pin_file is not None:
         try:
@@ -296,7 +302,8 @@ def _read_pin(pin_file: Path | None, code: str) -> str:
 def pin_set(code: CodeArg, pin_file: PinFileOpt = None, store: StoreOpt = None, user: UserOpt = None,
             passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None) -> None:
     """Set or replace a patient's kiosk PIN (4 to 8 digits); clears failures and any lock."""
-    from telecbt_cli.core import patients, pins
+    from telecbt_cli.core.care import pins
+    from telecbt_cli.core.clinical import patients
 
     if pin_file is not None and str(pin_file) == "-" and passphrase_file is not None and str(passphrase_file) == "-":
         raise UsageError("--pin-file and --passphrase-file cannot both read standard input")
@@ -313,7 +320,7 @@ def pin_set(code: CodeArg, pin_file: PinFileOpt = None, store: StoreOpt = None, 
 def pin_unlock(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
                passphrase_fd: PassFdOpt = None) -> None:
     """Unlock a kiosk PIN after too many wrong tries (the PIN stays the same)."""
-    from telecbt_cli.core import pins
+    from telecbt_cli.core.care import pins
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         pins.unlock_pin(access, code)
@@ -324,7 +331,7 @@ def pin_unlock(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, pass
 def pin_status(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
                passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Show whether a kiosk PIN is set, wrong tries since the last sign-in, and the lock."""
-    from telecbt_cli.core import pins
+    from telecbt_cli.core.care import pins
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         status = pins.pin_status(access, code)

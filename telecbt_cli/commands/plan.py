@@ -6,9 +6,21 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, unlocked
-from telecbt_cli.commands._content_opts import ContentOpt, LangOpt, load_catalog, patient_lang
-from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.commands.common import (
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    unlocked,
+)
+from telecbt_cli.commands.content_opts import (
+    ContentOpt,
+    LangOpt,
+    load_catalog,
+    patient_lang,
+)
+from telecbt_cli.commands.output import emit_fields, emit_json, emit_table, say
 
 app = typer.Typer(help="Treatment plan: show, set, goals, homework.", no_args_is_help=True, add_completion=False)
 goal_app = typer.Typer(help="SMART goals: add, update.", no_args_is_help=True, add_completion=False)
@@ -25,7 +37,7 @@ def show(patient: CodeArg, content: ContentOpt = None, lang: LangOpt = None, sto
          json_out: JsonOpt = False) -> None:
     """Print the plan: course and sessions, goals, homework, and the caregiver when involved."""
     from telecbt_cli.content.catalog import pick
-    from telecbt_cli.core import plans
+    from telecbt_cli.core.care import plans
 
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
@@ -63,7 +75,7 @@ def set_(
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Set the course (standard, brief or custom) and plan details."""
-    from telecbt_cli.core import plans
+    from telecbt_cli.core.care import plans
 
     catalog = load_catalog(content)
     modules = [m.strip() for m in sessions.split(",") if m.strip()] if sessions else None
@@ -85,7 +97,7 @@ def goal_add(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Add a SMART goal to the plan."""
-    from telecbt_cli.core import plans
+    from telecbt_cli.core.care import plans
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         goal = plans.add_goal(access, patient, text, measure, by)
@@ -102,7 +114,7 @@ def goal_update(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Update a goal's status or progress, with a progress note (earlier notes are kept)."""
-    from telecbt_cli.core import plans
+    from telecbt_cli.core.care import plans
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         row = plans.update_goal(access, goal, status, progress, note)
@@ -118,7 +130,7 @@ def homework_list(
 ) -> None:
     """List homework with due dates and completion."""
     from telecbt_cli.content.catalog import pick
-    from telecbt_cli.core import plans
+    from telecbt_cli.core.care import plans
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code = patient_lang(access, patient, lang)
@@ -140,7 +152,7 @@ def homework_done(
     passphrase_fd: PassFdOpt = None,
 ) -> None:
     """Mark homework as done."""
-    from telecbt_cli.core import plans
+    from telecbt_cli.core.care import plans
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         plans.homework_done(access, homework, note)

@@ -8,10 +8,24 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import CsvOpt, JsonOpt, PassFdOpt, PassFileOpt, StoreOpt, UserOpt, one_format, unlocked
-from telecbt_cli.commands._content_opts import ContentOpt, LangOpt, load_catalog, patient_lang
-from telecbt_cli.commands._output import emit_csv, emit_json, inert, say
-from telecbt_cli.core.textchart import sparkline
+from telecbt_cli.commands.common import (
+    CsvOpt,
+    JsonOpt,
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    one_format,
+    unlocked,
+)
+from telecbt_cli.commands.content_opts import (
+    ContentOpt,
+    LangOpt,
+    load_catalog,
+    patient_lang,
+)
+from telecbt_cli.commands.output import emit_csv, emit_json, inert, say
+from telecbt_cli.core.care.textchart import sparkline
 
 app = typer.Typer(help="Reports: patient progress, program figures.", no_args_is_help=True, add_completion=False)
 LABEL_KEYS = ("title", "patient", "generated", "period", "diary", "pain", "mood", "sleep_hours", "activity_min",
@@ -109,15 +123,15 @@ def patient(
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """A patient's progress: diary trends, scores against their bands, homework, alerts, suggestions."""
-    from telecbt_cli.core import reports
+    from telecbt_cli.core.care import reports
 
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code_lang = patient_lang(access, code, lang)
         report = reports.patient_report(access, catalog, code, code_lang, weeks, with_suggestions=suggest)
     if html:
-        from telecbt_cli.core.fsutil import atomic_write
-        from telecbt_cli.core.report_html import render_patient_report
+        from telecbt_cli.core.care.report_html import render_patient_report
+        from telecbt_cli.core.store.fsutil import atomic_write
 
         atomic_write(html, render_patient_report(html_shape(report, catalog, code_lang)).encode("utf-8"), mode=0o600)
         say(f"Wrote {html}: it holds patient data in clear; keep it safe and delete it after printing.", style="yellow")
@@ -137,7 +151,7 @@ def program(
     csv_out: CsvOpt = False,
 ) -> None:
     """Program figures: enrolment, sessions, attendance, homework, diaries, improvement, workload, feedback, alerts."""
-    from telecbt_cli.core import reports
+    from telecbt_cli.core.care import reports
 
     one_format(json_out, csv_out)
     catalog = load_catalog(content)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from telecbt_cli.commands._common import (
+from telecbt_cli.commands.common import (
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
@@ -17,7 +17,7 @@ from telecbt_cli.commands._common import (
     passphrase,
     unlocked,
 )
-from telecbt_cli.commands._output import emit_fields, emit_json, emit_text, say
+from telecbt_cli.commands.output import emit_fields, emit_json, emit_text, say
 
 
 def init(
@@ -28,9 +28,9 @@ def init(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a new encrypted store and its first admin; prints the recovery key once."""
-    from telecbt_cli.core.paths import resolve_store_dir
-    from telecbt_cli.core.store import check_new_location
-    from telecbt_cli.core.unlock import create_store
+    from telecbt_cli.core.store.paths import resolve_store_dir
+    from telecbt_cli.core.store.unlock import create_store
+    from telecbt_cli.core.store.vault import check_new_location
 
     store_dir = resolve_store_dir(store)
     check_new_location(store_dir)
@@ -60,7 +60,7 @@ def unlock(
     json_out: JsonOpt = False,
 ) -> None:
     """Unlock once and print a session token for TELECBT_SESSION (for scripts and batch jobs)."""
-    from telecbt_cli.core import sessions
+    from telecbt_cli.core.store import sessions
 
     seconds = sessions.parse_ttl(ttl)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
@@ -77,7 +77,7 @@ def unlock(
 
 def lock(json_out: JsonOpt = False) -> None:
     """End every session on this computer (session tokens stop working at once)."""
-    from telecbt_cli.core.sessions import lock_all
+    from telecbt_cli.core.store.sessions import lock_all
 
     count = lock_all()
     if json_out:
@@ -88,7 +88,7 @@ def lock(json_out: JsonOpt = False) -> None:
 
 def paths(json_out: JsonOpt = False) -> None:
     """Show where telecbt keeps stores, sessions and state on this computer."""
-    from telecbt_cli.core import paths as p
+    from telecbt_cli.core.store import paths as p
 
     data = {
         "home_override": str(p.home_dir()) if p.home_dir() else None,

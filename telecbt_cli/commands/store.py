@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import (
+from telecbt_cli.commands.common import (
     JsonOpt,
     NewPassFdOpt,
     NewPassFileOpt,
@@ -22,8 +22,8 @@ from telecbt_cli.commands._common import (
     read_secret,
     unlocked,
 )
-from telecbt_cli.commands._output import emit_fields, emit_json, emit_table, say
-from telecbt_cli.core.errors import IntegrityError
+from telecbt_cli.commands.output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.core.store.errors import IntegrityError
 
 app = typer.Typer(help="The encrypted store: info, check, passphrase, rekey, backup, recover.",
                   no_args_is_help=True, add_completion=False)
@@ -41,7 +41,7 @@ def _human_bytes(size: int) -> str:
 def info(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Path, schema version, sizes and key slots (never secrets)."""
-    from telecbt_cli.core.store import info as store_info
+    from telecbt_cli.core.store.vault import info as store_info
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         data = store_info(access.store)
@@ -63,9 +63,9 @@ def info(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
 def check(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
           passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Check the database pages, both key-file copies and the audit chain. Exit 6 on a problem."""
-    from telecbt_cli.core import audit
-    from telecbt_cli.core import keyfile as kfmod
-    from telecbt_cli.core.store import integrity_problems
+    from telecbt_cli.core.store import audit
+    from telecbt_cli.core.store import keyfile as kfmod
+    from telecbt_cli.core.store.vault import integrity_problems
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         report = kfmod.load(access.store.dir, repair=True)
@@ -99,7 +99,7 @@ def passwd(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFi
            passphrase_fd: PassFdOpt = None, new_passphrase_file: NewPassFileOpt = None,
            new_passphrase_fd: NewPassFdOpt = None) -> None:
     """Change your own passphrase."""
-    from telecbt_cli.core import users
+    from telecbt_cli.core.store import users
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         secret = new_passphrase(new_passphrase_file, new_passphrase_fd, access.user)
@@ -114,7 +114,7 @@ def rekey(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
 
     Do this after disabling a user: it is what shuts out copies of old key files.
     """
-    from telecbt_cli.core import keys
+    from telecbt_cli.core.store import keys
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
@@ -133,8 +133,8 @@ def backup(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Write a consistent encrypted copy while the store is in use; it opens with the same passphrases."""
-    from telecbt_cli.core import audit
-    from telecbt_cli.core.store import backup as do_backup
+    from telecbt_cli.core.store import audit
+    from telecbt_cli.core.store.vault import backup as do_backup
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
@@ -157,8 +157,8 @@ def recover(
     new_passphrase_fd: NewPassFdOpt = None,
 ) -> None:
     """Use the recovery key to set a new passphrase for a user (also rebuilds a damaged key file)."""
-    from telecbt_cli.core.paths import resolve_store_dir
-    from telecbt_cli.core.unlock import recover as do_recover
+    from telecbt_cli.core.store.paths import resolve_store_dir
+    from telecbt_cli.core.store.unlock import recover as do_recover
 
     store_dir = resolve_store_dir(store)
     key_text = read_secret(file=recovery_key_file, fd=None, env="TELECBT_RECOVERY_KEY",

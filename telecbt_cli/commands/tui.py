@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from telecbt_cli.commands._common import PassFdOpt, PassFileOpt, StoreOpt, UserOpt
+from telecbt_cli.commands.common import PassFdOpt, PassFileOpt, StoreOpt, UserOpt
 
 LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of the screens: en or es "
                                                             "(default: the one chosen in Settings, else en).")]
@@ -45,8 +45,8 @@ def kiosk(
     again. Set PINs first with `telecbt patient pin set`. Start it with `exec telecbt kiosk …` so
     that not even a crash loop can leave a shell behind.
     """
-    from telecbt_cli.commands._common import unlocked
-    from telecbt_cli.core import crypto
+    from telecbt_cli.commands.common import unlocked
+    from telecbt_cli.core.store import crypto
     from telecbt_cli.tui.launch import need_terminal, run_kiosk
 
     need_terminal()

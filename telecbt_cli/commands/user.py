@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands._common import (
+from telecbt_cli.commands.common import (
     CsvOpt,
     JsonOpt,
     NewPassFdOpt,
@@ -22,7 +22,7 @@ from telecbt_cli.commands._common import (
     one_format,
     unlocked,
 )
-from telecbt_cli.commands._output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
 
 app = typer.Typer(help="Staff users: add, list, passwd, disable.", no_args_is_help=True, add_completion=False)
 
@@ -40,7 +40,7 @@ def add(
     new_passphrase_fd: NewPassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Add a staff user with their own passphrase (admin only)."""
-    from telecbt_cli.core import users
+    from telecbt_cli.core.store import users
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
@@ -57,7 +57,7 @@ def add(
 def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
           passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False) -> None:
     """List staff users and their roles."""
-    from telecbt_cli.core import users
+    from telecbt_cli.core.store import users
 
     one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
@@ -78,7 +78,7 @@ def passwd(
     new_passphrase_fd: NewPassFdOpt = None,
 ) -> None:
     """Set a new passphrase for a user (yourself, or anyone if you are admin)."""
-    from telecbt_cli.core import users
+    from telecbt_cli.core.store import users
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         target = users.get_user(access, name or access.user)
@@ -96,7 +96,7 @@ def disable(
     passphrase_fd: PassFdOpt = None, yes: YesOpt = False,
 ) -> None:
     """Disable a user and remove their key slot (admin). Then run `telecbt store rekey`."""
-    from telecbt_cli.core import users
+    from telecbt_cli.core.store import users
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")

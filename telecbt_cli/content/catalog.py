@@ -4,6 +4,11 @@ Parsing and validating every TOML file takes tens of milliseconds on an old lapt
 a command should not pay that each time. The validated result is cached in the state
 folder under a key made of every file's path, size and modification time, so an edit
 to any file (or a new telecbt version) rebuilds it.
+
+Content sits just above `core.store` and imports only two modules of it: `errors`, because a
+broken content file must reach every interface as the project's own `ContentError` (each UI
+maps it to its message and exit code), and `paths`, because the cache belongs in the one state
+folder that `paths` decides for every file telecbt writes.
 """
 
 from __future__ import annotations
@@ -16,13 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
-from telecbt_cli.core.errors import ContentError, NotFoundError
+from telecbt_cli.content.languages import LANGS
+from telecbt_cli.core.store.errors import ContentError, NotFoundError
 
 if TYPE_CHECKING:
     from telecbt_cli.content.validate import Problem
-
-#: Supported languages; every text table holds exactly these.
-LANGS = ("en", "es")
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 SECTIONS = {"modules": "module", "courses": "course", "instruments": "instrument", "rules": "rules"}
@@ -205,7 +208,13 @@ def build(roots: list[Path]) -> tuple[Catalog, list["Problem"]]:
 
 
 def _add_entry(catalog: Catalog, kind: str, path: Path, data: dict, problems: list["Problem"]) -> None:
-    from telecbt_cli.content.validate import Checker, Problem, check_course, check_module, check_rules
+    from telecbt_cli.content.validate import (
+        Checker,
+        Problem,
+        check_course,
+        check_module,
+        check_rules,
+    )
     from telecbt_cli.content.validate_instruments import check_instrument
 
     checker = Checker(str(path))
@@ -276,7 +285,7 @@ def _merge_text(base: dict, data: dict) -> None:
 
 
 def _cache_dir() -> Path:
-    from telecbt_cli.core.paths import state_dir
+    from telecbt_cli.core.store.paths import state_dir
 
     return state_dir() / "content-cache"
 

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from telecbt_cli.content.catalog import LANGS
+from telecbt_cli.content.languages import LANGS
+
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SUB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "includes", "any", "answered")

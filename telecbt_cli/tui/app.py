@@ -18,9 +18,17 @@ from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
-from telecbt_cli.content.catalog import LANGS, Catalog
-from telecbt_cli.core.errors import TelecbtError, WrongPassphrase
-from telecbt_cli.tui.common import Localized, QuietCrash, localize_bindings, safe, tell, tr
+from telecbt_cli.content.catalog import Catalog
+from telecbt_cli.content.languages import LANGS
+from telecbt_cli.core.store.errors import TelecbtError, WrongPassphrase
+from telecbt_cli.tui.common import (
+    Localized,
+    QuietCrash,
+    localize_bindings,
+    safe,
+    tell,
+    tr,
+)
 
 #: Black and white with one strong accent: readable in sunlight and on poor screens.
 HIGH_CONTRAST = Theme(
@@ -32,7 +40,7 @@ THEMES = {"standard": "textual-dark", "contrast": "telecbt-contrast"}
 
 
 def _settings_file() -> Path:
-    from telecbt_cli.core.paths import state_dir
+    from telecbt_cli.core.store.paths import state_dir
 
     return state_dir() / "tui-settings.json"
 
@@ -92,7 +100,7 @@ class SignInScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True)
     def unlock(self, user: str | None, secret: str) -> None:
-        from telecbt_cli.core.unlock import unlock
+        from telecbt_cli.core.store.unlock import unlock
 
         try:
             access = unlock(self.app.store_dir, user, secret)

@@ -16,9 +16,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, ProgressBar, Select, Static
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Header,
+    Input,
+    Label,
+    ProgressBar,
+    Select,
+    Static,
+)
 
-from telecbt_cli.core.errors import TelecbtError
+from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import Localized, safe, tr
 
 #: The results area keeps the most recent lines only; older ones scroll away.
@@ -73,7 +83,7 @@ class BundleScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True, group="bundles-load")
     def load_devices(self) -> None:
-        from telecbt_cli.core import devices
+        from telecbt_cli.core.sync import devices
 
         try:
             me = devices.identity(self.app.access)
@@ -137,8 +147,8 @@ class BundleScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True, group="bundles-io")
     def export(self, peer_id: str, dest: str, usb: bool) -> None:
-        from telecbt_cli.core import devices
-        from telecbt_cli.core.transport import write_bundle
+        from telecbt_cli.core.sync import devices
+        from telecbt_cli.core.sync.transport import write_bundle
 
         def progress(done: int, total: int) -> None:
             self.ui(self.show_progress, done, total)
@@ -158,7 +168,7 @@ class BundleScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True, group="bundles-io")
     def import_(self, text: str, dry_run: bool) -> None:
-        from telecbt_cli.core.transport import import_paths
+        from telecbt_cli.core.sync.transport import import_paths
 
         try:
             results = import_paths(self.app.access, [Path(text).expanduser()], dry_run=dry_run)

@@ -12,8 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from telecbt_cli.core.textsafe import inert
-
+from telecbt_cli.core.store.textsafe import inert
 
 
 class QuietCrash:

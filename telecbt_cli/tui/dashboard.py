@@ -9,8 +9,15 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, TextPromptScreen, local_time, safe, tell, tr
+from telecbt_cli.core.store.errors import TelecbtError
+from telecbt_cli.tui.common import (
+    Localized,
+    TextPromptScreen,
+    local_time,
+    safe,
+    tell,
+    tr,
+)
 
 
 class _TableScreen(Localized, Screen):
@@ -67,7 +74,7 @@ class CheckinsScreen(_TableScreen):
     COLUMNS = ("when", "code", "mode", "module", "state")
 
     def fetch(self) -> dict:
-        from telecbt_cli.core.appointments import checkins
+        from telecbt_cli.core.care.appointments import checkins
 
         return checkins(self.app.access)
 
@@ -92,7 +99,7 @@ class AlertsScreen(_TableScreen):
     COLUMNS = ("opened", "code", "rule", "content")
 
     def fetch(self) -> list[dict]:
-        from telecbt_cli.core.alerts import list_alerts
+        from telecbt_cli.core.clinical.alerts import list_alerts
 
         return list_alerts(self.app.access)
 
@@ -112,7 +119,7 @@ class AlertsScreen(_TableScreen):
 
     @work(thread=True)
     def acknowledge(self, ident: str, note: str) -> None:
-        from telecbt_cli.core.alerts import acknowledge
+        from telecbt_cli.core.clinical.alerts import acknowledge
 
         try:
             acknowledge(self.app.access, ident, note)

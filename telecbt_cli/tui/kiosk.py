@@ -20,10 +20,18 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from telecbt_cli.content.catalog import LANGS, Catalog, pick
-from telecbt_cli.core.errors import TelecbtError, WrongPassphrase
-from telecbt_cli.core.textchart import sparkline
-from telecbt_cli.tui.common import Localized, QuietCrash, bar_chart, localize_bindings, safe, tr
+from telecbt_cli.content.catalog import Catalog, pick
+from telecbt_cli.content.languages import LANGS
+from telecbt_cli.core.care.textchart import sparkline
+from telecbt_cli.core.store.errors import TelecbtError, WrongPassphrase
+from telecbt_cli.tui.common import (
+    Localized,
+    QuietCrash,
+    bar_chart,
+    localize_bindings,
+    safe,
+    tr,
+)
 from telecbt_cli.tui.runner import Answered, RunScreen, ScaleButtons
 
 DEFAULT_IDLE_SECONDS = 120
@@ -95,7 +103,7 @@ class PatientSignInScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True)
     def check(self, code: str, pin: str) -> None:
-        from telecbt_cli.core import kiosk, pins
+        from telecbt_cli.core.care import kiosk, pins
 
         try:
             patient = kiosk.sign_in(self.app.access, code, pin)
@@ -153,7 +161,7 @@ class HomeScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True, group="kiosk-read")
     def count_due(self) -> None:
-        from telecbt_cli.core import kiosk
+        from telecbt_cli.core.care import kiosk
 
         try:
             due = kiosk.due_questionnaires(self.app.patient, self.app.catalog, self.app.lang)
@@ -169,7 +177,7 @@ class HomeScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True, group="kiosk-write")
     def save(self, pain: int) -> None:
-        from telecbt_cli.core import kiosk
+        from telecbt_cli.core.care import kiosk
 
         try:
             kiosk.save_pain(self.app.patient, pain)
@@ -250,7 +258,7 @@ class DueScreen(_ListScreen):
 
     @work(thread=True, exclusive=True)
     def load(self) -> None:
-        from telecbt_cli.core import kiosk
+        from telecbt_cli.core.care import kiosk
 
         due = kiosk.due_questionnaires(self.app.patient, self.app.catalog, self.app.lang)
         self.app.call_from_thread(self.fill, [(d["id"], d["title"]) for d in due], "due_none")
@@ -263,7 +271,7 @@ class ExerciseScreen(_ListScreen):
     TITLE_KEY = "exercise_title"
 
     def on_mount(self) -> None:
-        from telecbt_cli.core import kiosk
+        from telecbt_cli.core.care import kiosk
 
         catalog = self.app.catalog
         self.fill([(m, pick(catalog.get("module", m)["title"], self.app.lang)) for m in kiosk.exercises(catalog)],
@@ -291,7 +299,7 @@ class ProgressScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True)
     def load(self) -> None:
-        from telecbt_cli.core import kiosk
+        from telecbt_cli.core.care import kiosk
 
         data = kiosk.progress(self.app.patient, self.app.catalog, self.app.lang)
         self.app.call_from_thread(self.show, data)
@@ -341,7 +349,7 @@ class MessagesScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True)
     def load(self) -> None:
-        from telecbt_cli.core import kiosk
+        from telecbt_cli.core.care import kiosk
 
         rows = kiosk.messages(self.app.patient)
         self.app.call_from_thread(self.show, rows)
@@ -366,7 +374,7 @@ class MessagesScreen(Localized, Screen):
 
     @work(thread=True)
     def send(self, text: str) -> None:
-        from telecbt_cli.core import kiosk
+        from telecbt_cli.core.care import kiosk
 
         try:
             kiosk.send_message(self.app.patient, text)
@@ -406,7 +414,7 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
 
     @work(thread=True, exclusive=True)
     def verify(self, user: str | None, secret: str) -> None:
-        from telecbt_cli.core.unlock import unlock
+        from telecbt_cli.core.store.unlock import unlock
 
         try:
             unlock(self.app.store_dir, user, secret).close()

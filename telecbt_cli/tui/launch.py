@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from telecbt_cli.core.errors import ExitCode, TelecbtError, UsageError
+from telecbt_cli.core.store.errors import ExitCode, TelecbtError, UsageError
 
 
 def need_terminal() -> None:
@@ -21,7 +21,7 @@ def need_terminal() -> None:
 
 
 def check_lang(lang: str | None) -> None:
-    from telecbt_cli.content.catalog import LANGS
+    from telecbt_cli.content.languages import LANGS
 
     if lang is not None and lang not in LANGS:
         raise UsageError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
@@ -29,8 +29,8 @@ def check_lang(lang: str | None) -> None:
 
 def run_tui(store: str | os.PathLike[str] | None, lang: str | None) -> None:
     """Open the staff app on a store folder (the sign-in screen unlocks it)."""
-    from telecbt_cli.core import crypto
-    from telecbt_cli.core.paths import require_store_dir, resolve_store_dir
+    from telecbt_cli.core.store import crypto
+    from telecbt_cli.core.store.paths import require_store_dir, resolve_store_dir
 
     need_terminal()
     check_lang(lang)
@@ -67,7 +67,7 @@ def run_kiosk(make_app, restarts: int = 5, pause: float = 1.0, headless: bool = 
         now = time.monotonic()
         crashes = [t for t in crashes if now - t < 60] + [now]
         if len(crashes) > restarts:
-            from telecbt_cli.commands._output import error
+            from telecbt_cli.commands.output import error
 
             error(f"the kiosk stopped unexpectedly {len(crashes)} times within a minute; it stays closed. "
                   "Run it with TELECBT_DEBUG=1 to see why.")
@@ -75,7 +75,7 @@ def run_kiosk(make_app, restarts: int = 5, pause: float = 1.0, headless: bool = 
         time.sleep(pause)
 
 
-def _options(argv: list[str]) -> dict[str, str] | None:
+def quick_options(argv: list[str]) -> dict[str, str] | None:
     """`--store X`, `--store=X`, `--lang X`, `--lang=X` and nothing else; None for anything more."""
     found: dict[str, str] = {}
     items = iter(argv)
@@ -93,14 +93,14 @@ def _options(argv: list[str]) -> dict[str, str] | None:
 
 def quick_tui(argv: list[str]) -> int | None:
     """Run `telecbt tui` without the Typer layer; None when the arguments need the full CLI."""
-    options = _options(argv)
+    options = quick_options(argv)
     if options is None:
         return None
     store = options.get("--store") or os.environ.get("TELECBT_STORE") or None
     try:
         run_tui(store, options.get("--lang"))
     except TelecbtError as err:
-        from telecbt_cli.commands._output import error
+        from telecbt_cli.commands.output import error
 
         error(str(err))
         return int(err.exit_code)
@@ -109,7 +109,7 @@ def quick_tui(argv: list[str]) -> int | None:
     except Exception as err:
         if os.environ.get("TELECBT_DEBUG"):
             raise
-        from telecbt_cli.commands._output import error
+        from telecbt_cli.commands.output import error
 
         error(f"unexpected problem ({err.__class__.__name__}); set TELECBT_DEBUG=1 for details")
         return int(ExitCode.ERROR)

@@ -8,13 +8,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import (Button, DataTable, Footer, Header, Input, Label, OptionList, Static, TabbedContent,
-                             TabPane)
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    OptionList,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 from textual.widgets.option_list import Option
 
 from telecbt_cli.content.catalog import pick
-from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.core.textchart import sparkline
+from telecbt_cli.core.care.textchart import sparkline
+from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import Localized, bar_chart, local_time, safe, tell, tr
 
 WRITE_ACTIONS = {"diary", "take_measure", "run_module", "send_message"}
@@ -77,7 +87,7 @@ class PatientsScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True, group="caseload")
     def load_page(self, search: str, offset: int) -> None:
-        from telecbt_cli.core import caseload
+        from telecbt_cli.core.care import caseload
 
         try:
             total = caseload.count(self.app.access, search) if offset == 0 else self.total
@@ -224,8 +234,9 @@ class PatientScreen(Localized, Screen):
 
     @work(thread=True, exclusive=True, group="patient")
     def load(self) -> None:
-        from telecbt_cli.core import appointments, diary, measures, messages, plans, reports
-        from telecbt_cli.core.patients import get_patient
+        from telecbt_cli.core.care import appointments, diary, messages, plans, reports
+        from telecbt_cli.core.clinical import measures
+        from telecbt_cli.core.clinical.patients import get_patient
 
         access, catalog, lang = self.app.access, self.app.catalog, self.app.lang
         try:
@@ -363,7 +374,7 @@ class PatientScreen(Localized, Screen):
 
     @work(thread=True, group="patient-write")
     def save_diary(self, values: dict) -> None:
-        from telecbt_cli.core.diary import add_entry
+        from telecbt_cli.core.care.diary import add_entry
 
         try:
             entry = add_entry(self.app.access, self.code, values)
@@ -374,7 +385,7 @@ class PatientScreen(Localized, Screen):
         self.app.call_from_thread(self.load)
 
     def action_take_measure(self) -> None:
-        from telecbt_cli.core.engine import runnable_instruments
+        from telecbt_cli.core.clinical.engine import runnable_instruments
 
         catalog, lang = self.app.catalog, self.app.lang
         choices = [(i["id"], pick(i["title"], lang)) for i in runnable_instruments(catalog)]
@@ -393,7 +404,7 @@ class PatientScreen(Localized, Screen):
         from telecbt_cli.tui.runner import RunScreen
 
         lang = (self.patient or {}).get("language") or self.app.lang
-        from telecbt_cli.core.engine import content_for
+        from telecbt_cli.core.clinical.engine import content_for
 
         content = content_for(self.app.catalog, kind, ident)
         self.app.push_screen(RunScreen(self.app.access, self.code, content, lang), lambda _: self.load())
@@ -407,7 +418,7 @@ class PatientScreen(Localized, Screen):
 
     @work(thread=True, group="patient-write")
     def send(self, text: str) -> None:
-        from telecbt_cli.core import messages
+        from telecbt_cli.core.care import messages
 
         try:
             messages.send(self.app.access, self.code, text)

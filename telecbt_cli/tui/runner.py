@@ -18,14 +18,23 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Header, Input, Label, SelectionList, Static, TextArea
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    Input,
+    Label,
+    SelectionList,
+    Static,
+    TextArea,
+)
 
 from telecbt_cli.content.catalog import pick
 from telecbt_cli.content.validate import EXERCISE_FIELDS
-from telecbt_cli.core import engine
-from telecbt_cli.core.answers import AnswerError
-from telecbt_cli.core.errors import TelecbtError
-from telecbt_cli.core.scoring import band_label
+from telecbt_cli.core.clinical import engine
+from telecbt_cli.core.clinical.answers import AnswerError
+from telecbt_cli.core.clinical.scoring import band_label
+from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import Localized, safe, tell
 
 
@@ -355,7 +364,7 @@ class RunScreen(Localized, Screen):
             if kind == "scale":
                 low, high = step.get("min", 0), step.get("max", 10)
             else:
-                from telecbt_cli.core.answers import item_range
+                from telecbt_cli.core.clinical.answers import item_range
 
                 low, high = item_range(self.content, step)
             if high - low <= 10:

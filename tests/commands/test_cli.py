@@ -35,7 +35,7 @@ def test_init_prints_the_recovery_key_once(tmp_path, pass_file):
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     key = "-".join(lines)
-    from telecbt_cli.core.ids import parse_recovery_key
+    from telecbt_cli.core.store.ids import parse_recovery_key
 
     assert len(parse_recovery_key(key)) == 32
     assert "RECOVERY KEY" in result.stderr
@@ -87,7 +87,7 @@ def test_exit_codes(cli_store, pass_file, tmp_path):
     wrong.write_text("not the passphrase\n")
     assert invoke("patient", "list", "--passphrase-file", str(wrong)).exit_code == 3
     assert invoke("patient", "show", "0000-0000", "--passphrase-file", str(pass_file)).exit_code in (2, 4)
-    from telecbt_cli.core.ids import new_patient_code
+    from telecbt_cli.core.store.ids import new_patient_code
 
     missing = invoke("patient", "show", new_patient_code(), "--passphrase-file", str(pass_file))
     assert missing.exit_code == 4 and "no patient" in missing.stderr
@@ -193,7 +193,7 @@ def test_store_commands(cli_store, pass_file, tmp_path):
 
 
 def test_store_check_reports_a_tampered_audit_log_with_exit_6(cli_store, pass_file):
-    from telecbt_cli.core.unlock import unlock
+    from telecbt_cli.core.store.unlock import unlock
 
     access = unlock(cli_store, ADMIN, ADMIN_PASS)
     access.store.conn.execute("DROP TRIGGER audit_log_no_update")
@@ -254,7 +254,7 @@ def test_every_command_has_help():
 
 def test_unexpected_errors_hide_their_message(cli_store, pass_file, monkeypatch):
     """Guards against a traceback or exception text quoting patient data on screen."""
-    from telecbt_cli.core import patients as core_patients
+    from telecbt_cli.core.clinical import patients as core_patients
 
     def broken(*args, **kwargs):
         raise RuntimeError("Ana Secret-Name 1968")

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
-import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from telecbt_cli.cli import app
-from tests.conftest import ADMIN_PASS, telecbt_cmd
+from tests.conftest import ADMIN_PASS, read_until, telecbt_cmd
 
 runner = CliRunner()
 PHQ9_SAFE = {f"phq9_{n}": 1 for n in range(1, 9)} | {"phq9_9": 0}
@@ -144,19 +142,6 @@ def test_content_text_with_markup_is_shown_inert(tmp_path):
     assert "\x1b" not in result.stdout
 
 
-def _read_until(fd: int, needle: bytes, timeout: float = 20) -> bytes:
-    seen = b""
-    deadline = time.time() + timeout
-    while needle not in seen and time.time() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                seen += os.read(fd, 4096)
-            except OSError:
-                break
-    return seen
-
-
 @pytest.mark.slow
 def test_interactive_run_pauses_and_resumes_in_a_real_terminal(enrolled):
     """Typed answers in a pty: answer, pause with q, come back to the same step."""
@@ -167,10 +152,10 @@ def test_interactive_run_pauses_and_resumes_in_a_real_terminal(enrolled):
                        os.environ)
         out = b""
         for wait_for, send in keys:
-            out += _read_until(fd, wait_for)
+            out += read_until(fd, wait_for)
             assert wait_for in out, out.decode(errors="replace")[-800:]
             os.write(fd, send)
-        out += _read_until(fd, b"\x00", timeout=5)
+        out += read_until(fd, b"\x00", timeout=5)
         os.waitpid(pid, 0)
         os.close(fd)
         return out
@@ -186,9 +171,9 @@ def test_step_headers_and_crisis_panel_show_content_markup_as_text():
     """Guards the Rich calls that take titles (rule, Panel): a str there is read as markup."""
     from rich.console import Console
 
-    from telecbt_cli.commands._steps import StepRenderer
+    from telecbt_cli.commands.steps import StepRenderer
     from telecbt_cli.content import catalog as cat
-    from telecbt_cli.core import engine
+    from telecbt_cli.core.clinical import engine
 
     built, _ = cat.build([cat.BUILTIN_DIR])
     module = {**built.get("module", "cbt-01"), "title": {"en": "[bold red]Hi[/] [link=http://x]y[/link]",

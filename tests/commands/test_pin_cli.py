@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from telecbt_cli.cli import app
-from telecbt_cli.core import pins
-from telecbt_cli.core.unlock import unlock
-from tests.commands.test_clinical_cli import _read_until
-from tests.conftest import ADMIN, ADMIN_PASS, run_telecbt, telecbt_cmd
+from telecbt_cli.core.care import pins
+from telecbt_cli.core.store.unlock import unlock
+from tests.conftest import ADMIN, ADMIN_PASS, read_until, run_telecbt, telecbt_cmd
 
 runner = CliRunner()
 
@@ -126,11 +125,11 @@ def test_prompts_twice_hidden_in_a_real_terminal_and_refuses_a_mismatch(enrolled
         pid, fd = pty.fork()
         if pid == 0:
             os.execvpe(telecbt_cmd()[0], [*telecbt_cmd(), "patient", "pin", "set", enrolled], os.environ)
-        out = _read_until(fd, b"4 to 8 digits")
+        out = read_until(fd, b"4 to 8 digits")
         os.write(fd, first + b"\r")
-        out += _read_until(fd, b"Repeat")
+        out += read_until(fd, b"Repeat")
         os.write(fd, second + b"\r")
-        out += _read_until(fd, b"\x00", timeout=10)
+        out += read_until(fd, b"\x00", timeout=10)
         _, status = os.waitpid(pid, 0)
         os.close(fd)
         return out, os.waitstatus_to_exitcode(status)

@@ -13,9 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from telecbt_cli.core import patients
-from telecbt_cli.core.unlock import unlock
-from tests.conftest import ADMIN, ADMIN_PASS, SENTINEL, all_bytes_under, run_telecbt, telecbt_cmd
+from telecbt_cli.core.clinical import patients
+from telecbt_cli.core.store.unlock import unlock
+from tests.conftest import (
+    ADMIN,
+    ADMIN_PASS,
+    SENTINEL,
+    all_bytes_under,
+    run_telecbt,
+    telecbt_cmd,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from telecbt_cli.content import catalog as cat
-from tests.content.test_validator import _folder, _problems
+from tests.content.test_validator import clinic_folder, content_problems
 
 COURSE = ('id = "mine"\nversion = "1"\nkind = "course"\nminutes_per_session = 30\n'
           'title = { en = "a", es = "b" }\nsummary = { en = "a", es = "b" }\nsessions = ["cbt-01"]\n')
@@ -23,8 +23,8 @@ def test_built_in_courses_carry_a_schedule_and_practice_modules_stay_out_of_them
 
 
 def test_a_good_schedule_passes(tmp_path):
-    assert _problems(_folder(tmp_path, {"courses/mine.toml": COURSE + "\n[measures]\npeg3 = 7\n"})) == []
-    assert _problems(_folder(tmp_path, {"courses/mine.toml": COURSE})) == []  # the table is optional
+    assert content_problems(clinic_folder(tmp_path, {"courses/mine.toml": COURSE + "\n[measures]\npeg3 = 7\n"})) == []
+    assert content_problems(clinic_folder(tmp_path, {"courses/mine.toml": COURSE})) == []  # the table is optional
 
 
 @pytest.mark.parametrize("table,expected", [
@@ -37,11 +37,11 @@ def test_a_good_schedule_passes(tmp_path):
     ("Bad_Id = 7", "measures.Bad_Id: must be an id"),
 ])
 def test_a_bad_schedule_is_reported_with_file_and_key(tmp_path, table, expected):
-    problems = _problems(_folder(tmp_path, {"courses/mine.toml": COURSE + f"\n[measures]\n{table}\n"}))
+    problems = content_problems(clinic_folder(tmp_path, {"courses/mine.toml": COURSE + f"\n[measures]\n{table}\n"}))
     assert any("mine.toml" in p and expected in p for p in problems), problems
 
 
 def test_a_course_may_not_list_a_practice_module(tmp_path):
     course = COURSE.replace('["cbt-01"]', '["cbt-01", "practice-breathing"]')
-    problems = _problems(_folder(tmp_path, {"courses/mine.toml": course}))
+    problems = content_problems(clinic_folder(tmp_path, {"courses/mine.toml": course}))
     assert any("mine.toml: sessions[1]" in p and "practice module" in p for p in problems), problems

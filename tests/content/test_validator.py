@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from telecbt_cli.content import catalog as cat
-from telecbt_cli.content.validate import LANGS
-from telecbt_cli.core.errors import ContentError
+from telecbt_cli.content.languages import LANGS
+from telecbt_cli.core.store.errors import ContentError
 
 GOOD_MODULE = '''
 id = "local-01"
@@ -36,7 +36,7 @@ show_if = { step = "pain", op = "gte", value = 7 }
 '''
 
 
-def _folder(tmp_path: Path, files: dict[str, str]) -> Path:
+def clinic_folder(tmp_path: Path, files: dict[str, str]) -> Path:
     root = tmp_path / "clinic"
     for name, text in files.items():
         path = root / name
@@ -45,7 +45,7 @@ def _folder(tmp_path: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _problems(root: Path) -> list[str]:
+def content_problems(root: Path) -> list[str]:
     _, problems = cat.build([cat.BUILTIN_DIR, root])
     return [str(p) for p in problems]
 
@@ -94,8 +94,8 @@ def test_each_module_has_goals_education_exercise_homework_and_fidelity():
 
 
 def test_a_good_clinic_module_is_added(tmp_path):
-    root = _folder(tmp_path, {"modules/local-01.toml": GOOD_MODULE})
-    assert _problems(root) == []
+    root = clinic_folder(tmp_path, {"modules/local-01.toml": GOOD_MODULE})
+    assert content_problems(root) == []
 
 
 @pytest.mark.parametrize("change,expected", [
@@ -112,26 +112,26 @@ def test_a_good_clinic_module_is_added(tmp_path):
      "options: must be a non-empty list"),
 ])
 def test_malformed_module_is_reported_with_file_and_key(tmp_path, change, expected):
-    root = _folder(tmp_path, {"modules/local-01.toml": change(GOOD_MODULE)})
-    problems = _problems(root)
+    root = clinic_folder(tmp_path, {"modules/local-01.toml": change(GOOD_MODULE)})
+    problems = content_problems(root)
     assert any(expected in p and "local-01.toml" in p for p in problems), problems
 
 
 def test_show_if_pointing_forward_is_reported_as_a_cycle(tmp_path):
     text = GOOD_MODULE + '\n[[steps]]\nid = "late"\nkind = "scale"\nprompt = { en = "a", es = "b" }\n'
     text = text.replace('show_if = { step = "pain"', 'show_if = { step = "late"')
-    problems = _problems(_folder(tmp_path, {"modules/local-01.toml": text}))
+    problems = content_problems(clinic_folder(tmp_path, {"modules/local-01.toml": text}))
     assert any("not before this step" in p and "cycle" in p for p in problems), problems
 
 
 def test_duplicate_id_across_folders(tmp_path):
     built_in = (cat.BUILTIN_DIR / "modules" / "cbt-01.toml").read_text(encoding="utf-8")
-    problems = _problems(_folder(tmp_path, {"modules/cbt-01.toml": built_in}))
+    problems = content_problems(clinic_folder(tmp_path, {"modules/cbt-01.toml": built_in}))
     assert any("duplicate module id 'cbt-01'" in p for p in problems), problems
 
 
 def test_invalid_toml_names_the_file(tmp_path):
-    problems = _problems(_folder(tmp_path, {"modules/broken.toml": "id = \n"}))
+    problems = content_problems(clinic_folder(tmp_path, {"modules/broken.toml": "id = \n"}))
     assert any("broken.toml" in p and "not valid TOML" in p for p in problems)
 
 
@@ -139,7 +139,7 @@ def test_a_locale_missing_a_string(tmp_path):
     es = (cat.BUILTIN_DIR / "locales" / "es.toml").read_text(encoding="utf-8")
     es = es.replace('press_enter = "Presione Enter para continuar."\n', "")
     es = es.replace('yes = "Sí"', 'yes = "Sí"\nmaybe = "Quizás"')
-    problems = _problems(_folder(tmp_path, {"locales/es.toml": es}))
+    problems = content_problems(clinic_folder(tmp_path, {"locales/es.toml": es}))
     assert any("common.press_enter: is missing" in p for p in problems), problems
     assert any("common.maybe: is extra" in p for p in problems), problems
 
@@ -149,19 +149,19 @@ def test_band_gaps_and_course_references(tmp_path):
     gap = phq9.replace("phq9", "phq9-copy").replace("min = 5\n", "min = 6\n", 1)
     course = ('id = "mine"\nversion = "1"\nkind = "course"\nminutes_per_session = 30\n'
               'title = { en = "a", es = "b" }\nsummary = { en = "a", es = "b" }\nsessions = ["cbt-01", "cbt-99"]\n')
-    problems = _problems(_folder(tmp_path, {"instruments/phq9-copy.toml": gap, "courses/mine.toml": course}))
+    problems = content_problems(clinic_folder(tmp_path, {"instruments/phq9-copy.toml": gap, "courses/mine.toml": course}))
     assert any("phq9-copy.toml" in p and "without gaps" in p for p in problems), problems
     assert any("mine.toml: sessions[1]: names no module 'cbt-99'" in p for p in problems), problems
 
 
 def test_load_raises_a_clear_error_and_validate_lists_everything(tmp_path):
-    root = _folder(tmp_path, {"modules/local-01.toml": GOOD_MODULE.replace('kind = "scale"', 'kind = "dance"')})
+    root = clinic_folder(tmp_path, {"modules/local-01.toml": GOOD_MODULE.replace('kind = "scale"', 'kind = "dance"')})
     with pytest.raises(ContentError, match="local-01.toml: steps\\[0\\] \\(pain\\).kind"):
         cat.load([root])
 
 
 def test_the_cache_is_used_and_rebuilt_after_an_edit(tmp_path):
-    root = _folder(tmp_path, {"modules/local-01.toml": GOOD_MODULE})
+    root = clinic_folder(tmp_path, {"modules/local-01.toml": GOOD_MODULE})
     first = cat.load([root])
     assert "local-01" in first.entries["module"]
     assert list((cat._cache_dir()).glob("*.json"))

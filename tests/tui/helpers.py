@@ -27,7 +27,7 @@ async def settle(app, pilot, rounds: int = 3) -> None:
 
 def check_store(store_dir, fn):
     """Open the store as the admin (as a second session would), run `fn(access)`, close it."""
-    from telecbt_cli.core.unlock import unlock
+    from telecbt_cli.core.store.unlock import unlock
     from tests.conftest import ADMIN, ADMIN_PASS
 
     access = unlock(store_dir, ADMIN, ADMIN_PASS)

@@ -9,14 +9,26 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from telecbt_cli.content.catalog import load
-from telecbt_cli.core import alerts, diary, engine, measures, messages, records
-from telecbt_cli.core.crypto import KdfParams
-from telecbt_cli.core.patients import PatientFields, add_patient, patient_id_for, record_consent
-from telecbt_cli.core.unlock import unlock
-from telecbt_cli.core.users import add_user
+from telecbt_cli.core.care import diary, messages
+from telecbt_cli.core.clinical import alerts, engine, measures
+from telecbt_cli.core.clinical.patients import (
+    PatientFields,
+    add_patient,
+    patient_id_for,
+    record_consent,
+)
+from telecbt_cli.core.store import records
+from telecbt_cli.core.store.crypto import KdfParams
+from telecbt_cli.core.store.unlock import unlock
+from telecbt_cli.core.store.users import add_user
 from telecbt_cli.tui.app import HelpScreen, SettingsScreen, SignInScreen, make_app
 from telecbt_cli.tui.dashboard import AlertsScreen, CheckinsScreen
-from telecbt_cli.tui.patients import DiaryFormScreen, PatientScreen, PatientsScreen, PickScreen
+from telecbt_cli.tui.patients import (
+    DiaryFormScreen,
+    PatientScreen,
+    PatientsScreen,
+    PickScreen,
+)
 from telecbt_cli.tui.runner import CrisisScreen, RunScreen
 from tests.conftest import ADMIN, ADMIN_PASS
 from tests.tui.helpers import HOSTILE, check_store, screen_text, settle
@@ -174,7 +186,7 @@ def test_a_paused_questionnaire_resumes_at_the_same_item(created, store_dir):
 
     async def run(expect: str, keys: list[str]) -> None:
         async with _staff(store_dir) as (app, pilot):
-            from telecbt_cli.core.engine import content_for
+            from telecbt_cli.core.clinical.engine import content_for
 
             app.push_screen(RunScreen(app.access, code, content_for(app.catalog, "instrument", "gad7"), "en"))
             await settle(app, pilot)

@@ -7,10 +7,18 @@ from pathlib import Path
 
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from telecbt_cli.core import devices, diary, users
-from telecbt_cli.core.crypto import KdfParams
-from telecbt_cli.core.patients import PatientFields, add_patient, get_patient, list_patients, record_consent
-from telecbt_cli.core.unlock import create_store, unlock
+from telecbt_cli.core.care import diary
+from telecbt_cli.core.clinical.patients import (
+    PatientFields,
+    add_patient,
+    get_patient,
+    list_patients,
+    record_consent,
+)
+from telecbt_cli.core.store import users
+from telecbt_cli.core.store.crypto import KdfParams
+from telecbt_cli.core.store.unlock import create_store, unlock
+from telecbt_cli.core.sync import devices
 from telecbt_cli.tui.app import make_app
 from telecbt_cli.tui.bundles import BundleScreen
 from tests.conftest import ADMIN, ADMIN_PASS

@@ -5,10 +5,25 @@ from __future__ import annotations
 import asyncio
 
 from telecbt_cli.content.catalog import load
-from telecbt_cli.core import diary, measures, messages, pins
-from telecbt_cli.core.patients import PatientFields, add_patient, record_consent
-from telecbt_cli.tui.kiosk import (DueScreen, ExerciseScreen, HomeScreen, KioskApp, LanguageScreen,
-                                   MessagesScreen, PatientSignInScreen, ProgressScreen, StaffExitScreen, make_kiosk)
+from telecbt_cli.core.care import diary, messages, pins
+from telecbt_cli.core.clinical import measures
+from telecbt_cli.core.clinical.patients import (
+    PatientFields,
+    add_patient,
+    record_consent,
+)
+from telecbt_cli.tui.kiosk import (
+    DueScreen,
+    ExerciseScreen,
+    HomeScreen,
+    KioskApp,
+    LanguageScreen,
+    MessagesScreen,
+    PatientSignInScreen,
+    ProgressScreen,
+    StaffExitScreen,
+    make_kiosk,
+)
 from telecbt_cli.tui.launch import run_kiosk
 from telecbt_cli.tui.runner import RunScreen
 from tests.conftest import ADMIN_PASS

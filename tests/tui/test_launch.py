@@ -5,16 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from telecbt_cli.core import crypto
-from telecbt_cli.tui.launch import _options
+from telecbt_cli.core.store import crypto
+from telecbt_cli.tui.launch import quick_options
 
 
 def test_quick_start_takes_only_store_and_lang():
-    assert _options([]) == {}
-    assert _options(["--store", "/s", "--lang=es"]) == {"--store": "/s", "--lang": "es"}
+    assert quick_options([]) == {}
+    assert quick_options(["--store", "/s", "--lang=es"]) == {"--store": "/s", "--lang": "es"}
     for argv in (["-h"], ["--help"], ["--store"], ["--store", "--lang"], ["--lang", "es", "--lang", "en"],
                  ["extra"], ["--verbose"]):
-        assert _options(argv) is None, argv  # the full CLI answers these (help, errors)
+        assert quick_options(argv) is None, argv  # the full CLI answers these (help, errors)
 
 
 def test_quick_start_without_a_terminal_fails_clearly_and_never_loads_typer(tmp_path):

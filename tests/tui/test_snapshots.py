@@ -16,10 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from telecbt_cli.core import diary, pins
-from telecbt_cli.core.engine import content_for
-from telecbt_cli.core.patients import PatientFields, add_patient, record_consent
-from telecbt_cli.core.unlock import unlock
+from telecbt_cli.core.care import diary, pins
+from telecbt_cli.core.clinical.engine import content_for
+from telecbt_cli.core.clinical.patients import (
+    PatientFields,
+    add_patient,
+    record_consent,
+)
+from telecbt_cli.core.store.unlock import unlock
 from telecbt_cli.tui.app import make_app
 from telecbt_cli.tui.kiosk import make_kiosk
 from telecbt_cli.tui.patients import PatientScreen

@@ -10,9 +10,13 @@ import uuid
 
 import pytest
 
-from telecbt_cli.core import diary
-from telecbt_cli.core.patients import PatientFields, add_patient, record_consent
-from telecbt_cli.core.unlock import unlock
+from telecbt_cli.core.care import diary
+from telecbt_cli.core.clinical.patients import (
+    PatientFields,
+    add_patient,
+    record_consent,
+)
+from telecbt_cli.core.store.unlock import unlock
 from tests.conftest import ADMIN, ADMIN_PASS, telecbt_cmd
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux")]
@@ -87,7 +91,7 @@ def test_staff_flow_in_tmux(created, store_dir, isolated_home):
 def test_kiosk_flow_in_tmux_and_the_escape_keys(created, store_dir, isolated_home, pass_file):
     """Staff start the kiosk and leave; a patient signs in and saves pain in two keys; Ctrl-C,
     Ctrl-Z and Ctrl-\\ do nothing; F10 and the staff passphrase end it."""
-    from telecbt_cli.core import pins
+    from telecbt_cli.core.care import pins
 
     access = created.access
     patient = add_patient(access, PatientFields(display_name="Rosa Kiosk", language="en"))

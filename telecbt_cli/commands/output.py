@@ -1,0 +1,118 @@
+"""Output in one place: data to stdout (table, JSON, CSV), messages to stderr, user text inert."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from telecbt_cli.core.store.textsafe import inert  # noqa: F401  (re-exported: commands import it from here)
+
+
+def _console(stderr: bool):
+    from rich.console import Console
+
+    # Messages wrap softly (one line per message in logs); tables fit the terminal.
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
+
+
+def _plain_stderr() -> bool:
+    return bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
+
+
+def say(message: str, style: str | None = None) -> None:
+    """A message for people, on stderr, never parsed as markup.
+
+    Plain writes when there is no colour to show: scripts then never pay for
+    importing Rich.
+    """
+    text = inert(message, keep_newlines=True)
+    if _plain_stderr():
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        return
+    from rich.text import Text
+
+    _console(stderr=True).print(Text(text, style=style))
+
+
+def error(message: str) -> None:
+    say(f"Error: {message}", style="bold red")
+
+
+def _json_safe(text: str) -> str:
+    return re.sub("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]",
+                  lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def emit_json(data: Any) -> None:
+    """One JSON document on stdout; terminal-steering characters stay escaped."""
+    sys.stdout.write(_json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=str)) + "\n")
+    sys.stdout.flush()
+
+
+def emit_csv(rows: Iterable[dict], columns: Sequence[str]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    tty = sys.stdout.isatty()
+    for row in rows:
+        writer.writerow([inert(row.get(c)) if tty else ("" if row.get(c) is None else row.get(c)) for c in columns])
+
+
+def emit_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], empty: str = "Nothing to show.") -> None:
+    """A table of rows for people; `columns` are (key, heading)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not rows:
+        say(empty)
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for _, heading in columns:
+        table.add_column(heading, overflow="fold")
+    for row in rows:
+        table.add_row(*[Text(inert(" ".join(str(row.get(key) if row.get(key) is not None else "").splitlines())))
+                        for key, _ in columns])
+    _console(stderr=False).print(table)
+
+
+def emit_fields(pairs: Sequence[tuple[str, Any]]) -> None:
+    """Label: value lines for one record."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    for label, value in pairs:
+        grid.add_row(Text(label), Text(inert(value)))
+    _console(stderr=False).print(grid)
+
+
+def emit_text(text: str) -> None:
+    """Plain data on stdout (a token, a key)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool, title: str):
+    """A transient progress bar on stderr when it is a terminal; yields update(done, total, label)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(title, total=None)
+
+        def update(done: int, total: int | None, label: str | None = None) -> None:
+            bar.update(task, completed=done, total=total, description=f"{title} {label}" if label else title)
+
+        yield update

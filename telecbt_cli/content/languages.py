@@ -1,0 +1,3 @@
+"""The languages content is written in: every text table holds exactly these."""
+
+LANGS = ("en", "es")

@@ -1,0 +1,1 @@
+"""The care workflow: diary and its import, plans, check-ins, messages, caseload, reports (text and HTML), the kiosk service and PINs, demo data. Imports `core.store`, `content` and `core.clinical`."""

@@ -1,0 +1,206 @@
+"""Check-ins: scheduling sessions, recording what happened (with fidelity), reminders, iCalendar."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlparse
+
+from telecbt_cli.content.catalog import Catalog, pick
+from telecbt_cli.core.care.plans import assign_homework, find_record
+from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent
+from telecbt_cli.core.store import audit, records
+from telecbt_cli.core.store.access import Access
+from telecbt_cli.core.store.clock import now_iso
+from telecbt_cli.core.store.errors import NotFoundError, UsageError
+from telecbt_cli.core.store.timeparse import iso_utc, parse_local
+
+MODES = ("video", "phone", "in-person", "kiosk")
+OUTCOMES = ("attended", "no_show", "cancelled")
+REMINDER_HOURS = 24
+
+
+def parse_future(text: str, now: datetime | None = None) -> str:
+    """A typed local date/time as ISO UTC; refuses the past."""
+    moment = parse_local(text)
+    if moment < (now or datetime.now(timezone.utc)):
+        raise UsageError(f"{text} is in the past: a session is scheduled for a time to come")
+    return iso_utc(moment)
+
+
+def _check_link(link: str | None) -> str | None:
+    if not link:
+        return None
+    parsed = urlparse(link.strip())
+    if parsed.scheme not in ("https", "http", "tel", "sip") or not (parsed.netloc or parsed.path):
+        raise UsageError("--link must be a call link such as https://meet.example.org/abc or tel:+254700000000")
+    return link.strip()
+
+
+def schedule(access: Access, catalog: Catalog, code: str, at: str, mode: str, module_id: str | None = None,
+             clinician: str | None = None, link: str | None = None, minutes: int | None = None) -> dict:
+    """Book a session and queue its reminder in the email outbox."""
+    access.require("write")
+    if mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}")
+    patient_id = patient_id_for(access, code)
+    require_active_consent(access, patient_id)
+    when = parse_future(at)
+    module = catalog.get("module", module_id) if module_id else None
+    clinician = clinician or access.user
+    staff = access.store.conn.execute("SELECT role, disabled FROM users WHERE name = ?", (clinician,)).fetchone()
+    if staff is None or staff[1]:
+        raise NotFoundError(f"no active staff user named {clinician}")
+    if staff[0] == "viewer":
+        raise UsageError(f"{clinician} is a viewer and cannot run sessions")
+    store = access.store
+    with store.write():
+        row = records.insert(store, "appointments", {
+            "patient_id": patient_id, "scheduled_at": when, "minutes": minutes or (module["minutes"] if module else 30),
+            "mode": mode, "module_id": module_id, "module_version": module["version"] if module else None,
+            "clinician": clinician, "link": _check_link(link), "status": "scheduled", "recorded_at": None,
+            "recorded_by": None, "notes": None, "feedback": None, "fidelity": None})
+        _queue_reminder(access, catalog, row)
+        audit.append(store, access.user, "session.schedule", patient_id=patient_id, detail={"mode": mode})
+    return row
+
+
+def _queue_reminder(access: Access, catalog: Catalog, appointment: dict) -> None:
+    patient = access.store.conn.execute("SELECT language, email FROM patients WHERE id = ?",
+                                        (appointment["patient_id"],)).fetchone()
+    lang = patient[0] if patient[0] in catalog.locales else "en"
+    when = catalog.date(appointment["scheduled_at"], lang, with_time=True)
+    body = catalog.text("reminder.body", lang, when=when, mode=catalog.text(f"reminder.mode_{appointment['mode'].replace('-', '_')}", lang))
+    if appointment["link"]:
+        body += "\n" + catalog.text("reminder.link", lang, link=appointment["link"])
+    store = access.store
+    message = records.insert(store, "messages", {
+        "patient_id": appointment["patient_id"], "direction": "to_patient", "kind": "reminder",
+        "sender": access.user, "body": body, "sent_at": now_iso(), "read_at": None})
+    send_after = (datetime.fromisoformat(appointment["scheduled_at"].replace("Z", "+00:00"))
+                  - timedelta(hours=REMINDER_HOURS))
+    records.insert(store, "outbox", {
+        "patient_id": appointment["patient_id"], "message_id": message["id"], "appointment_id": appointment["id"],
+        "channel": "email", "address": patient[1], "subject": catalog.text("reminder.subject", lang),
+        "body": body, "send_after": max(send_after, datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "status": "queued" if patient[1] else "no_address", "attempts": 0})
+
+
+def record(access: Access, catalog: Catalog, appointment_id: str, outcome: str, notes: str | None = None,
+           feedback: int | None = None, fidelity: list[str] | None = None) -> dict:
+    """What happened; an attended session assigns its module's homework. Recorded once only."""
+    access.require("write")
+    if outcome not in OUTCOMES:
+        raise UsageError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    appt = find_record(access, "appointments", appointment_id)
+    if appt["status"] != "scheduled":
+        raise UsageError(f"this session was already recorded as {appt['status'].replace('_', '-')} "
+                         f"on {appt['recorded_at'][:10]}; a session is recorded once")
+    if feedback is not None and not 1 <= feedback <= 5:
+        raise UsageError("--feedback is a rating from 1 to 5")
+    if outcome != "attended" and (feedback is not None or fidelity):
+        raise UsageError("feedback and the fidelity checklist apply to attended sessions only")
+    checked: list[str] = []
+    if fidelity:
+        if not appt["module_id"]:
+            raise UsageError("this session has no module, so it has no fidelity checklist")
+        known = [item["id"] for item in catalog.get("module", appt["module_id"])["fidelity"]]
+        unknown = [f for f in fidelity if f not in known]
+        if unknown:
+            raise UsageError(f"unknown checklist item(s) {', '.join(unknown)}; this module's are: {', '.join(known)}")
+        checked = [f for f in known if f in fidelity]
+    store = access.store
+    with store.write():
+        row = records.update(store, "appointments", appt["id"], {
+            "status": outcome, "recorded_at": now_iso(), "recorded_by": access.user, "notes": notes,
+            "feedback": feedback, "fidelity": json.dumps(checked) if outcome == "attended" and appt["module_id"] else None})
+        if outcome == "attended" and appt["module_id"]:
+            nxt = store.conn.execute(
+                "SELECT scheduled_at FROM appointments WHERE patient_id = ? AND status = 'scheduled' "
+                "AND scheduled_at > ? AND deleted = 0 ORDER BY scheduled_at LIMIT 1",
+                (appt["patient_id"], appt["scheduled_at"])).fetchone()
+            due = nxt[0][:10] if nxt else (datetime.now(timezone.utc).date() + timedelta(days=7)).isoformat()
+            assign_homework(access, catalog, appt["patient_id"], appt["module_id"], due)
+        if outcome == "cancelled":
+            store.conn.execute("UPDATE outbox SET status = 'cancelled' WHERE appointment_id = ? AND status = 'queued'",
+                               (appt["id"],))
+        audit.append(store, access.user, "session.record", patient_id=appt["patient_id"], detail={"outcome": outcome})
+    return row
+
+
+def fidelity_checklist(access: Access, catalog: Catalog, appointment_id: str, lang: str = "en") -> list[dict]:
+    appt = find_record(access, "appointments", appointment_id)
+    if not appt["module_id"]:
+        return []
+    return [{"id": item["id"], "text": pick(item["text"], lang)}
+            for item in catalog.get("module", appt["module_id"])["fidelity"]]
+
+
+def list_sessions(access: Access, when: str | None = None, clinician: str | None = None,
+                  code: str | None = None) -> list[dict]:
+    """Sessions by time; `when` is today, due (scheduled, from now on) or overdue (scheduled, past, unrecorded)."""
+    access.require("read")
+    now = datetime.now(timezone.utc)
+    sql = ("SELECT a.id, p.code, a.scheduled_at, a.minutes, a.mode, a.module_id, a.clinician, a.link, a.status, "
+           "a.feedback FROM appointments a JOIN patients p ON p.id = a.patient_id WHERE a.deleted = 0")
+    params: list = []
+    if when == "today":
+        start = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        sql += " AND a.scheduled_at >= ? AND a.scheduled_at < ?"
+        params += [iso_utc(start), iso_utc(start + timedelta(days=1))]
+    elif when == "due":
+        sql += " AND a.status = 'scheduled' AND a.scheduled_at >= ?"
+        params.append(iso_utc(now))
+    elif when == "overdue":
+        sql += " AND a.status = 'scheduled' AND a.scheduled_at < ?"
+        params.append(iso_utc(now))
+    elif when is not None:
+        raise UsageError("choose one of --today, --due, --overdue")
+    if clinician:
+        sql += " AND a.clinician = ?"
+        params.append(clinician)
+    if code:
+        sql += " AND a.patient_id = ?"
+        params.append(patient_id_for(access, code))
+    return access.store.rows(sql + " ORDER BY a.scheduled_at", tuple(params))
+
+
+def checkins(access: Access) -> dict:
+    """What a worker calls today: today's sessions and the scheduled ones whose time passed without a
+    record, each once, in time order; `overdue` marks the second kind."""
+    today = list_sessions(access, when="today")
+    overdue = list_sessions(access, when="overdue")
+    late = {row["id"] for row in overdue}
+    rows = {row["id"]: row for row in today + overdue}
+    listed = sorted(rows.values(), key=lambda r: r["scheduled_at"])
+    for row in listed:
+        row["overdue"] = row["id"] in late
+    return {"sessions": listed, "today": len(today), "overdue": len(overdue)}
+
+
+def ics(access: Access, catalog: Catalog, code: str | None = None) -> bytes:
+    """Scheduled sessions as an iCalendar file (patient initials only: calendars leak)."""
+    from icalendar import Calendar, Event
+
+    sessions = [s for s in list_sessions(access, code=code) if s["status"] == "scheduled"]
+    cal = Calendar()
+    cal.add("prodid", "-//telecbt//sessions//EN")
+    cal.add("version", "2.0")
+    for s in sessions:
+        start = datetime.fromisoformat(s["scheduled_at"].replace("Z", "+00:00"))
+        event = Event()
+        event.add("uid", f"{s['id']}@telecbt")
+        event.add("dtstamp", datetime.now(timezone.utc))
+        event.add("dtstart", start)
+        event.add("dtend", start + timedelta(minutes=s["minutes"]))
+        title = pick(catalog.entries["module"].get(s["module_id"] or "", {}).get("title"), "en")
+        event.add("summary", f"telecbt {s['mode']} session {s['code']}" + (f": {title}" if title else ""))
+        if s["link"]:
+            event.add("location", s["link"])
+            if s["link"].startswith("http"):
+                event.add("url", s["link"])
+        event.add("description", f"Patient code {s['code']}. Clinician {s['clinician']}.")
+        cal.add_component(event)
+    audit.append(access.store, access.user, "session.export_ics",
+                 patient_id=patient_id_for(access, code) if code else None, detail={"events": len(sessions)})
+    return cal.to_ical()

@@ -1,0 +1,179 @@
+"""The pain diary: immutable entries; a correction supersedes an entry and both are kept."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent
+from telecbt_cli.core.store import audit, records
+from telecbt_cli.core.store.access import Access
+from telecbt_cli.core.store.errors import NotFoundError, UsageError
+from telecbt_cli.core.store.timeparse import iso_utc, parse_local
+
+REGIONS = ("head", "neck", "shoulders", "upper_back", "lower_back", "chest", "abdomen", "arms", "hands",
+           "hips", "legs", "knees", "feet", "whole_body")
+NUMERIC = {  # field: (low, high, whole number)
+    "pain": (0, 10, True), "mood": (0, 10, True), "sleep_hours": (0, 24, False),
+    "sleep_quality": (0, 10, True), "activity_min": (0, 1440, True), "steps": (0, 100000, True),
+}
+#: Entries a patient makes (typed in by staff, or at the kiosk) always carry a pain rating;
+#: imported device data may hold only sleep or steps.
+RATED_BY_PATIENT = ("manual", "kiosk")
+LISTS = ("triggers", "coping", "meds")
+FIELDS = ("entry_at", "pain", "locations", *[k for k in NUMERIC if k != "pain"], *LISTS, "note")
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def parse_when(text: str, now: datetime | None = None) -> str:
+    """A typed date/time (local time unless it has an offset) as ISO UTC; never in the future."""
+    moment = parse_local(text)
+    if moment > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
+        raise UsageError(f"{text} is in the future: a diary entry is about something that already happened")
+    return iso_utc(moment)
+
+
+def _number(name: str, value: object) -> int | float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):  # True would otherwise pass as 1
+        raise UsageError(f"{name.replace('_', ' ')} must be a number")
+    low, high, whole = NUMERIC[name]
+    try:
+        number = float(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else value
+    except (TypeError, ValueError):
+        raise UsageError(f"{name.replace('_', ' ')} must be a number, not {str(value)[:20]!r}") from None
+    if isinstance(number, bool):
+        raise UsageError(f"{name.replace('_', ' ')} must be a number")
+    if whole and number != int(number):
+        raise UsageError(f"{name.replace('_', ' ')} must be a whole number")
+    if not low <= number <= high:
+        raise UsageError(f"{name.replace('_', ' ')} must be from {low} to {high}; got {value}")
+    return int(number) if whole else round(float(number), 2)
+
+
+def _items(name: str, value: object) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    clean = [str(item).strip() for item in items if str(item).strip()]
+    if len(clean) > 20 or any(len(item) > 100 for item in clean):
+        raise UsageError(f"{name}: at most 20 items of up to 100 characters")
+    return clean
+
+
+def check_entry(values: dict, require_pain: bool = True, now: datetime | None = None) -> dict:
+    """Validated, normalised diary values; UsageError naming the field otherwise."""
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise UsageError(f"unknown diary field(s): {', '.join(unknown)}")
+    out: dict = {name: _number(name, values.get(name)) for name in NUMERIC}
+    if require_pain and out["pain"] is None:
+        raise UsageError("a diary entry needs a pain rating from 0 to 10 (--pain)")
+    if all(out[name] is None for name in NUMERIC):
+        raise UsageError("a diary entry needs at least one rating")
+    locations = _items("locations", values.get("locations"))
+    bad = [loc for loc in locations if loc not in REGIONS]
+    if bad:
+        raise UsageError(f"unknown body region(s) {', '.join(bad)}; use: {', '.join(REGIONS)}")
+    out["locations"] = locations
+    for name in LISTS:
+        out[name] = _items(name, values.get(name))
+    note = values.get("note")
+    if note is not None and len(str(note)) > 2000:
+        raise UsageError("the note is longer than 2000 characters")
+    out["note"] = str(note) if note not in (None, "") else None
+    when = values.get("entry_at")
+    if when is None:
+        out["entry_at"] = parse_when(datetime.now(timezone.utc).isoformat(), now)
+    elif isinstance(when, str):
+        out["entry_at"] = parse_when(when, now)
+    else:
+        raise UsageError("the entry time must be text such as 2026-11-27 08:30")
+    return out
+
+
+def _row_values(values: dict) -> dict:
+    return {**values, **{name: json.dumps(values[name], ensure_ascii=False) for name in ("locations", *LISTS)}}
+
+
+def _decode(row: dict) -> dict:
+    for name in ("locations", *LISTS):
+        row[name] = json.loads(row[name]) if row.get(name) else []
+    return row
+
+
+def add_entry(access: Access, code: str, values: dict, source: str = "manual") -> dict:
+    """Record one entry (checked, with consent); returns the stored entry."""
+    access.require("write")
+    patient_id = patient_id_for(access, code)
+    require_active_consent(access, patient_id)
+    checked = check_entry(values, require_pain=source in RATED_BY_PATIENT)
+    store = access.store
+    with store.write():
+        row = records.insert(store, "diary_entries", {"patient_id": patient_id, **_row_values(checked),
+                                                      "source": source, "supersedes": None,
+                                                      "recorded_by": access.user})
+        audit.append(store, access.user, "diary.add", patient_id=patient_id)
+    return _decode(row)
+
+
+def correct_entry(access: Access, entry_id: str, values: dict) -> dict:
+    """A new entry that supersedes `entry_id`; the original stays, marked as superseded."""
+    access.require("write")
+    store = access.store
+    old = store.one("SELECT * FROM diary_entries WHERE id = ? AND deleted = 0", (entry_id,))
+    if old is None:
+        raise NotFoundError(f"no diary entry {entry_id}")
+    previous = _decode(old)
+    if store.conn.execute("SELECT 1 FROM diary_entries WHERE supersedes = ?", (entry_id,)).fetchone():
+        raise UsageError("that entry was already corrected: correct the newest version instead")
+    require_active_consent(access, previous["patient_id"])
+    merged = {name: previous.get(name) for name in FIELDS} | {k: v for k, v in values.items() if v is not None}
+    checked = check_entry(merged, require_pain=previous["source"] in RATED_BY_PATIENT)
+    with store.write():
+        row = records.insert(store, "diary_entries", {"patient_id": previous["patient_id"], **_row_values(checked),
+                                                      "source": previous["source"], "supersedes": entry_id,
+                                                      "recorded_by": access.user})
+        audit.append(store, access.user, "diary.correct", patient_id=previous["patient_id"])
+    return _decode(row)
+
+
+def list_entries(access: Access, code: str, since: str | None = None, include_superseded: bool = False) -> list[dict]:
+    """Entries oldest first; by default only current ones (not replaced by a correction)."""
+    access.require("read")
+    patient_id = patient_id_for(access, code)
+    sql = "SELECT * FROM diary_entries d WHERE patient_id = ? AND deleted = 0"
+    params: list = [patient_id]
+    if since:
+        sql += " AND entry_at >= ?"
+        params.append(since)
+    if not include_superseded:
+        sql += " AND NOT EXISTS (SELECT 1 FROM diary_entries n WHERE n.supersedes = d.id)"
+    rows = [_decode(r) for r in access.store.rows(sql + " ORDER BY entry_at, hlc", params)]
+    audit.append(access.store, access.user, "diary.read", patient_id=patient_id)
+    return rows
+
+
+def import_rows(access: Access, code: str, rows: list[dict]) -> dict:
+    """Store parsed import rows in one transaction; days already imported are left alone."""
+    access.require("write")
+    patient_id = patient_id_for(access, code)
+    require_active_consent(access, patient_id)
+    store = access.store
+    existing = {r[0][:10] for r in store.conn.execute(
+        "SELECT entry_at FROM diary_entries WHERE patient_id = ? AND source = 'import' AND deleted = 0", (patient_id,))}
+    added, already = 0, 0
+    with store.write():
+        for values in rows:
+            if values["entry_at"][:10] in existing:
+                already += 1
+                continue
+            checked = check_entry(values, require_pain=False)
+            records.insert(store, "diary_entries", {"patient_id": patient_id, **_row_values(checked),
+                                                    "source": "import", "supersedes": None,
+                                                    "recorded_by": access.user})
+            existing.add(values["entry_at"][:10])
+            added += 1
+        audit.append(store, access.user, "diary.import", patient_id=patient_id, detail={"rows": added})
+    return {"added": added, "already_present": already}

@@ -1,0 +1,234 @@
+"""The patient registry and consent: who is enrolled, and whether we may record their data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from datetime import date
+
+from telecbt_cli.core.clinical.alerts import open_count
+from telecbt_cli.core.store import audit, records
+from telecbt_cli.core.store.access import Access
+from telecbt_cli.core.store.clock import now_iso
+from telecbt_cli.core.store.errors import ConsentRequired, NotFoundError, UsageError
+from telecbt_cli.core.store.ids import new_patient_code, parse_patient_code
+
+SEXES = ("female", "male", "other", "unknown")
+CONSENT_METHODS = ("verbal", "written", "kiosk")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_TEXT_LIMIT = 2000
+
+
+@dataclass
+class PatientFields:
+    """Registry fields a user may set; None means 'not given'."""
+
+    display_name: str | None = None
+    birth_year: int | None = None
+    sex: str | None = None
+    language: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    caregiver_name: str | None = None
+    caregiver_contact: str | None = None
+    notes: str | None = None
+
+    def given(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def _clean(values: dict) -> dict:
+    """Validate registry values; text is kept exactly as typed (rendered inert by UIs)."""
+    out = dict(values)
+    for key, value in values.items():
+        if isinstance(value, str) and len(value) > _TEXT_LIMIT:
+            raise UsageError(f"{key.replace('_', ' ')} is longer than {_TEXT_LIMIT} characters")
+    if "display_name" in out and not str(out["display_name"]).strip():
+        raise UsageError("a patient needs a name or alias")
+    if out.get("birth_year") is not None:
+        year = int(out["birth_year"])
+        if not 1900 <= year <= date.today().year:
+            raise UsageError(f"year of birth must be between 1900 and {date.today().year}")
+    if out.get("sex") is not None and out["sex"] not in SEXES:
+        raise UsageError(f"sex must be one of {', '.join(SEXES)}")
+    if out.get("language") is not None:
+        out["language"] = str(out["language"]).strip()
+        if not _LANGUAGE.match(out["language"]):
+            raise UsageError("language is a code such as en, es or pt-BR")
+    if out.get("email") and "@" not in out["email"]:
+        raise UsageError("that email address has no @")
+    for key in ("phone", "email", "caregiver_name", "caregiver_contact", "notes"):
+        if out.get(key) == "":
+            out[key] = None
+    return out
+
+
+def _resolve(access: Access, code: str) -> dict:
+    canonical = parse_patient_code(code)
+    if canonical is None:
+        raise UsageError(
+            f"{code!r} is not a valid patient code: check each character "
+            "(codes look like 7K3M-9QXD and the last character is a check)"
+        )
+    row = access.store.one("SELECT * FROM patients WHERE code = ? AND deleted = 0", (canonical,))
+    if row is None:
+        raise NotFoundError(f"no patient with code {canonical}")
+    return row
+
+
+def _public(row: dict) -> dict:
+    keep = ["id", "code", *[f.name for f in fields(PatientFields)], "status", "created_at", "updated_at"]
+    return {k: row[k] for k in keep}
+
+
+def add_patient(access: Access, values: PatientFields) -> dict:
+    access.require("write")
+    data = _clean(values.given())
+    if not data.get("display_name"):
+        raise UsageError("a patient needs a name or alias")
+    data.setdefault("language", "en")
+    store = access.store
+    code = new_patient_code()
+    while store.conn.execute("SELECT 1 FROM patients WHERE code = ?", (code,)).fetchone():
+        code = new_patient_code()
+    with store.write():
+        row = records.insert(store, "patients", {"code": code, **data, "status": "active"})
+        audit.append(store, access.user, "patient.add", patient_id=row["id"])
+    return _public(row)
+
+
+def search_clause(search: str, table: str = "") -> tuple[str, list]:
+    """SQL matching a patient by part of name, code, phone or email (case-insensitive), or exact code.
+
+    `table` is the alias the patients table has in the query (e.g. "p.")."""
+    term = f"%{search.strip().lower()}%"
+    t = table
+    return (f"(lower({t}display_name) LIKE ? OR lower({t}code) LIKE ? OR {t}phone LIKE ? OR lower({t}email) LIKE ?"
+            f" OR {t}code = ?)", [term, term, term, term, parse_patient_code(search) or ""])
+
+
+def list_patients(access: Access, search: str | None = None, include_archived: bool = False) -> list[dict]:
+    """Patients by name; `search` matches name, code, phone or email (case-insensitive)."""
+    access.require("read")
+    sql = "SELECT * FROM patients WHERE deleted = 0"
+    params: list = []
+    if not include_archived:
+        sql += " AND status = 'active'"
+    if search:
+        clause, values = search_clause(search)
+        sql += f" AND {clause}"
+        params += values
+    sql += " ORDER BY display_name COLLATE NOCASE, code"
+    result = [_public(row) for row in access.store.rows(sql, params)]
+    audit.append(access.store, access.user, "patient.list", detail={"count": len(result)})
+    return result
+
+
+def get_patient(access: Access, code: str) -> dict:
+    """One patient with their consent state; the read is audited."""
+    access.require("read")
+    row = _resolve(access, code)
+    patient = _public(row)
+    patient["consent"] = _consent_state(access, row["id"])
+    patient["open_safety_alerts"] = open_count(access, row["id"])
+    audit.append(access.store, access.user, "patient.read", patient_id=row["id"])
+    return patient
+
+
+def edit_patient(access: Access, code: str, values: PatientFields, clear: list[str] | None = None) -> dict:
+    access.require("write")
+    row = _resolve(access, code)
+    changes = _clean(values.given())
+    for name in clear or []:
+        if name == "display_name":
+            raise UsageError("the name cannot be cleared")
+        if name not in {f.name for f in fields(PatientFields)}:
+            raise UsageError(f"unknown field {name!r}")
+        changes[name] = None
+    if not changes:
+        raise UsageError("nothing to change: give at least one field")
+    store = access.store
+    with store.write():
+        updated = records.update(store, "patients", row["id"], changes)
+        audit.append(store, access.user, "patient.edit", patient_id=row["id"],
+                     detail={"fields": sorted(changes)})
+    return _public(updated)
+
+
+def archive_patient(access: Access, code: str) -> dict:
+    """Move out of the active list; nothing is deleted."""
+    access.require("write")
+    row = _resolve(access, code)
+    if row["status"] == "archived":
+        return _public(row)
+    store = access.store
+    with store.write():
+        updated = records.update(store, "patients", row["id"], {"status": "archived"})
+        audit.append(store, access.user, "patient.archive", patient_id=row["id"])
+    return _public(updated)
+
+
+def _consent_rows(access: Access, patient_id: str) -> list[dict]:
+    return access.store.rows(
+        "SELECT action, method, version, witness, recorded_by, recorded_at FROM consents "
+        "WHERE patient_id = ? AND deleted = 0 ORDER BY recorded_at, hlc", (patient_id,))
+
+
+def _consent_state(access: Access, patient_id: str) -> dict:
+    history = _consent_rows(access, patient_id)
+    latest = history[-1] if history else None
+    active = bool(latest and latest["action"] == "given")
+    return {"active": active, "current": latest if active else None, "history": history}
+
+
+def record_consent(access: Access, code: str, method: str, version: str, witness: str | None = None) -> dict:
+    access.require("write")
+    if method not in CONSENT_METHODS:
+        raise UsageError(f"consent method must be one of {', '.join(CONSENT_METHODS)}")
+    if not version.strip():
+        raise UsageError("give the version of the consent form (--version)")
+    row = _resolve(access, code)
+    store = access.store
+    with store.write():
+        records.insert(store, "consents", {
+            "patient_id": row["id"], "action": "given", "method": method, "version": version.strip(),
+            "witness": witness or None, "recorded_by": access.user, "recorded_at": now_iso(),
+        })
+        audit.append(store, access.user, "consent.given", patient_id=row["id"],
+                     detail={"method": method, "version": version.strip()})
+    return _consent_state(access, row["id"])
+
+
+def withdraw_consent(access: Access, code: str) -> dict:
+    access.require("write")
+    row = _resolve(access, code)
+    if not _consent_state(access, row["id"])["active"]:
+        raise UsageError(f"{row['code']} has no active consent to withdraw")
+    store = access.store
+    with store.write():
+        records.insert(store, "consents", {
+            "patient_id": row["id"], "action": "withdrawn", "method": None, "version": None,
+            "witness": None, "recorded_by": access.user, "recorded_at": now_iso(),
+        })
+        audit.append(store, access.user, "consent.withdrawn", patient_id=row["id"])
+    return _consent_state(access, row["id"])
+
+
+def require_active_consent(access: Access, patient_id: str) -> None:
+    """Every clinical write calls this first (diary, measures, sessions, ...)."""
+    if not _consent_state(access, patient_id)["active"]:
+        code = access.store.conn.execute("SELECT code FROM patients WHERE id = ?", (patient_id,)).fetchone()
+        label = code[0] if code else "this patient"
+        raise ConsentRequired(
+            f"{label} has no active consent, so no clinical data can be recorded. "
+            f"Record consent first: telecbt patient consent {label} --method verbal --version V"
+        )
+
+
+def patient_id_for(access: Access, code: str) -> str:
+    return _resolve(access, code)["id"]
+
+
+def patient_language(access: Access, code: str) -> str:
+    return _resolve(access, code)["language"]
+

@@ -1,0 +1,103 @@
+"""Tailoring suggestions: rules from content evaluated on the patient's diary and scores, with the evidence."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from telecbt_cli.content.catalog import Catalog, pick
+from telecbt_cli.core.store.access import Access
+
+_CURRENT = "NOT EXISTS (SELECT 1 FROM diary_entries n WHERE n.supersedes = d.id) AND d.deleted = 0"
+_OPS = {"lt": lambda a, b: a < b, "lte": lambda a, b: a <= b, "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b}
+
+
+def daily_means(access: Access, patient_id: str, metric: str, start: date, end: date) -> dict[str, float]:
+    """Mean of a diary metric per day (UTC date) from `start` to `end` inclusive; days without data are absent."""
+    rows = access.store.conn.execute(
+        f"SELECT substr(entry_at, 1, 10) AS day, avg({metric}) FROM diary_entries d "
+        f"WHERE patient_id = ? AND {metric} IS NOT NULL AND entry_at >= ? AND entry_at < ? AND {_CURRENT} "
+        "GROUP BY day ORDER BY day",
+        (patient_id, start.isoformat(), (end + timedelta(days=1)).isoformat())).fetchall()
+    return {day: round(value, 2) for day, value in rows}
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def _count(access: Access, pid: str, rule: dict, today: date) -> dict | None:
+    window = rule["window_days"]
+    series = daily_means(access, pid, rule["metric"], today - timedelta(days=window - 1), today)
+    hits = {day: v for day, v in series.items() if _OPS[rule["op"]](v, rule["value"])}
+    if len(hits) < rule["min_days"]:
+        return None
+    evidence = f"{rule['metric']} by day: " + ", ".join(f"{d[5:]} {_fmt(v)}" for d, v in series.items())
+    return {"values": {"count": len(hits), "window": window}, "evidence": evidence}
+
+
+def _trend(access: Access, pid: str, rule: dict, today: date) -> dict | None:
+    window = rule["window_days"]
+    half = window // 2
+    start = today - timedelta(days=window - 1)
+    series = daily_means(access, pid, rule["metric"], start, today)
+    first = [v for d, v in series.items() if d < (start + timedelta(days=half)).isoformat()]
+    second = [v for d, v in series.items() if d >= (start + timedelta(days=half)).isoformat()]
+    if len(first) < 3 or len(second) < 3:
+        return None
+    a, b = sum(first) / len(first), sum(second) / len(second)
+    change = b - a if rule["direction"] == "up" else a - b
+    if change < rule["min_change"]:
+        return None
+    evidence = (f"{rule['metric']}: mean {_fmt(a)} in days 1-{half}, {_fmt(b)} in days {half + 1}-{window} "
+                f"({len(first) + len(second)} days with data)")
+    return {"values": {"first": _fmt(a), "second": _fmt(b), "window": window}, "evidence": evidence}
+
+
+def _measure(access: Access, pid: str, rule: dict, catalog: Catalog, lang: str) -> dict | None:
+    row = access.store.conn.execute(
+        "SELECT total, band, completed_at FROM measure_responses WHERE patient_id = ? AND instrument_id = ? "
+        "AND deleted = 0 ORDER BY completed_at DESC LIMIT 1", (pid, rule["instrument"])).fetchone()
+    if row is None or row[1] not in rule["bands"]:
+        return None
+    instrument = catalog.get("instrument", rule["instrument"])
+    label = next((pick(b["label"], lang) for b in instrument["scoring"].get("bands", []) if b["severity"] == row[1]), row[1])
+    return {"values": {"score": _fmt(row[0]), "band": label},
+            "evidence": f"{instrument.get('short_title', rule['instrument'])} {_fmt(row[0])} ({label}) on {row[2][:10]}"}
+
+
+def _no_diary(access: Access, pid: str, rule: dict, today: date) -> dict | None:
+    last = access.store.conn.execute(
+        f"SELECT max(entry_at) FROM diary_entries d WHERE patient_id = ? AND {_CURRENT}", (pid,)).fetchone()[0]
+    enrolled = access.store.conn.execute("SELECT created_at FROM patients WHERE id = ?", (pid,)).fetchone()[0]
+    since = last or enrolled
+    gap = (today - date.fromisoformat(since[:10])).days
+    if gap < rule["days"]:
+        return None
+    return {"values": {"days": gap},
+            "evidence": f"last diary entry: {last[:10] if last else 'none'}; enrolled {enrolled[:10]}"}
+
+
+def suggestions(access: Access, catalog: Catalog, patient_id: str, lang: str = "en",
+                today: date | None = None) -> list[dict]:
+    """Every rule that holds now, with its explanation and the data behind it."""
+    today = today or datetime.now(timezone.utc).date()
+    found = []
+    for ruleset in catalog.all("rules"):
+        for rule in ruleset["rules"]:
+            kind = rule["kind"]
+            if kind == "count":
+                hit = _count(access, patient_id, rule, today)
+            elif kind == "trend":
+                hit = _trend(access, patient_id, rule, today)
+            elif kind == "measure":
+                hit = _measure(access, patient_id, rule, catalog, lang)
+            else:
+                hit = _no_diary(access, patient_id, rule, today)
+            if hit is None:
+                continue
+            module = rule.get("module")
+            found.append({"id": rule["id"], "text": pick(rule["text"], lang).format(**hit["values"]),
+                          "module": module,
+                          "module_title": pick(catalog.entries["module"].get(module, {}).get("title"), lang) if module else None,
+                          "evidence": hit["evidence"]})
+    return found

@@ -1,0 +1,115 @@
+"""The append-only audit log: who did what, when, chained by SHA-256 so edits show.
+
+Entries name actions and patient ids, never clinical content. Each entry's hash
+covers its own fields and the previous entry's hash; the newest (seq, hash) is also
+kept in `meta`, so removing entries from the end shows too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from telecbt_cli.core.store.clock import now_iso
+from telecbt_cli.core.store.vault import Store
+
+GENESIS = "0" * 64
+
+
+def _digest(seq: int, at: str, user: str | None, device: str, action: str,
+            patient_id: str | None, detail: str | None, prev_hash: str) -> str:
+    payload = json.dumps(
+        [seq, at, user, device, action, patient_id, detail, prev_hash],
+        separators=(",", ":"), ensure_ascii=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def append(store: Store, user: str | None, action: str, patient_id: str | None = None,
+           detail: dict | None = None) -> int:
+    """Add one entry; runs in the caller's transaction, or its own."""
+    with store.write():
+        head = store.conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        at = now_iso()
+        detail_text = json.dumps(detail, sort_keys=True, separators=(",", ":")) if detail else None
+        digest = _digest(seq, at, user, store.device_id, action, patient_id, detail_text, prev)
+        store.conn.execute(
+            "INSERT INTO audit_log (seq, at, user_name, device_id, action, patient_id, detail, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at, user, store.device_id, action, patient_id, detail_text, prev, digest),
+        )
+        store.set_meta("audit_head", f"{seq}:{digest}")
+    return seq
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: str
+    user: str | None
+    device_id: str
+    action: str
+    patient_id: str | None
+    detail: dict | None
+    patient_code: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "seq": self.seq, "at": self.at, "user": self.user, "device_id": self.device_id,
+            "action": self.action, "patient_id": self.patient_id, "patient_code": self.patient_code,
+            "detail": self.detail,
+        }
+
+
+def entries(store: Store, patient_id: str | None = None, since: str | None = None,
+            limit: int | None = None) -> list[AuditEntry]:
+    """Entries oldest first, optionally for one patient or from a time on."""
+    where, params = [], []
+    if patient_id:
+        where.append("patient_id = ?")
+        params.append(patient_id)
+    if since:
+        where.append("at >= ?")
+        params.append(since)
+    sql = ("SELECT a.seq, a.at, a.user_name, a.device_id, a.action, a.patient_id, a.detail, p.code "
+           "FROM audit_log a LEFT JOIN patients p ON p.id = a.patient_id")
+    if where:
+        sql += " WHERE " + " AND ".join(f"a.{w}" for w in where)
+    sql += " ORDER BY a.seq"
+    rows = store.conn.execute(sql, params).fetchall()
+    if limit:
+        rows = rows[-limit:]
+    return [
+        AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else None, r[7])
+        for r in rows
+    ]
+
+
+def count(store: Store) -> int:
+    return store.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+
+
+def verify(store: Store) -> list[str]:
+    """Problems in the chain (edited, deleted, inserted or reordered entries); empty if intact."""
+    problems: list[str] = []
+    prev_hash, expected_seq = GENESIS, 1
+    rows = store.conn.execute(
+        "SELECT seq, at, user_name, device_id, action, patient_id, detail, prev_hash, hash "
+        "FROM audit_log ORDER BY rowid"
+    )
+    last_seq, last_hash = 0, GENESIS
+    for seq, at, user, device, action, patient_id, detail, stored_prev, stored_hash in rows:
+        if seq != expected_seq:
+            problems.append(f"entry {seq}: expected entry {expected_seq} here (entries missing or out of order)")
+        if stored_prev != prev_hash:
+            problems.append(f"entry {seq}: does not follow the entry before it (deleted or reordered)")
+        if _digest(seq, at, user, device, action, patient_id, detail, stored_prev) != stored_hash:
+            problems.append(f"entry {seq}: contents were changed after it was written")
+        prev_hash, expected_seq = stored_hash, seq + 1
+        last_seq, last_hash = seq, stored_hash
+    head = store.meta("audit_head")
+    if head != (f"{last_seq}:{last_hash}" if last_seq else None):
+        problems.append("the newest entries are missing (the chain head does not match)")
+    return problems

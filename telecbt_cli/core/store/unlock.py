@@ -1,0 +1,194 @@
+"""Creating a store and opening it with a passphrase, a recovery key or session keys."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from telecbt_cli.core.store import audit, records
+from telecbt_cli.core.store import keyfile as kfmod
+from telecbt_cli.core.store.access import Access, access_for
+from telecbt_cli.core.store.clock import now_iso
+from telecbt_cli.core.store.crypto import KdfParams
+from telecbt_cli.core.store.errors import (
+    AuthError,
+    IntegrityError,
+    NotFoundError,
+    UsageError,
+    WrongPassphrase,
+)
+from telecbt_cli.core.store.fsutil import restrict_mode
+from telecbt_cli.core.store.ids import (
+    RecoveryKeyError,
+    format_recovery_key,
+    parse_recovery_key,
+    uuid7,
+)
+from telecbt_cli.core.store.paths import failed_unlocks_file, require_store_dir
+from telecbt_cli.core.store.vault import (
+    Store,
+    check_new_location,
+    create_database,
+    open_with_keys,
+    staging_dir,
+)
+
+MIN_PASSPHRASE = 8
+
+
+def check_passphrase(passphrase: str) -> bytes:
+    """Staff passphrases: at least 8 characters, not only spaces."""
+    if len(passphrase) < MIN_PASSPHRASE or not passphrase.strip():
+        raise UsageError(f"a passphrase needs at least {MIN_PASSPHRASE} characters")
+    return passphrase.encode("utf-8")
+
+
+def check_user_name(name: str) -> str:
+    clean = name.strip().lower()
+    ok = 2 <= len(clean) <= 32 and all(ch.isalnum() or ch in "._-" for ch in clean) and clean.isascii()
+    if not ok:
+        raise UsageError("a user name is 2-32 letters, digits, '.', '_' or '-'")
+    return clean
+
+
+@dataclass
+class Created:
+    access: Access
+    recovery_key: str
+
+
+def create_store(store_dir: Path, admin: str, passphrase: str, kdf: KdfParams) -> Created:
+    """A new store with its first admin and a recovery slot; returns the recovery key once.
+
+    The access returned is open on the store in its final place.
+    """
+    admin = check_user_name(admin)
+    secret = check_passphrase(passphrase)
+    check_new_location(store_dir)
+    data_key = os.urandom(32)
+    recovery = os.urandom(32)
+    store_id = uuid7()
+    slots = [
+        kfmod.new_slot("user", admin, admin, secret, [data_key], store_id, kdf),
+        kfmod.new_slot("recovery", "recovery key", None, recovery, [data_key], store_id, kdf),
+    ]
+    with staging_dir(store_dir) as tmp:
+        keyfile = kfmod.save(tmp, kfmod.KeyFile(store_id, 0, slots))
+        store = create_database(tmp, data_key, keyfile)
+        try:
+            with store.write():
+                user = records.insert(store, "users", {"name": admin, "role": "admin", "disabled": 0})
+                audit.append(store, admin, "store.init", detail={"store_id": store_id})
+                audit.append(store, admin, "user.add", detail={"name": admin, "role": "admin"})
+        finally:
+            store.close()
+    opened = open_with_keys(store_dir, [data_key], keyfile)
+    return Created(Access(opened, admin, "admin", user["id"]), format_recovery_key(recovery))
+
+
+def _record_failure(store_dir: Path, user: str | None, reason: str) -> None:
+    """Failed unlocks cannot reach the encrypted log yet: park them, with no secret, for the next unlock."""
+    path = failed_unlocks_file(store_dir)
+    line = json.dumps({"at": now_iso(), "user": user, "reason": reason}) + "\n"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        restrict_mode(path)
+    except OSError:
+        pass
+
+
+def _ingest_failures(store: Store) -> None:
+    path = failed_unlocks_file(store.dir)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return
+    with store.write():
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            audit.append(store, event.get("user"), "unlock.failed",
+                         detail={"at": event.get("at"), "reason": event.get("reason")})
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def unlock(store_dir: Path, user: str | None, passphrase: str) -> Access:
+    """Open the store with a staff passphrase; `user` narrows which slot is tried."""
+    require_store_dir(store_dir)
+    keyfile = kfmod.load(store_dir).keyfile
+    secret = passphrase.encode("utf-8")
+    if user:
+        user = user.strip().lower()
+        slot = keyfile.user_slot(user)
+        if slot is None:
+            _record_failure(store_dir, None, "unknown user")
+            # The name is not repeated: a passphrase typed into the wrong field must not be echoed.
+            raise AuthError("that user name cannot unlock this store (unknown or disabled): check --user")
+        candidates = [slot]
+    else:
+        candidates = [s for s in keyfile.slots if s.kind == "user"]
+    for slot in candidates:
+        try:
+            keys = kfmod.open_slot(slot, secret, keyfile.store_id)
+        except AuthError:
+            continue
+        store = open_with_keys(store_dir, keys, keyfile)
+        try:
+            access = access_for(store, slot.user or "")
+            _ingest_failures(store)
+            audit.append(store, access.user, "unlock")
+        except BaseException:
+            store.close()
+            raise
+        return access
+    _record_failure(store_dir, user, "wrong passphrase")
+    who = f" for {user}" if user else ""
+    raise WrongPassphrase(f"wrong passphrase{who}: nothing was opened")
+
+
+def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str, kdf: KdfParams) -> Access:
+    """Use the recovery key to give `user` a new passphrase; rebuilds a lost key file."""
+    require_store_dir(store_dir)
+    try:
+        recovery = parse_recovery_key(recovery_text)
+    except RecoveryKeyError as error:
+        raise UsageError(f"recovery key: {error}") from None
+    secret = check_passphrase(new_passphrase)
+    user = check_user_name(user)
+    try:
+        keyfile = kfmod.load(store_dir).keyfile
+        rebuilt = False
+    except IntegrityError:
+        keyfile = kfmod.load_recovery_only(store_dir)
+        rebuilt = True
+    slot = keyfile.recovery_slot()
+    if slot is None:
+        raise NotFoundError("this store has no recovery slot")
+    try:
+        keys = kfmod.open_slot(slot, recovery, keyfile.store_id)
+    except AuthError:
+        _record_failure(store_dir, None, "wrong recovery key")
+        raise AuthError("that recovery key does not belong to this store") from None
+    store = open_with_keys(store_dir, keys, keyfile)
+    try:
+        access = access_for(store, user)
+        new = kfmod.new_slot("user", user, user, secret, [store.data_key], keyfile.store_id, kdf)
+        slots = [s for s in store.keyfile.slots if not (s.kind == "user" and s.user == user)] + [new]
+        expected = None if rebuilt else store.keyfile.generation
+        store.keyfile = kfmod.save(store_dir, kfmod.KeyFile(keyfile.store_id, store.keyfile.generation, slots), expected)
+        audit.append(store, user, "store.recover", detail={"rebuilt_keyfile": rebuilt})
+    except BaseException:
+        store.close()
+        raise
+    return access

@@ -1,0 +1,1 @@
+"""Moving data between devices and out to other systems: devices, bundles, parts, transports (files, USB, email), bulk exports, FHIR. Imports `core.store`, `content`, `core.clinical` and `core.care`."""

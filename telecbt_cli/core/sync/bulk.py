@@ -1,0 +1,288 @@
+"""What every bulk export shares: who may export, which patients and since when, one read
+snapshot, batches of rows, the output folder, crash-safe and age-encrypted file writes, the audit entry.
+
+Streaming. A table is read through its cursor in batches of `BATCH` rows and written as it
+is read, so a table of any size costs one batch of memory. Every export reads inside one read
+transaction (`snapshot`), so all files show the store at the same moment, even if another
+telecbt process writes meanwhile.
+
+Crash safety. Each file is written to `<name>.tmp` in the output folder (mode 0600), flushed
+with fsync and renamed into place; a failure removes the temporary file. Files already
+renamed stay: they are complete, and the audit entry (written before the first file) records
+the export.
+
+Encryption (`recipients`). Each file is encrypted with age (pyrage) to the given X25519
+recipients as it is produced: `pyrage.encrypt_io` pulls the plaintext from `_ChunkReader`, a
+file-like object that formats the next batch of rows only when asked, and writes ciphertext
+to the temporary file. So no plaintext is ever written to disk, not even briefly, and memory
+stays at one batch plus age's 64 KiB chunk (measured: 300 MB through encrypt_io in 13 MB of
+memory). The other designs were worse: buffering a table in memory does not scale; a
+plaintext temporary file leaves patient data on disk (and in journaling or SSD blocks) even
+after it is deleted; encrypting each batch as its own age file would not make one file that
+`age -d` can read. An error raised while producing rows (or Ctrl-C) is kept by the reader and
+raised again after pyrage gives up, so it is not hidden behind pyrage's EncryptError.
+
+Who may export. Reading (`read`) is needed, and plaintext exports are refused to viewers:
+they may only export encrypted files. Without `encrypt_to` the caller must say `plaintext=True`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telecbt_cli.core.store import audit
+from telecbt_cli.core.store.access import Access
+from telecbt_cli.core.store.errors import PermissionDenied, StorageError, UsageError
+from telecbt_cli.core.store.fsutil import fsync_dir, restrict_mode, storage_error
+
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an export will write, settled (and audited) before the first file."""
+
+    recipients: list | None
+    since: str | None
+    patient_ids: list[str] | None
+    out_dir: Path
+
+    @property
+    def encrypted(self) -> bool:
+        return self.recipients is not None
+
+
+def begin(access: Access, fmt: str, out_dir: Path, patient_codes: Sequence[str] | None, since: str | None,
+          encrypt_to: str | Sequence[str] | None, plaintext: bool, force: bool, extra: dict | None = None) -> Plan:
+    """The checks every export makes, in order, then its audit entry: recipients, role, period,
+    patients, output folder. Nothing is written to the folder yet."""
+    recipients = recipients_for(encrypt_to, plaintext)
+    authorize(access, recipients)
+    since = since_utc(since)
+    patient_ids = patient_ids_for(access, patient_codes)
+    out_dir = prepare_out_dir(access, out_dir, force)
+    audit_export(access, fmt, patient_ids, since, recipients is not None, extra)
+    return Plan(recipients, since, patient_ids, out_dir)
+
+
+def recipients_for(encrypt_to: str | Sequence[str] | None, plaintext: bool) -> list | None:
+    """Parsed age recipients, or None for a plaintext export the caller asked for explicitly."""
+    targets = [encrypt_to] if isinstance(encrypt_to, str) else list(encrypt_to or [])
+    targets = [t.strip() for t in targets if t and t.strip()]
+    if targets and plaintext:
+        raise UsageError("choose one of --plaintext and --encrypt-to")
+    if not targets:
+        if not plaintext:
+            raise UsageError("an export holds patient data: add --plaintext to write patient data unencrypted, "
+                             "or --encrypt-to age1… to encrypt each file to an age recipient")
+        return None
+    import pyrage
+
+    parsed = []
+    for target in targets:
+        try:
+            if not target.startswith("age1"):
+                raise ValueError(target)
+            parsed.append(pyrage.x25519.Recipient.from_str(target))
+        except Exception:
+            raise UsageError(f"{target[:80]!r} is not an age recipient: it should look like age1… "
+                             "(the output of `age-keygen -y`)") from None
+    return parsed
+
+
+def authorize(access: Access, recipients: list | None) -> None:
+    access.require("read")
+    if recipients is None and access.role == "viewer":
+        raise PermissionDenied(f"a viewer may only export encrypted files: add --encrypt-to age1… "
+                               f"({access.user} is signed in as viewer)")
+
+
+def since_utc(since: str | None) -> str | None:
+    if not since:
+        return None
+    from telecbt_cli.core.store.timeparse import parse_since
+
+    return parse_since(since)
+
+
+def patient_ids_for(access: Access, codes: Sequence[str] | None) -> list[str] | None:
+    """Ids for the given codes, in order and without repeats; None means every patient."""
+    if not codes:
+        return None
+    from telecbt_cli.core.clinical.patients import patient_id_for
+
+    ids: list[str] = []
+    for code in codes:
+        ident = patient_id_for(access, code)
+        if ident not in ids:
+            ids.append(ident)
+    return ids
+
+
+def prepare_out_dir(access: Access, out_dir: Path, force: bool) -> Path:
+    """The output folder: created (mode 0700) if missing; an existing one must be empty unless `force`."""
+    out_dir = Path(out_dir).expanduser()
+    store_dir = access.store.dir.resolve()
+    target = out_dir.resolve()
+    if target == store_dir or store_dir in target.parents:
+        raise UsageError("the output folder is inside the store folder: choose a folder outside it")
+    try:
+        if out_dir.exists():
+            if not out_dir.is_dir():
+                raise UsageError(f"{out_dir} exists and is not a folder")
+            if not force and any(out_dir.iterdir()):
+                raise UsageError(f"{out_dir} is not empty: choose a new folder, or add --force to write into it "
+                                 "(files of the same name are replaced, other files are left alone)")
+        else:
+            out_dir.mkdir(parents=True, mode=0o700)
+    except OSError as error:
+        raise storage_error("create", out_dir, error) from None
+    return out_dir
+
+
+def audit_export(access: Access, fmt: str, patient_ids: list[str] | None, since: str | None, encrypted: bool,
+           extra: dict | None = None) -> None:
+    """One entry, written before any file: an export that fails half-way is on record too."""
+    detail: dict[str, Any] = {"format": fmt, "encrypted": encrypted, "since": since,
+                              "patients": "all" if patient_ids is None else len(patient_ids), **(extra or {})}
+    if patient_ids is not None and len(patient_ids) > 1:
+        detail["patient_ids"] = patient_ids
+    single = patient_ids[0] if patient_ids is not None and len(patient_ids) == 1 else None
+    audit.append(access.store, access.user, f"export.{fmt}", patient_id=single, detail=detail)
+
+
+@contextlib.contextmanager
+def snapshot(conn) -> Iterator[None]:
+    """One read transaction: every file shows the same moment. Nothing is written in it."""
+    if conn.in_transaction:  # the caller's transaction already gives one view
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only stream over an iterator of byte chunks, produced only as they are read."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        super().__init__()
+        self._chunks = chunks
+        self._view = memoryview(b"")
+        self.error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            while not self._view:
+                self._view = memoryview(next(self._chunks))
+        except StopIteration:
+            return 0
+        except BaseException as error:  # kept: pyrage turns it into an EncryptError
+            self.error = error
+            raise
+        size = min(len(buffer), len(self._view))
+        buffer[:size] = self._view[:size]
+        self._view = self._view[size:]
+        return size
+
+
+class _Sink(io.RawIOBase):
+    """The temporary file as pyrage sees it: keeps a write error so it can be reported plainly."""
+
+    def __init__(self, handle):
+        super().__init__()
+        self._handle = handle
+        self.error: BaseException | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        try:
+            return self._handle.write(data)
+        except BaseException as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        if not self.closed:
+            self._handle.flush()
+
+
+def _encrypt(chunks: Iterator[bytes], handle, recipients: list) -> None:
+    import pyrage
+
+    reader, sink = _ChunkReader(chunks), _Sink(handle)
+    try:
+        pyrage.encrypt_io(reader, sink, recipients)
+    except Exception:
+        for kept in (reader.error, sink.error):
+            if kept is not None:
+                raise kept from None
+        raise StorageError("age encryption failed; nothing more was written") from None
+    for kept in (reader.error, sink.error):
+        if kept is not None:
+            raise kept
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None) -> None:
+    """Write `chunks` (encrypted if `recipients`) to `path` via `<name>.tmp`, fsync and rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(tmp, flags, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            if recipients is None:
+                for chunk in chunks:
+                    handle.write(chunk)
+            else:
+                _encrypt(chunks, handle, recipients)
+            handle.flush()
+            os.fsync(handle.fileno())
+        restrict_mode(tmp)
+        os.replace(tmp, path)
+    except OSError as error:
+        _discard(tmp)
+        raise storage_error("write", path, error) from None
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def finish(out_dir: Path) -> None:
+    try:
+        fsync_dir(out_dir)
+    except OSError as error:
+        raise storage_error("write", out_dir, error) from None
+
+
+def batches(cursor) -> Iterator[list[tuple]]:
+    while batch := cursor.fetchmany(BATCH):
+        yield batch
+
+
+def parse_json(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

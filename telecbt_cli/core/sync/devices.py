@@ -1,0 +1,207 @@
+"""This device's identity (Ed25519 signing key, age X25519 identity) and the peers it trusts.
+
+The private keys live in the encrypted database (meta), created on first use. A peer
+is enrolled from its device card, a one-line string, and shown with a short
+fingerprint to compare over the phone before trusting it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+from telecbt_cli.core.store import audit
+from telecbt_cli.core.store.access import Access
+from telecbt_cli.core.store.clock import now_iso
+from telecbt_cli.core.store.errors import IntegrityError, NotFoundError, UsageError
+
+CARD_PREFIX = "telecbt-device:v1"
+ROLES = ("hub", "field")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _keys(access: Access) -> tuple[bytes, str]:
+    """(Ed25519 private key bytes, age identity string), generated once per store."""
+    store = access.store
+    signing = store.meta("device_signing_key")
+    identity = store.meta("device_age_identity")
+    if signing and identity:
+        return _unb64(signing), identity
+    import pyrage
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate().private_bytes_raw()
+    new_identity = str(pyrage.x25519.Identity.generate())
+    with store.write():
+        store.set_meta("device_signing_key", _b64(private))
+        store.set_meta("device_age_identity", new_identity)
+    return private, new_identity
+
+
+def fingerprint(device_id: str, signing_public: str, recipient: str) -> str:
+    digest = hashlib.sha256(f"{device_id}|{signing_public}|{recipient}".encode()).hexdigest()[:16].upper()
+    return " ".join(digest[i:i + 4] for i in range(0, 16, 4))
+
+
+def identity(access: Access) -> dict:
+    """Public facts about this device (never the private keys)."""
+    import pyrage
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private, age_identity = _keys(access)
+    public = _b64(Ed25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw())
+    recipient = str(pyrage.x25519.Identity.from_str(age_identity).to_public())
+    device_id = access.store.device_id
+    return {"device_id": device_id, "signing_public": public, "recipient": recipient,
+            "fingerprint": fingerprint(device_id, public, recipient),
+            "card": f"{CARD_PREFIX}:{device_id}:{public}:{recipient}"}
+
+
+def sign(access: Access, data: bytes) -> str:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private, _ = _keys(access)
+    return _b64(Ed25519PrivateKey.from_private_bytes(private).sign(data))
+
+
+def verify(signing_public: str, data: bytes, signature: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(_unb64(signing_public)).verify(_unb64(signature), data)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def age_identity(access: Access):
+    """The pyrage identity object; its str() is the secret key: never print or log it."""
+    import pyrage
+
+    return pyrage.x25519.Identity.from_str(_keys(access)[1])
+
+
+def parse_card(card: str) -> dict:
+    parts = card.strip().split(":")
+    if len(parts) != 5 or ":".join(parts[:2]) != CARD_PREFIX or not parts[4].startswith("age1"):
+        raise UsageError("that is not a telecbt device card (it starts with telecbt-device:v1: — "
+                         "run `telecbt device show --card` on the other device)")
+    _, _, device_id, public, recipient = parts
+    try:
+        import pyrage
+
+        pyrage.x25519.Recipient.from_str(recipient)
+        if len(_unb64(public)) != 32:
+            raise ValueError
+    except Exception:
+        raise UsageError("the device card is damaged: copy it again") from None
+    return {"device_id": device_id, "signing_public": public, "recipient": recipient,
+            "fingerprint": fingerprint(device_id, public, recipient)}
+
+
+def trust(access: Access, card: str, label: str, role: str) -> dict:
+    access.require("manage")
+    if role not in ROLES:
+        raise UsageError(f"--role must be one of {', '.join(ROLES)}")
+    peer = parse_card(card)
+    if peer["device_id"] == access.store.device_id:
+        raise UsageError("that is this device's own card")
+    store = access.store
+    existing = store.conn.execute("SELECT signing_public, revoked_at FROM peers WHERE id = ?",
+                                  (peer["device_id"],)).fetchone()
+    with store.write():
+        if existing:
+            store.conn.execute("UPDATE peers SET label = ?, role = ?, signing_public = ?, recipient = ?, "
+                               "trusted_at = ?, revoked_at = NULL WHERE id = ?",
+                               (label, role, peer["signing_public"], peer["recipient"], now_iso(), peer["device_id"]))
+        else:
+            store.conn.execute("INSERT INTO peers (id, label, role, signing_public, recipient, trusted_at) "
+                               "VALUES (?, ?, ?, ?, ?, ?)",
+                               (peer["device_id"], label, role, peer["signing_public"], peer["recipient"], now_iso()))
+        audit.append(store, access.user, "device.trust", detail={"device": peer["device_id"], "role": role})
+    return {**peer, "label": label, "role": role}
+
+
+def peers(access: Access) -> list[dict]:
+    access.require("read")
+    rows = access.store.rows(
+        "SELECT id, label, role, signing_public, recipient, trusted_at, revoked_at, acked_seq, sent_seq FROM peers "
+        "ORDER BY label")
+    for row in rows:
+        row["fingerprint"] = fingerprint(row["id"], row["signing_public"], row["recipient"])
+    return rows
+
+
+def peer(access: Access, ident: str) -> dict:
+    for row in peers(access):
+        if row["id"] == ident or row["label"] == ident:
+            return row
+    raise NotFoundError(f"no trusted device {ident!r}: see `telecbt device list`")
+
+
+def destination(access: Access, to: str | None, sealed: bool = False) -> tuple[str | None, list[str]]:
+    """Where a bundle goes, from what a person typed: (peer id or None, age recipients).
+
+    `to` is a trusted device (id or label) or a bare `age1…` recipient; a revoked device is
+    refused. With `sealed` (a passphrase seals the bundle) a device only names the peer, for
+    acknowledgements, and gets no recipient."""
+    if not to:
+        return None, []
+    if to.startswith("age1"):
+        return None, [to]
+    row = peer(access, to)
+    if row["revoked_at"]:
+        raise UsageError(f"{to} is revoked: trust it again (telecbt device trust) before sending to it")
+    return row["id"], [] if sealed else [row["recipient"]]
+
+
+def revoke(access: Access, ident: str) -> dict:
+    access.require("manage")
+    row = peer(access, ident)
+    store = access.store
+    with store.write():
+        store.conn.execute("UPDATE peers SET revoked_at = ? WHERE id = ?", (now_iso(), row["id"]))
+        audit.append(store, access.user, "device.revoke", detail={"device": row["id"]})
+    return {**row, "revoked_at": now_iso()}
+
+
+def trusted_signer(access: Access, device_id: str) -> dict:
+    row = access.store.conn.execute("SELECT signing_public, revoked_at, label FROM peers WHERE id = ?",
+                                    (device_id,)).fetchone()
+    if row is None:
+        raise IntegrityError(f"the bundle comes from device {device_id}, which this store does not trust: "
+                             "enrol it first with `telecbt device trust`")
+    if row[1]:
+        raise IntegrityError(f"the bundle comes from device {row[2]} ({device_id}), which was revoked")
+    return {"signing_public": row[0], "label": row[2]}
+
+
+def record_received(access: Access, device_id: str, low: int, high: int) -> None:
+    """Remember which of the peer's change numbers arrived; the ack is the contiguous prefix."""
+    row = access.store.conn.execute("SELECT received FROM peers WHERE id = ?", (device_id,)).fetchone()
+    ranges = sorted(json.loads(row[0]) + [[low, high]])
+    merged: list[list[int]] = []
+    for a, b in ranges:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    access.store.conn.execute("UPDATE peers SET received = ? WHERE id = ?", (json.dumps(merged), device_id))
+
+
+def acks_for(access: Access) -> dict[str, int]:
+    """For each peer, the highest change number of theirs received without gaps."""
+    acks = {}
+    for device_id, received in access.store.conn.execute("SELECT id, received FROM peers"):
+        ranges = json.loads(received)
+        acks[device_id] = ranges[0][1] if ranges and ranges[0][0] <= 0 else 0
+    return acks

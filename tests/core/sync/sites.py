@@ -1,0 +1,36 @@
+"""Stores on disk that trust each other, for sync tests (a `Site` is one device)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from telecbt_cli.core.store.crypto import KdfParams
+from telecbt_cli.core.store.unlock import create_store
+from telecbt_cli.core.sync import bundles, devices
+
+
+class Site:
+    def __init__(self, root: Path, name: str) -> None:
+        self.access = create_store(root / name, "admin", "admin passphrase", KdfParams(10)).access
+        self.name = name
+
+    @property
+    def id(self) -> str:
+        return self.access.store.device_id
+
+    def bundle_for(self, other: "Site", since_last: bool = True) -> bytes:
+        out = io.BytesIO()
+        recipient = devices.identity(other.access)["recipient"]
+        bundles.export_bundle(self.access, out, [recipient], other.id, since_last=since_last)
+        return out.getvalue()
+
+    def import_(self, raw: bytes) -> dict:
+        return bundles.import_bundle(self.access, raw)
+
+
+def link(*sites: Site) -> None:
+    for a in sites:
+        for b in sites:
+            if a is not b:
+                devices.trust(a.access, devices.identity(b.access)["card"], b.name, "field")
