@@ -24,3 +24,18 @@ def inert(text: Any, keep_newlines: bool = False) -> str:
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
     return (_UNSAFE_KEEP_LINES if keep_newlines else _UNSAFE).sub(show, value)
+
+
+#: A cell starting with one of these may run as a formula when a spreadsheet opens a CSV file.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will show as text, never run as a formula (OWASP's advice).
+
+    Text starting with `= + - @`, a tab or a CR gets a leading `'`; numbers and other values
+    pass unchanged, so `-3` stored as a number stays a number. Use only in CSV meant for
+    spreadsheets: programs reading the file would see the added quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value

@@ -12,3 +12,13 @@ def test_controls_and_bidi_become_visible_escapes():
 def test_keep_newlines_keeps_only_line_breaks():
     assert inert("one\ntwo\r\x1b[2J", keep_newlines=True) == "one\ntwo\\x0d\\x1b[2J"
     assert inert("typed \\x0a literally", keep_newlines=True) == "typed \\x0a literally"
+
+
+def test_spreadsheet_cells_never_start_a_formula():
+    """Guards CSV injection: =HYPERLINK(...) in a patient's note must not run in a spreadsheet."""
+    from telecbt_cli.core.store.textsafe import spreadsheet_cell
+
+    for attack in ("=HYPERLINK(\"http://x\",\"y\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1"):
+        assert spreadsheet_cell(attack) == "'" + attack
+    assert spreadsheet_cell("Ana") == "Ana" and spreadsheet_cell("") == ""
+    assert spreadsheet_cell(-3) == -3 and spreadsheet_cell(2.5) == 2.5 and spreadsheet_cell(None) is None
