@@ -111,7 +111,8 @@ def test_fhir_bundle_validates(codes, tmp_path):
     assert summary["questionnaires"] == 8 and (out / "questionnaires.json").is_file()
     raw = json.loads((out / f"{codes[0]}.json").read_text(encoding="utf-8"))
     assert Bundle.model_validate(raw).type == "transaction"
-    score = next(e["resource"] for e in raw["entry"] if e["resource"].get("derivedFrom"))
+    score = next(e["resource"] for e in raw["entry"]
+                 if e["resource"]["resourceType"] == "Observation" and e["resource"].get("derivedFrom"))
     assert score["code"]["coding"][0]["code"] == "44261-6" and score["valueQuantity"]["code"] == "{score}"
     qr = next(e for e in raw["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse")
     assert score["derivedFrom"][0]["reference"] == qr["request"]["url"]
