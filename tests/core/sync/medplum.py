@@ -56,6 +56,9 @@ def install() -> str | None:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         return "Node.js and npm are needed for the Medplum test server and are not installed"
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip().lstrip("v")
+    if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) < (20, 19):
+        return f"Node.js {version or '?'} is too old for the Medplum test server (20.19 or newer is needed)"
     if (SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir():
         return None
     try:
