@@ -96,3 +96,16 @@ def read_until(fd: int, needle: bytes, timeout: float = 20) -> bytes:
             except OSError:
                 break
     return seen
+
+
+@pytest.fixture(scope="session")
+def medplum():
+    """Medplum's FHIR router on loopback, started once per test session (skipped only without npm)."""
+    from tests.core.sync import medplum as server
+
+    reason = server.install()
+    if reason:
+        pytest.skip(reason)
+    running = server.start()
+    yield running
+    running.stop()

@@ -87,17 +87,100 @@ def ndjson(
          json_out)
 
 
+PostOpt = Annotated[Optional[str], typer.Option(
+    "--post", show_default=False, metavar="URL",
+    help="Send each patient's bundle to this FHIR server (base URL, https) instead of writing files.")]
+TokenFileOpt = Annotated[Optional[Path], typer.Option(
+    "--token-file", show_default=False,
+    help="With --post: read the server's bearer token from this file ('-' = stdin); or TELECBT_FHIR_TOKEN.")]
+AskTokenOpt = Annotated[bool, typer.Option("--ask-token", help="With --post: ask for the bearer token (hidden).")]
+RetriesOpt = Annotated[int, typer.Option("--retries", min=0, max=10,
+                                         help="With --post: how many times to retry a dropped connection.")]
+MaxEntriesOpt = Annotated[int, typer.Option("--max-entries", min=1, max=10000,
+                                            help="With --post: most entries in one transaction.")]
+
+
+def _token(token_file: Path | None, ask: bool):
+    """The bearer token, or None: from a file, TELECBT_FHIR_TOKEN, or a hidden prompt when asked."""
+    import os
+    import sys
+
+    from telecbt_cli.core.store.errors import AuthError, UsageError
+    from telecbt_cli.core.sync.fhir_push import Token
+
+    if token_file is not None:
+        if str(token_file) == "-":
+            return Token(sys.stdin.readline())
+        try:
+            return Token(token_file.read_text(encoding="utf-8").splitlines()[0] if token_file.stat().st_size else "")
+        except (OSError, UnicodeDecodeError, IndexError):
+            raise UsageError(f"cannot read the token file {token_file}") from None
+    if os.environ.get("TELECBT_FHIR_TOKEN"):
+        return Token(os.environ["TELECBT_FHIR_TOKEN"])
+    if ask:
+        if not sys.stdin.isatty():
+            raise AuthError("no terminal to ask for the token on: use --token-file or TELECBT_FHIR_TOKEN")
+        import getpass
+
+        return Token(getpass.getpass("FHIR server token: ", stream=sys.stderr))
+    return None
+
+
+def _post(url: str, patients: list[str] | None, since: str | None, token_file: Path | None, ask_token: bool,
+          retries: int, max_entries: int, content: Path | None, store, user, passphrase_file, passphrase_fd,
+          json_out: bool) -> None:
+    from telecbt_cli.core.store.timeparse import parse_since
+    from telecbt_cli.core.sync import fhir_push
+
+    server = fhir_push.Server(url, retries=retries, max_entries=max_entries)
+    server.token = _token(token_file, ask_token)
+    since_iso = parse_since(since) if since else None
+    catalog = load_catalog(content)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Sending") as bar:
+        progress = (lambda label, done, total: bar(done, total, label)) if bar else None
+        result = fhir_push.push_fhir(access, catalog, server, patients or None, since_iso, progress=progress)
+    if json_out:
+        emit_json(result)
+    else:
+        for bundle in result["bundles"]:
+            for refused in bundle["refused_entries"]:
+                why = "; ".join(str(i.get("details") or i.get("diagnostics") or i.get("code")) for i in refused["issues"])
+                say(f"Refused: {bundle['patient']} {refused['url']} ({refused['status']}) {why}".rstrip(), style="red")
+        say(f"Sent {result['patients']} patient bundle(s) to {result['post']}: {result['accepted']} accepted, "
+            f"{result['refused']} refused, {result['retries']} retried.",
+            style="green" if not result["refused"] else "yellow")
+    if result["refused"]:
+        raise typer.Exit(1)
+
+
 @app.command()
 def fhir(
-    out: OutOpt, patient: PatientOpt = None, since: SinceOpt = None, encrypt_to: EncryptOpt = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", show_default=False,
+        help="Folder to write into (created if missing; must be empty unless --force).")] = None,
+    patient: PatientOpt = None, since: SinceOpt = None, encrypt_to: EncryptOpt = None,
     plaintext: PlaintextOpt = False, force: ForceOpt = False, content: ContentOpt = None,
+    post: PostOpt = None, token_file: TokenFileOpt = None, ask_token: AskTokenOpt = False,
+    retries: RetriesOpt = 4, max_entries: MaxEntriesOpt = 50,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """One FHIR R4 transaction bundle per patient (<code>.json). Needs --encrypt-to or --plaintext.
+    """FHIR R4 transaction bundles: files (--out, with --encrypt-to or --plaintext) or a server (--post URL).
 
-    Each bundle holds the Patient, questionnaire responses, score Observations and diary pain
-    ratings, each sent as a PUT of its own id: posting a bundle again changes nothing.
+    Each bundle holds the Patient and everything recorded for them (questionnaires with their
+    Questionnaire, scores, diary values, care plan, goals, check-ins, alerts, consent), each sent
+    as a PUT of its own id: sending a bundle again changes nothing.
     """
+    from telecbt_cli.core.store.errors import UsageError
+
+    if post is not None:
+        if out is not None or encrypt_to or plaintext or force:
+            raise UsageError("--post sends to a server instead of writing files: leave out --out, --encrypt-to, "
+                             "--plaintext and --force")
+        _post(post, patient, since, token_file, ask_token, retries, max_entries, content, store, user,
+              passphrase_file, passphrase_fd, json_out)
+        return
+    if out is None:
+        raise UsageError("give --out DIR to write files, or --post URL to send to a FHIR server")
     _run("fhir", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
          json_out, content)

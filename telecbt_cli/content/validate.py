@@ -14,6 +14,7 @@ from telecbt_cli.content.languages import LANGS
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SUB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_LOINC_ANSWER = re.compile(r"LA[0-9]+-[0-9]")
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "includes", "any", "answered")
 #: "practice" modules are short exercises a patient repeats alone (the kiosk); never in a course.
 PHASES = ("assessment", "skills", "consolidation", "practice")
@@ -230,9 +231,12 @@ def check_options(c: Checker, options: Any, path: str, labelled: bool = True, nu
         c.add(path, "must be a non-empty list of { value, label }")
         return values
     for i, option in enumerate(options):
-        allowed = {"value", "label"} if labelled else {"value"}
-        if not c.keys(option, f"{path}[{i}]", allowed, allowed):
+        required = {"value", "label"} if labelled else {"value"}
+        allowed = required | {"loinc"} if numeric else required
+        if not c.keys(option, f"{path}[{i}]", allowed, required):
             continue
+        if "loinc" in option and not (isinstance(option["loinc"], str) and _LOINC_ANSWER.fullmatch(option["loinc"])):
+            c.add(f"{path}[{i}].loinc", "must be a LOINC answer code such as LA6568-5")
         value = option.get("value")
         if numeric and (not isinstance(value, int) or isinstance(value, bool)):
             c.add(f"{path}[{i}].value", "must be a whole number")

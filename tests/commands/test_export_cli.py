@@ -105,10 +105,14 @@ def test_fhir_bundle_validates(codes, tmp_path):
     out = tmp_path / "fhir"
     result = invoke("export", "fhir", "--out", str(out), "--plaintext", "--json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["counts"] == {"Patient": 2, "QuestionnaireResponse": 1, "Observation": 3}
+    summary = json.loads(result.stdout)
+    assert summary["counts"] == {"Patient": 2, "Questionnaire": 1, "Consent": 2, "QuestionnaireResponse": 1,
+                                 "Observation": 3}
+    assert summary["questionnaires"] == 8 and (out / "questionnaires.json").is_file()
     raw = json.loads((out / f"{codes[0]}.json").read_text(encoding="utf-8"))
     assert Bundle.model_validate(raw).type == "transaction"
-    score = next(e["resource"] for e in raw["entry"] if e["resource"].get("derivedFrom"))
+    score = next(e["resource"] for e in raw["entry"]
+                 if e["resource"]["resourceType"] == "Observation" and e["resource"].get("derivedFrom"))
     assert score["code"]["coding"][0]["code"] == "44261-6" and score["valueQuantity"]["code"] == "{score}"
     qr = next(e for e in raw["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse")
     assert score["derivedFrom"][0]["reference"] == qr["request"]["url"]
@@ -132,3 +136,35 @@ def test_export_is_in_the_audit_log(codes, tmp_path):
     log = json.loads(invoke("audit", "log", "--json").stdout)
     entry = next(e for e in log if e["action"] == "export.fhir")
     assert entry["user"] == "alice" and entry["detail"]["patients"] == 1
+
+
+def test_fhir_post_sends_to_a_server_as_a_real_process(codes, tmp_path, medplum):
+    """Issue 18: `export fhir --post URL` with a token file, against Medplum on loopback."""
+    from tests.conftest import run_telecbt
+
+    medplum.control(reset=True, token="cli-token-991")
+    token = tmp_path / "token.txt"
+    token.write_text("cli-token-991\n")
+    try:
+        sent = run_telecbt("export", "fhir", "--post", medplum.base, "--token-file", str(token), "--json")
+        assert sent.returncode == 0, sent.stderr
+        summary = json.loads(sent.stdout)
+        assert summary["patients"] == 2 and summary["refused"] == 0 and summary["accepted"] > 10
+        assert "cli-token-991" not in sent.stdout + sent.stderr
+        wrong = tmp_path / "wrong.txt"
+        wrong.write_text("nope\n")
+        refused = run_telecbt("export", "fhir", "--post", medplum.base, "--token-file", str(wrong))
+        assert refused.returncode == 3 and "401" in refused.stderr
+        asked = run_telecbt("export", "fhir", "--post", medplum.base, "--ask-token")
+        assert asked.returncode == 3 and "--token-file" in asked.stderr
+    finally:
+        medplum.control(reset=True)
+
+
+def test_fhir_post_and_out_are_exclusive(codes, tmp_path):
+    both = invoke("export", "fhir", "--post", "https://fhir.example.org/r4", "--out", str(tmp_path / "o"))
+    assert both.exit_code == 2 and "--post sends to a server" in both.stderr
+    neither = invoke("export", "fhir", "--plaintext")
+    assert neither.exit_code == 2 and "--out DIR" in neither.stderr
+    plain = invoke("export", "fhir", "--post", "http://fhir.example.org/r4")
+    assert plain.exit_code == 2 and "https" in plain.stderr

@@ -208,6 +208,11 @@ def find_open(access: Access, patient_id: str, content_id: str) -> Run | None:
     return _from_row(row) if row else None
 
 
+def raised_flags(content: dict, answers: dict) -> list[dict]:
+    """The module's `[[flags]]` (e.g. intake red flags) that the answers raise."""
+    return [flag for flag in content.get("flags") or [] if _holds(flag["when"], answers)]
+
+
 def start(access: Access, patient_code: str, content: dict, lang: str, restart: bool = False) -> tuple[Run, bool]:
     """The patient's open run of this content (resumed), or a new one (not yet saved)."""
     access.require("write")
@@ -239,7 +244,7 @@ def complete(access: Access, run: Run, content: dict, fired: list[dict] | None =
     outcome = Outcome()
     if content["kind"] == "instrument":
         outcome.score = score(content, run.answers)
-    outcome.flags = [flag for flag in content.get("flags") or [] if _holds(flag["when"], run.answers)]
+    outcome.flags = raised_flags(content, run.answers)
     # The step history only serves "back" while a run is open; a finished run keeps its answers.
     run.status, run.position, run.history, run.completed_at = "completed", None, [], now_iso()
     store = access.store

@@ -1,128 +1,52 @@
-"""FHIR R4 export: one transaction Bundle per patient (Patient, QuestionnaireResponse, Observation).
+"""FHIR R4 export: one transaction Bundle per patient, plus the Questionnaires they answer.
 
-Streamed, encrypted and audited through the helpers in `bulk`, as the table exports are.
+`patient_resources` reads one patient's rows and yields resources built by the pure functions
+in `fhir_questionnaires` and `fhir_care`; `export_fhir` writes them as files (streamed,
+encrypted and audited through `bulk`), and `fhir_push` sends the same resources to a server.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from telecbt_cli.core.clinical.scoring import band_label
+from telecbt_cli.content.catalog import pick
+from telecbt_cli.core.clinical.engine import raised_flags
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.sync import bulk
+from telecbt_cli.core.sync import bulk, fhir_care
+from telecbt_cli.core.sync.fhir_questionnaires import (
+    exportable,
+    questionnaire_resource,
+    response_resources,
+)
 
 if TYPE_CHECKING:
     from telecbt_cli.content.catalog import Catalog
 
-PATIENT_CODE_SYSTEM = "urn:telecbt:patient-code"
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-PAIN_LOINC = "72514-3"
-PAIN_DISPLAY = "Pain severity - 0-10 verbal numeric rating [Score] - Reported"
-_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:telecbt:fhir")
-_FHIR_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SURVEY = [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}]
-_SCORE = {"unit": "{score}", "system": UCUM, "code": "{score}"}
+#: Resource types in the order they appear in a bundle: anything referred to comes first.
+TYPES = ("Patient", "Questionnaire", "Consent", "QuestionnaireResponse", "Observation", "Goal", "RelatedPerson",
+         "CareTeam", "CarePlan", "Appointment", "Encounter", "Flag")
+QUESTIONNAIRES_FILE = "questionnaires"
+_DIARY_VALUES = " OR ".join(f"d.{c} IS NOT NULL" for c in fhir_care.DIARY_CODES)
+_SUPERSEDED = "EXISTS (SELECT 1 FROM diary_entries n WHERE n.supersedes = d.id AND n.deleted = 0{})"
 
 
-def _fhir_text(value: Any) -> str:
-    """Text as FHIR allows it: no control characters other than tab, CR and LF, no outer spaces."""
-    return _FHIR_BAD.sub("\ufffd", str(value)).strip() or "\ufffd"
-
-
-def _number(value: float | int) -> float | int:
-    return int(value) if float(value).is_integer() else value
-
-
-def _entry(resource: dict) -> bytes:
+def entry(resource: dict) -> dict:
+    """A transaction entry: PUT the resource at its own id, so sending it again changes nothing."""
     ident, kind = resource["id"], resource["resourceType"]
-    entry = {"fullUrl": f"urn:uuid:{ident}", "resource": resource,
-             "request": {"method": "PUT", "url": f"{kind}/{ident}"}}
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return {"fullUrl": f"urn:uuid:{ident}", "resource": resource, "request": {"method": "PUT", "url": f"{kind}/{ident}"}}
 
 
-def _patient_resource(row: dict) -> dict:
-    resource: dict[str, Any] = {
-        "resourceType": "Patient", "id": row["id"],
-        "identifier": [{"system": PATIENT_CODE_SYSTEM, "value": row["code"]}],
-        "active": row["status"] == "active",
-        "name": [{"text": _fhir_text(row["display_name"])}],
-    }
-    if row.get("sex") in ("female", "male", "other", "unknown"):
-        resource["gender"] = row["sex"]
-    if row.get("birth_year"):
-        resource["birthDate"] = f"{int(row['birth_year']):04d}"  # a partial date: the year only
-    if row.get("language"):
-        resource["communication"] = [{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": row["language"]}],
-                                                   "text": row["language"]}, "preferred": True}]
-    return resource
+def _entry_bytes(resource: dict) -> bytes:
+    return json.dumps(entry(resource), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _answer(value: Any) -> list[dict]:
-    if isinstance(value, list):
-        return [a for v in value for a in _answer(v)]
-    if isinstance(value, bool):
-        return [{"valueBoolean": value}]
-    if isinstance(value, int):
-        return [{"valueInteger": value}]
-    if isinstance(value, float):
-        return [{"valueInteger": int(value)}] if value.is_integer() else [{"valueDecimal": value}]
-    if isinstance(value, str) and value.strip():
-        return [{"valueString": _fhir_text(value)}]
-    return []
-
-
-def _measure_resources(row: dict, instrument: dict, patient_ref: dict) -> list[dict]:
-    """A QuestionnaireResponse and, when scored, an Observation of the total derived from it."""
-    loinc = instrument.get("loinc") or {}
-    ident = row["instrument_id"]
-    questionnaire = f"{LOINC}/q/{loinc['panel']}" if loinc.get("panel") else f"urn:telecbt:questionnaire:{ident}"
-    answers = bulk.parse_json(row["answers"])
-    items = []
-    for link_id, value in (answers.items() if isinstance(answers, dict) else []):
-        answer = _answer(value)
-        if answer:
-            items.append({"linkId": str(link_id), "answer": answer})
-    response: dict[str, Any] = {"resourceType": "QuestionnaireResponse", "id": row["id"],
-                                "questionnaire": questionnaire, "status": "completed", "subject": patient_ref,
-                                "authored": row["completed_at"]}
-    if items:
-        response["item"] = items
-    if row["total"] is None:
-        return [response]
-    title = instrument.get("short_title") or ident
-    code: dict[str, Any] = {"text": f"{title} total score"}
-    if loinc.get("total"):
-        code = {"coding": [{"system": LOINC, "code": loinc["total"]}], **code}
-    observation: dict[str, Any] = {
-        "resourceType": "Observation", "id": str(uuid.uuid5(_ID_NAMESPACE, f"Observation/{row['id']}")),
-        "status": "final", "category": _SURVEY, "code": code, "subject": patient_ref,
-        "effectiveDateTime": row["completed_at"], "valueQuantity": {"value": _number(row["total"]), **_SCORE},
-        "derivedFrom": [{"reference": f"QuestionnaireResponse/{row['id']}"}],
-    }
-    label = band_label(instrument, row["band"], "en")
-    if label:
-        observation["interpretation"] = [{"text": label}]
-    return [response, observation]
-
-
-def _pain_resource(row: dict, patient_ref: dict) -> dict:
-    """A diary pain rating; an entry replaced by a correction is sent as entered-in-error."""
-    return {
-        "resourceType": "Observation", "id": row["id"],
-        "status": "entered-in-error" if row["superseded"] else "final", "category": _SURVEY,
-        "code": {"coding": [{"system": LOINC, "code": PAIN_LOINC, "display": PAIN_DISPLAY}],
-                 "text": "Pain severity (0-10)"},
-        "subject": patient_ref, "effectiveDateTime": row["entry_at"],
-        "valueQuantity": {"value": _number(row["pain"]), **_SCORE},
-    }
+def questionnaire_resources(catalog: "Catalog") -> list[dict]:
+    """Every Questionnaire that may be exported (free instruments, and licensed ones with a clinic's text)."""
+    return [questionnaire_resource(i) for i in catalog.all("instrument") if exportable(i)]
 
 
 def _rows(cursor) -> Iterator[dict]:
@@ -132,62 +56,140 @@ def _rows(cursor) -> Iterator[dict]:
             yield dict(zip(names, row))
 
 
-_SUPERSEDED = "EXISTS (SELECT 1 FROM diary_entries n WHERE n.supersedes = d.id AND n.deleted = 0{})"
-
-
-def _responses_query(patient_id: str, since: str | None) -> tuple[str, list]:
-    sql = ("SELECT id, instrument_id, instrument_version, lang, answers, total, band, completed_at "
-           "FROM measure_responses WHERE patient_id = ? AND deleted = 0")
+def _query(conn, sql: str, patient_id: str, since: str | None, order: str, alias: str = "") -> Iterator[dict]:
     params: list = [patient_id]
     if since:
-        sql += " AND updated_at >= ?"
+        sql += f" AND {alias}updated_at >= ?"
         params.append(since)
-    return sql + " ORDER BY completed_at, rowid", params
+    return _rows(conn.execute(f"{sql} ORDER BY {order}", params))
 
 
-def _pain_query(patient_id: str, since: str | None) -> tuple[str, list]:
-    sql = (f"SELECT d.id, d.entry_at, d.pain, {_SUPERSEDED.format('')} AS superseded FROM diary_entries d "
-           "WHERE d.patient_id = ? AND d.deleted = 0 AND d.pain IS NOT NULL")
+def _changed(conn, table: str, patient_id: str, since: str) -> bool:
+    return bool(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE patient_id = ? AND updated_at >= ?)",
+                             (patient_id, since)).fetchone()[0])
+
+
+_TABLES = ("measure_responses", "diary_entries", "goals", "plans", "appointments", "safety_alerts", "consents",
+           "runs")
+
+
+def changed_since(conn, patient: dict, since: str) -> bool:
+    """Whether anything exported for this patient changed at or after `since`."""
+    return patient["updated_at"] >= since or any(_changed(conn, t, patient["id"], since) for t in _TABLES)
+
+
+def _diary(conn, patient_id: str, since: str | None) -> Iterator[dict]:
+    sql = (f"SELECT d.id, d.entry_at, d.pain, d.mood, d.sleep_hours, d.sleep_quality, d.activity_min, d.steps, "
+           f"{_SUPERSEDED.format('')} AS superseded FROM diary_entries d "
+           f"WHERE d.patient_id = ? AND d.deleted = 0 AND ({_DIARY_VALUES})")
     params: list = [patient_id]
     if since:
         # A correction made since then also re-sends the entry it replaced (now entered-in-error).
         sql += f" AND (d.updated_at >= ? OR {_SUPERSEDED.format(' AND n.updated_at >= ?')})"
         params += [since, since]
-    return sql + " ORDER BY d.entry_at, d.rowid", params
+    return _rows(conn.execute(sql + " ORDER BY d.entry_at, d.rowid", params))
 
 
-def _changed_since(conn, patient: dict, since: str) -> bool:
-    if patient["updated_at"] >= since:
-        return True
-    for sql, params in (_responses_query(patient["id"], since), _pain_query(patient["id"], since)):
-        if conn.execute(f"SELECT EXISTS ({sql})", params).fetchone()[0]:
-            return True
-    return False
+def _consents(conn, patient_id: str, since: str | None, ref: dict) -> Iterator[dict]:
+    if since and not _changed(conn, "consents", patient_id, since):
+        return
+    rows = list(_query(conn, "SELECT * FROM consents WHERE patient_id = ? AND deleted = 0", patient_id, None,
+                       "recorded_at, rowid"))
+    for n, row in enumerate(rows):
+        yield fhir_care.consent_resource(row, ref, current=n == len(rows) - 1)
 
 
-def _bundle_chunks(conn, catalog: "Catalog", patient: dict, since: str | None,
-                   counts: dict[str, int]) -> Iterator[bytes]:
+def _care_plan(conn, catalog: "Catalog", patient_id: str, since: str | None, ref: dict,
+               goal_ids: list[str]) -> Iterator[dict]:
+    plan = next(_query(conn, "SELECT * FROM plans WHERE patient_id = ? AND deleted = 0", patient_id, None, "rowid"),
+                None)
+    if plan is None or (since and not any(_changed(conn, t, patient_id, since)
+                                          for t in ("plans", "goals", "appointments"))):
+        return
+    attended = {r["module_id"] for r in _query(conn, "SELECT module_id FROM appointments WHERE patient_id = ? "
+                                               "AND status = 'attended' AND deleted = 0", patient_id, None, "rowid")}
+    modules = catalog.entries.get("module", {})
+    titles = {m: pick(modules.get(m, {}).get("title"), "en") for m in json.loads(plan["sessions"])}
+    yield from fhir_care.caregiver_resources(plan, ref)
+    yield fhir_care.care_plan_resource(plan, ref, titles, attended, goal_ids)
+
+
+def _intake_flags(conn, catalog: "Catalog", patient_id: str, since: str | None, ref: dict) -> Iterator[dict]:
+    flagged = {ident: m for ident, m in catalog.entries.get("module", {}).items() if m.get("flags")}
+    if not flagged:
+        return
+    marks = ", ".join("?" for _ in flagged)
+    sql = (f"SELECT id, content_id, answers, completed_at, updated_at FROM runs WHERE patient_id = ? AND deleted = 0 "
+           f"AND status = 'completed' AND kind = 'module' AND content_id IN ({marks}) ORDER BY completed_at, rowid")
+    runs = list(_rows(conn.execute(sql, [patient_id, *flagged])))
+    if since and not any(r["updated_at"] >= since for r in runs):
+        return
+    latest = {r["content_id"]: r["id"] for r in runs}
+    for run in runs:
+        answers = bulk.parse_json(run["answers"])
+        for flag in raised_flags(flagged[run["content_id"]], answers if isinstance(answers, dict) else {}):
+            yield fhir_care.intake_flag(run, flag, ref, current=latest[run["content_id"]] == run["id"])
+
+
+def patient_resources(conn, catalog: "Catalog", patient: dict, since: str | None = None) -> Iterator[dict]:
+    """One patient's resources in bundle order (see TYPES); with `since`, only what changed since then."""
+    pid = patient["id"]
+    ref = {"reference": f"Patient/{pid}"}
+    yield fhir_care.patient_resource(patient)
+    instruments = catalog.entries.get("instrument", {})
+    responses = list(_query(conn, "SELECT id, instrument_id, instrument_version, answers, total, band, subscales, "
+                                  "responder, completed_at FROM measure_responses WHERE patient_id = ? AND deleted = 0",
+                            pid, since, "completed_at, rowid"))
+    used = {(r["instrument_id"], r["instrument_version"]) for r in responses}
+    for ident, version in sorted(used):
+        instrument = instruments.get(ident)
+        if instrument and instrument.get("version") == version and exportable(instrument):
+            yield questionnaire_resource(instrument)
+    yield from _consents(conn, pid, since, ref)
+    for row in responses:
+        yield from response_resources(row, instruments.get(row["instrument_id"]) or {}, ref)
+    for row in _diary(conn, pid, since):
+        yield from fhir_care.diary_observations(row, ref)
+    goal_ids = []
+    for row in _query(conn, "SELECT * FROM goals WHERE patient_id = ? AND deleted = 0", pid, None, "created_at, rowid"):
+        goal_ids.append(row["id"])
+        if not since or row["updated_at"] >= since:
+            yield from fhir_care.goal_resources(row, ref)
+    yield from _care_plan(conn, catalog, pid, since, ref, goal_ids)
+    modules = catalog.entries.get("module", {})
+    for row in _query(conn, "SELECT * FROM appointments WHERE patient_id = ? AND deleted = 0", pid, since,
+                      "scheduled_at, rowid"):
+        title = pick(modules.get(row["module_id"], {}).get("title"), "en") if row["module_id"] else None
+        yield from fhir_care.appointment_resources(row, ref, title or row["module_id"])
+    for row in _query(conn, "SELECT * FROM safety_alerts WHERE patient_id = ? AND deleted = 0", pid, since,
+                      "opened_at, rowid"):
+        yield fhir_care.alert_flag(row, ref)
+    yield from _intake_flags(conn, catalog, pid, since, ref)
+
+
+def patients(conn, patient_ids: list[str] | None) -> Iterator[dict]:
+    """Non-deleted patients (all, or these ids) in code order."""
+    sql, params = "SELECT * FROM patients WHERE deleted = 0", []
+    if patient_ids is not None:
+        sql += f" AND id IN ({', '.join('?' for _ in patient_ids)})"
+        params = list(patient_ids)
+    return _rows(conn.execute(sql + " ORDER BY code", params))
+
+
+def _bundle_chunks(resources: Iterator[dict], counts: dict[str, int]) -> Iterator[bytes]:
     head = json.dumps({"resourceType": "Bundle", "type": "transaction", "timestamp": now_iso()})
     yield (head[:-1] + ', "entry": [\n').encode("utf-8")
-    yield _entry(_patient_resource(patient))
-    counts["Patient"] += 1
-    ref = {"reference": f"Patient/{patient['id']}"}
-    instruments = catalog.entries.get("instrument", {})
-    for row in _rows(conn.execute(*_responses_query(patient["id"], since))):
-        for resource in _measure_resources(row, instruments.get(row["instrument_id"]) or {}, ref):
-            counts[resource["resourceType"]] += 1
-            yield b",\n" + _entry(resource)
-    for row in _rows(conn.execute(*_pain_query(patient["id"], since))):
-        counts["Observation"] += 1
-        yield b",\n" + _entry(_pain_resource(row, ref))
+    for n, resource in enumerate(resources):
+        counts[resource["resourceType"]] = counts.get(resource["resourceType"], 0) + 1
+        yield (b",\n" if n else b"") + _entry_bytes(resource)
     yield b"\n]}\n"
 
 
 def export_fhir(access: Access, catalog: "Catalog", out_dir: Path, patient_codes: Sequence[str] | None = None,
                 since: str | None = None, *, encrypt_to: str | Sequence[str] | None = None,
                 plaintext: bool = False, force: bool = False, progress: Any = None) -> dict:
-    """One FHIR R4 transaction bundle per patient (`<code>.json`): Patient, QuestionnaireResponses,
-    score Observations and diary pain Observations, each a PUT of its own id (re-sending is idempotent).
+    """`questionnaires.json` (every exportable Questionnaire) and one transaction bundle per patient
+    (`<code>.json`), each entry a PUT of its own id (re-sending is idempotent).
 
     With `since`, a bundle is written only for patients with something changed since then,
     and holds the Patient plus the resources changed since then.
@@ -195,22 +197,24 @@ def export_fhir(access: Access, catalog: "Catalog", out_dir: Path, patient_codes
     plan = bulk.begin(access, "fhir", out_dir, patient_codes, since, encrypt_to, plaintext, force)
     recipients, since, patient_ids, out_dir = plan.recipients, plan.since, plan.patient_ids, plan.out_dir
     suffix = ".json" + (".age" if recipients else "")
-    counts = {"Patient": 0, "QuestionnaireResponse": 0, "Observation": 0}
+    counts: dict[str, int] = {}
     files: dict[str, str] = {}
     conn = access.store.conn
-    sql, params = "SELECT * FROM patients WHERE deleted = 0", []
-    if patient_ids is not None:
-        sql += f" AND id IN ({', '.join('?' for _ in patient_ids)})"
-        params = list(patient_ids)
+    path = out_dir / f"{QUESTIONNAIRES_FILE}{suffix}"
+    shared: dict[str, int] = {}
+    bulk.write_stream(path, _bundle_chunks(iter(questionnaire_resources(catalog)), shared), recipients)
     with bulk.snapshot(conn):
-        for patient in _rows(conn.execute(sql + " ORDER BY code", params)):
-            if since and not _changed_since(conn, patient, since):
+        for patient in patients(conn, patient_ids):
+            if since and not changed_since(conn, patient, since):
                 continue
             path = out_dir / f"{patient['code']}{suffix}"
-            bulk.write_stream(path, _bundle_chunks(conn, catalog, patient, since, counts), recipients)
+            bulk.write_stream(path, _bundle_chunks(patient_resources(conn, catalog, patient, since), counts),
+                              recipients)
             files[patient["code"]] = str(path)
             if progress:
                 progress(patient["code"], len(files), None)
     bulk.finish(out_dir)
+    ordered = {kind: counts[kind] for kind in TYPES if kind in counts}
     return {"format": "fhir", "out_dir": str(out_dir), "encrypted": recipients is not None, "since": since,
-            "patients": len(files), "counts": counts, "files": files}
+            "patients": len(files), "counts": ordered, "questionnaires": shared.get("Questionnaire", 0),
+            "questionnaires_file": str(out_dir / f"{QUESTIONNAIRES_FILE}{suffix}"), "files": files}

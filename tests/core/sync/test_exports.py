@@ -242,7 +242,9 @@ def test_fhir_bundles_validate_and_map_scores(admin, data, tmp_path):
     out = tmp_path / "fhir"
     result = fhir.export_fhir(admin, CATALOG, out, plaintext=True)
     assert sorted(result["files"]) == sorted([data["ana"]["code"], data["ben"]["code"]])
-    assert result["counts"] == {"Patient": 2, "QuestionnaireResponse": 1, "Observation": 5}
+    # 4 pain ratings, Ana's mood, the PHQ-9 total and her goal's progress (0 %) are Observations
+    assert result["counts"] == {"Patient": 2, "Questionnaire": 1, "Consent": 2, "QuestionnaireResponse": 1,
+                                "Observation": 7, "Goal": 1}
     raw, model = validated(out / f"{data['ana']['code']}.json")
     assert model.type == "transaction" and raw["type"] == "transaction"
     full_urls = [e["fullUrl"] for e in raw["entry"]]
@@ -261,9 +263,11 @@ def test_fhir_bundles_validate_and_map_scores(admin, data, tmp_path):
 
     [qr_entry] = by_type(raw, "QuestionnaireResponse")
     qr = qr_entry["resource"]
-    assert qr["status"] == "completed" and qr["questionnaire"] == "http://loinc.org/q/44249-1"
+    assert qr["status"] == "completed" and qr["questionnaire"] == "https://telecbt.org/fhir/Questionnaire/phq9|1.0.0"
     assert qr["subject"] == {"reference": f"Patient/{data['ana']['id']}"}
-    assert {i["linkId"]: i["answer"][0]["valueInteger"] for i in qr["item"]} == PHQ9
+    answers = {i["linkId"]: i["answer"][0]["valueCoding"] for i in qr["item"]}
+    assert {k: v["extension"][0]["valueDecimal"] for k, v in answers.items()} == PHQ9
+    assert answers["phq9_1"]["code"] == "LA6570-1" and answers["phq9_9"]["code"] == "LA6568-5"
 
     observations = [e["resource"] for e in by_type(raw, "Observation")]
     [score] = [o for o in observations if o["code"].get("coding", [{}])[0].get("code") == "44261-6"]
@@ -310,14 +314,16 @@ def test_fhir_patient_and_since_filters(admin, data, tmp_path):
     assert len(by_type(raw, "Patient")) == 1 and by_type(raw, "QuestionnaireResponse") == []
 
 
-def test_fhir_without_loinc_uses_text_and_local_questionnaire(admin, data, tmp_path):
-    engine.run_all(admin, data["ben"]["code"], CATALOG.get("instrument", "pain-nrs"), "en", {"pain_now": 4})
+def test_fhir_score_without_loinc_gets_a_local_code(admin, data, tmp_path):
+    """Issue 18 finding: a score without a LOINC code was exported with text alone."""
+    engine.run_all(admin, data["ben"]["code"], CATALOG.get("instrument", "sleep-nrs"), "en", {"sleep_quality": 4})
     fhir.export_fhir(admin, CATALOG, tmp_path / "f", [data["ben"]["code"]], plaintext=True)
     raw, _ = validated(tmp_path / "f" / f"{data['ben']['code']}.json")
     [qr] = by_type(raw, "QuestionnaireResponse")
-    assert qr["resource"]["questionnaire"] == "urn:telecbt:questionnaire:pain-nrs"
+    assert qr["resource"]["questionnaire"] == "https://telecbt.org/fhir/Questionnaire/sleep-nrs|1.0.0"
     [score] = [e["resource"] for e in by_type(raw, "Observation") if "derivedFrom" in e["resource"]]
-    assert "coding" not in score["code"] and score["code"]["text"] == "Pain NRS total score"
+    assert score["code"]["coding"] == [{"system": "https://telecbt.org/fhir/CodeSystem/score", "code": "sleep-nrs",
+                                        "display": "Sleep NRS score"}]
     assert score["valueQuantity"]["value"] == 4
 
 
