@@ -1,0 +1,256 @@
+"""Reading an Apple Health export (export.xml, or the export.zip around it) as a stream.
+
+Real exports are hundreds of MB to several GB, so the file is never held in memory: the
+expat parser calls back for each element and nothing is kept but running totals per
+day and source. Records are summed per local day, the day being the date written in the
+record itself (each record carries its own UTC offset, so travel does not move a day):
+
+- steps (HKQuantityTypeIdentifierStepCount) and exercise minutes
+  (HKQuantityTypeIdentifierAppleExerciseTime): summed per day by start time;
+- sleep (HKCategoryTypeIdentifierSleepAnalysis): the time asleep (core, deep, REM or
+  unspecified; "in bed" only when no source recorded asleep time that day), overlaps
+  merged, counted for the day the sleep ends.
+
+An iPhone and an Apple Watch both count the same steps, so sources are never added
+together: each day keeps the larger source's total.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import BinaryIO
+from xml.parsers import expat
+
+from telecbt_cli.core.care.diary_days import today
+from telecbt_cli.core.care.diary_import_days import DayRow, merge_days
+from telecbt_cli.core.care.diary_import_values import (
+    RULES,
+    ImportFileError,
+    ParsedImport,
+    Skipped,
+    check_field,
+    echo,
+)
+
+STEPS = "HKQuantityTypeIdentifierStepCount"
+EXERCISE = "HKQuantityTypeIdentifierAppleExerciseTime"
+SLEEP = "HKCategoryTypeIdentifierSleepAnalysis"
+IN_BED = "HKCategoryValueSleepAnalysisInBed"
+ASLEEP = frozenset({"HKCategoryValueSleepAnalysisAsleep", "HKCategoryValueSleepAnalysisAsleepUnspecified",
+                    "HKCategoryValueSleepAnalysisAsleepCore", "HKCategoryValueSleepAnalysisAsleepDeep",
+                    "HKCategoryValueSleepAnalysisAsleepREM"})
+#: record type -> (diary field, unit the export must use)
+QUANTITIES = {STEPS: ("steps", "count"), EXERCISE: ("activity_min", "min")}
+SKIPPED_KEPT = 1000
+CHUNK = 1 << 20
+
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} ?[+-][0-9]{4}\Z")
+
+
+def looks_like_apple_xml(head: bytes) -> bool:
+    """True for the start of an XML file whose root is HealthData (or any XML, to be checked later)."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text.startswith(b"<?xml") or text.startswith(b"<HealthData") or text.startswith(b"<!DOCTYPE HealthData")
+
+
+def _moment(stamp: str) -> datetime:
+    """'2024-03-01 23:10:00 -0500' -> aware datetime."""
+    return datetime.fromisoformat(stamp[:19] + stamp[19:].strip())
+
+
+class _Totals:
+    """Running totals while the parser walks the file."""
+
+    def __init__(self, last_day: str) -> None:
+        self.last_day = last_day
+        self.sums: dict[str, dict[tuple[str, str], float]] = {fld: {} for fld, _ in QUANTITIES.values()}
+        self.sleep: dict[tuple[str, str], tuple[list, list]] = {}
+        self.first_line: dict[tuple[str, str], int] = {}
+        self.ignored: dict[str, int] = {}
+        self.skipped: list[Skipped] = []
+        self.skipped_total = 0
+        self.records = 0
+        self.root: str | None = None
+        self.encoding = "utf-8"
+
+    def skip(self, line: int, reason: str) -> None:
+        self.skipped_total += 1
+        if len(self.skipped) < SKIPPED_KEPT:
+            self.skipped.append(Skipped(line, reason))
+
+    def quantity(self, kind: str, attrs: dict, line: int) -> None:
+        fld, unit = QUANTITIES[kind]
+        start, value = attrs.get("startDate", ""), attrs.get("value", "")
+        if not _STAMP.match(start):
+            return self.skip(line, f"{RULES[fld][3]} record: start date '{echo(start)}' is not a date")
+        if attrs.get("unit") != unit:
+            return self.skip(line, f"{RULES[fld][3]} record in '{echo(attrs.get('unit', ''))}', not '{unit}'")
+        try:
+            amount = int(value) if value.isdigit() else float(value)
+        except ValueError:
+            return self.skip(line, f"{RULES[fld][3]} '{echo(value)}' is not a number")
+        if not 0 <= amount < 1e9:
+            return self.skip(line, f"{RULES[fld][3]} '{echo(value)}' is out of range")
+        day = start[:10]
+        if day > self.last_day:
+            return self.skip(line, f"date {day} is in the future")
+        key = (day, attrs.get("sourceName", ""))
+        sums = self.sums[fld]
+        if key not in sums:
+            sums[key] = 0
+            self.first_line.setdefault((day, fld), line)
+        sums[key] += amount
+
+    def sleep_record(self, attrs: dict, line: int) -> None:
+        start, end, value = attrs.get("startDate", ""), attrs.get("endDate", ""), attrs.get("value", "")
+        if value not in ASLEEP and value != IN_BED:
+            return  # awake, or a value this version does not know
+        if not (_STAMP.match(start) and _STAMP.match(end)):
+            return self.skip(line, f"sleep record: '{echo(start)}' to '{echo(end)}' are not dates")
+        begin, finish = _moment(start), _moment(end)
+        if finish < begin or finish - begin > timedelta(hours=24):
+            return self.skip(line, f"sleep record from {echo(start)} to {echo(end)} is not a possible night")
+        day = end[:10]
+        if day > self.last_day:
+            return self.skip(line, f"date {day} is in the future")
+        asleep, in_bed = self.sleep.setdefault((day, attrs.get("sourceName", "")), ([], []))
+        (asleep if value in ASLEEP else in_bed).append((begin, finish))
+        self.first_line.setdefault((day, "sleep_hours"), line)
+
+
+def _hours(intervals: list[tuple[datetime, datetime]]) -> float:
+    """Hours covered by the intervals, overlaps counted once."""
+    total = timedelta(0)
+    end: datetime | None = None
+    for begin, finish in sorted(intervals):
+        if end is not None and begin < end:
+            begin = end
+        if finish > begin:
+            total += finish - begin
+        end = finish if end is None else max(end, finish)
+    return total.total_seconds() / 3600
+
+
+def _day_rows(totals: _Totals) -> tuple[list[DayRow], dict[str, int]]:
+    """One DayRow per day, each field the largest total among sources; sources per field."""
+    best: dict[str, dict[str, float]] = {}
+    sources: dict[str, set[str]] = {}
+    for fld, sums in totals.sums.items():
+        for (day, source), amount in sums.items():
+            sources.setdefault(fld, set()).add(source)
+            best.setdefault(day, {})[fld] = max(best.get(day, {}).get(fld, 0), amount)
+    nights: dict[str, tuple[float, float]] = {}  # day -> (most hours asleep, most hours in bed)
+    for (day, source), (asleep, in_bed) in totals.sleep.items():
+        sources.setdefault("sleep_hours", set()).add(source)
+        most_asleep, most_in_bed = nights.get(day, (0.0, 0.0))
+        nights[day] = (max(most_asleep, _hours(asleep)), max(most_in_bed, _hours(in_bed)))
+    for day, (most_asleep, most_in_bed) in nights.items():
+        best.setdefault(day, {})["sleep_hours"] = most_asleep or most_in_bed
+    rows: list[DayRow] = []
+    for day, fields in best.items():
+        values: dict[str, float | int] = {}
+        for fld, amount in fields.items():
+            # Device counts can carry fractions; a day's total of a whole-number field is rounded.
+            amount = round(amount) if RULES[fld][2] else round(amount, 6)
+            value, problem = check_field(fld, amount, f"{amount:g}")
+            line = totals.first_line.get((day, fld), 0)
+            if problem:
+                totals.skip(line, f"{day}: {problem}, so that day's {RULES[fld][3]} were not used")
+            elif value is not None:
+                values[fld] = value
+        if values:
+            line = min(totals.first_line.get((day, fld), 0) for fld in values)
+            rows.append(DayRow(line, date.fromisoformat(day), values))
+    return rows, {fld: len(names) for fld, names in sources.items()}
+
+
+def _parse(stream: BinaryIO, totals: _Totals, size: int, progress: Callable[[int, int], None] | None) -> None:
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+
+    def refuse_entities(*_args: object) -> None:
+        raise ImportFileError("This XML file declares entities, which an Apple Health export never does: "
+                              "it was not imported.")
+
+    def declaration(_version: str, encoding: str | None, _standalone: int) -> None:
+        totals.encoding = (encoding or "utf-8").lower()
+
+    quantity, sleep_record, ignored = totals.quantity, totals.sleep_record, totals.ignored
+
+    def start(name: str, attrs: dict) -> None:
+        if name != "Record":
+            if totals.root is None:
+                totals.root = name
+                if name != "HealthData":
+                    raise ImportFileError(
+                        f"This XML file is not an Apple Health export (its root element is '{echo(name)}', "
+                        "not 'HealthData').")
+            return
+        totals.records += 1
+        kind = attrs.get("type")
+        if kind in QUANTITIES:
+            quantity(kind, attrs, parser.CurrentLineNumber)
+        elif kind == SLEEP:
+            sleep_record(attrs, parser.CurrentLineNumber)
+        else:
+            ignored[kind] = ignored.get(kind, 0) + 1
+
+    parser.EntityDeclHandler = refuse_entities
+    parser.XmlDeclHandler = declaration
+    parser.StartElementHandler = start
+    done = 0
+    try:
+        while chunk := stream.read(CHUNK):
+            parser.Parse(chunk, False)
+            done += len(chunk)
+            if progress:
+                progress(done, size)
+        parser.Parse(b"", True)
+    except expat.ExpatError as error:
+        raise ImportFileError(
+            f"The XML file is damaged or cut short at line {error.lineno} ({expat.ErrorString(error.code)}): "
+            "nothing was imported. Export the data again from the Health app.") from None
+
+
+def _open_zip(path: Path) -> tuple[zipfile.ZipFile, zipfile.ZipInfo]:
+    archive = zipfile.ZipFile(path)
+    members = [m for m in archive.infolist() if m.filename.rsplit("/", 1)[-1] == "export.xml"]
+    if not members:
+        archive.close()
+        raise ImportFileError(
+            "This zip file holds no export.xml, so it is not an Apple Health export. "
+            "Unzip it and import the CSV or XML file inside.")
+    return archive, min(members, key=lambda m: m.filename.count("/"))
+
+
+def read_apple_health(path: Path, *, now: datetime, zone: tzinfo | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> ParsedImport:
+    """Read export.xml (or export.zip) in constant memory; ImportFileError when it cannot be used."""
+    totals = _Totals(today(zone, now).isoformat())
+    if zipfile.is_zipfile(path):
+        archive, member = _open_zip(path)
+        with archive, archive.open(member) as stream:
+            _parse(stream, totals, member.file_size, progress)
+        name = f"Apple Health export ({member.filename} in a zip file)"
+    else:
+        with open(path, "rb") as stream:
+            _parse(stream, totals, path.stat().st_size, progress)
+        name = "Apple Health export (export.xml)"
+    rows, sources = _day_rows(totals)
+    days, _ = merge_days(rows)
+    words = {"steps": STEPS, "activity_min": EXERCISE,
+             "sleep_hours": f"{SLEEP} (asleep; in bed when no source has asleep time that day)"}
+    columns = {"date": "each record's own date (sleep: the day it ends)"}
+    columns |= {fld: words[fld] for fld in ("sleep_hours", "activity_min", "steps") if fld in sources}
+    notes = [f"{RULES[fld][3]} came from {n} sources; on days with more than one, the larger total is used "
+             "(sources are never added together)" for fld, n in sources.items() if n > 1]
+    ignored = [f"{kind} ({count:,} record{'s' if count != 1 else ''})" for kind, count in
+               sorted(totals.ignored.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+    return ParsedImport(rows=days, skipped=sorted(totals.skipped, key=lambda s: s.line), columns=columns,
+                        encoding=totals.encoding, ignored_columns=ignored, format=name,
+                        format_key="apple-health-xml", dates="year-month-day, with each record's own UTC offset",
+                        notes=notes, rows_read=totals.records, skipped_total=totals.skipped_total)
