@@ -166,7 +166,7 @@ def _generic_layout(headers: list[str], normed: list[str], mapping: dict[str, st
 
 def _apply_mapping(layout: Layout, normed: list[str], headers: list[str], mapping: dict[str, str]) -> None:
     for name, target in mapping.items():
-        index = _index(normed, name, set())
+        index = _index(normed, norm_header(name), set())
         if index is None:
             raise ImportFileError(
                 f"--map names a column '{echo(name)}' that is not in the file. "
@@ -188,10 +188,11 @@ def _apply_mapping(layout: Layout, normed: list[str], headers: list[str], mappin
 def build_layout(headers: list[str], mapping: dict[str, str] | None = None) -> Layout:
     """The layout for a header line: a known profile, else the generic CSV; `--map` applied last."""
     normed = [norm_header(h) for h in headers]
-    wanted = {norm_header(k): v for k, v in (mapping or {}).items()}
+    mapping = mapping or {}
     profile = recognise(headers)
-    layout = _profile_layout(profile, normed) if profile else _generic_layout(headers, normed, wanted)
-    _apply_mapping(layout, normed, headers, wanted)
+    layout = _profile_layout(profile, normed) if profile else \
+        _generic_layout(headers, normed, {norm_header(k): v for k, v in mapping.items()})
+    _apply_mapping(layout, normed, headers, mapping)
     if layout.date < 0 or layout.date in {i for _, cols in layout.sources for i in cols}:
         raise ImportFileError("--map must name exactly one date column, different from the data columns.")
     if not layout.sources:
