@@ -200,6 +200,9 @@ def import_(
         columns = parse_mapping(mapping) if mapping else None
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if file.is_dir():
+        raise UsageError(f"{file} is a folder: import one file from it (for Samsung Health, the "
+                         "com.samsung.shealth.step_daily_trend….csv file)")
     if not file.is_file():
         raise UsageError(f"cannot read {file}: no such file")
     try:

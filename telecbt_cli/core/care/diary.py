@@ -203,6 +203,8 @@ def import_rows(access: Access, code: str, rows: list[dict], zone: tzinfo | None
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
     store = access.store
+    if len({row["day"] for row in rows}) != len(rows):
+        raise ValueError("import_rows takes one row per day (as read_export gives them)")
     days = _day_versions(access, patient_id, zone)
     added = updated = unchanged = 0
     not_used: list[dict] = []
@@ -210,7 +212,7 @@ def import_rows(access: Access, code: str, rows: list[dict], zone: tzinfo | None
         for row in rows:
             day = date.fromisoformat(row["day"])
             values = {name: row[name] for name in IMPORTED if row.get(name) is not None}
-            current_versions, seen = days.setdefault(day, ([], {}))
+            current_versions, seen = days.get(day, ([], {}))
             if not current_versions:
                 entry_at = day_to_entry_at(day, zone)
                 fields, supersedes = {**values, "entry_at": entry_at}, None
@@ -225,13 +227,9 @@ def import_rows(access: Access, code: str, rows: list[dict], zone: tzinfo | None
                 fields = {name: current.get(name) for name in FIELDS} | changes
             moment = datetime.fromisoformat(entry_at.replace("Z", "+00:00"))
             checked = check_entry(fields, require_pain=False, now=max(moment, datetime.now(timezone.utc)))
-            stored = records.insert(store, "diary_entries", {"patient_id": patient_id, **_row_values(checked),
-                                                             "source": "import", "supersedes": supersedes,
-                                                             "recorded_by": access.user})
-            current_versions[:] = [stored]
-            for name in IMPORTED:
-                if stored[name] is not None:
-                    seen.setdefault(name, set()).add(stored[name])
+            records.insert(store, "diary_entries", {"patient_id": patient_id, **_row_values(checked),
+                                                    "source": "import", "supersedes": supersedes,
+                                                    "recorded_by": access.user})
             added, updated = (added + 1, updated) if supersedes is None else (added, updated + 1)
         audit.append(store, access.user, "diary.import", patient_id=patient_id,
                      detail={"added": added, "updated": updated})

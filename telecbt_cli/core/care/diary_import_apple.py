@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import BinaryIO
 from xml.parsers import expat
@@ -57,9 +57,9 @@ def looks_like_apple_xml(head: bytes) -> bool:
     return text.startswith(b"<?xml") or text.startswith(b"<HealthData") or text.startswith(b"<!DOCTYPE HealthData")
 
 
-def _moment(stamp: str) -> datetime:
-    """'2024-03-01 23:10:00 -0500' -> aware datetime."""
-    return datetime.fromisoformat(stamp[:19] + stamp[19:].strip())
+def _moment(stamp: str) -> int:
+    """'2024-03-01 23:10:00 -0500' -> seconds since 1970 (an int keeps a night's intervals small)."""
+    return int(datetime.fromisoformat(stamp[:19] + stamp[19:].strip()).timestamp())
 
 
 class _Totals:
@@ -112,7 +112,7 @@ class _Totals:
         if not (_STAMP.match(start) and _STAMP.match(end)):
             return self.skip(line, f"sleep record: '{echo(start)}' to '{echo(end)}' are not dates")
         begin, finish = _moment(start), _moment(end)
-        if finish < begin or finish - begin > timedelta(hours=24):
+        if finish < begin or finish - begin > 86_400:
             return self.skip(line, f"sleep record from {echo(start)} to {echo(end)} is not a possible night")
         day = end[:10]
         if day > self.last_day:
@@ -122,17 +122,17 @@ class _Totals:
         self.first_line.setdefault((day, "sleep_hours"), line)
 
 
-def _hours(intervals: list[tuple[datetime, datetime]]) -> float:
-    """Hours covered by the intervals, overlaps counted once."""
-    total = timedelta(0)
-    end: datetime | None = None
+def _hours(intervals: list[tuple[int, int]]) -> float:
+    """Hours covered by the intervals (seconds since 1970), overlaps counted once."""
+    total = 0
+    end: int | None = None
     for begin, finish in sorted(intervals):
         if end is not None and begin < end:
             begin = end
         if finish > begin:
             total += finish - begin
         end = finish if end is None else max(end, finish)
-    return total.total_seconds() / 3600
+    return total / 3600
 
 
 def _day_rows(totals: _Totals) -> tuple[list[DayRow], dict[str, int]]:
@@ -179,25 +179,27 @@ def _parse(stream: BinaryIO, totals: _Totals, size: int, progress: Callable[[int
     def declaration(_version: str, encoding: str | None, _standalone: int) -> None:
         totals.encoding = (encoding or "utf-8").lower()
 
-    quantity, sleep_record, ignored = totals.quantity, totals.sleep_record, totals.ignored
+    ignored = totals.ignored
+    wanted = {kind: (lambda attrs, line, kind=kind: totals.quantity(kind, attrs, line)) for kind in QUANTITIES}
+    wanted[SLEEP] = totals.sleep_record
 
     def start(name: str, attrs: dict) -> None:
-        if name != "Record":
-            if totals.root is None:
-                totals.root = name
-                if name != "HealthData":
-                    raise ImportFileError(
-                        f"This XML file is not an Apple Health export (its root element is '{echo(name)}', "
-                        "not 'HealthData').")
-            return
-        totals.records += 1
-        kind = attrs.get("type")
-        if kind in QUANTITIES:
-            quantity(kind, attrs, parser.CurrentLineNumber)
-        elif kind == SLEEP:
-            sleep_record(attrs, parser.CurrentLineNumber)
-        else:
-            ignored[kind] = ignored.get(kind, 0) + 1
+        # Called for every element of a file of millions: the common case (a record of a
+        # type we do not read) is kept to two dictionary lookups.
+        if name == "Record":
+            kind = attrs.get("type")
+            handler = wanted.get(kind)
+            if handler is None:
+                ignored[kind] = ignored.get(kind, 0) + 1
+            else:
+                totals.records += 1
+                handler(attrs, parser.CurrentLineNumber)
+        elif totals.root is None:
+            totals.root = name
+            if name != "HealthData":
+                raise ImportFileError(
+                    f"This XML file is not an Apple Health export (its root element is '{echo(name)}', "
+                    "not 'HealthData').")
 
     parser.EntityDeclHandler = refuse_entities
     parser.XmlDeclHandler = declaration
@@ -240,6 +242,7 @@ def read_apple_health(path: Path, *, now: datetime, zone: tzinfo | None = None,
         with open(path, "rb") as stream:
             _parse(stream, totals, path.stat().st_size, progress)
         name = "Apple Health export (export.xml)"
+    totals.records += sum(totals.ignored.values())
     rows, sources = _day_rows(totals)
     days, _ = merge_days(rows)
     words = {"steps": STEPS, "activity_min": EXERCISE,

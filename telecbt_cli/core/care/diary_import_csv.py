@@ -198,7 +198,8 @@ def parse_diary_csv(raw: bytes, *, now: datetime, zone: tzinfo | None = None, da
     rows, skipped = _records(text, _sniff_delimiter(text))
     notes: list[str] = []
     if rows and rows[0][2][0].strip().startswith("com.samsung.") and len(rows) > 1:
-        notes.append(f"line {rows[0][0]} names the data type ({echo(rows[0][2][0])}); the header is line {rows[1][0]}")
+        notes.append(f"line {rows[0][0]} names the data type ({echo(rows[0][2][0], 80)}); "
+                     f"the header is line {rows[1][0]}")
         rows = rows[1:]
     if not rows:
         raise ImportFileError("The file has no header line: export the diary data as CSV with column names.")

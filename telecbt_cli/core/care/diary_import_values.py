@@ -73,10 +73,10 @@ def strip_controls(text: str, keep: str = "") -> str:
     return "".join(ch for ch in text if ch in keep or unicodedata.category(ch) != "Cc")
 
 
-def echo(value: str) -> str:
-    """A value safe to show in a message: no control characters, at most 30 characters."""
+def echo(value: str, limit: int = ECHO_LIMIT) -> str:
+    """A value safe to show in a message: no control characters, at most `limit` characters."""
     text = value.strip() if value.isprintable() else strip_controls(value).strip()
-    return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT - 1] + "…"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 _INT = re.compile(r"-?[0-9]+")
