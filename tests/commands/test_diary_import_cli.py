@@ -9,25 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from telecbt_cli.cli import app
+from tests.commands import test_care_cli
 from tests.conftest import ADMIN, ADMIN_PASS, run_telecbt
 
 SAMPLES = Path(__file__).parent.parent / "core" / "care" / "samples"
 runner = CliRunner()
+code = test_care_cli.code  # the fixture: a store (TELECBT_STORE) with one consented patient
 
 
 def invoke(*args: str):
     return runner.invoke(app, list(args))
-
-
-@pytest.fixture
-def code(tmp_path: Path, pass_file: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    store = tmp_path / "store"
-    assert invoke("init", "--store", str(store), "--admin", "alice", "--passphrase-file", str(pass_file)).exit_code == 0
-    monkeypatch.setenv("TELECBT_STORE", str(store))
-    monkeypatch.setenv("TELECBT_PASSPHRASE", ADMIN_PASS)
-    value = json.loads(invoke("patient", "add", "--name", "Ana", "--json").stdout)["code"]
-    assert invoke("patient", "consent", value, "--method", "written", "--version", "v1").exit_code == 0
-    return value
 
 
 def imported(code: str) -> dict[str, dict]:

@@ -159,14 +159,15 @@ def list_entries(access: Access, code: str, since: str | None = None, include_su
     return rows
 
 
-def _day_versions(access: Access, patient_id: str, zone: tzinfo | None) -> dict[date, tuple[list[dict], dict]]:
+def _day_versions(access: Access, patient_id: str) -> dict[date, tuple[list[dict], dict]]:
     """Imported entries by day: (current versions, every value each field ever had on that day)."""
     versions = access.store.rows(
-        "SELECT * FROM diary_entries WHERE patient_id = ? AND source = 'import' AND deleted = 0", (patient_id,))
+        f"SELECT id, entry_at, supersedes, hlc, {', '.join(IMPORTED)} FROM diary_entries "
+        "WHERE patient_id = ? AND source = 'import' AND deleted = 0", (patient_id,))
     replaced = {v["supersedes"] for v in versions if v["supersedes"]}
     days: dict[date, tuple[list[dict], dict]] = {}
     for version in versions:
-        current, seen = days.setdefault(entry_day(version["entry_at"], zone), ([], {}))
+        current, seen = days.setdefault(entry_day(version["entry_at"]), ([], {}))
         for name in IMPORTED:
             if version[name] is not None:
                 seen.setdefault(name, set()).add(version[name])
@@ -205,10 +206,10 @@ def import_rows(access: Access, code: str, rows: list[dict], zone: tzinfo | None
     store = access.store
     if len({row["day"] for row in rows}) != len(rows):
         raise ValueError("import_rows takes one row per day (as read_export gives them)")
-    days = _day_versions(access, patient_id, zone)
     added = updated = unchanged = 0
     not_used: list[dict] = []
     with store.write():
+        days = _day_versions(access, patient_id)  # inside the transaction: no other writer in between
         for row in rows:
             day = date.fromisoformat(row["day"])
             values = {name: row[name] for name in IMPORTED if row.get(name) is not None}
@@ -217,12 +218,15 @@ def import_rows(access: Access, code: str, rows: list[dict], zone: tzinfo | None
                 entry_at = day_to_entry_at(day, zone)
                 fields, supersedes = {**values, "entry_at": entry_at}, None
             else:
-                current = _decode(dict(max(current_versions, key=lambda v: v["hlc"])))
-                changes, refused = _merge_day(current, seen, values, row["day"])
+                newest = max(current_versions, key=lambda v: v["hlc"])
+                changes, refused = _merge_day(newest, seen, values, row["day"])
                 not_used += refused
                 if not changes:
                     unchanged += 1
                     continue
+                stored = store.one("SELECT * FROM diary_entries WHERE id = ?", (newest["id"],))
+                assert stored is not None  # read a moment ago in this same transaction
+                current = _decode(stored)
                 entry_at, supersedes = current["entry_at"], current["id"]
                 fields = {name: current.get(name) for name in FIELDS} | changes
             moment = datetime.fromisoformat(entry_at.replace("Z", "+00:00"))

@@ -31,10 +31,14 @@ def day_to_entry_at(day: date, zone: tzinfo | None = None) -> str:
     return iso_utc(moment)
 
 
-def entry_day(entry_at: str, zone: tzinfo | None = None) -> date:
-    """The calendar day, in `zone`, of a stored `entry_at`."""
-    moment = datetime.fromisoformat(entry_at.replace("Z", "+00:00"))
-    return (moment.astimezone() if zone is None else moment.astimezone(zone)).date()
+def entry_day(entry_at: str) -> date:
+    """The calendar day of a stored day-level `entry_at`: its UTC date.
+
+    `day_to_entry_at` puts a day on that date in UTC whatever the zone, so this needs no
+    zone, and a day stays the same day if the device's (or later the patient's) zone changes.
+    It is also how earlier imports (08:00 UTC) and reports read the day.
+    """
+    return date.fromisoformat(entry_at[:10])
 
 
 def today(zone: tzinfo | None = None, now: datetime | None = None) -> date:

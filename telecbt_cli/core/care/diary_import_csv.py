@@ -116,9 +116,7 @@ def _records(text: str, delimiter: str) -> tuple[list[tuple[int, int, list[str]]
         if any(cell.strip() for cell in cells):
             rows.append((start, last, cells))
         if len(rows) + len(broken) > MAX_ROWS + 2:
-            raise ImportFileError(
-                f"The file has more than {MAX_ROWS:,} data rows. "
-                "Export a shorter period or split the file, then import each part.")
+            raise _too_many_rows()
     return rows, broken
 
 
@@ -178,15 +176,18 @@ def _person_rows(rows: list, layout: Layout, person: str | None, width: int) -> 
     return kept, [f"{len(rows) - len(kept)} row(s) for other people (other Ids) were left out"]
 
 
-def parse_diary_csv(raw: bytes, *, now: datetime, zone: tzinfo | None = None, date_format: str | None = None,
-                    mapping: dict[str, str] | None = None, person: str | None = None) -> ParsedImport:
-    """Read a CSV export; see docs/diary-import.md. Raises ImportFileError when the file cannot be used.
+def _too_many_rows() -> ImportFileError:
+    return ImportFileError(f"The file has more than {MAX_ROWS:,} data rows. "
+                           "Export a shorter period or split the file, then import each part.")
 
-    `now` must be timezone-aware: days after today (in `zone`; None = this device's zone) are
-    skipped as future. `date_format` is 'DMY', 'MDY' or 'YMD' (see parse_date_format).
-    """
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be a timezone-aware datetime")
+
+def _span(start: int, end: int) -> str:
+    return "" if end == start else \
+        f" (this row runs from line {start} to line {end}: check for a quote (\") that is not closed)"
+
+
+def _header_and_rows(raw: bytes) -> tuple[str, list[str], list, list[Skipped], list[str]]:
+    """(encoding, header cells, data rows, rows the csv module could not read, notes)."""
     raw = bytes(raw)
     if len(raw) > MAX_BYTES:
         raise ImportFileError(
@@ -195,9 +196,9 @@ def parse_diary_csv(raw: bytes, *, now: datetime, zone: tzinfo | None = None, da
     if not raw.strip():
         raise ImportFileError("The file is empty: export the diary data as CSV with a header line.")
     text, encoding = decode(raw)
-    rows, skipped = _records(text, _sniff_delimiter(text))
+    rows, broken = _records(text, _sniff_delimiter(text))
     notes: list[str] = []
-    if rows and rows[0][2][0].strip().startswith("com.samsung.") and len(rows) > 1:
+    if len(rows) > 1 and rows[0][2][0].strip().startswith("com.samsung."):
         notes.append(f"line {rows[0][0]} names the data type ({echo(rows[0][2][0], 80)}); "
                      f"the header is line {rows[1][0]}")
         rows = rows[1:]
@@ -206,60 +207,34 @@ def parse_diary_csv(raw: bytes, *, now: datetime, zone: tzinfo | None = None, da
     headers = rows[0][2]
     if headers and not headers[-1].strip():
         headers = headers[:-1]
-    layout = build_layout(headers, mapping)
-    width = len(headers)
-    data = [(start, end, _trim(cells, width)) for start, end, cells in rows[1:]]
-    if len(data) + len(skipped) > MAX_ROWS:
-        raise ImportFileError(
-            f"The file has more than {MAX_ROWS:,} data rows. "
-            "Export a shorter period or split the file, then import each part.")
-    rows_read = len(data) + len(skipped)
-    data, person_notes = _person_rows(data, layout, person, width)
-    notes += person_notes
+    data = [(start, end, _trim(cells, len(headers))) for start, end, cells in rows[1:]]
+    if len(data) + len(broken) > MAX_ROWS:
+        raise _too_many_rows()
+    return encoding, headers, data, broken, notes
 
-    usable: list[tuple[int, int, list[str]]] = []
-    for start, end, cells in data:
-        if len(cells) != width:
-            many = len(cells) > width
-            hint = " (a decimal comma in a comma-separated file? put such numbers in quotes)" if many else ""
-            span = "" if end == start else f" (this row runs from line {start} to line {end}: check for a quote (\") that is not closed)"
-            skipped.append(Skipped(start, f"row has {len(cells)} cells but the header has {width}{hint}{span}"))
-        else:
-            usable.append((start, end, cells))
 
-    profile = layout.profile
+def _read_dates(usable: list, layout: Layout, headers: list[str], date_format: str | None,
+                skipped: list[Skipped]) -> tuple[dict[int, DateCell | date], str | None, str]:
+    """Each row's date cell (by line), the day/month order for the column, and how it was decided."""
     cells_by_line: dict[int, DateCell | date] = {}
     for start, _, cells in usable:
         try:
-            if profile and profile.date_kind == "epoch_ms" and not layout.mapped:
-                cells_by_line[start] = epoch_ms_day(cells[layout.date])
-            else:
-                cells_by_line[start] = split_cell(cells[layout.date])
+            cells_by_line[start] = epoch_ms_day(cells[layout.date]) if layout.date_kind == "epoch_ms" \
+                else split_cell(cells[layout.date])
         except DateProblem as problem:
             skipped.append(Skipped(start, str(problem) + _where(headers[layout.date], "date")))
-    text_cells = [(line, c) for line, c in cells_by_line.items() if isinstance(c, DateCell)]
-    order, dates = decide_order(text_cells, column=headers[layout.date].strip(), given=date_format,
-                                documented=profile.date_order if profile else None,
-                                maker=profile.maker if profile else "")
-    if profile and profile.date_kind == "epoch_ms" and not layout.mapped:
-        dates = "day stamps in milliseconds since 1970 (midnight UTC of each day)"
+    if layout.date_kind == "epoch_ms":
+        return cells_by_line, None, "day stamps in milliseconds since 1970 (midnight UTC of each day)"
+    profile = layout.profile
+    order, how = decide_order([(line, c) for line, c in cells_by_line.items() if isinstance(c, DateCell)],
+                              column=headers[layout.date].strip(), given=date_format,
+                              documented=profile.date_order if profile else None,
+                              maker=profile.maker if profile else "")
+    return cells_by_line, order, how
 
-    good: list[DayRow] = []
-    last_day = today(zone, now)
-    sources = _sources(layout, headers)
-    date_where = _where(headers[layout.date], "date")
-    for start, end, cells in usable:
-        if start not in cells_by_line:
-            continue
-        row, problems = _check_row(start, cells, cells_by_line[start], layout, sources, date_where, order, zone,
-                                   last_day)
-        if row is None:
-            span = "" if end == start else f" (this row runs from line {start} to line {end}: check for a quote (\") that is not closed)"
-            skipped.append(Skipped(start, "; ".join(problems) + span))
-        else:
-            good.append(row)
-    days, duplicates = merge_days(good)
-    skipped.sort(key=lambda s: s.line)
+
+def _columns_used(layout: Layout, headers: list[str]) -> tuple[dict[str, str], list[str]]:
+    """(field -> the column(s) it came from, the headers not used)."""
     used = {"date": headers[layout.date].strip()}
     for unit, columns in layout.sources:
         used[UNITS[unit][0]] = " + ".join(headers[i].strip() for i in columns)
@@ -271,7 +246,49 @@ def parse_diary_csv(raw: bytes, *, now: datetime, zone: tzinfo | None = None, da
         used["all_devices"] = f"{headers[layout.combined[0]].strip()} = {layout.combined[1]}"
     taken = {layout.date, *(i for _, cols in layout.sources for i in cols)}
     taken |= {i for i in (layout.note, layout.person, layout.combined and layout.combined[0]) if i is not None}
-    ignored = [h.strip() for i, h in enumerate(headers) if i not in taken and h.strip()]
+    return used, [h.strip() for i, h in enumerate(headers) if i not in taken and h.strip()]
+
+
+def parse_diary_csv(raw: bytes, *, now: datetime, zone: tzinfo | None = None, date_format: str | None = None,
+                    mapping: dict[str, str] | None = None, person: str | None = None) -> ParsedImport:
+    """Read a CSV export; see docs/diary-import.md. Raises ImportFileError when the file cannot be used.
+
+    `now` must be timezone-aware: days after today (in `zone`; None = this device's zone) are
+    skipped as future. `date_format` is 'DMY', 'MDY' or 'YMD' (see parse_date_format).
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    encoding, headers, data, skipped, notes = _header_and_rows(raw)
+    layout = build_layout(headers, mapping)
+    width = len(headers)
+    rows_read = len(data) + len(skipped)
+    data, person_notes = _person_rows(data, layout, person, width)
+    notes += person_notes
+    usable = []
+    for start, end, cells in data:
+        if len(cells) == width:
+            usable.append((start, end, cells))
+            continue
+        hint = " (a decimal comma in a comma-separated file? put such numbers in quotes)" if len(cells) > width else ""
+        skipped.append(Skipped(start, f"row has {len(cells)} cells but the header has {width}{hint}{_span(start, end)}"))
+    cells_by_line, order, dates = _read_dates(usable, layout, headers, date_format, skipped)
+
+    good: list[DayRow] = []
+    last_day = today(zone, now)
+    sources = _sources(layout, headers)
+    date_where = _where(headers[layout.date], "date")
+    for start, end, cells in usable:
+        if start in cells_by_line:
+            row, problems = _check_row(start, cells, cells_by_line[start], layout, sources, date_where, order,
+                                       zone, last_day)
+            if row is None:
+                skipped.append(Skipped(start, "; ".join(problems) + _span(start, end)))
+            else:
+                good.append(row)
+    days, duplicates = merge_days(good)
+    skipped.sort(key=lambda s: s.line)
+    used, ignored = _columns_used(layout, headers)
+    profile = layout.profile
     return ParsedImport(rows=days, skipped=skipped, columns=used, encoding=encoding, ignored_columns=ignored,
                         format=profile.name if profile else "Diary CSV",
                         format_key=profile.key if profile else "generic-csv", dates=dates,

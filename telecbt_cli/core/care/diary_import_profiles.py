@@ -107,7 +107,7 @@ class Layout:
     person: int | None = None
     combined: tuple[int, str] | None = None
     not_worn: list[tuple[int, str]] = field(default_factory=list)
-    mapped: bool = False
+    date_kind: str = "text"                 # the profile's, unless --map chose another date column
 
 
 def _header_list(headers: list[str], limit: int = 20) -> str:
@@ -138,7 +138,7 @@ def _profile_layout(profile: Profile, normed: list[str]) -> Layout:
     return Layout(profile, at(profile.date_column), sources,
                   person=at(profile.person_column) if profile.person_column else None,
                   combined=(at(profile.combined[0]), profile.combined[1]) if profile.combined else None,
-                  not_worn=[(at(c), v) for c, v in profile.not_worn])
+                  not_worn=[(at(c), v) for c, v in profile.not_worn], date_kind=profile.date_kind)
 
 
 def _generic_layout(headers: list[str], normed: list[str], mapping: dict[str, str]) -> Layout:
@@ -175,14 +175,13 @@ def _apply_mapping(layout: Layout, normed: list[str], headers: list[str], mappin
         if layout.note == index:
             layout.note = None
         if target == "date":
-            layout.date = index
+            layout.date, layout.date_kind = index, "text"
         elif target == "note":
             layout.note = index
         elif target != "ignore":
             fld = UNITS[target][0]
             layout.sources = [(u, cols) for u, cols in layout.sources if UNITS[u][0] != fld]
             layout.sources.append((target, [index]))
-    layout.mapped = bool(mapping)
 
 
 def build_layout(headers: list[str], mapping: dict[str, str] | None = None) -> Layout:

@@ -120,6 +120,8 @@ def test_samsung_step_daily_trend_sample():
     assert result.skipped == []
     assert result.columns["all_devices"] == "source_type = -2"
     assert result.notes[0].startswith("line 1 names the data type")
+    mapped = read("com.samsung.shealth.step_daily_trend.20240304060000.csv", mapping={"calorie": "ignore"})
+    assert values(mapped) == values(result)
 
 
 def samsung(header_comma: bool, prefix: str, rows: list[tuple[int, int, int]]) -> bytes:

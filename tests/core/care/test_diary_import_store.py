@@ -129,3 +129,10 @@ def test_import_needs_consent(admin):
     code = enrol(admin, consent=False)
     with pytest.raises(ConsentRequired):
         diary.import_rows(admin, code, [{"day": "2026-03-02", "steps": 1}])
+
+
+def test_rows_must_be_one_per_day(admin):
+    code = enrol(admin)
+    with pytest.raises(ValueError, match="one row per day"):
+        diary.import_rows(admin, code, [{"day": "2026-03-02", "steps": 1}, {"day": "2026-03-02", "steps": 2}])
+    assert counts(admin)[0] == 0
