@@ -62,6 +62,14 @@ def _moment(stamp: str) -> int:
     return int(datetime.fromisoformat(stamp[:19] + stamp[19:].strip()).timestamp())
 
 
+def _real_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 class _Totals:
     """Running totals while the parser walks the file."""
 
@@ -101,6 +109,8 @@ class _Totals:
         key = (day, attrs.get("sourceName", ""))
         sums = self.sums[fld]
         if key not in sums:
+            if not _real_day(day):
+                return self.skip(line, f"{RULES[fld][3]} record: start date '{echo(start)}' is not a date")
             sums[key] = 0
             self.first_line.setdefault((day, fld), line)
         sums[key] += amount
@@ -109,9 +119,12 @@ class _Totals:
         start, end, value = attrs.get("startDate", ""), attrs.get("endDate", ""), attrs.get("value", "")
         if value not in ASLEEP and value != IN_BED:
             return  # awake, or a value this version does not know
-        if not (_STAMP.match(start) and _STAMP.match(end)):
+        try:
+            if not (_STAMP.match(start) and _STAMP.match(end)):
+                raise ValueError("not a stamp")
+            begin, finish = _moment(start), _moment(end)
+        except ValueError:
             return self.skip(line, f"sleep record: '{echo(start)}' to '{echo(end)}' are not dates")
-        begin, finish = _moment(start), _moment(end)
         if finish < begin or finish - begin > 86_400:
             return self.skip(line, f"sleep record from {echo(start)} to {echo(end)} is not a possible night")
         day = end[:10]

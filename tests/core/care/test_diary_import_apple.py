@@ -120,6 +120,16 @@ def test_exercise_minutes_and_wrong_units(tmp_path):
     assert [s.reason for s in result.skipped] == ["active minutes record in 's', not 'min'"]
 
 
+def test_impossible_dates_are_skipped_not_fatal(tmp_path):
+    body = (steps("Phone", "2024-02-30 08:00:00 +0000", 10) + steps("Phone", "2024-02-28 08:00:00 +0000", 20)
+            + sleep("Watch", "2024-13-01 01:00:00 +0000", "2024-13-01 02:00:00 +0000"))
+    result = read_export(export(tmp_path, body), now=NOW, zone=timezone.utc)
+    assert values(result) == {"2024-02-28": {"steps": 20}}
+    assert [s.reason for s in result.skipped] == [
+        "steps record: start date '2024-02-30 08:00:00 +0000' is not a date",
+        "sleep record: '2024-13-01 01:00:00 +0000' to '2024-13-01 02:00:00 +0000' are not dates"]
+
+
 def test_future_records_are_skipped(tmp_path):
     body = steps("Phone", "2026-03-20 23:00:00 -0300", 10) + steps("Phone", "2026-03-21 08:00:00 -0300", 20)
     result = read_export(export(tmp_path, body), now=NOW, zone=timezone.utc)
