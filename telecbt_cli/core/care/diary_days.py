@@ -4,7 +4,7 @@ Day-level data (a device's steps or sleep for a date) has no time of its own, bu
 diary entry stores one instant (`entry_at`, UTC). Reports and the kiosk read an entry's
 day from the UTC date; the staff UI shows local time. So a day is stored at an instant
 that falls on that date both in UTC and in the zone: halfway between noon in the zone
-and noon UTC (12:00 UTC in London, 10:30 UTC in Nairobi, 05:30 UTC in Auckland in
+and noon UTC (12:00 UTC in London in winter, 10:30 UTC in Nairobi, 05:30 UTC in Auckland in
 summer, 15:30 UTC in Los Angeles in summer). That works for every zone from UTC-12 to
 UTC+14, with or without daylight saving time.
 

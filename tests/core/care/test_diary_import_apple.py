@@ -100,6 +100,30 @@ def test_generated_records_match_what_was_written(tmp_path):
                                                                       if any(written[d].values())}
 
 
+def test_records_of_other_types_are_counted_however_they_are_written(tmp_path):
+    one_line = record("HKQuantityTypeIdentifierHeartRate", "Watch", "2024-03-04 08:00:00 +0000",
+                      "2024-03-04 08:00:00 +0000", "71", "count/min")
+    with_metadata = one_line.replace('"/>\n', '">\n  <MetadataEntry key="HKMetadataKeyHeartRateMotionContext" '
+                                             'value="0"/>\n </Record>\n')
+    type_not_first = ' <Record sourceName="Watch" type="HKQuantityTypeIdentifierHeartRate" startDate="x" endDate="x"/>\n'
+    body = one_line + with_metadata + type_not_first + '<Record value="1"/>' + steps("Phone", "2024-03-04 09:00:00 +0000", 5)
+    result = read_export(export(tmp_path, body), now=NOW, zone=timezone.utc)
+    assert values(result) == {"2024-03-04": {"steps": 5}}
+    assert result.ignored_columns == ["HKQuantityTypeIdentifierHeartRate (3 records)",
+                                      "records without a type (1 record)"]
+    assert result.rows_read == 5
+
+
+def test_a_hostile_file_cannot_grow_memory_with_names(tmp_path):
+    body = "".join(record(f"HKQuantityTypeIdentifierMade{n}", "Watch", "2024-03-04 08:00:00 +0000",
+                          "2024-03-04 08:00:00 +0000", "1", "x") for n in range(250))
+    body += "".join(steps(f"Source {n}", "2024-03-05 08:00:00 +0000", 1) for n in range(502))
+    result = read_export(export(tmp_path, body), now=NOW, zone=timezone.utc)
+    assert len(result.ignored_columns) == 201 and "other record types (50 records)" in result.ignored_columns
+    assert values(result) == {"2024-03-05": {"steps": 1}}
+    assert [s.reason for s in result.skipped] == ["steps record from one source too many (over 500)"] * 2
+
+
 def test_sleep_in_bed_only_when_no_source_has_asleep_time(tmp_path):
     body = (sleep("Phone", "2024-03-04 23:00:00 +0000", "2024-03-05 07:00:00 +0000", "InBed")
             + sleep("Phone", "2024-03-05 23:30:00 +0000", "2024-03-06 06:00:00 +0000", "InBed")
