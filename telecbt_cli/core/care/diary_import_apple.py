@@ -108,11 +108,15 @@ class _Totals:
             kind = OTHER_KINDS
         self.ignored[kind] = self.ignored.get(kind, 0) + n
 
-    def source(self, attrs: dict) -> str | None:
-        """The record's source, or None once a file names more sources than any real export."""
+    def placed(self, day: str, attrs: dict, words: str, line: int) -> str | None:
+        """The record's source when it can be counted on `day`; else None, the record skipped."""
+        if day > self.last_day:
+            self.skip(line, f"date {day} is in the future")
+            return None
         name = attrs.get("sourceName", "")
         if name not in self.sources:
-            if len(self.sources) >= SOURCES_KEPT:
+            if len(self.sources) >= SOURCES_KEPT:  # more than any real export names
+                self.skip(line, f"{words} record from one source too many (over {SOURCES_KEPT})")
                 return None
             self.sources.add(name)
         return name
@@ -136,11 +140,9 @@ class _Totals:
         if not 0 <= amount < 1e9:
             return self.skip(line, f"{RULES[fld][3]} '{echo(value)}' is out of range")
         day = start[:10]
-        if day > self.last_day:
-            return self.skip(line, f"date {day} is in the future")
-        source = self.source(attrs)
+        source = self.placed(day, attrs, RULES[fld][3], line)
         if source is None:
-            return self.skip(line, f"{RULES[fld][3]} record from one source too many (over {SOURCES_KEPT})")
+            return None
         key = (day, source)
         sums = self.sums[fld]
         if key not in sums:
@@ -163,11 +165,9 @@ class _Totals:
         if finish < begin or finish - begin > 86_400:
             return self.skip(line, f"sleep record from {echo(start)} to {echo(end)} is not a possible night")
         day = end[:10]
-        if day > self.last_day:
-            return self.skip(line, f"date {day} is in the future")
-        source = self.source(attrs)
+        source = self.placed(day, attrs, "sleep", line)
         if source is None:
-            return self.skip(line, f"sleep record from one source too many (over {SOURCES_KEPT})")
+            return None
         asleep, in_bed = self.sleep.setdefault((day, source), ([], []))
         (asleep if value in ASLEEP else in_bed).append((begin, finish))
         self.first_line.setdefault((day, "sleep_hours"), line)

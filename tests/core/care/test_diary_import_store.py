@@ -48,6 +48,7 @@ def local_zone(monkeypatch: pytest.MonkeyPatch):
     time.tzset()
 
 
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="time.tzset is POSIX only")
 @pytest.mark.parametrize("zone", ["Pacific/Auckland", "America/Los_Angeles", "Pacific/Kiritimati",
                                   "Pacific/Pago_Pago", "UTC"])
 def test_a_day_lands_on_that_day_whatever_the_devices_zone(admin, local_zone, zone):
