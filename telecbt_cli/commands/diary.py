@@ -125,47 +125,113 @@ def list_(
                    empty="No diary entries yet.")
 
 
+FIELD_WORDS = {"date": "date", "pain": "pain", "mood": "mood", "sleep_hours": "sleep hours",
+               "sleep_quality": "sleep quality", "activity_min": "active minutes", "steps": "steps", "note": "note",
+               "person": "person", "all_devices": "all-devices row"}
+
+
+def _import_report(file: Path, parsed) -> dict:
+    return {"file": str(file), "format": parsed.format, "format_id": parsed.format_key, "encoding": parsed.encoding,
+            "dates": parsed.dates, "columns": parsed.columns, "ignored_columns": parsed.ignored_columns,
+            "rows_read": parsed.rows_read, "days": len(parsed.rows),
+            "skipped_count": parsed.skipped_total,
+            "skipped": [{"line": s.line, "reason": s.reason} for s in parsed.skipped],
+            "duplicates": [{"line": s.line, "reason": s.reason} for s in parsed.duplicates],
+            "notes": parsed.notes, "rows": parsed.rows, "saved": None}
+
+
+def _say_report(report: dict, limit: int = 50) -> None:
+    say(f"{report['file']}: {report['format']}, {report['encoding']}")
+    say(f"  dates: {report['dates']}")
+    say("  columns used: " + "; ".join(f"{FIELD_WORDS.get(k, k)} <- {v}" for k, v in report["columns"].items()))
+    if report["ignored_columns"]:
+        shown = report["ignored_columns"][:12]
+        more = len(report["ignored_columns"]) - len(shown)
+        say("  ignored: " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
+    what = "record(s)" if report["format_id"] == "apple-health-xml" else "row(s)"
+    say(f"  {report['rows_read']} {what} read: {report['days']} day(s) to import, {report['skipped_count']} skipped, "
+        f"{len(report['duplicates'])} folded into another row for the same day")
+    for item in report["skipped"][:limit]:
+        say(f"  line {item['line']}: {item['reason']}", style="yellow")
+    if report["skipped_count"] > min(limit, len(report["skipped"])):
+        say(f"  … and {report['skipped_count'] - min(limit, len(report['skipped']))} more skipped (all listed with --json)")
+    for item in report["duplicates"][:limit]:
+        say(f"  line {item['line']}: {item['reason']}")
+    if len(report["duplicates"]) > limit:
+        say(f"  … and {len(report['duplicates']) - limit} more (all listed with --json)")
+    for note in report["notes"]:
+        say(f"  {note}")
+
+
 @app.command("import")
 def import_(
     patient: CodeArg,
-    file: Annotated[Path, typer.Argument(help="CSV export from a phone or wearable (see docs/diary-import.md).")],
+    file: Annotated[Path, typer.Argument(
+        help="Export from a phone or wearable: Fitbit, Google Fit or Samsung Health CSV, Apple Health "
+             "export.xml or export.zip, or a diary CSV (see docs/diary-import.md).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the file and report; save nothing.")] = False,
+    date_format: Annotated[Optional[str], typer.Option(
+        "--date-format", show_default=False,
+        help="Order of dates like 04/03/2026 when the file cannot tell: DD/MM/YYYY or MM/DD/YYYY.")] = None,
+    mapping: Annotated[Optional[list[str]], typer.Option(
+        "--map", show_default=False,
+        help="COLUMN=FIELD for a column whose name is not recognised; FIELD is date, steps, sleep_hours, "
+             "sleep_minutes, activity_min, pain, mood, sleep_quality, note or ignore. Repeat as needed.")] = None,
+    person: Annotated[Optional[str], typer.Option(
+        "--person", show_default=False, help="For files holding several people (Fitabase): the Id to import.")] = None,
     yes: YesOpt = False,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """Import steps, sleep and activity from a CSV; rows that cannot be used are listed with the reason."""
+    """Import steps, sleep and activity from a phone or wearable export: one diary entry per day.
+
+    Rows that cannot be used are listed with the reason. Importing the same file again, or
+    an overlapping one, changes nothing already imported. Exits 2 when nothing in the file can be used.
+    """
     from datetime import datetime, timezone
 
+    from telecbt_cli.commands.output import progress_bar
     from telecbt_cli.core.care import diary
-    from telecbt_cli.core.care.diary_import import ImportFileError, parse_diary_csv
+    from telecbt_cli.core.care.diary_import import ImportFileError, parse_date_format, parse_mapping, read_export
     from telecbt_cli.core.store.errors import UsageError
 
     try:
-        raw = file.read_bytes()
-    except OSError:
-        raise UsageError(f"cannot read {file}") from None
+        order = parse_date_format(date_format) if date_format else None
+        columns = parse_mapping(mapping) if mapping else None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if file.is_dir():
+        raise UsageError(f"{file} is a folder: import one file from it (for Samsung Health, the "
+                         "com.samsung.shealth.step_daily_trend….csv file)")
+    if not file.is_file():
+        raise UsageError(f"cannot read {file}: no such file")
     try:
-        parsed = parse_diary_csv(raw, now=datetime.now(timezone.utc))
+        with progress_bar(json_out, "Reading") as bar:
+            parsed = read_export(file, now=datetime.now(timezone.utc), date_format=order, mapping=columns,
+                                 person=person, progress=(lambda done, total: bar(done, total)) if bar else None)
     except ImportFileError as error:
         raise UsageError(str(error)) from None
-    report = {"file": str(file), "good_rows": len(parsed.rows), "columns": parsed.columns,
-              "skipped": [{"line": s.line, "reason": s.reason} for s in parsed.skipped], "saved": None}
+    except OSError:
+        raise UsageError(f"cannot read {file}") from None
+    report = _import_report(file, parsed)
     if not json_out:
-        say(f"{file}: {len(parsed.rows)} usable row(s), {len(parsed.skipped)} skipped "
-            f"(columns: {', '.join(f'{k}<-{v}' for k, v in parsed.columns.items())}).")
-        for skipped in parsed.skipped[:50]:
-            say(f"  line {skipped.line}: {skipped.reason}", style="yellow")
-        if len(parsed.skipped) > 50:
-            say(f"  … and {len(parsed.skipped) - 50} more")
-    if not dry_run and parsed.rows:
+        _say_report(report)
+    if not parsed.rows:
+        if json_out:
+            emit_json(report)
+        raise UsageError(f"nothing in {file} can be imported: no row has a usable date and diary value.")
+    if not dry_run:
         with unlocked(store, user, passphrase_file, passphrase_fd) as access:
             access.require("write")
-            if parsed.skipped:
-                confirm(f"Import the {len(parsed.rows)} good row(s) and leave out the {len(parsed.skipped)} listed?", yes)
-            report["saved"] = diary.import_rows(access, patient, parsed.rows)
+            if parsed.skipped_total:
+                confirm(f"Import the {len(parsed.rows)} day(s) and leave out the {parsed.skipped_total} "
+                        "skipped row(s) listed?", yes)
+            report["saved"] = saved = diary.import_rows(access, patient, parsed.rows)
         if not json_out:
-            say(f"Imported {report['saved']['added']} row(s); {report['saved']['already_present']} day(s) were already imported.",
-                style="green")
+            say(f"Imported {saved['added']} new day(s); {saved['updated']} day(s) updated; "
+                f"{saved['unchanged']} day(s) unchanged (already imported).", style="green")
+            if saved["not_used"]:
+                say(f"  {len(saved['not_used'])} value(s) in the file were not used: the diary keeps the larger "
+                    "total, or the first rating, already stored for that day (listed with --json).")
     if json_out:
         emit_json(report)

@@ -51,15 +51,15 @@ def test_diary_import_reports_skips_and_needs_confirmation(code, tmp_path):
                     f"{(TODAY + timedelta(days=5)).isoformat()},10,10\n")
     dry = invoke("diary", "import", code, str(path), "--dry-run", "--json")
     report = json.loads(dry.stdout)
-    assert report["good_rows"] == 2 and report["saved"] is None
+    assert report["days"] == 2 and report["saved"] is None
     assert [s["line"] for s in report["skipped"]] == [3, 5]
     refused = invoke("diary", "import", code, str(path))
     assert refused.exit_code == 2 and "--yes" in refused.stderr
     assert json.loads(invoke("diary", "list", code, "--json").stdout) == []
     done = json.loads(invoke("diary", "import", code, str(path), "--yes", "--json").stdout)
-    assert done["saved"] == {"added": 2, "already_present": 0}
+    assert done["saved"] == {"added": 2, "updated": 0, "unchanged": 0, "not_used": []}
     again = json.loads(invoke("diary", "import", code, str(path), "--yes", "--json").stdout)
-    assert again["saved"] == {"added": 0, "already_present": 2}
+    assert again["saved"] == {"added": 0, "updated": 0, "unchanged": 2, "not_used": []}
     entries = json.loads(invoke("diary", "list", code, "--json").stdout)
     assert [(e["steps"], e["sleep_hours"]) for e in entries] == [(4200, 6.5), (5100, 5.0)]
     binary = tmp_path / "x.csv"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 
+from telecbt_cli.core.care.diary_days import day_to_entry_at, entry_day
+from telecbt_cli.core.care.diary_import_values import TOTALS
 from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
@@ -23,6 +25,8 @@ RATED_BY_PATIENT = ("manual", "kiosk")
 LISTS = ("triggers", "coping", "meds")
 FIELDS = ("entry_at", "pain", "locations", *[k for k in NUMERIC if k != "pain"], *LISTS, "note")
 CLOCK_SKEW = timedelta(minutes=10)
+#: Fields an import may fill (which keep the larger value and which the first: diary_import_values.TOTALS).
+IMPORTED = ("pain", "mood", "sleep_hours", "sleep_quality", "activity_min", "steps", "note")
 
 
 def parse_when(text: str, now: datetime | None = None) -> str:
@@ -155,25 +159,82 @@ def list_entries(access: Access, code: str, since: str | None = None, include_su
     return rows
 
 
-def import_rows(access: Access, code: str, rows: list[dict]) -> dict:
-    """Store parsed import rows in one transaction; days already imported are left alone."""
+def _day_versions(access: Access, patient_id: str) -> dict[date, tuple[list[dict], dict]]:
+    """Imported entries by day: (current versions, every value each field ever had on that day)."""
+    versions = access.store.rows(
+        f"SELECT id, entry_at, supersedes, hlc, {', '.join(IMPORTED)} FROM diary_entries "
+        "WHERE patient_id = ? AND source = 'import' AND deleted = 0", (patient_id,))
+    replaced = {v["supersedes"] for v in versions if v["supersedes"]}
+    days: dict[date, tuple[list[dict], dict]] = {}
+    for version in versions:
+        current, seen = days.setdefault(entry_day(version["entry_at"]), ([], {}))
+        for name in IMPORTED:
+            if version[name] is not None:
+                seen.setdefault(name, set()).add(version[name])
+        if version["id"] not in replaced:
+            current.append(version)
+    return days
+
+
+def _merge_day(current: dict, seen: dict, values: dict, day: str) -> tuple[dict, list[dict]]:
+    """(the fields to change on the day's entry, file values not used and why)."""
+    changes: dict = {}
+    not_used: list[dict] = []
+    for name, value in values.items():
+        if value in seen.get(name, ()):
+            continue  # imported once already (perhaps corrected by hand since): never again
+        old = current[name]
+        if old is None or (name in TOTALS and value > old):
+            changes[name] = value
+        elif old != value:
+            not_used.append({"day": day, "field": name, "stored": old, "file": value,
+                             "kept": "the larger total" if name in TOTALS else "the first value"})
+    return changes, not_used
+
+
+def import_rows(access: Access, code: str, rows: list[dict], zone: tzinfo | None = None) -> dict:
+    """Store parsed import days (see diary_import) in one transaction, one entry per patient per day.
+
+    A new day is added. On a day already imported, a value the day has never held fills an
+    empty field or, for device totals (steps, active minutes, sleep hours), replaces a smaller
+    one: the new version supersedes the old. A value the day held before changes nothing, so
+    importing a file again, or an overlapping file, never counts a day twice.
+    """
     access.require("write")
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
     store = access.store
-    existing = {r[0][:10] for r in store.conn.execute(
-        "SELECT entry_at FROM diary_entries WHERE patient_id = ? AND source = 'import' AND deleted = 0", (patient_id,))}
-    added, already = 0, 0
+    if len({row["day"] for row in rows}) != len(rows):
+        raise ValueError("import_rows takes one row per day (as read_export gives them)")
+    added = updated = unchanged = 0
+    not_used: list[dict] = []
     with store.write():
-        for values in rows:
-            if values["entry_at"][:10] in existing:
-                already += 1
-                continue
-            checked = check_entry(values, require_pain=False)
+        days = _day_versions(access, patient_id)  # inside the transaction: no other writer in between
+        for row in rows:
+            day = date.fromisoformat(row["day"])
+            values = {name: row[name] for name in IMPORTED if row.get(name) is not None}
+            current_versions, seen = days.get(day, ([], {}))
+            if not current_versions:
+                entry_at = day_to_entry_at(day, zone)
+                fields, supersedes = {**values, "entry_at": entry_at}, None
+            else:
+                newest = max(current_versions, key=lambda v: v["hlc"])
+                changes, refused = _merge_day(newest, seen, values, row["day"])
+                not_used += refused
+                if not changes:
+                    unchanged += 1
+                    continue
+                stored = store.one("SELECT * FROM diary_entries WHERE id = ?", (newest["id"],))
+                assert stored is not None  # read a moment ago in this same transaction
+                current = _decode(stored)
+                entry_at, supersedes = current["entry_at"], current["id"]
+                fields = {name: current.get(name) for name in FIELDS} | changes
+            moment = datetime.fromisoformat(entry_at.replace("Z", "+00:00"))
+            checked = check_entry(fields, require_pain=False, now=max(moment, datetime.now(timezone.utc)))
             records.insert(store, "diary_entries", {"patient_id": patient_id, **_row_values(checked),
-                                                    "source": "import", "supersedes": None,
+                                                    "source": "import", "supersedes": supersedes,
                                                     "recorded_by": access.user})
-            existing.add(values["entry_at"][:10])
-            added += 1
-        audit.append(store, access.user, "diary.import", patient_id=patient_id, detail={"rows": added})
-    return {"added": added, "already_present": already}
+            added, updated = (added + 1, updated) if supersedes is None else (added, updated + 1)
+        audit.append(store, access.user, "diary.import", patient_id=patient_id,
+                     detail={"added": added, "updated": updated})
+    return {"added": added, "updated": updated, "unchanged": unchanged, "not_used": not_used}

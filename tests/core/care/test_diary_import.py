@@ -1,4 +1,8 @@
-"""Reading exported diary CSVs: formats, encodings, junk rows, file-level refusals."""
+"""Reading generic diary CSVs: encodings, separators, junk rows, days, file-level refusals.
+
+Known tracker formats (Fitbit, Google Fit, Samsung Health, Apple Health) are in
+test_diary_import_formats.py; date order in test_diary_import_dates.py.
+"""
 
 from __future__ import annotations
 
@@ -14,53 +18,53 @@ from telecbt_cli.core.care.diary_import import (
 )
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)
-KEYS = {"entry_at", "pain", "mood", "sleep_hours", "sleep_quality", "activity_min", "steps", "note"}
+KEYS = {"day", "line", "pain", "mood", "sleep_hours", "sleep_quality", "activity_min", "steps", "note"}
 
 
 def parse(raw: bytes, **kwargs) -> ParsedImport:
-    return parse_diary_csv(raw, now=NOW, **kwargs)
+    return parse_diary_csv(raw, now=NOW, **({"zone": timezone.utc} | kwargs))
+
+
+def day_row(day: str, line: int, **values) -> dict:
+    return dict.fromkeys(KEYS) | {"day": day, "line": line} | values
 
 
 def reasons(result: ParsedImport) -> dict[int, str]:
     return {s.line: s.reason for s in result.skipped}
 
 
-def test_apple_health_like_export_sleep_minutes_become_hours():
+def test_generic_csv_sleep_minutes_become_hours():
     raw = b"Date,Steps,Sleep Minutes\r\n2026-03-01,8432,450\r\n2026-03-02,10021,397\r\n"
     result = parse(raw)
     assert result.encoding == "utf-8"
-    assert result.columns == {"entry_at": "Date", "sleep_hours": "Sleep Minutes", "steps": "Steps"}
+    assert result.format == "Diary CSV" and result.format_key == "generic-csv"
+    assert result.columns == {"date": "Date", "sleep_hours": "Sleep Minutes", "steps": "Steps"}
     assert result.ignored_columns == []
-    assert result.skipped == []
+    assert result.skipped == [] and result.duplicates == []
+    assert result.rows_read == 2
     assert result.rows == [
-        {"entry_at": "2026-03-01T08:00:00.000Z", "pain": None, "mood": None, "sleep_hours": 7.5,
-         "sleep_quality": None, "activity_min": None, "steps": 8432, "note": None},
-        {"entry_at": "2026-03-02T08:00:00.000Z", "pain": None, "mood": None, "sleep_hours": 6.62,
-         "sleep_quality": None, "activity_min": None, "steps": 10021, "note": None},
+        day_row("2026-03-01", 2, sleep_hours=7.5, steps=8432),
+        day_row("2026-03-02", 3, sleep_hours=6.62, steps=10021),
     ]
     assert all(set(row) == KEYS for row in result.rows)
 
 
-def test_spanish_export_semicolons_decimal_comma_day_first():
+def test_spanish_export_semicolons_decimal_comma_ambiguous_dates_refused():
+    """Issue 15: 02/03/2026 may be 2 March or February 3rd; no date above 12 decides, so it is refused."""
     raw = ("Fecha;Pasos;Horas sueño;Dolor;Ánimo;Nota\n"
            "02/03/2026;7.512;7,5;6;4;mañana dura\n"
            "03/03/2026 21:30;9,120;6,25;5;;\n").encode("utf-8")
-    result = parse(raw, tz=timezone(timedelta(hours=1)))
+    with pytest.raises(ImportFileError) as caught:
+        parse(raw)
+    message = str(caught.value)
+    assert "could be day/month/year or month/day/year" in message
+    assert "'02/03/2026' on line 2" in message and "--date-format DD/MM/YYYY" in message
+    result = parse(raw, date_format="DMY")
+    assert result.dates == "day/month/year, as --date-format says"
     assert result.skipped == [Skipped(2, "steps '7.512' is not a whole number (column 'Pasos')")]
-    assert result.columns == {"entry_at": "Fecha", "pain": "Dolor", "mood": "Ánimo",
+    assert result.columns == {"date": "Fecha", "pain": "Dolor", "mood": "Ánimo",
                               "sleep_hours": "Horas sueño", "steps": "Pasos", "note": "Nota"}
-    assert result.rows == [
-        {"entry_at": "2026-03-03T20:30:00.000Z", "pain": 5, "mood": None, "sleep_hours": 6.25,
-         "sleep_quality": None, "activity_min": None, "steps": 9120, "note": None},
-    ]
-
-
-def test_spanish_export_date_only_gets_default_time_in_tz():
-    raw = "fecha;pasos;horas_sueno\n02/03/2026;7512;7,5\n".encode("utf-8")
-    result = parse(raw, tz=timezone(timedelta(hours=-5)), default_time="07:30")
-    assert result.rows[0]["entry_at"] == "2026-03-02T12:30:00.000Z"
-    assert result.rows[0]["sleep_hours"] == 7.5
-    assert result.rows[0]["steps"] == 7512
+    assert result.rows == [day_row("2026-03-03", 3, pain=5, sleep_hours=6.25, steps=9120)]
 
 
 def test_utf16_with_bom():
@@ -75,7 +79,7 @@ def test_utf16_with_bom():
 def test_utf8_with_bom_header_still_matches():
     result = parse("Date,Steps\n2026-03-01,1\n".encode("utf-8-sig"))
     assert result.encoding == "utf-8-sig"
-    assert result.columns["entry_at"] == "Date"
+    assert result.columns["date"] == "Date"
 
 
 def test_cp1252_with_accented_note():
@@ -131,7 +135,7 @@ def test_junk_rows_skipped_with_line_and_reason():
         b"Date,Steps,Pain,Note\n"            # 1
         b"2026-03-01,1000,3,ok\n"            # 2 good
         b"yesterday,1000,3,\n"               # 3 bad date
-        b"03/14/2026,1000,3,\n"              # 4 month-first date
+        b"31/02/2026,1000,3,\n"              # 4 no such day
         b"\n"                                # 5 blank: ignored silently
         b"2027-01-05,1000,3,\n"              # 6 future
         b"2026-03-07,abc,3,\n"               # 7 steps not a number
@@ -142,11 +146,11 @@ def test_junk_rows_skipped_with_line_and_reason():
         b"2026-03-12,2000,,\n"               # 12 good
     )
     result = parse(raw)
-    assert [row["entry_at"][:10] for row in result.rows] == ["2026-03-01", "2026-03-12"]
+    assert [row["day"] for row in result.rows] == ["2026-03-01", "2026-03-12"]
     got = reasons(result)
     assert sorted(got) == [3, 4, 6, 7, 8, 9, 10, 11]
     assert "'yesterday' is not a date" in got[3]
-    assert "14 is not a month" in got[4] and "day first" in got[4]
+    assert "February 2026 has no day 31" in got[4]
     assert got[6] == "date 2027-01-05 is in the future"
     assert got[7] == "steps 'abc' is not a number"
     assert got[8] == "pain '11' is out of range (allowed 0 to 10)"
@@ -162,10 +166,7 @@ def test_out_of_range_is_never_clamped():
     for part in ("sleep hours '25' is out of range", "steps '100001' is out of range",
                  "active minutes '1441' is out of range", "mood '-1' is out of range"):
         assert part in reason
-    assert result.rows == [
-        {"entry_at": "2026-03-02T08:00:00.000Z", "pain": None, "mood": 0, "sleep_hours": 24.0,
-         "sleep_quality": None, "activity_min": 1440, "steps": 100000, "note": None},
-    ]
+    assert result.rows == [day_row("2026-03-02", 3, mood=0, sleep_hours=24.0, activity_min=1440, steps=100000)]
 
 
 def test_invalid_day_and_time():
@@ -176,24 +177,24 @@ def test_invalid_day_and_time():
     assert "February 2026 has no day 30" in got[4]
 
 
-def test_datetime_forms_convert_to_utc():
+def test_times_give_the_day_as_written_and_utc_times_the_day_in_the_zone():
+    """Issue 15: a row's day is the date written in it; only a UTC time ('Z') depends on the zone."""
     raw = (b"timestamp,steps\n"
-           b"2026-03-01T23:30:00-05:00,1\n"
+           b"2026-03-01T23:30:00-05:00,1\n"     # 04:30 UTC on the 2nd, but the 1st where it was written
            b"2026-03-03T10:15Z,2\n"
            b"2026-03-04 06:45:10,3\n"
-           b"05/03/2026 22:00,4\n")
-    result = parse(raw, tz=timezone(timedelta(hours=2)))
-    assert [r["entry_at"] for r in result.rows] == [
-        "2026-03-02T04:30:00.000Z", "2026-03-03T10:15:00.000Z",
-        "2026-03-04T04:45:10.000Z", "2026-03-05T20:00:00.000Z",
-    ]
+           b"15/03/2026 22:00,4\n"
+           b"2026-03-05T23:30Z,5\n")           # already the 6th in UTC+2
+    result = parse(raw, zone=timezone(timedelta(hours=2)))
+    assert [(r["day"], r["steps"]) for r in result.rows] == [
+        ("2026-03-01", 1), ("2026-03-03", 2), ("2026-03-04", 3), ("2026-03-06", 5), ("2026-03-15", 4)]
+    assert result.dates == "day/month/year: '15/03/2026 22:00' on line 5 has the day first"
 
 
-def test_future_datetime_against_now():
-    raw = b"Date,Steps\n2026-03-20T11:59,1\n2026-03-20T12:01,2\n"
-    result = parse(raw)
+def test_future_is_judged_by_day():
+    result = parse(b"Date,Steps\n2026-03-20T23:59,1\n2026-03-21T00:01,2\n")
     assert [r["steps"] for r in result.rows] == [1]
-    assert reasons(result) == {3: "date 2026-03-20T12:01 is in the future"}
+    assert reasons(result) == {3: "date 2026-03-21T00:01 is in the future"}
 
 
 def test_today_date_only_is_not_future():
@@ -202,21 +203,34 @@ def test_today_date_only_is_not_future():
     assert reasons(result) == {3: "date 2026-03-21 is in the future"}
 
 
-def test_duplicate_day_keeps_first():
-    raw = b"Date,Steps\n2026-03-02,100\n2026-03-03,50\n2026-03-02 21:00,200\n02/03/2026,300\n"
+def test_same_day_keeps_larger_total_and_first_rating():
+    """Issue 15: two rows for one day are one diary day, never added together."""
+    raw = b"Date,Steps,Pain\n2026-03-02,100,4\n2026-03-03,50,\n2026-03-02 21:00,200,6\n2026-03-02,150,\n"
     result = parse(raw)
-    assert [r["steps"] for r in result.rows] == [100, 50]
-    assert reasons(result) == {
-        4: "duplicate date 2026-03-02 (first seen on line 2)",
-        5: "duplicate date 2026-03-02 (first seen on line 2)",
+    assert [(r["day"], r["steps"], r["pain"]) for r in result.rows] == [("2026-03-02", 200, 4), ("2026-03-03", 50, None)]
+    assert {d.line: d.reason for d in result.duplicates} == {
+        4: "same day as line 2 (2026-03-02): pain 6 is not used, the first value 4 is kept; "
+           "steps 200 is used, the larger value",
+        5: "same day as line 2 (2026-03-02): steps 150 is not used, the larger 200 is kept",
+    }
+    assert result.skipped == []
+
+
+def test_same_day_rows_fill_each_others_gaps():
+    result = parse(b"Date,Steps,Sleep\n2026-03-02,5000,\n2026-03-02,,7.5\n2026-03-02,5000,\n")
+    assert result.rows == [day_row("2026-03-02", 2, steps=5000, sleep_hours=7.5)]
+    assert {d.line: d.reason for d in result.duplicates} == {
+        3: "same day as line 2 (2026-03-02): adds sleep hours 7.5",
+        4: "same day as line 2 (2026-03-02) with nothing new",
     }
 
 
-def test_duplicate_day_is_judged_in_tz():
+def test_duplicate_day_is_judged_in_zone():
     # 23:30 UTC on the 2nd is already the 3rd in UTC+1.
     raw = b"Date,Steps\n2026-03-02T23:30Z,1\n2026-03-03,2\n"
-    result = parse(raw, tz=timezone(timedelta(hours=1)))
-    assert reasons(result) == {3: "duplicate date 2026-03-03 (first seen on line 2)"}
+    result = parse(raw, zone=timezone(timedelta(hours=1)))
+    assert [(r["day"], r["steps"]) for r in result.rows] == [("2026-03-03", 2)]
+    assert [d.line for d in result.duplicates] == [3]
 
 
 def test_skipped_row_does_not_claim_its_day():
@@ -262,7 +276,7 @@ def test_echoed_values_are_truncated_and_cleaned():
 def test_headers_case_spaces_dashes_underscores():
     raw = b"  START-DATE ,step count,Sleep_Quality,minutes asleep,Active-Minutes\n2026-03-01,1,7,480,30\n"
     result = parse(raw)
-    assert result.columns == {"entry_at": "START-DATE", "sleep_hours": "minutes asleep",
+    assert result.columns == {"date": "START-DATE", "sleep_hours": "minutes asleep",
                               "sleep_quality": "Sleep_Quality", "activity_min": "Active-Minutes",
                               "steps": "step count"}
     assert result.rows[0]["sleep_hours"] == 8.0 and result.rows[0]["sleep_quality"] == 7
@@ -308,7 +322,7 @@ def test_more_than_100000_rows_refused():
 def test_exactly_100000_rows_accepted():
     line = b"2026-03-01,1\n"
     result = parse(b"Date,Steps\n" + line * 100_000)
-    assert len(result.rows) == 1 and len(result.skipped) == 99_999
+    assert len(result.rows) == 1 and len(result.duplicates) == 99_999 and result.skipped == []
 
 
 def test_naive_now_rejected():
