@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -75,10 +77,18 @@ def _output_closed() -> typer.Exit:
     return typer.Exit(int(ExitCode.OUTPUT_CLOSED))
 
 
-def _closed_under_rich(done: SystemExit) -> bool:
-    """Rich (help pages, tables) answers a closed pipe with SystemExit(1) raised while handling
-    the BrokenPipeError; that is the same event, and gets the same quiet ending."""
-    return isinstance(done.__context__, BrokenPipeError)
+@contextlib.contextmanager
+def _quiet_if_output_closes() -> Iterator[None]:
+    """A closed stdout ends the command with _output_closed(). Rich (help pages, tables) answers
+    a closed pipe with SystemExit(1) raised while handling the BrokenPipeError: the same event."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise _output_closed() from None
+    except SystemExit as done:
+        if isinstance(done.__context__, BrokenPipeError):
+            raise _output_closed() from None
+        raise
 
 
 class RootGroup(TyperGroup):
@@ -109,18 +119,13 @@ class RootGroup(TyperGroup):
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         _one_help_style(self)
-        try:  # `telecbt -h | head -3` prints the help while parsing, before invoke
+        with _quiet_if_output_closes():  # `telecbt -h | head -3` prints the help while parsing
             return super().make_context(*args, **kwargs)
-        except BrokenPipeError:
-            raise _output_closed() from None
-        except SystemExit as done:
-            if _closed_under_rich(done):
-                raise _output_closed() from None
-            raise
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with _quiet_if_output_closes():
+                return super().invoke(ctx)
         except TelecbtError as err:
             from telecbt_cli.commands.output import error
 
@@ -130,12 +135,6 @@ class RootGroup(TyperGroup):
             sys.stderr.write("\nInterrupted: nothing more was changed.\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, ClickException):
-            raise
-        except BrokenPipeError:
-            raise _output_closed() from None
-        except SystemExit as done:
-            if _closed_under_rich(done):
-                raise _output_closed() from None
             raise
         except Exception as err:
             if os.environ.get("TELECBT_DEBUG"):

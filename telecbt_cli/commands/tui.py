@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from telecbt_cli.commands.common import PassFdOpt, PassFileOpt, StoreOpt, UserOpt, store_option
+from telecbt_cli.commands.common import (
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    store_option,
+)
 
 LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of the screens: en or es "
                                                             "(default: the one chosen in Settings, else en).")]

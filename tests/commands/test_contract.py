@@ -146,6 +146,8 @@ def test_root_help_lists_the_global_options():
 def test_global_options_before_the_command(cli_store, pass_file, monkeypatch):
     """`telecbt --store S --passphrase-file F patient list` works as with the options after it."""
     monkeypatch.delenv("TELECBT_STORE")
+    made = invoke("--store", str(cli_store.parent / "second"), "--passphrase-file", str(pass_file), "init", "--json")
+    assert made.exit_code == 0 and (cli_store.parent / "second" / "telecbt.db").exists()
     before = invoke("--store", str(cli_store), "--user", ADMIN, "--passphrase-file", str(pass_file),
                     "patient", "add", "--name", "Ana", "--json")
     assert before.exit_code == 0, before.stderr
