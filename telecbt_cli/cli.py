@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -26,12 +29,12 @@ LAZY_GROUPS = {"store": "store", "user": "user", "patient": "patient", "diary": 
 #: The one-line help of each group, so `telecbt --help` need not import them all
 #: (a test checks these match the groups' own help).
 GROUP_HELP = {
-    "store": "The encrypted store: info, check, passphrase, rekey, backup, recover.",
+    "store": "The encrypted store: info, check, passwd, rekey, backup, recover.",
     "user": "Staff users: add, list, passwd, disable.",
     "patient": "Patients: add, list, show, edit, archive, consent, pin. Tip: `patient add` with no options asks for "
                "each field, so names stay out of shell history.",
     "diary": "Pain diary: add, correct, list, import.",
-    "plan": "Treatment plan: show, set, goals, homework.",
+    "plan": "Treatment plan: show, set, goal, homework.",
     "session": "Check-in sessions: schedule, record, list, ics.",
     "message": "Secure messages: send, list.",
     "content": "Clinical content: list, show, validate.",
@@ -39,11 +42,53 @@ GROUP_HELP = {
     "measure": "Questionnaires: list, take, history.",
     "alerts": "Safety alerts: list, ack.",
     "report": "Reports: patient progress, program figures.",
-    "device": "Device identity and trusted peers: show, trust, list, revoke.",
-    "bundle": "Sync bundles: export, import, conflicts.",
+    "device": "Device identity and trusted peers: show, trust, list, revoke, export-identity.",
+    "bundle": "Sync bundles: export, import, conflicts, and the email outbox.",
     "audit": "The audit log: log, verify.",
     "export": "Bulk exports for analysts and health-record systems: csv, ndjson, fhir.",
 }
+
+
+HELP_NAMES = ["-h", "--help"]
+
+
+def _one_help_style(command: Any) -> Any:
+    """One help style for every command, old or new: arguments named in capitals (CODE,
+    ENTRY), flags (and -h) shown without a `<bool>` type. Applied once per command."""
+    if getattr(command, "_help_styled", False):
+        return command
+    command._help_styled = True
+    help_option = command.get_help_option(typer.Context(command, help_option_names=HELP_NAMES))
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if param.param_type_name == "argument" and param.metavar is None:
+            param.metavar = param.name.upper()
+        elif getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _one_help_style(sub)
+    return command
+
+
+def _output_closed() -> typer.Exit:
+    """The reader of our output went away (`telecbt … | head -1`): end quietly, like `cat`."""
+    from telecbt_cli.commands.output import silence_output
+
+    silence_output()
+    return typer.Exit(int(ExitCode.OUTPUT_CLOSED))
+
+
+@contextlib.contextmanager
+def _quiet_if_output_closes() -> Iterator[None]:
+    """A closed stdout ends the command with _output_closed(). Rich (help pages, tables) answers
+    a closed pipe with SystemExit(1) raised while handling the BrokenPipeError: the same event."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise _output_closed() from None
+    except SystemExit as done:
+        if isinstance(done.__context__, BrokenPipeError):
+            raise _output_closed() from None
+        raise
 
 
 class RootGroup(TyperGroup):
@@ -70,11 +115,17 @@ class RootGroup(TyperGroup):
             command = typer.main.get_command(module.app)
             command.name = cmd_name
             self.commands[cmd_name] = command
-        return command
+        return None if command is None else _one_help_style(command)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        _one_help_style(self)
+        with _quiet_if_output_closes():  # `telecbt -h | head -3` prints the help while parsing
+            return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with _quiet_if_output_closes():
+                return super().invoke(ctx)
         except TelecbtError as err:
             from telecbt_cli.commands.output import error
 
@@ -101,10 +152,37 @@ app = typer.Typer(
     name="telecbt",
     help="Remote CBT for chronic pain: an encrypted local store, patients, sessions and sync.",
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": HELP_NAMES},
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from telecbt_cli import __version__
+
+        sys.stdout.write(f"telecbt {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version,
+                                          help="Print telecbt's version and exit.")] = False,
+    store: Annotated[Optional[Path], typer.Option(
+        "--store", show_default=False, help="Store folder, for any command after it (as the command's own --store).")] = None,
+    user: Annotated[Optional[str], typer.Option(
+        "--user", "-u", show_default=False, help="Staff user to unlock as, for any command after it.")] = None,
+    passphrase_file: Annotated[Optional[Path], typer.Option(
+        "--passphrase-file", show_default=False,
+        help="Read the passphrase from the first line of this file ('-' = standard input), for any command after it.")] = None,
+    passphrase_fd: Annotated[Optional[int], typer.Option(
+        "--passphrase-fd", show_default=False,
+        help="Read the passphrase from this open file descriptor, for any command after it.")] = None,
+) -> None:
+    """Options given before the command count for it (`telecbt --store S patient list`);
+    the command's own option wins when both are given. commands/common.py reads them."""
 
 
 def _register() -> None:
@@ -121,4 +199,10 @@ _register()
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        try:  # output still buffered when the reader has gone: end as quietly as above
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise SystemExit(int(_output_closed().exit_code)) from None

@@ -7,14 +7,17 @@ from typing import Annotated, Optional
 import typer
 
 from telecbt_cli.commands.common import (
+    CsvOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
     StoreOpt,
     UserOpt,
+    one_format,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.core.store.ids import short_id
 
 app = typer.Typer(help="Safety alerts: list, ack.", no_args_is_help=True, add_completion=False)
 
@@ -24,27 +27,32 @@ def list_(
     patient: Annotated[Optional[str], typer.Option("--patient", help="Only this patient code.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include acknowledged alerts.")] = False,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
 ) -> None:
     """List open safety alerts (all of them with --all)."""
     from telecbt_cli.core.clinical import alerts
     from telecbt_cli.core.clinical.patients import patient_id_for
 
+    one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         patient_id = patient_id_for(access, patient) if patient else None
         rows = alerts.list_alerts(access, patient_id, include_closed=all_)
     if json_out:
         emit_json(rows)
         return
+    if csv_out:
+        emit_csv(rows, ["id", "code", "rule_id", "content_id", "status", "opened_at", "opened_by", "acknowledged_at",
+                        "acknowledged_by", "note"])
+        return
     for row in rows:
-        row["short_id"] = row["id"][-12:]
+        row["short_id"] = short_id(row["id"])
     emit_table(rows, [("short_id", "alert"), ("code", "patient"), ("rule_id", "rule"), ("opened_at", "opened"),
                       ("status", "status"), ("acknowledged_by", "by")], empty="No open safety alerts.")
 
 
 @app.command()
 def ack(
-    alert: Annotated[str, typer.Argument(help="Alert id (the full id, or its last characters as listed).")],
+    alert: Annotated[str, typer.Argument(help="Alert id: as listed, or a unique start or end of it (6 characters or more).")],
     note: Annotated[str, typer.Option("--note", help="What was done, e.g. 'called patient, safe, plan agreed'.")],
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
@@ -57,4 +65,4 @@ def ack(
     if json_out:
         emit_json(row)
     else:
-        say(f"Acknowledged alert {row['id'][-12:]}.", style="green")
+        say(f"Acknowledged alert {short_id(row['id'])}.", style="green")

@@ -7,14 +7,16 @@ from typing import Annotated, Optional
 import typer
 
 from telecbt_cli.commands.common import (
+    CsvOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
     StoreOpt,
     UserOpt,
+    one_format,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
 from telecbt_cli.core.store.errors import IntegrityError
 
 app = typer.Typer(help="The audit log: log, verify.", no_args_is_help=True, add_completion=False)
@@ -26,13 +28,14 @@ def log(
     since: Annotated[Optional[str], typer.Option("--since", help="Only entries from this date or time (UTC), e.g. 2026-11-01.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Only the newest N entries.", min=1)] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
 ) -> None:
     """Show audit entries, oldest first (admin and clinician)."""
     from telecbt_cli.core.clinical.patients import patient_id_for
     from telecbt_cli.core.store import audit
     from telecbt_cli.core.store.timeparse import parse_since
 
+    one_format(json_out, csv_out)
     since_iso = parse_since(since) if since else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("audit")
@@ -42,9 +45,13 @@ def log(
         emit_json(rows)
         return
     for row in rows:
+        row["detail"] = audit.describe(row["detail"])
+    if csv_out:
+        emit_csv(rows, ["seq", "at", "user", "action", "patient_code", "detail", "device_id"])
+        return
+    for row in rows:
         row["at"] = row["at"][:19].replace("T", " ")
         row["patient"] = row["patient_code"] or ""
-        row["detail"] = ", ".join(f"{k}={v}" for k, v in (row["detail"] or {}).items())
     emit_table(rows, [("seq", "#"), ("at", "time (UTC)"), ("user", "user"), ("action", "action"),
                       ("patient", "patient"), ("detail", "detail")], empty="No audit entries match.")
 

@@ -8,14 +8,18 @@ from typing import Annotated, Optional
 import typer
 
 from telecbt_cli.commands.common import (
+    CsvOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
     StoreOpt,
     UserOpt,
+    binary_to_stdout,
+    one_format,
     unlocked,
 )
 from telecbt_cli.commands.output import (
+    emit_csv,
     emit_json,
     emit_table,
     emit_text,
@@ -24,7 +28,7 @@ from telecbt_cli.commands.output import (
 )
 from telecbt_cli.core.store.errors import IntegrityError, UsageError
 
-app = typer.Typer(help="Sync bundles: export, import, conflicts.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Sync bundles: export, import, conflicts, and the email outbox.", no_args_is_help=True, add_completion=False)
 
 
 def _outbox() -> typer.Typer:
@@ -52,7 +56,8 @@ def export_(
     to: Annotated[Optional[str], typer.Option("--to", help="A trusted device (id or label), or an age recipient age1….")] = None,
     seal_passphrase: Annotated[bool, typer.Option("--seal-with-passphrase", help="Seal to a passphrase instead of a device key (slower; for peers without telecbt keys).")] = False,
     bundle_passphrase_file: BundlePassOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write the bundle to this file or folder.")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", metavar="<path>", help="Write the bundle to this file, or into this folder (existing, or ending in /); '-' writes it to standard output.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file named by --out.")] = False,
     usb: Annotated[Optional[Path], typer.Option("--usb", help="Write to a USB stick mounted here (verified read-back).")] = None,
     email: Annotated[Optional[str], typer.Option("--email", help="Queue in the outbox for this address (sent by `bundle outbox send`).")] = None,
     eml: Annotated[Optional[Path], typer.Option("--eml", help="Write .eml files to this folder, to send by hand.")] = None,
@@ -66,6 +71,7 @@ def export_(
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Export changes as one encrypted, signed bundle (incremental per peer by default)."""
+    from telecbt_cli.core.store.fsutil import output_path
     from telecbt_cli.core.store.timeparse import parse_since
     from telecbt_cli.core.sync import devices
     from telecbt_cli.core.sync.transport import write_bundle
@@ -76,17 +82,28 @@ def export_(
         raise UsageError("give --to DEVICE|age1…, or --seal-with-passphrase")
     if seal_passphrase and to and to.startswith("age1"):
         raise UsageError("--seal-with-passphrase replaces the age1… recipient: give one or the other")
+    if out == "-":
+        binary_to_stdout("the bundle", json_out)
     secret = _bundle_passphrase(bundle_passphrase_file, confirm=True) if seal_passphrase else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         peer_id, recipients = devices.destination(access, to, sealed=secret is not None)
         since_iso = parse_since(since) if since else None
         if email or eml:
             result = _mail(access, recipients, peer_id, not all_, since_iso, patient, secret, email, eml, eml_to, size_limit)
+        elif out == "-":
+            import sys
+
+            from telecbt_cli.core.sync.bundles import export_bundle
+
+            result = export_bundle(access, sys.stdout.buffer, recipients, peer_id, since_last and not all_, since_iso,
+                                   patient, secret)
+            sys.stdout.buffer.flush()
         else:
             with progress_bar(json_out, "Writing bundle") as progress:
-                result = write_bundle(access, out or usb, recipients, peer_id, since_last=since_last and not all_,
+                dest = usb if usb is not None else output_path(out or "", force=force)
+                result = write_bundle(access, dest, recipients, peer_id, since_last=since_last and not all_,
                                       since=since_iso, patient_codes=patient, usb=usb is not None, passphrase=secret,
-                                      progress=progress)
+                                      progress=progress, overwrite=force)
     if json_out:
         emit_json(result)
     elif email:
@@ -94,6 +111,8 @@ def export_(
                   f"to {email}. Send with `telecbt bundle outbox send`.")
     elif eml:
         emit_text(f"Wrote {result['parts']} .eml file(s) to {eml}: attach-and-send them from any mail program.")
+    elif out == "-":
+        say(f"Wrote bundle {result['bundle_id']} to standard output: {result['changes']} change(s).")
     else:
         emit_text(f"Wrote {result['path']}: {result['changes']} change(s), {result['bytes']} bytes.")
         if usb:
@@ -145,14 +164,18 @@ def import_(
 
 @app.command()
 def conflicts(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-              passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+              passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False) -> None:
     """List versions that lost a last-writer-wins merge (they are kept here)."""
     from telecbt_cli.core.sync import bundles
 
+    one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = bundles.conflicts(access)
     if json_out:
         emit_json(rows)
+        return
+    if csv_out:
+        emit_csv(rows, ["id", "table_name", "row_id", "kept_hlc", "lost_hlc", "bundle_id", "detected_at"])
         return
     emit_table([{**r, "lost_device": r["lost_hlc"].split(".")[2][-12:], "kept_device": r["kept_hlc"].split(".")[2][-12:]}
                 for r in rows], [("table_name", "table"), ("row_id", "record"), ("kept_device", "kept (device)"),

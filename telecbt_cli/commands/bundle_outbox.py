@@ -7,14 +7,17 @@ from typing import Annotated, Optional
 import typer
 
 from telecbt_cli.commands.common import (
+    CsvOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
     StoreOpt,
     UserOpt,
+    one_format,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.core.store.ids import short_id
 
 app = typer.Typer(help="The outbox of emails (bundles and reminders): list, send, retry.", no_args_is_help=True,
                   add_completion=False)
@@ -27,7 +30,7 @@ def _size(value: int | None) -> str:
 
 
 def _shown(row: dict) -> dict:
-    return {**row, "short_id": row["id"][-8:], "what": row["attachment_name"] or row["subject"],
+    return {**row, "short_id": short_id(row["id"]), "what": row["attachment_name"] or row["subject"],
             "size_text": _size(row["size"]), "next": (row["next_attempt_at"] or row["send_after"] or "")[:16]
             if row["status"] == "queued" else ""}
 
@@ -38,14 +41,19 @@ _COLUMNS = [("short_id", "id"), ("kind", "kind"), ("status", "status"), ("addres
 
 @app.command("list")
 def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False) -> None:
     """List the emails in the outbox: queued, sent, failed, and reminders with no address."""
     from telecbt_cli.core.sync import mailer
 
+    one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = mailer.list_outbox(access)
     if json_out:
         emit_json(rows)
+        return
+    if csv_out:
+        emit_csv(rows, ["id", "kind", "channel", "status", "address", "subject", "attachment_name", "size", "bundle_id",
+                        "patient", "attempts", "last_error", "send_after", "next_attempt_at", "created_at", "updated_at"])
         return
     emit_table([_shown(r) for r in rows], _COLUMNS, empty="The outbox is empty.")
 
@@ -98,7 +106,7 @@ def send(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
 
 @app.command()
 def retry(ident: Annotated[Optional[str], typer.Argument(
-              metavar="[ID]", help="One email (its id, or the end of it); default: every failed email.")] = None,
+              metavar="ID", help="One email: its id as listed, or a unique start or end of it (6 characters or more); default: every failed email.")] = None,
           store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
           passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Queue failed emails again; they go at the next `telecbt bundle outbox send`."""

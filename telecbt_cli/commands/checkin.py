@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from telecbt_cli.commands.common import (
+    CsvOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
     StoreOpt,
     UserOpt,
+    one_format,
     unlocked,
 )
 from telecbt_cli.commands.content_opts import ContentOpt, LangOpt, load_catalog
-from telecbt_cli.commands.output import emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
 from telecbt_cli.core.store.errors import UsageError
+from telecbt_cli.core.store.ids import short_id
 
 app = typer.Typer(help="Check-in sessions: schedule, record, list, ics.", no_args_is_help=True, add_completion=False)
 
@@ -43,13 +45,13 @@ def schedule(
     if json_out:
         emit_json(row)
     else:
-        say(f"Scheduled session {row['id'][-12:]} at {row['scheduled_at'][:16].replace('T', ' ')} UTC ({mode}); "
+        say(f"Scheduled session {short_id(row['id'])} at {row['scheduled_at'][:16].replace('T', ' ')} UTC ({mode}); "
             "a reminder is queued.", style="green")
 
 
 @app.command()
 def record(
-    session: Annotated[str, typer.Argument(help="Session id (or its last characters, as listed).")],
+    session: Annotated[str, typer.Argument(help="Session id: as listed, or a unique start or end of it (6 characters or more).")],
     attended: Annotated[bool, typer.Option("--attended", help="The session took place.")] = False,
     no_show: Annotated[bool, typer.Option("--no-show", help="The patient did not come.")] = False,
     cancelled: Annotated[bool, typer.Option("--cancelled", help="The session was cancelled.")] = False,
@@ -89,7 +91,7 @@ def record(
         emit_json(row)
     else:
         extra = f"; fidelity {len(ticked)}/{len(checklist)}" if checklist else ""
-        say(f"Recorded session {row['id'][-12:]} as {chosen[0].replace('_', '-')}{extra}.", style="green")
+        say(f"Recorded session {short_id(row['id'])} as {chosen[0].replace('_', '-')}{extra}.", style="green")
 
 
 @app.command("list")
@@ -100,11 +102,12 @@ def list_(
     clinician: Annotated[Optional[str], typer.Option("--clinician", help="Only this clinician's sessions.")] = None,
     patient: Annotated[Optional[str], typer.Option("--patient", help="Only this patient.")] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
 ) -> None:
     """List sessions by time."""
     from telecbt_cli.core.care import appointments
 
+    one_format(json_out, csv_out)
     chosen = [name for name, flag in (("today", today), ("due", due), ("overdue", overdue)) if flag]
     if len(chosen) > 1:
         raise UsageError("choose one of --today, --due, --overdue")
@@ -113,7 +116,11 @@ def list_(
     if json_out:
         emit_json(rows)
         return
-    emit_table([{**r, "short": r["id"][-12:], "when": r["scheduled_at"][:16].replace("T", " ")} for r in rows],
+    if csv_out:
+        emit_csv(rows, ["id", "code", "scheduled_at", "minutes", "mode", "module_id", "clinician", "link", "status",
+                        "feedback"])
+        return
+    emit_table([{**r, "short": short_id(r["id"]), "when": r["scheduled_at"][:16].replace("T", " ")} for r in rows],
                [("short", "id"), ("when", "when (UTC)"), ("code", "patient"), ("mode", "mode"), ("module_id", "module"),
                 ("clinician", "clinician"), ("status", "status")], empty="No sessions.")
 
@@ -122,23 +129,35 @@ def list_(
 def ics(
     patient: Annotated[Optional[str], typer.Argument(help="Patient code (or --all).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every scheduled session.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of standard output.")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", metavar="<path>", help="Write to this file, or into this folder (existing, or ending in /), instead of standard output ('-').")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file named by --out.")] = False,
     content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
-    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None,
+    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """Write scheduled sessions as an iCalendar (.ics) file for a calendar app."""
+    """Write scheduled sessions as an iCalendar (.ics) file for a calendar app (JSON: the calendar as text)."""
     import sys
 
     from telecbt_cli.core.care import appointments
-    from telecbt_cli.core.store.fsutil import atomic_write
+    from telecbt_cli.core.store.fsutil import atomic_write, output_path
+    from telecbt_cli.core.store.ids import parse_patient_code
 
     if bool(patient) == all_:
         raise UsageError("give a patient code or --all")
+    target = None
+    if out not in (None, "-"):
+        target = output_path(out, f"sessions-{parse_patient_code(patient) or 'all'}.ics" if patient else "sessions.ics",
+                             force)
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         data = appointments.ics(access, catalog, patient)
-    if out:
-        atomic_write(out, data, mode=0o600)
-        say(f"Wrote {out}.")
+    events = data.count(b"BEGIN:VEVENT")
+    if target is not None:
+        atomic_write(target, data, mode=0o600)
+    if json_out:
+        emit_json({"path": str(target), "sessions": events} if target is not None
+                  else {"sessions": events, "ics": data.decode("utf-8")})
+    elif target is not None:
+        say(f"Wrote {target} ({events} session(s)).")
     else:
         sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -111,8 +111,33 @@ def read_secret(
     return secret
 
 
+def from_root(name: str, value: Any) -> Any:
+    """A global option typed before the command (`telecbt --store S patient list`) when the
+    command's own option was not typed; the command's own wins when both are."""
+    try:
+        from typer._click.core import ParameterSource
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - older Typer on Click
+        from click import get_current_context
+        from click.core import ParameterSource
+
+    ctx = get_current_context(silent=True)
+    if ctx is None or ctx.parent is None:
+        return value
+    given = ctx.find_root().params.get(name)
+    if given is None or (value is not None and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE):
+        return value
+    return given
+
+
+def store_option(store: Path | None) -> Path | None:
+    """--store, typed before or after the command."""
+    return from_root("store", store)
+
+
 def passphrase(file: Path | None, fd: int | None, prompt: str = "Passphrase: ", confirm: bool = False) -> str:
-    return read_secret(file=file, fd=fd, env="TELECBT_PASSPHRASE", prompt=prompt,
+    return read_secret(file=from_root("passphrase_file", file), fd=from_root("passphrase_fd", fd),
+                       env="TELECBT_PASSPHRASE", prompt=prompt,
                        options="--passphrase-file or --passphrase-fd", confirm=confirm)
 
 
@@ -127,18 +152,30 @@ def kdf():
     return kdf_params()
 
 
+def _session_token(passphrase_file: Path | None, passphrase_fd: int | None) -> str | None:
+    """TELECBT_SESSION, unless a passphrase file or descriptor was given for this command."""
+    given = from_root("passphrase_file", passphrase_file), from_root("passphrase_fd", passphrase_fd)
+    if given != (None, None):
+        return None
+    return os.environ.get("TELECBT_SESSION") or None
+
+
 @contextlib.contextmanager
 def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
              passphrase_fd: int | None) -> Iterator["Access"]:
-    """The store opened for this command: a session token if set, else a passphrase."""
+    """The store opened for this command: a session token if set, else a passphrase.
+
+    One identity per command: with a session, a --user (or TELECBT_USER) naming someone
+    else is refused rather than ignored."""
     from telecbt_cli.core.store.paths import resolve_store_dir
 
-    store_dir = resolve_store_dir(store)
-    token = os.environ.get("TELECBT_SESSION")
-    if token and passphrase_file is None and passphrase_fd is None:
+    store_dir = resolve_store_dir(store_option(store))
+    user = from_root("user", user)
+    token = _session_token(passphrase_file, passphrase_fd)
+    if token:
         from telecbt_cli.core.store import sessions
 
-        access = sessions.open_session(token, store_dir)
+        access = sessions.open_session(token, store_dir, expect_user=user)
     else:
         from telecbt_cli.core.store import unlock
         from telecbt_cli.core.store.paths import require_store_dir
@@ -148,6 +185,35 @@ def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
         access = unlock.unlock(store_dir, user, secret)
     try:
         yield access
+    finally:
+        access.close()
+
+
+@contextlib.contextmanager
+def reauthenticated(store: Path | None, user: str | None, passphrase_file: Path | None,
+                    passphrase_fd: int | None) -> Iterator[tuple["Access", str]]:
+    """The store opened with the user's current passphrase, even when a session is set
+    (a session token alone must not change a passphrase); yields (access, that passphrase)."""
+    from telecbt_cli.core.store import unlock
+    from telecbt_cli.core.store.paths import require_store_dir, resolve_store_dir
+
+    store_dir = resolve_store_dir(store_option(store))
+    user = from_root("user", user)
+    token = _session_token(passphrase_file, passphrase_fd)
+    if token:
+        from telecbt_cli.core.store import sessions
+
+        session = sessions.open_session(token, store_dir, expect_user=user)
+        user = session.user
+        session.close()
+    require_store_dir(store_dir)
+    from telecbt_cli.core.store.textsafe import inert
+
+    secret = passphrase(passphrase_file, passphrase_fd,
+                        prompt=f"Current passphrase{' for ' + inert(user) if user else ''}: ")
+    access = unlock.unlock(store_dir, user, secret)
+    try:
+        yield access, secret
     finally:
         access.close()
 
@@ -166,6 +232,21 @@ def confirm(question: str, yes: bool) -> None:
 
         say("Nothing was changed.")
         raise typer.Exit(1)
+
+
+def binary_to_stdout(what: str, json_out: bool = False) -> None:
+    """`--out -` for a file that is not text: standard output must lead to a file or a pipe."""
+    if json_out:
+        raise UsageError(f"--out - writes {what} itself to standard output: leave out --json")
+    if sys.stdout.isatty():
+        raise UsageError(f"--out - would print {what} on the terminal: redirect standard output to a file "
+                         "or a pipe, or give a file name")
+
+
+def no_stdout(out: object, what: str) -> None:
+    """Refuse `--out -` where the output is a folder of files."""
+    if out is not None and str(out) == "-":
+        raise UsageError(f"{what}, so it cannot go to standard output (--out -): give a folder")
 
 
 def one_format(json_out: bool, csv_out: bool = False) -> None:

@@ -7,9 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.commands.common import JsonOpt
+from telecbt_cli.commands.common import CsvOpt, JsonOpt, one_format
 from telecbt_cli.commands.content_opts import ContentOpt, LangOpt, load_catalog
-from telecbt_cli.commands.output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.commands.output import (
+    emit_csv,
+    emit_fields,
+    emit_json,
+    emit_table,
+    say,
+    yes_no,
+)
 from telecbt_cli.core.store.errors import ContentError
 
 app = typer.Typer(help="Clinical content: list, show, validate.", no_args_is_help=True, add_completion=False)
@@ -25,15 +32,18 @@ def _summary(entry: dict, lang: str) -> dict:
 
 
 @app.command("list")
-def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False) -> None:
+def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False) -> None:
     """List modules, courses and questionnaires with their versions."""
     from telecbt_cli.content.catalog import resolve_lang
 
+    one_format(json_out, csv_out)
     catalog = load_catalog(content)
     code = resolve_lang(None, lang)
     rows = [_summary(e, code) for kind in ("course", "module", "instrument") for e in catalog.all(kind)]
     if json_out:
         emit_json(rows)
+    elif csv_out:
+        emit_csv(yes_no(rows), ["kind", "id", "version", "title", "source", "licensed_text_missing"])
     else:
         emit_table(rows, [("kind", "kind"), ("id", "id"), ("version", "version"), ("title", "title")])
 

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from telecbt_cli.commands.common import (
+    CsvOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
     StoreOpt,
     UserOpt,
     YesOpt,
+    binary_to_stdout,
     confirm,
+    one_format,
     unlocked,
 )
 from telecbt_cli.commands.output import (
+    emit_csv,
     emit_fields,
     emit_json,
     emit_table,
@@ -25,8 +28,8 @@ from telecbt_cli.commands.output import (
     say,
 )
 
-app = typer.Typer(help="Device identity and trusted peers: show, trust, list, revoke.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(help="Device identity and trusted peers: show, trust, list, revoke, export-identity.",
+                  no_args_is_help=True, add_completion=False)
 
 
 @app.command()
@@ -74,14 +77,19 @@ def trust(
 
 @app.command("list")
 def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False) -> None:
     """List trusted devices with what each has acknowledged."""
     from telecbt_cli.core.sync import devices
 
+    one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = devices.peers(access)
     if json_out:
         emit_json(rows)
+        return
+    if csv_out:
+        emit_csv(rows, ["id", "label", "role", "fingerprint", "recipient", "trusted_at", "revoked_at", "acked_seq",
+                        "sent_seq"])
         return
     emit_table([{**r, "state": "revoked" if r["revoked_at"] else "trusted"} for r in rows],
                [("label", "label"), ("role", "role"), ("id", "device id"), ("fingerprint", "fingerprint"),
@@ -89,31 +97,46 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
 
 
 @app.command()
-def revoke(device: Annotated[str, typer.Argument(help="Device id or label.")], yes: YesOpt = False,
+def revoke(device: Annotated[str, typer.Argument(help="Device label, or its id (a unique start or end of it will do).")], yes: YesOpt = False,
            store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-           passphrase_fd: PassFdOpt = None) -> None:
+           passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Stop trusting a device: its bundles are refused from now on (admin)."""
     from telecbt_cli.core.sync import devices
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
         confirm(f"Revoke {device}? Bundles from it will be refused.", yes)
-        devices.revoke(access, device)
-    say(f"Revoked {device}.", style="green")
+        row = devices.revoke(access, device)
+    emit_json(row) if json_out else say(f"Revoked {device}.", style="green")
 
 
 @app.command("export-identity")
-def export_identity(out: Annotated[Path, typer.Option("--out", help="File to write the secret age identity to (mode 0600).")],
+def export_identity(out: Annotated[str, typer.Option("--out", metavar="<path>", help="File (mode 0600), or folder (existing, or ending in /), to write the secret age identity to; '-' writes it to standard output (not a terminal).")],
+                    force: Annotated[bool, typer.Option("--force", help="Replace an existing file named by --out.")] = False,
                     yes: YesOpt = False, store: StoreOpt = None, user: UserOpt = None,
-                    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None) -> None:
+                    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None,
+                    json_out: JsonOpt = False) -> None:
     """Write this device's SECRET age identity to a file, to open bundles with the standard `age` tool (admin)."""
+    import sys
+
     from telecbt_cli.core.store import audit
-    from telecbt_cli.core.store.fsutil import atomic_write
+    from telecbt_cli.core.store.fsutil import atomic_write, output_path
     from telecbt_cli.core.sync import devices
 
+    if out == "-":
+        binary_to_stdout("the secret identity", json_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
+        target = None if out == "-" else output_path(out, f"telecbt-{access.store.device_id}.agekey", force)
         confirm("This file opens every bundle sent to this device. Write it?", yes)
-        atomic_write(out, (str(devices.age_identity(access)) + "\n").encode(), mode=0o600)
+        secret = (str(devices.age_identity(access)) + "\n").encode()
+        if target is None:
+            sys.stdout.buffer.write(secret)
+            sys.stdout.buffer.flush()
+        else:
+            atomic_write(target, secret, mode=0o600)
         audit.append(access.store, access.user, "device.export_identity")
-    say(f"Wrote {out} (mode 0600). Keep it as safe as the store; delete it when done.", style="yellow")
+    if json_out:
+        emit_json({"path": str(target), "mode": "0600"})
+    elif target is not None:
+        say(f"Wrote {target} (mode 0600). Keep it as safe as the store; delete it when done.", style="yellow")

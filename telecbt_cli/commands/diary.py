@@ -20,10 +20,11 @@ from telecbt_cli.commands.common import (
     unlocked,
 )
 from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.core.store.ids import short_id
 
 app = typer.Typer(help="Pain diary: add, correct, list, import.", no_args_is_help=True, add_completion=False)
 
-CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD.")]
+CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9Q4M.")]
 Rating = Annotated[Optional[int], typer.Option(show_default=False, help="0-10.")]
 HoursOpt = Annotated[Optional[float], typer.Option("--sleep-hours", show_default=False, help="Hours slept.")]
 MinutesOpt = Annotated[Optional[int], typer.Option("--activity-min", show_default=False, help="Minutes of activity.")]
@@ -73,7 +74,7 @@ def add(
 
 @app.command()
 def correct(
-    entry: Annotated[str, typer.Argument(help="Id of the entry to correct (from `diary list --json`).")],
+    entry: Annotated[str, typer.Argument(help="Entry id: as `diary list` shows it, or a unique start or end of it (6 characters or more).")],
     pain: Rating = None, locations: LocationsOpt = None, mood: Rating = None, sleep_hours: HoursOpt = None,
     sleep_quality: Rating = None, activity_min: MinutesOpt = None, steps: StepsOpt = None,
     triggers: TriggersOpt = None, coping: CopingOpt = None, meds: MedsOpt = None, note: NoteOpt = None,
@@ -91,7 +92,8 @@ def correct(
     if json_out:
         emit_json(new)
     else:
-        say(f"Saved the correction; entry {entry[-12:]} is kept as superseded.")
+        say(f"Saved the correction as entry {short_id(new['id'])}; entry {short_id(new['supersedes'])} "
+            "is kept as superseded.")
 
 
 @app.command("list")
@@ -120,7 +122,8 @@ def list_(
     else:
         for row in rows:
             row["when"] = row["entry_at"][:16].replace("T", " ")
-        emit_table(rows, [("when", "when (UTC)"), ("pain", "pain"), ("mood", "mood"), ("sleep_hours", "sleep h"),
+            row["short"] = short_id(row["id"])
+        emit_table(rows, [("short", "id"), ("when", "when (UTC)"), ("pain", "pain"), ("mood", "mood"), ("sleep_hours", "sleep h"),
                           ("activity_min", "active min"), ("steps", "steps"), ("note", "note")],
                    empty="No diary entries yet.")
 

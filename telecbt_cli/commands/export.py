@@ -13,6 +13,7 @@ from telecbt_cli.commands.common import (
     PassFileOpt,
     StoreOpt,
     UserOpt,
+    no_stdout,
     unlocked,
 )
 from telecbt_cli.commands.content_opts import ContentOpt, load_catalog
@@ -28,7 +29,7 @@ PatientOpt = Annotated[Optional[list[str]], typer.Option("--patient", show_defau
 SinceOpt = Annotated[Optional[str], typer.Option("--since", show_default=False,
                                                  help="Only records changed since this date (YYYY-MM-DD, UTC).")]
 EncryptOpt = Annotated[Optional[list[str]], typer.Option(
-    "--encrypt-to", show_default=False, metavar="age1…",
+    "--encrypt-to", show_default=False, metavar="<age1…>",
     help="Encrypt every file to this age recipient (files end in .age); repeat for several recipients.")]
 PlaintextOpt = Annotated[bool, typer.Option("--plaintext", help="Write patient data unencrypted (not for viewers).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty.")]
@@ -40,6 +41,7 @@ def _run(kind: str, out: Path, patients: list[str] | None, since: str | None, en
     from telecbt_cli.core.store.timeparse import parse_since
     from telecbt_cli.core.sync import bulk, exports, fhir
 
+    no_stdout(out, f"export {kind} writes one file per {'patient' if kind == 'fhir' else 'table'}")
     bulk.recipients_for(encrypt_to, plaintext)  # refuse before asking for a passphrase
     since_iso = parse_since(since) if since else None
     catalog = load_catalog(content) if kind == "fhir" else None

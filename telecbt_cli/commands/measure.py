@@ -22,20 +22,21 @@ from telecbt_cli.commands.content_opts import (
     LangOpt,
     load_catalog,
 )
-from telecbt_cli.commands.output import emit_csv, emit_json, emit_table
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, yes_no
 
 app = typer.Typer(help="Questionnaires: list, take, history.", no_args_is_help=True, add_completion=False)
 
-CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD.")]
+CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9Q4M.")]
 InstrumentArg = Annotated[str, typer.Argument(help="Questionnaire id, e.g. phq9 (see `telecbt measure list`).")]
 
 
 @app.command("list")
-def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False) -> None:
+def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False) -> None:
     """List questionnaires, their scoring and LOINC codes, and whether their text is available."""
     from telecbt_cli.content.catalog import pick, resolve_lang
     from telecbt_cli.core.clinical.engine import has_text
 
+    one_format(json_out, csv_out)
     catalog = load_catalog(content)
     code = resolve_lang(None, lang)
     rows = []
@@ -51,6 +52,9 @@ def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = 
     for row in rows:
         row["text"] = "yes" if row["available"] else "licensed: not included"
         row["loinc_total"] = row["loinc"].get("total", "")
+    if csv_out:
+        emit_csv(yes_no(rows), ["id", "name", "version", "title", "items", "method", "loinc_total", "available", "licence"])
+        return
     emit_table(rows, [("id", "id"), ("name", "name"), ("items", "items"), ("method", "scoring"),
                       ("loinc_total", "LOINC"), ("text", "questions")])
 

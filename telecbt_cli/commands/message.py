@@ -7,14 +7,17 @@ from typing import Annotated
 import typer
 
 from telecbt_cli.commands.common import (
+    CsvOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
     StoreOpt,
     UserOpt,
+    one_format,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, yes_no
+from telecbt_cli.core.store.ids import short_id
 
 app = typer.Typer(help="Secure messages: send, list.", no_args_is_help=True, add_completion=False)
 CodeArg = Annotated[str, typer.Argument(help="Patient code.")]
@@ -44,16 +47,22 @@ def list_(
     patient: CodeArg,
     unread: Annotated[bool, typer.Option("--unread", help="Only unread messages from the patient.")] = False,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
 ) -> None:
     """Show the conversation; the patient's messages are marked read."""
     from telecbt_cli.core.care import messages
 
+    one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = messages.list_messages(access, patient, unread_only=unread)
     if json_out:
         emit_json(rows)
         return
-    emit_table([{**r, "when": r["sent_at"][:16].replace("T", " "), "new": "new" if r["unread"] else "",
+    if csv_out:
+        emit_csv(yes_no(rows), ["id", "sent_at", "direction", "kind", "sender", "unread", "read_at", "body"])
+        return
+    emit_table([{**r, "short": short_id(r["id"]), "when": r["sent_at"][:16].replace("T", " "),
+                 "new": "new" if r["unread"] else "",
                  "who": "patient" if r["direction"] == "from_patient" else f"{r['sender']} ({r['kind']})"} for r in rows],
-               [("when", "when (UTC)"), ("who", "from"), ("new", ""), ("body", "message")], empty="No messages.")
+               [("short", "id"), ("when", "when (UTC)"), ("who", "from"), ("new", ""), ("body", "message")],
+               empty="No messages.")

@@ -7,11 +7,13 @@ from typing import Annotated, Optional
 import typer
 
 from telecbt_cli.commands.common import (
+    CsvOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
     StoreOpt,
     UserOpt,
+    one_format,
     unlocked,
 )
 from telecbt_cli.commands.content_opts import (
@@ -22,11 +24,18 @@ from telecbt_cli.commands.content_opts import (
     patient_lang,
     read_answers,
 )
-from telecbt_cli.commands.output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.commands.output import (
+    emit_csv,
+    emit_fields,
+    emit_heading,
+    emit_json,
+    emit_table,
+    say,
+)
 
 app = typer.Typer(help="CBT modules: list, show, run.", no_args_is_help=True, add_completion=False)
 
-CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD.")]
+CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9Q4M.")]
 ModuleArg = Annotated[str, typer.Argument(help="Module id, e.g. cbt-04 (see `telecbt module list`).")]
 RestartOpt = Annotated[bool, typer.Option("--restart", help="Abandon an unfinished run of this module and start again.")]
 
@@ -34,11 +43,12 @@ RestartOpt = Annotated[bool, typer.Option("--restart", help="Abandon an unfinish
 @app.command("list")
 def list_(
     course: Annotated[Optional[str], typer.Option("--course", help="Only this course, in session order: standard or brief.")] = None,
-    content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False,
+    content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
 ) -> None:
     """List the modules (sessions) of the courses."""
     from telecbt_cli.content.catalog import pick, resolve_lang
 
+    one_format(json_out, csv_out)
     catalog = load_catalog(content)
     code = resolve_lang(None, lang)
     if course:
@@ -50,6 +60,8 @@ def list_(
              "title": pick(m["title"], code), "steps": len(m["steps"])} for m in modules]
     if json_out:
         emit_json(rows)
+    elif csv_out:
+        emit_csv(rows, ["id", "version", "phase", "minutes", "title", "steps"])
     else:
         emit_table(rows, [("id", "id"), ("phase", "phase"), ("minutes", "min"), ("title", "title")])
 
@@ -77,9 +89,9 @@ def show(module: ModuleArg, content: ContentOpt = None, lang: LangOpt = None, js
                  ("title", data["title"]), ("summary", data["summary"])])
     for heading, lines in (("Goals", data["goals"]), ("Homework", data["homework"]),
                            ("Fidelity checklist", [f["text"] for f in data["fidelity"]])):
-        say(f"{heading}:", style="bold")
+        emit_heading(f"{heading}:")
         emit_table([{"n": n, "text": t} for n, t in enumerate(lines, 1)], [("n", "#"), ("text", "")])
-    say("Steps:", style="bold")
+    emit_heading("Steps:")
     emit_table(data["steps"], [("id", "step"), ("kind", "kind"), ("title", "title or prompt")])
 
 

@@ -64,25 +64,66 @@ def emit_csv(rows: Iterable[dict], columns: Sequence[str]) -> None:
         writer.writerow([inert(row.get(c)) if tty else ("" if row.get(c) is None else row.get(c)) for c in columns])
 
 
-def emit_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], empty: str = "Nothing to show.") -> None:
-    """A table of rows for people; `columns` are (key, heading)."""
-    from rich.table import Table
+def _shown(value: Any) -> str:
+    """A cell as people read it: yes/no for booleans, nothing for None, one line."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return inert(" ".join(str("" if value is None else value).splitlines()))
+
+
+def _plain_grid(lines: Sequence[Sequence[str]]) -> None:
+    """Aligned columns that never wrap, for a pipe or a file (`less -S`, `cut`, `grep` see whole rows)."""
+    from rich.cells import cell_len
+
+    widths = [max(cell_len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    for line in lines:
+        sys.stdout.write("  ".join(cell + " " * (width - cell_len(cell))
+                                   for cell, width in zip(line, widths)).rstrip() + "\n")
+    sys.stdout.flush()
+
+
+def emit_heading(text: str) -> None:
+    """A heading that belongs to the data after it: on stdout, so it stays in order in a pager."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(inert(text) + "\n")
+        sys.stdout.flush()
+        return
     from rich.text import Text
 
+    _console(stderr=False).print(Text(inert(text), style="bold"))
+
+
+def yes_no(rows: Iterable[dict]) -> list[dict]:
+    """Rows with booleans as yes/no, as people (and spreadsheets) read them."""
+    return [{k: ("yes" if v else "no") if isinstance(v, bool) else v for k, v in row.items()} for row in rows]
+
+
+def emit_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], empty: str = "Nothing to show.") -> None:
+    """A table of rows for people; `columns` are (key, heading). Fits a terminal; never wraps in a pipe."""
     if not rows:
         say(empty)
         return
+    cells = [[_shown(row.get(key)) for key, _ in columns] for row in rows]
+    if not sys.stdout.isatty():
+        _plain_grid([[heading for _, heading in columns], *cells])
+        return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     for _, heading in columns:
         table.add_column(heading, overflow="fold")
-    for row in rows:
-        table.add_row(*[Text(inert(" ".join(str(row.get(key) if row.get(key) is not None else "").splitlines())))
-                        for key, _ in columns])
+    for line in cells:
+        table.add_row(*[Text(cell) for cell in line])
     _console(stderr=False).print(table)
 
 
 def emit_fields(pairs: Sequence[tuple[str, Any]]) -> None:
     """Label: value lines for one record."""
+    if not sys.stdout.isatty():
+        if pairs:
+            _plain_grid([[_shown(label), _shown(value)] for label, value in pairs])
+        return
     from rich.table import Table
     from rich.text import Text
 
@@ -90,8 +131,21 @@ def emit_fields(pairs: Sequence[tuple[str, Any]]) -> None:
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     for label, value in pairs:
-        grid.add_row(Text(label), Text(inert(value)))
+        grid.add_row(Text(label), Text(_shown(value)))
     _console(stderr=False).print(grid)
+
+
+def silence_output() -> None:
+    """The reader of our output has gone (a closed pipe): whatever is still written, buffered
+    or flushed at exit goes nowhere, so nothing more is said. Plain file descriptors only:
+    no signals, so it behaves the same on Windows."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass  # not a real file (a test runner's buffer): nothing will reach a closed pipe
+    os.close(devnull)
 
 
 def emit_text(text: str) -> None:

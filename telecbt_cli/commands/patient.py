@@ -40,7 +40,7 @@ app = typer.Typer(
 pin_app = typer.Typer(help="Kiosk PINs: set, unlock, status.", no_args_is_help=True, add_completion=False)
 app.add_typer(pin_app, name="pin")
 
-CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD (case and dash optional).")]
+CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9Q4M (case and dash optional).")]
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="Name or alias.", show_default=False)]
 YearOpt = Annotated[Optional[int], typer.Option("--birth-year", help="Year of birth.", show_default=False)]
 SexOpt = Annotated[Optional[str], typer.Option("--sex", help="female, male, other or unknown.", show_default=False)]
@@ -221,7 +221,7 @@ def edit(
 
 @app.command()
 def archive(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-            passphrase_fd: PassFdOpt = None, yes: YesOpt = False) -> None:
+            passphrase_fd: PassFdOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
     """Archive a patient: off the active list, nothing deleted."""
     from telecbt_cli.core.clinical import patients
 
@@ -230,7 +230,10 @@ def archive(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphr
         patients.patient_id_for(access, code)
         confirm(f"Archive patient {parse_patient_code(code)}? Their records are kept.", yes)
         patient = patients.archive_patient(access, code)
-    say(f"Archived patient {patient['code']}.", style="green")
+    if json_out:
+        emit_json(patient)
+    else:
+        say(f"Archived patient {patient['code']}.", style="green")
 
 
 @app.command()
@@ -300,7 +303,7 @@ def _read_pin(pin_file: Path | None, code: str) -> str:
 
 @pin_app.command("set")
 def pin_set(code: CodeArg, pin_file: PinFileOpt = None, store: StoreOpt = None, user: UserOpt = None,
-            passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None) -> None:
+            passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Set or replace a patient's kiosk PIN (4 to 8 digits); clears failures and any lock."""
     from telecbt_cli.core.care import pins
     from telecbt_cli.core.clinical import patients
@@ -312,19 +315,25 @@ def pin_set(code: CodeArg, pin_file: PinFileOpt = None, store: StoreOpt = None, 
         patients.patient_id_for(access, code)  # an unknown code fails before the PIN is asked for
         canonical = parse_patient_code(code) or code
         pins.set_pin(access, code, _read_pin(pin_file, canonical))
+    if json_out:
+        emit_json({"code": canonical, "set": True, "locked": False})
+        return
     say(f"Set the kiosk PIN for {canonical}. Tell it to the patient in private; it cannot be shown again.",
         style="green")
 
 
 @pin_app.command("unlock")
 def pin_unlock(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-               passphrase_fd: PassFdOpt = None) -> None:
+               passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Unlock a kiosk PIN after too many wrong tries (the PIN stays the same)."""
     from telecbt_cli.core.care import pins
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         pins.unlock_pin(access, code)
-    say(f"Unlocked the kiosk PIN for {parse_patient_code(code)}.", style="green")
+    if json_out:
+        emit_json({"code": parse_patient_code(code), "locked": False})
+    else:
+        say(f"Unlocked the kiosk PIN for {parse_patient_code(code)}.", style="green")
 
 
 @pin_app.command("status")

@@ -7,11 +7,13 @@ from typing import Annotated, Optional
 import typer
 
 from telecbt_cli.commands.common import (
+    CsvOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
     StoreOpt,
     UserOpt,
+    one_format,
     unlocked,
 )
 from telecbt_cli.commands.content_opts import (
@@ -20,15 +22,24 @@ from telecbt_cli.commands.content_opts import (
     load_catalog,
     patient_lang,
 )
-from telecbt_cli.commands.output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.commands.output import (
+    emit_csv,
+    emit_fields,
+    emit_heading,
+    emit_json,
+    emit_table,
+    say,
+    yes_no,
+)
+from telecbt_cli.core.store.ids import short_id
 
-app = typer.Typer(help="Treatment plan: show, set, goals, homework.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Treatment plan: show, set, goal, homework.", no_args_is_help=True, add_completion=False)
 goal_app = typer.Typer(help="SMART goals: add, update.", no_args_is_help=True, add_completion=False)
 homework_app = typer.Typer(help="Homework: list, done.", no_args_is_help=True, add_completion=False)
 app.add_typer(goal_app, name="goal")
 app.add_typer(homework_app, name="homework")
 
-CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9QXD.")]
+CodeArg = Annotated[str, typer.Argument(help="Patient code, e.g. 7K3M-9Q4M.")]
 
 
 @app.command()
@@ -53,12 +64,12 @@ def show(patient: CodeArg, content: ContentOpt = None, lang: LangOpt = None, sto
         emit_fields([("caregiver (involved)", f"{data['caregiver']['name'] or '-'} {data['caregiver']['contact'] or ''}")])
     emit_table([{**s, "done": "yes" if s["attended"] else ""} for s in data["sessions"]],
                [("n", "#"), ("module", "module"), ("title", "title"), ("done", "attended")], empty="No sessions planned.")
-    say("Goals:")
-    emit_table([{**g, "short": g["id"][-12:], "progress": f"{g['progress']}%"} for g in data["goals"]],
+    emit_heading("Goals:")
+    emit_table([{**g, "short": short_id(g["id"]), "progress": f"{g['progress']}%"} for g in data["goals"]],
                [("short", "id"), ("text", "goal"), ("target_date", "by"), ("status", "status"), ("progress", "progress")],
                empty="No goals yet (telecbt plan goal add).")
-    say("Homework:")
-    emit_table([{"short": h["id"][-12:], "text": pick(h["text"], code), "due": h["due_date"], "status": h["status"]}
+    emit_heading("Homework:")
+    emit_table([{"short": short_id(h["id"]), "text": pick(h["text"], code), "due": h["due_date"], "status": h["status"]}
                 for h in data["homework"]], [("short", "id"), ("text", "task"), ("due", "due"), ("status", "status")],
                empty="No homework yet.")
 
@@ -101,12 +112,12 @@ def goal_add(
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         goal = plans.add_goal(access, patient, text, measure, by)
-    emit_json(goal) if json_out else say(f"Added goal {goal['id'][-12:]}.", style="green")
+    emit_json(goal) if json_out else say(f"Added goal {short_id(goal['id'])}.", style="green")
 
 
 @goal_app.command("update")
 def goal_update(
-    goal: Annotated[str, typer.Argument(help="Goal id (or its last characters).")],
+    goal: Annotated[str, typer.Argument(help="Goal id: as listed, or a unique start or end of it (6 characters or more).")],
     status: Annotated[Optional[str], typer.Option("--status", help="active, achieved, revised or dropped.")] = None,
     progress: Annotated[Optional[int], typer.Option("--progress", help="Progress in percent, 0-100.")] = None,
     note: Annotated[Optional[str], typer.Option("--note", help="A dated progress note.")] = None,
@@ -118,7 +129,7 @@ def goal_update(
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         row = plans.update_goal(access, goal, status, progress, note)
-    emit_json(row) if json_out else say(f"Updated goal {row['id'][-12:]} ({row['status']}, {row['progress']}%).", style="green")
+    emit_json(row) if json_out else say(f"Updated goal {short_id(row['id'])} ({row['status']}, {row['progress']}%).", style="green")
 
 
 @homework_app.command("list")
@@ -127,18 +138,24 @@ def homework_list(
     pending: Annotated[bool, typer.Option("--pending", help="Only homework not yet done.")] = False,
     lang: LangOpt = None, store: StoreOpt = None, user: UserOpt = None,
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+    csv_out: CsvOpt = False,
 ) -> None:
     """List homework with due dates and completion."""
     from telecbt_cli.content.catalog import pick
     from telecbt_cli.core.care import plans
 
+    one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code = patient_lang(access, patient, lang)
         rows = plans.list_homework(access, patient, "assigned" if pending else None)
     if json_out:
         emit_json(rows)
         return
-    emit_table([{"short": r["id"][-12:], "module": r["module_id"], "text": pick(r["text"], code), "due": r["due_date"],
+    if csv_out:
+        emit_csv(yes_no({**r, "text": pick(r["text"], code)} for r in rows),
+                 ["id", "module_id", "task_id", "text", "due_date", "status", "overdue", "done_at", "note"])
+        return
+    emit_table([{"short": short_id(r["id"]), "module": r["module_id"], "text": pick(r["text"], code), "due": r["due_date"],
                  "status": r["status"] + (" (overdue)" if r["overdue"] else "")} for r in rows],
                [("short", "id"), ("module", "module"), ("text", "task"), ("due", "due"), ("status", "status")],
                empty="No homework.")
@@ -146,14 +163,14 @@ def homework_list(
 
 @homework_app.command("done")
 def homework_done(
-    homework: Annotated[str, typer.Argument(help="Homework id (or its last characters).")],
+    homework: Annotated[str, typer.Argument(help="Homework id: as listed, or a unique start or end of it (6 characters or more).")],
     note: Annotated[Optional[str], typer.Option("--note", help="How it went.")] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-    passphrase_fd: PassFdOpt = None,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Mark homework as done."""
     from telecbt_cli.core.care import plans
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        plans.homework_done(access, homework, note)
-    say("Marked as done.", style="green")
+        row = plans.homework_done(access, homework, note)
+    emit_json(row) if json_out else say("Marked as done.", style="green")

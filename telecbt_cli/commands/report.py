@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -26,6 +25,7 @@ from telecbt_cli.commands.content_opts import (
 )
 from telecbt_cli.commands.output import emit_csv, emit_json, inert, say
 from telecbt_cli.core.care.textchart import sparkline
+from telecbt_cli.core.store.errors import UsageError
 
 app = typer.Typer(help="Reports: patient progress, program figures.", no_args_is_help=True, add_completion=False)
 LABEL_KEYS = ("title", "patient", "generated", "period", "diary", "pain", "mood", "sleep_hours", "activity_min",
@@ -117,24 +117,33 @@ def html_shape(report: dict, catalog, lang: str) -> dict:
 def patient(
     code: Annotated[str, typer.Argument(metavar="PATIENT", help="Patient code.")],
     weeks: Annotated[int, typer.Option("--weeks", min=1, max=520, help="How many weeks of diary to show.")] = 26,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Also write a printable HTML report to this file.")] = None,
+    html: Annotated[Optional[str], typer.Option("--html", metavar="<path>", help="Also write a printable HTML report to this file, or into this folder (existing, or ending in /); '-' prints only the HTML, on standard output.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file named by --html.")] = False,
     suggest: Annotated[bool, typer.Option("--suggest", help="Include tailoring suggestions (as `telecbt suggest`).")] = False,
     lang: LangOpt = None, content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """A patient's progress: diary trends, scores against their bands, homework, alerts, suggestions."""
     from telecbt_cli.core.care import reports
+    from telecbt_cli.core.store.fsutil import atomic_write, output_path
 
+    if html == "-" and json_out:
+        raise UsageError("--html - prints the HTML on standard output: leave out --json")
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code_lang = patient_lang(access, code, lang)
         report = reports.patient_report(access, catalog, code, code_lang, weeks, with_suggestions=suggest)
     if html:
         from telecbt_cli.core.care.report_html import render_patient_report
-        from telecbt_cli.core.store.fsutil import atomic_write
 
-        atomic_write(html, render_patient_report(html_shape(report, catalog, code_lang)).encode("utf-8"), mode=0o600)
-        say(f"Wrote {html}: it holds patient data in clear; keep it safe and delete it after printing.", style="yellow")
+        page = render_patient_report(html_shape(report, catalog, code_lang)).encode("utf-8")
+        if html == "-":
+            sys.stdout.buffer.write(page)
+            sys.stdout.buffer.flush()
+            return
+        target = output_path(html, f"report-{report['patient']['code']}.html", force)
+        atomic_write(target, page, mode=0o600)
+        say(f"Wrote {target}: it holds patient data in clear; keep it safe and delete it after printing.", style="yellow")
     if json_out:
         emit_json(report)
     else:

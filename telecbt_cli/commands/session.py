@@ -15,6 +15,7 @@ from telecbt_cli.commands.common import (
     UserOpt,
     kdf,
     passphrase,
+    store_option,
     unlocked,
 )
 from telecbt_cli.commands.output import emit_fields, emit_json, emit_text, say
@@ -32,7 +33,7 @@ def init(
     from telecbt_cli.core.store.unlock import create_store
     from telecbt_cli.core.store.vault import check_new_location
 
-    store_dir = resolve_store_dir(store)
+    store_dir = resolve_store_dir(store_option(store))
     check_new_location(store_dir)
     secret = passphrase(passphrase_file, passphrase_fd, prompt=f"Choose a passphrase for {admin}: ", confirm=True)
     created = create_store(store_dir, admin, secret, kdf())

@@ -19,13 +19,22 @@ from telecbt_cli.commands.common import (
     confirm,
     kdf,
     new_passphrase,
+    no_stdout,
     read_secret,
+    reauthenticated,
+    store_option,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_fields, emit_json, emit_table, say
+from telecbt_cli.commands.output import (
+    emit_fields,
+    emit_heading,
+    emit_json,
+    emit_table,
+    say,
+)
 from telecbt_cli.core.store.errors import IntegrityError
 
-app = typer.Typer(help="The encrypted store: info, check, passphrase, rekey, backup, recover.",
+app = typer.Typer(help="The encrypted store: info, check, passwd, rekey, backup, recover.",
                   no_args_is_help=True, add_completion=False)
 
 
@@ -55,7 +64,7 @@ def info(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
         ("patients", data["counts"]["patients"]), ("staff users", data["counts"]["users"]),
         ("audit entries", data["audit_entries"]),
     ])
-    say("Key slots:")
+    emit_heading("Key slots:")
     emit_table(data["slots"], [("kind", "kind"), ("label", "label"), ("created_at", "created")])
 
 
@@ -97,14 +106,24 @@ def check(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
 @app.command()
 def passwd(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
            passphrase_fd: PassFdOpt = None, new_passphrase_file: NewPassFileOpt = None,
-           new_passphrase_fd: NewPassFdOpt = None) -> None:
-    """Change your own passphrase."""
+           new_passphrase_fd: NewPassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """Change your own passphrase: always asks for the current one, even with a session set."""
+    change_own_passphrase(store, user, passphrase_file, passphrase_fd, new_passphrase_file, new_passphrase_fd,
+                          json_out)
+
+
+def change_own_passphrase(store, user, passphrase_file, passphrase_fd, new_passphrase_file, new_passphrase_fd,
+                          json_out: bool) -> None:
+    """Shared by `store passwd` and `user passwd` without a name."""
     from telecbt_cli.core.store import users
 
-    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+    with reauthenticated(store, user, passphrase_file, passphrase_fd) as (access, current):
         secret = new_passphrase(new_passphrase_file, new_passphrase_fd, access.user)
-        users.set_user_passphrase(access, access.user, secret, kdf())
-        say(f"Changed the passphrase of {access.user}.", style="green")
+        changed = users.set_user_passphrase(access, access.user, secret, kdf(), current=current)
+    if json_out:
+        emit_json({"user": changed.name, "changed": True})
+    else:
+        say(f"Changed the passphrase of {changed.name}.", style="green")
 
 
 @app.command()
@@ -136,6 +155,7 @@ def backup(
     from telecbt_cli.core.store import audit
     from telecbt_cli.core.store.vault import backup as do_backup
 
+    no_stdout(dest, "a backup is a folder (database and key files)")
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
         result = do_backup(access.store, dest)
@@ -155,17 +175,21 @@ def recover(
         "--recovery-key-file", help="Read the recovery key from this file ('-' = standard input).")] = None,
     new_passphrase_file: NewPassFileOpt = None,
     new_passphrase_fd: NewPassFdOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Use the recovery key to set a new passphrase for a user (also rebuilds a damaged key file)."""
     from telecbt_cli.core.store.paths import resolve_store_dir
     from telecbt_cli.core.store.unlock import recover as do_recover
 
-    store_dir = resolve_store_dir(store)
+    store_dir = resolve_store_dir(store_option(store))
     key_text = read_secret(file=recovery_key_file, fd=None, env="TELECBT_RECOVERY_KEY",
                            prompt="Recovery key: ", options="--recovery-key-file")
     secret = new_passphrase(new_passphrase_file, new_passphrase_fd, user)
     access = do_recover(store_dir, key_text, user, secret, kdf())
     access.close()
+    if json_out:
+        emit_json({"user": access.user, "recovered": True})
+        return
     say(f"{access.user} can now unlock the store with the new passphrase. "
         "Other users whose slots were lost need `telecbt user passwd NAME` from an admin.", style="green")
 

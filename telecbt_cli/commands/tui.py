@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from telecbt_cli.commands.common import PassFdOpt, PassFileOpt, StoreOpt, UserOpt
+from telecbt_cli.commands.common import (
+    PassFdOpt,
+    PassFileOpt,
+    StoreOpt,
+    UserOpt,
+    store_option,
+)
 
 LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of the screens: en or es "
                                                             "(default: the one chosen in Settings, else en).")]
@@ -16,7 +22,7 @@ def tui(store: StoreOpt = None, lang: LangOpt = None) -> None:
     """Open the staff terminal UI: caseload, patient records, questionnaires, check-ins, alerts, bundles."""
     from telecbt_cli.tui.launch import run_tui
 
-    run_tui(store, lang)
+    run_tui(store_option(store), lang)
 
 
 def _lock_signals() -> None:

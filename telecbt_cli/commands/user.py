@@ -22,7 +22,8 @@ from telecbt_cli.commands.common import (
     one_format,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, yes_no
+from telecbt_cli.core.store.errors import UsageError
 
 app = typer.Typer(help="Staff users: add, list, passwd, disable.", no_args_is_help=True, add_completion=False)
 
@@ -65,35 +66,46 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
     if json_out:
         emit_json(rows)
     elif csv_out:
-        emit_csv(rows, [c for c, _ in _COLUMNS])
+        emit_csv(yes_no(rows), [c for c, _ in _COLUMNS])
     else:
         emit_table(rows, _COLUMNS)
 
 
 @app.command()
 def passwd(
-    name: Annotated[Optional[str], typer.Argument(help="User to change; default yourself. Others need admin.")] = None,
+    name: Annotated[Optional[str], typer.Argument(
+        help="Another user whose passphrase an admin resets. Without it: your own (as `store passwd`).")] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, new_passphrase_file: NewPassFileOpt = None,
-    new_passphrase_fd: NewPassFdOpt = None,
+    new_passphrase_fd: NewPassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """Set a new passphrase for a user (yourself, or anyone if you are admin)."""
+    """Reset another user's passphrase (admin); without a name, change your own (asks for the current one)."""
+    from telecbt_cli.commands.store import change_own_passphrase
     from telecbt_cli.core.store import users
 
+    if name is None:
+        change_own_passphrase(store, user, passphrase_file, passphrase_fd, new_passphrase_file, new_passphrase_fd,
+                              json_out)
+        return
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        target = users.get_user(access, name or access.user)
-        if target.name != access.user:
-            access.require("manage")
+        target = users.get_user(access, name)
+        if target.name == access.user:
+            raise UsageError("that is you: change your own passphrase with `telecbt store passwd` "
+                             "(it asks for your current one)")
+        access.require("manage")
         secret = new_passphrase(new_passphrase_file, new_passphrase_fd, target.name)
         users.set_user_passphrase(access, target.name, secret, kdf())
-    say(f"Changed the passphrase of {target.name}.", style="green")
+    if json_out:
+        emit_json({"user": target.name, "changed": True})
+    else:
+        say(f"Changed the passphrase of {target.name}.", style="green")
 
 
 @app.command()
 def disable(
     name: NameArg,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-    passphrase_fd: PassFdOpt = None, yes: YesOpt = False,
+    passphrase_fd: PassFdOpt = None, yes: YesOpt = False, json_out: JsonOpt = False,
 ) -> None:
     """Disable a user and remove their key slot (admin). Then run `telecbt store rekey`."""
     from telecbt_cli.core.store import users
@@ -102,6 +114,9 @@ def disable(
         access.require("manage")
         target = users.get_user(access, name)
         confirm(f"Disable {target.name} ({target.role})? They will no longer be able to unlock.", yes)
-        users.disable_user(access, target.name)
+        disabled = users.disable_user(access, target.name)
+    if json_out:
+        emit_json(disabled.to_dict())
+        return
     say(f"Disabled {target.name}. Run `telecbt store rekey` so that an old copy of the key file "
         "cannot open the store either.", style="green")

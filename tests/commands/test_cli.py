@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-import typer
-from typer.testing import CliRunner
-
-from telecbt_cli.cli import app
+from tests.commands.clirun import invoke
 from tests.conftest import ADMIN, ADMIN_PASS
 
-runner = CliRunner()
 NASTY = "[/] [bold]x[/bold] [link=http://evil.example]click[/link] \x1b]52;c;aGVsbG8=\x07 @click=quit"
-
-
-def invoke(*args: str, input: str | None = None, env: dict | None = None):
-    return runner.invoke(app, list(args), input=input, env=env)
-
-
-@pytest.fixture
-def cli_store(tmp_path: Path, pass_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    store = tmp_path / "cli-store"
-    result = invoke("init", "--store", str(store), "--admin", ADMIN, "--passphrase-file", str(pass_file), "--json")
-    assert result.exit_code == 0, result.stderr
-    monkeypatch.setenv("TELECBT_STORE", str(store))
-    return store
 
 
 def test_init_prints_the_recovery_key_once(tmp_path, pass_file):
@@ -227,29 +208,6 @@ def test_paths_and_demo(monkeypatch):
     assert summary["created"] is True and summary["patients"] == 3
     again = json.loads(invoke("demo", "--patients", "5", "--json").stdout)
     assert again["created"] is False and again["patients"] == 5 and again["patients_added"] == 2
-
-
-def _leaf_commands(command, path=()):
-    if not hasattr(command, "list_commands"):
-        yield path, command
-        return
-    for name in command.list_commands(None):
-        yield from _leaf_commands(command.get_command(None, name), (*path, name))
-
-
-def test_every_command_has_help():
-    root = typer.main.get_command(app)
-    leaves = list(_leaf_commands(root))
-    assert len(leaves) >= 20
-    for path, command in leaves:
-        assert (command.help or "").strip(), path
-        result = invoke(*path, "--help")
-        assert result.exit_code == 0, path
-        for param in command.params:
-            if param.name != "help":
-                assert (getattr(param, "help", None) or "").strip(), (path, param.name)
-    for group in ("store", "user", "patient", "audit"):
-        assert invoke(group, "-h").exit_code == 0
 
 
 def test_unexpected_errors_hide_their_message(cli_store, pass_file, monkeypatch):

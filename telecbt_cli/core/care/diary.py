@@ -126,6 +126,7 @@ def correct_entry(access: Access, entry_id: str, values: dict) -> dict:
     """A new entry that supersedes `entry_id`; the original stays, marked as superseded."""
     access.require("write")
     store = access.store
+    entry_id = records.resolve_id(store, "diary_entries", entry_id, "diary entry")
     old = store.one("SELECT * FROM diary_entries WHERE id = ? AND deleted = 0", (entry_id,))
     if old is None:
         raise NotFoundError(f"no diary entry {entry_id}")

@@ -14,7 +14,7 @@ from telecbt_cli.core.clinical.patients import (
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import NotFoundError, UsageError
+from telecbt_cli.core.store.errors import UsageError
 
 GOAL_STATUSES = ("active", "achieved", "revised", "dropped")
 
@@ -128,13 +128,15 @@ def update_goal(access: Access, goal_id: str, status: str | None = None, progres
     return row
 
 
+_NOUNS = {"goals": "goal", "homework": "homework", "appointments": "session"}
+
+
 def find_record(access: Access, table: str, ident: str) -> dict:
-    rows = access.store.rows(f"SELECT * FROM {table} WHERE (id = ? OR id LIKE ?) AND deleted = 0", (ident, f"%{ident}"))
-    if not rows:
-        raise NotFoundError(f"no {table.rstrip('s').replace('_', ' ')} {ident}")
-    if len(rows) > 1:
-        raise UsageError(f"{ident} matches several records: give more characters of the id")
-    return rows[0]
+    """A goal, homework task or session by its id, or a unique start or end of it."""
+    row = access.store.one(f"SELECT * FROM {table} WHERE id = ?",
+                           (records.resolve_id(access.store, table, ident, _NOUNS[table]),))
+    assert row is not None
+    return row
 
 
 def assign_homework(access: Access, catalog: Catalog, patient_id: str, module_id: str, due: str) -> list[dict]:

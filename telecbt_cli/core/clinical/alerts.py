@@ -5,7 +5,7 @@ from __future__ import annotations
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import NotFoundError, UsageError
+from telecbt_cli.core.store.errors import UsageError
 
 
 def open_alert(access: Access, patient_id: str, rule_id: str, content_id: str, source_id: str) -> dict | None:
@@ -52,15 +52,9 @@ def acknowledge(access: Access, alert_id: str, note: str) -> dict:
     access.require("review")
     if not note.strip():
         raise UsageError("say briefly what was done (--note), e.g. 'called patient, safe, plan agreed'")
-    matches = access.store.conn.execute(
-        "SELECT id, patient_id, status FROM safety_alerts WHERE (id = ? OR id LIKE ?) AND deleted = 0",
-        (alert_id, f"%{alert_id}")
-    ).fetchall()
-    if not matches:
-        raise NotFoundError(f"no safety alert {alert_id}")
-    if len(matches) > 1:
-        raise UsageError(f"{alert_id} matches several alerts: give more characters of the id")
-    ident, patient_id, status = matches[0]
+    ident = records.resolve_id(access.store, "safety_alerts", alert_id, "safety alert")
+    patient_id, status = access.store.conn.execute(
+        "SELECT patient_id, status FROM safety_alerts WHERE id = ?", (ident,)).fetchone()
     if status != "open":
         raise UsageError("that alert was already acknowledged")
     store = access.store

@@ -12,6 +12,7 @@ from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import ConsentRequired, NotFoundError, UsageError
 from telecbt_cli.core.store.ids import new_patient_code, parse_patient_code
+from telecbt_cli.core.store.textsafe import fold
 
 SEXES = ("female", "male", "other", "unknown")
 CONSENT_METHODS = ("verbal", "written", "kiosk")
@@ -68,7 +69,7 @@ def _resolve(access: Access, code: str) -> dict:
     if canonical is None:
         raise UsageError(
             f"{code!r} is not a valid patient code: check each character "
-            "(codes look like 7K3M-9QXD and the last character is a check)"
+            "(codes look like 7K3M-9Q4M and the last character is a check)"
         )
     row = access.store.one("SELECT * FROM patients WHERE code = ? AND deleted = 0", (canonical,))
     if row is None:
@@ -98,13 +99,16 @@ def add_patient(access: Access, values: PatientFields) -> dict:
 
 
 def search_clause(search: str, table: str = "") -> tuple[str, list]:
-    """SQL matching a patient by part of name, code, phone or email (case-insensitive), or exact code.
+    """SQL matching a patient by part of name, code, phone or email, or exact code, as people type:
+    case and accents do not matter on either side (`fold`, a function of every store connection).
 
     `table` is the alias the patients table has in the query (e.g. "p.")."""
-    term = f"%{search.strip().lower()}%"
+    typed = search.strip()
+    term = fold(typed)
     t = table
-    return (f"(lower({t}display_name) LIKE ? OR lower({t}code) LIKE ? OR {t}phone LIKE ? OR lower({t}email) LIKE ?"
-            f" OR {t}code = ?)", [term, term, term, term, parse_patient_code(search) or ""])
+    return (f"(instr(fold({t}display_name), ?) > 0 OR instr(lower({t}code), ?) > 0 OR instr({t}phone, ?) > 0"
+            f" OR instr(fold({t}email), ?) > 0 OR {t}code = ?)", [term, typed.lower(), typed, term,
+                                                                  parse_patient_code(search) or ""])
 
 
 def list_patients(access: Access, search: str | None = None, include_archived: bool = False) -> list[dict]:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import sqlcipher3
 
+from telecbt_cli.core.store.textsafe import fold
+
 BUSY_TIMEOUT_MS = 5000
 DatabaseError = sqlcipher3.DatabaseError
 Connection = sqlcipher3.Connection
@@ -60,6 +62,7 @@ def _open(path: Path, key: bytes, page_size: int, create: bool) -> sqlcipher3.Co
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
+        conn.create_function("fold", 1, fold, deterministic=True)  # searches as people type (textsafe.fold)
     except BaseException:
         conn.close()
         raise

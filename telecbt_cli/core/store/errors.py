@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     REFUSED = 5
     INTEGRITY = 6
     INTERRUPTED = 130
+    OUTPUT_CLOSED = 141  # what a shell shows for `cat` when the reader of a pipe stops (128 + SIGPIPE)
 
 
 class TelecbtError(Exception):

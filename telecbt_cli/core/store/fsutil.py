@@ -1,4 +1,4 @@
-"""Crash-safe file writes, with the POSIX-only calls kept behind Windows fallbacks."""
+"""Crash-safe file writes and where output files go, with POSIX-only calls behind Windows fallbacks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from telecbt_cli.core.store.errors import StorageError
+from telecbt_cli.core.store.errors import StorageError, UsageError
 
 IS_WINDOWS = sys.platform.startswith("win")
 
@@ -79,3 +79,36 @@ def write_problem(folder: Path) -> str | None:
     except OSError:
         return None
     return None
+
+
+def names_folder(text: str) -> bool:
+    """Whether an output path given by a user means a folder: it exists as one, or ends in a slash."""
+    return text.endswith(("/", os.sep)) or Path(text).expanduser().is_dir()
+
+
+def output_path(text: str, name: str | None = None, force: bool = False) -> Path:
+    """Where a command writes its file, from the path the user gave (e.g. `--out`).
+
+    A folder (existing, or any path ending in a slash, then created) gets the file inside it
+    as `name`, or a new name beside an existing file of that name (`name` None: the folder
+    itself, for a caller that names the file later). A file name is used as given, but an
+    existing file is replaced only with `force`: nothing is overwritten silently."""
+    path = Path(text).expanduser()
+    if names_folder(text):
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise storage_error("create", path, error) from None
+        return path if name is None else _unused(path / name)
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists: give another name (or a folder), or add --force to replace it")
+    return path
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `stem-2.ext`, `stem-3.ext`, ... if it is taken."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate

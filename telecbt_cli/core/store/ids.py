@@ -42,6 +42,12 @@ def uuid7() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def short_id(record_id: str) -> str:
+    """The end of a record id that tables show (the random part of a UUIDv7); any command that
+    takes an id takes this back (`records.resolve_id`)."""
+    return record_id[-12:]
+
+
 def normalize_code(text: str) -> str:
     """Upper-case, drop separators and map look-alike letters to digits."""
     cleaned = "".join(ch for ch in text.upper() if ch not in "- \t")

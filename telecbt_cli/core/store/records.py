@@ -97,3 +97,57 @@ def _apply(store: Store, table: str, row_id: str, values: dict, op: str) -> dict
         raise KeyError(row_id)
     _log_change(store, table, row, op, before[0] if before else None)
     return row
+
+
+#: The fewest characters of an id a person may type instead of the whole id.
+MIN_TYPED_ID = 6
+_ID_TABLES = _TABLES | {"peers"}
+_HEX = frozenset("0123456789abcdef")
+
+
+def looks_like_id(typed: str) -> bool:
+    """Whether text could be (part of) a record id that `resolve_id` would look up."""
+    digits = typed.strip().lower().replace("-", "")
+    return MIN_TYPED_ID <= len(digits) <= 32 and set(digits) <= _HEX
+
+
+def resolve_id(store: Store, table: str, typed: str, noun: str, where: str = "deleted = 0") -> str:
+    """The full id of the record a person means: the whole id, or a unique start or end of it
+    (at least MIN_TYPED_ID characters; dashes and case do not matter). Tables show the end
+    (`ids.short_id`); the start works too. The one place every command and screen resolves ids.
+
+    Ambiguous: UsageError saying how many records match; none: NotFoundError."""
+    from telecbt_cli.core.store.errors import NotFoundError, UsageError
+
+    if table not in _ID_TABLES:
+        raise ValueError(f"{table} has no record ids")
+    digits = typed.strip().lower().replace("-", "")
+    if not digits or not set(digits) <= _HEX:
+        raise UsageError(f"{typed!r} is not an id: ids are made of the digits 0-9 and the letters a-f")
+    if len(digits) < MIN_TYPED_ID:
+        raise UsageError(f"give at least {MIN_TYPED_ID} characters of the {noun} id")
+    if len(digits) > 32:
+        raise NotFoundError(f"no {noun} {typed}")
+    start = _dashed(digits)
+    found = {row[0] for row in store.conn.execute(
+        f"SELECT id FROM {table} WHERE id >= ? AND id < ? AND {where}", (start, start + "g"))}
+    if len(digits) < 32:
+        end = _dashed(digits, from_end=True)
+        found |= {row[0] for row in store.conn.execute(
+            f"SELECT id FROM {table} WHERE substr(id, ?) = ? AND {where}", (-len(end), end))}
+    if not found:
+        raise NotFoundError(f"no {noun} {typed}")
+    if len(found) > 1:
+        raise UsageError(f"{typed} matches {len(found)} {noun} ids: give more characters")
+    return found.pop()
+
+
+def _dashed(digits: str, from_end: bool = False) -> str:
+    """Hex digits with a UUID's dashes (8-4-4-4-12) where they fall, read from the start or the end."""
+    first = 32 - len(digits) if from_end else 0
+    out = []
+    for offset, digit in enumerate(digits):
+        if offset and first + offset in (8, 12, 16, 20):
+            out.append("-")
+        out.append(digit)
+    return "".join(out)

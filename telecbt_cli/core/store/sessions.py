@@ -69,8 +69,11 @@ def create(access: Access, ttl_seconds: int) -> tuple[str, int]:
     return f"{PREFIX}.{session_id}.{_b64u(secret)}", expires
 
 
-def open_session(token: str, store_dir: Path) -> Access:
-    """The store opened with a session token; AuthError for forged, ended or expired tokens."""
+def open_session(token: str, store_dir: Path, expect_user: str | None = None) -> Access:
+    """The store opened with a session token; AuthError for forged, ended or expired tokens.
+
+    `expect_user` is a user name the caller was also given (--user): a session belongs to
+    one user, so naming another is refused rather than silently ignored."""
     match = _TOKEN.match(token.strip())
     if not match:
         raise AuthError("TELECBT_SESSION does not hold a valid session token: run `telecbt unlock`")
@@ -99,6 +102,10 @@ def open_session(token: str, store_dir: Path) -> Access:
         )
     except (crypto.DecryptError, KeyError, ValueError):
         raise AuthError("the session token is not valid: run `telecbt unlock`") from None
+    if expect_user and expect_user.strip().lower() != header["user"]:
+        # The other name is not repeated: it may be a passphrase typed into the wrong field.
+        raise AuthError(f"this session belongs to {header['user']}, not the user given with --user or "
+                        "TELECBT_USER: drop --user, or run `telecbt unlock --user NAME` for a session of your own")
     require_store_dir(store_dir)
     try:
         store = open_with_keys(store_dir, [key], None, header["store_id"])

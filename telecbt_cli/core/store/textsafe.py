@@ -1,8 +1,10 @@
-"""Making user text safe to show: control and bidi characters become visible escapes."""
+"""User text: made safe to show (control and bidi characters become visible escapes), and
+folded for searching as people type (case and accents ignored)."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 # Control characters that could steer a terminal (C0 except tab, DEL, C1) and the
@@ -24,6 +26,16 @@ def inert(text: Any, keep_newlines: bool = False) -> str:
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
     return (_UNSAFE_KEEP_LINES if keep_newlines else _UNSAFE).sub(show, value)
+
+
+def fold(text: str | None) -> str | None:
+    """Text as a search compares it: case folded, accents and other combining marks dropped,
+    compatibility forms unified (NFKD), so `jose` finds "José" and "LOPEZ" finds "López".
+    Only for comparing: stored text stays exactly as typed."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFKD", str(text).casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 #: A cell starting with one of these may run as a formula when a spreadsheet opens a CSV file.

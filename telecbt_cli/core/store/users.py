@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from telecbt_cli.core.store import audit, keys, records
+from telecbt_cli.core.store import keyfile as kfmod
 from telecbt_cli.core.store.access import ROLES, Access
 from telecbt_cli.core.store.crypto import KdfParams
-from telecbt_cli.core.store.errors import NotFoundError, StoreExistsError, UsageError
+from telecbt_cli.core.store.errors import (
+    AuthError,
+    NotFoundError,
+    StoreExistsError,
+    UsageError,
+    WrongPassphrase,
+)
 from telecbt_cli.core.store.unlock import check_passphrase, check_user_name
 
 
@@ -64,12 +71,29 @@ def add_user(access: Access, name: str, role: str, passphrase: str, kdf: KdfPara
     return get_user(access, name)
 
 
-def set_user_passphrase(access: Access, name: str, passphrase: str, kdf: KdfParams) -> StaffUser:
+def set_user_passphrase(access: Access, name: str, passphrase: str, kdf: KdfParams,
+                        current: str | None = None) -> StaffUser:
+    """A new passphrase for `name`: your own needs your `current` one (an open session is not
+    proof enough); anyone else's is an admin's reset."""
     user = get_user(access, name)
+    if user.name == access.user:
+        _check_current(access, current)
+    else:
+        access.require("manage")
     if user.disabled:
         raise UsageError(f"{user.name} is disabled; a disabled user cannot be given a passphrase")
     keys.set_passphrase(access, user.name, passphrase, kdf)
     return get_user(access, name)
+
+
+def _check_current(access: Access, current: str | None) -> None:
+    slot = access.store.keyfile.user_slot(access.user)
+    if not current or slot is None:
+        raise AuthError(f"changing the passphrase of {access.user} needs the current one: nothing was changed")
+    try:
+        kfmod.open_slot(slot, current.encode("utf-8"), access.store.store_id)
+    except AuthError:
+        raise WrongPassphrase(f"that is not the current passphrase of {access.user}: nothing was changed") from None
 
 
 def disable_user(access: Access, name: str) -> StaffUser:

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 
-from telecbt_cli.core.store import audit
+from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import IntegrityError, NotFoundError, UsageError
@@ -142,10 +142,15 @@ def peers(access: Access) -> list[dict]:
 
 
 def peer(access: Access, ident: str) -> dict:
-    for row in peers(access):
+    """A trusted device by label, id, or a unique start or end of its id."""
+    known = peers(access)
+    for row in known:
         if row["id"] == ident or row["label"] == ident:
             return row
-    raise NotFoundError(f"no trusted device {ident!r}: see `telecbt device list`")
+    if not records.looks_like_id(ident):
+        raise NotFoundError(f"no trusted device {ident!r}: see `telecbt device list`")
+    full = records.resolve_id(access.store, "peers", ident, "trusted device", where="1")
+    return next(row for row in known if row["id"] == full)
 
 
 def destination(access: Access, to: str | None, sealed: bool = False) -> tuple[str | None, list[str]]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import NotFoundError, StorageError, UsageError
+from telecbt_cli.core.store.errors import StorageError, UsageError
 from telecbt_cli.core.store.ids import uuid7
 from telecbt_cli.core.store.timeparse import iso_utc
 from telecbt_cli.core.sync import parts
@@ -334,14 +334,7 @@ def retry(access: Access, ident: str | None = None) -> list[dict]:
     """Queue failed emails again (all, or one by id or the end of its id), to be sent at the next `send`."""
     access.require("write")
     if ident:
-        ident = ident.strip().lower()
-        if len(ident) < 4:
-            raise UsageError("give at least 4 characters of the email's id (see `telecbt bundle outbox list`)")
-        rows = _listing(access, "(lower(o.id) = ? OR lower(o.id) LIKE ?)", (ident, f"%{ident}"))
-        if not rows:
-            raise NotFoundError(f"no email in the outbox with id {ident}")
-        if len(rows) > 1:
-            raise UsageError(f"{ident} matches several emails: give more characters of the id")
+        rows = _listing(access, "o.id = ?", (records.resolve_id(access.store, "outbox", ident, "outbox email"),))
         status = rows[0]["status"]
         if status == "sent":
             raise UsageError("that email was already sent")

@@ -8,7 +8,12 @@ import shutil
 from pathlib import Path
 
 from telecbt_cli.core.store.access import Access
-from telecbt_cli.core.store.errors import IntegrityError, StorageError, UsageError
+from telecbt_cli.core.store.errors import (
+    IntegrityError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+)
 from telecbt_cli.core.store.fsutil import fsync_dir, storage_error
 from telecbt_cli.core.sync import bundles
 
@@ -33,8 +38,11 @@ def _estimate(access: Access) -> int:
 
 def write_bundle(access: Access, dest: Path, recipients: list[str], peer_id: str | None, since_last: bool = True,
                  since: str | None = None, patient_codes: list[str] | None = None, usb: bool = False,
-                 passphrase: str | None = None, progress=None) -> dict:
-    """Export to `dest` (a folder or a file name). Never leaves a partial file under the final name."""
+                 passphrase: str | None = None, progress=None, overwrite: bool = False) -> dict:
+    """Export to `dest` (a folder or a file name). Never leaves a partial file under the final name,
+    and never replaces an existing file unless `overwrite`."""
+    if not dest.is_dir() and dest.exists() and not overwrite:
+        raise UsageError(f"{dest} already exists: give another name or a folder, or replace it on purpose (--force)")
     if usb and not dest.is_dir():
         raise UsageError(f"{dest} is not a mounted folder: plug in the stick and give its mount point")
     folder = dest if dest.is_dir() else dest.parent
@@ -95,6 +103,9 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
             files.append(path)
         else:
             raise UsageError(f"{path} does not exist")
+    if not files:
+        raise NotFoundError(f"no bundles (.tcb, .age or .tcbp files) in {', '.join(map(str, paths))}: "
+                            "nothing was imported")
     pieces = [f for f in files if f.suffix == ".tcbp"]
     assembled, problems = parts.assemble({f.name: f.read_bytes() for f in pieces}) if pieces else ([], [])
     results = [{"file": f"parts of bundle {p.get('bundle_id')}", "ok": False, "error": p["message"]}

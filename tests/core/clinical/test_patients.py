@@ -130,7 +130,7 @@ def test_only_admin_manages_users(admin, store_dir):
             users.add_user(chw, "eve", "admin", "eve passphrase", KdfParams(10))
         with pytest.raises(PermissionDenied):
             users.set_user_passphrase(chw, "alice", "taken over!!", KdfParams(10))
-        users.set_user_passphrase(chw, "cathy", "cathy new passphrase", KdfParams(10))
+        users.set_user_passphrase(chw, "cathy", "cathy new passphrase", KdfParams(10), current="cathy passphrase")
     finally:
         chw.close()
 

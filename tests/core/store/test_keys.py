@@ -88,7 +88,7 @@ def test_wrong_passphrase_and_unknown_user(admin, store_dir):
 
 
 def test_passphrase_change_replaces_the_old_one(admin, store_dir):
-    users.set_user_passphrase(admin, ADMIN, "a fresh passphrase", CHEAP)
+    users.set_user_passphrase(admin, ADMIN, "a fresh passphrase", CHEAP, current=ADMIN_PASS)
     admin.close()
     with pytest.raises(AuthError):
         unlock(store_dir, ADMIN, ADMIN_PASS)

@@ -396,10 +396,12 @@ def test_backoff_grows_and_gives_up_after_eight_tries_then_retry(site, smtp):
     assert [p.total_seconds() for p in pauses] == [60, 300, 1800, 7200, 43200, 43200, 43200]
     assert mailer.send_due(site.access, settings_for(port), now=moment + dt.timedelta(days=9))["due"] == 0
     sink.reply = None
-    with pytest.raises(UsageError, match="at least 4"):
+    with pytest.raises(UsageError, match="at least 6"):
         mailer.retry(site.access, "ab")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(UsageError, match="is not an id"):
         mailer.retry(site.access, "zzzzzzzz")
+    with pytest.raises(NotFoundError):
+        mailer.retry(site.access, "000000000000")
     (again,) = mailer.retry(site.access, queued["id"][-8:].upper())
     assert again["status"] == "queued" and again["attempts"] == 0
     assert mailer.send_due(site.access, settings_for(port))["sent"] == 1
