@@ -316,6 +316,8 @@ class RunScreen(Localized, Screen):
         status = self.query_one("#run-status", Static)
         status.update(safe(message))
         status.set_class(error, "error")
+        if error:  # below a long form the message would be out of sight
+            status.call_after_refresh(status.scroll_visible, animate=False)
 
     # --- showing a step ----------------------------------------------------------
 
