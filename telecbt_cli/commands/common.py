@@ -1,21 +1,20 @@
-"""Options shared by commands, reading secrets safely, and opening the store."""
+"""Options shared by commands, confirmations, and (from signin.py) reading secrets and opening the store."""
 
 from __future__ import annotations
 
-import contextlib
-import getpass
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from telecbt_cli.core.store.errors import AuthError, UsageError
-
-if TYPE_CHECKING:
-    from telecbt_cli.core.store.access import Access
+from telecbt_cli.commands.signin import (  # noqa: F401  (commands import these from here)
+    new_passphrase,
+    passphrase,
+    read_secret,
+    unlocked,
+)
+from telecbt_cli.core.store.errors import UsageError
 
 StoreOpt = Annotated[
     Optional[Path],
@@ -52,104 +51,10 @@ CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-def _first_line(text: str, source: str) -> str:
-    line = text.split("\n", 1)[0].removesuffix("\r")
-    if not line:
-        raise UsageError(f"{source} is empty: it should hold the passphrase on its first line")
-    return line
-
-
-def _read_fd(fd: int) -> str:
-    chunks = []
-    try:
-        while True:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if b"\n" in chunk:
-                break
-    except OSError as error:
-        raise UsageError(f"cannot read file descriptor {fd}: {error.strerror}") from None
-    return b"".join(chunks).decode("utf-8", errors="strict")
-
-
-def read_secret(
-    *,
-    file: Path | None,
-    fd: int | None,
-    env: str,
-    prompt: str,
-    options: str,
-    confirm: bool = False,
-) -> str:
-    """A secret from a file, a descriptor, the environment or a hidden prompt, in that order.
-
-    Without a terminal it never prompts: it fails at once, naming the options.
-    """
-    if file is not None:
-        if str(file) == "-":
-            return _first_line(sys.stdin.readline(), "standard input")
-        try:
-            return _first_line(file.read_text(encoding="utf-8"), str(file))
-        except FileNotFoundError:
-            raise UsageError(f"passphrase file {file} does not exist") from None
-        except (OSError, UnicodeDecodeError):
-            raise UsageError(f"cannot read passphrase file {file}") from None
-    if fd is not None:
-        return _first_line(_read_fd(fd), f"file descriptor {fd}")
-    value = os.environ.get(env)
-    if value:
-        return value
-    if not sys.stdin.isatty():
-        raise AuthError(f"no passphrase given and no terminal to ask on: use {options} or {env}")
-    secret = getpass.getpass(prompt, stream=sys.stderr)
-    if confirm:
-        again = getpass.getpass("Repeat it: ", stream=sys.stderr)
-        if again != secret:
-            raise UsageError("the two entries differ: nothing was changed")
-    return secret
-
-
-def passphrase(file: Path | None, fd: int | None, prompt: str = "Passphrase: ", confirm: bool = False) -> str:
-    return read_secret(file=file, fd=fd, env="TELECBT_PASSPHRASE", prompt=prompt,
-                       options="--passphrase-file or --passphrase-fd", confirm=confirm)
-
-
-def new_passphrase(file: Path | None, fd: int | None, who: str) -> str:
-    return read_secret(file=file, fd=fd, env="TELECBT_NEW_PASSPHRASE", prompt=f"New passphrase for {who}: ",
-                       options="--new-passphrase-file or --new-passphrase-fd", confirm=True)
-
-
 def kdf():
     from telecbt_cli.core.store.settings import kdf_params
 
     return kdf_params()
-
-
-@contextlib.contextmanager
-def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
-             passphrase_fd: int | None) -> Iterator["Access"]:
-    """The store opened for this command: a session token if set, else a passphrase."""
-    from telecbt_cli.core.store.paths import resolve_store_dir
-
-    store_dir = resolve_store_dir(store)
-    token = os.environ.get("TELECBT_SESSION")
-    if token and passphrase_file is None and passphrase_fd is None:
-        from telecbt_cli.core.store import sessions
-
-        access = sessions.open_session(token, store_dir)
-    else:
-        from telecbt_cli.core.store import unlock
-        from telecbt_cli.core.store.paths import require_store_dir
-
-        require_store_dir(store_dir)
-        secret = passphrase(passphrase_file, passphrase_fd)
-        access = unlock.unlock(store_dir, user, secret)
-    try:
-        yield access
-    finally:
-        access.close()
 
 
 def confirm(question: str, yes: bool) -> None:

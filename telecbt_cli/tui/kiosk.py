@@ -23,7 +23,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.content.languages import LANGS
 from telecbt_cli.core.care.textchart import sparkline
-from telecbt_cli.core.store.errors import TelecbtError, WrongPassphrase
+from telecbt_cli.core.store.errors import PermissionDenied, TelecbtError, WrongPassphrase
 from telecbt_cli.tui.common import (
     Localized,
     QuietCrash,
@@ -389,7 +389,8 @@ class MessagesScreen(Localized, Screen):
 
 
 class StaffExitScreen(Localized, ModalScreen[bool]):
-    """Leaving kiosk mode: a staff user name (optional) and passphrase, checked like a sign-in."""
+    """Leaving kiosk mode: a staff user name (optional) and passphrase, checked like a sign-in;
+    only an admin's or a clinician's ends it (`core.kiosk.end_kiosk`)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -414,12 +415,15 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
 
     @work(thread=True, exclusive=True)
     def verify(self, user: str | None, secret: str) -> None:
-        from telecbt_cli.core.store.unlock import unlock
+        from telecbt_cli.core.care.kiosk import end_kiosk
 
         try:
-            unlock(self.app.store_dir, user, secret).close()
+            end_kiosk(self.app.store_dir, user, secret)
         except WrongPassphrase:
             self.app.call_from_thread(self.refused, tr(self.app, "signin.wrong"))
+            return
+        except PermissionDenied:
+            self.app.call_from_thread(self.refused, k(self.app, "staff_role"))
             return
         except TelecbtError as error:
             self.app.call_from_thread(self.refused, str(error))

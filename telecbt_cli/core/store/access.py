@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit": frozenset({"admin", "clinician"}),
     "review": frozenset({"admin", "clinician"}),
     "manage": frozenset({"admin"}),
+    "end_kiosk": frozenset({"admin", "clinician"}),
 }
 
 _DESCRIPTIONS = {
@@ -24,6 +25,7 @@ _DESCRIPTIONS = {
     "audit": "reading the audit log",
     "review": "acknowledging safety alerts",
     "manage": "managing users, keys and backups",
+    "end_kiosk": "ending kiosk mode",
 }
 
 

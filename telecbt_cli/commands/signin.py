@@ -1,0 +1,130 @@
+"""Reading secrets safely and opening the store for a command; imports no Typer (the kiosk's quick start uses it)."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from telecbt_cli.core.store.errors import AuthError, UsageError
+
+if TYPE_CHECKING:
+    from telecbt_cli.core.store.access import Access
+
+#: Environment variables that hold secrets (see README, "Scripts and batch jobs").
+SECRET_ENV = ("TELECBT_PASSPHRASE", "TELECBT_SESSION", "TELECBT_NEW_PASSPHRASE", "TELECBT_RECOVERY_KEY")
+
+
+def take_secret_env() -> dict[str, str]:
+    """Remove every secret from this process's environment and return them.
+
+    For long-running processes (the kiosk): nothing they start, on purpose or after a
+    crash, inherits a passphrase or a session token.
+    """
+    return {name: os.environ.pop(name) for name in SECRET_ENV if name in os.environ}
+
+
+def _first_line(text: str, source: str) -> str:
+    line = text.split("\n", 1)[0].removesuffix("\r")
+    if not line:
+        raise UsageError(f"{source} is empty: it should hold the passphrase on its first line")
+    return line
+
+
+def _read_fd(fd: int) -> str:
+    chunks = []
+    try:
+        while True:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if b"\n" in chunk:
+                break
+    except OSError as error:
+        raise UsageError(f"cannot read file descriptor {fd}: {error.strerror}") from None
+    return b"".join(chunks).decode("utf-8", errors="strict")
+
+
+def read_secret(
+    *,
+    file: Path | None,
+    fd: int | None,
+    env: str,
+    prompt: str,
+    options: str,
+    confirm: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """A secret from a file, a descriptor, the environment or a hidden prompt, in that order.
+
+    Without a terminal it never prompts: it fails at once, naming the options. `environ`
+    stands in for the process environment (secrets already taken out of it).
+    """
+    if file is not None:
+        if str(file) == "-":
+            return _first_line(sys.stdin.readline(), "standard input")
+        try:
+            return _first_line(file.read_text(encoding="utf-8"), str(file))
+        except FileNotFoundError:
+            raise UsageError(f"passphrase file {file} does not exist") from None
+        except (OSError, UnicodeDecodeError):
+            raise UsageError(f"cannot read passphrase file {file}") from None
+    if fd is not None:
+        return _first_line(_read_fd(fd), f"file descriptor {fd}")
+    value = (os.environ if environ is None else environ).get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise AuthError(f"no passphrase given and no terminal to ask on: use {options} or {env}")
+    secret = getpass.getpass(prompt, stream=sys.stderr)
+    if confirm:
+        again = getpass.getpass("Repeat it: ", stream=sys.stderr)
+        if again != secret:
+            raise UsageError("the two entries differ: nothing was changed")
+    return secret
+
+
+def passphrase(file: Path | None, fd: int | None, prompt: str = "Passphrase: ", confirm: bool = False,
+               environ: Mapping[str, str] | None = None) -> str:
+    return read_secret(file=file, fd=fd, env="TELECBT_PASSPHRASE", prompt=prompt,
+                       options="--passphrase-file or --passphrase-fd", confirm=confirm, environ=environ)
+
+
+def new_passphrase(file: Path | None, fd: int | None, who: str) -> str:
+    return read_secret(file=file, fd=fd, env="TELECBT_NEW_PASSPHRASE", prompt=f"New passphrase for {who}: ",
+                       options="--new-passphrase-file or --new-passphrase-fd", confirm=True)
+
+
+def open_access(store: Path | str | None, user: str | None, passphrase_file: Path | None,
+                passphrase_fd: int | None, environ: Mapping[str, str] | None = None) -> "Access":
+    """The store opened for this command: a session token if set, else a passphrase."""
+    from telecbt_cli.core.store.paths import resolve_store_dir
+
+    store_dir = resolve_store_dir(store)
+    token = (os.environ if environ is None else environ).get("TELECBT_SESSION")
+    if token and passphrase_file is None and passphrase_fd is None:
+        from telecbt_cli.core.store import sessions
+
+        return sessions.open_session(token, store_dir)
+    from telecbt_cli.core.store import unlock
+    from telecbt_cli.core.store.paths import require_store_dir
+
+    require_store_dir(store_dir)
+    secret = passphrase(passphrase_file, passphrase_fd, environ=environ)
+    return unlock.unlock(store_dir, user, secret)
+
+
+@contextlib.contextmanager
+def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
+             passphrase_fd: int | None) -> Iterator["Access"]:
+    """The store opened for this command, closed at the end."""
+    access = open_access(store, user, passphrase_file, passphrase_fd)
+    try:
+        yield access
+    finally:
+        access.close()
