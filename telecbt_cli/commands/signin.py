@@ -6,7 +6,7 @@ import contextlib
 import getpass
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,9 +100,10 @@ def new_passphrase(file: Path | None, fd: int | None, who: str) -> str:
                        options="--new-passphrase-file or --new-passphrase-fd", confirm=True)
 
 
-def open_access(store: Path | str | None, user: str | None, passphrase_file: Path | None,
-                passphrase_fd: int | None, environ: Mapping[str, str] | None = None) -> "Access":
-    """The store opened for this command: a session token if set, else a passphrase."""
+def access_opener(store: Path | str | None, user: str | None, passphrase_file: Path | None,
+                  passphrase_fd: int | None, environ: Mapping[str, str] | None = None) -> Callable[[], "Access"]:
+    """What may ask the person (which store, the secret) now; the slow part (key derivation,
+    opening the database) when the returned function is called, perhaps in another thread."""
     from telecbt_cli.core.store.paths import resolve_store_dir
 
     store_dir = resolve_store_dir(store)
@@ -110,13 +111,19 @@ def open_access(store: Path | str | None, user: str | None, passphrase_file: Pat
     if token and passphrase_file is None and passphrase_fd is None:
         from telecbt_cli.core.store import sessions
 
-        return sessions.open_session(token, store_dir)
+        return lambda: sessions.open_session(token, store_dir)
     from telecbt_cli.core.store import unlock
     from telecbt_cli.core.store.paths import require_store_dir
 
     require_store_dir(store_dir)
     secret = passphrase(passphrase_file, passphrase_fd, environ=environ)
-    return unlock.unlock(store_dir, user, secret)
+    return lambda: unlock.unlock(store_dir, user, secret)
+
+
+def open_access(store: Path | str | None, user: str | None, passphrase_file: Path | None,
+                passphrase_fd: int | None, environ: Mapping[str, str] | None = None) -> "Access":
+    """The store opened for this command: a session token if set, else a passphrase."""
+    return access_opener(store, user, passphrase_file, passphrase_fd, environ)()
 
 
 @contextlib.contextmanager

@@ -63,23 +63,39 @@ def start_kiosk(store: str | os.PathLike[str] | None, user: str | None, passphra
                 passphrase_fd: int | None, idle: int) -> int:
     """`telecbt kiosk`: staff unlock, then the kiosk until an admin or clinician ends it; the exit code.
 
-    Secrets leave the environment first, so nothing the kiosk ever starts inherits them.
+    Secrets leave the environment first, so nothing the kiosk ever starts inherits them. The
+    passphrase is read (or asked for) before the first screen; the unlock itself (key
+    derivation, opening the database) runs once that screen is up (`StoreOpening`), so the
+    kiosk starts about as fast as a bare Textual app.
     """
-    from telecbt_cli.commands.signin import open_access, take_secret_env
+    from telecbt_cli.commands.signin import access_opener, take_secret_env
     from telecbt_cli.core.store import crypto
+    from telecbt_cli.core.store.paths import resolve_store_dir
 
     secrets = take_secret_env()
     crypto.isolate_kdf()  # PIN checks run for hours: keep scrypt's buffer out of the kiosk process
-    access = open_access(store, user, passphrase_file, passphrase_fd, environ=secrets)
+    store_dir = resolve_store_dir(store)
+    opener = access_opener(store_dir, user, passphrase_file, passphrase_fd, environ=secrets)
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        _refuse_without_terminal(opener)
+    from telecbt_cli.tui.kiosk import StoreOpening, make_kiosk
+
+    opening = StoreOpening(opener)
+    lock_signals()
+    try:
+        return run_kiosk(lambda: make_kiosk(None, store_dir, idle_seconds=idle, opening=opening), store_dir)
+    finally:
+        opening.close()
+
+
+def _refuse_without_terminal(opener) -> None:
+    """No terminal for the kiosk; a wrong passphrase or role is still said first (exit 3 or 5, then 2)."""
+    access = opener()
     try:
         access.require("write")
-        need_terminal()
-        from telecbt_cli.tui.kiosk import make_kiosk
-
-        lock_signals()
-        return run_kiosk(lambda: make_kiosk(access, access.store.dir, idle_seconds=idle), access.store.dir)
     finally:
         access.close()
+    need_terminal()
 
 
 def run_kiosk(make_app, store_dir: Path, restarts: int = 5, pause: float = 1.0, headless: bool = False) -> int:
@@ -101,6 +117,9 @@ def run_kiosk(make_app, store_dir: Path, restarts: int = 5, pause: float = 1.0, 
             app.run(headless=headless)
             if app.exiting:  # a staff passphrase was given
                 return 0
+            if getattr(app, "failure", None) is not None:  # the store did not open: staff are still here
+                error(str(app.failure))
+                return int(app.failure.exit_code)
         except Exception as err:  # counted as a crash below; the message could quote patient data
             error(f"the kiosk stopped after an unexpected error ({type(err).__name__})")
             if os.environ.get("TELECBT_DEBUG"):

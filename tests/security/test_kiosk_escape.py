@@ -288,3 +288,33 @@ def test_the_scrypt_child_never_runs_code_from_the_working_folder(tmp_path, monk
     assert crypto._derive_in_child(b"a passphrase", b"0123456789abcdef", params) == \
         crypto.derive_in_process(b"a passphrase", b"0123456789abcdef", params)
     assert not stolen.exists()
+
+
+def test_the_store_opens_after_the_first_screen_and_only_for_a_role_that_may_run_the_kiosk(created, store_dir):
+    """The kiosk shows its first screen while the staff unlock runs; a viewer's passphrase (right,
+    but read-only) or a wrong one ends it with that error instead of a kiosk that cannot save."""
+    from telecbt_cli.core.store.errors import PermissionDenied, WrongPassphrase
+    from telecbt_cli.core.store.unlock import unlock
+    from telecbt_cli.tui.kiosk import StoreOpening
+
+    _staff(created.access)
+    code = kiosk_patient(created.access)
+    created.access.close()
+
+    async def run(secret: str) -> KioskApp:
+        opening = StoreOpening(lambda: unlock(store_dir, None, secret))
+        app = make_kiosk(None, store_dir, opening=opening)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            if app.is_running:
+                await kiosk_sign_in(app, pilot, code)
+                await pilot.press("6", "enter")
+                await settle(app, pilot)
+                assert "Saved: pain 6" in screen_text(app)
+        opening.close()
+        return app
+
+    assert asyncio.run(run(ADMIN_PASS)).failure is None
+    for secret, error in ((VIEWER_PASS, PermissionDenied), ("not the passphrase", WrongPassphrase)):
+        app = asyncio.run(run(secret))
+        assert isinstance(app.failure, error) and app.return_code == int(error.exit_code)
