@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from telecbt_cli.core.store.textsafe import inert  # noqa: F401  (re-exported: commands import it from here)
+from telecbt_cli.core.store.textsafe import UNSAFE_CLASS, inert  # noqa: F401  (commands import inert from here)
 
 
 def _console(stderr: bool):
@@ -45,9 +45,21 @@ def error(message: str) -> None:
     say(f"Error: {message}", style="bold red")
 
 
+_JSON_UNSAFE = re.compile(f"[{UNSAFE_CLASS}]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # outside the BMP: a JSON surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
 def _json_safe(text: str) -> str:
-    return re.sub("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]",
-                  lambda m: f"\\u{ord(m.group()):04x}", text)
+    """JSON whose strings hold no character that would steer or hide anything on a terminal: each is a
+    `\\u` escape, which every JSON reader turns back into the same character (nothing is lost)."""
+    return _JSON_UNSAFE.sub(_json_escape, text)
 
 
 def emit_json(data: Any) -> None:

@@ -22,6 +22,7 @@ from telecbt_cli.content.catalog import Catalog
 from telecbt_cli.content.languages import LANGS
 from telecbt_cli.core.store.errors import TelecbtError, WrongPassphrase
 from telecbt_cli.tui.common import (
+    InertTitles,
     Localized,
     QuietCrash,
     localize_bindings,
@@ -177,7 +178,7 @@ class SettingsScreen(Localized, ModalScreen[None]):
             self.app.rebuild()
 
 
-class TelecbtApp(QuietCrash, App):
+class TelecbtApp(InertTitles, QuietCrash, App):
     """The staff app. Built by `make_app`, given the store folder; screens never open the store."""
 
     CSS_PATH = [Path(__file__).parent / "common.tcss", Path(__file__).parent / "app.tcss"]

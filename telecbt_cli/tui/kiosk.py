@@ -28,6 +28,7 @@ from telecbt_cli.content.languages import LANGS
 from telecbt_cli.core.care.textchart import sparkline
 from telecbt_cli.core.store.errors import PermissionDenied, TelecbtError, WrongPassphrase
 from telecbt_cli.tui.common import (
+    InertTitles,
     Localized,
     QuietCrash,
     bar_chart,
@@ -325,7 +326,7 @@ class ProgressScreen(Localized, Screen):
                                   number=lambda value: self.app.catalog.number(value, self.app.lang)))
         for score in data["scores"]:
             out.append("\n\n")
-            out.append(f"{score['title']}: ", style="bold")
+            out.append_text(safe(f"{score['title']}: ", style="bold"))
             latest = score["points"][-1] if score["points"] else None
             if latest:
                 out.append(f"{self.app.catalog.number(latest['total'], self.app.lang)} ")
@@ -496,7 +497,7 @@ class StoreOpening:
             self.access.close()
 
 
-class KioskApp(QuietCrash, App):
+class KioskApp(InertTitles, QuietCrash, App):
     """The kiosk. `access` is the staff session that started it (or `opening`, which opens it after
     the first screen); it never reaches a staff screen."""
 
