@@ -47,7 +47,9 @@ NewPassFdOpt = Annotated[
                  help="Read the new passphrase from this file descriptor."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV on stdout, safe to open in a spreadsheet.")]
+RawOpt = Annotated[bool, typer.Option("--raw", help="With --csv: every cell exactly as stored, for programs (no ' "
+                                                    "before = + - @, control characters kept except on a terminal).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
@@ -73,6 +75,8 @@ def confirm(question: str, yes: bool) -> None:
         raise typer.Exit(1)
 
 
-def one_format(json_out: bool, csv_out: bool = False) -> None:
+def one_format(json_out: bool, csv_out: bool = False, raw: bool = False) -> None:
     if json_out and csv_out:
         raise UsageError("choose one of --json and --csv")
+    if raw and not csv_out:
+        raise UsageError("--raw goes with --csv (JSON always holds the exact values)")

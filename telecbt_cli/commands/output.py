@@ -11,7 +11,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from telecbt_cli.core.store.textsafe import UNSAFE_CLASS, inert  # noqa: F401  (commands import inert from here)
+from telecbt_cli.core.store.textsafe import (  # noqa: F401  (commands import inert from here)
+    UNSAFE_CLASS,
+    inert,
+    spreadsheet_cell,
+)
 
 
 def _console(stderr: bool):
@@ -68,12 +72,27 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def emit_csv(rows: Iterable[dict], columns: Sequence[str]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
+def emit_csv(rows: Iterable[dict], columns: Sequence[str], raw: bool = False) -> None:
+    """CSV on stdout, meant for spreadsheets: control, bidi and invisible characters shown as visible
+    escapes and cells that a spreadsheet would run as formulas quoted with `'` (`spreadsheet_cell`).
+
+    `raw` (for programs) writes every value exactly as stored, except on a terminal: nothing
+    written to a terminal carries control characters (README, "Output")."""
     tty = sys.stdout.isatty()
+    # Raw text may hold a bare CR, which the csv module quotes only when it ends lines: quote all text.
+    writer = csv.writer(sys.stdout, lineterminator="\n",
+                        quoting=csv.QUOTE_NONNUMERIC if raw and not tty else csv.QUOTE_MINIMAL)
+    writer.writerow(columns)
+
+    def cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, str) and (tty or not raw):
+            value = inert(value, keep_newlines=not tty)
+        return value if raw else spreadsheet_cell(value)
+
     for row in rows:
-        writer.writerow([inert(row.get(c)) if tty else ("" if row.get(c) is None else row.get(c)) for c in columns])
+        writer.writerow([cell(row.get(c)) for c in columns])
 
 
 def emit_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], empty: str = "Nothing to show.") -> None:

@@ -8,6 +8,7 @@ import typer
 
 from telecbt_cli.commands.common import (
     CsvOpt,
+    RawOpt,
     JsonOpt,
     NewPassFdOpt,
     NewPassFileOpt,
@@ -55,17 +56,18 @@ def add(
 
 @app.command("list")
 def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False) -> None:
+          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
+          raw: RawOpt = False) -> None:
     """List staff users and their roles."""
     from telecbt_cli.core.store import users
 
-    one_format(json_out, csv_out)
+    one_format(json_out, csv_out, raw)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = [u.to_dict() for u in users.list_users(access)]
     if json_out:
         emit_json(rows)
     elif csv_out:
-        emit_csv(rows, [c for c, _ in _COLUMNS])
+        emit_csv(rows, [c for c, _ in _COLUMNS], raw)
     else:
         emit_table(rows, _COLUMNS)
 

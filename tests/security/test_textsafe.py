@@ -31,3 +31,6 @@ def test_spreadsheet_cells_never_start_a_formula():
         assert spreadsheet_cell(attack) == "'" + attack
     assert spreadsheet_cell("Ana") == "Ana" and spreadsheet_cell("") == ""
     assert spreadsheet_cell(-3) == -3 and spreadsheet_cell(2.5) == 2.5 and spreadsheet_cell(None) is None
+    # a number written as text (a change in score, "-2,5" in Spanish) stays a number in the spreadsheet
+    assert spreadsheet_cell("-3") == "-3" and spreadsheet_cell("-2,5") == "-2,5" and spreadsheet_cell("-0.5") == "-0.5"
+    assert spreadsheet_cell("-3+1") == "'-3+1" and spreadsheet_cell("-3 ") == "'-3 "

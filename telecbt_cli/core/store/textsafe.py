@@ -35,12 +35,16 @@ def inert(text: Any, keep_newlines: bool = False) -> str:
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: A negative number written as text ("-3", "-2,5"): no formula can hide in it.
+_NEGATIVE_NUMBER = re.compile(r"-[0-9]+(?:[.,][0-9]+)?")
+
+
 def spreadsheet_cell(value: Any) -> Any:
     """A CSV cell that a spreadsheet will show as text, never run as a formula (OWASP's advice).
 
     Text starting with `= + - @`, a tab or a CR gets a leading `'`; numbers and other values
-    pass unchanged, so `-3` stored as a number stays a number. Use only in CSV meant for
-    spreadsheets: programs reading the file would see the added quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    pass unchanged, so `-3` stays a number, stored as one or written as text. Use only in CSV
+    meant for spreadsheets: programs reading the file would see the added quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not _NEGATIVE_NUMBER.fullmatch(value):
         return "'" + value
     return value
