@@ -40,10 +40,12 @@ def _run(kind: str, out: Path, patients: list[str] | None, since: str | None, en
     from telecbt_cli.core.store.timeparse import parse_since
     from telecbt_cli.core.sync import bulk, exports, fhir
 
-    bulk.recipients_for(encrypt_to, plaintext)  # refuse before asking for a passphrase
-    since_iso = parse_since(since) if since else None
-    catalog = load_catalog(content) if kind == "fhir" else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Exporting") as bar:
+        if plaintext:
+            access.require("write")  # a viewer may export encrypted, never in clear
+        bulk.recipients_for(encrypt_to, plaintext)
+        since_iso = parse_since(since) if since else None
+        catalog = load_catalog(content) if kind == "fhir" else None
         progress = (lambda label, done, total: bar(done, total, label)) if bar else None
         if kind == "fhir":
             result = fhir.export_fhir(access, catalog, out, patients or None, since_iso, encrypt_to=encrypt_to,

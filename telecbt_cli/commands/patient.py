@@ -247,11 +247,11 @@ def consent(
     """Record consent (or its withdrawal); the full history is kept."""
     from telecbt_cli.core.clinical import patients
 
-    if withdraw and (method or version or witness):
-        raise UsageError("--withdraw takes no --method, --version or --witness")
-    if not withdraw and (not method or not version):
-        raise UsageError("give --method and --version to record consent, or --withdraw")
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if withdraw and (method or version or witness):
+            raise UsageError("--withdraw takes no --method, --version or --witness")
+        if not withdraw and (not method or not version):
+            raise UsageError("give --method and --version to record consent, or --withdraw")
         if withdraw:
             state = patients.withdraw_consent(access, code)
         else:

@@ -126,12 +126,28 @@ def open_access(store: Path | str | None, user: str | None, passphrase_file: Pat
     return access_opener(store, user, passphrase_file, passphrase_fd, environ)()
 
 
+def running_command() -> str | None:
+    """The command being run, as in access.COMMANDS (`patient pin set`); None outside the CLI."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - older Typer on Click
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    return " ".join(ctx.command_path.split()[1:]) if ctx is not None else None
+
+
 @contextlib.contextmanager
 def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
              passphrase_fd: int | None) -> Iterator["Access"]:
-    """The store opened for this command, closed at the end."""
+    """The store opened for this command, closed at the end.
+
+    The role is checked first (access.COMMANDS): a refusal (exit 5) comes before any check
+    of the command's own values."""
     access = open_access(store, user, passphrase_file, passphrase_fd)
     try:
+        command = running_command()
+        if command:
+            access.require_command(command)
         yield access
     finally:
         access.close()

@@ -83,9 +83,9 @@ def passwd(
     from telecbt_cli.core.store import users
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if name and name.strip().lower() != access.user:
+            access.require("manage")  # another user's passphrase: before looking the name up
         target = users.get_user(access, name or access.user)
-        if target.name != access.user:
-            access.require("manage")
         secret = new_passphrase(new_passphrase_file, new_passphrase_fd, target.name)
         users.set_user_passphrase(access, target.name, secret, kdf())
     say(f"Changed the passphrase of {target.name}.", style="green")
