@@ -117,7 +117,18 @@ def access_opener(store: Path | str | None, user: str | None, passphrase_file: P
 
     require_store_dir(store_dir)
     secret = passphrase(passphrase_file, passphrase_fd, environ=environ)
-    return lambda: unlock.unlock(store_dir, user, secret)
+    return lambda: unlock.unlock(store_dir, user, secret, wait=_wait_saying_why)
+
+
+def _wait_saying_why(seconds: float) -> None:
+    """The growing delay after failed sign-ins (core.store.throttle), with a word on stderr first."""
+    import math
+    import time
+
+    from telecbt_cli.commands.output import say
+
+    say(f"Waiting {math.ceil(seconds)} s: earlier failed sign-ins under this name make each new try wait longer.")
+    time.sleep(seconds)
 
 
 def open_access(store: Path | str | None, user: str | None, passphrase_file: Path | None,
