@@ -161,4 +161,9 @@ def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
             access.require_command(command)
         yield access
     finally:
+        if access.store.notices:
+            from telecbt_cli.commands.output import say
+
+            for notice in dict.fromkeys(access.store.notices):
+                say(f"Warning: {notice}", style="yellow")
         access.close()

@@ -233,6 +233,8 @@ class TelecbtApp(InertTitles, QuietCrash, App):
 
         self.access = access
         self.sub_title = f"{access.user} ({access.role})"
+        for notice in access.store.notices:  # e.g. a full disk: reading works, saving does not
+            tell(self, notice, error=True)
         self.refresh_bindings()
         self.push_screen(PatientsScreen())
 

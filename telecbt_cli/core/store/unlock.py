@@ -105,6 +105,9 @@ def create_store(store_dir: Path, admin: str, passphrase: str, kdf: KdfParams, s
         finally:
             store.close()
     opened = open_with_keys(store_dir, [data_key], keyfile)
+    from telecbt_cli.core.store import audit_queue
+
+    audit_queue.reserve(store_dir)
     return Created(Access(opened, admin, "admin", user["id"]), format_recovery_key(recovery))
 
 
@@ -145,6 +148,20 @@ def _ingest_failures(store: Store) -> None:
         pass
 
 
+def _catch_up(store: Store) -> None:
+    """At sign-in: failed sign-ins and audit entries a full disk kept waiting go into the audit log,
+    and the reserve for the next full disk is made. On a full disk all of it waits."""
+    from telecbt_cli.core.store import audit_queue
+    from telecbt_cli.core.store.errors import StorageError
+
+    try:
+        _ingest_failures(store)
+        audit.ingest_queued(store)
+    except StorageError:
+        return
+    audit_queue.reserve(store.dir)
+
+
 def unlock(store_dir: Path, user: str | None, passphrase: str,
            wait: Callable[[float], object] = time.sleep) -> Access:
     """Open the store with a staff passphrase; `user` narrows which slot is tried.
@@ -175,7 +192,7 @@ def unlock(store_dir: Path, user: str | None, passphrase: str,
         try:
             access = access_for(store, slot.user or "")
             throttle.succeeded(store_dir, user)
-            _ingest_failures(store)
+            _catch_up(store)
             audit.append(store, access.user, "unlock")
         except BaseException:
             store.close()
