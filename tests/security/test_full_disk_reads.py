@@ -3,37 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 
 from telecbt_cli.core.store import audit, audit_queue
-from tests.conftest import ADMIN, run_telecbt
+from tests.conftest import ADMIN, fill_disk, run_telecbt
 from tests.tui.helpers import check_store
-
-
-def _fill(path) -> None:
-    """Write zeros until the filesystem refuses."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real tiny filesystem (tmpfs); needs root, as CI has."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.slow
@@ -48,7 +23,7 @@ def test_reads_work_on_a_full_disk_and_their_audit_entries_arrive_later(small_di
                         env=env)
     code = json.loads(added.stdout)["code"]
     filler = small_disk / "filler"
-    _fill(filler)
+    fill_disk(filler)
     listed = run_telecbt("patient", "list", "--json", "--passphrase-file", str(pass_file), env=env)
     assert listed.returncode == 0, listed.stderr
     assert [p["display_name"] for p in json.loads(listed.stdout)] == ["Ana Reads"]
