@@ -501,7 +501,9 @@ class RunScreen(Localized, Screen):
         self._busy = True
         self.complete()
 
-    @work(thread=True, exclusive=True, group="run")
+    # Its own group: it starts from the last save's callback, while that worker is still finishing,
+    # and an exclusive worker of the same group would cancel it.
+    @work(thread=True, exclusive=True, group="run-end")
     def complete(self) -> None:
         try:
             outcome = engine.complete(self.access, self.run, self.content)
