@@ -109,15 +109,23 @@ def access_opener(store: Path | str | None, user: str | None, passphrase_file: P
     store_dir = resolve_store_dir(store)
     token = (os.environ if environ is None else environ).get("TELECBT_SESSION")
     if token and passphrase_file is None and passphrase_fd is None:
-        from telecbt_cli.core.store import sessions
+        def by_session() -> "Access":
+            from telecbt_cli.core.store import sessions
 
-        return lambda: sessions.open_session(token, store_dir)
-    from telecbt_cli.core.store import unlock
+            return sessions.open_session(token, store_dir)
+
+        return by_session
     from telecbt_cli.core.store.paths import require_store_dir
 
     require_store_dir(store_dir)
     secret = passphrase(passphrase_file, passphrase_fd, environ=environ)
-    return lambda: unlock.unlock(store_dir, user, secret, wait=_wait_saying_why)
+
+    def by_passphrase() -> "Access":
+        from telecbt_cli.core.store import unlock  # imported here: the kiosk's first screen need not wait for it
+
+        return unlock.unlock(store_dir, user, secret, wait=_wait_saying_why)
+
+    return by_passphrase
 
 
 def _wait_saying_why(seconds: float) -> None:
