@@ -12,7 +12,7 @@ import asyncio
 import re
 from datetime import datetime, timedelta, timezone
 
-from textual.widgets import Select, TabbedContent
+from textual.widgets import DataTable, Select, TabbedContent
 
 from telecbt_cli.content.catalog import load
 from telecbt_cli.core.care import diary, messages, pins, plans
@@ -134,7 +134,10 @@ def test_every_staff_screen_renders_stored_text_inert(created, store_dir, tmp_pa
             for name in ("checkins", "alerts"):
                 app.action_go(name)
                 await settle(app, pilot)
-                _shown(app, name, seen, attack_shown=True)
+                _shown(app, name, seen)
+                table = app.screen.query_one(DataTable)  # narrow columns may cut the text on screen: the cells
+                cells = [str(cell) for row in range(table.row_count) for cell in table.get_row_at(row)]
+                assert any("\\x1b]52;c;aGk=" in cell for cell in cells), cells
             await pilot.press("enter")
             await pilot.pause()
             _shown(app, "alert note prompt", seen)
