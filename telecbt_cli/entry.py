@@ -1,4 +1,4 @@
-"""The `telecbt` console script: a quick start for the staff UI, else the Typer CLI."""
+"""The `telecbt` console script: quick starts for the staff UI and the kiosk, else the Typer CLI."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import sys
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["tui"]:
-        from telecbt_cli.tui.launch import quick_tui
+    if sys.argv[1:2] in (["tui"], ["kiosk"]):
+        from telecbt_cli.tui.launch import quick_kiosk, quick_tui
 
-        code = quick_tui(sys.argv[2:])
+        code = (quick_tui if sys.argv[1] == "tui" else quick_kiosk)(sys.argv[2:])
         if code is not None:
             sys.exit(code)
     from telecbt_cli.cli import main as cli_main

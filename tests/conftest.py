@@ -109,3 +109,27 @@ def medplum():
     running = server.start()
     yield running
     running.stop()
+
+
+def fill_disk(path: Path) -> None:
+    """Write zeros until the filesystem refuses."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real tiny filesystem (tmpfs, 4 MiB); needs root, as CI has."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -35,10 +35,10 @@ def log(
     from telecbt_cli.core.store import audit
     from telecbt_cli.core.store.timeparse import parse_since
 
-    one_format(json_out, csv_out)
-    since_iso = parse_since(since) if since else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("audit")
+        one_format(json_out, csv_out)
+        since_iso = parse_since(since) if since else None
         patient_id = patient_id_for(access, patient) if patient else None
         rows = [e.to_dict() for e in audit.entries(access.store, patient_id, since_iso, limit)]
     if json_out:

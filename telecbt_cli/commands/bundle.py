@@ -76,16 +76,16 @@ def export_(
     from telecbt_cli.core.sync import devices
     from telecbt_cli.core.sync.transport import write_bundle
 
-    if sum(x is not None for x in (out, usb, email, eml)) != 1:
-        raise UsageError("give exactly one destination: --out PATH, --usb MOUNT, --email ADDRESS or --eml DIR")
-    if not to and not seal_passphrase:
-        raise UsageError("give --to DEVICE|age1…, or --seal-with-passphrase")
-    if seal_passphrase and to and to.startswith("age1"):
-        raise UsageError("--seal-with-passphrase replaces the age1… recipient: give one or the other")
-    if out == "-":
-        binary_to_stdout("the bundle", json_out)
-    secret = _bundle_passphrase(bundle_passphrase_file, confirm=True) if seal_passphrase else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if sum(x is not None for x in (out, usb, email, eml)) != 1:
+            raise UsageError("give exactly one destination: --out PATH, --usb MOUNT, --email ADDRESS or --eml DIR")
+        if not to and not seal_passphrase:
+            raise UsageError("give --to DEVICE|age1…, or --seal-with-passphrase")
+        if seal_passphrase and to and to.startswith("age1"):
+            raise UsageError("--seal-with-passphrase replaces the age1… recipient: give one or the other")
+        if out == "-":
+            binary_to_stdout("the bundle", json_out)
+        secret = _bundle_passphrase(bundle_passphrase_file, confirm=True) if seal_passphrase else None
         peer_id, recipients = devices.destination(access, to, sealed=secret is not None)
         since_iso = parse_since(since) if since else None
         if email or eml:

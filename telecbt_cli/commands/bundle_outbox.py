@@ -75,12 +75,12 @@ def send(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
     from telecbt_cli.core.sync import mailer
 
     environ = dict(os.environ)
-    if environ.get("TELECBT_SMTP_USER") and not (environ.get("TELECBT_SMTP_PASSWORD")
-                                                  or environ.get("TELECBT_SMTP_PASSWORD_FILE")):
-        if sys.stdin.isatty():  # the third way to give it: asked for, never stored or echoed
-            environ["TELECBT_SMTP_PASSWORD"] = getpass.getpass("Mail server password: ", stream=sys.stderr)
-    settings = mailer.MailSettings.from_env(environ)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if environ.get("TELECBT_SMTP_USER") and not (environ.get("TELECBT_SMTP_PASSWORD")
+                                                      or environ.get("TELECBT_SMTP_PASSWORD_FILE")):
+            if sys.stdin.isatty():  # the third way to give it: asked for, never stored or echoed
+                environ["TELECBT_SMTP_PASSWORD"] = getpass.getpass("Mail server password: ", stream=sys.stderr)
+        settings = mailer.MailSettings.from_env(environ)
         result = mailer.send_due(access, settings)
     if json_out:
         emit_json(result)

@@ -68,11 +68,11 @@ def record(
     from telecbt_cli.core.care import appointments
 
     chosen = [name for name, flag in (("attended", attended), ("no_show", no_show), ("cancelled", cancelled)) if flag]
-    if len(chosen) != 1:
-        raise UsageError("give exactly one of --attended, --no-show, --cancelled")
-    catalog = load_catalog(content)
-    code = resolve_lang(None, lang)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if len(chosen) != 1:
+            raise UsageError("give exactly one of --attended, --no-show, --cancelled")
+        catalog = load_catalog(content)
+        code = resolve_lang(None, lang)
         checklist = appointments.fidelity_checklist(access, catalog, session, code) if chosen[0] == "attended" else []
         ticked: list[str] = []
         if fidelity == "all":

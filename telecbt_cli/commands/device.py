@@ -65,11 +65,10 @@ def trust(
     from telecbt_cli.core.sync import devices
 
     text = sys.stdin.readline() if card == "-" else card
-    peer = devices.parse_card(text)
-    say(f"Fingerprint of {peer['device_id']}: {peer['fingerprint']} — it must match `telecbt device show` there.",
-        style="bold")
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        access.require("manage")
+        peer = devices.parse_card(text)
+        say(f"Fingerprint of {peer['device_id']}: {peer['fingerprint']} — it must match `telecbt device show` "
+            "there.", style="bold")
         confirm("Trust this device?", yes)
         row = devices.trust(access, text, label, role)
     emit_json(row) if json_out else say(f"Trusted {label} ({role}).", style="green")

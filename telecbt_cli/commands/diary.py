@@ -9,6 +9,7 @@ import typer
 
 from telecbt_cli.commands.common import (
     CsvOpt,
+    RawOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
@@ -102,13 +103,13 @@ def list_(
     since: Annotated[Optional[str], typer.Option("--since", help="From this date (YYYY-MM-DD).")] = None,
     all_versions: Annotated[bool, typer.Option("--all-versions", help="Include superseded entries.")] = False,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False, raw: RawOpt = False,
 ) -> None:
     """List diary entries, oldest first."""
     from telecbt_cli.core.care import diary
     from telecbt_cli.core.store.timeparse import parse_since
 
-    one_format(json_out, csv_out)
+    one_format(json_out, csv_out, raw)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = diary.list_entries(access, patient, parse_since(since) if since else None, all_versions)
     if json_out:
@@ -118,7 +119,7 @@ def list_(
         for name in ("locations", "triggers", "coping", "meds"):
             row[name] = ", ".join(row[name])
     if csv_out:
-        emit_csv(rows, COLUMNS)
+        emit_csv(rows, COLUMNS, raw)
     else:
         for row in rows:
             row["when"] = row["entry_at"][:16].replace("T", " ")

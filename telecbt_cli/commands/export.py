@@ -41,11 +41,13 @@ def _run(kind: str, out: Path, patients: list[str] | None, since: str | None, en
     from telecbt_cli.core.store.timeparse import parse_since
     from telecbt_cli.core.sync import bulk, exports, fhir
 
-    no_stdout(out, f"export {kind} writes one file per {'patient' if kind == 'fhir' else 'table'}")
-    bulk.recipients_for(encrypt_to, plaintext)  # refuse before asking for a passphrase
-    since_iso = parse_since(since) if since else None
-    catalog = load_catalog(content) if kind == "fhir" else None
     with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Exporting") as bar:
+        if plaintext:
+            bulk.authorize(access, None)  # a viewer may export encrypted, never in clear: said first
+        no_stdout(out, f"export {kind} writes one file per {'patient' if kind == 'fhir' else 'table'}")
+        bulk.recipients_for(encrypt_to, plaintext)
+        since_iso = parse_since(since) if since else None
+        catalog = load_catalog(content) if kind == "fhir" else None
         progress = (lambda label, done, total: bar(done, total, label)) if bar else None
         if kind == "fhir":
             result = fhir.export_fhir(access, catalog, out, patients or None, since_iso, encrypt_to=encrypt_to,
@@ -134,11 +136,11 @@ def _post(url: str, patients: list[str] | None, since: str | None, token_file: P
     from telecbt_cli.core.store.timeparse import parse_since
     from telecbt_cli.core.sync import fhir_push
 
-    server = fhir_push.Server(url, retries=retries, max_entries=max_entries)
-    server.token = _token(token_file, ask_token)
-    since_iso = parse_since(since) if since else None
-    catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Sending") as bar:
+        server = fhir_push.Server(url, retries=retries, max_entries=max_entries)  # values after the role check
+        server.token = _token(token_file, ask_token)
+        since_iso = parse_since(since) if since else None
+        catalog = load_catalog(content)
         progress = (lambda label, done, total: bar(done, total, label)) if bar else None
         result = fhir_push.push_fhir(access, catalog, server, patients or None, since_iso, progress=progress)
     if json_out:

@@ -8,6 +8,7 @@ import typer
 
 from telecbt_cli.commands.common import (
     CsvOpt,
+    RawOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
@@ -79,14 +80,14 @@ def history(
     instrument: Annotated[Optional[str], typer.Option("--instrument", "-i", help="Only this questionnaire.")] = None,
     content: ContentOpt = None, lang: LangOpt = None, store: StoreOpt = None, user: UserOpt = None,
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
-    csv_out: CsvOpt = False,
+    csv_out: CsvOpt = False, raw: RawOpt = False,
 ) -> None:
     """Scores over time with their level and change from the first score (MIC = minimal important change)."""
     from telecbt_cli.commands.content_opts import patient_lang
     from telecbt_cli.core.clinical import measures
     from telecbt_cli.core.clinical.scoring import band_label
 
-    one_format(json_out, csv_out)
+    one_format(json_out, csv_out, raw)
     catalog = load_catalog(content)
     from telecbt_cli.commands.output import say
     from telecbt_cli.core.clinical import alerts
@@ -110,7 +111,7 @@ def history(
         row["delta"] = "" if not change else catalog.number(change["delta"], code)
         row["mic"] = "" if not change else (change["direction"] + (" *" if change["meaningful"] else ""))
     if csv_out:
-        emit_csv(rows, ["instrument_id", "completed_at", "total", "band", "delta", "mic"])
+        emit_csv(rows, ["instrument_id", "completed_at", "total", "band", "delta", "mic"], raw)
     else:
         emit_table(rows, [("date", "date"), ("instrument_id", "questionnaire"), ("score", "score"),
                           ("level", "level"), ("delta", "change"), ("mic", "* = meaningful")],

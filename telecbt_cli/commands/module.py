@@ -116,12 +116,12 @@ def deliver(kind: str, patient: str, ident: str, answers, lang, restart, content
     from telecbt_cli.core.clinical import alerts, engine
     from telecbt_cli.core.store.errors import UsageError
 
-    catalog = load_catalog(content)
-    item = engine.content_for(catalog, kind, ident)
-    given = read_answers(answers) if answers is not None else None
-    if given is None and not sys.stdin.isatty():
-        raise UsageError("no terminal to ask questions on: give the answers with --answers FILE (or - for stdin)")
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        catalog = load_catalog(content)
+        item = engine.content_for(catalog, kind, ident)
+        given = read_answers(answers) if answers is not None else None
+        if given is None and not sys.stdin.isatty():
+            raise UsageError("no terminal to ask questions on: give the answers with --answers FILE (or - for stdin)")
         code = patient_lang(access, patient, lang)
         patient_id = engine.patient_id_for(access, patient)
         open_before = alerts.open_count(access, patient_id)

@@ -11,7 +11,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from telecbt_cli.core.store.textsafe import inert  # noqa: F401  (re-exported: commands import it from here)
+from telecbt_cli.core.store.textsafe import (  # noqa: F401  (commands import inert from here)
+    UNSAFE_CLASS,
+    inert,
+    spreadsheet_cell,
+)
 
 
 def _console(stderr: bool):
@@ -45,9 +49,21 @@ def error(message: str) -> None:
     say(f"Error: {message}", style="bold red")
 
 
+_JSON_UNSAFE = re.compile(f"[{UNSAFE_CLASS}]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # outside the BMP: a JSON surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
 def _json_safe(text: str) -> str:
-    return re.sub("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]",
-                  lambda m: f"\\u{ord(m.group()):04x}", text)
+    """JSON whose strings hold no character that would steer or hide anything on a terminal: each is a
+    `\\u` escape, which every JSON reader turns back into the same character (nothing is lost)."""
+    return _JSON_UNSAFE.sub(_json_escape, text)
 
 
 def emit_json(data: Any) -> None:
@@ -56,12 +72,27 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def emit_csv(rows: Iterable[dict], columns: Sequence[str]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
+def emit_csv(rows: Iterable[dict], columns: Sequence[str], raw: bool = False) -> None:
+    """CSV on stdout, meant for spreadsheets: control, bidi and invisible characters shown as visible
+    escapes and cells that a spreadsheet would run as formulas quoted with `'` (`spreadsheet_cell`).
+
+    `raw` (for programs) writes every value exactly as stored, except on a terminal: nothing
+    written to a terminal carries control characters (README, "Output")."""
     tty = sys.stdout.isatty()
+    # Raw text may hold a bare CR, which the csv module quotes only when it ends lines: quote all text.
+    writer = csv.writer(sys.stdout, lineterminator="\n",
+                        quoting=csv.QUOTE_NONNUMERIC if raw and not tty else csv.QUOTE_MINIMAL)
+    writer.writerow(columns)
+
+    def cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, str) and (tty or not raw):
+            value = inert(value, keep_newlines=not tty)
+        return value if raw else spreadsheet_cell(value)
+
     for row in rows:
-        writer.writerow([inert(row.get(c)) if tty else ("" if row.get(c) is None else row.get(c)) for c in columns])
+        writer.writerow([cell(row.get(c)) for c in columns])
 
 
 def _shown(value: Any) -> str:

@@ -11,6 +11,7 @@ import typer
 
 from telecbt_cli.commands.common import (
     CsvOpt,
+    RawOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
@@ -163,18 +164,18 @@ def list_(
     search: Annotated[Optional[str], typer.Option("--search", "-s", help="Match name, code, phone or email.")] = None,
     archived: Annotated[bool, typer.Option("--archived", help="Include archived patients.")] = False,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
+    passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False, raw: RawOpt = False,
 ) -> None:
     """List patients (active ones unless --archived)."""
     from telecbt_cli.core.clinical import patients
 
-    one_format(json_out, csv_out)
+    one_format(json_out, csv_out, raw)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = patients.list_patients(access, search, include_archived=archived)
     if json_out:
         emit_json(rows)
     elif csv_out:
-        emit_csv(rows, [key for key, _ in _FIELD_LABELS])
+        emit_csv(rows, [key for key, _ in _FIELD_LABELS], raw)
     else:
         emit_table(rows, _LIST_COLUMNS, empty="No patients match.")
 
@@ -249,11 +250,11 @@ def consent(
     """Record consent (or its withdrawal); the full history is kept."""
     from telecbt_cli.core.clinical import patients
 
-    if withdraw and (method or version or witness):
-        raise UsageError("--withdraw takes no --method, --version or --witness")
-    if not withdraw and (not method or not version):
-        raise UsageError("give --method and --version to record consent, or --withdraw")
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if withdraw and (method or version or witness):
+            raise UsageError("--withdraw takes no --method, --version or --witness")
+        if not withdraw and (not method or not version):
+            raise UsageError("give --method and --version to record consent, or --withdraw")
         if withdraw:
             state = patients.withdraw_consent(access, code)
         else:

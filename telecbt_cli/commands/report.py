@@ -9,6 +9,7 @@ import typer
 
 from telecbt_cli.commands.common import (
     CsvOpt,
+    RawOpt,
     JsonOpt,
     PassFdOpt,
     PassFileOpt,
@@ -157,12 +158,12 @@ def program(
     clinician: Annotated[Optional[str], typer.Option("--clinician", help="Only this clinician's patients and sessions.")] = None,
     content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
-    csv_out: CsvOpt = False,
+    csv_out: CsvOpt = False, raw: RawOpt = False,
 ) -> None:
     """Program figures: enrolment, sessions, attendance, homework, diaries, improvement, workload, feedback, alerts."""
     from telecbt_cli.core.care import reports
 
-    one_format(json_out, csv_out)
+    one_format(json_out, csv_out, raw)
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         report = reports.program_report(access, catalog, frm, to, clinician)
@@ -171,7 +172,7 @@ def program(
         return
     pairs = reports.flatten(report)
     if csv_out:
-        emit_csv([{"metric": k, "value": v} for k, v in pairs], ["metric", "value"])
+        emit_csv([{"metric": k, "value": v} for k, v in pairs], ["metric", "value"], raw)
         return
     for key, value in pairs:
         shown = _pct(value) if key.endswith(("rate", "adherence", "completion", "share")) else ("-" if value is None else value)

@@ -25,17 +25,6 @@ def tui(store: StoreOpt = None, lang: LangOpt = None) -> None:
     run_tui(store_option(store), lang)
 
 
-def _lock_signals() -> None:
-    """Keys that would stop or suspend the process do nothing while the kiosk runs (POSIX)."""
-    import os
-    import signal
-
-    os.environ.pop("TEXTUAL_ALLOW_SIGNALS", None)  # Textual would otherwise let Ctrl-C/Z through
-    for name in ("SIGINT", "SIGTSTP", "SIGQUIT"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
-
-
 def kiosk(
     store: StoreOpt = None,
     user: UserOpt = None,
@@ -47,22 +36,14 @@ def kiosk(
 ) -> None:
     """Start the patient kiosk: staff unlock the store, then patients sign in with their code and PIN.
 
-    Leaving kiosk mode needs a staff passphrase (F10); after an unexpected error the kiosk starts
-    again. Set PINs first with `telecbt patient pin set`. Start it with `exec telecbt kiosk …` so
-    that not even a crash loop can leave a shell behind.
+    Leaving kiosk mode needs an admin's or clinician's passphrase (F10); after an unexpected
+    error the kiosk starts again, and after repeated errors it locks the terminal until such
+    a passphrase is given. It never exits to a shell on its own; run it as the login command
+    of a dedicated account (README). Set PINs first with `telecbt patient pin set`.
     """
-    from telecbt_cli.commands.common import unlocked
-    from telecbt_cli.core.store import crypto
-    from telecbt_cli.tui.launch import need_terminal, run_kiosk
+    from telecbt_cli.tui.launch import start_kiosk
 
-    need_terminal()
-    crypto.isolate_kdf()  # PIN checks run for hours: keep scrypt's buffer out of the kiosk process
-    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        access.require("write")
-        from telecbt_cli.tui.kiosk import make_kiosk
-
-        _lock_signals()
-        code = run_kiosk(lambda: make_kiosk(access, access.store.dir, idle_seconds=idle))
+    code = start_kiosk(store, user, passphrase_file, passphrase_fd, idle)
     if code:
         raise typer.Exit(code)
 

@@ -8,6 +8,7 @@ import typer
 
 from telecbt_cli.commands.common import (
     CsvOpt,
+    RawOpt,
     JsonOpt,
     NewPassFdOpt,
     NewPassFileOpt,
@@ -56,17 +57,18 @@ def add(
 
 @app.command("list")
 def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False) -> None:
+          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
+          raw: RawOpt = False) -> None:
     """List staff users and their roles."""
     from telecbt_cli.core.store import users
 
-    one_format(json_out, csv_out)
+    one_format(json_out, csv_out, raw)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = [u.to_dict() for u in users.list_users(access)]
     if json_out:
         emit_json(rows)
     elif csv_out:
-        emit_csv(yes_no(rows), [c for c, _ in _COLUMNS])
+        emit_csv(yes_no(rows), [c for c, _ in _COLUMNS], raw)
     else:
         emit_table(rows, _COLUMNS)
 
@@ -88,11 +90,12 @@ def passwd(
                               json_out)
         return
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if name.strip().lower() != access.user:
+            access.require("manage")  # another user's passphrase: before looking the name up
         target = users.get_user(access, name)
         if target.name == access.user:
             raise UsageError("that is you: change your own passphrase with `telecbt store passwd` "
                              "(it asks for your current one)")
-        access.require("manage")
         secret = new_passphrase(new_passphrase_file, new_passphrase_fd, target.name)
         users.set_user_passphrase(access, target.name, secret, kdf())
     if json_out:

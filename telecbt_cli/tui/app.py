@@ -22,6 +22,7 @@ from telecbt_cli.content.catalog import Catalog
 from telecbt_cli.content.languages import LANGS
 from telecbt_cli.core.store.errors import TelecbtError, WrongPassphrase
 from telecbt_cli.tui.common import (
+    InertTitles,
     Localized,
     QuietCrash,
     localize_bindings,
@@ -177,7 +178,7 @@ class SettingsScreen(Localized, ModalScreen[None]):
             self.app.rebuild()
 
 
-class TelecbtApp(QuietCrash, App):
+class TelecbtApp(InertTitles, QuietCrash, App):
     """The staff app. Built by `make_app`, given the store folder; screens never open the store."""
 
     CSS_PATH = [Path(__file__).parent / "common.tcss", Path(__file__).parent / "app.tcss"]
@@ -232,6 +233,8 @@ class TelecbtApp(QuietCrash, App):
 
         self.access = access
         self.sub_title = f"{access.user} ({access.role})"
+        for notice in access.store.notices:  # e.g. a full disk: reading works, saving does not
+            tell(self, notice, error=True)
         self.refresh_bindings()
         self.push_screen(PatientsScreen())
 

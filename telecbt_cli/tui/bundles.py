@@ -192,7 +192,7 @@ class BundleScreen(Localized, Screen):
         self.app.call_from_thread(guarded)
 
     def set_busy(self, busy: bool) -> None:
-        self.query_one("#export", Button).disabled = busy
+        self.query_one("#export", Button).disabled = busy or not self.app.can("write")
         self.query_one("#import", Button).disabled = busy or not self.app.can("write")
 
     def show_progress(self, done: int, total: int) -> None:

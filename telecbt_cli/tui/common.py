@@ -37,6 +37,16 @@ class QuietCrash:
         self._close_messages_no_wait()
 
 
+class InertTitles:
+    """App mixin: the header's title and sub-title (a patient's name, a content title) are drawn inert.
+
+    Textual puts them on the screen as they are: escape sequences in a name would reach the
+    terminal (set its clipboard or window title, clear the screen)."""
+
+    def format_title(self, title: str, sub_title: str):
+        return super().format_title(inert(title), inert(sub_title))
+
+
 class Localized:
     """Mixin for screens: key descriptions in the footer follow the app's language (`tui.keys.<slug>`)."""
 
@@ -64,12 +74,14 @@ def localize_bindings(node, app) -> None:
         node.refresh_bindings()
 
 
-def safe(value: object, multiline: bool = False) -> Text:
-    """User or patient text as inert Rich text: markup and escape sequences stay visible, never run.
+def safe(value: object, multiline: bool = False, style: str = "") -> Text:
+    """Stored or typed text as inert Rich text: markup and escape sequences stay visible, never run.
 
-    One line unless `multiline` (then line breaks are kept, for paragraphs of content)."""
+    The one way text from the store (or a person, or content) reaches a widget: labels,
+    table cells, options, titles (see `InertTitles`) and toasts (`tell`). One line unless
+    `multiline` (then line breaks are kept, for paragraphs of content)."""
     text = inert(value, keep_newlines=True)
-    return Text(text if multiline else text.replace("\n", " "))
+    return Text(text if multiline else text.replace("\n", " "), style=style)
 
 
 def tell(app, message: str, error: bool = False) -> None:

@@ -9,8 +9,11 @@ are thrown away and the language screen comes back.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on, work
@@ -23,8 +26,9 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.content.languages import LANGS
 from telecbt_cli.core.care.textchart import sparkline
-from telecbt_cli.core.store.errors import TelecbtError, WrongPassphrase
+from telecbt_cli.core.store.errors import PermissionDenied, TelecbtError, WrongPassphrase
 from telecbt_cli.tui.common import (
+    InertTitles,
     Localized,
     QuietCrash,
     bar_chart,
@@ -32,7 +36,10 @@ from telecbt_cli.tui.common import (
     safe,
     tr,
 )
-from telecbt_cli.tui.runner import Answered, RunScreen, ScaleButtons
+
+if TYPE_CHECKING:
+    from telecbt_cli.core.store.access import Access
+    from telecbt_cli.tui.runner import Answered
 
 DEFAULT_IDLE_SECONDS = 120
 
@@ -106,7 +113,7 @@ class PatientSignInScreen(Localized, Screen):
         from telecbt_cli.core.care import kiosk, pins
 
         try:
-            patient = kiosk.sign_in(self.app.access, code, pin)
+            patient = kiosk.sign_in(self.app.store_access(), code, pin)
         except pins.PinLocked:
             self.app.call_from_thread(self.refused, k(self.app, "locked"))
             return
@@ -139,6 +146,8 @@ class HomeScreen(Localized, Screen):
     ]
 
     def compose(self) -> ComposeResult:
+        from telecbt_cli.tui.runner import ScaleButtons  # after sign-in: the first screen starts without it
+
         patient = self.app.patient
         with VerticalScroll(id="kiosk-home", classes="kiosk-panel"):
             yield Static(Text(k(self.app, "hello") + " ") + safe(patient.name), classes="kiosk-title")
@@ -156,7 +165,7 @@ class HomeScreen(Localized, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#pain", ScaleButtons).focus()
+        self.query_one("#pain").focus()
         self.count_due()
 
     @work(thread=True, exclusive=True, group="kiosk-read")
@@ -239,6 +248,8 @@ class _ListScreen(Localized, Screen):
         raise NotImplementedError
 
     def run_content(self, kind: str, ident: str) -> None:
+        from telecbt_cli.tui.runner import RunScreen
+
         content = self.app.catalog.get(kind, ident)
         patient = self.app.patient
         self.app.push_screen(RunScreen(patient.access, patient.code, content, self.app.lang, kiosk=True),
@@ -315,7 +326,7 @@ class ProgressScreen(Localized, Screen):
                                   number=lambda value: self.app.catalog.number(value, self.app.lang)))
         for score in data["scores"]:
             out.append("\n\n")
-            out.append(f"{score['title']}: ", style="bold")
+            out.append_text(safe(f"{score['title']}: ", style="bold"))
             latest = score["points"][-1] if score["points"] else None
             if latest:
                 out.append(f"{self.app.catalog.number(latest['total'], self.app.lang)} ")
@@ -389,7 +400,8 @@ class MessagesScreen(Localized, Screen):
 
 
 class StaffExitScreen(Localized, ModalScreen[bool]):
-    """Leaving kiosk mode: a staff user name (optional) and passphrase, checked like a sign-in."""
+    """Leaving kiosk mode: a staff user name (optional) and passphrase, checked like a sign-in;
+    only an admin's or a clinician's ends it (`core.kiosk.end_kiosk`)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -414,12 +426,15 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
 
     @work(thread=True, exclusive=True)
     def verify(self, user: str | None, secret: str) -> None:
-        from telecbt_cli.core.store.unlock import unlock
+        from telecbt_cli.core.care.kiosk import end_kiosk
 
         try:
-            unlock(self.app.store_dir, user, secret).close()
+            end_kiosk(self.app.store_dir, user, secret)
         except WrongPassphrase:
             self.app.call_from_thread(self.refused, tr(self.app, "signin.wrong"))
+            return
+        except PermissionDenied:
+            self.app.call_from_thread(self.refused, k(self.app, "staff_role"))
             return
         except TelecbtError as error:
             self.app.call_from_thread(self.refused, str(error))
@@ -434,8 +449,57 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
         self.dismiss(False)
 
 
-class KioskApp(QuietCrash, App):
-    """The kiosk. `access` is the staff session that started it; it never reaches a staff screen."""
+class StoreOpening:
+    """The staff unlock behind a kiosk, done once, in the background, after the first screen is up.
+
+    Key derivation and opening the database would otherwise delay the first screen; no
+    patient can type a code and a PIN before it is done. The same opening serves every
+    restart of the kiosk app. A failure (wrong passphrase, a role that may not run the
+    kiosk) ends the kiosk with that error.
+    """
+
+    def __init__(self, opener: Callable[[], "Access"]) -> None:
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.access: Access | None = None
+        self.error: TelecbtError | None = None
+
+    def open(self) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            try:
+                access = self._opener()
+                try:
+                    access.require("write")
+                except TelecbtError:
+                    access.close()
+                    raise
+                self.access = access
+            except TelecbtError as error:
+                self.error = error
+            except Exception as error:  # staff are still at the terminal: end with a message, no restarts
+                self.error = TelecbtError(f"the store could not be opened ({type(error).__name__})")
+            finally:
+                self._done.set()
+
+    def wait(self) -> "Access":
+        """The open store (from a worker thread); raises the opening's error."""
+        self.open()
+        if self.error is not None:
+            raise self.error
+        assert self.access is not None
+        return self.access
+
+    def close(self) -> None:
+        if self.access is not None:
+            self.access.close()
+
+
+class KioskApp(InertTitles, QuietCrash, App):
+    """The kiosk. `access` is the staff session that started it (or `opening`, which opens it after
+    the first screen); it never reaches a staff screen."""
 
     CSS_PATH = [Path(__file__).parent / "common.tcss", Path(__file__).parent / "kiosk.tcss"]
     TITLE = "telecbt"
@@ -446,11 +510,12 @@ class KioskApp(QuietCrash, App):
     BINDINGS = [Binding("f10", "staff_exit", "Staff", priority=True)]
 
     def __init__(self, access, store_dir: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS,
-                 catalog: Catalog | None = None) -> None:
+                 catalog: Catalog | None = None, opening: StoreOpening | None = None) -> None:
         super().__init__()
         from telecbt_cli.content.catalog import load_for_ui
 
-        self.access, self.store_dir = access, store_dir
+        self.access, self.store_dir, self.opening = access, store_dir, opening
+        self.failure: TelecbtError | None = None  # the store could not be opened: the kiosk ends
         self.catalog = catalog or load_for_ui()
         self.lang = LANGS[0]
         self.idle_seconds = idle_seconds
@@ -462,6 +527,25 @@ class KioskApp(QuietCrash, App):
         self.add_class("kiosk")
         localize_bindings(self, self)
         self.set_interval(1.0, self.lock_when_idle)
+        if self.access is None and self.opening is not None:
+            self.call_after_refresh(self.open_store)
+
+    @work(thread=True, exclusive=True, group="kiosk-open")
+    def open_store(self) -> None:
+        try:
+            access = self.opening.wait()
+        except TelecbtError as error:
+            self.call_from_thread(self.store_failed, error)
+            return
+        self.call_from_thread(setattr, self, "access", access)
+
+    def store_failed(self, error: TelecbtError) -> None:
+        self.failure = error
+        self.exit(return_code=int(error.exit_code))
+
+    def store_access(self):
+        """The staff access, waiting for the background opening if needed (call from a worker)."""
+        return self.access if self.access is not None else self.opening.wait()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
@@ -516,5 +600,6 @@ class KioskApp(QuietCrash, App):
         return None
 
 
-def make_kiosk(access, store_dir: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> KioskApp:
-    return KioskApp(access, store_dir, idle_seconds)
+def make_kiosk(access, store_dir: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS,
+               opening: StoreOpening | None = None) -> KioskApp:
+    return KioskApp(access, store_dir, idle_seconds, opening=opening)

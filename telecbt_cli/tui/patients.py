@@ -271,7 +271,7 @@ class PatientScreen(Localized, Screen):
         patient, report = data["patient"], data["report"]
         out = Text()
         out.append_text(safe(patient["display_name"]))
-        out.append(f"  {patient['code']}  ", style="bold")
+        out.append_text(safe(f"  {patient['code']}  ", style="bold"))
         out.append(tr(self.app, "patient.consent_yes" if patient["consent"]["active"] else "patient.consent_no"))
         if patient.get("open_safety_alerts"):
             out.append("\n")
@@ -292,7 +292,7 @@ class PatientScreen(Localized, Screen):
         for score in report["measures"]:
             out.append("\n\n")
             latest = score["points"][-1]
-            out.append(f"{score['title']}: ", style="bold")
+            out.append_text(safe(f"{score['title']}: ", style="bold"))
             out.append(f"{self.app.catalog.number(latest['total'], self.app.lang)} ")
             out.append_text(safe(latest["band_label"] or ""))
             out.append("  ")
@@ -305,8 +305,8 @@ class PatientScreen(Localized, Screen):
             return Text(tr(self.app, "common.nothing_yet"))
         out = Text(tr(self.app, "patient.diary_header") + "\n", style="bold")
         for entry in reversed(entries):
-            out.append(f"{local_time(entry['entry_at'])}  {entry['pain'] if entry['pain'] is not None else '-':>4}"
-                       f"  {entry['mood'] if entry['mood'] is not None else '-':>4}  ")
+            out.append_text(safe(f"{local_time(entry['entry_at'])}  {entry['pain'] if entry['pain'] is not None else '-':>4}"
+                                 f"  {entry['mood'] if entry['mood'] is not None else '-':>4}  "))
             out.append_text(safe(entry.get("note") or ""))
             out.append("\n")
         return out
@@ -316,28 +316,29 @@ class PatientScreen(Localized, Screen):
             return Text(tr(self.app, "common.nothing_yet"))
         out = Text(tr(self.app, "patient.measures_header") + "\n", style="bold")
         for row in reversed(rows):
-            out.append(f"{row['completed_at'][:10]}  {row['instrument_id']:<12} "
-                       f"{self.app.catalog.number(row['total'], self.app.lang):>5}  {row['band'] or ''}\n")
+            out.append_text(safe(f"{row['completed_at'][:10]}  {row['instrument_id']:<12} "
+                                 f"{self.app.catalog.number(row['total'], self.app.lang):>5}  {row['band'] or ''}"))
+            out.append("\n")
         return out
 
     def _plan(self, plan: dict) -> Text:
         out = Text()
-        out.append(tr(self.app, "patient.course", course=plan["course"] or "-"), style="bold")
+        out.append_text(safe(tr(self.app, "patient.course", course=plan["course"] or "-"), style="bold"))
         for session in plan["sessions"]:
             mark = "x" if session["attended"] else " "
-            out.append(f"\n[{mark}] {session['n']:>2}. ")
+            out.append_text(safe(f"\n[{mark}] {session['n']:>2}. ", multiline=True))
             out.append_text(safe(session["title"]))
         if plan["goals"]:
             out.append("\n\n")
             out.append(tr(self.app, "patient.goals"), style="bold")
             for goal in plan["goals"]:
-                out.append(f"\n- ({goal['status']}, {goal['progress'] or 0}%) ")
+                out.append_text(safe(f"\n- ({goal['status']}, {goal['progress'] or 0}%) ", multiline=True))
                 out.append_text(safe(goal["text"]))
         if plan["homework"]:
             out.append("\n\n")
             out.append(tr(self.app, "patient.homework"), style="bold")
             for task in plan["homework"]:
-                out.append(f"\n- {task['due_date']} {task['status']}: ")
+                out.append_text(safe(f"\n- {task['due_date']} {task['status']}: ", multiline=True))
                 out.append_text(safe(pick(task["text"], self.app.lang) if isinstance(task["text"], dict)
                                      else task["text"]))
         return out
@@ -347,7 +348,7 @@ class PatientScreen(Localized, Screen):
             return Text(tr(self.app, "common.nothing_yet"))
         out = Text()
         for row in rows:
-            out.append(f"{local_time(row['scheduled_at'])}  {row['mode']:<9} {row['status']:<9} ")
+            out.append_text(safe(f"{local_time(row['scheduled_at'])}  {row['mode']:<9} {row['status']:<9} "))
             out.append_text(safe(row["module_id"] or ""))
             out.append("\n")
         return out
@@ -358,7 +359,7 @@ class PatientScreen(Localized, Screen):
         out = Text()
         for row in rows:
             who = tr(self.app, "patient.from_patient" if row["direction"] == "from_patient" else "patient.from_team")
-            out.append(f"{local_time(row['sent_at'])} {who}: ", style="bold")
+            out.append_text(safe(f"{local_time(row['sent_at'])} {who}: ", style="bold"))
             out.append_text(safe(row["body"]))
             out.append("\n")
         return out

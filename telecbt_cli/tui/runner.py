@@ -35,6 +35,7 @@ from telecbt_cli.core.clinical import engine
 from telecbt_cli.core.clinical.answers import AnswerError
 from telecbt_cli.core.clinical.scoring import band_label
 from telecbt_cli.core.store.errors import TelecbtError
+from telecbt_cli.core.store.textsafe import inert
 from telecbt_cli.tui.common import Localized, safe, tell
 
 
@@ -208,13 +209,13 @@ class ExerciseForm(Vertical):
                     old = (self.previous.get("activities") or [{}] * self.ACTIVITY_ROWS)
                     old = old[i] if i < len(old) else {}
                     yield Label(safe(_text(self.app, "exercise.pleasant_activities.name")))
-                    yield Input(value=old.get("name") or "", id=f"field-activity-{i}")
+                    yield Input(value=inert(old.get("name")), id=f"field-activity-{i}")
                     yield Label(safe(_text(self.app, "exercise.pleasant_activities.when")))
-                    yield Input(value=old.get("when") or "", id=f"field-when-{i}")
+                    yield Input(value=inert(old.get("when")), id=f"field-when-{i}")
                 continue
             yield Label(safe(_text(self.app, f"exercise.{self.kind}.{name}")))
             old = self.previous.get(name)
-            yield Input(value="" if old is None else str(old), id=f"field-{name}")
+            yield Input(value=inert(old), id=f"field-{name}")
         yield Button(_text(self.app, "tui.run.next"), variant="primary", id="form-done")
 
     def value(self) -> dict:
@@ -316,6 +317,8 @@ class RunScreen(Localized, Screen):
         status = self.query_one("#run-status", Static)
         status.update(safe(message))
         status.set_class(error, "error")
+        if error:  # below a long form the message would be out of sight
+            status.call_after_refresh(status.scroll_visible, animate=False)
 
     # --- showing a step ----------------------------------------------------------
 
@@ -374,7 +377,7 @@ class RunScreen(Localized, Screen):
                                    min_label=pick(step["min_label"], lang), max_label=pick(step["max_label"], lang))
                     widget.compose_add_child(Static(safe(anchor), classes="hint"))
                 return widget
-            return Input(value="" if previous is None else str(previous), type="integer", id="answer-input")
+            return Input(value=inert(previous), type="integer", id="answer-input")
         if kind == "choice":
             return ChoiceList([(pick(o.get("label"), lang), o["value"]) for o in step["options"]])
         if kind == "multi":
@@ -386,11 +389,11 @@ class RunScreen(Localized, Screen):
             box.compose_add_child(Button(_text(self.app, "tui.run.next"), variant="primary", id="multi-done"))
             return box
         if kind in ("number", "text"):
-            return Input(value="" if previous is None else str(previous),
+            return Input(value=inert(previous),
                          type="number" if kind == "number" else "text", id="answer-input")
         if kind == "longtext":
             box = Vertical(classes="longtext")
-            box.compose_add_child(TextArea(previous or "", id="answer-area"))
+            box.compose_add_child(TextArea(inert(previous, keep_newlines=True), id="answer-area"))
             box.compose_add_child(Button(_text(self.app, "tui.run.next"), variant="primary", id="longtext-done"))
             return box
         if kind == "breathing":
@@ -498,7 +501,9 @@ class RunScreen(Localized, Screen):
         self._busy = True
         self.complete()
 
-    @work(thread=True, exclusive=True, group="run")
+    # Its own group: it starts from the last save's callback, while that worker is still finishing,
+    # and an exclusive worker of the same group would cancel it.
+    @work(thread=True, exclusive=True, group="run-end")
     def complete(self) -> None:
         try:
             outcome = engine.complete(self.access, self.run, self.content)

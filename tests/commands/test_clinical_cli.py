@@ -131,17 +131,6 @@ def test_without_a_terminal_or_answers_it_says_what_to_do(enrolled):
     assert result.exit_code == 2 and "--answers" in result.stderr
 
 
-def test_content_text_with_markup_is_shown_inert(tmp_path):
-    folder = tmp_path / "clinic" / "modules"
-    folder.mkdir(parents=True)
-    from tests.content.test_validator import GOOD_MODULE
-
-    (folder / "local-01.toml").write_text(GOOD_MODULE, encoding="utf-8")
-    result = invoke("module", "show", "local-01", "--content", str(tmp_path / "clinic"))
-    assert result.exit_code == 0, result.stderr
-    assert "\x1b" not in result.stdout
-
-
 @pytest.mark.slow
 def test_interactive_run_pauses_and_resumes_in_a_real_terminal(enrolled):
     """Typed answers in a pty: answer, pause with q, come back to the same step."""
@@ -165,22 +154,3 @@ def test_interactive_run_pauses_and_resumes_in_a_real_terminal(enrolled):
     assert b"Saved" in first
     second = session([(b"Welcome back", b""), (b"Press Enter", b"q\r")])
     assert b"Step 5" in second  # the "go gently" page shown because pain was 8
-
-
-def test_step_headers_and_crisis_panel_show_content_markup_as_text():
-    """Guards the Rich calls that take titles (rule, Panel): a str there is read as markup."""
-    from rich.console import Console
-
-    from telecbt_cli.commands.steps import StepRenderer
-    from telecbt_cli.content import catalog as cat
-    from telecbt_cli.core.clinical import engine
-
-    built, _ = cat.build([cat.BUILTIN_DIR])
-    module = {**built.get("module", "cbt-01"), "title": {"en": "[bold red]Hi[/] [link=http://x]y[/link]",
-                                                        "es": "x"}}
-    renderer = StepRenderer(built, "en")
-    renderer.console = Console(record=True, width=120, force_terminal=False)
-    run = engine.new_run("p", module, "en")
-    renderer.header(run, module, engine.current(run, module))
-    text = renderer.console.export_text()
-    assert "[bold red]Hi[/] [link=http://x]y[/link]" in text

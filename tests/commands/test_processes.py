@@ -20,6 +20,7 @@ from tests.conftest import (
     ADMIN_PASS,
     SENTINEL,
     all_bytes_under,
+    fill_disk,
     run_telecbt,
     telecbt_cmd,
 )
@@ -174,32 +175,8 @@ def test_kill_9_during_init_leaves_no_half_made_store(tmp_path, pass_file):
         assert _count(store) == 0
 
 
-def _fill(path: Path) -> None:
-    """Write zeros until the filesystem refuses."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real tiny filesystem (tmpfs); needs root, as CI has."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_init_on_a_full_disk_leaves_nothing_behind(small_disk, pass_file):
-    _fill(small_disk / "filler")
+    fill_disk(small_disk / "filler")
     store = small_disk / "store"
     result = run_telecbt("init", "--store", str(store), "--passphrase-file", str(pass_file))
     assert result.returncode == 1
@@ -216,7 +193,7 @@ def test_a_write_on_a_full_disk_fails_cleanly_and_loses_nothing(small_disk, pass
         assert run_telecbt("patient", "add", "--name", f"Before {i}", "--passphrase-file", str(pass_file),
                            env=env).returncode == 0
     filler = small_disk / "filler"
-    _fill(filler)
+    fill_disk(filler)
     failures = 0
     for i in range(20):
         result = run_telecbt("patient", "add", "--name", f"During {i}", "--notes", "n" * 1500,

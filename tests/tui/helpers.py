@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import time
+import uuid
 
 from rich.console import Console
 
@@ -35,3 +38,24 @@ def check_store(store_dir, fn):
         return fn(access)
     finally:
         access.close()
+
+
+#: A private tmux server for the terminal tests: no clash with the user's own.
+SOCKET = f"telecbt-test-{uuid.uuid4().hex[:8]}"
+
+
+def tmux(*args: str) -> str:
+    """Run a tmux command on the private server; its stdout."""
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=False).stdout
+
+
+def wait_for(session: str, text: str, timeout: float = 40) -> str:
+    """The pane's text once `text` shows in it (AssertionError with the screen after `timeout`)."""
+    deadline = time.time() + timeout
+    screen = ""
+    while time.time() < deadline:
+        screen = tmux("capture-pane", "-t", session, "-p")
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")

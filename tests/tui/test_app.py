@@ -31,7 +31,7 @@ from telecbt_cli.tui.patients import (
 )
 from telecbt_cli.tui.runner import CrisisScreen, RunScreen
 from tests.conftest import ADMIN, ADMIN_PASS
-from tests.tui.helpers import HOSTILE, check_store, screen_text, settle
+from tests.tui.helpers import check_store, screen_text, settle
 
 VIEWER_PASS = "viewer passphrase 1"
 
@@ -63,35 +63,6 @@ async def _staff(store_dir, patient: str | None = None):
             await settle(app, pilot)
         yield app, pilot
 
-
-
-def test_sign_in_refuses_a_wrong_passphrase_then_lists_patients_inert(created, store_dir):
-    code = _enrol(created.access, HOSTILE, "es")
-    created.access.close()
-
-    async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
-            assert isinstance(app.screen, SignInScreen)
-            await pilot.press(*ADMIN, "enter")  # Enter in the user field moves to the passphrase
-            await pilot.press(*"not the passphrase", "enter")
-            await settle(app, pilot)
-            assert isinstance(app.screen, SignInScreen)
-            assert "passphrase is not right" in str(app.screen.query_one("#signin-error").render())
-            assert app.screen.query_one("#passphrase").value == ""  # cleared for a new try
-            await pilot.press(*ADMIN_PASS, "enter")
-            await settle(app, pilot)
-            assert isinstance(app.screen, PatientsScreen)
-            table = app.screen.query_one("DataTable")
-            assert table.row_count == 1
-            name_cell = table.get_row_at(0)[1]
-            assert "[link=http://x]" in name_cell.plain and "\x1b" not in name_cell.plain
-            shown = screen_text(app)
-            assert code in shown and "[/]" in shown and ADMIN_PASS not in shown
-            assert app.is_running  # the @click action in the name did not quit the app
-
-    _run(run())
 
 
 def test_diary_form_saves_one_entry_and_cancel_saves_nothing(created, store_dir):
@@ -485,10 +456,8 @@ def test_a_store_busy_in_another_process_for_a_moment_only_delays_a_save(created
     assert [e["pain"] for e in check_store(store_dir, lambda a: diary.list_entries(a, code))] == [3]
 
 
-def test_step_paragraphs_keep_their_line_breaks_and_toasts_stay_literal(created, store_dir):
-    """Regression: step bodies were flattened to one line; error toasts went through markup."""
-    from telecbt_cli.tui.common import tell
-
+def test_step_paragraphs_keep_their_line_breaks(created, store_dir):
+    """Regression: step bodies were flattened to one line (toasts: tests/security/test_tui_inert.py)."""
     code = _enrol(created.access)
     created.access.close()
     module = {"id": "test-info", "version": "1.0.0", "kind": "module", "title": {"en": "Info", "es": "Info"},
@@ -502,9 +471,5 @@ def test_step_paragraphs_keep_their_line_breaks_and_toasts_stay_literal(created,
             lines = screen_text(app).splitlines()
             first = next(i for i, line in enumerate(lines) if "First paragraph [b]x[/b]." in line)
             assert lines[first + 1].strip() == "" and lines[first + 2].strip() == "Second paragraph."
-            tell(app, "no patient [/] [link=x]y \x1b[2J", True)
-            await pilot.pause()
-            assert app.is_running
-            assert [n.message for n in app._notifications][-1] == "no patient [/] [link=x]y \\x1b[2J"
 
     _run(run())

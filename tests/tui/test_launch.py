@@ -34,3 +34,20 @@ def test_scrypt_in_a_child_process_gives_the_same_key():
         assert crypto.derive_key(b"a passphrase", b"0123456789abcdef", params) == expected
     finally:
         crypto.isolate_kdf(False)
+
+
+def test_kiosk_quick_start_takes_its_options_and_never_loads_typer(created, store_dir, pass_file):
+    from telecbt_cli.tui.launch import KIOSK_OPTIONS
+
+    assert quick_options(["--store", "/s", "-u", "nurse", "--passphrase-file", "-", "--idle=60"], KIOSK_OPTIONS) == \
+        {"--store": "/s", "--user": "nurse", "--passphrase-file": "-", "--idle": "60"}
+    for argv in (["-h"], ["--lang", "es"], ["--idle"], ["--user", "a", "-u", "b"]):
+        assert quick_options(argv, KIOSK_OPTIONS) is None, argv
+    created.access.close()
+    code = ("import sys; from telecbt_cli.tui.launch import quick_kiosk; "
+            f"print(quick_kiosk(['--idle', '5']), quick_kiosk(['--passphrase-fd', 'x']));"
+            f"rc = quick_kiosk(['--store', {str(store_dir)!r}, '--passphrase-file', {str(pass_file)!r}]);"
+            "print(rc, 'typer' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.stdout.split() == ["None", "None", "2", "False"]  # bad values go to the CLI to be explained
+    assert "needs a terminal" in done.stderr

@@ -1,4 +1,6 @@
-"""The staff TUI in a real terminal (tmux): keys in, screen text out, the entry in the store."""
+"""The staff TUI in a real terminal (tmux): keys in, screen text out, the entry in the store.
+
+The kiosk in a real terminal (and attempts to leave it) is in tests/security/test_kiosk_terminal.py."""
 
 from __future__ import annotations
 
@@ -18,26 +20,11 @@ from telecbt_cli.core.clinical.patients import (
 )
 from telecbt_cli.core.store.unlock import unlock
 from tests.conftest import ADMIN, ADMIN_PASS, telecbt_cmd
+from tests.tui.helpers import SOCKET
+from tests.tui.helpers import tmux as _tmux
+from tests.tui.helpers import wait_for as _wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux")]
-
-
-SOCKET = f"telecbt-test-{uuid.uuid4().hex[:8]}"  # a private tmux server: no clash with the user's
-
-
-def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=False).stdout
-
-
-def _wait_for(session: str, text: str, timeout: float = 40) -> str:
-    deadline = time.time() + timeout
-    screen = ""
-    while time.time() < deadline:
-        screen = _tmux("capture-pane", "-t", session, "-p")
-        if text in screen:
-            return screen
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
 
 
 def test_staff_flow_in_tmux(created, store_dir, isolated_home):
@@ -84,69 +71,6 @@ def test_staff_flow_in_tmux(created, store_dir, isolated_home):
     check = unlock(store_dir, ADMIN, ADMIN_PASS)
     try:
         assert [e["pain"] for e in diary.list_entries(check, patient["code"])] == [7]
-    finally:
-        check.close()
-
-
-def test_kiosk_flow_in_tmux_and_the_escape_keys(created, store_dir, isolated_home, pass_file):
-    """Staff start the kiosk and leave; a patient signs in and saves pain in two keys; Ctrl-C,
-    Ctrl-Z and Ctrl-\\ do nothing; F10 and the staff passphrase end it."""
-    from telecbt_cli.core.care import pins
-
-    access = created.access
-    patient = add_patient(access, PatientFields(display_name="Rosa Kiosk", language="en"))
-    record_consent(access, patient["code"], "verbal", "v1")
-    pins.set_pin(access, patient["code"], "4821")
-    access.close()
-    session = f"kiosk-{uuid.uuid4().hex[:8]}"
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {
-        "TELECBT_HOME": str(isolated_home), "TELECBT_KDF_LOG2N": "10", "TERM": "xterm-256color",
-        "NO_COLOR": "1"}.items())
-    command = (f"env -u COLUMNS -u LINES {env} {' '.join(shlex.quote(c) for c in telecbt_cmd())} kiosk "
-               f"--store {shlex.quote(str(store_dir))} --passphrase-file {shlex.quote(str(pass_file))}")
-    subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
-                   check=True)
-    try:
-        _wait_for(session, "English")
-        time.sleep(1.0)
-        _tmux("send-keys", "-t", session, "Enter")
-        _wait_for(session, "Please sign in")
-        time.sleep(0.5)
-        _tmux("send-keys", "-t", session, "-l", patient["code"])
-        _wait_for(session, patient["code"])
-        _tmux("send-keys", "-t", session, "Enter")
-        time.sleep(0.5)
-        _tmux("send-keys", "-t", session, "-l", "4821")
-        time.sleep(0.3)
-        assert "4821" not in _tmux("capture-pane", "-t", session, "-p")  # the PIN is masked
-        _tmux("send-keys", "-t", session, "Enter")
-        _wait_for(session, "How is your pain right now?")
-        time.sleep(0.5)
-        _tmux("send-keys", "-t", session, "7")
-        time.sleep(0.3)
-        _tmux("send-keys", "-t", session, "Enter")
-        _wait_for(session, "Saved: pain 7")
-        for key in ("C-c", "C-z", "C-\\"):
-            _tmux("send-keys", "-t", session, key)
-            time.sleep(0.7)
-            screen = _tmux("capture-pane", "-t", session, "-p")
-            assert "How is your pain right now?" in screen, key  # still the kiosk, no shell
-        _tmux("send-keys", "-t", session, "F10")
-        _wait_for(session, "Staff only")
-        time.sleep(0.5)
-        _tmux("send-keys", "-t", session, "-l", ADMIN_PASS)
-        _tmux("send-keys", "-t", session, "Enter")
-        deadline = time.time() + 20
-        while time.time() < deadline and subprocess.run(["tmux", "-L", SOCKET, "has-session", "-t", session],
-                                                        capture_output=True).returncode == 0:
-            time.sleep(0.2)
-        assert subprocess.run(["tmux", "-L", SOCKET, "has-session", "-t", session],
-                              capture_output=True).returncode != 0  # the kiosk ended
-    finally:
-        _tmux("kill-server")
-    check = unlock(store_dir, ADMIN, ADMIN_PASS)
-    try:
-        assert [(e["pain"], e["source"]) for e in diary.list_entries(check, patient["code"])] == [(7, "kiosk")]
     finally:
         check.close()
 

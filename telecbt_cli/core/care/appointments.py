@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
 
@@ -13,11 +14,16 @@ from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import NotFoundError, UsageError
+from telecbt_cli.core.store.textsafe import UNSAFE_CLASS
 from telecbt_cli.core.store.timeparse import iso_utc, parse_local
 
 MODES = ("video", "phone", "in-person", "kiosk")
 OUTCOMES = ("attended", "no_show", "cancelled")
 REMINDER_HOURS = 24
+#: What a link never holds: spaces, line breaks, control, bidi and invisible characters.
+_NOT_IN_LINK = re.compile(f"[\\s{UNSAFE_CLASS}]")
+#: What iCalendar text must not carry (RFC 5545 allows no control characters but tab): stripped.
+_NOT_IN_ICAL = re.compile(f"[{UNSAFE_CLASS}]")
 
 
 def parse_future(text: str, now: datetime | None = None) -> str:
@@ -32,8 +38,10 @@ def _check_link(link: str | None) -> str | None:
     if not link:
         return None
     parsed = urlparse(link.strip())
-    if parsed.scheme not in ("https", "http", "tel", "sip") or not (parsed.netloc or parsed.path):
-        raise UsageError("--link must be a call link such as https://meet.example.org/abc or tel:+254700000000")
+    if (parsed.scheme not in ("https", "http", "tel", "sip") or not (parsed.netloc or parsed.path)
+            or _NOT_IN_LINK.search(link.strip())):
+        raise UsageError("--link must be a call link such as https://meet.example.org/abc or tel:+254700000000 "
+                         "(no spaces or line breaks)")
     return link.strip()
 
 
@@ -178,8 +186,18 @@ def checkins(access: Access) -> dict:
     return {"sessions": listed, "today": len(today), "overdue": len(overdue)}
 
 
+def _ical_text(value: str) -> str:
+    """One line of iCalendar text: line breaks become spaces, other controls go (RFC 5545 TEXT).
+
+    The icalendar package escapes `, ; \\` and folds long lines; it passes control characters on."""
+    return _NOT_IN_ICAL.sub("", re.sub(r"[\r\n]+", " ", value))
+
+
 def ics(access: Access, catalog: Catalog, code: str | None = None) -> bytes:
-    """Scheduled sessions as an iCalendar file (patient initials only: calendars leak)."""
+    """Scheduled sessions as an iCalendar file (patient codes only: calendars leak).
+
+    Stored text may come from another device or an older version: it is made safe here, and a
+    link that is not a clean URI any more is kept as text only (no URL property)."""
     from icalendar import Calendar, Event
 
     sessions = [s for s in list_sessions(access, code=code) if s["status"] == "scheduled"]
@@ -194,12 +212,12 @@ def ics(access: Access, catalog: Catalog, code: str | None = None) -> bytes:
         event.add("dtstart", start)
         event.add("dtend", start + timedelta(minutes=s["minutes"]))
         title = pick(catalog.entries["module"].get(s["module_id"] or "", {}).get("title"), "en")
-        event.add("summary", f"telecbt {s['mode']} session {s['code']}" + (f": {title}" if title else ""))
+        event.add("summary", _ical_text(f"telecbt {s['mode']} session {s['code']}" + (f": {title}" if title else "")))
         if s["link"]:
-            event.add("location", s["link"])
-            if s["link"].startswith("http"):
+            event.add("location", _ical_text(s["link"]))
+            if s["link"].startswith("http") and not _NOT_IN_LINK.search(s["link"]):
                 event.add("url", s["link"])
-        event.add("description", f"Patient code {s['code']}. Clinician {s['clinician']}.")
+        event.add("description", _ical_text(f"Patient code {s['code']}. Clinician {s['clinician']}."))
         cal.add_component(event)
     audit.append(access.store, access.user, "session.export_ics",
                  patient_id=patient_id_for(access, code) if code else None, detail={"events": len(sessions)})

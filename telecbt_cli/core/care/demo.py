@@ -42,7 +42,7 @@ def open_demo(store_dir: Path, patients: int, kdf: KdfParams, seed: int = 7, cat
     """Create the demo store or reuse it; top it up to `patients` synthetic patients."""
     created = not kfmod.keyfile_exists(store_dir)
     if created:
-        access = create_store(store_dir, DEMO_USER, DEMO_PASSPHRASE, kdf).access
+        access = create_store(store_dir, DEMO_USER, DEMO_PASSPHRASE, kdf, strength=False).access  # published
     else:
         access = unlock(store_dir, DEMO_USER, DEMO_PASSPHRASE)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from telecbt_cli.core.care.diary_days import day_to_entry_at, entry_day
@@ -47,7 +48,7 @@ def _number(name: str, value: object) -> int | float | None:
         number = float(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else value
     except (TypeError, ValueError):
         raise UsageError(f"{name.replace('_', ' ')} must be a number, not {str(value)[:20]!r}") from None
-    if isinstance(number, bool):
+    if isinstance(number, bool) or (isinstance(number, float) and not math.isfinite(number)):
         raise UsageError(f"{name.replace('_', ' ')} must be a number")
     if whole and number != int(number):
         raise UsageError(f"{name.replace('_', ' ')} must be a whole number")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core.care import diary, pins
 from telecbt_cli.core.care import messages as messages_mod
 from telecbt_cli.core.clinical import engine, measures
 from telecbt_cli.core.clinical.scoring import band_label, round_half_up
-from telecbt_cli.core.store import records
+from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import NotFoundError, UsageError
@@ -176,3 +177,23 @@ def start_run(kp: KioskPatient, catalog: Catalog, kind: str, ident: str, lang: s
         raise NotFoundError(f"{ident} is not offered at the kiosk")
     run, resumed = engine.start(kp.access, kp.code, content, lang)
     return content, run, resumed
+
+
+def end_kiosk(store_dir: Path, user: str | None, passphrase: str) -> str:
+    """Check the passphrase of staff leaving kiosk mode; returns their user name.
+
+    Only admins and clinicians may end it (PermissionDenied otherwise, audited): a CHW's
+    or a viewer's passphrase, perhaps watched over a shoulder, must not open the
+    terminal to a patient. Wrong passphrases are refused (and slowed) as at any sign-in.
+    """
+    from telecbt_cli.core.store.unlock import unlock
+
+    access = unlock(store_dir, user, passphrase)
+    try:
+        if not access.can("end_kiosk"):
+            audit.append(access.store, access.user, "kiosk.end_refused", detail={"role": access.role})
+        access.require("end_kiosk")
+        audit.append(access.store, access.user, "kiosk.end")
+        return access.user
+    finally:
+        access.close()

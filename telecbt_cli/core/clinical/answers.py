@@ -6,6 +6,7 @@ patient's language.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -14,6 +15,8 @@ from telecbt_cli.core.store.errors import UsageError
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 FIELD_LIMIT = 1000
+#: Longer text is no number a person typed (and float() of it could be slow).
+NUMBER_TEXT_LIMIT = 32
 #: Fields a person may leave empty: a first thought record often stops after the
 #: situation, the thought and the feeling.
 OPTIONAL_FIELDS = {"evidence_for", "evidence_against", "balanced", "rerating"}
@@ -31,10 +34,13 @@ def _number(step_id: str, value: Any, low: float, high: float, integer: bool) ->
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise AnswerError(step_id, "run.not_a_number", "needs a number")
     if isinstance(value, str):
+        text = value.strip().replace(",", ".")
         try:
-            value = float(value.strip().replace(",", "."))
+            value = float(text) if len(text) <= NUMBER_TEXT_LIMIT else math.nan
         except ValueError:
             raise AnswerError(step_id, "run.not_a_number", "needs a number") from None
+    if isinstance(value, float) and not math.isfinite(value):  # nan, inf and 1e400 (which reads as inf)
+        raise AnswerError(step_id, "run.not_a_number", "needs a number")
     if integer:
         if value != int(value):
             raise AnswerError(step_id, "run.whole_number", "needs a whole number")

@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit": frozenset({"admin", "clinician"}),
     "review": frozenset({"admin", "clinician"}),
     "manage": frozenset({"admin"}),
+    "end_kiosk": frozenset({"admin", "clinician"}),
 }
 
 _DESCRIPTIONS = {
@@ -24,9 +25,40 @@ _DESCRIPTIONS = {
     "audit": "reading the audit log",
     "review": "acknowledging safety alerts",
     "manage": "managing users, keys and backups",
+    "end_kiosk": "ending kiosk mode",
 }
 
 
+#: What each command needs, checked right after sign-in so that a refusal of a role (exit 5)
+#: comes before any other check; None for commands that open no store (or sign in inside
+#: their own screens). docs/roles.md shows the same table; tests/security/test_roles.py
+#: runs every command as every role against it. Core functions check again, whatever calls them.
+COMMANDS: dict[str, str | None] = {
+    "init": None, "unlock": "read", "lock": None, "paths": None, "demo": None, "tui": None, "kiosk": "write",
+    "assess": "write", "suggest": "read",
+    "store info": "read", "store check": "read", "store passwd": "read", "store rekey": "manage",
+    "store backup": "manage", "store recover": None,
+    "user add": "manage", "user list": "read", "user passwd": "read", "user disable": "manage",
+    "patient add": "write", "patient list": "read", "patient show": "read", "patient edit": "write",
+    "patient archive": "write", "patient consent": "write", "patient pin set": "write",
+    "patient pin unlock": "write", "patient pin status": "read",
+    "diary add": "write", "diary correct": "write", "diary list": "read", "diary import": "write",
+    "plan show": "read", "plan set": "write", "plan goal add": "write", "plan goal update": "write",
+    "plan homework list": "read", "plan homework done": "write",
+    "session schedule": "write", "session record": "write", "session list": "read", "session ics": "read",
+    "message send": "write", "message list": "read",
+    "content list": None, "content show": None, "content validate": None,
+    "module list": None, "module show": None, "module run": "write",
+    "measure list": None, "measure take": "write", "measure history": "read",
+    "alerts list": "read", "alerts ack": "review",
+    "report patient": "read", "report program": "read",
+    "device show": "read", "device trust": "manage", "device list": "read", "device revoke": "manage",
+    "device export-identity": "manage",
+    "bundle export": "write", "bundle import": "write", "bundle conflicts": "read",
+    "bundle outbox list": "read", "bundle outbox send": "write", "bundle outbox retry": "write",
+    "audit log": "audit", "audit verify": "read",
+    "export csv": "read", "export ndjson": "read", "export fhir": "read",
+}
 @dataclass
 class Access:
     """An open store together with the staff user who unlocked it."""
@@ -46,6 +78,12 @@ class Access:
                 f"{_DESCRIPTIONS[permission]} needs the role {allowed}; "
                 f"{self.user} is signed in as {self.role}"
             )
+
+    def require_command(self, command: str) -> None:
+        """Refuse a command (`patient add`) that this role may not run; see COMMANDS."""
+        need = COMMANDS.get(command)
+        if need:
+            self.require(need)
 
     def close(self) -> None:
         self.store.close()

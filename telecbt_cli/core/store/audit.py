@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.vault import Store
+from telecbt_cli.core.store.errors import StorageError
+from telecbt_cli.core.store.vault import FULL_DISK_NOTICE, Store
 
 GENESIS = "0" * 64
 
@@ -28,7 +29,42 @@ def _digest(seq: int, at: str, user: str | None, device: str, action: str,
 
 def append(store: Store, user: str | None, action: str, patient_id: str | None = None,
            detail: dict | None = None) -> int:
-    """Add one entry; runs in the caller's transaction, or its own."""
+    """Add one entry; runs in the caller's transaction, or its own.
+
+    An entry on its own (a read, a sign-in) that a full disk refuses waits sealed in the
+    reserved queue (`audit_queue`) and the read goes on, with a notice; returns 0 then. In
+    the caller's transaction (a change) a refusal fails the change, as it should.
+    """
+    if store.conn.in_transaction:
+        return _append(store, user, action, patient_id, detail)
+    try:
+        return _append(store, user, action, patient_id, detail)
+    except StorageError:
+        from telecbt_cli.core.store import audit_queue
+
+        entry = {"at": now_iso(), "user": user, "action": action, "patient_id": patient_id, "detail": detail}
+        if not audit_queue.put(store.dir, store.data_key, store.store_id, entry):
+            raise
+        if FULL_DISK_NOTICE not in store.notices:
+            store.notices.append(FULL_DISK_NOTICE)
+        return 0
+
+
+def ingest_queued(store: Store) -> int:
+    """Move entries a full disk kept waiting into the chain (marked `queued`); how many."""
+    from telecbt_cli.core.store import audit_queue
+
+    entries = audit_queue.take(store.dir, store.data_key, store.store_id)
+    if entries:
+        with store.write():
+            for e in entries:
+                _append(store, e.get("user"), e.get("action") or "unknown", e.get("patient_id"),
+                        {**(e.get("detail") or {}), "queued": True, "happened_at": e.get("at")})
+        audit_queue.clear(store.dir)
+    return len(entries)
+
+
+def _append(store: Store, user: str | None, action: str, patient_id: str | None, detail: dict | None) -> int:
     with store.write():
         head = store.conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)

@@ -73,7 +73,8 @@ def _derive_in_child(secret: bytes, salt: bytes, params: KdfParams) -> bytes | N
 
     request = " ".join((secret.hex(), salt.hex(), str(params.log2n), str(params.r), str(params.p))).encode()
     try:
-        done = subprocess.run([sys.executable, "-m", "telecbt_cli.core.store.kdf_child"], input=request,
+        # -P: the working folder is not put on sys.path, so a `telecbt_cli` there cannot read the secret
+        done = subprocess.run([sys.executable, "-P", "-m", "telecbt_cli.core.store.kdf_child"], input=request,
                               capture_output=True, timeout=120, check=False)
     except (OSError, subprocess.SubprocessError):
         return None

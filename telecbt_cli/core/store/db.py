@@ -22,24 +22,26 @@ class WrongKey(Exception):
 PAGE_SIZES = (16384, 4096)
 
 
-def connect(path: Path, key: bytes, *, create: bool = False) -> sqlcipher3.Connection:
+def connect(path: Path, key: bytes, *, create: bool = False, exclusive: bool = False) -> sqlcipher3.Connection:
     """An open, keyed connection in autocommit mode (transactions are explicit).
 
     A raw 256-bit key (`x'…'`) skips SQLCipher's own KDF: our key slots already did
     the slow derivation. SQLCipher's log is silenced before anything can go wrong,
-    since it would otherwise print into the user's terminal.
+    since it would otherwise print into the user's terminal. `exclusive` keeps the WAL index
+    in memory instead of the `-shm` file, which a full disk cannot grow (other processes must
+    wait until this connection closes).
     """
     if not create and not path.exists():
         raise FileNotFoundError(str(path))
     for page_size in PAGE_SIZES[:1] if create else PAGE_SIZES:
         try:
-            return _open(path, key, page_size, create)
+            return _open(path, key, page_size, create, exclusive)
         except WrongKey:
             continue
     raise WrongKey()
 
 
-def _open(path: Path, key: bytes, page_size: int, create: bool) -> sqlcipher3.Connection:
+def _open(path: Path, key: bytes, page_size: int, create: bool, exclusive: bool = False) -> sqlcipher3.Connection:
     mode = "rwc" if create else "rw"
     uri = f"{path.resolve().as_uri()}?mode={mode}"
     conn = sqlcipher3.connect(
@@ -50,6 +52,8 @@ def _open(path: Path, key: bytes, page_size: int, create: bool) -> sqlcipher3.Co
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute(f"PRAGMA cipher_page_size = {page_size}")
         conn.execute("PRAGMA cipher_memory_security = ON")
+        if exclusive:  # before the first read: SQLite then never touches the shared-memory file
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlcipher3.DatabaseError as error:

@@ -27,7 +27,7 @@ def set_passphrase(access: Access, user: str, passphrase: str, kdf: KdfParams) -
     """
     if user != access.user:
         access.require("manage")
-    secret = check_passphrase(passphrase)
+    secret = check_passphrase(passphrase, user)
     store = access.store
     new = kfmod.new_slot("user", user, user, secret, [store.data_key], store.store_id, kdf)
     slots = [s for s in store.keyfile.slots if not (s.kind == "user" and s.user == user)] + [new]

@@ -12,6 +12,7 @@ DB_NAME = "telecbt.db"
 KEYFILE_NAME = "telecbt.keys"
 KEYFILE_COPY_NAME = "telecbt.keys.copy"
 FAILED_UNLOCKS_NAME = "failed-unlocks.jsonl"
+SIGNIN_DELAYS_NAME = "sign-in-delays.json"
 
 
 def home_dir() -> Path | None:
@@ -92,6 +93,10 @@ def keyfile_paths(store_dir: Path) -> tuple[Path, Path]:
 
 def failed_unlocks_file(store_dir: Path) -> Path:
     return store_dir / FAILED_UNLOCKS_NAME
+
+
+def signin_delays_file(store_dir: Path) -> Path:
+    return store_dir / SIGNIN_DELAYS_NAME
 
 
 def require_store_dir(store_dir: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from telecbt_cli.core.store import audit, records
+from telecbt_cli.core.store import audit, records, throttle
 from telecbt_cli.core.store import keyfile as kfmod
 from telecbt_cli.core.store.access import Access, access_for
 from telecbt_cli.core.store.clock import now_iso
@@ -36,12 +38,29 @@ from telecbt_cli.core.store.vault import (
 )
 
 MIN_PASSPHRASE = 8
+#: zxcvbn's score (0-4) a new staff passphrase needs: 3 is "safely unguessable" (about 10^8
+#: guesses or more), which with scrypt's cost per guess takes an offline attacker years.
+MIN_STRENGTH = 3
 
 
-def check_passphrase(passphrase: str) -> bytes:
-    """Staff passphrases: at least 8 characters, not only spaces."""
+def check_passphrase(passphrase: str, user: str | None = None, strength: bool = True) -> bytes:
+    """A new staff passphrase: at least 8 characters, and hard to guess (zxcvbn, which knows common
+    passwords, words, names, keyboard patterns and repeats); `user` counts as a known word.
+
+    `strength=False` only for the demo store, whose passphrase is published anyway."""
     if len(passphrase) < MIN_PASSPHRASE or not passphrase.strip():
         raise UsageError(f"a passphrase needs at least {MIN_PASSPHRASE} characters")
+    if strength:
+        from zxcvbn import zxcvbn
+
+        result = zxcvbn(passphrase[:100], user_inputs=[w for w in (user, "telecbt") if w])
+        if result["score"] < MIN_STRENGTH:
+            hint = " ".join(x for x in [result["feedback"].get("warning") or "",
+                                        *result["feedback"].get("suggestions", [])] if x)
+            raise UsageError("that passphrase is too easy to guess" + (f" ({hint.rstrip('.')})" if hint else "")
+                             + ". Use four or more words that do not belong together, or a long sentence only you "
+                             "would make up. A forgotten passphrase is reset with the recovery key "
+                             "(`telecbt store recover`), so it need not be short.")
     return passphrase.encode("utf-8")
 
 
@@ -59,13 +78,14 @@ class Created:
     recovery_key: str
 
 
-def create_store(store_dir: Path, admin: str, passphrase: str, kdf: KdfParams) -> Created:
+def create_store(store_dir: Path, admin: str, passphrase: str, kdf: KdfParams, strength: bool = True) -> Created:
     """A new store with its first admin and a recovery slot; returns the recovery key once.
 
-    The access returned is open on the store in its final place.
+    The access returned is open on the store in its final place. `strength=False` is for the
+    demo store only (see `check_passphrase`).
     """
     admin = check_user_name(admin)
-    secret = check_passphrase(passphrase)
+    secret = check_passphrase(passphrase, admin, strength)
     check_new_location(store_dir)
     data_key = os.urandom(32)
     recovery = os.urandom(32)
@@ -85,13 +105,18 @@ def create_store(store_dir: Path, admin: str, passphrase: str, kdf: KdfParams) -
         finally:
             store.close()
     opened = open_with_keys(store_dir, [data_key], keyfile)
+    from telecbt_cli.core.store import audit_queue
+
+    audit_queue.reserve(store_dir)
     return Created(Access(opened, admin, "admin", user["id"]), format_recovery_key(recovery))
 
 
-def _record_failure(store_dir: Path, user: str | None, reason: str) -> None:
-    """Failed unlocks cannot reach the encrypted log yet: park them, with no secret, for the next unlock."""
+def _record_failure(store_dir: Path, user: str | None, reason: str, delay: float = 0) -> None:
+    """Failed unlocks cannot reach the encrypted log yet: park them, with no secret, for the next unlock.
+
+    `delay` is what the failure set for the next try under that name (throttle)."""
     path = failed_unlocks_file(store_dir)
-    line = json.dumps({"at": now_iso(), "user": user, "reason": reason}) + "\n"
+    line = json.dumps({"at": now_iso(), "user": user, "reason": reason, "delay": delay}) + "\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
@@ -116,15 +141,33 @@ def _ingest_failures(store: Store) -> None:
             except json.JSONDecodeError:
                 continue
             audit.append(store, event.get("user"), "unlock.failed",
-                         detail={"at": event.get("at"), "reason": event.get("reason")})
+                         detail={"at": event.get("at"), "reason": event.get("reason"), "delay": event.get("delay", 0)})
     try:
         path.unlink()
     except OSError:
         pass
 
 
-def unlock(store_dir: Path, user: str | None, passphrase: str) -> Access:
-    """Open the store with a staff passphrase; `user` narrows which slot is tried."""
+def _catch_up(store: Store) -> None:
+    """At sign-in: failed sign-ins and audit entries a full disk kept waiting go into the audit log,
+    and the reserve for the next full disk is made. On a full disk all of it waits."""
+    from telecbt_cli.core.store import audit_queue
+    from telecbt_cli.core.store.errors import StorageError
+
+    try:
+        _ingest_failures(store)
+        audit.ingest_queued(store)
+    except StorageError:
+        return
+    audit_queue.reserve(store.dir)
+
+
+def unlock(store_dir: Path, user: str | None, passphrase: str,
+           wait: Callable[[float], object] = time.sleep) -> Access:
+    """Open the store with a staff passphrase; `user` narrows which slot is tried.
+
+    Earlier failures under the same name make this wait first (`throttle`); `wait` is how
+    (the CLI says why; tests record the delay instead of sleeping)."""
     require_store_dir(store_dir)
     keyfile = kfmod.load(store_dir).keyfile
     secret = passphrase.encode("utf-8")
@@ -132,12 +175,14 @@ def unlock(store_dir: Path, user: str | None, passphrase: str) -> Access:
         user = user.strip().lower()
         slot = keyfile.user_slot(user)
         if slot is None:
-            _record_failure(store_dir, None, "unknown user")
+            throttle.wait_turn(store_dir, throttle.UNKNOWN, wait)
+            _record_failure(store_dir, None, "unknown user", throttle.failed(store_dir, throttle.UNKNOWN))
             # The name is not repeated: a passphrase typed into the wrong field must not be echoed.
             raise AuthError("that user name cannot unlock this store (unknown or disabled): check --user")
         candidates = [slot]
     else:
         candidates = [s for s in keyfile.slots if s.kind == "user"]
+    throttle.wait_turn(store_dir, user, wait)
     for slot in candidates:
         try:
             keys = kfmod.open_slot(slot, secret, keyfile.store_id)
@@ -146,13 +191,14 @@ def unlock(store_dir: Path, user: str | None, passphrase: str) -> Access:
         store = open_with_keys(store_dir, keys, keyfile)
         try:
             access = access_for(store, slot.user or "")
-            _ingest_failures(store)
+            throttle.succeeded(store_dir, user)
+            _catch_up(store)
             audit.append(store, access.user, "unlock")
         except BaseException:
             store.close()
             raise
         return access
-    _record_failure(store_dir, user, "wrong passphrase")
+    _record_failure(store_dir, user, "wrong passphrase", throttle.failed(store_dir, user))
     who = f" for {user}" if user else ""
     raise WrongPassphrase(f"wrong passphrase{who}: nothing was opened")
 
@@ -164,8 +210,8 @@ def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str,
         recovery = parse_recovery_key(recovery_text)
     except RecoveryKeyError as error:
         raise UsageError(f"recovery key: {error}") from None
-    secret = check_passphrase(new_passphrase)
     user = check_user_name(user)
+    secret = check_passphrase(new_passphrase, user)
     try:
         keyfile = kfmod.load(store_dir).keyfile
         rebuilt = False

@@ -60,7 +60,7 @@ def add_user(access: Access, name: str, role: str, passphrase: str, kdf: KdfPara
     access.require("manage")
     name = check_user_name(name)
     check_role(role)
-    check_passphrase(passphrase)
+    check_passphrase(passphrase, name)
     store = access.store
     if store.conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
         raise StoreExistsError(f"a user named {name} already exists")

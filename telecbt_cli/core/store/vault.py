@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,8 @@ class Store:
     data_key: bytes
     _keyfile: "kfmod.KeyFile | None" = None
     _db: Any = None
+    #: Things the person should hear about (a full disk): each UI shows them once the command is done.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def db(self) -> "Database":
@@ -167,14 +169,28 @@ def _db_error(error: Exception, store_dir: Path) -> TelecbtError:
     return TelecbtError(f"the store could not complete the operation ({name or error.__class__.__name__})")
 
 
-def _connect_any(path: Path, keys: list[bytes], store_dir: Path) -> tuple[dbmod.Connection, bytes]:
+#: What a read on a full disk says (the command still works).
+FULL_DISK_NOTICE = ("the disk holding the store is full: you can read, but nothing can be saved until some space "
+                    "is freed. This read is recorded in the audit log when there is space again.")
+
+
+def _connect_any(path: Path, keys: list[bytes], store_dir: Path) -> tuple[dbmod.Connection, bytes, bool]:
+    """(connection, key, opened on a full disk)."""
     if not path.exists():
         raise IntegrityError(
             f"{store_dir} has a key file but no database: restore the folder from a backup"
         )
     for key in keys:
         try:
-            return dbmod.connect(path, key), key
+            return dbmod.connect(path, key), key, False
+        except dbmod.WrongKey:
+            continue
+        except dbmod.DatabaseError as error:
+            problem = _db_error(error, store_dir)
+            if not (isinstance(problem, StorageError) and write_problem(store_dir) == "full"):
+                raise problem from None
+        try:  # a full disk cannot grow the shared-memory file: read with the WAL index in memory
+            return dbmod.connect(path, key, exclusive=True), key, True
         except dbmod.WrongKey:
             continue
         except dbmod.DatabaseError as error:
@@ -192,7 +208,7 @@ def open_with_keys(store_dir: Path, keys: list[bytes], keyfile: "kfmod.KeyFile |
     `store_id` (from a session) stands in for the key file, which then loads only if needed.
     """
     expected_id = keyfile.store_id if keyfile else store_id
-    conn, key = _connect_any(db_file(store_dir), keys, store_dir)
+    conn, key, disk_full = _connect_any(db_file(store_dir), keys, store_dir)
     try:
         schema.apply(conn)
         found_id = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
@@ -206,6 +222,8 @@ def open_with_keys(store_dir: Path, keys: list[bytes], keyfile: "kfmod.KeyFile |
         conn.close()
         raise
     store = Store(store_dir, conn, found_id[0], device[0], key, keyfile)
+    if disk_full:
+        store.notices.append(FULL_DISK_NOTICE)
     _settle_interrupted_rekey(store, keys)
     return store
 

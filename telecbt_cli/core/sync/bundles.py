@@ -148,7 +148,7 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
 
     from telecbt_cli.core.clinical.patients import patient_id_for
 
-    access.require("read")
+    access.require("write")  # sending data on is a change to who holds it: not for viewers (docs/roles.md)
     try:
         parsed = [pyrage.x25519.Recipient.from_str(r) for r in recipients]
     except Exception:

@@ -1,0 +1,249 @@
+"""Reading secrets safely and opening the store for a command; imports no Typer (the kiosk's quick start uses it)."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from telecbt_cli.core.store.errors import AuthError, UsageError
+
+if TYPE_CHECKING:
+    from telecbt_cli.core.store.access import Access
+
+#: Environment variables that hold secrets (see README, "Scripts and batch jobs").
+SECRET_ENV = ("TELECBT_PASSPHRASE", "TELECBT_SESSION", "TELECBT_NEW_PASSPHRASE", "TELECBT_RECOVERY_KEY")
+
+
+def take_secret_env() -> dict[str, str]:
+    """Remove every secret from this process's environment and return them.
+
+    For long-running processes (the kiosk): nothing they start, on purpose or after a
+    crash, inherits a passphrase or a session token.
+    """
+    return {name: os.environ.pop(name) for name in SECRET_ENV if name in os.environ}
+
+
+def _first_line(text: str, source: str) -> str:
+    line = text.split("\n", 1)[0].removesuffix("\r")
+    if not line:
+        raise UsageError(f"{source} is empty: it should hold the passphrase on its first line")
+    return line
+
+
+def _read_fd(fd: int) -> str:
+    chunks = []
+    try:
+        while True:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if b"\n" in chunk:
+                break
+    except OSError as error:
+        raise UsageError(f"cannot read file descriptor {fd}: {error.strerror}") from None
+    return b"".join(chunks).decode("utf-8", errors="strict")
+
+
+def read_secret(
+    *,
+    file: Path | None,
+    fd: int | None,
+    env: str,
+    prompt: str,
+    options: str,
+    confirm: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """A secret from a file, a descriptor, the environment or a hidden prompt, in that order.
+
+    Without a terminal it never prompts: it fails at once, naming the options. `environ`
+    stands in for the process environment (secrets already taken out of it).
+    """
+    if file is not None:
+        if str(file) == "-":
+            return _first_line(sys.stdin.readline(), "standard input")
+        try:
+            return _first_line(file.read_text(encoding="utf-8"), str(file))
+        except FileNotFoundError:
+            raise UsageError(f"passphrase file {file} does not exist") from None
+        except (OSError, UnicodeDecodeError):
+            raise UsageError(f"cannot read passphrase file {file}") from None
+    if fd is not None:
+        return _first_line(_read_fd(fd), f"file descriptor {fd}")
+    value = (os.environ if environ is None else environ).get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise AuthError(f"no passphrase given and no terminal to ask on: use {options} or {env}")
+    secret = getpass.getpass(prompt, stream=sys.stderr)
+    if confirm:
+        again = getpass.getpass("Repeat it: ", stream=sys.stderr)
+        if again != secret:
+            raise UsageError("the two entries differ: nothing was changed")
+    return secret
+
+
+def from_root(name: str, value: Any) -> Any:
+    """A global option typed before the command (`telecbt --store S patient list`) when the
+    command's own option was not typed; the command's own wins when both are.
+
+    Outside the Typer CLI (the kiosk's quick start never loads Typer) there is nothing
+    before the command, so the value stands."""
+    if "typer" not in sys.modules:
+        return value
+    try:
+        from typer._click.core import ParameterSource
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - older Typer on Click
+        from click import get_current_context
+        from click.core import ParameterSource
+
+    ctx = get_current_context(silent=True)
+    if ctx is None or ctx.parent is None:
+        return value
+    given = ctx.find_root().params.get(name)
+    if given is None or (value is not None and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE):
+        return value
+    return given
+
+
+def store_option(store: Path | None) -> Path | None:
+    """--store, typed before or after the command."""
+    return from_root("store", store)
+
+
+def passphrase(file: Path | None, fd: int | None, prompt: str = "Passphrase: ", confirm: bool = False,
+               environ: Mapping[str, str] | None = None) -> str:
+    return read_secret(file=from_root("passphrase_file", file), fd=from_root("passphrase_fd", fd),
+                       env="TELECBT_PASSPHRASE", prompt=prompt,
+                       options="--passphrase-file or --passphrase-fd", confirm=confirm, environ=environ)
+
+
+def new_passphrase(file: Path | None, fd: int | None, who: str) -> str:
+    return read_secret(file=file, fd=fd, env="TELECBT_NEW_PASSPHRASE", prompt=f"New passphrase for {who}: ",
+                       options="--new-passphrase-file or --new-passphrase-fd", confirm=True)
+
+
+def access_opener(store: Path | str | None, user: str | None, passphrase_file: Path | None,
+                  passphrase_fd: int | None, environ: Mapping[str, str] | None = None) -> Callable[[], "Access"]:
+    """What may ask the person (which store, the secret) now; the slow part (key derivation,
+    opening the database) when the returned function is called, perhaps in another thread."""
+    from telecbt_cli.core.store.paths import resolve_store_dir
+
+    store_dir = resolve_store_dir(store_option(store))
+    user = from_root("user", user)
+    token = _session_token(passphrase_file, passphrase_fd, environ)
+    if token:
+        def by_session() -> "Access":
+            from telecbt_cli.core.store import sessions
+
+            # One identity per command: a --user naming someone else is refused, not ignored.
+            return sessions.open_session(token, store_dir, expect_user=user)
+
+        return by_session
+    from telecbt_cli.core.store.paths import require_store_dir
+
+    require_store_dir(store_dir)
+    secret = passphrase(passphrase_file, passphrase_fd, environ=environ)
+
+    def by_passphrase() -> "Access":
+        from telecbt_cli.core.store import unlock  # imported here: the kiosk's first screen need not wait for it
+
+        return unlock.unlock(store_dir, user, secret, wait=_wait_saying_why)
+
+    return by_passphrase
+
+
+def _session_token(passphrase_file: Path | None, passphrase_fd: int | None,
+                   environ: Mapping[str, str] | None = None) -> str | None:
+    """TELECBT_SESSION, unless a passphrase file or descriptor was given for this command."""
+    given = from_root("passphrase_file", passphrase_file), from_root("passphrase_fd", passphrase_fd)
+    if given != (None, None):
+        return None
+    return (os.environ if environ is None else environ).get("TELECBT_SESSION") or None
+
+
+def _wait_saying_why(seconds: float) -> None:
+    """The growing delay after failed sign-ins (core.store.throttle), with a word on stderr first."""
+    import math
+    import time
+
+    from telecbt_cli.commands.output import say
+
+    say(f"Waiting {math.ceil(seconds)} s: earlier failed sign-ins under this name make each new try wait longer.")
+    time.sleep(seconds)
+
+
+def open_access(store: Path | str | None, user: str | None, passphrase_file: Path | None,
+                passphrase_fd: int | None, environ: Mapping[str, str] | None = None) -> "Access":
+    """The store opened for this command: a session token if set, else a passphrase."""
+    return access_opener(store, user, passphrase_file, passphrase_fd, environ)()
+
+
+def running_command() -> str | None:
+    """The command being run, as in access.COMMANDS (`patient pin set`); None outside the CLI."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - older Typer on Click
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    return " ".join(ctx.command_path.split()[1:]) if ctx is not None else None
+
+
+@contextlib.contextmanager
+def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
+             passphrase_fd: int | None) -> Iterator["Access"]:
+    """The store opened for this command, closed at the end.
+
+    The role is checked first (access.COMMANDS): a refusal (exit 5) comes before any check
+    of the command's own values."""
+    access = open_access(store, user, passphrase_file, passphrase_fd)
+    try:
+        command = running_command()
+        if command:
+            access.require_command(command)
+        yield access
+    finally:
+        if access.store.notices:
+            from telecbt_cli.commands.output import say
+
+            for notice in dict.fromkeys(access.store.notices):
+                say(f"Warning: {notice}", style="yellow")
+        access.close()
+
+
+@contextlib.contextmanager
+def reauthenticated(store: Path | None, user: str | None, passphrase_file: Path | None,
+                    passphrase_fd: int | None) -> Iterator[tuple["Access", str]]:
+    """The store opened with the user's current passphrase, even when a session is set
+    (a session token alone must not change a passphrase); yields (access, that passphrase)."""
+    from telecbt_cli.core.store import unlock
+    from telecbt_cli.core.store.paths import require_store_dir, resolve_store_dir
+    from telecbt_cli.core.store.textsafe import inert
+
+    store_dir = resolve_store_dir(store_option(store))
+    user = from_root("user", user)
+    token = _session_token(passphrase_file, passphrase_fd)
+    if token:
+        from telecbt_cli.core.store import sessions
+
+        session = sessions.open_session(token, store_dir, expect_user=user)
+        user = session.user
+        session.close()
+    require_store_dir(store_dir)
+    secret = passphrase(passphrase_file, passphrase_fd,
+                        prompt=f"Current passphrase{' for ' + inert(user) if user else ''}: ")
+    access = unlock.unlock(store_dir, user, secret, wait=_wait_saying_why)
+    try:
+        command = running_command()
+        if command:
+            access.require_command(command)
+        yield access, secret
+    finally:
+        access.close()
