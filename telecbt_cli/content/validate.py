@@ -43,8 +43,8 @@ _STEP_KEYS: dict[str, set[str]] = {
     **{kind: set() for kind in EXERCISE_FIELDS},
 }
 _MODULE_KEYS = {"id", "version", "kind", "title", "summary", "phase", "minutes", "goals", "homework",
-                "fidelity", "steps", "flags"}
-_MODULE_REQUIRED = _MODULE_KEYS - {"flags"}
+                "fidelity", "steps", "flags", "safety"}
+_MODULE_REQUIRED = _MODULE_KEYS - {"flags", "safety"}
 _COURSE_KEYS = {"id", "version", "kind", "title", "summary", "minutes_per_session", "sessions"}
 @dataclass(frozen=True)
 class Problem:
@@ -157,6 +157,16 @@ def check_module(c: Checker, data: dict, stem: str) -> None:
             c.ident(flag.get("id"), f"{path}.id")
             c.text(flag.get("message"), f"{path}.message")
             check_show_if(c, flag.get("when"), f"{path}.when", every, list(every))
+    for i, rule in enumerate(data.get("safety") or []):
+        path = f"safety[{i}]"
+        if c.keys(rule, path, {"id", "when", "message"}, {"id", "when"}):
+            c.ident(rule.get("id"), f"{path}.id")
+            if "message" in rule:
+                c.text(rule["message"], f"{path}.message")
+            if isinstance(rule.get("when"), list):
+                c.add(f"{path}.when", "must be one condition on one step")
+            else:
+                check_show_if(c, rule.get("when"), f"{path}.when", every, list(every))
 
 
 def check_steps(c: Checker, steps: list) -> None:

@@ -154,11 +154,13 @@ def back(run: Run) -> bool:
     return True
 
 
-def _fired(content: dict, item_id: str, value: Any) -> list[dict]:
-    if content["kind"] != "instrument" or value is None:
+def _fired(content: dict, step_id: str, value: Any) -> list[dict]:
+    """Safety rules on this step that its answer sets off (a questionnaire names an item, a module a step)."""
+    if value is None:
         return []
+    key = "item" if content["kind"] == "instrument" else "step"
     return [rule for rule in content.get("safety") or []
-            if rule["when"]["item"] == item_id and _holds({**rule["when"], "step": item_id}, {item_id: value})]
+            if rule["when"][key] == step_id and _holds({**rule["when"], "step": step_id}, {step_id: value})]
 
 
 def unanswered_required(run: Run, content: dict) -> list[str]:
