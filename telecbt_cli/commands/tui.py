@@ -7,16 +7,17 @@ from typing import Annotated
 import typer
 
 from telecbt_cli.commands.common import PassFdOpt, PassFileOpt, StoreOpt, UserOpt
+from telecbt_cli.commands.content_opts import ContentOpt
 
 LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of the screens: en or es "
                                                             "(default: the one chosen in Settings, else en).")]
 
 
-def tui(store: StoreOpt = None, lang: LangOpt = None) -> None:
+def tui(store: StoreOpt = None, lang: LangOpt = None, content: ContentOpt = None) -> None:
     """Open the staff terminal UI: caseload, patient records, questionnaires, check-ins, alerts, bundles."""
     from telecbt_cli.tui.launch import run_tui
 
-    run_tui(store, lang)
+    run_tui(store, lang, content)
 
 
 def _lock_signals() -> None:
@@ -38,6 +39,7 @@ def kiosk(
     idle: Annotated[int, typer.Option("--idle", min=10, max=3600,
                                       help="Seconds without a key press before the kiosk returns to the "
                                            "language screen and forgets the patient.")] = 120,
+    content: ContentOpt = None,
 ) -> None:
     """Start the patient kiosk: staff unlock the store, then patients sign in with their code and PIN.
 
@@ -46,9 +48,11 @@ def kiosk(
     that not even a crash loop can leave a shell behind.
     """
     from telecbt_cli.commands.common import unlocked
+    from telecbt_cli.content.catalog import content_dirs, load_for_ui
     from telecbt_cli.core.store import crypto
     from telecbt_cli.tui.launch import need_terminal, run_kiosk
 
+    catalog = load_for_ui(content_dirs(content))  # a broken clinic folder is reported before anyone signs in
     need_terminal()
     crypto.isolate_kdf()  # PIN checks run for hours: keep scrypt's buffer out of the kiosk process
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
@@ -56,7 +60,7 @@ def kiosk(
         from telecbt_cli.tui.kiosk import make_kiosk
 
         _lock_signals()
-        code = run_kiosk(lambda: make_kiosk(access, access.store.dir, idle_seconds=idle))
+        code = run_kiosk(lambda: make_kiosk(access, access.store.dir, idle_seconds=idle, catalog=catalog))
     if code:
         raise typer.Exit(code)
 

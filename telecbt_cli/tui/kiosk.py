@@ -446,12 +446,12 @@ class KioskApp(QuietCrash, App):
     BINDINGS = [Binding("f10", "staff_exit", "Staff", priority=True)]
 
     def __init__(self, access, store_dir: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS,
-                 catalog: Catalog | None = None) -> None:
+                 catalog: Catalog | None = None, content: Path | None = None) -> None:
         super().__init__()
-        from telecbt_cli.content.catalog import load_for_ui
+        from telecbt_cli.content.catalog import content_dirs, load_for_ui
 
         self.access, self.store_dir = access, store_dir
-        self.catalog = catalog or load_for_ui()
+        self.catalog = catalog or load_for_ui(content_dirs(content))  # the clinic's folders, as every command
         self.lang = LANGS[0]
         self.idle_seconds = idle_seconds
         self.patient = None
@@ -516,5 +516,7 @@ class KioskApp(QuietCrash, App):
         return None
 
 
-def make_kiosk(access, store_dir: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> KioskApp:
-    return KioskApp(access, store_dir, idle_seconds)
+def make_kiosk(access, store_dir: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS,
+               catalog: Catalog | None = None, content: Path | None = None) -> KioskApp:
+    """The kiosk; content from `content` (--content), else TELECBT_CONTENT_PATH, plus the built-in."""
+    return KioskApp(access, store_dir, idle_seconds, catalog=catalog, content=content)

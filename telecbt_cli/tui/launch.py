@@ -1,7 +1,7 @@
 """Starting the terminal UIs: the checks `telecbt tui` and `telecbt kiosk` share, and a quick start.
 
 `telecbt tui` is the one command where start-up time is felt on every use, so the entry
-point hands plain `telecbt tui [--store PATH] [--lang LANG]` straight to `run_tui`
+point hands plain `telecbt tui [--store PATH] [--lang LANG] [--content DIR]` straight to `run_tui`
 without building the Typer command tree (Typer parses options through pydantic, about
 0.1 s on an old laptop). Anything else, `-h` included, goes through the full CLI.
 """
@@ -27,11 +27,14 @@ def check_lang(lang: str | None) -> None:
         raise UsageError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
 
 
-def run_tui(store: str | os.PathLike[str] | None, lang: str | None) -> None:
-    """Open the staff app on a store folder (the sign-in screen unlocks it)."""
+def run_tui(store: str | os.PathLike[str] | None, lang: str | None,
+            content: str | os.PathLike[str] | None = None) -> None:
+    """Open the staff app on a store folder (the sign-in screen unlocks it), with the clinic's content."""
+    from telecbt_cli.content.catalog import content_dirs, load_for_ui
     from telecbt_cli.core.store import crypto
     from telecbt_cli.core.store.paths import require_store_dir, resolve_store_dir
 
+    catalog = load_for_ui(content_dirs(content))  # a broken clinic folder is reported before anything else
     need_terminal()
     check_lang(lang)
     store_dir = resolve_store_dir(store)
@@ -39,7 +42,7 @@ def run_tui(store: str | os.PathLike[str] | None, lang: str | None) -> None:
     crypto.isolate_kdf()  # sign-in's scrypt buffer stays out of this long-running process
     from telecbt_cli.tui.app import make_app
 
-    run_app(make_app(Path(store_dir), lang=lang))
+    run_app(make_app(Path(store_dir), lang=lang, catalog=catalog))
 
 
 def run_app(app) -> None:
@@ -76,12 +79,12 @@ def run_kiosk(make_app, restarts: int = 5, pause: float = 1.0, headless: bool = 
 
 
 def quick_options(argv: list[str]) -> dict[str, str] | None:
-    """`--store X`, `--store=X`, `--lang X`, `--lang=X` and nothing else; None for anything more."""
+    """`--store X`, `--lang X`, `--content X` (or `--name=X`) and nothing else; None for anything more."""
     found: dict[str, str] = {}
     items = iter(argv)
     for item in items:
         name, eq, value = item.partition("=")
-        if name not in ("--store", "--lang") or name in found:
+        if name not in ("--store", "--lang", "--content") or name in found:
             return None
         if not eq:
             value = next(items, None)
@@ -98,7 +101,7 @@ def quick_tui(argv: list[str]) -> int | None:
         return None
     store = options.get("--store") or os.environ.get("TELECBT_STORE") or None
     try:
-        run_tui(store, options.get("--lang"))
+        run_tui(store, options.get("--lang"), options.get("--content"))
     except TelecbtError as err:
         from telecbt_cli.commands.output import error
 

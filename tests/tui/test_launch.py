@@ -34,3 +34,18 @@ def test_scrypt_in_a_child_process_gives_the_same_key():
         assert crypto.derive_key(b"a passphrase", b"0123456789abcdef", params) == expected
     finally:
         crypto.isolate_kdf(False)
+
+
+def test_tui_and_kiosk_take_a_content_folder(tmp_path):
+    """Issue 12.11: `telecbt tui` and `telecbt kiosk` read the clinic's folder like every other command."""
+    from tests.conftest import run_telecbt
+
+    assert quick_options(["--content", "/clinic", "--store=/s"]) == {"--content": "/clinic", "--store": "/s"}
+    missing = tmp_path / "no-such-folder"
+    for command in (["tui"], ["kiosk", "--store", str(tmp_path)]):
+        done = run_telecbt(*command, "--content", str(missing))
+        assert done.returncode == 1, done.stderr
+        assert f"{missing}: is not a folder" in done.stderr  # named before any terminal or passphrase
+        done = run_telecbt(*command, env={"TELECBT_CONTENT_PATH": str(missing)})
+        assert done.returncode == 1 and "is not a folder" in done.stderr
+        assert "--content" in run_telecbt(command[0], "--help").stdout
