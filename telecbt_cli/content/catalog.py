@@ -96,11 +96,19 @@ class Catalog:
         return moment.strftime(self.text("format.datetime" if with_time else "format.date", lang))
 
     def crisis(self, lang: str) -> str:
-        """The program's crisis guidance: the clinic's own text, else the default."""
+        """The program's crisis guidance: the clinic's own text and phone, else the built-in text.
+
+        A clinic phone missing from the clinic's text is added on a line of its own, so the
+        number it set is always shown.
+        """
         crisis = self.program.get("crisis") or {}
-        custom = pick(crisis.get("text"), lang)
-        phone = crisis.get("phone") or self.text("safety.default_phone", lang)
-        return custom or self.text("safety.crisis_body", lang, phone=phone)
+        custom = pick(crisis.get("text"), lang).strip()
+        phone = (crisis.get("phone") or "").strip()
+        if not custom:
+            return self.text("safety.crisis_body", lang, phone=phone or self.text("safety.default_phone", lang))
+        if phone and phone not in custom:
+            return f"{custom}\n{self.text('safety.crisis_phone', lang, phone=phone)}"
+        return custom
 
 
 def _files(root: Path) -> list[Path]:

@@ -157,11 +157,12 @@ def test_phq9_through_the_widgets_scores_and_opens_an_alert_at_item_9(created, s
             await settle(app, pilot)
             assert isinstance(app.screen, RunScreen)
             assert "Little interest or pleasure" in screen_text(app)
-            # items 1-8: option 3 ("more than half the days" = 2), item 9: option 2 ("several days" = 1)
+            # the keys are the scored values, as on the paper form (issue 11.4):
+            # items 1-8: 2 ("more than half the days"), item 9: 1 ("several days")
             for _ in range(8):
-                await pilot.press("3")
+                await pilot.press("2")
                 await settle(app, pilot)
-            await pilot.press("2")
+            await pilot.press("1")
             await settle(app, pilot)
             assert isinstance(app.screen, CrisisScreen)  # shown at the answer, before the end
             opened = check_store(store_dir, lambda a: alerts.list_alerts(a, patient_id_for(a, code)))
