@@ -122,6 +122,16 @@ def _show(patient: dict, json_out: bool) -> None:
         state = (f"active ({current['method']}, version {current['version']}, {current['recorded_at']})"
                  if current else "none: no clinical data can be recorded")
         emit_fields([("consent", state)])
+    if patient.get("flags"):
+        from telecbt_cli.commands.content_opts import load_catalog
+        from telecbt_cli.core.clinical.flags import describe
+
+        catalog = load_catalog(None)
+        for flag in patient["flags"]:
+            found = describe(catalog, flag, "en")
+            emit_fields([("flag", f"{found['label']} ({found['raised_at'][:10]}, {found['content_id']}): "
+                                  f"{found['message']}"),
+                         *[("", f"- {detail}") for detail in found["details"]]])
     if patient.get("open_safety_alerts"):
         say(f"Open safety alerts: {patient['open_safety_alerts']}. A clinician must review them "
             f"(telecbt alerts list --patient {patient['code']}).", style="bold red")

@@ -153,9 +153,15 @@ def check_module(c: Checker, data: dict, stem: str) -> None:
     every = {s.get("id"): s for s in steps if isinstance(s, dict)}
     for i, flag in enumerate(data.get("flags") or []):
         path = f"flags[{i}]"
-        if c.keys(flag, path, {"id", "when", "message"}, {"id", "when", "message"}):
+        if c.keys(flag, path, {"id", "when", "message", "label", "alert", "keep"}, {"id", "when", "message"}):
             c.ident(flag.get("id"), f"{path}.id")
             c.text(flag.get("message"), f"{path}.message")
+            if "label" in flag:
+                c.text(flag["label"], f"{path}.label")
+            c.typed(flag, "alert", path, bool)
+            keep = flag.get("keep", [])
+            if not isinstance(keep, list) or any(step not in every for step in keep):
+                c.add(f"{path}.keep", "must be a list of step ids of this module")
             check_show_if(c, flag.get("when"), f"{path}.when", every, list(every))
     for i, rule in enumerate(data.get("safety") or []):
         path = f"safety[{i}]"

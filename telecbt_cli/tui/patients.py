@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from telecbt_cli.content.catalog import pick
 from telecbt_cli.core.care.textchart import sparkline
+from telecbt_cli.core.clinical import flags
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import Localized, bar_chart, local_time, safe, tell, tr
 
@@ -66,7 +67,7 @@ class PatientsScreen(Localized, Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key in ("code", "name", "next", "alerts", "diary", "unread"):
+        for key in ("code", "name", "next", "alerts", "diary", "unread", "flags"):
             table.add_column(tr(self.app, f"patients.col_{key}"), key=key)
         table.focus()
         self.action_reload()
@@ -107,8 +108,11 @@ class PatientsScreen(Localized, Screen):
             next_checkin = _short(row["next_checkin"])
             if row["overdue"]:
                 next_checkin += f" (+{row['overdue']})"
+            found = ", ".join(flags.label(self.app.catalog, f["content_id"], f["flag_id"], self.app.lang)
+                              for f in row["flags"])
             table.add_row(safe(row["code"]), safe(row["display_name"]), Text(next_checkin), alerts,
-                          Text(_short(row["last_diary"])), Text(str(row["unread"] or "-")), key=row["code"])
+                          Text(_short(row["last_diary"])), Text(str(row["unread"] or "-")),
+                          safe(found) if found else Text("-"), key=row["code"])
         self.loaded += len(rows)
         self.query_one("#patients-status", Static).update(
             tr(self.app, "patients.count", shown=self.loaded, total=self.total))
@@ -276,6 +280,12 @@ class PatientScreen(Localized, Screen):
         if patient.get("open_safety_alerts"):
             out.append("\n")
             out.append(tr(self.app, "patient.open_alerts", count=patient["open_safety_alerts"]), style="bold red")
+        for flag in report["flags"]:  # kept from the intake until the next one
+            out.append("\n")
+            out.append_text(Text.assemble(safe(flag["label"]), ": ", safe(flag["message"]), style="bold yellow"))
+            for detail in flag["details"]:
+                out.append("\n  - ")
+                out.append_text(safe(detail))
         weekly = report["diary"]["weekly"].get("pain", [])
         out.append("\n\n")
         out.append(tr(self.app, "patient.pain_weekly"), style="bold")

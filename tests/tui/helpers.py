@@ -35,3 +35,19 @@ def check_store(store_dir, fn):
         return fn(access)
     finally:
         access.close()
+
+
+async def kiosk_sign_in(app, pilot, code: str, pin: str, lang: str = "en") -> None:
+    """From the kiosk's language screen to the patient's home screen: language, code, PIN."""
+    from telecbt_cli.tui.kiosk import HomeScreen, LanguageScreen, PatientSignInScreen
+
+    await pilot.pause()
+    assert isinstance(app.screen, LanguageScreen)
+    if lang != "en":
+        await pilot.press("tab")
+    await pilot.press("enter")
+    await pilot.pause()
+    assert isinstance(app.screen, PatientSignInScreen)
+    await pilot.press(*code, "enter", *pin, "enter")
+    await settle(app, pilot)
+    assert isinstance(app.screen, HomeScreen)

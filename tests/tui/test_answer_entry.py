@@ -19,8 +19,8 @@ from telecbt_cli.tui.app import make_app
 from telecbt_cli.tui.kiosk import DueScreen, make_kiosk
 from telecbt_cli.tui.runner import RunScreen
 from tests.conftest import ADMIN, ADMIN_PASS
-from tests.tui.helpers import check_store, screen_text, settle
-from tests.tui.test_safety_paths import PIN, _kiosk_sign_in
+from tests.tui.helpers import check_store, kiosk_sign_in, screen_text, settle
+from tests.tui.test_safety_paths import PIN
 
 CHOOSE_FIRST = "Choose an answer first"
 
@@ -138,7 +138,7 @@ def test_kiosk_enter_on_a_question_with_nothing_chosen_records_nothing(created, 
     async def run() -> None:
         app = make_kiosk(access, store_dir)
         async with app.run_test(size=(80, 40)) as pilot:
-            await _kiosk_sign_in(app, pilot, code, "en")
+            await kiosk_sign_in(app, pilot, code, PIN)
             await pilot.press("f2")
             await settle(app, pilot)
             assert isinstance(app.screen, DueScreen)

@@ -16,19 +16,12 @@ from telecbt_cli.core.care import pins
 from telecbt_cli.core.clinical import alerts, engine
 from telecbt_cli.core.clinical.patients import PatientFields, add_patient, patient_id_for, record_consent
 from telecbt_cli.tui.app import make_app
-from telecbt_cli.tui.kiosk import (
-    DueScreen,
-    ExerciseScreen,
-    HomeScreen,
-    LanguageScreen,
-    PatientSignInScreen,
-    make_kiosk,
-)
+from telecbt_cli.tui.kiosk import DueScreen, ExerciseScreen, make_kiosk
 from telecbt_cli.tui.patients import PatientScreen, PickScreen
 from telecbt_cli.tui.runner import CrisisScreen
 from tests.clinic import BUILT_IN, CRISIS, EXERCISE_TITLE, PHONE, write_clinic
 from tests.conftest import ADMIN, ADMIN_PASS
-from tests.tui.helpers import check_store, screen_text, settle
+from tests.tui.helpers import check_store, kiosk_sign_in, screen_text, settle
 
 PIN = "4821"
 #: How the clinic folder reaches the interface: the --content option, the environment, or not at all.
@@ -110,26 +103,13 @@ def test_kiosk_offers_the_clinic_exercise(created, store_dir, tmp_path, monkeypa
     async def run() -> None:
         app = make_kiosk(access, store_dir, content=content)
         async with app.run_test(size=(80, 24)) as pilot:
-            await _kiosk_sign_in(app, pilot, code, "en")
+            await kiosk_sign_in(app, pilot, code, PIN, "en")
             await pilot.press("f3")
             await settle(app, pilot)
             assert isinstance(app.screen, ExerciseScreen)
             assert EXERCISE_TITLE["en"] in screen_text(app)
 
     asyncio.run(run())
-
-
-async def _kiosk_sign_in(app, pilot, code: str, lang: str) -> None:
-    await pilot.pause()
-    assert isinstance(app.screen, LanguageScreen)
-    if lang != "en":
-        await pilot.press("tab")
-    await pilot.press("enter")
-    await pilot.pause()
-    assert isinstance(app.screen, PatientSignInScreen)
-    await pilot.press(*code, "enter", *PIN, "enter")
-    await settle(app, pilot)
-    assert isinstance(app.screen, HomeScreen)
 
 
 @pytest.mark.parametrize(("how", "lang"), VARIANTS)
@@ -176,7 +156,7 @@ def test_kiosk_questionnaire_shows_the_clinic_crisis_text(created, store_dir, tm
     async def run() -> None:
         app = make_kiosk(access, store_dir, content=content)
         async with app.run_test(size=(80, 40)) as pilot:
-            await _kiosk_sign_in(app, pilot, code, lang)
+            await kiosk_sign_in(app, pilot, code, PIN, lang)
             await pilot.press("f2")
             await settle(app, pilot)
             assert isinstance(app.screen, DueScreen)

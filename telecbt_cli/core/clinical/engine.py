@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telecbt_cli.content.catalog import Catalog
-from telecbt_cli.core.clinical import alerts
+from telecbt_cli.core.clinical import alerts, flags
 from telecbt_cli.core.clinical.answers import AnswerError, check_answer, check_item
 from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent
 from telecbt_cli.core.clinical.scoring import Score, score
@@ -249,6 +249,7 @@ def complete(access: Access, run: Run, content: dict, fired: list[dict] | None =
         save(access, run, fired)
         if outcome.score is not None:
             outcome.response_id = _store_response(access, run, content, outcome.score)
+        flags.record(access, run.patient_id, content, run.id, run.answers, outcome.flags)
         audit.append(store, access.user, f"{run.kind}.complete", patient_id=run.patient_id,
                      detail={"content": run.content_id, "version": run.content_version})
     return outcome

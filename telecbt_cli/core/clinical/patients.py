@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date
 
 from telecbt_cli.core.clinical.alerts import open_count
+from telecbt_cli.core.clinical.flags import active_flags
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
@@ -131,6 +132,7 @@ def get_patient(access: Access, code: str) -> dict:
     patient = _public(row)
     patient["consent"] = _consent_state(access, row["id"])
     patient["open_safety_alerts"] = open_count(access, row["id"])
+    patient["flags"] = active_flags(access, row["id"])
     audit.append(access.store, access.user, "patient.read", patient_id=row["id"])
     return patient
 
