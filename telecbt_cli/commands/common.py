@@ -6,7 +6,7 @@ import contextlib
 import getpass
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -82,10 +82,13 @@ def read_secret(
     prompt: str,
     options: str,
     confirm: bool = False,
+    check: Callable[[str], object] | None = None,
 ) -> str:
     """A secret from a file, a descriptor, the environment or a hidden prompt, in that order.
 
-    Without a terminal it never prompts: it fails at once, naming the options.
+    Without a terminal it never prompts: it fails at once, naming the options. At a prompt,
+    `check` (e.g. the passphrase rules) judges the first entry before it is asked again to
+    confirm, and a refused entry is asked for again.
     """
     if file is not None:
         if str(file) == "-":
@@ -104,6 +107,15 @@ def read_secret(
     if not sys.stdin.isatty():
         raise AuthError(f"no passphrase given and no terminal to ask on: use {options} or {env}")
     secret = getpass.getpass(prompt, stream=sys.stderr)
+    while check is not None:
+        try:
+            check(secret)
+            break
+        except UsageError as problem:
+            from telecbt_cli.commands.output import error
+
+            error(f"{problem}. Please choose another.")
+            secret = getpass.getpass(prompt, stream=sys.stderr)
     if confirm:
         again = getpass.getpass("Repeat it: ", stream=sys.stderr)
         if again != secret:
@@ -112,13 +124,20 @@ def read_secret(
 
 
 def passphrase(file: Path | None, fd: int | None, prompt: str = "Passphrase: ", confirm: bool = False) -> str:
+    """The passphrase to unlock with; with `confirm` (a new store), a new one, judged before it is repeated."""
+    from telecbt_cli.core.store.unlock import check_passphrase
+
     return read_secret(file=file, fd=fd, env="TELECBT_PASSPHRASE", prompt=prompt,
-                       options="--passphrase-file or --passphrase-fd", confirm=confirm)
+                       options="--passphrase-file or --passphrase-fd", confirm=confirm,
+                       check=check_passphrase if confirm else None)
 
 
 def new_passphrase(file: Path | None, fd: int | None, who: str) -> str:
+    """A new passphrase, judged by the passphrase rules before it is asked for a second time."""
+    from telecbt_cli.core.store.unlock import check_passphrase
+
     return read_secret(file=file, fd=fd, env="TELECBT_NEW_PASSPHRASE", prompt=f"New passphrase for {who}: ",
-                       options="--new-passphrase-file or --new-passphrase-fd", confirm=True)
+                       options="--new-passphrase-file or --new-passphrase-fd", confirm=True, check=check_passphrase)
 
 
 def kdf():

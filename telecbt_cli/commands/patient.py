@@ -82,17 +82,26 @@ def _read_input(path: Path) -> dict:
 
 
 def _ask_fields() -> dict:
-    """Prompt on stderr for each field; empty answers are skipped."""
+    """Prompt on stderr for each field, checked as it is typed: a refused value is asked for again,
+    and nothing typed before it is lost. Empty answers skip a field (the name is required)."""
+    from telecbt_cli.commands.output import error
+    from telecbt_cli.core.clinical.patients import check_field
+
     values: dict = {}
     for key, label in _PROMPTS:
-        sys.stderr.write(f"{label}: ")
-        sys.stderr.flush()
-        answer = sys.stdin.readline()
-        if not answer:
-            break
-        answer = answer.rstrip("\n")
-        if answer.strip():
-            values[key] = answer
+        while key not in values:
+            sys.stderr.write(f"{label}: ")
+            sys.stderr.flush()
+            answer = sys.stdin.readline()
+            if not answer:
+                return values
+            answer = answer.rstrip("\n")
+            if not answer.strip() and key != "display_name":
+                break
+            try:
+                values[key] = check_field(key, answer)
+            except UsageError as problem:
+                error(f"{problem} Please type it again.")
     return values
 
 

@@ -14,7 +14,7 @@ from telecbt_cli.commands.output import inert
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.content.validate import EXERCISE_FIELDS
 from telecbt_cli.core.clinical import engine
-from telecbt_cli.core.clinical.answers import AnswerError
+from telecbt_cli.core.clinical.answers import AnswerError, exercise_field
 
 
 class _Pause(Exception):
@@ -119,7 +119,7 @@ class StepRenderer:
             return self.ask(f"{prompt}{' (' + unit + ')' if unit else ''}:")
         if kind == "breathing":
             return self._breathe(step)
-        return self._exercise(kind)
+        return self._exercise(step)
 
     def _choose(self, prompt: str, options: list[dict], single: bool, keys: list[str] | None = None,
                 none: bool = False) -> Any:
@@ -174,13 +174,20 @@ class StepRenderer:
         self.show(self.t("exercise.breathing.done"))
         return {"rounds_done": done}
 
-    def _exercise(self, kind: str) -> dict:
+    def _exercise(self, step: dict) -> dict:
+        """Field by field, each checked as it is typed: a bad value asks again for that field only."""
+        kind = step["kind"]
         answers: dict = {}
         for name in EXERCISE_FIELDS[kind]:
             if name == "activities":
                 answers[name] = self._activities()
-            else:
-                answers[name] = self.ask(f"{self.t(f'exercise.{kind}.{name}')}:")
+                continue
+            while name not in answers:
+                typed = self.ask(f"{self.t(f'exercise.{kind}.{name}')}:")
+                try:
+                    answers[name] = exercise_field(step, name, typed, answers, self.lang)
+                except AnswerError as error:
+                    self.show(self.t(error.key, **error.values), style="yellow")
         return answers
 
     def _activities(self) -> list[dict]:

@@ -163,8 +163,9 @@ def recover(
     store_dir = resolve_store_dir(store)
     key_text = read_secret(file=recovery_key_file, fd=None, env="TELECBT_RECOVERY_KEY",
                            prompt="Recovery key: ", options="--recovery-key-file")
-    secret = new_passphrase(new_passphrase_file, new_passphrase_fd, user)
-    access = do_recover(store_dir, key_text, user, secret, kdf())
+    # The new passphrase is asked for only once the recovery key has opened the store.
+    access = do_recover(store_dir, key_text, user, lambda: new_passphrase(new_passphrase_file, new_passphrase_fd, user),
+                        kdf())
     access.close()
     say(f"{access.user} can now unlock the store with the new passphrase. "
         "Other users whose slots were lost need `telecbt user passwd NAME` from an admin.", style="green")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
-from telecbt_cli.content.languages import LANGS
+from telecbt_cli.content.languages import DECIMAL, LANGS
 from telecbt_cli.core.store.errors import ContentError, NotFoundError
 
 if TYPE_CHECKING:
@@ -74,17 +74,22 @@ class Catalog:
         return [self.entries[kind][k] for k in sorted(self.entries.get(kind, {}))]
 
     def text(self, key: str, lang: str, **values: object) -> str:
-        """A UI string in `lang` (English if missing), with {placeholders} filled."""
+        """A UI string in `lang` (English if missing), with {placeholders} filled; numbers are
+        written the way `lang` writes them (20,5 in Spanish)."""
         table = self.locales.get(lang) or self.locales.get("en", {})
         template = table.get(key) or self.locales.get("en", {}).get(key) or key
-        return template.format(**values) if values else template
+        shown = {k: self.number(v, lang) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                 for k, v in values.items()}
+        return template.format(**shown) if values else template
 
     def number(self, value: float | int | None, lang: str) -> str:
         """A number written the way `lang` writes it (decimal comma in Spanish)."""
         if value is None:
             return "-"
+        if isinstance(value, int):
+            return str(value)
         text = str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
-        return text.replace(".", self.text("format.decimal", lang))
+        return text.replace(".", DECIMAL.get(lang, "."))
 
     def date(self, iso: str | None, lang: str, with_time: bool = False) -> str:
         """An ISO timestamp (UTC) in the locale's date format."""

@@ -139,8 +139,9 @@ class DiaryFormScreen(Localized, ModalScreen[dict | None]):
             with Grid(classes="form-grid"):
                 for name in self.FIELDS:
                     yield Label(tr(self.app, f"diary.{name}"))
-                    yield Input(id=f"diary-{name}", type="text" if name == "note" else "number", compact=True,
-                                placeholder=self.HINTS[name])
+                    # Plain text, read by core.parse_number: a number Input would drop the comma of "5,5".
+                    yield Input(id=f"diary-{name}", compact=True, placeholder=self.HINTS[name],
+                                max_length=2000 if name == "note" else 12)
             yield Static("", id="diary-error", classes="error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(tr(self.app, "common.save"), variant="primary", id="save")
@@ -164,11 +165,39 @@ class DiaryFormScreen(Localized, ModalScreen[dict | None]):
         self.dismiss(None)
 
     def save(self) -> None:
-        values = {name: self.query_one(f"#diary-{name}", Input).value.strip() or None for name in self.FIELDS}
+        """Check every value first: a refused one keeps the form as typed and names the field."""
+        from telecbt_cli.core.care.diary import NUMERIC, DiaryFieldError, check_entry
+        from telecbt_cli.core.clinical.answers import parse_number
+
+        values: dict = {}
+        for name in self.FIELDS:
+            typed = self.query_one(f"#diary-{name}", Input).value.strip() or None
+            if typed is not None and name in NUMERIC:
+                try:
+                    typed = parse_number(typed, self.app.lang)
+                except ValueError:
+                    self.show_error(name)
+                    return
+            values[name] = typed
+        try:
+            check_entry(values)
+        except DiaryFieldError as error:
+            self.show_error(error.field)
+            return
+        except TelecbtError as error:
+            self.query_one("#diary-error", Static).update(safe(str(error)))
+            return
         self.dismiss(values)
 
-    def show_error(self, message: str) -> None:
-        self.query_one("#diary-error", Static).update(safe(message))
+    def show_error(self, field: str) -> None:
+        """Say which field holds a value that cannot be saved, and put the cursor there."""
+        from telecbt_cli.core.care.diary import NUMERIC
+
+        low, high, whole = NUMERIC[field]
+        self.query_one("#diary-error", Static).update(
+            tr(self.app, "diary.bad_whole" if whole else "diary.bad_number", field=tr(self.app, f"diary.{field}"),
+               min=low, max=high))
+        self.query_one(f"#diary-{field}", Input).focus()
 
 
 class PickScreen(Localized, ModalScreen[str | None]):

@@ -484,14 +484,26 @@ class RunScreen(Localized, Screen):
     def give(self, value: Any) -> None:
         if self.run is None or self._busy:
             return
+        step = engine.current(self.run, self.content)
         try:
             fired = engine.answer(self.run, self.content, value)
         except AnswerError as error:
-            self._status(_text(self.app, error.key, **error.values), error=True)
+            self._status(self._refusal(error, step), error=True)
             return
         self._status("")
         self._busy = True
         self.save(fired)
+
+    def _refusal(self, error: AnswerError, step: dict | None) -> str:
+        """Why an answer was refused; in an exercise form, which field (the cursor goes there, the rest stays)."""
+        message = _text(self.app, error.key, **error.values)
+        name = error.step_id.partition(".")[2].partition("[")[0]
+        fields = self.query(f"#field-{name}") if name.isidentifier() else None
+        if step is None or not fields:
+            return message
+        fields.first().focus()
+        label = _text(self.app, f"exercise.{step['kind']}.{name}")
+        return f"{label} {message}"
 
     @work(thread=True, exclusive=True, group="run")
     def save(self, fired: list[dict]) -> None:

@@ -153,3 +153,39 @@ def test_kiosk_enter_on_a_question_with_nothing_chosen_records_nothing(created, 
             assert app.screen.run.answers == {"phq9_1": 2}
 
     asyncio.run(run())
+
+
+def test_an_exercise_form_names_the_refused_field_and_keeps_the_others(created, store_dir):
+    """Issue 11.5: one bad value in the pacing plan keeps every field as typed and says which one."""
+    code = _patient(created.access, "es")
+    created.access.close()
+    step = {"id": "plan", "kind": "pacing_plan", "body": {"en": "Plan it.", "es": "Planifíquelo."}}
+    module = {"id": "test-pacing", "version": "1.0.0", "kind": "module", "title": {"en": "Pacing", "es": "Ritmo"},
+              "steps": [step]}
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="es")
+        async with app.run_test(size=(80, 40)) as pilot:
+            await pilot.pause()
+            app.signed_in(unlock(store_dir, ADMIN, ADMIN_PASS))
+            await settle(app, pilot)
+            app.push_screen(RunScreen(app.access, code, module, "es"))
+            await settle(app, pilot)
+            form = app.screen.query_one(".exercise-form")
+            typed = {"activity": "caminar", "baseline_minutes": "20,5", "quota_minutes": "25", "step_minutes": "5",
+                     "every_days": "3"}
+            for name, value in typed.items():
+                form.query_one(f"#field-{name}").value = value
+            form.query_one("#form-done").press()
+            await settle(app, pilot)
+            status = str(app.screen.query_one("#run-status").render())
+            assert "¿Con cuántos minutos empieza?" in status and "menos de 20,5 minutos" in status
+            assert app.screen.focused.id == "field-quota_minutes"
+            assert {n: form.query_one(f"#field-{n}").value for n in typed} == typed
+            form.query_one("#field-quota_minutes").value = "10"
+            form.query_one("#form-done").press()
+            await settle(app, pilot)
+            plan = app.screen.run.answers["plan"]
+            assert (plan["baseline_minutes"], plan["quota_minutes"]) == (20.5, 10)
+
+    asyncio.run(run())

@@ -125,9 +125,9 @@ def answer(run: Run, content: dict, value: Any) -> list[dict]:
     if step["kind"] == "info":
         stored = None
     elif step["kind"] == "item":
-        stored = check_item(content, step, value)
+        stored = check_item(content, step, value, run.lang)
     else:
-        stored = check_answer(step, value)
+        stored = check_answer(step, value, run.lang)
     run.answers[step["id"]] = stored
     run.history.append(step["id"])
     run.position = _next_after(content, run.answers, step["id"])

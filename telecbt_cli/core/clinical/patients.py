@@ -64,6 +64,19 @@ def _clean(values: dict) -> dict:
     return out
 
 
+def check_field(name: str, typed: str) -> object:
+    """One registry field as typed at a prompt, checked on its own so a form can ask again for it."""
+    if name not in {f.name for f in fields(PatientFields)}:
+        raise UsageError(f"unknown patient field {name!r}")
+    value: object = typed
+    if name == "birth_year":
+        try:
+            value = int(typed.strip())
+        except ValueError:
+            raise UsageError("year of birth must be a number such as 1968") from None
+    return _clean({name: value})[name]
+
+
 def _resolve(access: Access, code: str) -> dict:
     canonical = parse_patient_code(code)
     if canonical is None:
