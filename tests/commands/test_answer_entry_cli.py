@@ -12,28 +12,17 @@ import os
 import pty
 
 import pytest
-from typer.testing import CliRunner
 
-from telecbt_cli.cli import app
+from tests.commands.helpers import cli_store, enrol, invoke
 from tests.conftest import ADMIN_PASS, read_until, telecbt_cmd
 
-runner = CliRunner()
 pytestmark = pytest.mark.slow
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
 
 
 @pytest.fixture
 def code(tmp_path, pass_file, monkeypatch) -> str:
-    store = tmp_path / "store"
-    assert invoke("init", "--store", str(store), "--passphrase-file", str(pass_file)).exit_code == 0
-    monkeypatch.setenv("TELECBT_STORE", str(store))
-    monkeypatch.setenv("TELECBT_PASSPHRASE", ADMIN_PASS)
-    made = json.loads(invoke("patient", "add", "--name", "Ana", "--language", "en", "--json").stdout)["code"]
-    assert invoke("patient", "consent", made, "--method", "verbal", "--version", "v1").exit_code == 0
-    return made
+    cli_store(tmp_path, pass_file, monkeypatch)
+    return enrol("en")
 
 
 def _typed(args: list[str], first_prompt: bytes, lines: list[str], done: bytes) -> str:

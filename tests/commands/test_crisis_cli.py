@@ -13,13 +13,11 @@ import pty
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from telecbt_cli.cli import app
 from tests.clinic import BUILT_IN, CRISIS, PHONE, write_clinic
-from tests.conftest import ADMIN_PASS, read_until, telecbt_cmd
+from tests.commands.helpers import cli_store, enrol, invoke
+from tests.conftest import read_until, telecbt_cmd
 
-runner = CliRunner()
 VARIANTS = [("option", "en"), ("option", "es"), ("env", "en"), ("env", "es"), ("none", "en"), ("none", "es")]
 PHQ9_RISK = {f"phq9_{n}": 1 for n in range(1, 9)} | {"phq9_9": 1}
 INTAKE = {"pain-type": "mixed", "locations": ["lower_back"], "duration": "y1_5", "intensity": 6,
@@ -27,23 +25,9 @@ INTAKE = {"pain-type": "mixed", "locations": ["lower_back"], "duration": "y1_5",
           "tech-access": ["phone_basic"], "readiness": 7, "suitable": "yes", "red-flags": []}
 
 
-def invoke(*args: str, input: str | None = None):
-    return runner.invoke(app, list(args), input=input)
-
-
 @pytest.fixture
 def store(tmp_path: Path, pass_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "store"
-    assert invoke("init", "--store", str(path), "--passphrase-file", str(pass_file)).exit_code == 0
-    monkeypatch.setenv("TELECBT_STORE", str(path))
-    monkeypatch.setenv("TELECBT_PASSPHRASE", ADMIN_PASS)
-    return path
-
-
-def _patient(lang: str) -> str:
-    code = json.loads(invoke("patient", "add", "--name", "Ana", "--language", lang, "--json").stdout)["code"]
-    assert invoke("patient", "consent", code, "--method", "verbal", "--version", "v1").exit_code == 0
-    return code
+    return cli_store(tmp_path, pass_file, monkeypatch)
 
 
 def _clinic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> list[str]:
@@ -72,7 +56,7 @@ def _answers(tmp_path: Path, data: dict) -> str:
 
 @pytest.mark.parametrize(("how", "lang"), VARIANTS)
 def test_measure_take_from_a_file_shows_the_clinic_crisis_text(store, tmp_path, monkeypatch, how, lang):
-    code = _patient(lang)
+    code = enrol(lang)
     options = _clinic(tmp_path, monkeypatch, how)
     result = invoke("measure", "take", code, "phq9", "--answers", _answers(tmp_path, PHQ9_RISK), *options, "--json")
     assert result.exit_code == 0, result.stderr
@@ -84,7 +68,7 @@ def test_measure_take_from_a_file_shows_the_clinic_crisis_text(store, tmp_path, 
 
 @pytest.mark.parametrize(("how", "lang"), VARIANTS)
 def test_module_run_shows_the_clinic_crisis_text(store, tmp_path, monkeypatch, how, lang):
-    code = _patient(lang)
+    code = enrol(lang)
     options = _clinic(tmp_path, monkeypatch, how)
     answers = _answers(tmp_path, {"harm-thoughts": "yes"})
     result = invoke("module", "run", code, "clinic-checkin", "--answers", answers, *options)
@@ -97,7 +81,7 @@ def test_module_run_shows_the_clinic_crisis_text(store, tmp_path, monkeypatch, h
 @pytest.mark.parametrize(("how", "lang"), VARIANTS)
 def test_assess_shows_the_clinic_crisis_text_when_the_patient_has_thoughts_of_self_harm(
         store, tmp_path, monkeypatch, how, lang):
-    code = _patient(lang)
+    code = enrol(lang)
     options = _clinic(tmp_path, monkeypatch, how)
     result = invoke("assess", code, "--answers", _answers(tmp_path, INTAKE), *options)
     assert result.exit_code == 0, result.stderr
@@ -110,7 +94,7 @@ def test_assess_shows_the_clinic_crisis_text_when_the_patient_has_thoughts_of_se
 @pytest.mark.parametrize(("how", "lang"), VARIANTS)
 def test_measure_take_at_a_terminal_shows_the_clinic_crisis_text(store, tmp_path, monkeypatch, how, lang):
     """The interactive questionnaire in a real pty: the crisis panel appears right after item 9."""
-    code = _patient(lang)
+    code = enrol(lang)
     options = _clinic(tmp_path, monkeypatch, how)
     pid, fd = pty.fork()
     if pid == 0:

@@ -6,30 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from telecbt_cli.cli import app
-from tests.conftest import ADMIN_PASS
+from tests.commands.helpers import cli_store, enrol, invoke
 
-runner = CliRunner()
 INTAKE = {"pain-type": "mixed", "locations": ["lower_back"], "duration": "y1_5", "intensity": 6,
           "stressors": [], "coping": [], "self-harm": "no", "functional-goals": "walk to the market",
           "tech-access": ["phone_basic"], "readiness": 7, "suitable": "no",
           "not-suitable-reason": "no phone at home until March", "red-flags": ["chest_pain"]}
 
 
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
-
-
 @pytest.fixture
 def code(tmp_path: Path, pass_file: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    store = tmp_path / "store"
-    assert invoke("init", "--store", str(store), "--passphrase-file", str(pass_file)).exit_code == 0
-    monkeypatch.setenv("TELECBT_STORE", str(store))
-    monkeypatch.setenv("TELECBT_PASSPHRASE", ADMIN_PASS)
-    made = json.loads(invoke("patient", "add", "--name", "Ana", "--language", "es", "--json").stdout)["code"]
-    assert invoke("patient", "consent", made, "--method", "verbal", "--version", "v1").exit_code == 0
+    cli_store(tmp_path, pass_file, monkeypatch)
+    made = enrol("es")
     answers = tmp_path / "intake.json"
     answers.write_text(json.dumps(INTAKE))
     assert invoke("assess", made, "--answers", str(answers)).exit_code == 0

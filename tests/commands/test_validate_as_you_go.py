@@ -12,13 +12,11 @@ import pty
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from telecbt_cli.cli import app
 from telecbt_cli.core.store.ids import format_recovery_key
+from tests.commands.helpers import cli_store, enrol, invoke
 from tests.conftest import ADMIN, ADMIN_PASS, read_until, telecbt_cmd
 
-runner = CliRunner()
 PACING_MODULE = '''
 id = "clinic-pacing"
 version = "1.0.0"
@@ -36,10 +34,6 @@ id = "plan"
 kind = "pacing_plan"
 body = { en = "Plan it.", es = "Planifíquelo." }
 '''
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
 
 
 class Terminal:
@@ -111,10 +105,7 @@ def test_init_judges_the_passphrase_before_asking_to_repeat_it(tmp_path):
 
 @pytest.mark.slow
 def test_patient_add_prompts_check_each_field_as_it_is_typed(tmp_path, pass_file, monkeypatch):
-    store = tmp_path / "store"
-    assert invoke("init", "--store", str(store), "--passphrase-file", str(pass_file)).exit_code == 0
-    monkeypatch.setenv("TELECBT_STORE", str(store))
-    monkeypatch.setenv("TELECBT_PASSPHRASE", ADMIN_PASS)
+    cli_store(tmp_path, pass_file, monkeypatch)
     term = Terminal("patient", "add")
     term.answer("Name or alias:", "Rosa Example")
     term.answer("Year of birth:", "sixty-eight")
@@ -137,16 +128,12 @@ def test_patient_add_prompts_check_each_field_as_it_is_typed(tmp_path, pass_file
 
 @pytest.mark.slow
 def test_the_pacing_plan_asks_again_for_the_bad_field_only(tmp_path, pass_file, monkeypatch):
-    store = tmp_path / "store"
     clinic = tmp_path / "clinic" / "modules"
     clinic.mkdir(parents=True)
     (clinic / "clinic-pacing.toml").write_text(PACING_MODULE, encoding="utf-8")
-    assert invoke("init", "--store", str(store), "--passphrase-file", str(pass_file)).exit_code == 0
-    monkeypatch.setenv("TELECBT_STORE", str(store))
-    monkeypatch.setenv("TELECBT_PASSPHRASE", ADMIN_PASS)
+    store = cli_store(tmp_path, pass_file, monkeypatch)
     monkeypatch.setenv("TELECBT_CONTENT_PATH", str(tmp_path / "clinic"))
-    code = json.loads(invoke("patient", "add", "--name", "Ana", "--language", "es", "--json").stdout)["code"]
-    assert invoke("patient", "consent", code, "--method", "verbal", "--version", "v1").exit_code == 0
+    code = enrol("es")
     term = Terminal("module", "run", code, "clinic-pacing")  # the patient's language: Spanish
     term.answer("¿Qué actividad", "caminar")
     term.answer("¿Cuántos minutos puede", "veinte")

@@ -14,12 +14,9 @@ from telecbt_cli.content.catalog import load
 from telecbt_cli.core.care import pins
 from telecbt_cli.core.clinical import engine
 from telecbt_cli.core.clinical.patients import PatientFields, add_patient, record_consent
-from telecbt_cli.core.store.unlock import unlock
-from telecbt_cli.tui.app import make_app
 from telecbt_cli.tui.kiosk import DueScreen, make_kiosk
 from telecbt_cli.tui.runner import RunScreen
-from tests.conftest import ADMIN, ADMIN_PASS
-from tests.tui.helpers import check_store, kiosk_sign_in, screen_text, settle
+from tests.tui.helpers import check_store, kiosk_sign_in, screen_text, settle, staff_app
 from tests.tui.test_safety_paths import PIN
 
 CHOOSE_FIRST = "Choose an answer first"
@@ -35,11 +32,7 @@ def _patient(access, lang: str = "en") -> str:
 @contextlib.asynccontextmanager
 async def _running(store_dir, code: str, content: dict):
     """The staff app signed in, with `content` running for the patient."""
-    app = make_app(store_dir, lang="en")
-    async with app.run_test(size=(80, 40)) as pilot:
-        await pilot.pause()
-        app.signed_in(unlock(store_dir, ADMIN, ADMIN_PASS))
-        await settle(app, pilot)
+    async with staff_app(store_dir, size=(80, 40)) as (app, pilot):
         app.push_screen(RunScreen(app.access, code, content, "en"))
         await settle(app, pilot)
         yield app, pilot
@@ -164,11 +157,7 @@ def test_an_exercise_form_names_the_refused_field_and_keeps_the_others(created, 
               "steps": [step]}
 
     async def run() -> None:
-        app = make_app(store_dir, lang="es")
-        async with app.run_test(size=(80, 40)) as pilot:
-            await pilot.pause()
-            app.signed_in(unlock(store_dir, ADMIN, ADMIN_PASS))
-            await settle(app, pilot)
+        async with staff_app(store_dir, lang="es", size=(80, 40)) as (app, pilot):
             app.push_screen(RunScreen(app.access, code, module, "es"))
             await settle(app, pilot)
             form = app.screen.query_one(".exercise-form")

@@ -7,11 +7,8 @@ import asyncio
 
 from telecbt_cli.core.care import diary
 from telecbt_cli.core.clinical.patients import PatientFields, add_patient, record_consent
-from telecbt_cli.core.store.unlock import unlock
-from telecbt_cli.tui.app import make_app
 from telecbt_cli.tui.patients import DiaryFormScreen, PatientScreen
-from tests.conftest import ADMIN, ADMIN_PASS
-from tests.tui.helpers import check_store, settle
+from tests.tui.helpers import check_store, settle, staff_app
 
 
 def _values(screen) -> dict:
@@ -20,13 +17,7 @@ def _values(screen) -> dict:
 
 def _run(store_dir, code: str, lang: str, steps) -> None:
     async def run() -> None:
-        app = make_app(store_dir, lang=lang)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
-            app.signed_in(unlock(store_dir, ADMIN, ADMIN_PASS))
-            await settle(app, pilot)
-            app.push_screen(PatientScreen(code))
-            await settle(app, pilot)
+        async with staff_app(store_dir, lang=lang, patient=code) as (app, pilot):
             await pilot.press("n")
             await pilot.pause()
             await steps(app, pilot)

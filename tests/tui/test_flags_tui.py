@@ -7,12 +7,9 @@ import asyncio
 from telecbt_cli.content.catalog import load
 from telecbt_cli.core.clinical import engine
 from telecbt_cli.core.clinical.patients import PatientFields, add_patient, record_consent
-from telecbt_cli.core.store.unlock import unlock
-from telecbt_cli.tui.app import make_app
 from telecbt_cli.tui.patients import PatientScreen
-from tests.conftest import ADMIN, ADMIN_PASS
 from tests.core.clinical.test_flags import FLAGGED
-from tests.tui.helpers import screen_text, settle
+from tests.tui.helpers import screen_text, settle, staff_app
 
 
 def test_caseload_and_record_show_the_intake_findings(created, store_dir):
@@ -23,11 +20,7 @@ def test_caseload_and_record_show_the_intake_findings(created, store_dir):
     access.close()
 
     async def run() -> None:
-        app = make_app(store_dir, lang="en")
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
-            app.signed_in(unlock(store_dir, ADMIN, ADMIN_PASS))
-            await settle(app, pilot)
+        async with staff_app(store_dir, size=(120, 40)) as (app, pilot):
             row = app.screen.query_one("#patients").get_row_at(0)
             assert row[-1].plain == "Medical review, Not suitable now" and row[3].plain == "1"
             app.push_screen(PatientScreen(code))
