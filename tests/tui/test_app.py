@@ -133,8 +133,12 @@ def test_a_bad_diary_value_is_refused_with_a_message(created, store_dir):
             await pilot.pause()
             await pilot.press("1", "2", "enter")  # pain 12
             await settle(app, pilot)
-            assert isinstance(app.screen, PatientScreen)
-            assert any("pain" in str(n.message) for n in app._notifications)
+            # issue 11.5: the form stays as typed and names the field (it used to close with a toast)
+            assert isinstance(app.screen, DiaryFormScreen)
+            assert app.screen.query_one("#diary-pain").value == "12"
+            assert "Pain now (0-10)" in str(app.screen.query_one("#diary-error").render())
+            await pilot.press("escape")
+            await settle(app, pilot)
 
     _run(run())
     assert check_store(store_dir, lambda a: diary.list_entries(a, code)) == []
