@@ -21,7 +21,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test touches the real home: TELECBT_HOME points into tmp, scrypt is cheap."""
     home = tmp_path / "home"
     for name in ("TELECBT_STORE", "TELECBT_SESSION", "TELECBT_PASSPHRASE", "TELECBT_USER",
-                 "TELECBT_NEW_PASSPHRASE", "TELECBT_RECOVERY_KEY", "TELECBT_DEBUG"):
+                 "TELECBT_NEW_PASSPHRASE", "TELECBT_RECOVERY_KEY", "TELECBT_DEBUG",
+                 "TELECBT_CONTENT_PATH"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TELECBT_HOME", str(home))
     monkeypatch.setenv("TELECBT_KDF_LOG2N", "10")

@@ -35,15 +35,19 @@ PlaintextOpt = Annotated[bool, typer.Option("--plaintext", help="Write patient d
 ForceOpt = Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty.")]
 
 
-def _run(kind: str, out: Path, patients: list[str] | None, since: str | None, encrypt_to: list[str] | None,
+def _run(kind: str, out: Path | None, patients: list[str] | None, since: str | None, encrypt_to: list[str] | None,
          plaintext: bool, force: bool, store, user, passphrase_file, passphrase_fd, json_out: bool,
          content: Path | None = None) -> None:
+    from telecbt_cli.core.store.errors import UsageError
     from telecbt_cli.core.store.timeparse import parse_since
     from telecbt_cli.core.sync import bulk, exports, fhir
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Exporting") as bar:
         if plaintext:
             bulk.authorize(access, None)  # a viewer may export encrypted, never in clear: said first
+        if out is None:
+            raise UsageError("give --out DIR to write files" + (", or --post URL to send to a FHIR server"
+                                                                  if kind == "fhir" else ""))
         no_stdout(out, f"export {kind} writes one file per {'patient' if kind == 'fhir' else 'table'}")
         bulk.recipients_for(encrypt_to, plaintext)
         since_iso = parse_since(since) if since else None
@@ -92,7 +96,7 @@ def ndjson(
 
 
 PostOpt = Annotated[Optional[str], typer.Option(
-    "--post", show_default=False, metavar="URL",
+    "--post", show_default=False, metavar="<url>",
     help="Send each patient's bundle to this FHIR server (base URL, https) instead of writing files.")]
 TokenFileOpt = Annotated[Optional[Path], typer.Option(
     "--token-file", show_default=False,
@@ -132,12 +136,16 @@ def _token(token_file: Path | None, ask: bool):
 
 def _post(url: str, patients: list[str] | None, since: str | None, token_file: Path | None, ask_token: bool,
           retries: int, max_entries: int, content: Path | None, store, user, passphrase_file, passphrase_fd,
-          json_out: bool) -> None:
+          json_out: bool, files_too: bool = False) -> None:
+    from telecbt_cli.core.store.errors import UsageError
     from telecbt_cli.core.store.timeparse import parse_since
     from telecbt_cli.core.sync import fhir_push
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Sending") as bar:
-        server = fhir_push.Server(url, retries=retries, max_entries=max_entries)  # values after the role check
+        if files_too:  # values are checked after the role (docs/roles.md)
+            raise UsageError("--post sends to a server instead of writing files: leave out --out, --encrypt-to, "
+                             "--plaintext and --force")
+        server = fhir_push.Server(url, retries=retries, max_entries=max_entries)
         server.token = _token(token_file, ask_token)
         since_iso = parse_since(since) if since else None
         catalog = load_catalog(content)
@@ -175,16 +183,10 @@ def fhir(
     Questionnaire, scores, diary values, care plan, goals, check-ins, alerts, consent), each sent
     as a PUT of its own id: sending a bundle again changes nothing.
     """
-    from telecbt_cli.core.store.errors import UsageError
-
     if post is not None:
-        if out is not None or encrypt_to or plaintext or force:
-            raise UsageError("--post sends to a server instead of writing files: leave out --out, --encrypt-to, "
-                             "--plaintext and --force")
         _post(post, patient, since, token_file, ask_token, retries, max_entries, content, store, user,
-              passphrase_file, passphrase_fd, json_out)
+              passphrase_file, passphrase_fd, json_out,
+              files_too=out is not None or bool(encrypt_to) or plaintext or force)
         return
-    if out is None:
-        raise UsageError("give --out DIR to write files, or --post URL to send to a FHIR server")
     _run("fhir", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
          json_out, content)

@@ -83,17 +83,26 @@ def _read_input(path: Path) -> dict:
 
 
 def _ask_fields() -> dict:
-    """Prompt on stderr for each field; empty answers are skipped."""
+    """Prompt on stderr for each field, checked as it is typed: a refused value is asked for again,
+    and nothing typed before it is lost. Empty answers skip a field (the name is required)."""
+    from telecbt_cli.commands.output import error
+    from telecbt_cli.core.clinical.patients import check_field
+
     values: dict = {}
     for key, label in _PROMPTS:
-        sys.stderr.write(f"{label}: ")
-        sys.stderr.flush()
-        answer = sys.stdin.readline()
-        if not answer:
-            break
-        answer = answer.rstrip("\n")
-        if answer.strip():
-            values[key] = answer
+        while key not in values:
+            sys.stderr.write(f"{label}: ")
+            sys.stderr.flush()
+            answer = sys.stdin.readline()
+            if not answer:
+                return values
+            answer = answer.rstrip("\n")
+            if not answer.strip() and key != "display_name":
+                break
+            try:
+                values[key] = check_field(key, answer)
+            except UsageError as problem:
+                error(f"{problem} Please type it again.")
     return values
 
 
@@ -123,6 +132,16 @@ def _show(patient: dict, json_out: bool) -> None:
         state = (f"active ({current['method']}, version {current['version']}, {current['recorded_at']})"
                  if current else "none: no clinical data can be recorded")
         emit_fields([("consent", state)])
+    if patient.get("flags"):
+        from telecbt_cli.commands.content_opts import load_catalog
+        from telecbt_cli.core.clinical.flags import describe
+
+        catalog = load_catalog(None)
+        for flag in patient["flags"]:
+            found = describe(catalog, flag, "en")
+            emit_fields([("flag", f"{found['label']} ({found['raised_at'][:10]}, {found['content_id']}): "
+                                  f"{found['message']}"),
+                         *[("", f"- {detail}") for detail in found["details"]]])
     if patient.get("open_safety_alerts"):
         say(f"Open safety alerts: {patient['open_safety_alerts']}. A clinician must review them "
             f"(telecbt alerts list --patient {patient['code']}).", style="bold red")

@@ -31,7 +31,7 @@ from telecbt_cli.core.store.errors import UsageError
 app = typer.Typer(help="Reports: patient progress, program figures.", no_args_is_help=True, add_completion=False)
 LABEL_KEYS = ("title", "patient", "generated", "period", "diary", "pain", "mood", "sleep_hours", "activity_min",
               "completion", "measures", "score", "baseline", "latest", "change", "meaningful", "homework", "done",
-              "alerts", "none", "suggestions", "no_data")
+              "alerts", "none", "suggestions", "no_data", "flags")
 
 
 def _pct(rate: float | None) -> str:
@@ -74,6 +74,12 @@ def print_patient(report: dict, catalog, lang: str) -> None:
     _write(f"{t('alerts')}: {len(report['open_alerts']) or t('none')}")
     for alert in report["open_alerts"]:
         _write(inert(f"  {alert['opened_at'][:10]} {alert['rule_id']}"))
+    if report["flags"]:
+        _write(f"{t('flags')}:")
+    for flag in report["flags"]:
+        _write(inert(f"  {catalog.date(flag['raised_at'], lang)} {flag['label']}: {flag['message']}"))
+        for detail in flag["details"]:
+            _write(inert(f"    - {detail}"))
     if report["suggestions"]:
         _write(t("suggestions") + ":")
         for s in report["suggestions"]:
@@ -110,6 +116,8 @@ def html_shape(report: dict, catalog, lang: str) -> dict:
         "measures": measures,
         "homework": {"text": t("homework_text", done=hw["done"], total=hw["assigned"], percent=round((hw["rate"] or 0) * 100))},
         "alerts": [{"opened": catalog.date(a["opened_at"], lang), "rule": a["rule_id"]} for a in report["open_alerts"]],
+        "flags": [{"raised": catalog.date(f["raised_at"], lang), "label": f["label"], "message": f["message"],
+                   "details": f["details"]} for f in report["flags"]],
         "suggestions": [{"text": s["text"], "evidence": s["evidence"]} for s in report["suggestions"]],
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telecbt_cli.commands.output import emit_fields, emit_json, say
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core.clinical import engine
+from telecbt_cli.core.clinical.alerts import guidance
 from telecbt_cli.core.clinical.scoring import band_label
 
 
@@ -13,6 +14,7 @@ def outcome_data(catalog: Catalog, content: dict, run: engine.Run, outcome: engi
             "content_version": content["version"], "lang": run.lang, "status": run.status,
             "completed_at": run.completed_at, "answers": run.answers,
             "safety_rules_fired": [rule["id"] for rule in outcome.fired],
+            "safety_guidance": guidance(catalog, outcome.fired, run.lang) if outcome.fired else None,
             "flags": [flag["id"] for flag in outcome.flags]}
     if outcome.score is not None:
         data.update(response_id=outcome.response_id, score=outcome.score.to_dict())
@@ -23,8 +25,7 @@ def print_outcome(catalog: Catalog, content: dict, run: engine.Run, outcome: eng
                   json_out: bool, interactive: bool) -> None:
     """JSON for scripts, or a short summary; the crisis guidance is never left out."""
     if outcome.fired and not interactive:
-        for rule in outcome.fired:
-            say(pick(rule.get("message"), lang) or catalog.crisis(lang), style="bold red")
+        say(guidance(catalog, outcome.fired, lang), style="bold red")
         say(catalog.text("safety.alert_opened", lang), style="bold red")
     for flag in outcome.flags:
         say(pick(flag["message"], lang), style="bold yellow")

@@ -59,11 +59,14 @@ def read_secret(
     options: str,
     confirm: bool = False,
     environ: Mapping[str, str] | None = None,
+    check: Callable[[str], object] | None = None,
 ) -> str:
     """A secret from a file, a descriptor, the environment or a hidden prompt, in that order.
 
     Without a terminal it never prompts: it fails at once, naming the options. `environ`
-    stands in for the process environment (secrets already taken out of it).
+    stands in for the process environment (secrets already taken out of it). At a prompt,
+    `check` (e.g. the passphrase rules) judges the first entry before it is asked again to
+    confirm, and a refused entry is asked for again.
     """
     if file is not None:
         if str(file) == "-":
@@ -82,6 +85,15 @@ def read_secret(
     if not sys.stdin.isatty():
         raise AuthError(f"no passphrase given and no terminal to ask on: use {options} or {env}")
     secret = getpass.getpass(prompt, stream=sys.stderr)
+    while check is not None:
+        try:
+            check(secret)
+            break
+        except UsageError as problem:
+            from telecbt_cli.commands.output import error
+
+            error(f"{problem}. Please choose another.")
+            secret = getpass.getpass(prompt, stream=sys.stderr)
     if confirm:
         again = getpass.getpass("Repeat it: ", stream=sys.stderr)
         if again != secret:
@@ -120,14 +132,22 @@ def store_option(store: Path | None) -> Path | None:
 
 def passphrase(file: Path | None, fd: int | None, prompt: str = "Passphrase: ", confirm: bool = False,
                environ: Mapping[str, str] | None = None) -> str:
+    """The passphrase to unlock with; with `confirm` (a new store), a new one, judged before it is repeated."""
+    from telecbt_cli.core.store.unlock import check_passphrase
+
     return read_secret(file=from_root("passphrase_file", file), fd=from_root("passphrase_fd", fd),
                        env="TELECBT_PASSPHRASE", prompt=prompt,
-                       options="--passphrase-file or --passphrase-fd", confirm=confirm, environ=environ)
+                       options="--passphrase-file or --passphrase-fd", confirm=confirm, environ=environ,
+                       check=check_passphrase if confirm else None)
 
 
 def new_passphrase(file: Path | None, fd: int | None, who: str) -> str:
+    """A new passphrase, judged by the passphrase rules (for this user) before it is asked for a second time."""
+    from telecbt_cli.core.store.unlock import check_passphrase
+
     return read_secret(file=file, fd=fd, env="TELECBT_NEW_PASSPHRASE", prompt=f"New passphrase for {who}: ",
-                       options="--new-passphrase-file or --new-passphrase-fd", confirm=True)
+                       options="--new-passphrase-file or --new-passphrase-fd", confirm=True,
+                       check=lambda secret: check_passphrase(secret, who))
 
 
 def access_opener(store: Path | str | None, user: str | None, passphrase_file: Path | None,

@@ -14,7 +14,7 @@ from telecbt_cli.commands.output import inert
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.content.validate import EXERCISE_FIELDS
 from telecbt_cli.core.clinical import engine
-from telecbt_cli.core.clinical.answers import AnswerError
+from telecbt_cli.core.clinical.answers import AnswerError, exercise_field
 
 
 class _Pause(Exception):
@@ -69,8 +69,9 @@ class StepRenderer:
         from rich.panel import Panel
         from rich.text import Text
 
-        lines = [pick(rule.get("message"), self.lang) or self.catalog.crisis(self.lang) for rule in rules]
-        body = Text(inert("\n\n".join(dict.fromkeys(lines)), keep_newlines=True))
+        from telecbt_cli.core.clinical.alerts import guidance
+
+        body = Text(inert(guidance(self.catalog, rules, self.lang), keep_newlines=True))
         self.console.print(Panel(body, title=Text(inert(self.t("safety.crisis_title"))), border_style="bold red"))
         self.show(self.t("safety.alert_opened"), style="bold")
         self.ask(self.t("common.press_enter"), nav=False)
@@ -101,7 +102,8 @@ class StepRenderer:
             self.ask(self.t("common.press_enter"))
             return None
         if kind == "item" and "options" in step:
-            return self._choose(prompt, content["option_sets"][step["options"]], single=True)
+            options = content["option_sets"][step["options"]]
+            return self._choose(prompt, options, single=True, keys=[str(o["value"]) for o in options])
         if kind in ("item", "scale"):
             low, high = (step.get("min", 0), step.get("max", 10)) if kind == "scale" else engine_range(content, step)
             if step.get("min_label") and step.get("max_label"):
@@ -111,30 +113,39 @@ class StepRenderer:
         if kind == "choice":
             return self._choose(prompt, step["options"], single=True)
         if kind == "multi":
-            return self._choose(prompt, step["options"], single=False)
+            return self._choose(prompt, step["options"], single=False, none=step.get("min_choices", 1) == 0)
         if kind in ("number", "text", "longtext"):
             unit = pick(step.get("unit"), self.lang)
             return self.ask(f"{prompt}{' (' + unit + ')' if unit else ''}:")
         if kind == "breathing":
             return self._breathe(step)
-        return self._exercise(kind)
+        return self._exercise(step)
 
-    def _choose(self, prompt: str, options: list[dict], single: bool) -> Any:
+    def _choose(self, prompt: str, options: list[dict], single: bool, keys: list[str] | None = None,
+                none: bool = False) -> Any:
+        """Numbered options; the number typed picks one. A questionnaire numbers its options by their
+        scored values (0-3 for the PHQ-9, as on the paper form and in --answers files); a module's
+        choices are numbered from 1, and "0" is "none of these" where a step allows no choice."""
+        keys = keys or [str(n) for n in range(1, len(options) + 1)]
+        by_key = {key: option["value"] for key, option in zip(keys, options)}
         self.show(prompt, style="bold")
-        for i, option in enumerate(options, 1):
-            self.show(f"  {i}. {pick(option.get('label'), self.lang)}")
-        self.show(self.t("run.choose_one" if single else "run.choose_many"), style="dim")
-        reply = self.ask(f"{self.t('common.your_answer')} (1-{len(options)}):")
-        if not reply.strip():
+        for key, option in zip(keys, options):
+            self.show(f"  {key}. {pick(option.get('label'), self.lang)}")
+        if none:
+            self.show(f"  0. {self.t('run.none_of_these')}")
+        hint = "run.choose_one" if single else ("run.choose_many_or_none" if none else "run.choose_many")
+        self.show(self.t(hint), style="dim")
+        numbers = sorted(int(k) for k in [*keys, *(["0"] if none else [])] if k.lstrip("-").isdigit())
+        span = f"{numbers[0]}-{numbers[-1]}" if numbers else "/".join(keys)
+        reply = self.ask(f"{self.t('common.your_answer')} ({span}):")
+        parts = [part.strip() for part in reply.replace(";", ",").split(",") if part.strip()]
+        if not parts:
             return ""
-        picked = []
-        for part in reply.replace(";", ",").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if not part.isdigit() or not 1 <= int(part) <= len(options):
-                raise AnswerError("", "run.choose_one" if single else "run.choose_many", "not a listed number")
-            picked.append(options[int(part) - 1]["value"])
+        if none and parts == ["0"]:
+            return []
+        if any(part not in by_key for part in parts):
+            raise AnswerError("", hint, "not a listed number")
+        picked = [by_key[part] for part in parts]
         if single:
             if len(picked) != 1:
                 raise AnswerError("", "run.choose_one", "choose one")
@@ -163,13 +174,20 @@ class StepRenderer:
         self.show(self.t("exercise.breathing.done"))
         return {"rounds_done": done}
 
-    def _exercise(self, kind: str) -> dict:
+    def _exercise(self, step: dict) -> dict:
+        """Field by field, each checked as it is typed: a bad value asks again for that field only."""
+        kind = step["kind"]
         answers: dict = {}
         for name in EXERCISE_FIELDS[kind]:
             if name == "activities":
                 answers[name] = self._activities()
-            else:
-                answers[name] = self.ask(f"{self.t(f'exercise.{kind}.{name}')}:")
+                continue
+            while name not in answers:
+                typed = self.ask(f"{self.t(f'exercise.{kind}.{name}')}:")
+                try:
+                    answers[name] = exercise_field(step, name, typed, answers, self.lang)
+                except AnswerError as error:
+                    self.show(self.t(error.key, **error.values), style="yellow")
         return answers
 
     def _activities(self) -> list[dict]:

@@ -184,8 +184,9 @@ def recover(
     store_dir = resolve_store_dir(store_option(store))
     key_text = read_secret(file=recovery_key_file, fd=None, env="TELECBT_RECOVERY_KEY",
                            prompt="Recovery key: ", options="--recovery-key-file")
-    secret = new_passphrase(new_passphrase_file, new_passphrase_fd, user)
-    access = do_recover(store_dir, key_text, user, secret, kdf())
+    # The new passphrase is asked for only once the recovery key has opened the store.
+    access = do_recover(store_dir, key_text, user, lambda: new_passphrase(new_passphrase_file, new_passphrase_fd, user),
+                        kdf())
     access.close()
     if json_out:
         emit_json({"user": access.user, "recovered": True})

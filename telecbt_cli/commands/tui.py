@@ -13,16 +13,17 @@ from telecbt_cli.commands.common import (
     UserOpt,
     store_option,
 )
+from telecbt_cli.commands.content_opts import ContentOpt
 
 LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of the screens: en or es "
                                                             "(default: the one chosen in Settings, else en).")]
 
 
-def tui(store: StoreOpt = None, lang: LangOpt = None) -> None:
+def tui(store: StoreOpt = None, lang: LangOpt = None, content: ContentOpt = None) -> None:
     """Open the staff terminal UI: caseload, patient records, questionnaires, check-ins, alerts, bundles."""
     from telecbt_cli.tui.launch import run_tui
 
-    run_tui(store_option(store), lang)
+    run_tui(store_option(store), lang, content)
 
 
 def kiosk(
@@ -33,6 +34,7 @@ def kiosk(
     idle: Annotated[int, typer.Option("--idle", min=10, max=3600,
                                       help="Seconds without a key press before the kiosk returns to the "
                                            "language screen and forgets the patient.")] = 120,
+    content: ContentOpt = None,
 ) -> None:
     """Start the patient kiosk: staff unlock the store, then patients sign in with their code and PIN.
 
@@ -43,7 +45,7 @@ def kiosk(
     """
     from telecbt_cli.tui.launch import start_kiosk
 
-    code = start_kiosk(store, user, passphrase_file, passphrase_fd, idle)
+    code = start_kiosk(store, user, passphrase_file, passphrase_fd, idle, content)
     if code:
         raise typer.Exit(code)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
-from telecbt_cli.content.languages import LANGS
+from telecbt_cli.content.languages import DECIMAL, LANGS
 from telecbt_cli.core.store.errors import ContentError, NotFoundError
 
 if TYPE_CHECKING:
@@ -74,17 +74,22 @@ class Catalog:
         return [self.entries[kind][k] for k in sorted(self.entries.get(kind, {}))]
 
     def text(self, key: str, lang: str, **values: object) -> str:
-        """A UI string in `lang` (English if missing), with {placeholders} filled."""
+        """A UI string in `lang` (English if missing), with {placeholders} filled; numbers are
+        written the way `lang` writes them (20,5 in Spanish)."""
         table = self.locales.get(lang) or self.locales.get("en", {})
         template = table.get(key) or self.locales.get("en", {}).get(key) or key
-        return template.format(**values) if values else template
+        shown = {k: self.number(v, lang) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                 for k, v in values.items()}
+        return template.format(**shown) if values else template
 
     def number(self, value: float | int | None, lang: str) -> str:
         """A number written the way `lang` writes it (decimal comma in Spanish)."""
         if value is None:
             return "-"
+        if isinstance(value, int):
+            return str(value)
         text = str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
-        return text.replace(".", self.text("format.decimal", lang))
+        return text.replace(".", DECIMAL.get(lang, "."))
 
     def date(self, iso: str | None, lang: str, with_time: bool = False) -> str:
         """An ISO timestamp (UTC) in the locale's date format."""
@@ -96,11 +101,19 @@ class Catalog:
         return moment.strftime(self.text("format.datetime" if with_time else "format.date", lang))
 
     def crisis(self, lang: str) -> str:
-        """The program's crisis guidance: the clinic's own text, else the default."""
+        """The program's crisis guidance: the clinic's own text and phone, else the built-in text.
+
+        A clinic phone missing from the clinic's text is added on a line of its own, so the
+        number it set is always shown.
+        """
         crisis = self.program.get("crisis") or {}
-        custom = pick(crisis.get("text"), lang)
-        phone = crisis.get("phone") or self.text("safety.default_phone", lang)
-        return custom or self.text("safety.crisis_body", lang, phone=phone)
+        custom = pick(crisis.get("text"), lang).strip()
+        phone = (crisis.get("phone") or "").strip()
+        if not custom:
+            return self.text("safety.crisis_body", lang, phone=phone or self.text("safety.default_phone", lang))
+        if phone and phone not in custom:
+            return f"{custom}\n{self.text('safety.crisis_phone', lang, phone=phone)}"
+        return custom
 
 
 def _files(root: Path) -> list[Path]:

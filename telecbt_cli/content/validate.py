@@ -44,8 +44,8 @@ _STEP_KEYS: dict[str, set[str]] = {
     **{kind: set() for kind in EXERCISE_FIELDS},
 }
 _MODULE_KEYS = {"id", "version", "kind", "title", "summary", "phase", "minutes", "goals", "homework",
-                "fidelity", "steps", "flags"}
-_MODULE_REQUIRED = _MODULE_KEYS - {"flags"}
+                "fidelity", "steps", "flags", "safety"}
+_MODULE_REQUIRED = _MODULE_KEYS - {"flags", "safety"}
 _COURSE_KEYS = {"id", "version", "kind", "title", "summary", "minutes_per_session", "sessions"}
 @dataclass(frozen=True)
 class Problem:
@@ -154,10 +154,26 @@ def check_module(c: Checker, data: dict, stem: str) -> None:
     every = {s.get("id"): s for s in steps if isinstance(s, dict)}
     for i, flag in enumerate(data.get("flags") or []):
         path = f"flags[{i}]"
-        if c.keys(flag, path, {"id", "when", "message"}, {"id", "when", "message"}):
+        if c.keys(flag, path, {"id", "when", "message", "label", "alert", "keep"}, {"id", "when", "message"}):
             c.ident(flag.get("id"), f"{path}.id")
             c.text(flag.get("message"), f"{path}.message")
+            if "label" in flag:
+                c.text(flag["label"], f"{path}.label")
+            c.typed(flag, "alert", path, bool)
+            keep = flag.get("keep", [])
+            if not isinstance(keep, list) or any(step not in every for step in keep):
+                c.add(f"{path}.keep", "must be a list of step ids of this module")
             check_show_if(c, flag.get("when"), f"{path}.when", every, list(every))
+    for i, rule in enumerate(data.get("safety") or []):
+        path = f"safety[{i}]"
+        if c.keys(rule, path, {"id", "when", "message"}, {"id", "when"}):
+            c.ident(rule.get("id"), f"{path}.id")
+            if "message" in rule:
+                c.text(rule["message"], f"{path}.message")
+            if isinstance(rule.get("when"), list):
+                c.add(f"{path}.when", "must be one condition on one step")
+            else:
+                check_show_if(c, rule.get("when"), f"{path}.when", every, list(every))
 
 
 def check_steps(c: Checker, steps: list) -> None:

@@ -190,12 +190,13 @@ class TelecbtApp(InertTitles, QuietCrash, App):
         Binding("ctrl+l", "lock", "Lock"),
     ]
 
-    def __init__(self, store_dir: Path, catalog: Catalog | None = None, lang: str | None = None) -> None:
+    def __init__(self, store_dir: Path, catalog: Catalog | None = None, lang: str | None = None,
+                 content: Path | None = None) -> None:
         super().__init__()
-        from telecbt_cli.content.catalog import load_for_ui
+        from telecbt_cli.content.catalog import content_dirs, load_for_ui
 
         self.store_dir = store_dir
-        self.catalog = catalog or load_for_ui()
+        self.catalog = catalog or load_for_ui(content_dirs(content))  # the clinic's folders, as every command
         settings = load_settings()
         self.lang = lang or (settings.get("lang") if settings.get("lang") in LANGS else "en")
         self.theme_name = settings.get("theme") if settings.get("theme") in THEMES else "standard"
@@ -308,5 +309,7 @@ class TelecbtApp(InertTitles, QuietCrash, App):
             self.access.close()
 
 
-def make_app(store_dir: Path, lang: str | None = None, catalog: Catalog | None = None) -> TelecbtApp:
-    return TelecbtApp(store_dir, catalog=catalog, lang=lang)
+def make_app(store_dir: Path, lang: str | None = None, catalog: Catalog | None = None,
+             content: Path | None = None) -> TelecbtApp:
+    """The staff app; content from `content` (--content), else TELECBT_CONTENT_PATH, plus the built-in."""
+    return TelecbtApp(store_dir, catalog=catalog, lang=lang, content=content)

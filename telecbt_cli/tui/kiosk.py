@@ -510,13 +510,14 @@ class KioskApp(InertTitles, QuietCrash, App):
     BINDINGS = [Binding("f10", "staff_exit", "Staff", priority=True)]
 
     def __init__(self, access, store_dir: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS,
-                 catalog: Catalog | None = None, opening: StoreOpening | None = None) -> None:
+                 catalog: Catalog | None = None, opening: StoreOpening | None = None,
+                 content: Path | None = None) -> None:
         super().__init__()
-        from telecbt_cli.content.catalog import load_for_ui
+        from telecbt_cli.content.catalog import content_dirs, load_for_ui
 
         self.access, self.store_dir, self.opening = access, store_dir, opening
         self.failure: TelecbtError | None = None  # the store could not be opened: the kiosk ends
-        self.catalog = catalog or load_for_ui()
+        self.catalog = catalog or load_for_ui(content_dirs(content))  # the clinic's folders, as every command
         self.lang = LANGS[0]
         self.idle_seconds = idle_seconds
         self.patient = None
@@ -601,5 +602,7 @@ class KioskApp(InertTitles, QuietCrash, App):
 
 
 def make_kiosk(access, store_dir: Path, idle_seconds: float = DEFAULT_IDLE_SECONDS,
-               opening: StoreOpening | None = None) -> KioskApp:
-    return KioskApp(access, store_dir, idle_seconds, opening=opening)
+               opening: StoreOpening | None = None, catalog: Catalog | None = None,
+               content: Path | None = None) -> KioskApp:
+    """The kiosk; content from `catalog`, else `content` (--content), else TELECBT_CONTENT_PATH, plus the built-in."""
+    return KioskApp(access, store_dir, idle_seconds, catalog=catalog, opening=opening, content=content)

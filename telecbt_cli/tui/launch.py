@@ -1,7 +1,7 @@
 """Starting the terminal UIs: the checks `telecbt tui` and `telecbt kiosk` share, and a quick start.
 
 `telecbt tui` is the one command where start-up time is felt on every use, so the entry
-point hands plain `telecbt tui [--store PATH] [--lang LANG]` straight to `run_tui`
+point hands plain `telecbt tui [--store PATH] [--lang LANG] [--content DIR]` straight to `run_tui`
 without building the Typer command tree (Typer parses options through pydantic, about
 0.1 s on an old laptop). Anything else, `-h` included, goes through the full CLI.
 """
@@ -27,11 +27,14 @@ def check_lang(lang: str | None) -> None:
         raise UsageError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
 
 
-def run_tui(store: str | os.PathLike[str] | None, lang: str | None) -> None:
-    """Open the staff app on a store folder (the sign-in screen unlocks it)."""
+def run_tui(store: str | os.PathLike[str] | None, lang: str | None,
+            content: str | os.PathLike[str] | None = None) -> None:
+    """Open the staff app on a store folder (the sign-in screen unlocks it), with the clinic's content."""
+    from telecbt_cli.content.catalog import content_dirs, load_for_ui
     from telecbt_cli.core.store import crypto
     from telecbt_cli.core.store.paths import require_store_dir, resolve_store_dir
 
+    catalog = load_for_ui(content_dirs(content))  # a broken clinic folder is reported before anything else
     need_terminal()
     check_lang(lang)
     store_dir = resolve_store_dir(store)
@@ -39,7 +42,7 @@ def run_tui(store: str | os.PathLike[str] | None, lang: str | None) -> None:
     crypto.isolate_kdf()  # sign-in's scrypt buffer stays out of this long-running process
     from telecbt_cli.tui.app import make_app
 
-    run_app(make_app(Path(store_dir), lang=lang))
+    run_app(make_app(Path(store_dir), lang=lang, catalog=catalog))
 
 
 def run_app(app) -> None:
@@ -60,7 +63,7 @@ def lock_signals() -> None:
 
 
 def start_kiosk(store: str | os.PathLike[str] | None, user: str | None, passphrase_file: Path | None,
-                passphrase_fd: int | None, idle: int) -> int:
+                passphrase_fd: int | None, idle: int, content: str | os.PathLike[str] | None = None) -> int:
     """`telecbt kiosk`: staff unlock, then the kiosk until an admin or clinician ends it; the exit code.
 
     Secrets leave the environment first, so nothing the kiosk ever starts inherits them. The
@@ -69,10 +72,12 @@ def start_kiosk(store: str | os.PathLike[str] | None, user: str | None, passphra
     kiosk starts about as fast as a bare Textual app.
     """
     from telecbt_cli.commands.signin import access_opener, take_secret_env
+    from telecbt_cli.content.catalog import content_dirs, load_for_ui
     from telecbt_cli.core.store import crypto
     from telecbt_cli.core.store.paths import resolve_store_dir
 
     secrets = take_secret_env()
+    catalog = load_for_ui(content_dirs(content))  # a broken clinic folder is reported before anyone signs in
     crypto.isolate_kdf()  # PIN checks run for hours: keep scrypt's buffer out of the kiosk process
     store_dir = resolve_store_dir(store)
     opener = access_opener(store_dir, user, passphrase_file, passphrase_fd, environ=secrets)
@@ -83,7 +88,7 @@ def start_kiosk(store: str | os.PathLike[str] | None, user: str | None, passphra
     opening = StoreOpening(opener)
     lock_signals()
     try:
-        return run_kiosk(lambda: make_kiosk(None, store_dir, idle_seconds=idle, opening=opening), store_dir)
+        return run_kiosk(lambda: make_kiosk(None, store_dir, idle_seconds=idle, opening=opening, catalog=catalog), store_dir)
     finally:
         opening.close()
 
@@ -193,8 +198,8 @@ KIOSK_CLOSED = ("This kiosk is closed for now. Please ask the care team.\n"
 
 
 #: Options the quick starts understand (`-u` is `--user`); anything else goes to the full CLI.
-TUI_OPTIONS = ("--store", "--lang")
-KIOSK_OPTIONS = ("--store", "--user", "--passphrase-file", "--passphrase-fd", "--idle")
+TUI_OPTIONS = ("--store", "--lang", "--content")
+KIOSK_OPTIONS = ("--store", "--user", "--passphrase-file", "--passphrase-fd", "--idle", "--content")
 KIOSK_IDLE = (120, 10, 3600)  # default, lowest, highest (as `telecbt kiosk --idle`)
 
 
@@ -241,7 +246,7 @@ def quick_tui(argv: list[str]) -> int | None:
     if options is None:
         return None
     store = options.get("--store") or os.environ.get("TELECBT_STORE") or None
-    return _quick(lambda: run_tui(store, options.get("--lang")) or 0)
+    return _quick(lambda: run_tui(store, options.get("--lang"), options.get("--content")) or 0)
 
 
 def quick_kiosk(argv: list[str]) -> int | None:
@@ -261,4 +266,4 @@ def quick_kiosk(argv: list[str]) -> int | None:
     store = options.get("--store") or os.environ.get("TELECBT_STORE") or None
     user = options.get("--user") or os.environ.get("TELECBT_USER") or None
     file = Path(options["--passphrase-file"]) if "--passphrase-file" in options else None
-    return _quick(lambda: start_kiosk(store, user, file, fd, idle))
+    return _quick(lambda: start_kiosk(store, user, file, fd, idle, options.get("--content")))

@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from telecbt_cli.content.catalog import pick
 from telecbt_cli.core.care.textchart import sparkline
+from telecbt_cli.core.clinical import flags
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import Localized, bar_chart, local_time, safe, tell, tr
 
@@ -66,7 +67,7 @@ class PatientsScreen(Localized, Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key in ("code", "name", "next", "alerts", "diary", "unread"):
+        for key in ("code", "name", "next", "alerts", "diary", "unread", "flags"):
             table.add_column(tr(self.app, f"patients.col_{key}"), key=key)
         table.focus()
         self.action_reload()
@@ -107,8 +108,11 @@ class PatientsScreen(Localized, Screen):
             next_checkin = _short(row["next_checkin"])
             if row["overdue"]:
                 next_checkin += f" (+{row['overdue']})"
+            found = ", ".join(flags.label(self.app.catalog, f["content_id"], f["flag_id"], self.app.lang)
+                              for f in row["flags"])
             table.add_row(safe(row["code"]), safe(row["display_name"]), Text(next_checkin), alerts,
-                          Text(_short(row["last_diary"])), Text(str(row["unread"] or "-")), key=row["code"])
+                          Text(_short(row["last_diary"])), Text(str(row["unread"] or "-")),
+                          safe(found) if found else Text("-"), key=row["code"])
         self.loaded += len(rows)
         self.query_one("#patients-status", Static).update(
             tr(self.app, "patients.count", shown=self.loaded, total=self.total))
@@ -135,8 +139,9 @@ class DiaryFormScreen(Localized, ModalScreen[dict | None]):
             with Grid(classes="form-grid"):
                 for name in self.FIELDS:
                     yield Label(tr(self.app, f"diary.{name}"))
-                    yield Input(id=f"diary-{name}", type="text" if name == "note" else "number", compact=True,
-                                placeholder=self.HINTS[name])
+                    # Plain text, read by core.parse_number: a number Input would drop the comma of "5,5".
+                    yield Input(id=f"diary-{name}", compact=True, placeholder=self.HINTS[name],
+                                max_length=2000 if name == "note" else 12)
             yield Static("", id="diary-error", classes="error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(tr(self.app, "common.save"), variant="primary", id="save")
@@ -160,11 +165,39 @@ class DiaryFormScreen(Localized, ModalScreen[dict | None]):
         self.dismiss(None)
 
     def save(self) -> None:
-        values = {name: self.query_one(f"#diary-{name}", Input).value.strip() or None for name in self.FIELDS}
+        """Check every value first: a refused one keeps the form as typed and names the field."""
+        from telecbt_cli.core.care.diary import NUMERIC, DiaryFieldError, check_entry
+        from telecbt_cli.core.clinical.answers import parse_number
+
+        values: dict = {}
+        for name in self.FIELDS:
+            typed = self.query_one(f"#diary-{name}", Input).value.strip() or None
+            if typed is not None and name in NUMERIC:
+                try:
+                    typed = parse_number(typed, self.app.lang)
+                except ValueError:
+                    self.show_error(name)
+                    return
+            values[name] = typed
+        try:
+            check_entry(values)
+        except DiaryFieldError as error:
+            self.show_error(error.field)
+            return
+        except TelecbtError as error:
+            self.query_one("#diary-error", Static).update(safe(str(error)))
+            return
         self.dismiss(values)
 
-    def show_error(self, message: str) -> None:
-        self.query_one("#diary-error", Static).update(safe(message))
+    def show_error(self, field: str) -> None:
+        """Say which field holds a value that cannot be saved, and put the cursor there."""
+        from telecbt_cli.core.care.diary import NUMERIC
+
+        low, high, whole = NUMERIC[field]
+        self.query_one("#diary-error", Static).update(
+            tr(self.app, "diary.bad_whole" if whole else "diary.bad_number", field=tr(self.app, f"diary.{field}"),
+               min=low, max=high))
+        self.query_one(f"#diary-{field}", Input).focus()
 
 
 class PickScreen(Localized, ModalScreen[str | None]):
@@ -276,6 +309,12 @@ class PatientScreen(Localized, Screen):
         if patient.get("open_safety_alerts"):
             out.append("\n")
             out.append(tr(self.app, "patient.open_alerts", count=patient["open_safety_alerts"]), style="bold red")
+        for flag in report["flags"]:  # kept from the intake until the next one
+            out.append("\n")
+            out.append_text(Text.assemble(safe(flag["label"]), ": ", safe(flag["message"]), style="bold yellow"))
+            for detail in flag["details"]:
+                out.append("\n  - ")
+                out.append_text(safe(detail))
         weekly = report["diary"]["weekly"].get("pain", [])
         out.append("\n\n")
         out.append(tr(self.app, "patient.pain_weekly"), style="bold")

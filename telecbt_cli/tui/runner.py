@@ -84,7 +84,9 @@ class ScaleButtons(Widget, can_focus=True):
         self._paint()
 
     def action_choose(self) -> None:
-        if self.value is not None:
+        if self.value is None:
+            self.post_message(NoChoice())
+        else:
             self.post_message(Answered(self.value))
 
     def on_key(self, event) -> None:
@@ -108,25 +110,62 @@ class ScaleButtons(Widget, can_focus=True):
         self.post_message(Answered(self.value))
 
 
-class ChoiceList(Vertical, can_focus=False):
-    """One button per option; a digit key picks an option directly."""
+class NoChoice(Message):
+    """Enter was pressed with no answer chosen: nothing is recorded, the person is asked to choose."""
 
-    def __init__(self, options: list[tuple[str, Any]]) -> None:
+
+class _ChoiceButton(Button, can_focus=False):
+    """An option: clicked, or picked through its list (it never holds focus, so Enter never presses it)."""
+
+
+class ChoiceList(Vertical, can_focus=True):
+    """One button per option, none chosen at first. A number key answers with the option showing that
+    number; Up/Down move a highlight that Enter answers. Enter with nothing highlighted answers nothing.
+
+    `options` are (shown number, label, value): for a questionnaire the number is the scored value,
+    as on the paper form and in an --answers file.
+    """
+
+    BINDINGS = [Binding("up", "move(-1)", show=False), Binding("down", "move(1)", show=False),
+                Binding("enter", "choose", show=False)]
+
+    def __init__(self, options: list[tuple[str, str, Any]], chosen: Any = None) -> None:
         super().__init__(classes="choices")
         self.options = options
+        self.highlight = next((i for i, (_k, _l, value) in enumerate(options) if value == chosen), None)
 
     def compose(self) -> ComposeResult:
-        for i, (label, _value) in enumerate(self.options):
-            yield Button(Text(f"{i + 1}. ") + safe(label), id=f"choice-{i}", classes="choice-button")
+        for i, (key, label, _value) in enumerate(self.options):
+            yield _ChoiceButton(Text(f"{key}. ") + safe(label), id=f"choice-{i}", classes="choice-button")
+
+    def on_mount(self) -> None:
+        self._paint()
+
+    def _paint(self) -> None:
+        for i, button in enumerate(self.query(".choice-button").results(Button)):
+            button.set_class(i == self.highlight, "-chosen")
+
+    def action_move(self, step: int) -> None:
+        start = (0 if step > 0 else len(self.options) - 1) if self.highlight is None else self.highlight + step
+        self.highlight = min(max(start, 0), len(self.options) - 1)
+        self._paint()
+
+    def action_choose(self) -> None:
+        if self.highlight is None:
+            self.post_message(NoChoice())
+        else:
+            self.post_message(Answered(self.options[self.highlight][2]))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.post_message(Answered(self.options[int(str(event.button.id).removeprefix("choice-"))][1]))
+        self.post_message(Answered(self.options[int(str(event.button.id).removeprefix("choice-"))][2]))
 
     def on_key(self, event) -> None:
-        if event.character and event.character.isdigit() and 1 <= int(event.character) <= len(self.options):
-            event.stop()
-            self.post_message(Answered(self.options[int(event.character) - 1][1]))
+        for key, _label, value in self.options:
+            if event.character == key:
+                event.stop()
+                self.post_message(Answered(value))
+                return
 
 
 class Breathing(Vertical):
@@ -254,7 +293,7 @@ class CrisisScreen(Localized, ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog crisis"):
             yield Label(safe(self.title_text), classes="dialog-title")
-            yield Static(safe(self.body))
+            yield Static(safe(self.body, multiline=True))
             yield Static(safe(self.note), classes="note")
             yield Button(self.button, variant="error", id="crisis-ok")
 
@@ -362,7 +401,7 @@ class RunScreen(Localized, Screen):
             return Button(_text(self.app, "tui.run.next"), variant="primary", id="info-next")
         if kind == "item" and "options" in step:
             options = self.content["option_sets"][step["options"]]
-            return ChoiceList([(pick(o.get("label"), lang), o["value"]) for o in options])
+            return ChoiceList([(str(o["value"]), pick(o.get("label"), lang), o["value"]) for o in options], previous)
         if kind in ("item", "scale"):
             if kind == "scale":
                 low, high = step.get("min", 0), step.get("max", 10)
@@ -379,7 +418,8 @@ class RunScreen(Localized, Screen):
                 return widget
             return Input(value=inert(previous), type="integer", id="answer-input")
         if kind == "choice":
-            return ChoiceList([(pick(o.get("label"), lang), o["value"]) for o in step["options"]])
+            return ChoiceList([(str(i), pick(o.get("label"), lang), o["value"])
+                               for i, o in enumerate(step["options"], 1)], previous)
         if kind == "multi":
             box = Vertical(classes="multi")
             box.compose_add_child(SelectionList[str](
@@ -387,6 +427,8 @@ class RunScreen(Localized, Screen):
                   for o in step["options"]], id="multi-list"))
             box.compose_add_child(Static(_text(self.app, "tui.run.multi_hint"), classes="hint"))
             box.compose_add_child(Button(_text(self.app, "tui.run.next"), variant="primary", id="multi-done"))
+            if step.get("min_choices", 1) == 0:  # "none" is an answer too, but only when chosen
+                box.compose_add_child(Button(_text(self.app, "run.none_of_these"), id="multi-none"))
             return box
         if kind in ("number", "text"):
             return Input(value=inert(previous),
@@ -401,7 +443,7 @@ class RunScreen(Localized, Screen):
         return ExerciseForm(kind, previous if isinstance(previous, dict) else None)
 
     def _focus_answer(self) -> None:
-        for selector in ("#scale", "#answer-input", "#multi-list", "#answer-area", ".choice-button", "#info-next",
+        for selector in ("#scale", "#answer-input", "#multi-list", "#answer-area", ".choices", "#info-next",
                          "#breath-start", "#run-answer Input"):
             found = self.query(selector)
             if found:
@@ -413,12 +455,21 @@ class RunScreen(Localized, Screen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "info-next":
             self.give(None)
-        elif event.button.id == "multi-done":
-            self.give(list(self.query_one("#multi-list", SelectionList).selected))
+        elif event.button.id in ("multi-done", "multi-none"):
+            self._give_multi(list(self.query_one("#multi-list", SelectionList).selected),
+                             none=event.button.id == "multi-none")
         elif event.button.id == "longtext-done":
             self.give(self.query_one("#answer-area", TextArea).text)
         elif event.button.id == "done-close":
             self.dismiss_run()
+
+    def _give_multi(self, ticked: list, none: bool) -> None:
+        """Ticked choices, or an explicit "none": Next with nothing ticked never stands for "none"."""
+        step = engine.current(self.run, self.content) if self.run else None
+        if step is not None and step.get("min_choices", 1) == 0 and bool(ticked) == none:
+            self._status(_text(self.app, "tui.run.untick_for_none" if none else "tui.run.tick_or_none"), error=True)
+            return
+        self.give(ticked)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "answer-input":
@@ -429,17 +480,33 @@ class RunScreen(Localized, Screen):
         message.stop()
         self.give(message.value)
 
+    def on_no_choice(self, message: NoChoice) -> None:
+        message.stop()
+        self._status(_text(self.app, "tui.run.choose_first"), error=True)
+
     def give(self, value: Any) -> None:
         if self.run is None or self._busy:
             return
+        step = engine.current(self.run, self.content)
         try:
             fired = engine.answer(self.run, self.content, value)
         except AnswerError as error:
-            self._status(_text(self.app, error.key, **error.values), error=True)
+            self._status(self._refusal(error, step), error=True)
             return
         self._status("")
         self._busy = True
         self.save(fired)
+
+    def _refusal(self, error: AnswerError, step: dict | None) -> str:
+        """Why an answer was refused; in an exercise form, which field (the cursor goes there, the rest stays)."""
+        message = _text(self.app, error.key, **error.values)
+        name = error.step_id.partition(".")[2].partition("[")[0]
+        fields = self.query(f"#field-{name}") if name.isidentifier() else None
+        if step is None or not fields:
+            return message
+        fields.first().focus()
+        label = _text(self.app, f"exercise.{step['kind']}.{name}")
+        return f"{label} {message}"
 
     @work(thread=True, exclusive=True, group="run")
     def save(self, fired: list[dict]) -> None:
@@ -458,9 +525,9 @@ class RunScreen(Localized, Screen):
     def _saved(self, fired: list[dict]) -> None:
         self._busy = False
         if fired:
-            lines = [pick(rule.get("message"), self.run_lang) or self.app.catalog.crisis(self.run_lang)
-                     for rule in fired]
-            self.app.push_screen(CrisisScreen("\n\n".join(dict.fromkeys(lines)),
+            from telecbt_cli.core.clinical.alerts import guidance
+
+            self.app.push_screen(CrisisScreen(guidance(self.app.catalog, fired, self.run_lang),
                                               _text(self.app, "safety.crisis_title"),
                                               _text(self.app, "safety.alert_opened"),
                                               _text(self.app, "tui.run.understood")),

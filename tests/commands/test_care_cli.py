@@ -121,7 +121,8 @@ def test_assess_reports_red_flags(code, tmp_path):
     answers.write_text(json.dumps({
         "pain-type": "neuropathic", "locations": ["feet"], "duration": "y5_plus", "intensity": 7,
         "stressors": ["money"], "coping": ["rest"], "functional-goals": "walk to church",
-        "tech-access": ["smartphone"], "readiness": 6, "suitable": "yes", "red-flags": ["bladder_bowel"]}))
+        "tech-access": ["smartphone"], "readiness": 6, "suitable": "yes", "red-flags": ["bladder_bowel"],
+        "self-harm": "no"}))
     result = invoke("assess", code, "--answers", str(answers), "--lang", "en", "--json")
     assert result.exit_code == 0, result.stderr
     assert "medical review" in result.stderr.lower()

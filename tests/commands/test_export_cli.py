@@ -66,7 +66,7 @@ def test_csv_export_with_summary_and_warning(codes, tmp_path):
     again = invoke("export", "csv", "--out", str(out), "--plaintext")
     assert again.exit_code == 2 and "--force" in again.stderr
     forced = invoke("export", "csv", "--out", str(out), "--plaintext", "--force")
-    assert forced.exit_code == 0 and "Wrote 11 file(s)" in forced.stderr
+    assert forced.exit_code == 0 and "Wrote 12 file(s)" in forced.stderr
 
 
 def test_ndjson_patient_and_since(codes, tmp_path):

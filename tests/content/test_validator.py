@@ -171,3 +171,15 @@ def test_the_cache_is_used_and_rebuilt_after_an_edit(tmp_path):
 
     os.utime(path, ns=(1, 1))
     assert cat.load([root]).get("module", "local-01")["minutes"] == 25
+
+
+def test_module_safety_rules_are_checked(tmp_path):
+    """Issue 11.1: modules may carry [[safety]] rules on their own steps; mistakes are named."""
+    from tests.clinic import CHECKIN_MODULE
+
+    assert content_problems(clinic_folder(tmp_path, {"modules/clinic-checkin.toml": CHECKIN_MODULE})) == []
+    broken = CHECKIN_MODULE.replace('step = "harm-thoughts"', 'step = "nowhere"').replace('id = "clinic-harm"',
+                                                                                        'id = "Bad Id"')
+    problems = content_problems(clinic_folder(tmp_path / "b", {"modules/clinic-checkin.toml": broken}))
+    assert any("safety[0].id" in p for p in problems)
+    assert any("safety[0].when.step" in p and "nowhere" in p for p in problems)

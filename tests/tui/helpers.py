@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import subprocess
 import time
@@ -59,3 +60,38 @@ def wait_for(session: str, text: str, timeout: float = 40) -> str:
             return screen
         time.sleep(0.2)
     raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+
+
+async def kiosk_sign_in(app, pilot, code: str, pin: str, lang: str = "en") -> None:
+    """From the kiosk's language screen to the patient's home screen: language, code, PIN."""
+    from telecbt_cli.tui.kiosk import HomeScreen, LanguageScreen, PatientSignInScreen
+
+    await pilot.pause()
+    assert isinstance(app.screen, LanguageScreen)
+    if lang != "en":
+        await pilot.press("tab")
+    await pilot.press("enter")
+    await pilot.pause()
+    assert isinstance(app.screen, PatientSignInScreen)
+    await pilot.press(*code, "enter", *pin, "enter")
+    await settle(app, pilot)
+    assert isinstance(app.screen, HomeScreen)
+
+
+@contextlib.asynccontextmanager
+async def staff_app(store_dir, lang: str = "en", patient: str | None = None, content=None, size=(80, 24)):
+    """The staff app signed in as the admin (on `patient`'s record if given); yields (app, pilot)."""
+    from telecbt_cli.core.store.unlock import unlock
+    from telecbt_cli.tui.app import make_app
+    from telecbt_cli.tui.patients import PatientScreen
+    from tests.conftest import ADMIN, ADMIN_PASS
+
+    app = make_app(store_dir, lang=lang, content=content)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        app.signed_in(unlock(store_dir, ADMIN, ADMIN_PASS))
+        await settle(app, pilot)
+        if patient:
+            app.push_screen(PatientScreen(patient))
+            await settle(app, pilot)
+        yield app, pilot

@@ -104,8 +104,12 @@ def test_a_bad_diary_value_is_refused_with_a_message(created, store_dir):
             await pilot.pause()
             await pilot.press("1", "2", "enter")  # pain 12
             await settle(app, pilot)
-            assert isinstance(app.screen, PatientScreen)
-            assert any("pain" in str(n.message) for n in app._notifications)
+            # issue 11.5: the form stays as typed and names the field (it used to close with a toast)
+            assert isinstance(app.screen, DiaryFormScreen)
+            assert app.screen.query_one("#diary-pain").value == "12"
+            assert "Pain now (0-10)" in str(app.screen.query_one("#diary-error").render())
+            await pilot.press("escape")
+            await settle(app, pilot)
 
     _run(run())
     assert check_store(store_dir, lambda a: diary.list_entries(a, code)) == []
@@ -128,11 +132,12 @@ def test_phq9_through_the_widgets_scores_and_opens_an_alert_at_item_9(created, s
             await settle(app, pilot)
             assert isinstance(app.screen, RunScreen)
             assert "Little interest or pleasure" in screen_text(app)
-            # items 1-8: option 3 ("more than half the days" = 2), item 9: option 2 ("several days" = 1)
+            # the keys are the scored values, as on the paper form (issue 11.4):
+            # items 1-8: 2 ("more than half the days"), item 9: 1 ("several days")
             for _ in range(8):
-                await pilot.press("3")
+                await pilot.press("2")
                 await settle(app, pilot)
-            await pilot.press("2")
+            await pilot.press("1")
             await settle(app, pilot)
             assert isinstance(app.screen, CrisisScreen)  # shown at the answer, before the end
             opened = check_store(store_dir, lambda a: alerts.list_alerts(a, patient_id_for(a, code)))

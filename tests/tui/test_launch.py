@@ -51,3 +51,18 @@ def test_kiosk_quick_start_takes_its_options_and_never_loads_typer(created, stor
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert done.stdout.split() == ["None", "None", "2", "False"]  # bad values go to the CLI to be explained
     assert "needs a terminal" in done.stderr
+
+
+def test_tui_and_kiosk_take_a_content_folder(tmp_path):
+    """Issue 12.11: `telecbt tui` and `telecbt kiosk` read the clinic's folder like every other command."""
+    from tests.conftest import run_telecbt
+
+    assert quick_options(["--content", "/clinic", "--store=/s"]) == {"--content": "/clinic", "--store": "/s"}
+    missing = tmp_path / "no-such-folder"
+    for command in (["tui"], ["kiosk", "--store", str(tmp_path)]):
+        done = run_telecbt(*command, "--content", str(missing))
+        assert done.returncode == 1, done.stderr
+        assert f"{missing}: is not a folder" in done.stderr  # named before any terminal or passphrase
+        done = run_telecbt(*command, env={"TELECBT_CONTENT_PATH": str(missing)})
+        assert done.returncode == 1 and "is not a folder" in done.stderr
+        assert "--content" in run_telecbt(command[0], "--help").stdout

@@ -93,3 +93,40 @@ def test_demo_on_a_terminal_opens_the_staff_ui_signed_in(isolated_home):
             time.sleep(0.2)
     finally:
         _tmux("kill-server")
+
+
+def test_tui_with_a_content_folder_offers_the_clinic_module(created, store_dir, isolated_home, tmp_path):
+    """Issue 12.11: `telecbt tui --content DIR` (the quick start path) offers the clinic's module."""
+    from tests.clinic import MODULE_TITLE, write_clinic
+
+    patient = add_patient(created.access, PatientFields(display_name="Rosa Example", language="en"))
+    record_consent(created.access, patient["code"], "verbal", "v1")
+    created.access.close()
+    clinic = write_clinic(tmp_path / "clinic")
+    session = f"content-{uuid.uuid4().hex[:8]}"
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {
+        "TELECBT_HOME": str(isolated_home), "TELECBT_KDF_LOG2N": "10", "TERM": "xterm-256color",
+        "NO_COLOR": "1"}.items())
+    command = (f"env -u COLUMNS -u LINES {env} {' '.join(shlex.quote(c) for c in telecbt_cmd())} tui "
+               f"--store {shlex.quote(str(store_dir))} --content {shlex.quote(str(clinic))}")
+    subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
+                   check=True)
+    try:
+        _wait_for(session, "sign in")
+        time.sleep(1.0)
+        _tmux("send-keys", "-t", session, "-l", ADMIN)
+        _wait_for(session, ADMIN)
+        _tmux("send-keys", "-t", session, "Tab")
+        time.sleep(0.5)
+        _tmux("send-keys", "-t", session, "-l", ADMIN_PASS)
+        _tmux("send-keys", "-t", session, "Enter")
+        _wait_for(session, patient["code"])
+        _tmux("send-keys", "-t", session, "Enter")
+        _wait_for(session, "consent")
+        _tmux("send-keys", "-t", session, "m")
+        _wait_for(session, "Which module?")
+        _tmux("send-keys", "-t", session, "End")
+        screen = _wait_for(session, MODULE_TITLE["en"])
+        assert "clinic-checkin" in screen
+    finally:
+        _tmux("kill-server")

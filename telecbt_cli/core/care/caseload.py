@@ -26,7 +26,9 @@ _STATUS = """
       AS open_alerts,
     (SELECT max(d.entry_at) FROM diary_entries d WHERE d.patient_id = p.id AND d.deleted = 0) AS last_diary,
     (SELECT count(*) FROM messages m WHERE m.patient_id = p.id AND m.direction = 'from_patient'
-      AND m.read_at IS NULL AND m.deleted = 0) AS unread
+      AND m.read_at IS NULL AND m.deleted = 0) AS unread,
+    (SELECT group_concat(f.content_id || ':' || f.flag_id, ' ') FROM patient_flags f
+      WHERE f.patient_id = p.id AND f.status = 'active' AND f.deleted = 0) AS flags
 """
 
 
@@ -46,13 +48,17 @@ def count(access: Access, search: str | None = None) -> int:
 
 def page(access: Access, search: str | None = None, offset: int = 0, limit: int = PAGE) -> list[dict]:
     """Patients sorted by name from `offset`, with next check-in, overdue sessions, open alerts,
-    last diary entry and unread messages. The first page of a listing is audited."""
+    last diary entry, unread messages and findings kept from an assessment (`flags`). The first
+    page of a listing is audited."""
     access.require("read")
     where, params = _where(search)
     now = iso_utc(datetime.now(timezone.utc))
     rows = access.store.rows(
         f"SELECT p.code, p.display_name, p.language, {_STATUS} FROM patients p WHERE {where} "
         "ORDER BY p.display_name COLLATE NOCASE, p.code LIMIT ? OFFSET ?", [now, now, *params, limit, offset])
+    for row in rows:  # findings kept from an assessment, as {"content_id", "flag_id"}
+        row["flags"] = [dict(zip(("content_id", "flag_id"), pair.split(":", 1))) for pair in sorted(
+            (row["flags"] or "").split())]
     if offset == 0:
         audit.append(access.store, access.user, "patient.list", detail={"count": len(rows), "paged": True})
     return rows

@@ -64,7 +64,8 @@ def open_demo(store_dir: Path, patients: int, kdf: KdfParams, seed: int = 7, cat
             if catalog is not None:
                 from telecbt_cli.core.care.demo_data import seed_history
 
-                seed_history(access, catalog, patient["id"], rng, alert=count + added == 0)
+                seed_history(access, catalog, patient["id"], rng, alert=count + added == 0,
+                             checkins=("overdue", "today", "upcoming")[(count + added) % 3])
             added += 1
     except BaseException:
         access.close()

@@ -46,8 +46,9 @@ def _answers_for(instrument: dict, target: float, rng: random.Random) -> dict:
 
 
 def seed_history(access: Access, catalog: Catalog, patient_id: str, rng: random.Random, days: int = 120,
-                 alert: bool = False) -> None:
-    """Four months of care for one patient, in one transaction."""
+                 alert: bool = False, checkins: str = "upcoming") -> None:
+    """Four months of care for one patient, in one transaction; `checkins` adds, besides the next
+    check-in, one "today" or one "overdue" (scheduled, time passed, never recorded)."""
     store = access.store
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(days=days)
@@ -78,7 +79,9 @@ def seed_history(access: Access, catalog: Catalog, patient_id: str, rng: random.
                 "triggers": json.dumps(rng.sample(TRIGGERS, rng.randint(0, 2))),
                 "coping": json.dumps(rng.sample(COPING, rng.randint(0, 2))), "meds": "[]", "note": None,
                 "source": "manual", "supersedes": None, "recorded_by": access.user})
-        for week, module in enumerate(sessions[: days // 7 + 2]):
+        delivered = sessions[: days // 7 + 2]
+        _checkins(access, patient_id, sessions[min(len(delivered), len(sessions) - 1)], now, checkins, rng)
+        for week, module in enumerate(delivered):
             at = start + timedelta(days=7 * week + 3, hours=10)
             past = at < now
             status = ("no_show" if rng.random() < 0.15 else "attended") if past else "scheduled"
@@ -129,3 +132,20 @@ def seed_history(access: Access, catalog: Catalog, patient_id: str, rng: random.
                 "sender": access.user if direction == "to_patient" else "patient", "body": text,
                 "sent_at": _iso(now - timedelta(days=rng.randint(1, 20))), "read_at": None})
         audit.append(store, access.user, "demo.seed", patient_id=patient_id)
+
+
+def _checkins(access: Access, patient_id: str, module: str, now: datetime, kind: str, rng: random.Random) -> None:
+    """The check-ins a worker sees this week: the next one, and one later today or one overdue."""
+    times = [now + timedelta(days=rng.randint(2, 9), hours=rng.randint(0, 6))]
+    if kind == "today":
+        local = datetime.now().astimezone()
+        later = local + timedelta(hours=1)
+        times.append((later if later.date() == local.date() else local - timedelta(hours=1)).astimezone(timezone.utc))
+    elif kind == "overdue":
+        times.append(now - timedelta(days=rng.randint(1, 3)))
+    for at in times:
+        records.insert(access.store, "appointments", {
+            "patient_id": patient_id, "scheduled_at": _iso(at.replace(microsecond=0)), "minutes": 30,
+            "mode": rng.choice(["phone", "video"]), "module_id": module, "module_version": "1.0.0",
+            "clinician": access.user, "link": None, "status": "scheduled", "recorded_at": None, "recorded_by": None,
+            "notes": None, "feedback": None, "fidelity": None})

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from telecbt_cli.core.care.diary_days import day_to_entry_at, entry_day
 from telecbt_cli.core.care.diary_import_values import TOTALS
+from telecbt_cli.core.clinical.answers import parse_number
 from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
@@ -38,22 +39,30 @@ def parse_when(text: str, now: datetime | None = None) -> str:
     return iso_utc(moment)
 
 
+class DiaryFieldError(UsageError):
+    """A diary value that does not fit; `field` names it, so a form can point at the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
 def _number(name: str, value: object) -> int | float | None:
     if value is None:
         return None
     if isinstance(value, bool):  # True would otherwise pass as 1
-        raise UsageError(f"{name.replace('_', ' ')} must be a number")
+        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be a number")
     low, high, whole = NUMERIC[name]
     try:
-        number = float(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else value
+        number = value if isinstance(value, (int, float)) else parse_number(str(value))
     except (TypeError, ValueError):
-        raise UsageError(f"{name.replace('_', ' ')} must be a number, not {str(value)[:20]!r}") from None
-    if isinstance(number, bool) or (isinstance(number, float) and not math.isfinite(number)):
-        raise UsageError(f"{name.replace('_', ' ')} must be a number")
+        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be a number, not {str(value)[:20]!r}") from None
+    if isinstance(number, float) and not math.isfinite(number):  # nan, inf, 1e400
+        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be a number")
     if whole and number != int(number):
-        raise UsageError(f"{name.replace('_', ' ')} must be a whole number")
+        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be a whole number")
     if not low <= number <= high:
-        raise UsageError(f"{name.replace('_', ' ')} must be from {low} to {high}; got {value}")
+        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be from {low} to {high}; got {value}")
     return int(number) if whole else round(float(number), 2)
 
 
@@ -74,7 +83,7 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
         raise UsageError(f"unknown diary field(s): {', '.join(unknown)}")
     out: dict = {name: _number(name, values.get(name)) for name in NUMERIC}
     if require_pain and out["pain"] is None:
-        raise UsageError("a diary entry needs a pain rating from 0 to 10 (--pain)")
+        raise DiaryFieldError("pain", "a diary entry needs a pain rating from 0 to 10 (--pain)")
     if all(out[name] is None for name in NUMERIC):
         raise UsageError("a diary entry needs at least one rating")
     locations = _items("locations", values.get("locations"))

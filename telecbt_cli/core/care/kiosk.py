@@ -159,8 +159,11 @@ def send_message(kp: KioskPatient, text: str) -> dict:
 
 
 def exercises(catalog: Catalog) -> list[str]:
-    """The practice modules the kiosk offers (those present in the content), in a fixed order."""
-    return [ident for ident in EXERCISES if ident in catalog.entries.get("module", {})]
+    """The practice modules the kiosk offers: the built-in ones in a fixed order, then a clinic's own."""
+    modules = catalog.entries.get("module", {})
+    clinic = sorted(ident for ident, module in modules.items()
+                    if module.get("phase") == "practice" and ident not in EXERCISES)
+    return [ident for ident in EXERCISES if ident in modules] + clinic
 
 
 def start_run(kp: KioskPatient, catalog: Catalog, kind: str, ident: str, lang: str) -> tuple[dict, engine.Run, bool]:

@@ -245,6 +245,9 @@ def render_patient_report(report: dict) -> str:
               for a in report.get("alerts") or [] if isinstance(a, dict)]
     suggestions = [f'{_esc(s.get("text", ""))}<small class="evidence">{_esc(s.get("evidence", ""))}</small>'
                    for s in report.get("suggestions") or [] if isinstance(s, dict)]
+    flags = [f'{_esc(f.get("raised", ""))} — <b>{_esc(f.get("label", ""))}</b>: {_esc(f.get("message", ""))}'
+             + "".join(f'<small class="evidence">{_esc(d)}</small>' for d in f.get("details") or [])
+             for f in report.get("flags") or [] if isinstance(f, dict)]
     name = _esc((report.get("patient") or {}).get("display_name", ""))
     body = [
         _header(report, labels),
@@ -253,6 +256,7 @@ def render_patient_report(report: dict) -> str:
         f'<section class="homework">\n<h2>{_esc(labels["homework"])}</h2>\n'
         f'<p>{_esc((report.get("homework") or {}).get("text", ""))}</p>\n</section>',
         _list_section("alerts", labels["alerts"], alerts, labels["none"]),
+        *([_list_section("flags", labels["flags"], flags, labels["none"])] if flags else []),
         _list_section("suggestions", labels["suggestions"], suggestions, labels["none"]),
     ]
     return ("<!DOCTYPE html>\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from telecbt_cli.content.catalog import Catalog, pick
-from telecbt_cli.core.clinical import alerts, measures
+from telecbt_cli.core.clinical import alerts, flags, measures
 from telecbt_cli.core.clinical.patients import get_patient
 from telecbt_cli.core.clinical.scoring import band_label, change
 from telecbt_cli.core.store import audit
@@ -79,6 +79,7 @@ def _patient_report(access: Access, catalog: Catalog, code: str, lang: str, week
         "measures": scores,
         "homework": {"assigned": homework[0], "done": homework[1] or 0, "rate": _rate(homework[1] or 0, homework[0])},
         "open_alerts": alerts.list_alerts(access, pid),
+        "flags": [flags.describe(catalog, flag, lang) for flag in patient["flags"]],
         "suggestions": _suggestions(access, catalog, pid, lang, today) if with_suggestions else [],
     }
     audit.append(access.store, access.user, "report.patient", patient_id=pid)
@@ -171,6 +172,15 @@ def program_report(access: Access, catalog: Catalog, frm: str | None = None, to:
             alert_counts[0] += lo <= opened < hi
             alert_counts[1] += state == "open"
             alert_counts[2] += bool(acked) and lo <= acked < hi
+    raised: dict[str, int] = {}
+    active_flags: dict[str, int] = {}
+    for pid, flag, state, at in conn.execute(
+            "SELECT patient_id, flag_id, status, raised_at FROM patient_flags WHERE deleted = 0"):
+        if keep(pid):
+            if lo <= at < hi:
+                raised[flag] = raised.get(flag, 0) + 1
+            if state == "active":
+                active_flags[flag] = active_flags.get(flag, 0) + 1
     report = {
         "period": {"from": start.isoformat(), "to": end.isoformat(), "days": days},
         "clinician": clinician,
@@ -187,6 +197,7 @@ def program_report(access: Access, catalog: Catalog, frm: str | None = None, to:
         "feedback": {"mean": round(sum(feedback) / len(feedback), 2) if feedback else None, "responses": len(feedback)},
         "safety_alerts": {"opened_in_period": alert_counts[0], "open_now": alert_counts[1],
                           "acknowledged_in_period": alert_counts[2]},
+        "flags": {"raised_in_period": dict(sorted(raised.items())), "active_now": dict(sorted(active_flags.items()))},
     }
     audit.append(access.store, access.user, "report.program", detail={"from": report["period"]["from"],
                                                                      "to": report["period"]["to"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
@@ -64,3 +65,13 @@ def acknowledge(access: Access, alert_id: str, note: str) -> dict:
             "note": note.strip()})
         audit.append(store, access.user, "alert.acknowledge", patient_id=patient_id, detail={"alert": ident})
     return row
+
+
+def guidance(catalog: Catalog, rules: list[dict], lang: str) -> str:
+    """What a person sees the moment safety rules fire: each rule's own words, then the crisis contacts.
+
+    The contacts are the clinic's (program.toml `[crisis]`, in `lang`) or, when it set none, the
+    built-in text; every interface shows this same text.
+    """
+    parts = [pick(rule.get("message"), lang).strip() for rule in rules] + [catalog.crisis(lang)]
+    return "\n\n".join(dict.fromkeys(part for part in parts if part))

@@ -10,6 +10,7 @@ import math
 import re
 from typing import Any
 
+from telecbt_cli.content.languages import DECIMAL
 from telecbt_cli.content.validate import EXERCISE_FIELDS
 from telecbt_cli.core.store.errors import UsageError
 
@@ -30,13 +31,29 @@ class AnswerError(UsageError):
         super().__init__(f"step {step_id}: {english}")
 
 
-def _number(step_id: str, value: Any, low: float, high: float, integer: bool) -> int | float:
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def parse_number(text: str, lang: str = "en") -> float:
+    """A number as a person types it: a point for decimals, or a comma where the reader's language
+    writes one (5,5 hours in Spanish). Anything else, a thousands separator included, is a
+    ValueError: a number is never guessed. Every interface reads typed numbers through this."""
+    clean = text.strip()
+    if DECIMAL.get(lang) == "," and "." not in clean:
+        clean = clean.replace(",", ".", 1)
+    if not _PLAIN_NUMBER.fullmatch(clean):
+        raise ValueError(f"{text!r} is not a number")
+    return float(clean)
+
+
+def _number(step_id: str, value: Any, low: float, high: float, integer: bool, lang: str = "en") -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise AnswerError(step_id, "run.not_a_number", "needs a number")
     if isinstance(value, str):
-        text = value.strip().replace(",", ".")
         try:
-            value = float(text) if len(text) <= NUMBER_TEXT_LIMIT else math.nan
+            if len(value.strip()) > NUMBER_TEXT_LIMIT:
+                raise ValueError("too long to be a number a person typed")
+            value = parse_number(value, lang)
         except ValueError:
             raise AnswerError(step_id, "run.not_a_number", "needs a number") from None
     if isinstance(value, float) and not math.isfinite(value):  # nan, inf and 1e400 (which reads as inf)
@@ -66,25 +83,25 @@ def item_range(instrument: dict, item: dict) -> tuple[int, int]:
     return found
 
 
-def check_item(instrument: dict, item: dict, value: Any) -> int:
+def check_item(instrument: dict, item: dict, value: Any, lang: str = "en") -> int:
     """A questionnaire answer: one of the item's option values, or a whole number in range."""
     low, high = item_range(instrument, item)
     if "options" in item:
         allowed = [o["value"] for o in instrument["option_sets"][item["options"]]]
-        number = _number(item["id"], value, low, high, True)
+        number = _number(item["id"], value, low, high, True, lang)
         if number not in allowed:
             raise AnswerError(item["id"], "run.choose_one", f"must be one of {allowed}")
         return number
-    return _number(item["id"], value, low, high, True)
+    return _number(item["id"], value, low, high, True, lang)
 
 
-def check_answer(step: dict, value: Any) -> Any:
-    """The normalised answer for a module step, or AnswerError."""
+def check_answer(step: dict, value: Any, lang: str = "en") -> Any:
+    """The normalised answer for a module step, or AnswerError; typed numbers are read as `lang` writes them."""
     kind, sid = step["kind"], step["id"]
     if kind == "scale":
-        return _number(sid, value, step.get("min", 0), step.get("max", 10), True)
+        return _number(sid, value, step.get("min", 0), step.get("max", 10), True, lang)
     if kind == "number":
-        return _number(sid, value, step["min"], step["max"], step.get("integer", True))
+        return _number(sid, value, step["min"], step["max"], step.get("integer", True), lang)
     if kind in ("text", "longtext"):
         return _text(sid, value, step.get("max_length", 200 if kind == "text" else 2000))
     if kind == "choice":
@@ -96,9 +113,9 @@ def check_answer(step: dict, value: Any) -> Any:
         return _multi(step, value)
     if kind == "breathing":
         rounds = value.get("rounds_done") if isinstance(value, dict) else value
-        return {"rounds_done": _number(sid, rounds, 0, step["rounds"], True)}
+        return {"rounds_done": _number(sid, rounds, 0, step["rounds"], True, lang)}
     if kind in EXERCISE_FIELDS:
-        return _exercise(step, value)
+        return _exercise(step, value, lang)
     raise AnswerError(sid, "run.required", f"a {kind} step takes no answer")
 
 
@@ -116,7 +133,7 @@ def _multi(step: dict, value: Any) -> list[str]:
     return chosen
 
 
-def _exercise(step: dict, value: Any) -> dict:
+def _exercise(step: dict, value: Any, lang: str) -> dict:
     kind, sid = step["kind"], step["id"]
     names = EXERCISE_FIELDS[kind]
     if not isinstance(value, dict):
@@ -126,33 +143,39 @@ def _exercise(step: dict, value: Any) -> dict:
         raise AnswerError(sid, "run.required", f"has unknown fields {', '.join(unknown)}")
     out: dict = {}
     for name in names:
-        where = f"{sid}.{name}"
-        raw = value.get(name)
-        if name in OPTIONAL_FIELDS and (raw is None or (isinstance(raw, str) and not raw.strip())):
-            out[name] = None
-        elif name in ("intensity", "rerating"):
-            out[name] = _number(where, raw, 0, 100, True)
-        elif name in ("baseline_minutes", "quota_minutes"):
-            out[name] = _number(where, raw, 1, 600, False)
-        elif name == "step_minutes":
-            out[name] = _number(where, raw, 1, 120, False)
-        elif name == "every_days":
-            out[name] = _number(where, raw, 1, 60, True)
-        elif name in ("bedtime", "wake_time"):
-            if not isinstance(raw, str) or not _TIME.match(raw.strip()):
-                raise AnswerError(where, "exercise.sleep_plan.bad_time", "needs a time like 22:30")
-            hours, minutes = raw.strip().split(":")
-            out[name] = f"{int(hours):02d}:{minutes}"
-        elif name == "activities":
-            out[name] = _activities(where, raw)
-        else:
-            out[name] = _text(where, raw, FIELD_LIMIT)
+        out[name] = exercise_field(step, name, value.get(name), out, lang)
     if kind == "pacing_plan":
-        if out["quota_minutes"] >= out["baseline_minutes"]:
-            raise AnswerError(f"{sid}.quota_minutes", "exercise.pacing_plan.quota_too_high",
-                              "must be below the baseline", baseline=out["baseline_minutes"])
         out["plan"] = pacing_steps(out)
     return out
+
+
+def exercise_field(step: dict, name: str, raw: Any, earlier: dict | None = None, lang: str = "en") -> Any:
+    """One field of an exercise, checked on its own (`earlier`: the fields before it), so a UI can
+    check each field as it is typed and ask again for that one only."""
+    where = f"{step['id']}.{name}"
+    if name in OPTIONAL_FIELDS and (raw is None or (isinstance(raw, str) and not raw.strip())):
+        return None
+    if name in ("intensity", "rerating"):
+        return _number(where, raw, 0, 100, True, lang)
+    if name in ("baseline_minutes", "quota_minutes"):
+        minutes = _number(where, raw, 1, 600, False, lang)
+        baseline = (earlier or {}).get("baseline_minutes")
+        if step["kind"] == "pacing_plan" and name == "quota_minutes" and baseline is not None and minutes >= baseline:
+            raise AnswerError(where, "exercise.pacing_plan.quota_too_high", "must be below the baseline",
+                              baseline=baseline)
+        return minutes
+    if name == "step_minutes":
+        return _number(where, raw, 1, 120, False, lang)
+    if name == "every_days":
+        return _number(where, raw, 1, 60, True, lang)
+    if name in ("bedtime", "wake_time"):
+        if not isinstance(raw, str) or not _TIME.match(raw.strip()):
+            raise AnswerError(where, "exercise.sleep_plan.bad_time", "needs a time like 22:30")
+        hours, minutes = raw.strip().split(":")
+        return f"{int(hours):02d}:{minutes}"
+    if name == "activities":
+        return _activities(where, raw)
+    return _text(where, raw, FIELD_LIMIT)
 
 
 def _activities(where: str, raw: Any) -> list[dict]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telecbt_cli.content.catalog import Catalog
-from telecbt_cli.core.clinical import alerts
+from telecbt_cli.core.clinical import alerts, flags
 from telecbt_cli.core.clinical.answers import AnswerError, check_answer, check_item
 from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent
 from telecbt_cli.core.clinical.scoring import Score, score
@@ -125,9 +125,9 @@ def answer(run: Run, content: dict, value: Any) -> list[dict]:
     if step["kind"] == "info":
         stored = None
     elif step["kind"] == "item":
-        stored = check_item(content, step, value)
+        stored = check_item(content, step, value, run.lang)
     else:
-        stored = check_answer(step, value)
+        stored = check_answer(step, value, run.lang)
     run.answers[step["id"]] = stored
     run.history.append(step["id"])
     run.position = _next_after(content, run.answers, step["id"])
@@ -154,11 +154,13 @@ def back(run: Run) -> bool:
     return True
 
 
-def _fired(content: dict, item_id: str, value: Any) -> list[dict]:
-    if content["kind"] != "instrument" or value is None:
+def _fired(content: dict, step_id: str, value: Any) -> list[dict]:
+    """Safety rules on this step that its answer sets off (a questionnaire names an item, a module a step)."""
+    if value is None:
         return []
+    key = "item" if content["kind"] == "instrument" else "step"
     return [rule for rule in content.get("safety") or []
-            if rule["when"]["item"] == item_id and _holds({**rule["when"], "step": item_id}, {item_id: value})]
+            if rule["when"][key] == step_id and _holds({**rule["when"], "step": step_id}, {step_id: value})]
 
 
 def unanswered_required(run: Run, content: dict) -> list[str]:
@@ -252,6 +254,7 @@ def complete(access: Access, run: Run, content: dict, fired: list[dict] | None =
         save(access, run, fired)
         if outcome.score is not None:
             outcome.response_id = _store_response(access, run, content, outcome.score)
+        flags.record(access, run.patient_id, content, run.id, run.answers, outcome.flags)
         audit.append(store, access.user, f"{run.kind}.complete", patient_id=run.patient_id,
                      detail={"content": run.content_id, "version": run.content_version})
     return outcome

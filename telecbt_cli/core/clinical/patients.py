@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date
 
 from telecbt_cli.core.clinical.alerts import open_count
+from telecbt_cli.core.clinical.flags import active_flags
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
@@ -62,6 +63,19 @@ def _clean(values: dict) -> dict:
         if out.get(key) == "":
             out[key] = None
     return out
+
+
+def check_field(name: str, typed: str) -> object:
+    """One registry field as typed at a prompt, checked on its own so a form can ask again for it."""
+    if name not in {f.name for f in fields(PatientFields)}:
+        raise UsageError(f"unknown patient field {name!r}")
+    value: object = typed
+    if name == "birth_year":
+        try:
+            value = int(typed.strip())
+        except ValueError:
+            raise UsageError("year of birth must be a number such as 1968") from None
+    return _clean({name: value})[name]
 
 
 def _resolve(access: Access, code: str) -> dict:
@@ -135,6 +149,7 @@ def get_patient(access: Access, code: str) -> dict:
     patient = _public(row)
     patient["consent"] = _consent_state(access, row["id"])
     patient["open_safety_alerts"] = open_count(access, row["id"])
+    patient["flags"] = active_flags(access, row["id"])
     audit.append(access.store, access.user, "patient.read", patient_id=row["id"])
     return patient
 

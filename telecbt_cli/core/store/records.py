@@ -18,7 +18,8 @@ from telecbt_cli.core.store.vault import Store
 LOCAL_TABLES = frozenset({"users", "outbox", "patient_pins"})
 
 _TABLES = frozenset({"users", "patients", "consents", "runs", "measure_responses", "safety_alerts",
-                     "diary_entries", "plans", "goals", "homework", "appointments", "messages", "outbox"})
+                     "diary_entries", "plans", "goals", "homework", "appointments", "messages", "outbox",
+                     "patient_flags"})
 
 
 def _table(name: str) -> str:

@@ -415,3 +415,28 @@ def m007_patient_pins(db: "Database") -> None:
             set_at TEXT NOT NULL,
             set_by TEXT NOT NULL)"""
     )
+
+
+@migration("m008_patient_flags")
+def m008_patient_flags(db: "Database") -> None:
+    """Findings kept on a patient from an assessment (a red flag, "not suitable now"), synchronised.
+
+    A completed intake raises them; the next completed intake clears them (status 'cleared', the
+    row kept) and raises its own. `detail` is JSON: the answers the finding rests on, by step id.
+    """
+    db.execute(
+        f"""CREATE TABLE patient_flags (
+            id TEXT PRIMARY KEY,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            flag_id TEXT NOT NULL,
+            content_id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{{}}',
+            status TEXT NOT NULL CHECK (status IN ('active', 'cleared')),
+            raised_at TEXT NOT NULL,
+            raised_by TEXT NOT NULL,
+            cleared_at TEXT,
+            cleared_by TEXT,
+            {SYNC_COLUMNS})"""
+    )
+    db.execute("CREATE INDEX flags_patient ON patient_flags (patient_id, status)")

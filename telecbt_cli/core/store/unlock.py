@@ -203,15 +203,19 @@ def unlock(store_dir: Path, user: str | None, passphrase: str,
     raise WrongPassphrase(f"wrong passphrase{who}: nothing was opened")
 
 
-def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str, kdf: KdfParams) -> Access:
-    """Use the recovery key to give `user` a new passphrase; rebuilds a lost key file."""
+def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str | Callable[[], str],
+            kdf: KdfParams) -> Access:
+    """Use the recovery key to give `user` a new passphrase; rebuilds a lost key file.
+
+    `new_passphrase` may be a function that asks for it: it is called only once the key has
+    opened the store and the user is known, so nobody types a new passphrase for nothing.
+    """
     require_store_dir(store_dir)
     try:
         recovery = parse_recovery_key(recovery_text)
     except RecoveryKeyError as error:
         raise UsageError(f"recovery key: {error}") from None
     user = check_user_name(user)
-    secret = check_passphrase(new_passphrase, user)
     try:
         keyfile = kfmod.load(store_dir).keyfile
         rebuilt = False
@@ -229,6 +233,7 @@ def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str,
     store = open_with_keys(store_dir, keys, keyfile)
     try:
         access = access_for(store, user)
+        secret = check_passphrase(new_passphrase() if callable(new_passphrase) else new_passphrase, user)
         new = kfmod.new_slot("user", user, user, secret, [store.data_key], keyfile.store_id, kdf)
         slots = [s for s in store.keyfile.slots if not (s.kind == "user" and s.user == user)] + [new]
         expected = None if rebuilt else store.keyfile.generation

@@ -19,7 +19,7 @@ from telecbt_cli.core.sync import bulk
 
 #: Tables exported by `export_tables`, in this order.
 TABLES = ("patients", "consents", "diary_entries", "measure_responses", "runs", "appointments", "homework",
-          "goals", "plans", "messages", "safety_alerts")
+          "goals", "plans", "messages", "safety_alerts", "patient_flags")
 #: Columns holding JSON text: kept as text in CSV, parsed into real JSON in NDJSON.
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "diary_entries": ("locations", "triggers", "coping", "meds"),
@@ -29,6 +29,7 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "goals": ("notes",),
     "homework": ("text",),
     "appointments": ("fidelity",),
+    "patient_flags": ("detail",),
 }
 FORMATS = ("csv", "ndjson")
 

@@ -251,7 +251,7 @@ def test_intake_flags_red_flags(admin):
     intake = CATALOG.get("module", "intake")
     base = {"pain-type": "mixed", "locations": ["lower_back"], "duration": "y1_5", "intensity": 6,
             "functional-goals": "play with grandchildren", "tech-access": ["phone_basic"], "readiness": 7,
-            "suitable": "yes", "red-flags": [], "stressors": [], "coping": []}
+            "suitable": "yes", "red-flags": [], "stressors": [], "coping": [], "self-harm": "no"}
     _, calm = engine.run_all(admin, code, intake, "en", base)
     assert calm.flags == []
     _, flagged = engine.run_all(admin, code, intake, "en", {**base, "red-flags": ["new_weakness"], "suitable": "no",

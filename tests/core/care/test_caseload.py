@@ -77,3 +77,19 @@ def test_checkins_lists_today_and_overdue_once_in_time_order(admin):
     assert data["today"] == 1 and len(data["sessions"]) == 2
     assert data["sessions"][0]["scheduled_at"] < data["sessions"][1]["scheduled_at"]
     assert data["sessions"][1]["overdue"] == (local_noon < now)
+
+
+def test_the_caseload_shows_what_the_intake_found(admin):
+    """Issue 11.3: red flags and "not suitable" stay visible in the caseload after the intake."""
+    from telecbt_cli.content.catalog import load
+    from telecbt_cli.core.clinical import engine
+    from tests.core.clinical.test_flags import FLAGGED
+
+    ana = add_patient(admin, PatientFields(display_name="Ana", language="es"))["code"]
+    record_consent(admin, ana, "verbal", "v1")
+    add_patient(admin, PatientFields(display_name="Ben", language="en"))
+    engine.run_all(admin, ana, load().get("module", "intake"), "en", FLAGGED)
+    rows = {row["display_name"]: row for row in caseload.page(admin)}
+    assert rows["Ana"]["flags"] == [{"content_id": "intake", "flag_id": "medical-review"},
+                                    {"content_id": "intake", "flag_id": "not-suitable"}]
+    assert rows["Ana"]["open_alerts"] == 1 and rows["Ben"]["flags"] == []

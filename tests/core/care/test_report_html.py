@@ -223,3 +223,15 @@ def test_deterministic_and_input_untouched() -> None:
     before = copy.deepcopy(report)
     assert render_patient_report(report) == render_patient_report(report)
     assert report == before
+
+
+def test_intake_findings_are_listed_only_when_there_are_some() -> None:
+    """Issue 11.3: red flags and "not suitable" from the intake reach the printed report."""
+    finding = {"raised": "27/11/2026", "label": "Medical review", "message": "Arrange a medical review.",
+               "details": ["Chest pain " + HOSTILE]}
+    root = parse(render_patient_report({**make_report(), "labels": {**EN, "flags": "Intake findings"},
+                                        "flags": [finding]}))
+    section = by_class(root, "section", "flags")[0]
+    assert text_of(section.find("h2")) == "Intake findings"
+    assert "Medical review" in text_of(section) and "Chest pain" in text_of(section)
+    assert by_class(parse(render_patient_report(make_report())), "section", "flags") == []

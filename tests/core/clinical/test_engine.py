@@ -207,3 +207,19 @@ def test_an_empty_answer_skips_an_optional_step_and_is_refused_for_a_required_on
     assert run.position == "matters-most"  # optional text
     engine.answer(run, module, "")
     assert run.answers["matters-most"] is None and run.position == "do-again"
+
+
+def test_a_module_safety_rule_fires_at_its_step_and_opens_an_alert(admin, patient, tmp_path):
+    """Issue 11.1: a module (a clinic's check-in, the intake) may carry safety rules like a questionnaire."""
+    from tests.clinic import write_clinic
+
+    built, problems = cat.build([cat.BUILTIN_DIR, write_clinic(tmp_path / "clinic")])
+    assert problems == []
+    module = built.get("module", "clinic-checkin")
+    run, _ = engine.start(admin, patient, module, "en")
+    fired = engine.answer(run, module, "yes")
+    assert [rule["id"] for rule in fired] == ["clinic-harm"]
+    engine.save(admin, run, fired)
+    assert [a["rule_id"] for a in alerts.list_alerts(admin)] == ["clinic-harm"]
+    _, calm = engine.run_all(admin, patient, module, "en", {"harm-thoughts": "no"}, restart=True)
+    assert calm.fired == []

@@ -27,7 +27,7 @@ def full_patient(access, name: str = "Ana") -> dict:
     first = diary.add_entry(access, code, {"pain": 7, "mood": 3, "sleep_hours": 5.5, "sleep_quality": 4,
                                            "activity_min": 20, "steps": 3200, "entry_at": "2026-01-05 08:00"})
     fixed = diary.correct_entry(access, first["id"], {"pain": 6})
-    steps_only = diary.import_rows(access, code, [{"entry_at": "2026-01-07 00:00", "steps": 5400}])
+    steps_only = diary.import_rows(access, code, [{"day": "2026-01-07", "steps": 5400}])
     for ident, answers in (("phq9", PHQ9), ("phq4", {"phq4_1": 2, "phq4_2": 2, "phq4_3": 1, "phq4_4": 0}),
                            ("pgic", {"pgic_1": 2}), ("pain-nrs", {"pain_now": 5}),
                            ("peg3", {"peg3_pain": 6, "peg3_enjoyment": 5, "peg3_activity": 4})):
