@@ -25,6 +25,7 @@ from telecbt_cli.tui.common import (
     InertTitles,
     Localized,
     QuietCrash,
+    SafeInput,
     localize_bindings,
     safe,
     tell,
@@ -71,7 +72,7 @@ class SignInScreen(Localized, Screen):
         yield Header()
         with Vertical(id="signin"):
             yield Label(tr(self.app, "signin.title"), id="signin-title")
-            yield Input(placeholder=tr(self.app, "signin.user"), id="user")
+            yield SafeInput(placeholder=tr(self.app, "signin.user"), id="user")
             yield Input(placeholder=tr(self.app, "signin.passphrase"), password=True, id="passphrase")
             yield Button(tr(self.app, "signin.button"), variant="primary", id="go")
             yield Static("", id="signin-error")
@@ -99,7 +100,7 @@ class SignInScreen(Localized, Screen):
         self.query_one("#go", Button).disabled = True
         self.unlock(user, secret)
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group="unlock")
     def unlock(self, user: str | None, secret: str) -> None:
         from telecbt_cli.core.store.unlock import unlock
 

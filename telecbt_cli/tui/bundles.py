@@ -29,7 +29,7 @@ from textual.widgets import (
 )
 
 from telecbt_cli.core.store.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, safe, tr
+from telecbt_cli.tui.common import Localized, SafeInput, safe, tr
 
 #: The results area keeps the most recent lines only; older ones scroll away.
 MAX_LINES = 200
@@ -55,14 +55,14 @@ class BundleScreen(Localized, Screen):
             yield Label(tr(self.app, "bundles.peer"))
             yield Select([], prompt=tr(self.app, "bundles.peer_prompt"), id="peer")
             yield Label(tr(self.app, "bundles.dest"))
-            yield Input(str(Path.cwd()), id="dest")
+            yield SafeInput(str(Path.cwd()), id="dest")
             with Horizontal(classes="bundles-row"):
                 yield Checkbox(tr(self.app, "bundles.usb"), id="usb")
                 yield Button(tr(self.app, "bundles.export"), variant="primary", id="export")
             yield Label(tr(self.app, "bundles.import_title"), classes="bundles-section")
             yield Static(tr(self.app, "bundles.import_help"), classes="hint")
             yield Label(tr(self.app, "bundles.path"))
-            yield Input(id="import-path")
+            yield SafeInput(id="import-path")
             with Horizontal(classes="bundles-row"):
                 yield Checkbox(tr(self.app, "bundles.dry_run"), id="dry-run")
                 yield Button(tr(self.app, "bundles.import"), id="import")

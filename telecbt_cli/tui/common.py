@@ -37,6 +37,17 @@ class QuietCrash:
         self._close_messages_no_wait()
 
 
+class SafeInput(Input):
+    """An input whose value never holds a character that could steer the terminal.
+
+    Nobody types an escape sequence, but one can be pasted, or come back into a form that
+    keeps what was typed after a refusal: the value shows it as a visible escape (`\\x1b`),
+    as every other widget shows stored text. Password fields keep their dots."""
+
+    def validate_value(self, value: str) -> str:
+        return value if self.password else inert(value)
+
+
 class InertTitles:
     """App mixin: the header's title and sub-title (a patient's name, a content title) are drawn inert.
 
@@ -168,7 +179,7 @@ class TextPromptScreen(Localized, ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(safe(self.question), classes="dialog-title")
-            yield Input(placeholder=self.placeholder, password=self.password, id="prompt-input")
+            yield SafeInput(placeholder=self.placeholder, password=self.password, id="prompt-input")
             yield Static("", id="prompt-error", classes="error")
 
     def on_mount(self) -> None:

@@ -44,7 +44,7 @@ class _TableScreen(Localized, Screen):
     def action_reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group="load")
     def load(self) -> None:
         try:
             data = self.fetch()

@@ -26,11 +26,16 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.content.languages import LANGS
 from telecbt_cli.core.care.textchart import sparkline
-from telecbt_cli.core.store.errors import PermissionDenied, TelecbtError, WrongPassphrase
+from telecbt_cli.core.store.errors import (
+    PermissionDenied,
+    TelecbtError,
+    WrongPassphrase,
+)
 from telecbt_cli.tui.common import (
     InertTitles,
     Localized,
     QuietCrash,
+    SafeInput,
     bar_chart,
     localize_bindings,
     safe,
@@ -78,7 +83,7 @@ class PatientSignInScreen(Localized, Screen):
         with Vertical(id="kiosk-signin", classes="kiosk-panel"):
             yield Static(k(self.app, "signin_title"), classes="kiosk-title")
             yield Label(k(self.app, "code"))
-            yield Input(placeholder="XXXX-XXXX", id="code", max_length=20)
+            yield SafeInput(placeholder="XXXX-XXXX", id="code", max_length=20)
             yield Label(k(self.app, "pin"))
             yield Input(password=True, id="pin", max_length=8)
             yield Button(k(self.app, "signin_button"), variant="primary", id="signin", classes="kiosk-button")
@@ -108,7 +113,7 @@ class PatientSignInScreen(Localized, Screen):
         self.query_one("#signin", Button).disabled = True
         self.check(code, pin)
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group="check")
     def check(self, code: str, pin: str) -> None:
         from telecbt_cli.core.care import kiosk, pins
 
@@ -146,7 +151,9 @@ class HomeScreen(Localized, Screen):
     ]
 
     def compose(self) -> ComposeResult:
-        from telecbt_cli.tui.runner import ScaleButtons  # after sign-in: the first screen starts without it
+        from telecbt_cli.tui.runner import (
+            ScaleButtons,  # after sign-in: the first screen starts without it
+        )
 
         patient = self.app.patient
         with VerticalScroll(id="kiosk-home", classes="kiosk-panel"):
@@ -267,7 +274,7 @@ class DueScreen(_ListScreen):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group="load")
     def load(self) -> None:
         from telecbt_cli.core.care import kiosk
 
@@ -308,7 +315,7 @@ class ProgressScreen(Localized, Screen):
         self.query_one("#back", Button).focus()
         self.load()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group="load")
     def load(self) -> None:
         from telecbt_cli.core.care import kiosk
 
@@ -349,7 +356,7 @@ class MessagesScreen(Localized, Screen):
             yield Static(k(self.app, "messages_title"), classes="kiosk-title")
             yield Static(k(self.app, "loading"), id="messages-body")
             yield Label(k(self.app, "reply"))
-            yield Input(id="reply", max_length=500)
+            yield SafeInput(id="reply", max_length=500)
             yield Static("", id="reply-status", classes="status")
             yield Button(k(self.app, "back"), id="back", classes="kiosk-button")
         yield Footer()
@@ -358,7 +365,7 @@ class MessagesScreen(Localized, Screen):
         self.query_one("#back", Button).focus()
         self.load()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group="load")
     def load(self) -> None:
         from telecbt_cli.core.care import kiosk
 
@@ -408,7 +415,7 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(k(self.app, "staff_title"), classes="dialog-title")
-            yield Input(placeholder=tr(self.app, "signin.user"), id="staff-user")
+            yield SafeInput(placeholder=tr(self.app, "signin.user"), id="staff-user")
             yield Input(placeholder=tr(self.app, "signin.passphrase"), password=True, id="staff-pass")
             yield Static("", id="staff-error", classes="error")
 
@@ -424,7 +431,7 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
         self.query_one("#staff-error", Static).update(tr(self.app, "signin.busy"))
         self.verify(self.query_one("#staff-user", Input).value.strip() or None, secret)
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group="verify")
     def verify(self, user: str | None, secret: str) -> None:
         from telecbt_cli.core.care.kiosk import end_kiosk
 

@@ -26,7 +26,15 @@ from telecbt_cli.content.catalog import pick
 from telecbt_cli.core.care.textchart import sparkline
 from telecbt_cli.core.clinical import flags
 from telecbt_cli.core.store.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, bar_chart, local_time, safe, tell, tr
+from telecbt_cli.tui.common import (
+    Localized,
+    SafeInput,
+    bar_chart,
+    local_time,
+    safe,
+    tell,
+    tr,
+)
 
 WRITE_ACTIONS = {"diary", "take_measure", "run_module", "send_message"}
 
@@ -60,7 +68,7 @@ class PatientsScreen(Localized, Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder=tr(self.app, "patients.search"), id="search")
+        yield SafeInput(placeholder=tr(self.app, "patients.search"), id="search")
         yield DataTable(id="patients", cursor_type="row", zebra_stripes=True)
         yield Static("", id="patients-status", classes="status")
         yield Footer()
@@ -140,7 +148,7 @@ class DiaryFormScreen(Localized, ModalScreen[dict | None]):
                 for name in self.FIELDS:
                     yield Label(tr(self.app, f"diary.{name}"))
                     # Plain text, read by core.parse_number: a number Input would drop the comma of "5,5".
-                    yield Input(id=f"diary-{name}", compact=True, placeholder=self.HINTS[name],
+                    yield SafeInput(id=f"diary-{name}", compact=True, placeholder=self.HINTS[name],
                                 max_length=2000 if name == "note" else 12)
             yield Static("", id="diary-error", classes="error")
             with Horizontal(classes="dialog-buttons"):
@@ -247,7 +255,7 @@ class PatientScreen(Localized, Screen):
                 with TabPane(tr(self.app, f"patient.tab_{name}"), id=f"tab-{name}"):
                     if name == "messages":
                         yield VerticalScroll(Static(tr(self.app, "common.loading"), id="messages-log"))
-                        yield Input(placeholder=tr(self.app, "patient.message_placeholder"), id="message-input")
+                        yield SafeInput(placeholder=tr(self.app, "patient.message_placeholder"), id="message-input")
                     else:
                         yield VerticalScroll(Static(tr(self.app, "common.loading"), id=f"{name}-body"))
         yield Footer()

@@ -36,7 +36,7 @@ from telecbt_cli.core.clinical.answers import AnswerError
 from telecbt_cli.core.clinical.scoring import band_label
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.core.store.textsafe import inert
-from telecbt_cli.tui.common import Localized, safe, tell
+from telecbt_cli.tui.common import Localized, SafeInput, safe, tell
 
 
 def _text(app, key: str, **values: Any) -> str:
@@ -248,13 +248,13 @@ class ExerciseForm(Vertical):
                     old = (self.previous.get("activities") or [{}] * self.ACTIVITY_ROWS)
                     old = old[i] if i < len(old) else {}
                     yield Label(safe(_text(self.app, "exercise.pleasant_activities.name")))
-                    yield Input(value=inert(old.get("name")), id=f"field-activity-{i}")
+                    yield SafeInput(value=inert(old.get("name")), id=f"field-activity-{i}")
                     yield Label(safe(_text(self.app, "exercise.pleasant_activities.when")))
-                    yield Input(value=inert(old.get("when")), id=f"field-when-{i}")
+                    yield SafeInput(value=inert(old.get("when")), id=f"field-when-{i}")
                 continue
             yield Label(safe(_text(self.app, f"exercise.{self.kind}.{name}")))
             old = self.previous.get(name)
-            yield Input(value=inert(old), id=f"field-{name}")
+            yield SafeInput(value=inert(old), id=f"field-{name}")
         yield Button(_text(self.app, "tui.run.next"), variant="primary", id="form-done")
 
     def value(self) -> dict:
@@ -416,7 +416,7 @@ class RunScreen(Localized, Screen):
                                    min_label=pick(step["min_label"], lang), max_label=pick(step["max_label"], lang))
                     widget.compose_add_child(Static(safe(anchor), classes="hint"))
                 return widget
-            return Input(value=inert(previous), type="integer", id="answer-input")
+            return SafeInput(value=inert(previous), type="integer", id="answer-input")
         if kind == "choice":
             return ChoiceList([(str(i), pick(o.get("label"), lang), o["value"])
                                for i, o in enumerate(step["options"], 1)], previous)
@@ -431,7 +431,7 @@ class RunScreen(Localized, Screen):
                 box.compose_add_child(Button(_text(self.app, "run.none_of_these"), id="multi-none"))
             return box
         if kind in ("number", "text"):
-            return Input(value=inert(previous),
+            return SafeInput(value=inert(previous),
                          type="number" if kind == "number" else "text", id="answer-input")
         if kind == "longtext":
             box = Vertical(classes="longtext")
