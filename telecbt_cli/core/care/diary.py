@@ -20,6 +20,7 @@ NUMERIC = {  # field: (low, high, whole number)
 #: Entries a patient makes (typed in by staff, or at the kiosk) always carry a pain rating;
 #: imported device data may hold only sleep or steps.
 RATED_BY_PATIENT = ("manual", "kiosk")
+SOURCES = (*RATED_BY_PATIENT, "import")
 LISTS = ("triggers", "coping", "meds")
 FIELDS = ("entry_at", "pain", "locations", *[k for k in NUMERIC if k != "pain"], *LISTS, "note")
 CLOCK_SKEW = timedelta(minutes=10)
@@ -67,6 +68,40 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
         raise UsageError(f"unknown diary field(s): {', '.join(unknown)}")
+    out = _checked_values(values, require_pain)
+    when = values.get("entry_at")
+    if when is None:
+        out["entry_at"] = parse_when(datetime.now(timezone.utc).isoformat(), now)
+    elif isinstance(when, str):
+        out["entry_at"] = parse_when(when, now)
+    else:
+        raise UsageError("the entry time must be text such as 2026-11-27 08:30")
+    return out
+
+
+def check_stored(row: dict) -> None:
+    """A stored diary row (as a bundle carries it) against the rules of `check_entry`.
+
+    The entry time is not compared with this device's clock: it was checked where it was
+    typed, and two devices' clocks may differ."""
+    values = {name: row.get(name) for name in (*NUMERIC, "note")}
+    for name in ("locations", *LISTS):
+        text = row.get(name)
+        try:
+            items = json.loads(text) if text is not None else []
+        except (TypeError, ValueError):
+            raise UsageError(f"{name} is not a list") from None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise UsageError(f"{name} is not a list of words")
+        values[name] = items
+    if row.get("source") not in SOURCES:
+        raise UsageError(f"source must be one of {', '.join(SOURCES)}")
+    if not isinstance(row.get("entry_at"), str):
+        raise UsageError("the entry time is missing")
+    _checked_values(values, require_pain=row["source"] in RATED_BY_PATIENT)
+
+
+def _checked_values(values: dict, require_pain: bool) -> dict:
     out: dict = {name: _number(name, values.get(name)) for name in NUMERIC}
     if require_pain and out["pain"] is None:
         raise UsageError("a diary entry needs a pain rating from 0 to 10 (--pain)")
@@ -83,13 +118,6 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     if note is not None and len(str(note)) > 2000:
         raise UsageError("the note is longer than 2000 characters")
     out["note"] = str(note) if note not in (None, "") else None
-    when = values.get("entry_at")
-    if when is None:
-        out["entry_at"] = parse_when(datetime.now(timezone.utc).isoformat(), now)
-    elif isinstance(when, str):
-        out["entry_at"] = parse_when(when, now)
-    else:
-        raise UsageError("the entry time must be text such as 2026-11-27 08:30")
     return out
 
 

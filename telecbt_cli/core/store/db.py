@@ -8,6 +8,7 @@ import sqlcipher3
 
 BUSY_TIMEOUT_MS = 5000
 DatabaseError = sqlcipher3.DatabaseError
+IntegrityConstraintError = sqlcipher3.IntegrityError
 Connection = sqlcipher3.Connection
 
 

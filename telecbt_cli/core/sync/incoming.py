@@ -1,0 +1,135 @@
+"""Rows arriving in a bundle, checked with the rules local writes follow, before anything is written.
+
+A trusted device is not trusted to be right: a bug, an old version or a tampered laptop can
+send a row that the CLI would refuse (a 3 MiB name, a birth year that is not a number, pain 99).
+Each incoming row is checked for:
+
+- the shape of every synchronised row: text ids, a hybrid-logical-clock stamp made by the
+  device named in `device_id`, ISO times, `deleted` 0 or 1;
+- each column's declared type (TEXT, INTEGER, REAL), NOT NULL, and a length bound;
+- the rules of the module that writes the table locally (`check_stored*` in patients,
+  diary, messages, appointments, plans): the same functions, not a second copy;
+- JSON text columns: they parse, and hold the kind of value their writer stores.
+
+A failing row refuses its bundle (the import is one transaction, so nothing is written). The
+message names the table, the row id and the rule, never the value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+
+from telecbt_cli.core.care import appointments, diary, messages, plans
+from telecbt_cli.core.clinical import patients
+from telecbt_cli.core.store.errors import IntegrityError, UsageError
+from telecbt_cli.core.store.textsafe import inert
+
+#: Any text column; tables' own rules are tighter (a name: 2,000 characters).
+MAX_TEXT = 1 << 20
+_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_HLC = re.compile(r"\d{13}\.\d{5}\.([0-9A-Za-z_-]{1,64})")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)")
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+#: table -> the function its writer uses for stored rows (raises UsageError).
+RULES: dict[str, Callable[[dict], None]] = {
+    "patients": patients.check_stored,
+    "consents": patients.check_stored_consent,
+    "diary_entries": diary.check_stored,
+    "messages": messages.check_stored,
+    "appointments": appointments.check_stored,
+    "goals": plans.check_stored_goal,
+}
+#: JSON text columns not already checked by RULES: column -> the kinds of value it may hold.
+JSON_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "measure_responses": {"answers": (dict,), "subscales": (dict, type(None))},
+    "runs": {"history": (list,), "answers": (dict,)},
+    "plans": {"sessions": (list,)},
+    "goals": {"notes": (list,)},
+    "homework": {"text": (dict, str)},
+    "appointments": {"fidelity": (list, type(None))},
+}
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and _INT64[0] <= value <= _INT64[1]
+
+
+def _real(value: object) -> bool:
+    return _integer(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+_KINDS = {"TEXT": (_text, "text"), "INTEGER": (_integer, "a whole number"), "REAL": (_real, "a number")}
+
+
+class RowChecker:
+    """Checks rows of one store's tables; column declarations are read once per table."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self._columns: dict[str, list[tuple[str, Callable[[object], bool], str, bool]]] = {}
+
+    def columns(self, table: str) -> list[str]:
+        return [name for name, *_ in self._spec(table)]
+
+    def _spec(self, table: str) -> list[tuple[str, Callable[[object], bool], str, bool]]:
+        if table not in self._columns:
+            spec = []
+            for _, name, declared, notnull, _, _ in self.conn.execute(f"PRAGMA table_info({table})"):
+                test, what = _KINDS.get(str(declared).upper(), (_text, "text"))
+                spec.append((name, test, what, bool(notnull)))
+            self._columns[table] = spec
+        return self._columns[table]
+
+    def check(self, table: str, row: dict) -> None:
+        """IntegrityError naming the table, row and rule when `row` breaks one."""
+        ident = row.get("id")
+        try:
+            self._check(table, row)
+        except UsageError as error:
+            where = ident if isinstance(ident, str) and _ID.fullmatch(ident) else "?"
+            raise IntegrityError(f"the bundle holds a {table} row ({where}) that this store refuses: "
+                                 f"{inert(str(error))[:200]}. Nothing was imported from it") from None
+
+    def _check(self, table: str, row: dict) -> None:
+        for name, test, what, notnull in self._spec(table):
+            value = row.get(name)
+            if value is None:
+                if notnull:
+                    raise UsageError(f"{name} is missing")
+            elif not test(value):
+                raise UsageError(f"{name} must be {what}")
+        if not isinstance(row.get("id"), str) or not _ID.fullmatch(row["id"]) or not _ID.fullmatch(row["device_id"]):
+            raise UsageError("its id or device id is not an id")
+        stamp = _HLC.fullmatch(row["hlc"])
+        if stamp is None or stamp.group(1) != row["device_id"]:
+            raise UsageError("its version stamp (hlc) is malformed or names another device")
+        if not (_TIME.fullmatch(row["created_at"]) and _TIME.fullmatch(row["updated_at"])):
+            raise UsageError("its created or updated time is not an ISO time")
+        if row["deleted"] not in (0, 1):
+            raise UsageError("deleted must be 0 or 1")
+        if "patient_id" in row and table != "patients" and not _ID.fullmatch(str(row["patient_id"])):
+            raise UsageError("its patient id is not an id")
+        rule = RULES.get(table)
+        if rule is not None:
+            rule(row)
+        for name, test, _, _ in self._spec(table):
+            if test is _text and row.get(name) is not None and len(row[name]) > MAX_TEXT:
+                raise UsageError(f"{name} is longer than {MAX_TEXT // 2**20} MiB")
+        for column, kinds in JSON_SHAPES.get(table, {}).items():
+            text = row.get(column)
+            if text is None:
+                continue
+            try:
+                value = json.loads(text)
+            except (ValueError, RecursionError):
+                raise UsageError(f"{column} is not valid JSON") from None
+            if not isinstance(value, kinds):
+                raise UsageError(f"{column} does not hold the expected kind of value")
