@@ -37,9 +37,11 @@ def parse_when(text: str, now: datetime | None = None) -> str:
 def _number(name: str, value: object) -> int | float | None:
     if value is None:
         return None
+    low, high, whole = NUMERIC[name]
+    if whole and type(value) is int and low <= value <= high:  # the common case, checked first
+        return value
     if isinstance(value, bool):  # True would otherwise pass as 1
         raise UsageError(f"{name.replace('_', ' ')} must be a number")
-    low, high, whole = NUMERIC[name]
     try:
         number = float(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else value
     except (TypeError, ValueError):
@@ -54,7 +56,7 @@ def _number(name: str, value: object) -> int | float | None:
 
 
 def _items(name: str, value: object) -> list[str]:
-    if value is None:
+    if not value:
         return []
     items = value if isinstance(value, list) else str(value).split(",")
     clean = [str(item).strip() for item in items if str(item).strip()]
@@ -87,8 +89,11 @@ def check_stored(row: dict) -> None:
     values = {name: row.get(name) for name in (*NUMERIC, "note")}
     for name in ("locations", *LISTS):
         text = row.get(name)
+        if text is None or text == "[]":
+            values[name] = []
+            continue
         try:
-            items = json.loads(text) if text is not None else []
+            items = json.loads(text)
         except (TypeError, ValueError):
             raise UsageError(f"{name} is not a list") from None
         if not isinstance(items, list) or not all(isinstance(item, str) for item in items):

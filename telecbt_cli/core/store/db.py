@@ -48,7 +48,6 @@ def _open(path: Path, key: bytes, page_size: int, create: bool) -> sqlcipher3.Co
         conn.execute("PRAGMA cipher_log_level = NONE")
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute(f"PRAGMA cipher_page_size = {page_size}")
-        conn.execute("PRAGMA cipher_memory_security = ON")
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlcipher3.DatabaseError as error:

@@ -54,19 +54,14 @@ JSON_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
 }
 
 
-def _text(value: object) -> bool:
-    return isinstance(value, str)
+_KINDS = {"TEXT": "text", "INTEGER": "a whole number", "REAL": "a number"}
 
 
-def _integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and _INT64[0] <= value <= _INT64[1]
-
-
-def _real(value: object) -> bool:
-    return _integer(value) or (isinstance(value, float) and math.isfinite(value))
-
-
-_KINDS = {"TEXT": (_text, "text"), "INTEGER": (_integer, "a whole number"), "REAL": (_real, "a number")}
+def _fits(kind: str, value: object) -> bool:
+    """A value that is not text fits an INTEGER or REAL column (bool is not a number here)."""
+    if type(value) is int:
+        return _INT64[0] <= value <= _INT64[1]
+    return kind == "a number" and type(value) is float and math.isfinite(value)
 
 
 class RowChecker:
@@ -74,18 +69,16 @@ class RowChecker:
 
     def __init__(self, conn) -> None:
         self.conn = conn
-        self._columns: dict[str, list[tuple[str, Callable[[object], bool], str, bool]]] = {}
+        self._columns: dict[str, list[tuple[str, str, bool]]] = {}
 
     def columns(self, table: str) -> list[str]:
-        return [name for name, *_ in self._spec(table)]
+        return [name for name, _, _ in self._spec(table)]
 
-    def _spec(self, table: str) -> list[tuple[str, Callable[[object], bool], str, bool]]:
+    def _spec(self, table: str) -> list[tuple[str, str, bool]]:
+        """(column, kind, not null) per column, from the table's declaration."""
         if table not in self._columns:
-            spec = []
-            for _, name, declared, notnull, _, _ in self.conn.execute(f"PRAGMA table_info({table})"):
-                test, what = _KINDS.get(str(declared).upper(), (_text, "text"))
-                spec.append((name, test, what, bool(notnull)))
-            self._columns[table] = spec
+            self._columns[table] = [(name, _KINDS.get(str(declared).upper(), "text"), bool(notnull))
+                                    for _, name, declared, notnull, _, _ in self.conn.execute(f"PRAGMA table_info({table})")]
         return self._columns[table]
 
     def check(self, table: str, row: dict) -> None:
@@ -99,13 +92,19 @@ class RowChecker:
                                  f"{inert(str(error))[:200]}. Nothing was imported from it") from None
 
     def _check(self, table: str, row: dict) -> None:
-        for name, test, what, notnull in self._spec(table):
+        longest = None  # a text over MAX_TEXT: reported after the table's own rules, which say it better
+        for name, kind, notnull in self._spec(table):
             value = row.get(name)
             if value is None:
                 if notnull:
                     raise UsageError(f"{name} is missing")
-            elif not test(value):
-                raise UsageError(f"{name} must be {what}")
+            elif type(value) is str:
+                if kind != "text":
+                    raise UsageError(f"{name} must be {kind}")
+                if len(value) > MAX_TEXT:
+                    longest = name
+            elif kind == "text" or not _fits(kind, value):
+                raise UsageError(f"{name} must be {kind}")
         if not isinstance(row.get("id"), str) or not _ID.fullmatch(row["id"]) or not _ID.fullmatch(row["device_id"]):
             raise UsageError("its id or device id is not an id")
         stamp = _HLC.fullmatch(row["hlc"])
@@ -120,9 +119,8 @@ class RowChecker:
         rule = RULES.get(table)
         if rule is not None:
             rule(row)
-        for name, test, _, _ in self._spec(table):
-            if test is _text and row.get(name) is not None and len(row[name]) > MAX_TEXT:
-                raise UsageError(f"{name} is longer than {MAX_TEXT // 2**20} MiB")
+        if longest is not None:
+            raise UsageError(f"{longest} is longer than {MAX_TEXT // 2**20} MiB")
         for column, kinds in JSON_SHAPES.get(table, {}).items():
             text = row.get(column)
             if text is None:
