@@ -43,6 +43,8 @@ from telecbt_cli.core.store.errors import PermissionDenied, StorageError, UsageE
 from telecbt_cli.core.store.fsutil import fsync_dir, restrict_mode, storage_error
 
 BATCH = 1000
+#: zstd level for compressed exports: about 8x smaller NDJSON at hundreds of MB/s (level 19: 12x, 400x slower).
+ZSTD_LEVEL = 3
 
 
 @dataclass(frozen=True)
@@ -243,8 +245,24 @@ def _discard(path: Path) -> None:
         path.unlink()
 
 
-def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None) -> None:
-    """Write `chunks` (encrypted if `recipients`) to `path` via `<name>.tmp`, fsync and rename."""
+def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL) -> Iterator[bytes]:
+    """`chunks` as one zstd frame, compressed on zstd's own thread while the caller reads rows."""
+    import zstandard
+
+    params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=21, job_size=1 << 21)
+    compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    for chunk in chunks:
+        part = compressor.compress(chunk)
+        if part:
+            yield part
+    yield compressor.flush()
+
+
+def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None, compress: bool = False) -> None:
+    """Write `chunks` (zstd-compressed if `compress`, then encrypted if `recipients`) to `path` via
+    `<name>.tmp`, fsync and rename."""
+    if compress:
+        chunks = compressed(chunks)
     tmp = path.with_name(path.name + ".tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:

@@ -88,8 +88,7 @@ def test_batches_decide_as_one_change_at_a_time_would(trio, tmp_path, monkeypatc
         again.access.close()
 
 
-def test_change_lines_as_any_writer_sends_them_parse_alike(trio):
-    field = trio[0]
+def test_change_lines_as_any_writer_sends_them_parse_alike():
     row = {"id": "0190a1b2-0000-7000-8000-000000000001", "display_name": "Ana ñ", "hlc": "1795000000000.00000.dev"}
     spaced = json.dumps(row, sort_keys=True, ensure_ascii=False).encode()
     current = b'{"change":{"base_hlc":"1794000000000.00001.dev","data":%s,"op":"update","table":"patients"}}' % spaced

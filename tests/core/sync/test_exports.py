@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import pyrage
 import pytest
+import zstandard
 
 from telecbt_cli.content import catalog as cat
 from telecbt_cli.core.care import diary, plans
@@ -152,16 +155,22 @@ def test_encrypted_export_decrypts_and_leaves_no_plaintext(admin, data, tmp_path
     identity = pyrage.x25519.Identity.generate()
     out = tmp_path / "enc"
     result = exports.export_tables(admin, out, "csv", encrypt_to=str(identity.to_public()))
-    assert result["encrypted"] and sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv.age" for t in exports.TABLES)
+    assert result["encrypted"] and result["compressed"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv.zst.age" for t in exports.TABLES)
     fhir_out = tmp_path / "enc-fhir"
     fhir.export_fhir(admin, CATALOG, fhir_out, encrypt_to=[str(identity.to_public())])
     assert SENTINEL.encode() not in all_bytes_under(out, fhir_out)
-    patients = read_csv_bytes(pyrage.decrypt((out / "patients.csv.age").read_bytes(), [identity]))
+    patients = read_csv_bytes(unzstd(pyrage.decrypt((out / "patients.csv.zst.age").read_bytes(), [identity])))
     assert f"Ana {SENTINEL}" in {r["display_name"] for r in patients}
     for table, count in result["counts"].items():
-        assert len(read_csv_bytes(pyrage.decrypt((out / f"{table}.csv.age").read_bytes(), [identity]))) == count
+        assert len(read_csv_bytes(unzstd(pyrage.decrypt((out / f"{table}.csv.zst.age").read_bytes(), [identity])))) \
+            == count
     bundle = json.loads(pyrage.decrypt((fhir_out / f"{data['ana']['code']}.json.age").read_bytes(), [identity]))
     assert bundle["type"] == "transaction"
+
+
+def unzstd(data: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompressobj().decompress(data)
 
 
 def read_csv_bytes(data: bytes) -> list[dict]:
@@ -193,7 +202,7 @@ def test_large_table_streams_through_encryption(admin, data, tmp_path):
                                                      "sent_at": now_iso(), "read_at": None})
     result = exports.export_tables(admin, tmp_path / "big", "ndjson", encrypt_to=str(identity.to_public()))
     assert result["counts"]["messages"] == 2500
-    rows = pyrage.decrypt((tmp_path / "big" / "messages.ndjson.age").read_bytes(), [identity]).splitlines()
+    rows = unzstd(pyrage.decrypt((tmp_path / "big" / "messages.ndjson.zst.age").read_bytes(), [identity])).splitlines()
     assert [json.loads(r)["body"] for r in rows] == [f"m{n}" for n in range(2500)]
 
 
@@ -326,3 +335,47 @@ def test_fhir_text_has_no_control_characters(admin, tmp_path):
     fhir.export_fhir(admin, CATALOG, tmp_path / "f", [patient["code"]], plaintext=True)
     raw, _ = validated(tmp_path / "f" / f"{patient['code']}.json")
     assert by_type(raw, "Patient")[0]["resource"]["name"][0]["text"] == "Eve \ufffd[31m\ufffd"
+
+
+# --- issue 19.2: rows serialised by SQLite, zstd before age -----------------------------------------
+
+def test_ndjson_lines_made_by_sqlite_hold_the_stored_values(admin, data, tmp_path):
+    """Each NDJSON object equals the stored row with its JSON columns parsed (text left as text when
+    it is not JSON), whatever the values: non-ASCII, control characters, decimals, NULL."""
+    odd = enrol(admin, "Zoë \u202e\x07 \U0001F600", birth_year=1950)
+    diary.add_entry(admin, odd["code"], {"pain": 0, "sleep_hours": 6.25, "note": 'quote " and \\ and \n'})
+    admin.store.conn.execute("UPDATE goals SET notes = 'not json [' WHERE patient_id = ?", (data["ana"]["id"],))
+    exports.export_tables(admin, tmp_path / "nd", "ndjson", plaintext=True)
+    conn = admin.store.conn
+    for table in exports.TABLES:
+        cursor = conn.execute(f"SELECT * FROM {table} WHERE deleted = 0 ORDER BY rowid")
+        names = [d[0] for d in cursor.description]
+        expected = [{n: bulk.parse_json(v) if n in exports.JSON_COLUMNS.get(table, ()) else v
+                     for n, v in zip(names, row)} for row in cursor]
+        assert read_ndjson(tmp_path / "nd" / f"{table}.ndjson") == expected, table
+    goal = read_ndjson(tmp_path / "nd" / "goals.ndjson")[0]
+    assert goal["notes"] == "not json ["
+
+
+def test_compression_follows_encryption_unless_asked(admin, data, tmp_path):
+    plain = exports.export_tables(admin, tmp_path / "p", "csv", plaintext=True)
+    assert not plain["compressed"] and (tmp_path / "p" / "patients.csv").exists()
+    packed = exports.export_tables(admin, tmp_path / "z", "ndjson", plaintext=True, compress=True)
+    assert packed["compressed"]
+    lines = unzstd((tmp_path / "z" / "diary_entries.ndjson.zst").read_bytes()).decode().splitlines()
+    assert len(lines) == packed["counts"]["diary_entries"] == 4
+    identity = pyrage.x25519.Identity.generate()
+    loose = exports.export_tables(admin, tmp_path / "a", "csv", encrypt_to=str(identity.to_public()), compress=False)
+    assert not loose["compressed"]
+    assert len(read_csv_bytes(pyrage.decrypt((tmp_path / "a" / "patients.csv.age").read_bytes(), [identity]))) == 2
+
+
+@pytest.mark.skipif(not shutil.which("age") or not shutil.which("zstd"), reason="needs the age and zstd tools")
+def test_the_standard_tools_read_a_compressed_encrypted_export(admin, data, tmp_path):
+    identity = pyrage.x25519.Identity.generate()
+    key = tmp_path / "key.txt"
+    key.write_text(str(identity) + "\n")
+    exports.export_tables(admin, tmp_path / "e", "ndjson", encrypt_to=str(identity.to_public()))
+    shown = subprocess.run(f"age -d -i {key} {tmp_path / 'e' / 'patients.ndjson.zst.age'} | zstd -d -q",
+                           shell=True, capture_output=True, check=True)
+    assert {json.loads(line)["display_name"] for line in shown.stdout.decode().splitlines()} == {f"Ana {SENTINEL}", "Ben"}
