@@ -249,7 +249,7 @@ def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL) -> Iterator[byt
     """`chunks` as one zstd frame, compressed on zstd's own thread while the caller reads rows."""
     import zstandard
 
-    params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=21, job_size=1 << 21)
+    params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=1 << 19)
     compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
     for chunk in chunks:
         part = compressor.compress(chunk)

@@ -34,13 +34,17 @@ def _line(obj: dict) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
-CHUNK = 10_000
+#: Changes read and written per step of an export: small, so memory stays flat.
+CHUNK = 500
+#: A change line as SQLite builds it: the stored row's JSON spliced in, never parsed again.
+_LINE = ("'{\"change\":{\"base_hlc\":' || coalesce(json_quote(base_hlc), 'null') || ',\"data\":' || data || "
+         "',\"op\":\"' || op || '\",\"table\":\"' || table_name || '\"}}'")
 
 
 def _select(after: int, upto: int, origin_not: str | None, since: str | None,
             patients: set[str] | None) -> tuple[str, list]:
     local = sorted(records.LOCAL_TABLES)
-    sql = ("SELECT seq, table_name, op, base_hlc, data FROM change_log WHERE seq > ? AND seq <= ? "
+    sql = (f"SELECT table_name, {_LINE} FROM change_log WHERE seq > ? AND seq <= ? "
            f"AND table_name NOT IN ({', '.join('?' for _ in local)})")
     params: list = [after, upto, *local]
     if origin_not:
@@ -73,14 +77,13 @@ def _change_chunks(access: Access, after: int, upto: int, origin_not: str | None
 
     conn = dbmod.connect(db_file(access.store.dir), access.store.data_key)
     conn.text_factory = bytes
+    conn.execute("PRAGMA cache_size = -512")  # one pass in order: a large cache would only hold memory
     try:
         cursor = conn.execute(*_select(after, upto, origin_not, since, patients))
-        line = b'{"change":{"base_hlc":%s,"data":%s,"op":"%s","table":"%s"}}\n'
-        while batch := cursor.fetchmany(CHUNK // 4):
-            counts = Counter(row[1].decode() for row in batch)
-            yield dict(counts), b"".join(
-                [line % (b"null" if base is None else json.dumps(base.decode()).encode(), data, op, table)
-                 for _, table, op, base, data in batch])
+        while batch := cursor.fetchmany(CHUNK):
+            counts = Counter(row[0] for row in batch)
+            yield {table.decode(): count for table, count in counts.items()}, \
+                b"\n".join([row[1] for row in batch]) + b"\n"
     finally:
         conn.close()
 
@@ -174,11 +177,10 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
     level = 19 if pending <= 5000 else 3  # small bundles travel on poor links: squeeze them harder
 
     # Sized to the data, so level 19 on a small bundle does not allocate its full 8 MiB window.
-    # Large bundles compress on zstd's own threads, alongside the Python that builds the lines.
     # Large bundles compress on zstd's own thread, alongside the Python that reads the store,
-    # with a 1 MiB window and 2 MiB jobs so memory stays flat however big the export.
+    # with a 1 MiB window and 512 KiB jobs so memory stays flat however big the export.
     if pending > 5000:
-        params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=2 << 20)
+        params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=1 << 19)
     else:
         params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600)
 

@@ -163,3 +163,25 @@ def test_an_armored_file_with_mail_text_around_it_streams_in(trio, tmp_path):
     damaged.write_bytes(armored.replace(b"-----END AGE ENCRYPTED FILE-----", b""))
     with pytest.raises(IntegrityError):
         bundles.import_file(hub.access, damaged)
+
+
+def test_a_written_bundle_is_read_back_in_chunks_and_a_changed_byte_is_caught(trio, tmp_path):
+    """Issue 19.3: the read-back after a write hashes the file 1 MiB at a time (it read it whole)."""
+    import hashlib
+
+    from telecbt_cli.core.sync import transport
+
+    field, _, hub = trio
+    enrol(field, "Ana")
+    written = transport.write_bundle(field.access, tmp_path, [devices.identity(hub.access)["recipient"]], hub.id)
+    path = tmp_path / f"{written['bundle_id']}.tcb"
+    assert written["verified"] and hashlib.sha256(path.read_bytes()).hexdigest() == written["sha256"]
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as out:
+        out.truncate(3 * 2**20 + 5)
+    transport.read_back(big, hashlib.sha256(b"\0" * (3 * 2**20 + 5)).hexdigest())
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="does not read back as written"):
+        transport.read_back(path, written["sha256"])
