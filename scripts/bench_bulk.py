@@ -327,21 +327,24 @@ def _cli() -> str:
     return str(Path(sys.executable).parent / "telecbt")
 
 
-def timed(cmd: list[str] | str, env: dict, shell: bool = False) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB of the largest process), measured by GNU time.
+def timed(cmd: list[str] | str, env: dict, shell: bool = False) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB of the largest process, CPU seconds of all of them), measured by GNU time.
 
     Not by wait4 here: a child of this (large) process starts as a vfork of it, and the kernel
-    keeps that inherited size as the child's peak; GNU time is small, so its children are not."""
+    keeps that inherited size as the child's peak; GNU time is small, so its children are not.
+    CPU time (user + system, the command and every process it waited for) is reported beside
+    wall time: on a shared machine it varies less."""
     argv = ["sh", "-c", cmd] if shell else list(map(str, cmd))
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *argv], env=env,
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss.name, *argv], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise SystemExit(f"bench: {cmd if shell else ' '.join(map(str, cmd[:4]))} exited {proc.returncode}: "
                              f"{proc.stderr.decode(errors='replace')[-400:]}")
-        return wall, int(rss.read().split()[-1]) / 1024
+        peak, user, system = rss.read().split()[-3:]
+        return wall, int(peak) / 1024, float(user) + float(system)
 
 
 def folder_bytes(path: Path) -> int:
@@ -349,14 +352,17 @@ def folder_bytes(path: Path) -> int:
 
 
 def pair(runs: int, telecbt: callable, reference: callable) -> dict:
-    """Run both `runs` times, alternating; each callable prepares, runs and returns (s, MiB, bytes)."""
+    """Run both `runs` times, alternating; each callable prepares, runs and returns (s, MiB, bytes, cpu s)."""
     samples: dict[str, list] = {"telecbt": [], "reference": []}
     for i in range(runs):
         for name in (("telecbt", "reference") if i % 2 == 0 else ("reference", "telecbt")):
             samples[name].append((telecbt if name == "telecbt" else reference)())
     best = {name: min(values, key=lambda s: s[0]) for name, values in samples.items()}
+    cpu = {name: min(s[3] for s in values) for name, values in samples.items()}
     return {"telecbt_s": round(best["telecbt"][0], 3), "reference_s": round(best["reference"][0], 3),
             "ratio": round(best["telecbt"][0] / best["reference"][0], 3),
+            "telecbt_cpu_s": round(cpu["telecbt"], 2), "reference_cpu_s": round(cpu["reference"], 2),
+            "cpu_ratio": round(cpu["telecbt"] / cpu["reference"], 3) if cpu["reference"] else None,
             "telecbt_rss_mib": round(max(s[1] for s in samples["telecbt"]), 1),
             "reference_rss_mib": round(max(s[1] for s in samples["reference"]), 1),
             "telecbt_bytes": best["telecbt"][2], "reference_bytes": best["reference"][2],
@@ -424,19 +430,19 @@ class Bench:
             out = self.fresh(f"t-{kind}")
             cmd = [_cli(), "export", kind, "--out", str(out), "--encrypt-to", self.recipient,
                    "--store", str(self.fx / "field")]
-            wall, rss = timed(cmd, self.tenv)
+            wall, rss, cpu = timed(cmd, self.tenv)
             size = folder_bytes(out)
             shutil.rmtree(out)
-            return wall, rss, size
+            return wall, rss, size, cpu
 
         def reference():
             out = self.fresh(f"r-{kind}")
             out.mkdir()
             script = _pipeline(self.fx / "plain.db", out, self.recipient, "csv" if kind == "csv" else "ndjson")
-            wall, rss = timed(script, self.env, shell=True)
+            wall, rss, cpu = timed(script, self.env, shell=True)
             size = folder_bytes(out)
             shutil.rmtree(out)
-            return wall, rss, size
+            return wall, rss, size, cpu
 
         return pair(self.runs, telecbt, reference)
 
@@ -447,19 +453,19 @@ class Bench:
 
         def telecbt():
             out = self.fresh("bundle").with_suffix(".tcb")
-            wall, rss = timed([_cli(), "bundle", "export", "--to", self.recipient, "--all", "--out", str(out),
-                               "--store", str(self.fx / "field")], self.tenv)
+            wall, rss, cpu = timed([_cli(), "bundle", "export", "--to", self.recipient, "--all", "--out", str(out),
+                                    "--store", str(self.fx / "field")], self.tenv)
             size = out.stat().st_size
             out.unlink()
-            return wall, rss, size
+            return wall, rss, size, cpu
 
         def reference():
             out = self.fresh("bundle-ref").with_suffix(".age")
-            wall, rss = timed(f"sqlite3 {self.fx / 'plain.db'} \"{query}\" | zstd -3 -q -c | age -r {self.recipient} "
-                              f"> {out}", self.env, shell=True)
+            wall, rss, cpu = timed(f"sqlite3 {self.fx / 'plain.db'} \"{query}\" | zstd -3 -q -c | age -r "
+                                   f"{self.recipient} > {out}", self.env, shell=True)
             size = out.stat().st_size
             out.unlink()
-            return wall, rss, size
+            return wall, rss, size, cpu
 
         return pair(self.runs, telecbt, reference)
 
@@ -467,21 +473,21 @@ class Bench:
         def telecbt():
             store = self.fresh("hub")
             shutil.copytree(self.fx / hub, store)
-            wall, rss = timed([_cli(), "bundle", "import", str(source), "--store", str(store)], self.tenv)
+            wall, rss, cpu = timed([_cli(), "bundle", "import", str(source), "--store", str(store)], self.tenv)
             size = folder_bytes(store)
             shutil.rmtree(store)
-            return wall, rss, size
+            return wall, rss, size, cpu
 
         def reference():
             target = self.fresh("plain-hub").with_suffix(".db")
             shutil.copy(self.fx / plain, target)
             files = [str(source)] if source.is_file() else sorted(str(p) for p in source.iterdir())
-            wall, rss = timed([sys.executable, str(ROOT / "scripts" / "bench_ref_import.py"), str(self.fx / key),
-                               public, str(target), *files], self.env)
+            wall, rss, cpu = timed([sys.executable, str(ROOT / "scripts" / "bench_ref_import.py"), str(self.fx / key),
+                                    public, str(target), *files], self.env)
             size = sum(p.stat().st_size for p in target.parent.glob(target.name + "*"))
             for p in target.parent.glob(target.name + "*"):
                 p.unlink()
-            return wall, rss, size
+            return wall, rss, size, cpu
 
         return pair(runs, telecbt, reference)
 
@@ -505,10 +511,10 @@ class Bench:
         store = self.fx / "full-hub"
 
         def telecbt():
-            return bench_tui.time_to_marker([_cli(), "kiosk", "--store", str(store)], env, "Bienvenido", "kiosk"), 0, 0
+            return bench_tui.time_to_marker([_cli(), "kiosk", "--store", str(store)], env, "Bienvenido", "kiosk"), 0, 0, 0
 
         def reference():
-            return bench_tui.time_to_marker([sys.executable, str(bare)], env, bench_tui.BARE_MARKER, "bare"), 0, 0
+            return bench_tui.time_to_marker([sys.executable, str(bare)], env, bench_tui.BARE_MARKER, "bare"), 0, 0, 0
 
         for _ in range(2):  # warm-up
             telecbt(), reference()
@@ -532,8 +538,9 @@ class Bench:
                 result["bytes_vs_ndjson"] = round(result["telecbt_bytes"] / self.ndjson, 4)
                 ok = ok and result["bytes_vs_ndjson"] <= goal[2]
             result["meets_goal"] = ok
-            sys.stderr.write(f"    telecbt {result['telecbt_s']} s {result['telecbt_rss_mib']} MiB "
-                             f"vs reference {result['reference_s']} s = {result['ratio']}x "
+            sys.stderr.write(f"    telecbt {result['telecbt_s']} s ({result['telecbt_cpu_s']} s CPU) "
+                             f"{result['telecbt_rss_mib']} MiB vs reference {result['reference_s']} s "
+                             f"({result['reference_cpu_s']} s CPU) = {result['ratio']}x (CPU {result['cpu_ratio']}x) "
                              f"({'meets' if ok else 'MISSES'} goal; {time.perf_counter() - started:.0f} s)\n")
         return out
 
@@ -547,13 +554,15 @@ class Bench:
 
 
 def table(results: dict) -> list[str]:
-    lines = ["| row | telecbt | reference | ratio | telecbt peak RSS | telecbt bytes | goal |", "| --- " * 7 + "|"]
+    lines = ["| row | telecbt | reference | ratio (CPU ratio) | telecbt peak RSS | telecbt bytes | goal |",
+             "| --- " * 7 + "|"]
     for row, r in results.items():
         g = r["goal"]
         goal = f"<= {g['ratio']}x" + (f", <= {g['rss_mib']} MiB" if g["rss_mib"] else "") + (
             f", <= 1/{round(1 / g['bytes_vs_ndjson'])} NDJSON" if g["bytes_vs_ndjson"] else "")
-        lines.append(f"| {row} | {r['telecbt_s']} s | {r['reference_s']} s | {r['ratio']}x | {r['telecbt_rss_mib']} MiB "
-                     f"| {r['telecbt_bytes']} | {goal} ({'met' if r['meets_goal'] else 'missed'}) |")
+        lines.append(f"| {row} | {r['telecbt_s']} s | {r['reference_s']} s | {r['ratio']}x ({r.get('cpu_ratio')}x) "
+                     f"| {r['telecbt_rss_mib']} MiB | {r['telecbt_bytes']} | {goal} "
+                     f"({'met' if r['meets_goal'] else 'missed'}) |")
     return lines
 
 

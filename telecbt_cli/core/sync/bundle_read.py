@@ -56,6 +56,8 @@ MAX_WINDOW = 16 * 2**20
 #: (minutes, many GiB), so the header is read and refused before decrypting.
 MAX_WORK_FACTOR = 21
 CHUNK = 1 << 17
+#: A bundle file up to this size is decrypted once, kept in memory for the second pass.
+SMALL_BYTES = 1 << 20
 _AGE_MAGIC = b"age-encryption.org/v1\n"
 _BEGIN, _END = b"-----BEGIN AGE ENCRYPTED FILE-----", b"-----END AGE ENCRYPTED FILE-----"
 _SCRYPT = re.compile(rb"^age-encryption\.org/v1\n-> scrypt \S+ (\d+)\n")
@@ -91,7 +93,7 @@ class Source:
 
     def __init__(self, name: str, handle: BinaryIO, size: int) -> None:
         self.name, self.handle, self.size = name, handle, size
-        self._sealed: bytes | None = None  # a passphrase bundle's compressed plaintext (kept for pass 2)
+        self._sealed: bytes | None = None  # compressed plaintext kept for pass 2: passphrase seals, small files
 
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "bundle") -> "Source":
@@ -145,6 +147,11 @@ class Source:
             scrypt = _SCRYPT.match(head)
             if scrypt:
                 self._sealed = _open_sealed(head + stream.read(MAX_BUNDLE_BYTES), int(scrypt.group(1)), passphrase)
+                self._feed(self._sealed, writer)
+            elif self.size <= SMALL_BYTES:
+                kept = io.BytesIO()
+                pyrage.decrypt_io(_Chain(head, stream), kept, [devices.age_identity(access)])
+                self._sealed = kept.getvalue()
                 self._feed(self._sealed, writer)
             else:
                 pyrage.decrypt_io(_Chain(head, stream), writer, [devices.age_identity(access)])

@@ -228,6 +228,9 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
         stats["already"] = manifest["changes"]
         stats["seen_before"] = True
         return stats
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0] if manifest["changes"] > bundle_apply.BATCH else None
+    if cache is not None:
+        conn.execute(f"PRAGMA cache_size = -{bundle_apply.CACHE_KIB}")
     try:
         with store.write():
             applier = bundle_apply.Applier(access, manifest["bundle_id"], stats)
@@ -247,6 +250,9 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
                          detail={"bundle": manifest["bundle_id"], "from": sender, "changes": manifest["changes"]})
     except _DryRun:
         pass
+    finally:
+        if cache is not None:
+            conn.execute(f"PRAGMA cache_size = {int(cache)}")
     return stats
 
 

@@ -185,3 +185,39 @@ def test_a_written_bundle_is_read_back_in_chunks_and_a_changed_byte_is_caught(tr
     path.write_bytes(bytes(data))
     with pytest.raises(IntegrityError, match="does not read back as written"):
         transport.read_back(path, written["sha256"])
+
+
+def test_bundles_of_a_folder_share_a_commit_but_each_is_whole_or_nothing(trio, tmp_path):
+    """A folder is committed in groups (one disk flush per group); a bundle that fails after writing
+    some rows (a patient code this store already has) is rolled back alone."""
+    from telecbt_cli.core.store.ids import new_patient_code
+    from telecbt_cli.core.sync.transport import import_paths
+    from tests.security import hostile
+
+    field, _, hub = trio
+    taken = patients.add_patient(hub.access, PatientFields(display_name="Already Here"))["code"]
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    recipient = devices.identity(hub.access)["recipient"]
+    for name, who in (("a.tcb", "Before"), ("c.tcb", "After")):
+        code = enrol(field, who)
+        out = io.BytesIO()
+        bundles.export_bundle(field.access, out, [recipient], None, patient_codes=[code])
+        (folder / name).write_bytes(out.getvalue())
+
+    def registry(display_name: str, code: str) -> dict:
+        return hostile.row(field.access, "patients", display_name=display_name, code=code, birth_year=None, sex=None,
+                           language="en", phone=None, email=None, caregiver_name=None, caregiver_contact=None,
+                           notes=None, status="active")
+
+    lines = [hostile.change_line("patients", registry("Half Written", new_patient_code())),
+             hostile.change_line("patients", registry("Clash", taken))]
+    (folder / "b.tcb").write_bytes(hostile.seal(hub.access, hostile.signed_payload(
+        field.access, hostile.header(field.access), lines)))
+    results = {r["file"]: r for r in import_paths(hub.access, [folder])}
+    assert results["a.tcb"]["ok"] and results["c.tcb"]["ok"]
+    assert not results["b.tcb"]["ok"] and "breaks a rule of this store" in results["b.tcb"]["error"]
+    names = sorted(r[0] for r in hub.access.store.conn.execute("SELECT display_name FROM patients"))
+    assert names == ["After", "Already Here", "Before"]
+    assert hub.access.store.conn.execute(
+        "SELECT count(*) FROM change_log WHERE data LIKE '%Half Written%'").fetchone()[0] == 0
