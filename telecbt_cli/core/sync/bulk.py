@@ -174,6 +174,37 @@ def snapshot(conn) -> Iterator[None]:
             conn.execute("ROLLBACK")
 
 
+@contextlib.contextmanager
+def shared_snapshot(access: Access, count: int) -> Iterator[list]:
+    """`count` extra read connections that all see the store at one same moment, for exports that
+    write several files at once. While they take their snapshots the store's own connection holds
+    the write lock (a few milliseconds), so nothing can be committed in between; then it lets go,
+    and writers carry on while the readers read. Rows come back as bytes (`text_factory`)."""
+    from telecbt_cli.core.store import db as dbmod
+    from telecbt_cli.core.store.paths import db_file
+
+    conns: list = []
+    try:
+        for _ in range(count):
+            conn = dbmod.connect(db_file(access.store.dir), access.store.data_key)
+            conn.execute("PRAGMA cache_size = -2048")  # each reads its tables once, in order
+            conn.text_factory = bytes
+            conns.append(conn)
+        gate = access.store.conn
+        gate.execute("BEGIN IMMEDIATE")
+        try:
+            for conn in conns:
+                conn.execute("BEGIN")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
+        finally:
+            gate.execute("ROLLBACK")
+        yield conns
+    finally:
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
 class _ChunkReader(io.RawIOBase):
     """A read-only stream over an iterator of byte chunks, produced only as they are read."""
 
@@ -243,6 +274,57 @@ def _encrypt(chunks: Iterator[bytes], handle, recipients: list) -> None:
 def _discard(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
+    """`chunks` produced on a helper thread, up to `depth` ahead: SQLite builds the next rows (it lets
+    go of the GIL while it works) while this thread compresses and encrypts the last ones, as the
+    stages of a shell pipeline run side by side. The helper has finished when this generator ends,
+    so the caller may use the connection again."""
+    import queue
+    import threading
+
+    box: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(done)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(_Failed(error))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+
+    helper = threading.Thread(target=run, name="telecbt-export-rows", daemon=True)
+    helper.start()
+    try:
+        while (item := box.get()) is not done:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        helper.join()
 
 
 def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL) -> Iterator[bytes]:

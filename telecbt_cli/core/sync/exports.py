@@ -1,9 +1,8 @@
 """Bulk exports of tables as CSV or NDJSON for analysts (FHIR R4 is in `fhir`).
 
 One file per table, streamed in batches through the helpers in `bulk` (snapshot, zstd and age,
-crash-safe writes, audit): see that module for the guarantees. Rows are serialised without a
-Python dict per row: NDJSON lines are built by SQLite (`json_object`, JSON columns through
-`json()`), CSV rows go from the cursor to the C `csv` writer.
+crash-safe writes, audit): see that module for the guarantees. Each row's text is built by
+SQLite (`export_rows`: NDJSON objects with `json_object`, CSV lines), never a Python value per cell.
 
 Where each output goes decides what is done to text (docs/exports.md):
 - CSV is opened in spreadsheets, which run a cell starting with `= + - @`, tab or CR as a
@@ -14,16 +13,13 @@ Where each output goes decides what is done to text (docs/exports.md):
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.errors import UsageError
-from telecbt_cli.core.store.textsafe import FORMULA_PREFIXES, spreadsheet_cell
-from telecbt_cli.core.sync import bulk
+from telecbt_cli.core.sync import bulk, export_rows
 
 #: Tables exported by `export_tables`, in this order.
 TABLES = ("patients", "consents", "diary_entries", "measure_responses", "runs", "appointments", "homework",
@@ -41,60 +37,15 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
 FORMATS = ("csv", "ndjson")
 
 
-class _Tally:
-    rows = 0
+def _columns(conn, table: str) -> list[tuple[str, str, bool]]:
+    """(name, declared type, not null) of each column, in the table's order."""
+    def text(value: str | bytes) -> str:
+        return value.decode() if isinstance(value, bytes) else value
+
+    return [(text(row[1]), text(row[2]), bool(row[3])) for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _formula_flag(columns: list[str]) -> str:
-    """SQL that is 1 when any text cell of the row starts with a formula prefix."""
-    prefixes = ", ".join(_sql_text(p) for p in FORMULA_PREFIXES)
-    return "(" + " OR ".join(f"(typeof({c}) = 'text' AND substr({c}, 1, 1) IN ({prefixes}))" for c in columns) + ")"
-
-
-def _csv_chunks(cursor, columns: list[str], tally: _Tally, flagged: bool) -> Iterator[bytes]:
-    """`flagged`: the cursor's first column says the row holds a formula-like cell."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    yield buffer.getvalue().encode("utf-8")
-    for batch in bulk.batches(cursor):
-        buffer.seek(0)
-        buffer.truncate()
-        if flagged:
-            writer.writerows([spreadsheet_cell(v) for v in row[1:]] if row[0] else row[1:] for row in batch)
-        else:
-            writer.writerows(batch)  # None is written as an empty field
-        tally.rows += len(batch)
-        yield buffer.getvalue().encode("utf-8")
-
-
-def _ndjson_chunks(cursor, tally: _Tally) -> Iterator[bytes]:
-    """Each row is one JSON text made by SQLite's json_object."""
-    for batch in bulk.batches(cursor):
-        tally.rows += len(batch)
-        yield ("\n".join([row[0] for row in batch]) + "\n").encode("utf-8")
-
-
-def _columns(conn, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
-
-
-def _json_object(table: str, columns: list[str]) -> str:
-    """json_object(...) of a row; JSON columns become JSON values when they parse, text otherwise."""
-    def value(column: str) -> str:
-        if column in JSON_COLUMNS.get(table, ()):
-            return f"CASE WHEN json_valid({column}) THEN json({column}) ELSE {column} END"
-        return column
-
-    return "json_object(" + ", ".join(f"'{c}', {value(c)}" for c in columns) + ")"
-
-
-def _table_query(table: str, patient_ids: list[str] | None, since: str | None,
-                 select: str = "*") -> tuple[str, list]:
+def _rows(table: str, patient_ids: list[str] | None, since: str | None) -> export_rows.Rows:
     if table not in TABLES:
         raise ValueError(f"{table} is not exported")
     where, params = ["deleted = 0"], []
@@ -105,8 +56,46 @@ def _table_query(table: str, patient_ids: list[str] | None, since: str | None,
     if since:
         where.append("updated_at >= ?")
         params.append(since)
-    # rowid order is insertion order and needs no sort on a full export.
-    return f"SELECT {select} FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid", params
+    # rowid order is insertion order and needs no sort.
+    return export_rows.Rows(table, " AND ".join(where), tuple(params), whole=patient_ids is None and not since)
+
+
+#: Files written at once: the largest table on one thread, the others on another (two cores).
+WORKERS = 2
+
+
+def _in_parallel(access: Access, tables: Sequence[str], write: Any, done: Any) -> None:
+    """Each table's file written by one of `WORKERS` threads, each with its own connection, all
+    connections on one snapshot; the largest tables start first. The first error is raised once
+    the running files are finished (complete files stay, as in a one-at-a-time export)."""
+    import queue
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    with bulk.shared_snapshot(access, WORKERS) as conns:
+        sizes = {t: conns[0].execute(f"SELECT coalesce(max(rowid), 0) FROM {t}").fetchone()[0] for t in tables}
+        free: queue.Queue = queue.Queue()
+        for conn in conns:
+            free.put(conn)
+
+        def job(table: str) -> str:
+            conn = free.get()
+            try:
+                return write(conn, table)
+            finally:
+                free.put(conn)
+
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="telecbt-export") as pool:
+            running = {pool.submit(job, t): t for t in sorted(tables, key=lambda t: -sizes[t])}
+            try:
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_EXCEPTION)
+                    for future in finished:
+                        table = running.pop(future)
+                        done(table, future.result())
+            except BaseException:
+                for future in running:
+                    future.cancel()
+                raise
 
 
 def export_tables(access: Access, out_dir: Path, fmt: str, patient_codes: Sequence[str] | None = None,
@@ -128,26 +117,42 @@ def export_tables(access: Access, out_dir: Path, fmt: str, patient_codes: Sequen
     recipients, since, patient_ids, out_dir = plan.recipients, plan.since, plan.patient_ids, plan.out_dir
     compress = recipients is not None if compress is None else compress
     suffix = f".{fmt}" + (".zst" if compress else "") + (".age" if recipients else "")
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {table: 0 for table in TABLES}
     files: dict[str, str] = {}
-    conn = access.store.conn
-    with bulk.snapshot(conn):
-        for table in TABLES:
-            columns = _columns(conn, table)
-            tally = _Tally()
-            if fmt == "csv":
-                select = "*" if raw else f"{_formula_flag(columns)}, *"
-                chunks = _csv_chunks(conn.execute(*_table_query(table, patient_ids, since, select)), columns, tally,
-                                     flagged=not raw)
-            else:
-                select = _json_object(table, columns)
-                chunks = _ndjson_chunks(conn.execute(*_table_query(table, patient_ids, since, select)), tally)
-            path = out_dir / f"{table}{suffix}"
-            bulk.write_stream(path, chunks, recipients, compress=compress)
-            counts[table], files[table] = tally.rows, str(path)
-            if progress:
-                progress(table, len(files), len(TABLES))
+
+    def write(conn, table: str) -> str:
+        declared = _columns(conn, table)
+
+        def count(rows: int) -> None:
+            counts[table] += rows
+
+        rows = _rows(table, patient_ids, since)
+        if fmt == "csv":
+            chunks = export_rows.csv_chunks(conn, rows, declared, count, raw)
+        else:
+            chunks = export_rows.ndjson_chunks(conn, rows, [name for name, _, _ in declared],
+                                               JSON_COLUMNS.get(table, ()), count)
+        path = out_dir / f"{table}{suffix}"
+        bulk.write_stream(path, bulk.prefetched(chunks), recipients, compress=compress)
+        return str(path)
+
+    def done(table: str, path: str) -> None:
+        files[table] = path
+        if progress:
+            progress(table, len(files), len(TABLES))
+
+    if access.store.conn.in_transaction:  # the caller's transaction is the snapshot: one file at a time
+        conn = access.store.conn
+        factory, conn.text_factory = conn.text_factory, bytes
+        try:
+            for table in TABLES:
+                done(table, write(conn, table))
+        finally:
+            conn.text_factory = factory
+    else:
+        _in_parallel(access, TABLES, write, done)
     bulk.finish(out_dir)
+    files = {table: files[table] for table in TABLES if table in files}
     return {"format": fmt, "out_dir": str(out_dir), "encrypted": recipients is not None, "compressed": compress,
             "since": since, "patients": None if patient_ids is None else len(patient_ids), "counts": counts,
             "files": files}

@@ -27,7 +27,7 @@ from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.crypto import KdfParams
 from telecbt_cli.core.store.errors import PermissionDenied, UsageError
 from telecbt_cli.core.store.unlock import unlock
-from telecbt_cli.core.sync import bulk, exports, fhir
+from telecbt_cli.core.sync import bulk, export_rows, exports, fhir
 from tests.conftest import SENTINEL, all_bytes_under
 
 CATALOG, _ = cat.build([cat.BUILTIN_DIR])
@@ -100,7 +100,7 @@ def test_ndjson_parses_json_columns(admin, data, tmp_path):
 
 def test_small_batches_stream_the_same_rows(admin, data, tmp_path, monkeypatch):
     whole = exports.export_tables(admin, tmp_path / "a", "ndjson", plaintext=True)
-    monkeypatch.setattr(bulk, "BATCH", 1)
+    monkeypatch.setattr(export_rows, "BATCH", 1)
     small = exports.export_tables(admin, tmp_path / "b", "csv", plaintext=True)
     assert small["counts"] == whole["counts"]
     assert len(read_csv(tmp_path / "b" / "diary_entries.csv")) == 4
@@ -379,3 +379,42 @@ def test_the_standard_tools_read_a_compressed_encrypted_export(admin, data, tmp_
     shown = subprocess.run(f"age -d -i {key} {tmp_path / 'e' / 'patients.ndjson.zst.age'} | zstd -d -q",
                            shell=True, capture_output=True, check=True)
     assert {json.loads(line)["display_name"] for line in shown.stdout.decode().splitlines()} == {f"Ana {SENTINEL}", "Ben"}
+
+
+def test_csv_lines_made_by_sqlite_read_back_as_the_stored_values(admin, data, tmp_path):
+    """Every cell parses back (csv module) to the stored value: quotes, commas, line breaks, CR, unicode,
+    decimals; a row holding a formula-like cell is quoted the same way after its prefix is added."""
+    tricky = enrol(admin, 'Quote " comma , line\nbreak\rcr ñ', phone="=1+2,\"x\"\n")
+    diary.add_entry(admin, tricky["code"], {"pain": 1, "sleep_hours": 7.3, "note": "tab\tand ; semicolon"})
+    for raw in (True, False):
+        out = tmp_path / f"csv-{raw}"
+        exports.export_tables(admin, out, "csv", plaintext=True, raw=raw)
+        conn = admin.store.conn
+        for table in exports.TABLES:
+            cursor = conn.execute(f"SELECT * FROM {table} WHERE deleted = 0 ORDER BY rowid")
+            names = [d[0] for d in cursor.description]
+            stored = [["" if v is None else v for v in row] for row in cursor]
+            with open(out / f"{table}.csv", encoding="utf-8", newline="") as handle:
+                got = list(csv.reader(handle))
+            assert got[0] == names, table
+            assert len(got) - 1 == len(stored), table
+            for row, values in zip(got[1:], stored):
+                for cell, value in zip(row, values):
+                    if isinstance(value, float):
+                        assert float(cell) == value, table
+                    elif isinstance(value, int):
+                        assert int(cell) == value, table
+                    elif raw or not value.startswith(("=", "+", "-", "@", "\t", "\r")):
+                        assert cell == value, table
+                    else:
+                        assert cell == "'" + value, table
+
+
+def test_files_written_at_once_all_show_one_moment(admin, data, tmp_path):
+    """The readers of a parallel export share one snapshot: a change committed after they took it is
+    in none of them, though the store's own connection sees it (and may write while they read)."""
+    with bulk.shared_snapshot(admin, 2) as readers:
+        late = diary.add_entry(admin, data["ben"]["code"], {"pain": 9})
+        seen = [{r[0] for r in conn.execute("SELECT id FROM diary_entries")} for conn in readers]
+    assert seen[0] == seen[1] and late["id"].encode() not in seen[0] and len(seen[0]) == 4
+    assert admin.store.conn.execute("SELECT count(*) FROM diary_entries").fetchone()[0] == 5
