@@ -3,8 +3,10 @@ snapshot, batches of rows, the output folder, crash-safe and age-encrypted file 
 
 Streaming. A table is read through its cursor in batches of `BATCH` rows and written as it
 is read, so a table of any size costs one batch of memory. Every export reads inside one read
-transaction (`snapshot`), so all files show the store at the same moment, even if another
-telecbt process writes meanwhile.
+transaction (`snapshot`), or on several connections that took one snapshot together
+(`shared_snapshot`), so all files show the store at the same moment, even if another telecbt
+process writes meanwhile. `prefetched` reads the next rows on a helper thread while the file
+is compressed (`compressed`, zstd on its own thread) and encrypted, as a shell pipeline would.
 
 Crash safety. Each file is written to `<name>.tmp` in the output folder (mode 0600), flushed
 with fsync and renamed into place; a failure removes the temporary file. Files already
