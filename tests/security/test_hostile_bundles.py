@@ -26,17 +26,15 @@ from telecbt_cli.core.store.ids import new_patient_code
 from telecbt_cli.core.sync import bundles, devices
 from telecbt_cli.core.sync.transport import import_paths
 from tests.conftest import run_telecbt
-from tests.core.sync.sites import Site, link
+from tests.core.sync.sites import Site, linked
 from tests.security import hostile
 
 
 @pytest.fixture
 def sites(tmp_path):
-    made = [Site(tmp_path, n) for n in ("field", "hub")]
-    link(*made)
-    yield made
-    for site in made:
-        site.access.close()
+    """A field laptop and a hub that trust each other."""
+    with linked(tmp_path, "field", "hub") as made:
+        yield made
 
 
 def counts(site: Site) -> dict:

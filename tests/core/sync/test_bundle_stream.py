@@ -14,7 +14,7 @@ from telecbt_cli.core.clinical.patients import PatientFields
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import IntegrityError
 from telecbt_cli.core.sync import bundle_apply, bundle_read, bundles, devices
-from tests.core.sync.sites import Site, link
+from tests.core.sync.sites import Site, link, linked
 
 TABLES = ("patients", "consents", "diary_entries", "conflicts")
 
@@ -36,11 +36,8 @@ def snapshot(site: Site) -> dict:
 
 @pytest.fixture
 def trio(tmp_path):
-    made = [Site(tmp_path, n) for n in ("field", "other", "hub")]
-    link(*made)
-    yield made
-    for site in made:
-        site.access.close()
+    with linked(tmp_path, "field", "other", "hub") as made:
+        yield made
 
 
 def busy_history(field: Site, other: Site) -> None:
