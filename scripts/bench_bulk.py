@@ -22,6 +22,7 @@ Rows (each command runs as a real process; wall time, and peak RSS from GNU time
 | bundle_export | `bundle export --to R --all` | `sqlite3 plain.db "SELECT json_object('change', …) FROM change_log" \\| zstd -3 \\| age -r R` |
 | import_weekly | `bundle import FOLDER` of 1,000 one-week bundles (one patient each: 7 diary entries, a PHQ-9, a session with its reminder and homework, 2 messages) into a hub that has the patients | ref_import.py on the same files, one transaction per bundle |
 | kiosk | `telecbt kiosk` to its first screen in an 80x24 pty | bare Textual app (scripts/bench_tui.py) |
+| hostile | `bundle import` of a 96 KiB file expanding to 1 GiB (unsigned) and of a sparse 3 GiB file | none: refused with exit 6 in under 2 s and 200 MiB (issue 12.5, 12.8) |
 
 `plain.db` is a plain SQLite copy of the store (sqlcipher_export). With --scale K (e.g. 10) the
 same rows run on a store K times larger (K x N patients), to check that peak RSS stays flat
@@ -51,7 +52,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench-cache"
 PASS = "bench passphrase"
-ROWS = ("import_full", "export_ndjson", "export_csv", "export_fhir", "bundle_export", "import_weekly", "kiosk")
+ROWS = ("import_full", "export_ndjson", "export_csv", "export_fhir", "bundle_export", "import_weekly", "kiosk",
+        "hostile")
 SCALE_ROWS = ("import_full", "export_ndjson", "export_csv", "bundle_export")
 #: row: (max ratio to the reference, max peak RSS MiB or None, max output bytes / NDJSON bytes or None)
 GOALS = {"import_full": (1.5, 100, None), "export_ndjson": (1.5, None, 1 / 8), "export_csv": (1.5, None, None),
@@ -525,6 +527,9 @@ class Bench:
         for row in rows:
             sys.stderr.write(f"  {row} ...\n")
             started = time.perf_counter()
+            if row == "hostile":
+                out[row] = self.hostile()
+                continue
             if row.startswith("export_"):
                 out[row] = self.export_row(row.removeprefix("export_"))
             else:
@@ -544,6 +549,50 @@ class Bench:
                              f"({'meets' if ok else 'MISSES'} goal; {time.perf_counter() - started:.0f} s)\n")
         return out
 
+    def hostile(self) -> dict:
+        """Issue 12.5 and 12.8, timed: bundles that must be refused (exit 6) in under 2 s and 200 MiB.
+
+        `bomb`: a ~96 KiB file, sealed to the hub, whose header names a device the hub trusts,
+        expanding to 1 GiB of tiny lines with no valid signature. `huge`: a sparse 3 GiB file."""
+        import pyrage
+        import zstandard
+
+        from telecbt_cli.core.store.unlock import unlock
+        from telecbt_cli.core.sync import devices
+
+        field = unlock(self.fx / "field", None, PASS)
+        hub = unlock(self.fx / "full-hub", None, PASS)
+        header = {"header": {"format": "telecbt-bundle", "version": 1, "bundle_id": "0" * 36,
+                             "source_device": field.store.device_id, "created": "2026-01-01T00:00:00.000Z",
+                             "recipients": [], "to_device": None, "from_seq": 0, "partial": True}}
+        recipient = pyrage.x25519.Recipient.from_str(devices.identity(hub)["recipient"])
+        field.close()
+        hub.close()
+        compressor = zstandard.ZstdCompressor(level=1).compressobj()
+        parts = [compressor.compress(json.dumps(header).encode() + b"\n")]
+        filler = b"{}\n" * (1 << 20)
+        parts += [compressor.compress(filler) for _ in range(342)] + [compressor.flush()]
+        bomb = self.work / "bomb.tcb"
+        bomb.write_bytes(pyrage.encrypt(b"".join(parts), [recipient]))
+        huge = self.work / "huge.tcb"
+        with open(huge, "wb") as out:
+            out.truncate(3 * 2**30)
+        result = {}
+        for name, path in (("bomb", bomb), ("huge", huge)):
+            store = self.fresh("hostile-hub")
+            shutil.copytree(self.fx / "full-hub", store)
+            argv = ["/usr/bin/time", "-f", "%e %M", "-o", str(self.work / "hostile.time"), _cli(), "bundle", "import",
+                    str(path), "--store", str(store)]
+            code = subprocess.run(argv, env=self.tenv, capture_output=True).returncode
+            wall, peak = (self.work / "hostile.time").read_text().split()[-2:]
+            result[name] = {"file_bytes": path.stat().st_size, "exit_code": code, "seconds": float(wall),
+                            "peak_rss_mib": round(int(peak) / 1024, 1)}
+            result[name]["meets_goal"] = code == 6 and float(wall) < 2 and int(peak) / 1024 < 200
+            shutil.rmtree(store)
+        huge.unlink()
+        sys.stderr.write(f"    hostile: {json.dumps(result)}\n")
+        return result
+
     @property
     def ndjson(self) -> int:
         if not hasattr(self, "_ndjson"):
@@ -557,6 +606,11 @@ def table(results: dict) -> list[str]:
     lines = ["| row | telecbt | reference | ratio (CPU ratio) | telecbt peak RSS | telecbt bytes | goal |",
              "| --- " * 7 + "|"]
     for row, r in results.items():
+        if row == "hostile":
+            lines += [f"| hostile {name} ({h['file_bytes']} bytes) | {h['seconds']} s, exit {h['exit_code']} | - | - "
+                      f"| {h['peak_rss_mib']} MiB | - | exit 6, < 2 s, < 200 MiB ({'met' if h['meets_goal'] else 'missed'}) |"
+                      for name, h in r.items()]
+            continue
         g = r["goal"]
         goal = f"<= {g['ratio']}x" + (f", <= {g['rss_mib']} MiB" if g["rss_mib"] else "") + (
             f", <= 1/{round(1 / g['bytes_vs_ndjson'])} NDJSON" if g["bytes_vs_ndjson"] else "")

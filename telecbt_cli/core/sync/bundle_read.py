@@ -45,9 +45,9 @@ VERSION = 1
 MAX_BUNDLE_BYTES = 512 * 2**20
 MAX_PLAINTEXT_BYTES = 4 * 2**30
 #: Plaintext may be at most this many times the file's size (above RATIO_FLOOR). Real bundles
-#: compress 8-15x; a decompression bomb compresses thousands of times.
+#: compress 8-15x; a decompression bomb compresses thousands of times (96 KiB -> 1 GiB).
 MAX_RATIO = 100
-RATIO_FLOOR = 64 * 2**20
+RATIO_FLOOR = 16 * 2**20
 MAX_LINE_BYTES = 4 * 2**20
 #: The largest zstd window a bundle may ask for (telecbt writes 1-8 MiB windows).
 MAX_WINDOW = 16 * 2**20
