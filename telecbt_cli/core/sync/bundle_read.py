@@ -209,7 +209,7 @@ def _binary(handle: BinaryIO) -> BinaryIO:
     """The binary age stream: the file itself, or its ASCII armor decoded as it is read."""
     head = handle.read(len(_AGE_MAGIC))
     handle.seek(0)
-    return handle if head == _AGE_MAGIC else _Dearmor(handle)
+    return handle if head == _AGE_MAGIC else io.BufferedReader(_Dearmor(handle), CHUNK)
 
 
 class _Dearmor(io.RawIOBase):

@@ -218,3 +218,17 @@ def test_bundles_of_a_folder_share_a_commit_but_each_is_whole_or_nothing(trio, t
     assert names == ["After", "Already Here", "Before"]
     assert hub.access.store.conn.execute(
         "SELECT count(*) FROM change_log WHERE data LIKE '%Half Written%'").fetchone()[0] == 0
+
+
+def test_an_armored_passphrase_bundle_streams_in(trio, tmp_path):
+    """The scrypt header of an armored bundle is found (its first bytes come a line at a time)."""
+    import pyrage
+
+    field, _, hub = trio
+    enrol(field, "Ana")
+    out = io.BytesIO()
+    bundles.export_bundle(field.access, out, [], None, since_last=False, passphrase="a long bundle passphrase")
+    compressed = pyrage.passphrase.decrypt(out.getvalue(), "a long bundle passphrase")
+    path = tmp_path / "sealed.age"
+    path.write_bytes(b"see attached\n" + pyrage.passphrase.encrypt(compressed, "a long bundle passphrase", armored=True))
+    assert bundles.import_file(hub.access, path, passphrase="a long bundle passphrase")["inserted"] == 2
