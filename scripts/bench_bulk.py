@@ -10,8 +10,10 @@ real SQLCipher store and cached under `bench-cache/<hash>/` (git-ignored), the h
 covering this builder's source, its parameters and the schema steps; the full bundle
 and 1,000 one-week bundles are made once, with telecbt, into the same cache.
 
-Rows (each command runs as a real process; wall time, and peak RSS from GNU time; best of
---runs, runs alternate between telecbt and its reference):
+Rows (each command runs as a real process; wall time, and peak RSS and CPU time (user + system,
+all processes of a pipeline) from GNU time; best of --runs, runs alternate between telecbt and
+its reference; on a shared machine the CPU ratio varies less than the wall-time ratio, which is
+the one the goals use):
 
 | row | telecbt | reference |
 | --- | --- | --- |
