@@ -191,6 +191,7 @@ DIARY = {"pain": 4, "locations": "[]", "mood": None, "sleep_hours": None, "sleep
     ({"locations": "not json"}, "locations is not a list"),
     ({"note": "x" * 2001}, "note is longer"),
     ({"source": "telepathy"}, "source must be one of"),
+    ({"entry_at": "2026-12-30T08:00:00.000Z"}, "in the future"),  # a month after the row was written
 ])
 def test_diary_rows_from_a_trusted_device_follow_the_diary_rules(sites, values, rule):
     """Issue 12.6 (pain 99): the same checks as `telecbt diary add`, and nothing is written."""

@@ -37,11 +37,9 @@ def parse_when(text: str, now: datetime | None = None) -> str:
 def _number(name: str, value: object) -> int | float | None:
     if value is None:
         return None
-    low, high, whole = NUMERIC[name]
-    if whole and type(value) is int and low <= value <= high:  # the common case, checked first
-        return value
     if isinstance(value, bool):  # True would otherwise pass as 1
         raise UsageError(f"{name.replace('_', ' ')} must be a number")
+    low, high, whole = NUMERIC[name]
     try:
         number = float(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else value
     except (TypeError, ValueError):
@@ -56,7 +54,7 @@ def _number(name: str, value: object) -> int | float | None:
 
 
 def _items(name: str, value: object) -> list[str]:
-    if not value:
+    if value is None:
         return []
     items = value if isinstance(value, list) else str(value).split(",")
     clean = [str(item).strip() for item in items if str(item).strip()]
@@ -70,43 +68,6 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
         raise UsageError(f"unknown diary field(s): {', '.join(unknown)}")
-    out = _checked_values(values, require_pain)
-    when = values.get("entry_at")
-    if when is None:
-        out["entry_at"] = parse_when(datetime.now(timezone.utc).isoformat(), now)
-    elif isinstance(when, str):
-        out["entry_at"] = parse_when(when, now)
-    else:
-        raise UsageError("the entry time must be text such as 2026-11-27 08:30")
-    return out
-
-
-def check_stored(row: dict) -> None:
-    """A stored diary row (as a bundle carries it) against the rules of `check_entry`.
-
-    The entry time is not compared with this device's clock: it was checked where it was
-    typed, and two devices' clocks may differ."""
-    values = {name: row.get(name) for name in (*NUMERIC, "note")}
-    for name in ("locations", *LISTS):
-        text = row.get(name)
-        if text is None or text == "[]":
-            values[name] = []
-            continue
-        try:
-            items = json.loads(text)
-        except (TypeError, ValueError):
-            raise UsageError(f"{name} is not a list") from None
-        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-            raise UsageError(f"{name} is not a list of words")
-        values[name] = items
-    if row.get("source") not in SOURCES:
-        raise UsageError(f"source must be one of {', '.join(SOURCES)}")
-    if not isinstance(row.get("entry_at"), str):
-        raise UsageError("the entry time is missing")
-    _checked_values(values, require_pain=row["source"] in RATED_BY_PATIENT)
-
-
-def _checked_values(values: dict, require_pain: bool) -> dict:
     out: dict = {name: _number(name, values.get(name)) for name in NUMERIC}
     if require_pain and out["pain"] is None:
         raise UsageError("a diary entry needs a pain rating from 0 to 10 (--pain)")
@@ -123,7 +84,34 @@ def _checked_values(values: dict, require_pain: bool) -> dict:
     if note is not None and len(str(note)) > 2000:
         raise UsageError("the note is longer than 2000 characters")
     out["note"] = str(note) if note not in (None, "") else None
+    when = values.get("entry_at")
+    if when is None:
+        out["entry_at"] = parse_when(datetime.now(timezone.utc).isoformat(), now)
+    elif isinstance(when, str):
+        out["entry_at"] = parse_when(when, now)
+    else:
+        raise UsageError("the entry time must be text such as 2026-11-27 08:30")
     return out
+
+
+def check_stored(row: dict) -> None:
+    """A stored diary row (as a bundle carries it) against `check_entry`, as of when it was written:
+    its entry time is compared with its own `created_at`, not with this device's clock."""
+    values = {name: row.get(name) for name in FIELDS}
+    for name in ("locations", *LISTS):
+        text = values[name]
+        try:
+            values[name] = [] if text is None or text == "[]" else json.loads(text)
+        except (TypeError, ValueError):
+            raise UsageError(f"{name} is not a list") from None
+        if not isinstance(values[name], list) or not all(isinstance(item, str) for item in values[name]):
+            raise UsageError(f"{name} is not a list of words")
+    if row.get("source") not in SOURCES:
+        raise UsageError(f"source must be one of {', '.join(SOURCES)}")
+    if not isinstance(row.get("entry_at"), str) or not isinstance(row.get("created_at"), str):
+        raise UsageError("the entry time is missing")
+    written = parse_local(row["created_at"])
+    check_entry(values, require_pain=row["source"] in RATED_BY_PATIENT, now=written)
 
 
 def _row_values(values: dict) -> dict:
