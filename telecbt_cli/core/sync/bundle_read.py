@@ -114,7 +114,7 @@ class Source:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
-            raise IntegrityError(f"{path.name} is not a regular file (a device, pipe or socket): skipped")
+            raise IntegrityError(f"{path.name} is not a regular file (a device, pipe or socket): not read")
         if info.st_size > MAX_BUNDLE_BYTES:
             os.close(fd)
             raise IntegrityError(f"{path.name} is larger than {MAX_BUNDLE_BYTES // 2**20} MiB: refusing it")

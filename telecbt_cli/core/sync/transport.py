@@ -100,17 +100,17 @@ def _folder_entries(folder: Path) -> tuple[list[Path], list[dict]]:
     with os.scandir(folder) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.is_symlink():
-                why = "a symbolic link (not followed)"
+                why = "a symbolic link: not followed"
             elif entry.is_dir(follow_symlinks=False):
                 continue
             elif not entry.is_file(follow_symlinks=False):
-                why = "not a regular file (a device, pipe or socket)"
+                why = "not a regular file (a device, pipe or socket): not opened"
             elif Path(entry.name).suffix in BUNDLE_SUFFIXES:
                 files.append(Path(entry.path))
                 continue
             else:
                 continue
-            skipped.append({"file": entry.name, "ok": False, "skipped": True, "error": f"skipped: {why}",
+            skipped.append({"file": entry.name, "ok": False, "skipped": True, "error": why,
                             "exit_code": int(IntegrityError.exit_code)})
     return files, skipped
 
