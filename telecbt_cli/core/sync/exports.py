@@ -133,7 +133,11 @@ def export_tables(access: Access, out_dir: Path, fmt: str, patient_codes: Sequen
             chunks = export_rows.ndjson_chunks(conn, rows, [name for name, _, _ in declared],
                                                JSON_COLUMNS.get(table, ()), count)
         path = out_dir / f"{table}{suffix}"
-        bulk.write_stream(path, bulk.prefetched(chunks), recipients, compress=compress)
+        ahead = bulk.prefetched(chunks)
+        try:
+            bulk.write_stream(path, ahead, recipients, compress=compress)
+        finally:
+            ahead.close()  # a failed write stops the reading thread before its connection is closed
         return str(path)
 
     def done(table: str, path: str) -> None:

@@ -418,3 +418,29 @@ def test_files_written_at_once_all_show_one_moment(admin, data, tmp_path):
         seen = [{r[0] for r in conn.execute("SELECT id FROM diary_entries")} for conn in readers]
     assert seen[0] == seen[1] and late["id"].encode() not in seen[0] and len(seen[0]) == 4
     assert admin.store.conn.execute("SELECT count(*) FROM diary_entries").fetchone()[0] == 5
+
+
+def test_a_full_disk_stops_the_reading_threads_and_leaves_no_temporary_file(admin, data, tmp_path):
+    """Two files are written at once: when the disk fills, both readers stop and nothing half-written stays."""
+    import subprocess
+    import threading
+
+    from telecbt_cli.core.store import records
+    from telecbt_cli.core.store.errors import StorageError
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        with admin.store.write():
+            for n in range(3000):
+                records.insert(admin.store, "messages", {"patient_id": data["ben"]["id"], "direction": "to_patient",
+                                                         "kind": "message", "sender": "alice", "body": f"m{n} " * 20,
+                                                         "sent_at": now_iso(), "read_at": None})
+        with pytest.raises(StorageError, match="full"):
+            exports.export_tables(admin, disk / "out", "csv", plaintext=True)
+        assert not [t for t in threading.enumerate() if t.name.startswith("telecbt-export")]
+        assert not list((disk / "out").glob("*.tmp"))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
