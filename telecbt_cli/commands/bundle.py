@@ -158,8 +158,9 @@ def import_(
                     f"{r['conflicts']} conflict(s){note}.", style="green")
             else:
                 say(f"{r['file']}: skipped: {r['error']}", style="red")
-    if any(not r["ok"] for r in results):
-        raise typer.Exit(int(IntegrityError.exit_code))
+    failed = [r for r in results if not r["ok"]]
+    if failed:
+        raise typer.Exit(failed[0].get("exit_code", int(IntegrityError.exit_code)))
 
 
 @app.command()

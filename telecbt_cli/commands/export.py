@@ -33,11 +33,17 @@ EncryptOpt = Annotated[Optional[list[str]], typer.Option(
     help="Encrypt every file to this age recipient (files end in .age); repeat for several recipients.")]
 PlaintextOpt = Annotated[bool, typer.Option("--plaintext", help="Write patient data unencrypted (not for viewers).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Write into a folder that is not empty.")]
+CompressOpt = Annotated[Optional[bool], typer.Option(
+    "--compress/--no-compress", show_default=False,
+    help="Compress each file with zstd (.zst); the default with --encrypt-to, not with --plaintext.")]
+RawOpt = Annotated[bool, typer.Option(
+    "--raw", help="Write cells exactly as stored: without it, a cell starting with = + - @ gets a leading ' so "
+                  "a spreadsheet shows it as text instead of running it as a formula.")]
 
 
 def _run(kind: str, out: Path | None, patients: list[str] | None, since: str | None, encrypt_to: list[str] | None,
          plaintext: bool, force: bool, store, user, passphrase_file, passphrase_fd, json_out: bool,
-         content: Path | None = None) -> None:
+         content: Path | None = None, compress: bool | None = None, raw: bool = False) -> None:
     from telecbt_cli.core.store.errors import UsageError
     from telecbt_cli.core.store.timeparse import parse_since
     from telecbt_cli.core.sync import bulk, exports, fhir
@@ -58,7 +64,8 @@ def _run(kind: str, out: Path | None, patients: list[str] | None, since: str | N
                                       plaintext=plaintext, force=force, progress=progress)
         else:
             result = exports.export_tables(access, out, kind, patients or None, since_iso, encrypt_to=encrypt_to,
-                                           plaintext=plaintext, force=force, progress=progress)
+                                           plaintext=plaintext, force=force, progress=progress, compress=compress,
+                                           raw=raw)
     if plaintext:
         say(f"Warning: files hold patient data in clear: {result['out_dir']}. Keep them on an encrypted disk, "
             "share them only through a secure channel and delete them when done.", style="yellow")
@@ -68,31 +75,35 @@ def _run(kind: str, out: Path | None, patients: list[str] | None, since: str | N
     what = ", ".join(f"{name} {count}" for name, count in result["counts"].items())
     files = len(result["files"])
     lock = " (age-encrypted)" if result["encrypted"] else ""
+    if result.get("compressed"):
+        lock = " (zstd-compressed" + (", age-encrypted)" if result["encrypted"] else ")")
     say(f"Wrote {files} file(s){lock} to {result['out_dir']}: {what}.", style="green")
 
 
 @app.command()
 def csv(
     out: OutOpt, patient: PatientOpt = None, since: SinceOpt = None, encrypt_to: EncryptOpt = None,
-    plaintext: PlaintextOpt = False, force: ForceOpt = False,
+    plaintext: PlaintextOpt = False, force: ForceOpt = False, compress: CompressOpt = None, raw: RawOpt = False,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """One CSV file per table (JSON columns stay JSON text). Needs --encrypt-to or --plaintext."""
+    """One CSV file per table (JSON columns stay JSON text). Needs --encrypt-to or --plaintext.
+
+    Cells that a spreadsheet would run as formulas get a leading ' unless --raw."""
     _run("csv", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
-         json_out)
+         json_out, compress=compress, raw=raw)
 
 
 @app.command()
 def ndjson(
     out: OutOpt, patient: PatientOpt = None, since: SinceOpt = None, encrypt_to: EncryptOpt = None,
-    plaintext: PlaintextOpt = False, force: ForceOpt = False,
+    plaintext: PlaintextOpt = False, force: ForceOpt = False, compress: CompressOpt = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """One NDJSON file per table (one JSON object a line). Needs --encrypt-to or --plaintext."""
     _run("ndjson", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
-         json_out)
+         json_out, compress=compress)
 
 
 PostOpt = Annotated[Optional[str], typer.Option(

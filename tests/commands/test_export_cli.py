@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyrage
 import pytest
+import zstandard
 from typer.testing import CliRunner
 
 from telecbt_cli.cli import app
@@ -90,12 +91,17 @@ def test_encrypted_export_holds_no_plaintext(codes, tmp_path):
     result = invoke("export", "csv", "--out", str(out), "--encrypt-to", str(identity.to_public()))
     assert result.exit_code == 0, result.stderr
     assert "in clear" not in result.stderr and "age-encrypted" in result.stderr
-    assert all(p.name.endswith(".csv.age") for p in out.iterdir())
+    assert all(p.name.endswith(".csv.zst.age") for p in out.iterdir())  # compressed before age by default
     fhir_out = tmp_path / "enc-fhir"
     assert invoke("export", "fhir", "--out", str(fhir_out), "--encrypt-to", str(identity.to_public())).exit_code == 0
     assert SENTINEL.encode() not in all_bytes_under(out, fhir_out)
-    text = pyrage.decrypt((out / "patients.csv.age").read_bytes(), [identity]).decode()
+    text = zstandard.ZstdDecompressor().decompressobj().decompress(
+        pyrage.decrypt((out / "patients.csv.zst.age").read_bytes(), [identity])).decode()
     assert f"Ana {SENTINEL}" in text
+    plain_out = tmp_path / "enc-plain"
+    assert invoke("export", "csv", "--out", str(plain_out), "--no-compress", "--encrypt-to",
+                  str(identity.to_public())).exit_code == 0
+    assert f"Ana {SENTINEL}" in pyrage.decrypt((plain_out / "patients.csv.age").read_bytes(), [identity]).decode()
     assert invoke("export", "csv", "--out", str(tmp_path / "bad"), "--encrypt-to", "age1xyz").exit_code == 2
 
 

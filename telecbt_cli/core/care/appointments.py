@@ -45,6 +45,19 @@ def _check_link(link: str | None) -> str | None:
     return link.strip()
 
 
+def check_stored(row: dict) -> None:
+    """A stored session (as a bundle carries it) against the rules of `schedule` and `record`."""
+    if row.get("mode") not in MODES:
+        raise UsageError(f"mode must be one of {', '.join(MODES)}")
+    if row.get("status") not in ("scheduled", *OUTCOMES):
+        raise UsageError(f"status must be scheduled or one of {', '.join(OUTCOMES)}")
+    feedback = row.get("feedback")
+    if feedback is not None and (isinstance(feedback, bool) or not isinstance(feedback, int) or not 1 <= feedback <= 5):
+        raise UsageError("feedback is a rating from 1 to 5")
+    if row.get("link") is not None and (not isinstance(row["link"], str) or _check_link(row["link"]) != row["link"]):
+        raise UsageError("the link is not a call link")
+
+
 def schedule(access: Access, catalog: Catalog, code: str, at: str, mode: str, module_id: str | None = None,
              clinician: str | None = None, link: str | None = None, minutes: int | None = None) -> dict:
     """Book a session and queue its reminder in the email outbox."""

@@ -24,6 +24,7 @@ NUMERIC = {  # field: (low, high, whole number)
 #: Entries a patient makes (typed in by staff, or at the kiosk) always carry a pain rating;
 #: imported device data may hold only sleep or steps.
 RATED_BY_PATIENT = ("manual", "kiosk")
+SOURCES = (*RATED_BY_PATIENT, "import")
 LISTS = ("triggers", "coping", "meds")
 FIELDS = ("entry_at", "pain", "locations", *[k for k in NUMERIC if k != "pain"], *LISTS, "note")
 CLOCK_SKEW = timedelta(minutes=10)
@@ -105,6 +106,26 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     else:
         raise UsageError("the entry time must be text such as 2026-11-27 08:30")
     return out
+
+
+def check_stored(row: dict) -> None:
+    """A stored diary row (as a bundle carries it) against `check_entry`, as of when it was written:
+    its entry time is compared with its own `created_at`, not with this device's clock."""
+    values = {name: row.get(name) for name in FIELDS}
+    for name in ("locations", *LISTS):
+        text = values[name]
+        try:
+            values[name] = [] if text is None or text == "[]" else json.loads(text)
+        except (TypeError, ValueError):
+            raise UsageError(f"{name} is not a list") from None
+        if not isinstance(values[name], list) or not all(isinstance(item, str) for item in values[name]):
+            raise UsageError(f"{name} is not a list of words")
+    if row.get("source") not in SOURCES:
+        raise UsageError(f"source must be one of {', '.join(SOURCES)}")
+    if not isinstance(row.get("entry_at"), str) or not isinstance(row.get("created_at"), str):
+        raise UsageError("the entry time is missing")
+    written = parse_local(row["created_at"])
+    check_entry(values, require_pain=row["source"] in RATED_BY_PATIENT, now=written)
 
 
 def _row_values(values: dict) -> dict:

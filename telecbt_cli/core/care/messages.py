@@ -11,6 +11,15 @@ from telecbt_cli.core.store.errors import UsageError
 MAX_LENGTH = 2000
 
 
+def check_stored(row: dict) -> None:
+    """A stored message (as a bundle carries it) against the rules of `send`."""
+    body = row.get("body")
+    if not isinstance(body, str) or not body.strip():
+        raise UsageError("the message is empty")
+    if len(body) > MAX_LENGTH:
+        raise UsageError(f"a message is at most {MAX_LENGTH} characters")
+
+
 def send(access: Access, code: str, text: str, from_patient: bool = False) -> dict:
     """A message to the patient (from staff), or one the patient wrote (at a kiosk, on paper)."""
     access.require("write")

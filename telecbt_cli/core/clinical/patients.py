@@ -251,3 +251,33 @@ def patient_id_for(access: Access, code: str) -> str:
 def patient_language(access: Access, code: str) -> str:
     return _resolve(access, code)["language"]
 
+
+def check_stored(row: dict) -> None:
+    """A stored registry row (as a bundle carries it) against the rules of `add_patient`."""
+    registry = {f.name: row.get(f.name) for f in fields(PatientFields)}
+    if not isinstance(registry["display_name"], str) or not registry["display_name"].strip():
+        raise UsageError("a patient needs a name or alias")
+    if registry["birth_year"] is not None and (isinstance(registry["birth_year"], bool)
+                                               or not isinstance(registry["birth_year"], int)):
+        raise UsageError("year of birth must be a whole number")
+    if not isinstance(registry["language"], str):
+        raise UsageError("language is a code such as en, es or pt-BR")
+    _clean(registry)
+    if parse_patient_code(str(row.get("code"))) != row.get("code"):
+        raise UsageError("the patient code is not a valid code")
+    if row.get("status") not in ("active", "archived"):
+        raise UsageError("status must be active or archived")
+
+
+def check_stored_consent(row: dict) -> None:
+    """A stored consent event against the rules of `record_consent` and `withdraw_consent`."""
+    if row.get("action") == "given":
+        if row.get("method") not in CONSENT_METHODS:
+            raise UsageError(f"consent method must be one of {', '.join(CONSENT_METHODS)}")
+        if not isinstance(row.get("version"), str) or not row["version"].strip():
+            raise UsageError("a consent needs the version of its form")
+    elif row.get("action") != "withdrawn":
+        raise UsageError("a consent event is given or withdrawn")
+    for key in ("version", "witness"):
+        if isinstance(row.get(key), str) and len(row[key]) > _TEXT_LIMIT:
+            raise UsageError(f"{key} is longer than {_TEXT_LIMIT} characters")

@@ -10,6 +10,7 @@ from telecbt_cli.core.store.textsafe import fold
 
 BUSY_TIMEOUT_MS = 5000
 DatabaseError = sqlcipher3.DatabaseError
+IntegrityConstraintError = sqlcipher3.IntegrityError
 Connection = sqlcipher3.Connection
 
 
@@ -51,7 +52,6 @@ def _open(path: Path, key: bytes, page_size: int, create: bool, exclusive: bool 
         conn.execute("PRAGMA cipher_log_level = NONE")
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute(f"PRAGMA cipher_page_size = {page_size}")
-        conn.execute("PRAGMA cipher_memory_security = ON")
         if exclusive:  # before the first read: SQLite then never touches the shared-memory file
             conn.execute("PRAGMA locking_mode = EXCLUSIVE")
         try:

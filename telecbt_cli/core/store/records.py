@@ -20,6 +20,8 @@ LOCAL_TABLES = frozenset({"users", "outbox", "patient_pins"})
 _TABLES = frozenset({"users", "patients", "consents", "runs", "measure_responses", "safety_alerts",
                      "diary_entries", "plans", "goals", "homework", "appointments", "messages", "outbox",
                      "patient_flags"})
+#: Tables whose changes travel in bundles.
+SYNCED_TABLES = _TABLES - LOCAL_TABLES
 
 
 def _table(name: str) -> str:

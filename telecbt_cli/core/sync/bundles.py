@@ -3,62 +3,48 @@
 Format (docs/bundle-format.md): the age plaintext is one zstd stream of NDJSON lines:
 a header line, one line per change, and a last line holding the manifest (counts,
 change range, payload digest, acknowledgements, audit-chain head) and its Ed25519
-signature. Export streams (generator -> zstd -> age) in constant memory. Import
-decrypts in memory (bounded), verifies signature, digest and version first, and only
-then applies every change in one transaction; a bundle or a change seen before
-changes nothing, and any order of the same bundles gives the same records.
+signature. Export streams (generator -> zstd -> age) in constant memory. Import streams
+the file twice (`bundle_read`): first to verify signature, digest and version with every
+cost bounded, then to apply every change in batches (`bundle_apply`) in one transaction;
+a bundle or a change seen before changes nothing, and any order of the same bundles gives
+the same records.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import IntegrityError, UsageError
+from telecbt_cli.core.store.errors import UsageError
 from telecbt_cli.core.store.ids import uuid7
-from telecbt_cli.core.sync import devices
+from telecbt_cli.core.sync import bundle_apply, bundle_read, devices
 
-FORMAT = "telecbt-bundle"
-VERSION = 1
-MAX_BUNDLE_BYTES = 512 * 2**20
-MAX_PLAINTEXT_BYTES = 4 * 2**30
-MAX_LINE_BYTES = 4 * 2**20
-#: The highest scrypt work factor accepted in a passphrase-sealed bundle. pyrage calibrates its
-#: own seal to about a second (19 or 20 here: 512 MiB-1 GiB); a hostile file could ask for 2^30
-#: (minutes, many GiB), so the header is read and refused before decrypting.
-MAX_WORK_FACTOR = 21
-_ARMOR = re.compile(rb"-----BEGIN AGE ENCRYPTED FILE-----(.*?)-----END AGE ENCRYPTED FILE-----", re.S)
-_SCRYPT = re.compile(rb"^age-encryption\.org/v1\n-> scrypt \S+ (\d+)\n")
-
-
-def _b64(data: bytes) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+FORMAT = bundle_read.FORMAT
+VERSION = bundle_read.VERSION
 
 
 def _line(obj: dict) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
-def _canonical(manifest: dict) -> bytes:
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-CHUNK = 10_000
+#: Changes read and written per step of an export: small, so memory stays flat.
+CHUNK = 500
+#: A change line as SQLite builds it: the stored row's JSON spliced in, never parsed again.
+_LINE = ("'{\"change\":{\"base_hlc\":' || coalesce(json_quote(base_hlc), 'null') || ',\"data\":' || data || "
+         "',\"op\":\"' || op || '\",\"table\":\"' || table_name || '\"}}'")
 
 
 def _select(after: int, upto: int, origin_not: str | None, since: str | None,
             patients: set[str] | None) -> tuple[str, list]:
     local = sorted(records.LOCAL_TABLES)
-    sql = ("SELECT seq, table_name, op, base_hlc, data FROM change_log WHERE seq > ? AND seq <= ? "
+    sql = (f"SELECT table_name, {_LINE} FROM change_log WHERE seq > ? AND seq <= ? "
            f"AND table_name NOT IN ({', '.join('?' for _ in local)})")
     params: list = [after, upto, *local]
     if origin_not:
@@ -91,14 +77,13 @@ def _change_chunks(access: Access, after: int, upto: int, origin_not: str | None
 
     conn = dbmod.connect(db_file(access.store.dir), access.store.data_key)
     conn.text_factory = bytes
+    conn.execute("PRAGMA cache_size = -512")  # one pass in order: a large cache would only hold memory
     try:
         cursor = conn.execute(*_select(after, upto, origin_not, since, patients))
-        line = b'{"change":{"base_hlc":%s,"data":%s,"op":"%s","table":"%s"}}\n'
-        while batch := cursor.fetchmany(CHUNK // 4):
-            counts = Counter(row[1].decode() for row in batch)
-            yield dict(counts), b"".join(
-                [line % (b"null" if base is None else json.dumps(base.decode()).encode(), data, op, table)
-                 for _, table, op, base, data in batch])
+        while batch := cursor.fetchmany(CHUNK):
+            counts = Counter(row[0] for row in batch)
+            yield {table.decode(): count for table, count in counts.items()}, \
+                b"\n".join([row[1] for row in batch]) + b"\n"
     finally:
         conn.close()
 
@@ -108,7 +93,7 @@ def _compact_head(head: str | None) -> str | None:
     if not head:
         return None
     seq, digest = head.split(":", 1)
-    return f"{seq}:{_b64(bytes.fromhex(digest))}"
+    return f"{seq}:{bundle_read.b64(bytes.fromhex(digest))}"
 
 
 def _acks(access: Access, peer_id: str | None) -> dict[str, int]:
@@ -181,10 +166,10 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
         state["to_seq"] = upto
         # The header line is covered by the digest, so the signed trailer need not repeat it.
         trailer = {"bundle_id": header["bundle_id"], "to_seq": state["to_seq"], "counts": state["counts"],
-                   "changes": sum(state["counts"].values()), "payload_sha256": _b64(state["digest"].digest()),
+                   "changes": sum(state["counts"].values()), "payload_sha256": bundle_read.b64(state["digest"].digest()),
                    "acks": _acks(access, peer_id), "audit_head": _compact_head(access.store.meta("audit_head"))}
         state["manifest"] = {**header, **trailer}
-        yield _line({"manifest": trailer, "signature": devices.sign(access, _canonical(trailer))})
+        yield _line({"manifest": trailer, "signature": devices.sign(access, bundle_read.canonical(trailer))})
 
     upto = access.store.conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0]
     upto = max(upto, after)
@@ -192,11 +177,10 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
     level = 19 if pending <= 5000 else 3  # small bundles travel on poor links: squeeze them harder
 
     # Sized to the data, so level 19 on a small bundle does not allocate its full 8 MiB window.
-    # Large bundles compress on zstd's own threads, alongside the Python that builds the lines.
     # Large bundles compress on zstd's own thread, alongside the Python that reads the store,
-    # with a 1 MiB window and 2 MiB jobs so memory stays flat however big the export.
+    # with a 1 MiB window and 512 KiB jobs so memory stays flat however big the export.
     if pending > 5000:
-        params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=2 << 20)
+        params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=1 << 19)
     else:
         params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600)
 
@@ -225,205 +209,68 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
 
 # --- reading ---------------------------------------------------------------------
 
-def _dearmor(raw: bytes) -> bytes:
-    """ASCII-armored age (as email clients may deliver it, with stray whitespace) to binary."""
-    import base64
-    import binascii
-
-    armored = _ARMOR.search(raw)
-    if not armored:
-        return raw
-    try:
-        return base64.b64decode(b"".join(armored.group(1).split()), validate=True)
-    except binascii.Error:
-        raise IntegrityError("the armored bundle is damaged (bad base64)") from None
+class _DryRun(Exception):
+    """Raised inside the transaction of a dry run, so everything it applied is rolled back."""
 
 
-def _plaintext(access: Access, raw: bytes, passphrase: str | None = None) -> bytes:
-    """Decrypt in memory: pyrage's streaming decrypt emits plaintext before noticing corruption."""
-    import pyrage
-
-    if len(raw) > MAX_BUNDLE_BYTES:
-        raise IntegrityError(f"the bundle is larger than {MAX_BUNDLE_BYTES // 2**20} MiB: refusing it")
-    data = _dearmor(raw)
-    scrypt = _SCRYPT.match(data)
-    if scrypt:
-        factor = int(scrypt.group(1))
-        if factor > MAX_WORK_FACTOR:
-            raise IntegrityError(f"the bundle's passphrase seal asks for scrypt work factor 2^{factor} (more than "
-                                 f"2^{MAX_WORK_FACTOR}): it would take minutes and gigabytes; refusing it")
-        if passphrase is None:
-            raise UsageError("this bundle is sealed with a passphrase: give it with --bundle-passphrase-file "
-                             "or TELECBT_BUNDLE_PASSPHRASE")
-        try:
-            return pyrage.passphrase.decrypt(data, passphrase)
-        except Exception:
-            raise IntegrityError("the bundle cannot be opened: wrong bundle passphrase, or the file is damaged") from None
-    try:
-        return pyrage.decrypt(data, [devices.age_identity(access)])
-    except Exception:
-        raise IntegrityError("the bundle cannot be decrypted: it is damaged, or it was sealed for another "
-                             "device (check `telecbt device show`)") from None
-
-
-def _lines(compressed: bytes) -> Iterator[tuple[bytes, dict]]:
-    """Decompress and parse line by line, with bounds against decompression bombs."""
-    import zstandard
-
-    reader = zstandard.ZstdDecompressor().stream_reader(compressed, read_across_frames=True)
-    total, pending = 0, b""
-    try:
-        while chunk := reader.read(1 << 20):
-            total += len(chunk)
-            if total > MAX_PLAINTEXT_BYTES:
-                raise IntegrityError("the bundle expands to more than 4 GiB: refusing it (decompression bomb?)")
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            if len(pending) > MAX_LINE_BYTES:
-                raise IntegrityError("the bundle holds an oversized line: refusing it")
-            for line in complete:
-                if len(line) > MAX_LINE_BYTES:
-                    raise IntegrityError("the bundle holds an oversized line: refusing it")
-                yield line + b"\n", _decode(line)
-    except zstandard.ZstdError:
-        raise IntegrityError("the bundle's payload is corrupt (decompression failed)") from None
-    if pending.strip():
-        yield pending, _decode(pending)
-
-
-def _decode(line: bytes) -> dict:
-    try:
-        obj = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise IntegrityError("the bundle's payload is corrupt (not valid JSON)") from None
-    if not isinstance(obj, dict):
-        raise IntegrityError("the bundle's payload is corrupt")
-    return obj
-
-
-def _verify(access: Access, compressed: bytes) -> dict:
-    """Check version, signature, digest and counts without applying anything; returns the manifest."""
-    digest = hashlib.sha256()
-    header = manifest = None
-    changes = 0
-    for raw_line, obj in _lines(compressed):
-        if manifest is not None:
-            raise IntegrityError("the bundle has data after its manifest")
-        if header is None:
-            header = obj.get("header")
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise IntegrityError("this is not a telecbt bundle")
-            if not isinstance(header.get("version"), int) or header["version"] > VERSION:
-                raise IntegrityError(f"the bundle uses format version {header.get('version')}, newer than this "
-                                     f"telecbt understands ({VERSION}): upgrade telecbt")
-            digest.update(raw_line)
-        elif "change" in obj:
-            digest.update(raw_line)
-            changes += 1
-        elif "manifest" in obj:
-            trailer, signature = obj["manifest"], obj.get("signature", "")
-            if not isinstance(trailer, dict):
-                raise IntegrityError("the bundle's manifest is corrupt")
-            signer = devices.trusted_signer(access, str(header.get("source_device")))
-            if not devices.verify(signer["signing_public"], _canonical(trailer), str(signature)):
-                raise IntegrityError("the bundle's signature is not valid: it was altered or forged")
-            if trailer.get("payload_sha256") != _b64(digest.digest()) or trailer.get("changes") != changes \
-                    or trailer.get("bundle_id") != header.get("bundle_id"):
-                raise IntegrityError("the bundle's contents do not match its signed digest (altered or truncated)")
-            manifest = {**header, **trailer}
-        else:
-            raise IntegrityError("the bundle's payload is corrupt (unknown line)")
-    if manifest is None:
-        raise IntegrityError("the bundle is truncated: its signed manifest is missing")
-    if manifest.get("to_device") not in (None, access.store.device_id):
-        raise IntegrityError("the bundle was made for another device")
-    return manifest
-
-
-def read_bundle(access: Access, raw: bytes, passphrase: str | None = None) -> tuple[dict, bytes]:
-    compressed = _plaintext(access, raw, passphrase)
-    return _verify(access, compressed), compressed
-
-
-def _apply_change(access: Access, change: dict, bundle_id: str, stats: dict) -> None:
-    conn = access.store.conn
-    row = change.get("data")
-    if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("hlc"), str):
-        raise IntegrityError("the bundle holds a malformed change")
-    change_id = records.change_key(str(change.get("table")), row["id"], row["hlc"])
-    if conn.execute("SELECT 1 FROM applied_changes WHERE change_id = ?", (change_id,)).fetchone() or \
-            conn.execute("SELECT 1 FROM change_log WHERE change_id = ?", (change_id,)).fetchone():
-        stats["already"] += 1
-        return
-    table = change.get("table")
-    if table in records.LOCAL_TABLES:
-        stats["already"] += 1
-        return
-    if table not in records._TABLES:
-        raise IntegrityError(f"the bundle holds a change for an unknown table or row ({str(table)[:30]})")
-    columns = [d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
-    clean = {k: row.get(k) for k in columns}
-    existing = records.get(access.store, table, row["id"])
-    if existing is None:
-        conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-                     [clean[c] for c in columns])
-        stats["inserted"] += 1
-    elif clean["hlc"] != existing["hlc"]:
-        incoming_wins = clean["hlc"] > existing["hlc"]
-        concurrent = change.get("base_hlc") != existing["hlc"] if incoming_wins else True
-        if concurrent:
-            lost = existing if incoming_wins else clean
-            conn.execute("INSERT OR IGNORE INTO conflicts (table_name, row_id, kept_hlc, lost_hlc, lost_data, "
-                         "bundle_id, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (table, row["id"], (clean if incoming_wins else existing)["hlc"], lost["hlc"],
-                          json.dumps(lost, sort_keys=True, ensure_ascii=False), bundle_id, now_iso()))
-            stats["conflicts"] += 1
-        if incoming_wins:
-            assignments = ", ".join(f"{c} = ?" for c in columns if c != "id")
-            conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?",
-                         [clean[c] for c in columns if c != "id"] + [row["id"]])
-            stats["updated"] += 1
-    conn.execute("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (change_id, table, row["id"], change.get("op"), clean["hlc"], row.get("device_id"),
-                  row.get("updated_at"), json.dumps(row, sort_keys=True, ensure_ascii=False), change.get("base_hlc")))
-    conn.execute("INSERT INTO applied_changes (change_id, bundle_id, applied_at) VALUES (?, ?, ?)",
-                 (change_id, bundle_id, now_iso()))
-    if clean["hlc"] > (access.store.meta("hlc") or ""):
-        access.store.set_meta("hlc", clean["hlc"])
-
-
-def import_bundle(access: Access, raw: bytes, dry_run: bool = False, passphrase: str | None = None) -> dict:
-    """Verify, then apply every change in one transaction (or nothing). Seen before: changes nothing."""
+def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphrase: str | None) -> dict:
+    """Verify (pass 1), then apply every change in one transaction or nothing (pass 2)."""
     access.require("write")
-    manifest, compressed = read_bundle(access, raw, passphrase)
-    source = manifest["source_device"]
-    stats = {"bundle_id": manifest["bundle_id"], "source_device": source, "changes": manifest["changes"],
+    verified = bundle_read.verify(access, source, passphrase)
+    manifest = verified.manifest
+    sender = manifest["source_device"]
+    stats = {"bundle_id": manifest["bundle_id"], "source_device": sender, "changes": manifest["changes"],
              "inserted": 0, "updated": 0, "conflicts": 0, "already": 0, "dry_run": dry_run,
              "counts": manifest["counts"]}
-    conn = access.store.conn
+    store = access.store
+    conn = store.conn
     if conn.execute("SELECT 1 FROM bundles_seen WHERE bundle_id = ?", (manifest["bundle_id"],)).fetchone():
         stats["already"] = manifest["changes"]
         stats["seen_before"] = True
         return stats
-    if dry_run:
-        return stats
-    store = access.store
-    with store.write():
-        for _, obj in _lines(compressed):
-            if "change" in obj:
-                _apply_change(access, obj["change"], manifest["bundle_id"], stats)
-        if not manifest.get("partial"):  # a filtered bundle does not cover its whole range
-            devices.record_received(access, source, manifest["from_seq"], manifest["to_seq"])
-        ack = (manifest.get("acks") or {}).get(store.device_id)
-        if isinstance(ack, int):
-            conn.execute("UPDATE peers SET acked_seq = max(acked_seq, ?) WHERE id = ?", (ack, source))
-        conn.execute("INSERT INTO bundles_seen (bundle_id, source_device, imported_at, changes, applied) "
-                     "VALUES (?, ?, ?, ?, ?)", (manifest["bundle_id"], source, now_iso(), manifest["changes"],
-                                                stats["inserted"] + stats["updated"]))
-        audit.append(store, access.user, "bundle.import",
-                     detail={"bundle": manifest["bundle_id"], "from": source, "changes": manifest["changes"]})
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0] if manifest["changes"] > bundle_apply.BATCH else None
+    if cache is not None:
+        conn.execute(f"PRAGMA cache_size = -{bundle_apply.CACHE_KIB}")
+    try:
+        with store.write():
+            applier = bundle_apply.Applier(access, manifest["bundle_id"], stats)
+            bundle_read.replay(access, source, verified, applier.add_line, passphrase)
+            applier.finish()
+            if dry_run:
+                raise _DryRun()
+            if not manifest.get("partial"):  # a filtered bundle does not cover its whole range
+                devices.record_received(access, sender, manifest["from_seq"], manifest["to_seq"])
+            ack = (manifest.get("acks") or {}).get(store.device_id)
+            if isinstance(ack, int):
+                conn.execute("UPDATE peers SET acked_seq = max(acked_seq, ?) WHERE id = ?", (ack, sender))
+            conn.execute("INSERT INTO bundles_seen (bundle_id, source_device, imported_at, changes, applied) "
+                         "VALUES (?, ?, ?, ?, ?)", (manifest["bundle_id"], sender, now_iso(), manifest["changes"],
+                                                    stats["inserted"] + stats["updated"]))
+            audit.append(store, access.user, "bundle.import",
+                         detail={"bundle": manifest["bundle_id"], "from": sender, "changes": manifest["changes"]})
+    except _DryRun:
+        pass
+    finally:
+        if cache is not None:
+            conn.execute(f"PRAGMA cache_size = {int(cache)}")
     return stats
+
+
+def import_bundle(access: Access, raw: bytes, dry_run: bool = False, passphrase: str | None = None) -> dict:
+    """Import a bundle held in memory (an email's parts put together, a test). Seen before: changes nothing.
+
+    A dry run applies everything inside the transaction, so its counts are real, then rolls back."""
+    with bundle_read.Source.from_bytes(raw) as source:
+        return _import(access, source, dry_run, passphrase)
+
+
+def import_file(access: Access, path: Path, dry_run: bool = False, passphrase: str | None = None,
+                follow: bool = True) -> dict:
+    """Import a bundle file, streamed twice (verify, apply): memory does not grow with its size.
+
+    The file is opened once and its size checked before any read; `follow=False` refuses a link."""
+    with bundle_read.Source.from_path(path, follow) as source:
+        return _import(access, source, dry_run, passphrase)
 
 
 def conflicts(access: Access) -> list[dict]:

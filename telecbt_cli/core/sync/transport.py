@@ -8,12 +8,7 @@ import shutil
 from pathlib import Path
 
 from telecbt_cli.core.store.access import Access
-from telecbt_cli.core.store.errors import (
-    IntegrityError,
-    NotFoundError,
-    StorageError,
-    UsageError,
-)
+from telecbt_cli.core.store.errors import IntegrityError, NotFoundError, StorageError, TelecbtError, UsageError
 from telecbt_cli.core.store.fsutil import fsync_dir, storage_error
 from telecbt_cli.core.sync import bundles
 
@@ -31,8 +26,25 @@ class _HashingWriter:
         return self.handle.write(data)
 
 
+def read_back(path: Path, expected: str) -> None:
+    """Read the written file again, a chunk at a time, and compare its SHA-256: USB sticks may
+    acknowledge writes they have not made."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb", buffering=0) as check:
+            while chunk := check.read(1 << 20):
+                digest.update(chunk)
+    except OSError as error:
+        raise storage_error("read back", path, error) from None
+    if digest.hexdigest() != expected:
+        raise IntegrityError(f"{path} does not read back as written: the device may be failing. "
+                             "Try again, or use another stick")
+
+
 def _estimate(access: Access) -> int:
-    count = access.store.conn.execute("SELECT count(*) FROM change_log").fetchone()[0]
+    """Room a bundle may need: about 200 bytes a change. The highest change number bounds the count
+    without reading the whole change log (which would cost time and fill the page cache)."""
+    count = access.store.conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0]
     return MIN_FREE_BYTES + count * 200
 
 
@@ -73,51 +85,99 @@ def write_bundle(access: Access, dest: Path, recipients: list[str], peer_id: str
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if True:  # read back and compare: USB sticks may acknowledge writes they have not made
-        try:
-            with open(final, "rb") as check:
-                if hashlib.sha256(check.read()).hexdigest() != writer.digest.hexdigest():
-                    raise IntegrityError(f"{final} does not read back as written: the device may be failing. "
-                                         "Try again, or use another stick")
-        except OSError as error:
-            raise storage_error("read back", final, error) from None
+    read_back(final, writer.digest.hexdigest())
     return {"path": str(final), "bytes": writer.size, "sha256": writer.digest.hexdigest(),
             "bundle_id": manifest["bundle_id"], "changes": manifest["changes"], "counts": manifest["counts"],
             "to_seq": manifest["to_seq"], "verified": True}
+
+
+BUNDLE_SUFFIXES = (".tcb", ".age", ".tcbp")
+#: Bundles of a folder committed together (each still whole or nothing, in its own savepoint): a hub
+#: importing a stick of weekly bundles pays one disk flush per group instead of one per bundle.
+GROUP = 100
+
+
+def _folder_entries(folder: Path) -> tuple[list[Path], list[dict]]:
+    """Bundle files in `folder`, and results for what was skipped: links (never followed), devices, pipes."""
+    files, skipped = [], []
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.is_symlink():
+                why = "a symbolic link: not followed"
+            elif entry.is_dir(follow_symlinks=False):
+                continue
+            elif not entry.is_file(follow_symlinks=False):
+                why = "not a regular file (a device, pipe or socket): not opened"
+            elif Path(entry.name).suffix in BUNDLE_SUFFIXES:
+                files.append(Path(entry.path))
+                continue
+            else:
+                continue
+            skipped.append({"file": entry.name, "ok": False, "skipped": True, "error": why,
+                            "exit_code": int(IntegrityError.exit_code)})
+    return files, skipped
+
+
+def _read_parts(pieces: list[tuple[Path, bool]]) -> tuple[dict[str, bytes], list[dict]]:
+    """Email parts are small: read whole, but each size checked with fstat first and the total bounded."""
+    from telecbt_cli.core.sync.bundle_read import MAX_BUNDLE_BYTES, Source
+
+    found, problems, total = {}, [], 0
+    for piece, follow in pieces:
+        try:
+            with Source.from_path(piece, follow) as source:
+                total += source.size
+                if total > MAX_BUNDLE_BYTES:
+                    raise IntegrityError(f"the parts add up to more than {MAX_BUNDLE_BYTES // 2**20} MiB: refusing them")
+                found[piece.name] = source.handle.read()
+        except TelecbtError as error:
+            problems.append({"file": piece.name, "ok": False, "error": str(error), "exit_code": int(error.exit_code)})
+    return found, problems
 
 
 def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
                  passphrase: str | None = None) -> list[dict]:
     """Import bundle files and folders (whole `.tcb`/`.age` files and email parts `.tcbp`).
 
-    Each bundle is applied whole or not at all; a bad one, or an incomplete set of parts,
-    becomes a result with `ok: False` and the rest still import. Shared by every UI.
+    Each bundle is applied whole or not at all; a bad one, an incomplete set of parts, or a
+    link, device or pipe in a folder (skipped, never followed) becomes a result with
+    `ok: False` and the rest still import. Up to `GROUP` bundles share one commit; if that
+    commit fails (a full disk), none of them is imported and the error is raised. Shared by
+    every UI.
     """
     from telecbt_cli.core.sync import parts
 
-    files: list[Path] = []
+    files: list[tuple[Path, bool]] = []
+    results: list[dict] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".tcb", ".age", ".tcbp"))
-        elif path.is_file():
-            files.append(path)
+            found, skipped = _folder_entries(path)
+            files += [(f, False) for f in found]
+            results += skipped
+        elif path.exists() or path.is_symlink():
+            files.append((path, True))  # named by the user: a link is followed, a device or pipe is refused
         else:
             raise UsageError(f"{path} does not exist")
-    if not files:
+    if not files and not results:
         raise NotFoundError(f"no bundles (.tcb, .age or .tcbp files) in {', '.join(map(str, paths))}: "
                             "nothing was imported")
-    pieces = [f for f in files if f.suffix == ".tcbp"]
-    assembled, problems = parts.assemble({f.name: f.read_bytes() for f in pieces}) if pieces else ([], [])
-    results = [{"file": f"parts of bundle {p.get('bundle_id')}", "ok": False, "error": p["message"]}
-               for p in problems]
-    sources = [(f.name, f.read_bytes) for f in files if f.suffix != ".tcbp"]
-    sources += [(f"assembled bundle {n}", (lambda data=data: data)) for n, data in enumerate(assembled, 1)]
-    for name, read in sources:
-        try:
-            results.append({"file": name, "ok": True,
-                            **bundles.import_bundle(access, read(), dry_run=dry_run, passphrase=passphrase)})
-        except IntegrityError as error:
-            results.append({"file": name, "ok": False, "error": str(error)})
+    pieces = [(f, follow) for f, follow in files if f.suffix == ".tcbp"]
+    read, unreadable = _read_parts(pieces) if pieces else ({}, [])
+    results += unreadable
+    assembled, problems = parts.assemble(read) if read else ([], [])
+    results += [{"file": f"parts of bundle {p.get('bundle_id')}", "ok": False, "error": p["message"],
+                 "exit_code": int(IntegrityError.exit_code)} for p in problems]
+    sources = [(f.name, lambda f=f, follow=follow: bundles.import_file(access, f, dry_run, passphrase, follow))
+               for f, follow in files if f.suffix != ".tcbp"]
+    sources += [(f"assembled bundle {n}", lambda data=data: bundles.import_bundle(access, data, dry_run, passphrase))
+                for n, data in enumerate(assembled, 1)]
+    for start in range(0, len(sources), GROUP):
+        with access.store.write():  # one commit for a group of bundles; each bundle is its own savepoint
+            for name, run in sources[start:start + GROUP]:
+                try:
+                    results.append({"file": name, "ok": True, **run()})
+                except TelecbtError as error:
+                    results.append({"file": name, "ok": False, "error": str(error), "exit_code": int(error.exit_code)})
     return results
 
 

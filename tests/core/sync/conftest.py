@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.sync.sites import Site, link
+from tests.core.sync.sites import linked
 
 
 @pytest.fixture
 def sites(tmp_path):
-    made = [Site(tmp_path, n) for n in ("field", "hub")]
-    link(*made)
-    yield made
-    for site in made:
-        site.access.close()
+    with linked(tmp_path, "field", "hub") as made:
+        yield made

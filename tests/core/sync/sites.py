@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 from telecbt_cli.core.store.crypto import KdfParams
@@ -34,3 +36,15 @@ def link(*sites: Site) -> None:
         for b in sites:
             if a is not b:
                 devices.trust(a.access, devices.identity(b.access)["card"], b.name, "field")
+
+
+@contextlib.contextmanager
+def linked(root: Path, *names: str) -> Iterator[list[Site]]:
+    """Sites that trust each other, closed afterwards."""
+    made = [Site(root, name) for name in names]
+    link(*made)
+    try:
+        yield made
+    finally:
+        for site in made:
+            site.access.close()

@@ -13,7 +13,7 @@ from telecbt_cli.core.care import diary
 from telecbt_cli.core.clinical import patients
 from telecbt_cli.core.clinical.patients import PatientFields
 from telecbt_cli.core.store.errors import IntegrityError, UsageError
-from telecbt_cli.core.sync import bundles, devices
+from telecbt_cli.core.sync import bundle_read, bundles, devices
 from tests.core.sync.sites import Site
 
 
@@ -155,7 +155,7 @@ def test_armored_bundles_with_surrounding_whitespace_import(sites):
 
     field, hub = sites
     _enrol(field)
-    compressed = bundles._plaintext(hub.access, field.bundle_for(hub))
+    compressed = pyrage.decrypt(field.bundle_for(hub), [devices.age_identity(hub.access)])
     armored = pyrage.encrypt(compressed, [pyrage.x25519.Recipient.from_str(devices.identity(hub.access)["recipient"])],
                              armored=True)
     assert hub.import_(b"\n\n  " + armored + b"\n \n")["inserted"] == 2
@@ -189,7 +189,7 @@ def test_a_decompression_bomb_is_refused(sites, monkeypatch):
     field, hub = sites
     _enrol(field)
     raw = field.bundle_for(hub)
-    monkeypatch.setattr(bundles, "MAX_PLAINTEXT_BYTES", 200)
+    monkeypatch.setattr(bundle_read, "MAX_PLAINTEXT_BYTES", 200)
     with pytest.raises(IntegrityError, match="decompression bomb"):
         hub.import_(raw)
     assert _rows(hub, "patients") == []
@@ -199,7 +199,7 @@ def test_a_huge_line_is_refused(sites, monkeypatch):
     field, hub = sites
     _enrol(field)
     raw = field.bundle_for(hub)
-    monkeypatch.setattr(bundles, "MAX_LINE_BYTES", 50)
+    monkeypatch.setattr(bundle_read, "MAX_LINE_BYTES", 50)
     with pytest.raises(IntegrityError, match="oversized line"):
         hub.import_(raw)
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import pyrage
 import pytest
+import zstandard
 
 from telecbt_cli.content import catalog as cat
 from telecbt_cli.core.care import diary, plans
@@ -24,7 +27,7 @@ from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.crypto import KdfParams
 from telecbt_cli.core.store.errors import PermissionDenied, UsageError
 from telecbt_cli.core.store.unlock import unlock
-from telecbt_cli.core.sync import bulk, exports, fhir
+from telecbt_cli.core.sync import bulk, export_rows, exports, fhir
 from tests.conftest import SENTINEL, all_bytes_under
 
 CATALOG, _ = cat.build([cat.BUILTIN_DIR])
@@ -97,7 +100,7 @@ def test_ndjson_parses_json_columns(admin, data, tmp_path):
 
 def test_small_batches_stream_the_same_rows(admin, data, tmp_path, monkeypatch):
     whole = exports.export_tables(admin, tmp_path / "a", "ndjson", plaintext=True)
-    monkeypatch.setattr(bulk, "BATCH", 1)
+    monkeypatch.setattr(export_rows, "BATCH", 1)
     small = exports.export_tables(admin, tmp_path / "b", "csv", plaintext=True)
     assert small["counts"] == whole["counts"]
     assert len(read_csv(tmp_path / "b" / "diary_entries.csv")) == 4
@@ -152,16 +155,22 @@ def test_encrypted_export_decrypts_and_leaves_no_plaintext(admin, data, tmp_path
     identity = pyrage.x25519.Identity.generate()
     out = tmp_path / "enc"
     result = exports.export_tables(admin, out, "csv", encrypt_to=str(identity.to_public()))
-    assert result["encrypted"] and sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv.age" for t in exports.TABLES)
+    assert result["encrypted"] and result["compressed"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv.zst.age" for t in exports.TABLES)
     fhir_out = tmp_path / "enc-fhir"
     fhir.export_fhir(admin, CATALOG, fhir_out, encrypt_to=[str(identity.to_public())])
     assert SENTINEL.encode() not in all_bytes_under(out, fhir_out)
-    patients = read_csv_bytes(pyrage.decrypt((out / "patients.csv.age").read_bytes(), [identity]))
+    patients = read_csv_bytes(unzstd(pyrage.decrypt((out / "patients.csv.zst.age").read_bytes(), [identity])))
     assert f"Ana {SENTINEL}" in {r["display_name"] for r in patients}
     for table, count in result["counts"].items():
-        assert len(read_csv_bytes(pyrage.decrypt((out / f"{table}.csv.age").read_bytes(), [identity]))) == count
+        assert len(read_csv_bytes(unzstd(pyrage.decrypt((out / f"{table}.csv.zst.age").read_bytes(), [identity])))) \
+            == count
     bundle = json.loads(pyrage.decrypt((fhir_out / f"{data['ana']['code']}.json.age").read_bytes(), [identity]))
     assert bundle["type"] == "transaction"
+
+
+def unzstd(data: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompressobj().decompress(data)
 
 
 def read_csv_bytes(data: bytes) -> list[dict]:
@@ -193,7 +202,7 @@ def test_large_table_streams_through_encryption(admin, data, tmp_path):
                                                      "sent_at": now_iso(), "read_at": None})
     result = exports.export_tables(admin, tmp_path / "big", "ndjson", encrypt_to=str(identity.to_public()))
     assert result["counts"]["messages"] == 2500
-    rows = pyrage.decrypt((tmp_path / "big" / "messages.ndjson.age").read_bytes(), [identity]).splitlines()
+    rows = unzstd(pyrage.decrypt((tmp_path / "big" / "messages.ndjson.zst.age").read_bytes(), [identity])).splitlines()
     assert [json.loads(r)["body"] for r in rows] == [f"m{n}" for n in range(2500)]
 
 
@@ -332,3 +341,112 @@ def test_fhir_text_has_no_control_characters(admin, tmp_path):
     fhir.export_fhir(admin, CATALOG, tmp_path / "f", [patient["code"]], plaintext=True)
     raw, _ = validated(tmp_path / "f" / f"{patient['code']}.json")
     assert by_type(raw, "Patient")[0]["resource"]["name"][0]["text"] == "Eve \ufffd[31m\ufffd"
+
+
+# --- issue 19.2: rows serialised by SQLite, zstd before age -----------------------------------------
+
+def test_ndjson_lines_made_by_sqlite_hold_the_stored_values(admin, data, tmp_path):
+    """Each NDJSON object equals the stored row with its JSON columns parsed (text left as text when
+    it is not JSON), whatever the values: non-ASCII, control characters, decimals, NULL."""
+    odd = enrol(admin, "Zoë \u202e\x07 \U0001F600", birth_year=1950)
+    diary.add_entry(admin, odd["code"], {"pain": 0, "sleep_hours": 6.25, "note": 'quote " and \\ and \n'})
+    admin.store.conn.execute("UPDATE goals SET notes = 'not json [' WHERE patient_id = ?", (data["ana"]["id"],))
+    exports.export_tables(admin, tmp_path / "nd", "ndjson", plaintext=True)
+    conn = admin.store.conn
+    for table in exports.TABLES:
+        cursor = conn.execute(f"SELECT * FROM {table} WHERE deleted = 0 ORDER BY rowid")
+        names = [d[0] for d in cursor.description]
+        expected = [{n: bulk.parse_json(v) if n in exports.JSON_COLUMNS.get(table, ()) else v
+                     for n, v in zip(names, row)} for row in cursor]
+        assert read_ndjson(tmp_path / "nd" / f"{table}.ndjson") == expected, table
+    goal = read_ndjson(tmp_path / "nd" / "goals.ndjson")[0]
+    assert goal["notes"] == "not json ["
+
+
+def test_compression_follows_encryption_unless_asked(admin, data, tmp_path):
+    plain = exports.export_tables(admin, tmp_path / "p", "csv", plaintext=True)
+    assert not plain["compressed"] and (tmp_path / "p" / "patients.csv").exists()
+    packed = exports.export_tables(admin, tmp_path / "z", "ndjson", plaintext=True, compress=True)
+    assert packed["compressed"]
+    lines = unzstd((tmp_path / "z" / "diary_entries.ndjson.zst").read_bytes()).decode().splitlines()
+    assert len(lines) == packed["counts"]["diary_entries"] == 4
+    identity = pyrage.x25519.Identity.generate()
+    loose = exports.export_tables(admin, tmp_path / "a", "csv", encrypt_to=str(identity.to_public()), compress=False)
+    assert not loose["compressed"]
+    assert len(read_csv_bytes(pyrage.decrypt((tmp_path / "a" / "patients.csv.age").read_bytes(), [identity]))) == 2
+
+
+@pytest.mark.skipif(not shutil.which("age") or not shutil.which("zstd"), reason="needs the age and zstd tools")
+def test_the_standard_tools_read_a_compressed_encrypted_export(admin, data, tmp_path):
+    identity = pyrage.x25519.Identity.generate()
+    key = tmp_path / "key.txt"
+    key.write_text(str(identity) + "\n")
+    exports.export_tables(admin, tmp_path / "e", "ndjson", encrypt_to=str(identity.to_public()))
+    shown = subprocess.run(f"age -d -i {key} {tmp_path / 'e' / 'patients.ndjson.zst.age'} | zstd -d -q",
+                           shell=True, capture_output=True, check=True)
+    assert {json.loads(line)["display_name"] for line in shown.stdout.decode().splitlines()} == {f"Ana {SENTINEL}", "Ben"}
+
+
+def test_csv_lines_made_by_sqlite_read_back_as_the_stored_values(admin, data, tmp_path):
+    """Every cell parses back (csv module) to the stored value: quotes, commas, line breaks, CR, unicode,
+    decimals; a row holding a formula-like cell is quoted the same way after its prefix is added."""
+    tricky = enrol(admin, 'Quote " comma , line\nbreak\rcr ñ', phone="=1+2,\"x\"\n")
+    diary.add_entry(admin, tricky["code"], {"pain": 1, "sleep_hours": 7.3, "note": "tab\tand ; semicolon"})
+    for raw in (True, False):
+        out = tmp_path / f"csv-{raw}"
+        exports.export_tables(admin, out, "csv", plaintext=True, raw=raw)
+        conn = admin.store.conn
+        for table in exports.TABLES:
+            cursor = conn.execute(f"SELECT * FROM {table} WHERE deleted = 0 ORDER BY rowid")
+            names = [d[0] for d in cursor.description]
+            stored = [["" if v is None else v for v in row] for row in cursor]
+            with open(out / f"{table}.csv", encoding="utf-8", newline="") as handle:
+                got = list(csv.reader(handle))
+            assert got[0] == names, table
+            assert len(got) - 1 == len(stored), table
+            for row, values in zip(got[1:], stored):
+                for cell, value in zip(row, values):
+                    if isinstance(value, float):
+                        assert float(cell) == value, table
+                    elif isinstance(value, int):
+                        assert int(cell) == value, table
+                    elif raw or not value.startswith(("=", "+", "-", "@", "\t", "\r")):
+                        assert cell == value, table
+                    else:
+                        assert cell == "'" + value, table
+
+
+def test_files_written_at_once_all_show_one_moment(admin, data, tmp_path):
+    """The readers of a parallel export share one snapshot: a change committed after they took it is
+    in none of them, though the store's own connection sees it (and may write while they read)."""
+    with bulk.shared_snapshot(admin, 2) as readers:
+        late = diary.add_entry(admin, data["ben"]["code"], {"pain": 9})
+        seen = [{r[0] for r in conn.execute("SELECT id FROM diary_entries")} for conn in readers]
+    assert seen[0] == seen[1] and late["id"].encode() not in seen[0] and len(seen[0]) == 4
+    assert admin.store.conn.execute("SELECT count(*) FROM diary_entries").fetchone()[0] == 5
+
+
+def test_a_full_disk_stops_the_reading_threads_and_leaves_no_temporary_file(admin, data, tmp_path):
+    """Two files are written at once: when the disk fills, both readers stop and nothing half-written stays."""
+    import subprocess
+    import threading
+
+    from telecbt_cli.core.store import records
+    from telecbt_cli.core.store.errors import StorageError
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        with admin.store.write():
+            for n in range(3000):
+                records.insert(admin.store, "messages", {"patient_id": data["ben"]["id"], "direction": "to_patient",
+                                                         "kind": "message", "sender": "alice", "body": f"m{n} " * 20,
+                                                         "sent_at": now_iso(), "read_at": None})
+        with pytest.raises(StorageError, match="full"):
+            exports.export_tables(admin, disk / "out", "csv", plaintext=True)
+        assert not [t for t in threading.enumerate() if t.name.startswith("telecbt-export")]
+        assert not list((disk / "out").glob("*.tmp"))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

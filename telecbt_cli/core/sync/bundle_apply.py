@@ -1,0 +1,262 @@
+"""Applying a verified bundle's changes in batches: one parse per line, set-based writes, same merge rules.
+
+Changes are parsed as they stream in (`parse_change`), checked (`incoming.RowChecker`) and
+collected; every `BATCH` changes one flush decides and writes them with a handful of
+statements: which changes are known already (one `IN` query on the change log), which
+versions this store holds (one query per table), then the winning versions as inserts and
+updates (`executemany`), the change-log, applied-change and conflict rows the same way, and
+the clock once. The decisions are those of a change-by-change apply, in bundle order:
+
+- a change already in the change log (same `change_id`) changes nothing;
+- a row this store does not have is inserted;
+- a different version replaces the held one when its `hlc` is higher; when the two were made
+  concurrently (`base_hlc` is not the held version) the loser is kept in `conflicts`;
+- every applied change joins the change log, so a hub relays it onward.
+
+A batch writes parents first (patients), then other tables in the order they appear. A
+change whose parent row (its patient, or the diary entry it corrects) is in neither this store
+nor the bundle goes to `parents_missing`, which refuses the bundle today; issue 14 can hold
+such changes back there instead. The caller runs everything in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+from telecbt_cli.core.store import records
+from telecbt_cli.core.store.access import Access
+from telecbt_cli.core.store.clock import now_iso
+from telecbt_cli.core.store.errors import IntegrityError
+from telecbt_cli.core.sync import incoming
+
+BATCH = 1000
+#: SQLite's page cache while a bundle is applied (KiB): enough for the pages that inserts into patient-ordered
+#: indexes keep touching at 1,000 patients; the default 8 MB makes each of them a decrypt and an encrypt.
+CACHE_KIB = 32 * 1024
+#: Parameters per IN (...) query: far below SQLite's limit on any build.
+_IN = 500
+_OPS = ("insert", "update", "delete")
+_PREFIX = '{"change":{"base_hlc":'
+_BASE = re.compile(r'"(\d{13}\.\d{5}\.[0-9A-Za-z_-]{1,64})",')
+_TAIL = re.compile(r',"op":"(insert|update|delete)","table":"([a-z_]{1,40})"}}\s*')
+_HLC = re.compile(r"\d{13}\.\d{5}\.[0-9A-Za-z_-]{1,64}")
+_CHANGE_LOG = ("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_APPLIED = "INSERT INTO applied_changes (change_id, bundle_id, applied_at) VALUES (?, ?, ?)"
+_CONFLICT = ("INSERT OR IGNORE INTO conflicts (table_name, row_id, kept_hlc, lost_hlc, lost_data, bundle_id, "
+             "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+def _malformed() -> IntegrityError:
+    return IntegrityError("the bundle holds a malformed change")
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a key appears twice")
+    return found
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique, parse_constant=_no_constant)
+
+
+def parse_change(line: bytes) -> tuple[dict, str]:
+    """One change line as (change, its row's JSON text exactly as sent); IntegrityError if malformed.
+
+    Lines as telecbt writes them (`{"change":{"base_hlc":…,"data":{…},"op":"…","table":"…"}}`)
+    are parsed once, only the row object, and the row's text is kept as it came for the change
+    log. Anything else is parsed whole and the row serialised again. Repeated keys, NaN,
+    nesting beyond Python's recursion limit and numbers too long to convert are refused.
+    """
+    try:
+        text = line.decode("utf-8")
+        if text.startswith(_PREFIX):
+            pos = len(_PREFIX)
+            base = None
+            if text.startswith("null,", pos):
+                pos += 5
+            elif (found := _BASE.match(text, pos)) is not None:
+                base, pos = found.group(1), found.end()
+            if text.startswith('"data":', pos):
+                row, end = _DECODER.raw_decode(text, pos + 7)
+                tail = _TAIL.fullmatch(text, end)
+                if tail is not None and isinstance(row, dict):
+                    change = {"base_hlc": base, "data": row, "op": tail.group(1), "table": tail.group(2)}
+                    return change, text[pos + 7:end]
+        obj = _DECODER.decode(text)
+    except (ValueError, RecursionError):
+        raise IntegrityError("the bundle's payload is corrupt (not valid JSON)") from None
+    change = obj.get("change") if isinstance(obj, dict) and len(obj) == 1 else None
+    if not isinstance(change, dict) or not set(change) <= {"base_hlc", "data", "op", "table"} \
+            or not isinstance(change.get("data"), dict):
+        raise _malformed()
+    base = change.get("base_hlc")
+    if change.get("op") not in _OPS or not isinstance(change.get("table"), str) or \
+            not (base is None or (isinstance(base, str) and _HLC.fullmatch(base))):
+        raise _malformed()
+    return change, json.dumps(change["data"], sort_keys=True, ensure_ascii=False)
+
+
+def _chunks(values: list, size: int = _IN) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+class Applier:
+    """Collects parsed changes of one bundle and applies them a batch at a time; `stats` is updated."""
+
+    def __init__(self, access: Access, bundle_id: str, stats: dict) -> None:
+        self.store, self.conn = access.store, access.store.conn
+        self.bundle_id, self.stats = bundle_id, stats
+        self.checker = incoming.RowChecker(self.conn)
+        self.pending: list[tuple[str, dict, dict, str]] = []  # (table, row, change, row's JSON text)
+        self.top_hlc = self.store.meta("hlc") or ""
+        self.now = now_iso()
+        self.patients: set[str] = set()  # patient ids known to exist (in the store or written by this bundle)
+
+    def add_line(self, line: bytes) -> None:
+        self.add(*parse_change(line))
+
+    def add(self, change: dict, text: str) -> None:
+        """One change, checked now and written with its batch."""
+        table, row = change.get("table"), change.get("data")
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("hlc"), str):
+            raise _malformed()
+        if table in records.LOCAL_TABLES:
+            self.stats["already"] += 1  # never travels: a sender that sends it anyway changes nothing
+            return
+        if table not in records.SYNCED_TABLES:
+            raise IntegrityError(f"the bundle holds a change for an unknown table ({str(table)[:30]})")
+        self.checker.check(table, row)
+        self.pending.append((table, row, change, text))
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def finish(self) -> None:
+        self.flush()
+        if self.top_hlc > (self.store.meta("hlc") or ""):
+            self.store.set_meta("hlc", self.top_hlc)
+
+    # --- one batch ---------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        keys = [records.change_key(table, row["id"], row["hlc"]) for table, row, _, _ in batch]
+        known = self._logged(keys)
+        held = self._held_versions(batch)
+        stored = set(held)  # rows this store held before the batch: updated; the others are inserted
+        fresh: dict[tuple[str, str], dict] = {}  # versions decided in this batch: the held ones from now on
+        writes: dict[tuple[str, str], dict] = {}
+        log, conflicts = [], []
+        for (table, row, change, text), key in zip(batch, keys):
+            if key in known:
+                self.stats["already"] += 1
+                continue
+            known.add(key)
+            where = (table, row["id"])
+            current = held.get(where)
+            if current is None:
+                writes[where] = fresh[where] = row
+                held[where] = row["hlc"]
+                self.stats["inserted"] += 1
+            elif row["hlc"] != current:
+                wins = row["hlc"] > current
+                if not wins or change.get("base_hlc") != current:  # made concurrently: keep the loser
+                    existing = fresh.get(where) or records.get(self.store, table, row["id"])
+                    columns = self.checker.columns(table)
+                    kept, lost = (row, existing) if wins else (existing, row)
+                    lost = {name: lost.get(name) for name in columns}  # the table's columns, not extra keys
+                    conflicts.append((table, row["id"], kept["hlc"], lost["hlc"],
+                                      json.dumps(lost, sort_keys=True, ensure_ascii=False), self.bundle_id, self.now))
+                    self.stats["conflicts"] += 1
+                if wins:
+                    writes[where] = fresh[where] = row
+                    held[where] = row["hlc"]
+                    self.stats["updated"] += 1
+            log.append((key, table, row["id"], change.get("op"), row["hlc"], row.get("device_id"), row.get("updated_at"),
+                        text, change.get("base_hlc")))
+            self.top_hlc = max(self.top_hlc, row["hlc"])
+        missing = self._missing_parents(writes)
+        if missing:
+            self.parents_missing(missing)
+        self._write(writes, stored)
+        self.conn.executemany(_CHANGE_LOG, log)
+        self.conn.executemany(_APPLIED, [(entry[0], self.bundle_id, self.now) for entry in log])
+        if conflicts:
+            self.conn.executemany(_CONFLICT, conflicts)
+
+    def _logged(self, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for part in _chunks(keys):
+            marks = ", ".join("?" * len(part))
+            found.update(r[0] for r in self.conn.execute(
+                f"SELECT change_id FROM change_log WHERE change_id IN ({marks})", part))
+        return found
+
+    def _held_versions(self, batch: list) -> dict[tuple[str, str], str]:
+        """(table, id) -> the hlc this store holds, for every row the batch touches."""
+        wanted: dict[str, list[str]] = {}
+        for table, row, _, _ in batch:
+            wanted.setdefault(table, []).append(row["id"])
+        held: dict[tuple[str, str], str] = {}
+        for table, ids in wanted.items():
+            for part in _chunks(list(dict.fromkeys(ids))):
+                marks = ", ".join("?" * len(part))
+                for ident, hlc in self.conn.execute(f"SELECT id, hlc FROM {table} WHERE id IN ({marks})", part):
+                    held[(table, ident)] = hlc
+        return held
+
+    def _missing_parents(self, writes: dict[tuple[str, str], dict]) -> list[tuple[str, str]]:
+        """(what, id) for each parent row that neither this store nor the bundle so far holds."""
+        self.patients.update(ident for table, ident in writes if table == "patients")
+        wanted = {row["patient_id"] for row in writes.values() if row.get("patient_id")} - self.patients
+        for part in _chunks(sorted(wanted)):
+            marks = ", ".join("?" * len(part))
+            self.patients.update(r[0] for r in self.conn.execute(f"SELECT id FROM patients WHERE id IN ({marks})", part))
+        missing = [("patient", ident) for ident in sorted(wanted - self.patients)]
+        corrected = {row["supersedes"] for (table, _), row in writes.items() if table == "diary_entries"
+                     and row.get("supersedes")}
+        corrected -= {ident for table, ident in writes if table == "diary_entries"}
+        for part in _chunks(sorted(corrected)):
+            marks = ", ".join("?" * len(part))
+            corrected -= {r[0] for r in self.conn.execute(f"SELECT id FROM diary_entries WHERE id IN ({marks})", part)}
+        return missing + [("diary entry", ident) for ident in sorted(corrected)]
+
+    def parents_missing(self, missing: list[tuple[str, str]]) -> None:
+        """Changes whose parent row is missing. Refused for now; the place to hold them back (issue 14)."""
+        what, ident = missing[0]
+        raise IntegrityError(f"the bundle holds changes for a {what} this store does not have ({ident}): import "
+                             "the bundle that created it first; nothing was imported from this one")
+
+    def _write(self, writes: dict[tuple[str, str], dict], stored: set[tuple[str, str]]) -> None:
+        """The winning versions: inserted, or updated where the store held the row; parents (patients)
+        first, then tables in order of appearance, rows in the order they came."""
+        from telecbt_cli.core.store import db as dbmod
+
+        tables: dict[str, tuple[list[dict], list[dict]]] = {}
+        for where, row in writes.items():
+            tables.setdefault(where[0], ([], []))[where in stored].append(row)
+        for table in sorted(tables, key=lambda t: t != "patients"):
+            columns = self.checker.columns(table)
+            new, held = tables[table]
+            rest = [c for c in columns if c != "id"]
+            try:
+                if new:
+                    self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                          f"({', '.join('?' * len(columns))})",
+                                          [[row.get(c) for c in columns] for row in new])
+                if held:
+                    self.conn.executemany(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in rest)} WHERE id = ?",
+                                          [[row.get(c) for c in rest] + [row["id"]] for row in held])
+            except dbmod.IntegrityConstraintError as error:
+                raise IntegrityError(f"the bundle holds a {table} row that breaks a rule of this store "
+                                     f"({str(error)[:120]}); nothing was imported from it") from None
