@@ -50,7 +50,6 @@ def test_the_kiosk_shows_message_times_on_the_patients_clock(created, store_dir)
     from telecbt_cli.core.care import messages, pins
     from telecbt_cli.tui.kiosk import MessagesScreen, make_kiosk
     from tests.tui.helpers import screen_text
-    from tests.tui.test_kiosk import _sign_in
 
     access = created.access
     zones.set_device_zone(access, "America/New_York")
@@ -63,7 +62,11 @@ def test_the_kiosk_shows_message_times_on_the_patients_clock(created, store_dir)
     async def run() -> None:
         app = make_kiosk(access, store_dir)
         async with app.run_test(size=(80, 24)) as pilot:
-            await _sign_in(app, pilot, code, "4821")
+            await pilot.pause()
+            await pilot.press("enter")  # English
+            await pilot.pause()
+            await pilot.press(*code, "enter", *"4821", "enter")
+            await settle(app, pilot)
             await pilot.press("f5")
             await settle(app, pilot)
             assert isinstance(app.screen, MessagesScreen)
