@@ -186,9 +186,10 @@ def _global_options(
 
 
 def _register() -> None:
-    from telecbt_cli.commands import care, demo, session, tui
+    from telecbt_cli.commands import care, demo, session, settings, tui
 
     session.register(app)
+    settings.register(app)
     care.register(app)
     demo.register(app)
     tui.register(app)

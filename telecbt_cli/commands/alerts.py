@@ -16,7 +16,7 @@ from telecbt_cli.commands.common import (
     one_format,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, with_local_fields
 from telecbt_cli.core.store.ids import short_id
 
 app = typer.Typer(help="Safety alerts: list, ack.", no_args_is_help=True, add_completion=False)
@@ -33,21 +33,24 @@ def list_(
     from telecbt_cli.core.clinical import alerts
     from telecbt_cli.core.clinical.patients import patient_id_for
 
+    from telecbt_cli.core.store.zones import device_zone
+
     one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         patient_id = patient_id_for(access, patient) if patient else None
         rows = alerts.list_alerts(access, patient_id, include_closed=all_)
+        zone = device_zone(access.store)
     if json_out:
-        emit_json(rows)
+        emit_json(with_local_fields(rows, zone, ["opened_at"]))
         return
     if csv_out:
         emit_csv(rows, ["id", "code", "rule_id", "content_id", "status", "opened_at", "opened_by", "acknowledged_at",
-                        "acknowledged_by", "note"])
+                        "acknowledged_by", "note"], zone=zone)
         return
     for row in rows:
         row["short_id"] = short_id(row["id"])
     emit_table(rows, [("short_id", "alert"), ("code", "patient"), ("rule_id", "rule"), ("opened_at", "opened"),
-                      ("status", "status"), ("acknowledged_by", "by")], empty="No open safety alerts.")
+                      ("status", "status"), ("acknowledged_by", "by")], empty="No open safety alerts.", zone=zone)
 
 
 @app.command()

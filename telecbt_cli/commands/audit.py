@@ -16,7 +16,7 @@ from telecbt_cli.commands.common import (
     one_format,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, with_local_fields
 from telecbt_cli.core.store.errors import IntegrityError
 
 app = typer.Typer(help="The audit log: log, verify.", no_args_is_help=True, add_completion=False)
@@ -25,7 +25,7 @@ app = typer.Typer(help="The audit log: log, verify.", no_args_is_help=True, add_
 @app.command()
 def log(
     patient: Annotated[Optional[str], typer.Option("--patient", help="Only entries about this patient code.")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Only entries from this date or time (UTC), e.g. 2026-11-01.")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Only entries from this date or time (this device's time zone), e.g. 2026-11-01.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Only the newest N entries.", min=1)] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False,
@@ -33,26 +33,29 @@ def log(
     """Show audit entries, oldest first (admin and clinician)."""
     from telecbt_cli.core.clinical.patients import patient_id_for
     from telecbt_cli.core.store import audit
+    from telecbt_cli.core.store.localtime import staff_time
     from telecbt_cli.core.store.timeparse import parse_since
+    from telecbt_cli.core.store.zones import device_zone
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("audit")
         one_format(json_out, csv_out)
-        since_iso = parse_since(since) if since else None
+        zone = device_zone(access.store)
+        since_iso = parse_since(since, zone) if since else None
         patient_id = patient_id_for(access, patient) if patient else None
         rows = [e.to_dict() for e in audit.entries(access.store, patient_id, since_iso, limit)]
     if json_out:
-        emit_json(rows)
+        emit_json(with_local_fields(rows, zone, ["at"]))
         return
     for row in rows:
-        row["detail"] = audit.describe(row["detail"])
+        row["detail"] = audit.describe(row["detail"], zone)
     if csv_out:
-        emit_csv(rows, ["seq", "at", "user", "action", "patient_code", "detail", "device_id"])
+        emit_csv(rows, ["seq", "at", "user", "action", "patient_code", "detail", "device_id"], zone=zone)
         return
     for row in rows:
-        row["at"] = row["at"][:19].replace("T", " ")
+        row["at"] = staff_time(row["at"], zone, seconds=True)
         row["patient"] = row["patient_code"] or ""
-    emit_table(rows, [("seq", "#"), ("at", "time (UTC)"), ("user", "user"), ("action", "action"),
+    emit_table(rows, [("seq", "#"), ("at", "time"), ("user", "user"), ("action", "action"),
                       ("patient", "patient"), ("detail", "detail")], empty="No audit entries match.")
 
 

@@ -65,7 +65,7 @@ def export_(
     size_limit: Annotated[Optional[str], typer.Option("--size-limit", help="Split email attachments above this size, e.g. 5M or 500k (TELECBT_BUNDLE_SIZE_LIMIT; default 5M).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every change, not only those the peer has not acknowledged.")] = False,
     since_last: Annotated[bool, typer.Option("--since-last", help="Only what the peer has not acknowledged (the default).")] = True,
-    since: Annotated[Optional[str], typer.Option("--since", help="Only changes from this date (YYYY-MM-DD).")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Only changes from this date (YYYY-MM-DD, a day in this device's time zone).")] = None,
     patient: Annotated[Optional[list[str]], typer.Option("--patient", help="Only this patient (repeatable).")] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
@@ -73,6 +73,7 @@ def export_(
     """Export changes as one encrypted, signed bundle (incremental per peer by default)."""
     from telecbt_cli.core.store.fsutil import output_path
     from telecbt_cli.core.store.timeparse import parse_since
+    from telecbt_cli.core.store.zones import device_zone
     from telecbt_cli.core.sync import devices
     from telecbt_cli.core.sync.transport import write_bundle
 
@@ -87,7 +88,7 @@ def export_(
             binary_to_stdout("the bundle", json_out)
         secret = _bundle_passphrase(bundle_passphrase_file, confirm=True) if seal_passphrase else None
         peer_id, recipients = devices.destination(access, to, sealed=secret is not None)
-        since_iso = parse_since(since) if since else None
+        since_iso = parse_since(since, device_zone(access.store)) if since else None
         if email or eml:
             result = _mail(access, recipients, peer_id, not all_, since_iso, patient, secret, email, eml, eml_to, size_limit)
         elif out == "-":
@@ -169,15 +170,19 @@ def conflicts(store: StoreOpt = None, user: UserOpt = None, passphrase_file: Pas
     """List versions that lost a last-writer-wins merge (they are kept here)."""
     from telecbt_cli.core.sync import bundles
 
+    from telecbt_cli.core.store.zones import device_zone
+
     one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = bundles.conflicts(access)
+        zone = device_zone(access.store)
     if json_out:
         emit_json(rows)
         return
     if csv_out:
-        emit_csv(rows, ["id", "table_name", "row_id", "kept_hlc", "lost_hlc", "bundle_id", "detected_at"])
+        emit_csv(rows, ["id", "table_name", "row_id", "kept_hlc", "lost_hlc", "bundle_id", "detected_at"], zone=zone)
         return
     emit_table([{**r, "lost_device": r["lost_hlc"].split(".")[2][-12:], "kept_device": r["kept_hlc"].split(".")[2][-12:]}
                 for r in rows], [("table_name", "table"), ("row_id", "record"), ("kept_device", "kept (device)"),
-                                 ("lost_device", "lost (device)"), ("detected_at", "when")], empty="No conflicts.")
+                                 ("lost_device", "lost (device)"), ("detected_at", "when")], empty="No conflicts.",
+               zone=zone)

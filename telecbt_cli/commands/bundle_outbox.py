@@ -29,14 +29,16 @@ def _size(value: int | None) -> str:
     return f"{value / 1000:.0f} kB" if value >= 1000 else f"{value} B"
 
 
-def _shown(row: dict) -> dict:
+def _shown(row: dict, zone) -> dict:
+    from telecbt_cli.core.store.localtime import staff_time
+
     return {**row, "short_id": short_id(row["id"]), "what": row["attachment_name"] or row["subject"],
-            "size_text": _size(row["size"]), "next": (row["next_attempt_at"] or row["send_after"] or "")[:16]
+            "size_text": _size(row["size"]), "next": staff_time(row["next_attempt_at"] or row["send_after"], zone)
             if row["status"] == "queued" else ""}
 
 
 _COLUMNS = [("short_id", "id"), ("kind", "kind"), ("status", "status"), ("address", "to"), ("what", "subject / file"),
-            ("size_text", "size"), ("attempts", "tries"), ("next", "next try (UTC)"), ("last_error", "last error")]
+            ("size_text", "size"), ("attempts", "tries"), ("next", "next try"), ("last_error", "last error")]
 
 
 @app.command("list")
@@ -45,17 +47,21 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
     """List the emails in the outbox: queued, sent, failed, and reminders with no address."""
     from telecbt_cli.core.sync import mailer
 
+    from telecbt_cli.core.store.zones import device_zone
+
     one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = mailer.list_outbox(access)
+        zone = device_zone(access.store)
     if json_out:
         emit_json(rows)
         return
     if csv_out:
         emit_csv(rows, ["id", "kind", "channel", "status", "address", "subject", "attachment_name", "size", "bundle_id",
-                        "patient", "attempts", "last_error", "send_after", "next_attempt_at", "created_at", "updated_at"])
+                        "patient", "attempts", "last_error", "send_after", "next_attempt_at", "created_at", "updated_at"],
+                 zone=zone)
         return
-    emit_table([_shown(r) for r in rows], _COLUMNS, empty="The outbox is empty.")
+    emit_table([_shown(r, zone) for r in rows], _COLUMNS, empty="The outbox is empty.")
 
 
 @app.command()

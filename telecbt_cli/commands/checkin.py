@@ -17,7 +17,7 @@ from telecbt_cli.commands.common import (
     unlocked,
 )
 from telecbt_cli.commands.content_opts import ContentOpt, LangOpt, load_catalog
-from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, with_local_fields
 from telecbt_cli.core.store.errors import UsageError
 from telecbt_cli.core.store.ids import short_id
 
@@ -33,20 +33,34 @@ def schedule(
     clinician: Annotated[Optional[str], typer.Option("--clinician", help="Staff user who runs it (default: you).")] = None,
     link: Annotated[Optional[str], typer.Option("--link", help="Call link (https://… or tel:…), put in reminders and the calendar.")] = None,
     minutes: Annotated[Optional[int], typer.Option("--minutes", min=5, max=240, help="Length (default: the module's).")] = None,
+    tz: Annotated[Optional[str], typer.Option(
+        "--tz", metavar="<zone>", show_default=False,
+        help="The time zone --at is in: 'patient' for the patient's, or a name such as Africa/Nairobi "
+             "(default: this device's).")] = None,
+    weeks: Annotated[int, typer.Option(
+        "--weeks", min=1, max=52, help="Book this many weekly sessions, all at the same local hour.")] = 1,
     content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
     passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """Schedule a session; a reminder is queued for the email outbox."""
+    """Schedule a session (or a weekly series); a reminder for each is queued for the email outbox."""
     from telecbt_cli.core.care import appointments
+    from telecbt_cli.core.store.localtime import staff_time
+    from telecbt_cli.core.store.zones import device_zone
 
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        row = appointments.schedule(access, catalog, patient, at, mode, module, clinician, link, minutes)
+        rows = appointments.schedule_series(access, catalog, patient, at, mode, module, clinician, link, minutes,
+                                            tz, weeks)
+        zone = device_zone(access.store)
+        reminder = appointments.reminder_time(access, catalog, rows[0])
     if json_out:
-        emit_json(row)
-    else:
-        say(f"Scheduled session {short_id(row['id'])} at {row['scheduled_at'][:16].replace('T', ' ')} UTC ({mode}); "
+        shown = with_local_fields(rows, zone, ["scheduled_at"])
+        emit_json(shown if weeks > 1 else shown[0])
+        return
+    for row in rows:
+        say(f"Scheduled session {short_id(row['id'])} at {staff_time(row['scheduled_at'], zone)} ({mode}); "
             "a reminder is queued.", style="green")
+    say(f"The patient is told: {reminder}" + (" (and so on each week)." if weeks > 1 else "."))
 
 
 @app.command()
@@ -111,18 +125,22 @@ def list_(
     chosen = [name for name, flag in (("today", today), ("due", due), ("overdue", overdue)) if flag]
     if len(chosen) > 1:
         raise UsageError("choose one of --today, --due, --overdue")
+    from telecbt_cli.core.store.zones import device_zone
+
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = appointments.list_sessions(access, chosen[0] if chosen else None, clinician, patient)
+        zone = device_zone(access.store)
     if json_out:
-        emit_json(rows)
+        emit_json(with_local_fields(rows, zone, ["scheduled_at"]))
         return
     if csv_out:
         emit_csv(rows, ["id", "code", "scheduled_at", "minutes", "mode", "module_id", "clinician", "link", "status",
-                        "feedback"])
+                        "feedback"], zone=zone)
         return
-    emit_table([{**r, "short": short_id(r["id"]), "when": r["scheduled_at"][:16].replace("T", " ")} for r in rows],
-               [("short", "id"), ("when", "when (UTC)"), ("code", "patient"), ("mode", "mode"), ("module_id", "module"),
-                ("clinician", "clinician"), ("status", "status")], empty="No sessions.")
+    emit_table([{**r, "short": short_id(r["id"])} for r in rows],
+               [("short", "id"), ("scheduled_at", "when"), ("code", "patient"), ("mode", "mode"),
+                ("module_id", "module"), ("clinician", "clinician"), ("status", "status")], empty="No sessions.",
+               zone=zone)
 
 
 @app.command()

@@ -80,15 +80,18 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
     """List trusted devices with what each has acknowledged."""
     from telecbt_cli.core.sync import devices
 
+    from telecbt_cli.core.store.zones import device_zone
+
     one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = devices.peers(access)
+        zone = device_zone(access.store)
     if json_out:
         emit_json(rows)
         return
     if csv_out:
         emit_csv(rows, ["id", "label", "role", "fingerprint", "recipient", "trusted_at", "revoked_at", "acked_seq",
-                        "sent_seq"])
+                        "sent_seq"], zone=zone)
         return
     emit_table([{**r, "state": "revoked" if r["revoked_at"] else "trusted"} for r in rows],
                [("label", "label"), ("role", "role"), ("id", "device id"), ("fingerprint", "fingerprint"),

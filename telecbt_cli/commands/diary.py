@@ -20,7 +20,7 @@ from telecbt_cli.commands.common import (
     one_format,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, with_local_fields
 from telecbt_cli.core.store.ids import short_id
 
 app = typer.Typer(help="Pain diary: add, correct, list, import.", no_args_is_help=True, add_completion=False)
@@ -65,12 +65,16 @@ def add(
 
     values = _values(pain, locations, mood, sleep_hours, sleep_quality, activity_min, steps, triggers, coping,
                      meds, note, at)
+    from telecbt_cli.core.store.localtime import staff_time
+    from telecbt_cli.core.store.zones import device_zone
+
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         entry = diary.add_entry(access, patient, values)
+        zone = device_zone(access.store)
     if json_out:
-        emit_json(entry)
+        emit_json(with_local_fields([entry], zone, ["entry_at"])[0])
     else:
-        say(f"Saved diary entry for {entry['entry_at'][:16].replace('T', ' ')} UTC (pain {entry['pain']}).")
+        say(f"Saved diary entry for {staff_time(entry['entry_at'], zone)} (pain {entry['pain']}).")
 
 
 @app.command()
@@ -100,7 +104,7 @@ def correct(
 @app.command("list")
 def list_(
     patient: CodeArg,
-    since: Annotated[Optional[str], typer.Option("--since", help="From this date (YYYY-MM-DD).")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="From this date (YYYY-MM-DD, a day in this device's time zone).")] = None,
     all_versions: Annotated[bool, typer.Option("--all-versions", help="Include superseded entries.")] = False,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False, csv_out: CsvOpt = False, raw: RawOpt = False,
@@ -108,25 +112,26 @@ def list_(
     """List diary entries, oldest first."""
     from telecbt_cli.core.care import diary
     from telecbt_cli.core.store.timeparse import parse_since
+    from telecbt_cli.core.store.zones import device_zone
 
     one_format(json_out, csv_out, raw)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
-        rows = diary.list_entries(access, patient, parse_since(since) if since else None, all_versions)
+        zone = device_zone(access.store)
+        rows = diary.list_entries(access, patient, parse_since(since, zone) if since else None, all_versions)
     if json_out:
-        emit_json(rows)
+        emit_json(with_local_fields(rows, zone, ["entry_at"]))
         return
     for row in rows:
         for name in ("locations", "triggers", "coping", "meds"):
             row[name] = ", ".join(row[name])
     if csv_out:
-        emit_csv(rows, COLUMNS, raw)
+        emit_csv(rows, COLUMNS, raw, zone)
     else:
         for row in rows:
-            row["when"] = row["entry_at"][:16].replace("T", " ")
             row["short"] = short_id(row["id"])
-        emit_table(rows, [("short", "id"), ("when", "when (UTC)"), ("pain", "pain"), ("mood", "mood"), ("sleep_hours", "sleep h"),
-                          ("activity_min", "active min"), ("steps", "steps"), ("note", "note")],
-                   empty="No diary entries yet.")
+        emit_table(rows, [("short", "id"), ("entry_at", "when"), ("pain", "pain"), ("mood", "mood"),
+                          ("sleep_hours", "sleep h"), ("activity_min", "active min"), ("steps", "steps"),
+                          ("note", "note")], empty="No diary entries yet.", zone=zone)
 
 
 FIELD_WORDS = {"date": "date", "pain": "pain", "mood": "mood", "sleep_hours": "sleep hours",
@@ -209,28 +214,40 @@ def import_(
                          "com.samsung.shealth.step_daily_trend….csv file)")
     if not file.is_file():
         raise UsageError(f"cannot read {file}: no such file")
-    try:
-        with progress_bar(json_out, "Reading") as bar:
-            parsed = read_export(file, now=datetime.now(timezone.utc), date_format=order, mapping=columns,
-                                 person=person, progress=(lambda done, total: bar(done, total)) if bar else None)
-    except ImportFileError as error:
-        raise UsageError(str(error)) from None
-    except OSError:
-        raise UsageError(f"cannot read {file}") from None
-    report = _import_report(file, parsed)
-    if not json_out:
-        _say_report(report)
-    if not parsed.rows:
-        if json_out:
-            emit_json(report)
-        raise UsageError(f"nothing in {file} can be imported: no row has a usable date and diary value.")
-    if not dry_run:
+
+    def read(zone) -> tuple:
+        """The file read as days in `zone` (None: this computer's), and its report (already said)."""
+        try:
+            with progress_bar(json_out, "Reading") as bar:
+                parsed = read_export(file, now=datetime.now(timezone.utc), zone=zone, date_format=order,
+                                     mapping=columns, person=person,
+                                     progress=(lambda done, total: bar(done, total)) if bar else None)
+        except ImportFileError as error:
+            raise UsageError(str(error)) from None
+        except OSError:
+            raise UsageError(f"cannot read {file}") from None
+        report = _import_report(file, parsed)
+        if not json_out:
+            _say_report(report)
+        if not parsed.rows:
+            if json_out:
+                emit_json(report)
+            raise UsageError(f"nothing in {file} can be imported: no row has a usable date and diary value.")
+        return parsed, report
+
+    if dry_run:  # no store needed: days are read in this computer's time zone
+        parsed, report = read(None)
+    else:
+        from telecbt_cli.core.clinical.patients import patient_id_for, zone_of
+
         with unlocked(store, user, passphrase_file, passphrase_fd) as access:
             access.require("write")
+            zone = zone_of(access, patient_id_for(access, patient))  # days are the patient's calendar days
+            parsed, report = read(zone)
             if parsed.skipped_total:
                 confirm(f"Import the {len(parsed.rows)} day(s) and leave out the {parsed.skipped_total} "
                         "skipped row(s) listed?", yes)
-            report["saved"] = saved = diary.import_rows(access, patient, parsed.rows)
+            report["saved"] = saved = diary.import_rows(access, patient, parsed.rows, zone)
         if not json_out:
             say(f"Imported {saved['added']} new day(s); {saved['updated']} day(s) updated; "
                 f"{saved['unchanged']} day(s) unchanged (already imported).", style="green")

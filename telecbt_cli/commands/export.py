@@ -27,7 +27,7 @@ OutOpt = Annotated[Path, typer.Option("--out", show_default=False,
 PatientOpt = Annotated[Optional[list[str]], typer.Option("--patient", show_default=False,
                                                          help="Only this patient (code); repeat for several.")]
 SinceOpt = Annotated[Optional[str], typer.Option("--since", show_default=False,
-                                                 help="Only records changed since this date (YYYY-MM-DD, UTC).")]
+                                                 help="Only records changed since this date (YYYY-MM-DD, a day in this device's time zone).")]
 EncryptOpt = Annotated[Optional[list[str]], typer.Option(
     "--encrypt-to", show_default=False, metavar="<age1…>",
     help="Encrypt every file to this age recipient (files end in .age); repeat for several recipients.")]
@@ -46,6 +46,7 @@ def _run(kind: str, out: Path | None, patients: list[str] | None, since: str | N
          content: Path | None = None, compress: bool | None = None, raw: bool = False) -> None:
     from telecbt_cli.core.store.errors import UsageError
     from telecbt_cli.core.store.timeparse import parse_since
+    from telecbt_cli.core.store.zones import device_zone
     from telecbt_cli.core.sync import bulk, exports, fhir
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Exporting") as bar:
@@ -56,7 +57,7 @@ def _run(kind: str, out: Path | None, patients: list[str] | None, since: str | N
                                                                   if kind == "fhir" else ""))
         no_stdout(out, f"export {kind} writes one file per {'patient' if kind == 'fhir' else 'table'}")
         bulk.recipients_for(encrypt_to, plaintext)
-        since_iso = parse_since(since) if since else None
+        since_iso = parse_since(since, device_zone(access.store)) if since else None
         catalog = load_catalog(content) if kind == "fhir" else None
         progress = (lambda label, done, total: bar(done, total, label)) if bar else None
         if kind == "fhir":
@@ -150,6 +151,7 @@ def _post(url: str, patients: list[str] | None, since: str | None, token_file: P
           json_out: bool, files_too: bool = False) -> None:
     from telecbt_cli.core.store.errors import UsageError
     from telecbt_cli.core.store.timeparse import parse_since
+    from telecbt_cli.core.store.zones import device_zone
     from telecbt_cli.core.sync import fhir_push
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Sending") as bar:
@@ -158,7 +160,7 @@ def _post(url: str, patients: list[str] | None, since: str | None, token_file: P
                              "--plaintext and --force")
         server = fhir_push.Server(url, retries=retries, max_entries=max_entries)
         server.token = _token(token_file, ask_token)
-        since_iso = parse_since(since) if since else None
+        since_iso = parse_since(since, device_zone(access.store)) if since else None
         catalog = load_catalog(content)
         progress = (lambda label, done, total: bar(done, total, label)) if bar else None
         result = fhir_push.push_fhir(access, catalog, server, patients or None, since_iso, progress=progress)

@@ -93,10 +93,13 @@ def history(
     from telecbt_cli.core.clinical import alerts
     from telecbt_cli.core.clinical.patients import patient_id_for
 
+    from telecbt_cli.core.store.zones import device_zone
+
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code = patient_lang(access, patient, lang)
         rows = measures.history(access, catalog, patient, instrument)
         open_alerts = alerts.open_count(access, patient_id_for(access, patient))
+        zone = device_zone(access.store)
     if open_alerts:
         say(catalog.text("safety.open_alerts", code, count=open_alerts), style="bold red")
     if json_out:
@@ -105,13 +108,13 @@ def history(
     for row in rows:
         inst = catalog.entries["instrument"].get(row["instrument_id"], {})
         change = row["change"] or {}
-        row["date"] = catalog.date(row["completed_at"], code)
+        row["date"] = catalog.date(row["completed_at"], code, zone=zone)
         row["score"] = catalog.number(row["total"], code)
         row["level"] = band_label(inst, row["band"], code) or "-"
         row["delta"] = "" if not change else catalog.number(change["delta"], code)
         row["mic"] = "" if not change else (change["direction"] + (" *" if change["meaningful"] else ""))
     if csv_out:
-        emit_csv(rows, ["instrument_id", "completed_at", "total", "band", "delta", "mic"], raw)
+        emit_csv(rows, ["instrument_id", "completed_at", "total", "band", "delta", "mic"], raw, zone)
     else:
         emit_table(rows, [("date", "date"), ("instrument_id", "questionnaire"), ("score", "score"),
                           ("level", "level"), ("delta", "change"), ("mic", "* = meaningful")],

@@ -16,7 +16,7 @@ from telecbt_cli.commands.common import (
     one_format,
     unlocked,
 )
-from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, yes_no
+from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, with_local_fields, yes_no
 from telecbt_cli.core.store.ids import short_id
 
 app = typer.Typer(help="Secure messages: send, list.", no_args_is_help=True, add_completion=False)
@@ -52,17 +52,19 @@ def list_(
     """Show the conversation; the patient's messages are marked read."""
     from telecbt_cli.core.care import messages
 
+    from telecbt_cli.core.store.zones import device_zone
+
     one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = messages.list_messages(access, patient, unread_only=unread)
+        zone = device_zone(access.store)
     if json_out:
-        emit_json(rows)
+        emit_json(with_local_fields(rows, zone, ["sent_at"]))
         return
     if csv_out:
-        emit_csv(yes_no(rows), ["id", "sent_at", "direction", "kind", "sender", "unread", "read_at", "body"])
+        emit_csv(yes_no(rows), ["id", "sent_at", "direction", "kind", "sender", "unread", "read_at", "body"], zone=zone)
         return
-    emit_table([{**r, "short": short_id(r["id"]), "when": r["sent_at"][:16].replace("T", " "),
-                 "new": "new" if r["unread"] else "",
+    emit_table([{**r, "short": short_id(r["id"]), "new": "new" if r["unread"] else "",
                  "who": "patient" if r["direction"] == "from_patient" else f"{r['sender']} ({r['kind']})"} for r in rows],
-               [("short", "id"), ("when", "when (UTC)"), ("who", "from"), ("new", ""), ("body", "message")],
-               empty="No messages.")
+               [("short", "id"), ("sent_at", "when"), ("who", "from"), ("new", ""), ("body", "message")],
+               empty="No messages.", zone=zone)

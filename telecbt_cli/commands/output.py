@@ -72,12 +72,40 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def emit_csv(rows: Iterable[dict], columns: Sequence[str], raw: bool = False) -> None:
+def is_time_column(name: str) -> bool:
+    """Columns that hold stored UTC stamps: `at` and every `…_at`."""
+    return name == "at" or name.endswith("_at")
+
+
+def in_local_time(rows: Iterable[dict], zone, columns: Iterable[str], style: str = "table") -> list[dict]:
+    """Rows with the stamps in `columns` seen in `zone`: `table` as `2026-12-03 10:00 EAT`, `iso` as
+    ISO 8601 with the offset (`2026-12-03T10:00:00+03:00`)."""
+    from telecbt_cli.core.store.localtime import local_iso, staff_time
+
+    shown = staff_time if style == "table" else local_iso
+    names = list(columns)
+    return [{**row, **{name: shown(row[name], zone) for name in names if isinstance(row.get(name), str)}}
+            for row in rows]
+
+
+def with_local_fields(rows: Iterable[dict], zone, names: Sequence[str]) -> list[dict]:
+    """Rows for --json: the UTC stamps kept as they are, each of `names` joined by `<name>_local`
+    (ISO 8601 with the offset of `zone`)."""
+    from telecbt_cli.core.store.localtime import local_iso
+
+    return [{**row, **{f"{name}_local": local_iso(row.get(name), zone) for name in names if name in row}}
+            for row in rows]
+
+
+def emit_csv(rows: Iterable[dict], columns: Sequence[str], raw: bool = False, zone=None) -> None:
     """CSV on stdout, meant for spreadsheets: control, bidi and invisible characters shown as visible
     escapes and cells that a spreadsheet would run as formulas quoted with `'` (`spreadsheet_cell`).
 
-    `raw` (for programs) writes every value exactly as stored, except on a terminal: nothing
-    written to a terminal carries control characters (README, "Output")."""
+    With `zone`, stamps (`at`, `…_at`) are local ISO 8601 with their offset. `raw` (for programs)
+    writes every value exactly as stored (stamps in UTC), except on a terminal: nothing written to
+    a terminal carries control characters (README, "Output")."""
+    if zone is not None and not raw:
+        rows = in_local_time(rows, zone, [c for c in columns if is_time_column(c)], style="iso")
     tty = sys.stdout.isatty()
     # Raw text may hold a bare CR, which the csv module quotes only when it ends lines: quote all text.
     writer = csv.writer(sys.stdout, lineterminator="\n",
@@ -129,11 +157,15 @@ def yes_no(rows: Iterable[dict]) -> list[dict]:
     return [{k: ("yes" if v else "no") if isinstance(v, bool) else v for k, v in row.items()} for row in rows]
 
 
-def emit_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], empty: str = "Nothing to show.") -> None:
-    """A table of rows for people; `columns` are (key, heading). Fits a terminal; never wraps in a pipe."""
+def emit_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], empty: str = "Nothing to show.",
+               zone=None) -> None:
+    """A table of rows for people; `columns` are (key, heading). Fits a terminal; never wraps in a pipe.
+    With `zone`, stamps (`at`, `…_at`) read as local times with their zone (`2026-12-03 10:00 EAT`)."""
     if not rows:
         say(empty)
         return
+    if zone is not None:
+        rows = in_local_time(rows, zone, [key for key, _ in columns if is_time_column(key)])
     cells = [[_shown(row.get(key)) for key, _ in columns] for row in rows]
     if not sys.stdout.isatty():
         _plain_grid([[heading for _, heading in columns], *cells])

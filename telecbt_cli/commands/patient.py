@@ -50,6 +50,9 @@ PhoneOpt = Annotated[Optional[str], typer.Option("--phone", help="Phone number."
 EmailOpt = Annotated[Optional[str], typer.Option("--email", help="Email address.", show_default=False)]
 CgNameOpt = Annotated[Optional[str], typer.Option("--caregiver-name", help="Caregiver's name.", show_default=False)]
 CgContactOpt = Annotated[Optional[str], typer.Option("--caregiver-contact", help="Caregiver's phone or email.", show_default=False)]
+TzOpt = Annotated[Optional[str], typer.Option(
+    "--timezone", metavar="<zone>", show_default=False,
+    help="The patient's time zone, e.g. Africa/Nairobi (default: this device's). Reminders use it.")]
 NotesOpt = Annotated[Optional[str], typer.Option("--notes", help="Free-text notes.", show_default=False)]
 InputOpt = Annotated[Optional[Path], typer.Option(
     "--input", help="Read the fields as a JSON object from this file ('-' = standard input).", show_default=False)]
@@ -58,14 +61,15 @@ _LIST_COLUMNS = [("code", "code"), ("display_name", "name"), ("birth_year", "bor
                  ("language", "lang"), ("status", "status")]
 _FIELD_LABELS = [
     ("code", "code"), ("display_name", "name"), ("birth_year", "year of birth"), ("sex", "sex"),
-    ("language", "language"), ("phone", "phone"), ("email", "email"), ("caregiver_name", "caregiver"),
+    ("language", "language"), ("timezone", "time zone"), ("phone", "phone"), ("email", "email"),
+    ("caregiver_name", "caregiver"),
     ("caregiver_contact", "caregiver contact"), ("notes", "notes"), ("status", "status"),
     ("created_at", "enrolled"), ("updated_at", "updated"), ("id", "record id"),
 ]
 _PROMPTS = [("display_name", "Name or alias"), ("birth_year", "Year of birth"),
             ("sex", "Sex (female/male/other/unknown)"), ("language", "Preferred language (en, es, ...)"),
             ("phone", "Phone"), ("email", "Email"), ("caregiver_name", "Caregiver's name"),
-            ("caregiver_contact", "Caregiver's contact"), ("notes", "Notes")]
+            ("caregiver_contact", "Caregiver's contact"), ("notes", "Notes"), ("timezone", "Time zone")]
 
 
 def _read_input(path: Path) -> dict:
@@ -82,16 +86,17 @@ def _read_input(path: Path) -> dict:
     return {aliases.get(k, k): v for k, v in data.items()}
 
 
-def _ask_fields() -> dict:
+def _ask_fields(zone: str = "") -> dict:
     """Prompt on stderr for each field, checked as it is typed: a refused value is asked for again,
-    and nothing typed before it is lost. Empty answers skip a field (the name is required)."""
+    and nothing typed before it is lost. Empty answers skip a field (the name is required; the time
+    zone is then `zone`, this device's)."""
     from telecbt_cli.commands.output import error
     from telecbt_cli.core.clinical.patients import check_field
 
     values: dict = {}
     for key, label in _PROMPTS:
         while key not in values:
-            sys.stderr.write(f"{label}: ")
+            sys.stderr.write(f"{label} (Enter: {zone}): " if key == "timezone" and zone else f"{label}: ")
             sys.stderr.flush()
             answer = sys.stdin.readline()
             if not answer:
@@ -121,16 +126,21 @@ def _fields(values: dict):
     return PatientFields(**values)
 
 
-def _show(patient: dict, json_out: bool) -> None:
+def _show(patient: dict, json_out: bool, zone, zone_name: str) -> None:
+    from telecbt_cli.core.store.localtime import staff_time
+
     if json_out:
         emit_json(patient)
         return
-    emit_fields([(label, patient.get(key) if patient.get(key) is not None else "-") for key, label in _FIELD_LABELS])
+    shown = {**patient, "created_at": staff_time(patient["created_at"], zone),
+             "updated_at": staff_time(patient["updated_at"], zone),
+             "timezone": patient["timezone"] or f"- (this device's is used: {zone_name})"}
+    emit_fields([(label, shown.get(key) if shown.get(key) is not None else "-") for key, label in _FIELD_LABELS])
     consent = patient.get("consent")
     if consent is not None:
         current = consent["current"]
-        state = (f"active ({current['method']}, version {current['version']}, {current['recorded_at']})"
-                 if current else "none: no clinical data can be recorded")
+        state = (f"active ({current['method']}, version {current['version']}, "
+                 f"{staff_time(current['recorded_at'], zone)})" if current else "none: no clinical data can be recorded")
         emit_fields([("consent", state)])
     if patient.get("flags"):
         from telecbt_cli.commands.content_opts import load_catalog
@@ -139,7 +149,7 @@ def _show(patient: dict, json_out: bool) -> None:
         catalog = load_catalog(None)
         for flag in patient["flags"]:
             found = describe(catalog, flag, "en")
-            emit_fields([("flag", f"{found['label']} ({found['raised_at'][:10]}, {found['content_id']}): "
+            emit_fields([("flag", f"{found['label']} ({staff_time(found['raised_at'], zone)}, {found['content_id']}): "
                                   f"{found['message']}"),
                          *[("", f"- {detail}") for detail in found["details"]]])
     if patient.get("open_safety_alerts"):
@@ -151,7 +161,8 @@ def _show(patient: dict, json_out: bool) -> None:
 def add(
     name: NameOpt = None, birth_year: YearOpt = None, sex: SexOpt = None, language: LangOpt = None,
     phone: PhoneOpt = None, email: EmailOpt = None, caregiver_name: CgNameOpt = None,
-    caregiver_contact: CgContactOpt = None, notes: NotesOpt = None, input_file: InputOpt = None,
+    caregiver_contact: CgContactOpt = None, notes: NotesOpt = None, timezone: TzOpt = None,
+    input_file: InputOpt = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
 ) -> None:
@@ -160,7 +171,7 @@ def add(
 
     given = {"display_name": name, "birth_year": birth_year, "sex": sex, "language": language, "phone": phone,
              "email": email, "caregiver_name": caregiver_name, "caregiver_contact": caregiver_contact,
-             "notes": notes}
+             "notes": notes, "timezone": timezone}
     values = {k: v for k, v in given.items() if v is not None}
     if input_file is not None:
         values = {**_read_input(input_file), **values}
@@ -169,7 +180,9 @@ def add(
         if "display_name" not in values:
             if not sys.stdin.isatty():
                 raise UsageError("give the patient's name with --name or --input FILE")
-            values.update(_ask_fields())
+            from telecbt_cli.core.store.zones import device_zone_name
+
+            values.update(_ask_fields(device_zone_name(access.store)))
         patient = patients.add_patient(access, _fields(values))
     if json_out:
         emit_json(patient)
@@ -188,13 +201,16 @@ def list_(
     """List patients (active ones unless --archived)."""
     from telecbt_cli.core.clinical import patients
 
+    from telecbt_cli.core.store.zones import device_zone
+
     one_format(json_out, csv_out, raw)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = patients.list_patients(access, search, include_archived=archived)
+        zone = device_zone(access.store)
     if json_out:
         emit_json(rows)
     elif csv_out:
-        emit_csv(rows, [key for key, _ in _FIELD_LABELS], raw)
+        emit_csv(rows, [key for key, _ in _FIELD_LABELS], raw, zone)
     else:
         emit_table(rows, _LIST_COLUMNS, empty="No patients match.")
 
@@ -205,9 +221,12 @@ def show(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphrase
     """Show one patient's record and consent (the read is audited)."""
     from telecbt_cli.core.clinical import patients
 
+    from telecbt_cli.core.store.zones import device_zone, device_zone_name
+
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         patient = patients.get_patient(access, code)
-    _show(patient, json_out)
+        zone, zone_name = device_zone(access.store), device_zone_name(access.store)
+    _show(patient, json_out, zone, zone_name)
 
 
 @app.command()
@@ -215,7 +234,8 @@ def edit(
     code: CodeArg,
     name: NameOpt = None, birth_year: YearOpt = None, sex: SexOpt = None, language: LangOpt = None,
     phone: PhoneOpt = None, email: EmailOpt = None, caregiver_name: CgNameOpt = None,
-    caregiver_contact: CgContactOpt = None, notes: NotesOpt = None, input_file: InputOpt = None,
+    caregiver_contact: CgContactOpt = None, notes: NotesOpt = None, timezone: TzOpt = None,
+    input_file: InputOpt = None,
     clear: Annotated[Optional[list[str]], typer.Option(
         "--clear", help="Empty a field, e.g. --clear phone (repeatable).")] = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
@@ -226,7 +246,7 @@ def edit(
 
     given = {"display_name": name, "birth_year": birth_year, "sex": sex, "language": language, "phone": phone,
              "email": email, "caregiver_name": caregiver_name, "caregiver_contact": caregiver_contact,
-             "notes": notes}
+             "notes": notes, "timezone": timezone}
     values = {k: v for k, v in given.items() if v is not None}
     if input_file is not None:
         values = {**_read_input(input_file), **values}
@@ -361,13 +381,16 @@ def pin_status(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, pass
                passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Show whether a kiosk PIN is set, wrong tries since the last sign-in, and the lock."""
     from telecbt_cli.core.care import pins
+    from telecbt_cli.core.store.localtime import staff_time
+    from telecbt_cli.core.store.zones import device_zone
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         status = pins.pin_status(access, code)
+        zone = device_zone(access.store)
     if json_out:
         emit_json(status)
         return
     emit_fields([("PIN", "set" if status["set"] else "not set"),
-                 ("set at", status["set_at"] or "-"),
+                 ("set at", staff_time(status["set_at"], zone)),
                  ("wrong tries", f"{status['failures']} of {pins.MAX_FAILURES}"),
                  ("locked", "yes: unlock with `telecbt patient pin unlock`" if status["locked"] else "no")])

@@ -144,16 +144,19 @@ def homework_list(
     from telecbt_cli.content.catalog import pick
     from telecbt_cli.core.care import plans
 
+    from telecbt_cli.core.store.zones import device_zone
+
     one_format(json_out, csv_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code = patient_lang(access, patient, lang)
         rows = plans.list_homework(access, patient, "assigned" if pending else None)
+        zone = device_zone(access.store)
     if json_out:
         emit_json(rows)
         return
     if csv_out:
         emit_csv(yes_no({**r, "text": pick(r["text"], code)} for r in rows),
-                 ["id", "module_id", "task_id", "text", "due_date", "status", "overdue", "done_at", "note"])
+                 ["id", "module_id", "task_id", "text", "due_date", "status", "overdue", "done_at", "note"], zone=zone)
         return
     emit_table([{"short": short_id(r["id"]), "module": r["module_id"], "text": pick(r["text"], code), "due": r["due_date"],
                  "status": r["status"] + (" (overdue)" if r["overdue"] else "")} for r in rows],

@@ -42,10 +42,21 @@ def _write(line: str = "") -> None:
     sys.stdout.write(line + "\n")
 
 
+def _zone(report: dict):
+    """The patient's zone the report was made in (days, and the times it shows)."""
+    from datetime import timezone
+
+    from telecbt_cli.core.store.zones import load
+
+    return load(report.get("timezone")) or timezone.utc
+
+
 def print_patient(report: dict, catalog, lang: str) -> None:
     t = lambda key, **v: catalog.text(f"report.{key}", lang, **v)  # noqa: E731
     p = report["patient"]
+    zone = _zone(report)
     _write(inert(f"{t('title')}: {p['code']} {p['display_name']}"))
+    _write(f"{t('generated')}: {catalog.date(report['generated_at'], lang, with_time=True, zone=zone)}")
     _write(f"{t('period')}: {catalog.date(report['period']['from'], lang)} - {catalog.date(report['period']['to'], lang)}")
     _write()
     _write(t("diary"))
@@ -73,11 +84,11 @@ def print_patient(report: dict, catalog, lang: str) -> None:
     _write(f"{t('homework')}: {catalog.text('report.homework_text', lang, done=hw['done'], total=hw['assigned'], percent=round((hw['rate'] or 0) * 100))}")
     _write(f"{t('alerts')}: {len(report['open_alerts']) or t('none')}")
     for alert in report["open_alerts"]:
-        _write(inert(f"  {alert['opened_at'][:10]} {alert['rule_id']}"))
+        _write(inert(f"  {catalog.date(alert['opened_at'], lang, zone=zone)} {alert['rule_id']}"))
     if report["flags"]:
         _write(f"{t('flags')}:")
     for flag in report["flags"]:
-        _write(inert(f"  {catalog.date(flag['raised_at'], lang)} {flag['label']}: {flag['message']}"))
+        _write(inert(f"  {catalog.date(flag['raised_at'], lang, zone=zone)} {flag['label']}: {flag['message']}"))
         for detail in flag["details"]:
             _write(inert(f"    - {detail}"))
     if report["suggestions"]:
@@ -91,6 +102,7 @@ def html_shape(report: dict, catalog, lang: str) -> dict:
     """The report in the form report_html expects: localized labels, formatted dates and numbers."""
     t = lambda key, **v: catalog.text(f"report.{key}", lang, **v)  # noqa: E731
     diary = report["diary"]
+    zone = _zone(report)
     measures = []
     for m in report["measures"]:
         change = m["change"] or {}
@@ -106,7 +118,7 @@ def html_shape(report: dict, catalog, lang: str) -> dict:
     hw = report["homework"]
     return {
         "lang": lang, "labels": {key: t(key) for key in LABEL_KEYS}, "patient": report["patient"],
-        "generated_at": catalog.date(report["generated_at"], lang, with_time=True),
+        "generated_at": catalog.date(report["generated_at"], lang, with_time=True, zone=zone),
         "period": {"from": catalog.date(report["period"]["from"], lang), "to": catalog.date(report["period"]["to"], lang)},
         "diary": {"series": {metric: [{"label": catalog.date(pt["week"], lang)[:5], "value": pt["value"]} for pt in points]
                              for metric, points in diary["weekly"].items()},
@@ -115,8 +127,9 @@ def html_shape(report: dict, catalog, lang: str) -> dict:
                                        percent=round((diary["completion"] or 0) * 100))},
         "measures": measures,
         "homework": {"text": t("homework_text", done=hw["done"], total=hw["assigned"], percent=round((hw["rate"] or 0) * 100))},
-        "alerts": [{"opened": catalog.date(a["opened_at"], lang), "rule": a["rule_id"]} for a in report["open_alerts"]],
-        "flags": [{"raised": catalog.date(f["raised_at"], lang), "label": f["label"], "message": f["message"],
+        "alerts": [{"opened": catalog.date(a["opened_at"], lang, zone=zone), "rule": a["rule_id"]}
+                   for a in report["open_alerts"]],
+        "flags": [{"raised": catalog.date(f["raised_at"], lang, zone=zone), "label": f["label"], "message": f["message"],
                    "details": f["details"]} for f in report["flags"]],
         "suggestions": [{"text": s["text"], "evidence": s["evidence"]} for s in report["suggestions"]],
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -24,27 +24,38 @@ from telecbt_cli.commands.output import emit_fields, emit_json, emit_text, say
 def init(
     store: StoreOpt = None,
     admin: Annotated[str, typer.Option("--admin", help="Name of the first admin user.")] = "admin",
+    tz: Annotated[Optional[str], typer.Option(
+        "--timezone", metavar="<zone>", show_default=False,
+        help="This device's time zone, e.g. Africa/Nairobi (default: the system's; `telecbt settings` changes it).")] = None,
     passphrase_file: PassFileOpt = None,
     passphrase_fd: PassFdOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a new encrypted store and its first admin; prints the recovery key once."""
+    from telecbt_cli.core.store import zones
     from telecbt_cli.core.store.paths import resolve_store_dir
     from telecbt_cli.core.store.unlock import create_store
     from telecbt_cli.core.store.vault import check_new_location
 
     store_dir = resolve_store_dir(store_option(store))
     check_new_location(store_dir)
+    if tz is not None:
+        zones.check_zone(tz)  # before the passphrase is asked for
     secret = passphrase(passphrase_file, passphrase_fd, prompt=f"Choose a passphrase for {admin}: ", confirm=True)
     created = create_store(store_dir, admin, secret, kdf())
     access = created.access
-    info = {"store": str(store_dir), "store_id": access.store.store_id, "device_id": access.store.device_id,
-            "admin": access.user}
-    access.close()
+    try:
+        if tz is not None:
+            zones.set_device_zone(access, tz)
+        info = {"store": str(store_dir), "store_id": access.store.store_id, "device_id": access.store.device_id,
+                "admin": access.user, "timezone": zones.device_zone_name(access.store)}
+    finally:
+        access.close()
     if json_out:
         emit_json({**info, "recovery_key": created.recovery_key})
         return
-    say(f"Created a telecbt store at {store_dir} with admin user {access.user}.", style="green")
+    say(f"Created a telecbt store at {store_dir} with admin user {access.user}; times are shown in "
+        f"{info['timezone']} (`telecbt settings` changes it).", style="green")
     say("RECOVERY KEY: write it on paper now and keep it locked away. It opens the store if every "
         "passphrase is lost, and it is shown only this once.", style="bold")
     groups = created.recovery_key.split("-")
@@ -64,15 +75,21 @@ def unlock(
     from telecbt_cli.core.store import sessions
 
     seconds = sessions.parse_ttl(ttl)
+    from telecbt_cli.core.store.localtime import staff_time
+    from telecbt_cli.core.store.timeparse import iso_utc
+    from telecbt_cli.core.store.zones import device_zone
+
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         token, expires = sessions.create(access, seconds)
         who = access.user
-    until = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        zone = device_zone(access.store)
+    moment = datetime.fromtimestamp(expires, timezone.utc)
+    until = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     if json_out:
         emit_json({"token": token, "user": who, "expires": until})
         return
     emit_text(token)
-    say(f"Session for {who} until {until}. Put the token in TELECBT_SESSION, e.g. "
+    say(f"Session for {who} until {staff_time(iso_utc(moment), zone)}. Put the token in TELECBT_SESSION, e.g. "
         "export TELECBT_SESSION=$(telecbt unlock --passphrase-file FILE). `telecbt lock` ends it.")
 
 

@@ -50,22 +50,26 @@ def _human_bytes(size: int) -> str:
 def info(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
     """Path, schema version, sizes and key slots (never secrets)."""
+    from telecbt_cli.core.store.localtime import staff_time
     from telecbt_cli.core.store.vault import info as store_info
+    from telecbt_cli.core.store.zones import device_zone, device_zone_name
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         data = store_info(access.store)
+        zone, zone_name = device_zone(access.store), device_zone_name(access.store)
     if json_out:
         emit_json(data)
         return
     emit_fields([
         ("path", data["path"]), ("store id", data["store_id"]), ("device id", data["device_id"]),
-        ("created", data["created_at"]), ("schema version", data["schema_version"]),
+        ("created", staff_time(data["created_at"], zone)), ("time zone", zone_name),
+        ("schema version", data["schema_version"]),
         ("database", _human_bytes(data["database_bytes"])), ("write-ahead log", _human_bytes(data["wal_bytes"])),
         ("patients", data["counts"]["patients"]), ("staff users", data["counts"]["users"]),
         ("audit entries", data["audit_entries"]),
     ])
     emit_heading("Key slots:")
-    emit_table(data["slots"], [("kind", "kind"), ("label", "label"), ("created_at", "created")])
+    emit_table(data["slots"], [("kind", "kind"), ("label", "label"), ("created_at", "created")], zone=zone)
 
 
 @app.command()

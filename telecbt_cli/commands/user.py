@@ -61,16 +61,18 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
           raw: RawOpt = False) -> None:
     """List staff users and their roles."""
     from telecbt_cli.core.store import users
+    from telecbt_cli.core.store.zones import device_zone
 
     one_format(json_out, csv_out, raw)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = [u.to_dict() for u in users.list_users(access)]
+        zone = device_zone(access.store)
     if json_out:
         emit_json(rows)
     elif csv_out:
-        emit_csv(yes_no(rows), [c for c, _ in _COLUMNS], raw)
+        emit_csv(yes_no(rows), [c for c, _ in _COLUMNS], raw, zone)
     else:
-        emit_table(rows, _COLUMNS)
+        emit_table(rows, _COLUMNS, zone=zone)
 
 
 @app.command()

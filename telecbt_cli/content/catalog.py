@@ -17,6 +17,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,16 @@ def resolve_lang(preferred: str | None, override: str | None = None) -> str:
             if base in LANGS:
                 return base
     return "en"
+
+
+def zone_place(zone: tzinfo, moment: datetime | None = None) -> str:
+    """The place a zone is named after, as people say it: `Africa/Nairobi` -> Nairobi,
+    `America/New_York` -> New York; a zone with no place (UTC, Etc/GMT-3) by its abbreviation or offset."""
+    key = getattr(zone, "key", None) or ""
+    if "/" in key and not key.startswith("Etc/"):
+        return key.rsplit("/", 1)[-1].replace("_", " ")
+    name = (moment.tzname() if moment is not None else zone.tzname(None)) or key or "UTC"
+    return f"UTC{name}" if name[:1] in "+-" else name
 
 
 def pick(text: dict | None, lang: str) -> str:
@@ -91,14 +102,33 @@ class Catalog:
         text = str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
         return text.replace(".", DECIMAL.get(lang, "."))
 
-    def date(self, iso: str | None, lang: str, with_time: bool = False) -> str:
-        """An ISO timestamp (UTC) in the locale's date format."""
+    def date(self, iso: str | None, lang: str, with_time: bool = False, zone: tzinfo | None = None) -> str:
+        """An ISO date, or a stored UTC time seen in `zone`, in the locale's date format; with a
+        time and a zone, the zone is named as a patient reads it (`03/12/2026 10:00 (hora de Nairobi)`)."""
         if not iso:
             return "-"
-        from datetime import datetime
-
         moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-        return moment.strftime(self.text("format.datetime" if with_time else "format.date", lang))
+        if zone is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(zone)
+        shown = moment.strftime(self.text("format.datetime" if with_time else "format.date", lang))
+        if with_time and zone is not None:
+            shown += f" ({self.zone_name(zone, lang, moment)})"
+        return shown
+
+    def when(self, iso: str, lang: str, zone: tzinfo, labelled: bool = True) -> str:
+        """A stored UTC time as a patient reads it, in their zone and saying which:
+        `Thu 3 Dec, 10:00 (Nairobi time)`, `jue 3 dic, 10:00 (hora de Nairobi)`; without the zone's
+        name when `labelled` is False (a screen that names it once, see `zone_name`)."""
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
+        weekdays = [w.strip() for w in self.text("format.weekdays", lang).split(",")]
+        months = [m.strip() for m in self.text("format.months", lang).split(",")]
+        return self.text("format.patient_time" if labelled else "format.patient_time_short", lang,
+                         weekday=weekdays[moment.weekday()], day=str(moment.day), month=months[moment.month - 1],
+                         time=f"{moment:%H:%M}", zone=self.zone_name(zone, lang, moment))
+
+    def zone_name(self, zone: tzinfo, lang: str, moment: datetime | None = None) -> str:
+        """A zone as patients say it: `Nairobi time`, `hora de Nairobi`."""
+        return self.text("format.zone_time", lang, place=zone_place(zone, moment))
 
     def crisis(self, lang: str) -> str:
         """The program's crisis guidance: the clinic's own text and phone, else the built-in text.

@@ -8,6 +8,7 @@ as the CLI; screens only gather input and show results. User text is shown as Ri
 from __future__ import annotations
 
 import json
+from datetime import timezone
 from pathlib import Path
 
 from textual import work
@@ -202,6 +203,7 @@ class TelecbtApp(InertTitles, QuietCrash, App):
         self.lang = lang or (settings.get("lang") if settings.get("lang") in LANGS else "en")
         self.theme_name = settings.get("theme") if settings.get("theme") in THEMES else "standard"
         self.access = None
+        self.zone = timezone.utc  # this device's time zone, read from the store at sign-in
         self.start_access = None  # an already unlocked store (the demo): skip the sign-in screen
 
     def on_mount(self) -> None:
@@ -233,8 +235,11 @@ class TelecbtApp(InertTitles, QuietCrash, App):
     def signed_in(self, access) -> None:
         from telecbt_cli.tui.patients import PatientsScreen
 
+        from telecbt_cli.core.store.zones import device_zone, device_zone_name
+
         self.access = access
-        self.sub_title = f"{access.user} ({access.role})"
+        self.zone = device_zone(access.store)  # every time on the staff screens is shown in it, labelled
+        self.sub_title = f"{access.user} ({access.role}) · {device_zone_name(access.store)}"
         for notice in access.store.notices:  # e.g. a full disk: reading works, saving does not
             tell(self, notice, error=True)
         self.refresh_bindings()

@@ -107,16 +107,24 @@ def tr(app, key: str, **values: object) -> str:
     return app.catalog.text(f"tui.{key}", app.lang, **values)
 
 
-def local_time(iso: str | None) -> str:
-    """A stored UTC timestamp as local "YYYY-MM-DD HH:MM" (what the person at the screen lives by)."""
+def local_time(iso: str | None, zone) -> str:
+    """A stored UTC time as staff read it, in this device's zone (`app.zone`) and naming it:
+    `2026-12-03 10:00 EAT`."""
+    from telecbt_cli.core.store.localtime import staff_time
+
+    return staff_time(iso, zone)
+
+
+def local_date(iso: str | None, zone) -> str:
+    """The day a stored UTC time falls on in `zone`, `2026-12-03`; `-` for none."""
     if not iso:
         return "-"
-    from datetime import datetime
+    from telecbt_cli.core.store.localtime import local_day
 
     try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+        return local_day(iso, zone).isoformat()
     except ValueError:
-        return iso[:16].replace("T", " ")
+        return iso[:10]
 
 
 def bar_chart(points: list[tuple[str, float | None]], high: float = 10, width: int = 30,

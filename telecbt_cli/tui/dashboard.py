@@ -82,7 +82,7 @@ class CheckinsScreen(_TableScreen):
         for row in data["sessions"]:
             state = Text(tr(self.app, "checkins.overdue"), style="bold red") if row["overdue"] \
                 else Text(tr(self.app, f"checkins.status_{row['status']}"))
-            table.add_row(Text(local_time(row["scheduled_at"])), safe(row["code"]), safe(row["mode"]),
+            table.add_row(Text(local_time(row["scheduled_at"], self.app.zone)), safe(row["code"]), safe(row["mode"]),
                           safe(row["module_id"] or "-"), state, key=f"{row['id']}|{row['code']}")
         return tr(self.app, "checkins.count", today=data["today"], overdue=data["overdue"])
 
@@ -105,7 +105,7 @@ class AlertsScreen(_TableScreen):
 
     def show(self, table: DataTable, rows: list[dict]) -> str:
         for row in rows:
-            table.add_row(Text(local_time(row["opened_at"])), safe(row["code"]), safe(row["rule_id"]),
+            table.add_row(Text(local_time(row["opened_at"], self.app.zone)), safe(row["code"]), safe(row["rule_id"]),
                           safe(row["content_id"]), key=row["id"])
         return tr(self.app, "alerts.count" if self.app.can("review") else "alerts.count_view_only", count=len(rows))
 

@@ -376,10 +376,13 @@ class MessagesScreen(Localized, Screen):
         if not rows:
             self.query_one("#messages-body", Static).update(k(self.app, "messages_none"))
             return
-        out = Text()
+        if self.app.patient is None:  # signed out (idle) while the messages were read
+            return
+        catalog, zone = self.app.catalog, self.app.patient.zone  # the patient's own clock, named once
+        out = Text(k(self.app, "times_in", zone=catalog.zone_name(zone, self.app.lang)) + "\n", style="dim")
         for row in rows[-20:]:
             who = k(self.app, "from_me" if row["from_patient"] else "from_team")
-            out.append(f"{self.app.catalog.date(row['at'], self.app.lang)} {who}: ", style="bold")
+            out.append(f"{catalog.when(row['at'], self.app.lang, zone, labelled=False)} {who}: ", style="bold")
             out.append_text(safe(row["text"]))
             out.append("\n")
         self.query_one("#messages-body", Static).update(out)

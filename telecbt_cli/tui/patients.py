@@ -30,6 +30,7 @@ from telecbt_cli.tui.common import (
     Localized,
     SafeInput,
     bar_chart,
+    local_date,
     local_time,
     safe,
     tell,
@@ -37,10 +38,6 @@ from telecbt_cli.tui.common import (
 )
 
 WRITE_ACTIONS = {"diary", "take_measure", "run_module", "send_message"}
-
-
-def _short(iso: str | None) -> str:
-    return (iso or "")[:10] or "-"
 
 
 class PatientsScreen(Localized, Screen):
@@ -113,13 +110,13 @@ class PatientsScreen(Localized, Screen):
         self.total = total
         for row in rows:
             alerts = Text(str(row["open_alerts"]), style="bold red") if row["open_alerts"] else Text("-")
-            next_checkin = _short(row["next_checkin"])
+            next_checkin = local_date(row["next_checkin"], self.app.zone)
             if row["overdue"]:
                 next_checkin += f" (+{row['overdue']})"
             found = ", ".join(flags.label(self.app.catalog, f["content_id"], f["flag_id"], self.app.lang)
                               for f in row["flags"])
             table.add_row(safe(row["code"]), safe(row["display_name"]), Text(next_checkin), alerts,
-                          Text(_short(row["last_diary"])), Text(str(row["unread"] or "-")),
+                          Text(local_date(row["last_diary"], self.app.zone)), Text(str(row["unread"] or "-")),
                           safe(found) if found else Text("-"), key=row["code"])
         self.loaded += len(rows)
         self.query_one("#patients-status", Static).update(
@@ -314,6 +311,9 @@ class PatientScreen(Localized, Screen):
         out.append_text(safe(patient["display_name"]))
         out.append_text(safe(f"  {patient['code']}  ", style="bold"))
         out.append(tr(self.app, "patient.consent_yes" if patient["consent"]["active"] else "patient.consent_no"))
+        out.append("\n")
+        out.append_text(safe(tr(self.app, "patient.timezone",
+                                zone=patient["timezone"] or tr(self.app, "patient.timezone_unset"))))
         if patient.get("open_safety_alerts"):
             out.append("\n")
             out.append(tr(self.app, "patient.open_alerts", count=patient["open_safety_alerts"]), style="bold red")
@@ -352,7 +352,7 @@ class PatientScreen(Localized, Screen):
             return Text(tr(self.app, "common.nothing_yet"))
         out = Text(tr(self.app, "patient.diary_header") + "\n", style="bold")
         for entry in reversed(entries):
-            out.append_text(safe(f"{local_time(entry['entry_at'])}  {entry['pain'] if entry['pain'] is not None else '-':>4}"
+            out.append_text(safe(f"{local_time(entry['entry_at'], self.app.zone):<20}  {entry['pain'] if entry['pain'] is not None else '-':>4}"
                                  f"  {entry['mood'] if entry['mood'] is not None else '-':>4}  "))
             out.append_text(safe(entry.get("note") or ""))
             out.append("\n")
@@ -363,7 +363,7 @@ class PatientScreen(Localized, Screen):
             return Text(tr(self.app, "common.nothing_yet"))
         out = Text(tr(self.app, "patient.measures_header") + "\n", style="bold")
         for row in reversed(rows):
-            out.append_text(safe(f"{row['completed_at'][:10]}  {row['instrument_id']:<12} "
+            out.append_text(safe(f"{local_date(row['completed_at'], self.app.zone)}  {row['instrument_id']:<12} "
                                  f"{self.app.catalog.number(row['total'], self.app.lang):>5}  {row['band'] or ''}"))
             out.append("\n")
         return out
@@ -395,7 +395,7 @@ class PatientScreen(Localized, Screen):
             return Text(tr(self.app, "common.nothing_yet"))
         out = Text()
         for row in rows:
-            out.append_text(safe(f"{local_time(row['scheduled_at'])}  {row['mode']:<9} {row['status']:<9} "))
+            out.append_text(safe(f"{local_time(row['scheduled_at'], self.app.zone)}  {row['mode']:<9} {row['status']:<9} "))
             out.append_text(safe(row["module_id"] or ""))
             out.append("\n")
         return out
@@ -406,7 +406,7 @@ class PatientScreen(Localized, Screen):
         out = Text()
         for row in rows:
             who = tr(self.app, "patient.from_patient" if row["direction"] == "from_patient" else "patient.from_team")
-            out.append_text(safe(f"{local_time(row['sent_at'])} {who}: ", style="bold"))
+            out.append_text(safe(f"{local_time(row['sent_at'], self.app.zone)} {who}: ", style="bold"))
             out.append_text(safe(row["body"]))
             out.append("\n")
         return out

@@ -118,12 +118,16 @@ def test_patient_add_prompts_check_each_field_as_it_is_typed(tmp_path, pass_file
     term.answer("Email:", "rosa@example.org")
     for prompt in ("Caregiver's name:", "Caregiver's contact:", "Notes:"):
         term.answer(prompt, "")
+    term.answer("Time zone (Enter:", "nairobi")  # issue 13: refused with a suggestion, asked again
+    term.answer("Time zone (Enter:", "Africa/Nairobi")
     shown = term.close()
     assert "year of birth must be a number" in shown and "sex must be one of" in shown and "has no @" in shown
+    assert "Did you mean Africa/Nairobi" in shown
     assert "Enrolled patient" in shown
     listed = json.loads(invoke("patient", "list", "--json").stdout)
-    assert [(p["display_name"], p["birth_year"], p["sex"], p["language"], p["phone"], p["email"]) for p in listed] == [
-        ("Rosa Example", 1968, "female", "es", "+254 700 000000", "rosa@example.org")]
+    assert [(p["display_name"], p["birth_year"], p["sex"], p["language"], p["phone"], p["email"], p["timezone"])
+            for p in listed] == [("Rosa Example", 1968, "female", "es", "+254 700 000000", "rosa@example.org",
+                                  "Africa/Nairobi")]
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ STAFF = {"admin": (ADMIN, ADMIN_PASS), "clinician": ("cleo", "clinician passphra
          "chw": ("cham", "community worker passphrase"), "viewer": ("vic", "viewer passphrase 1")}
 ROW = re.compile(r"^\| `([a-z -]+)` \| (no sign-in|[a-z_]+)[^|]*\|((?: [a-z-]+ \|){4})$")
 #: Commands whose permission depends on a value: (command, extra arguments, what they need).
-VARIANTS = [("user passwd", ["nobody"], "manage"),
+VARIANTS = [("user passwd", ["nobody"], "manage"), ("settings", ["--timezone", "Africa/Nairobi"], "manage"),
             *[(f"export {kind}", ["--plaintext"], "write") for kind in ("csv", "ndjson", "fhir")]]
 
 

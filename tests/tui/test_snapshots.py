@@ -57,7 +57,8 @@ def _compare(name: str, text: str) -> None:
 
 
 @pytest.fixture
-def clinic(created):
+def clinic(created, monkeypatch):
+    monkeypatch.setenv("TZ", "Africa/Nairobi")  # the device's zone is on screen: the same on every machine
     access = created.access
     patient = add_patient(access, PatientFields(display_name="Rosa Example", birth_year=1970, language="en"))
     record_consent(access, patient["code"], "verbal", "v1")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
-from telecbt_cli.content.catalog import Catalog, pick
+from telecbt_cli.content.catalog import Catalog, pick, zone_place
 from telecbt_cli.core.care.plans import assign_homework, find_record
-from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent
+from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent, zone_of
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import NotFoundError, UsageError
 from telecbt_cli.core.store.textsafe import UNSAFE_CLASS
-from telecbt_cli.core.store.timeparse import iso_utc, parse_local
+from telecbt_cli.core.store.localtime import day_bounds, in_zone, local_day, to_utc, today
+from telecbt_cli.core.store.timeparse import iso_utc, parse_local, zone_key
+from telecbt_cli.core.store.zones import check_zone, device_zone, load
 
 MODES = ("video", "phone", "in-person", "kiosk")
 OUTCOMES = ("attended", "no_show", "cancelled")
@@ -26,12 +29,38 @@ _NOT_IN_LINK = re.compile(f"[\\s{UNSAFE_CLASS}]")
 _NOT_IN_ICAL = re.compile(f"[{UNSAFE_CLASS}]")
 
 
-def parse_future(text: str, now: datetime | None = None) -> str:
-    """A typed local date/time as ISO UTC; refuses the past."""
-    moment = parse_local(text)
+def parse_future(text: str, now: datetime | None = None, zone: tzinfo | None = None) -> str:
+    """A typed date/time, local to `zone` unless it has an offset, as ISO UTC; refuses the past."""
+    moment = parse_local(text, zone)
     if moment < (now or datetime.now(timezone.utc)):
         raise UsageError(f"{text} is in the past: a session is scheduled for a time to come")
     return iso_utc(moment)
+
+
+def booking_zone(access: Access, patient_id: str, tz: str | None) -> tzinfo:
+    """The zone a typed session time is in: this device's (None), the patient's ('patient'), or a named one."""
+    if tz is None:
+        return device_zone(access.store)
+    if tz.strip().lower() == "patient":
+        return zone_of(access, patient_id)
+    return ZoneInfo(check_zone(tz))
+
+
+def weekly_times(first: str, weeks: int, zone: tzinfo) -> list[str]:
+    """`weeks` sessions a week apart at the same local hour in `zone` as the first (ISO UTC), so a
+    daylight-saving change moves the UTC time, not the hour on the clock. A week that lands on a
+    time the clocks skip or repeat there is refused, naming its date."""
+    if not 1 <= weeks <= 52:
+        raise UsageError("--weeks is from 1 to 52")
+    local = in_zone(first, zone).replace(tzinfo=None)
+    times = [first]
+    for week in range(1, weeks):
+        naive = local + timedelta(weeks=week)
+        try:
+            times.append(iso_utc(to_utc(naive, zone, zone_key(zone))))
+        except UsageError as problem:
+            raise UsageError(f"week {week + 1} of the series: {problem}") from None
+    return times
 
 
 def _check_link(link: str | None) -> str | None:
@@ -59,14 +88,24 @@ def check_stored(row: dict) -> None:
 
 
 def schedule(access: Access, catalog: Catalog, code: str, at: str, mode: str, module_id: str | None = None,
-             clinician: str | None = None, link: str | None = None, minutes: int | None = None) -> dict:
-    """Book a session and queue its reminder in the email outbox."""
+             clinician: str | None = None, link: str | None = None, minutes: int | None = None,
+             tz: str | None = None) -> dict:
+    """Book a session and queue its reminder in the email outbox (`schedule_series` for one)."""
+    return schedule_series(access, catalog, code, at, mode, module_id, clinician, link, minutes, tz)[0]
+
+
+def schedule_series(access: Access, catalog: Catalog, code: str, at: str, mode: str, module_id: str | None = None,
+                    clinician: str | None = None, link: str | None = None, minutes: int | None = None,
+                    tz: str | None = None, weeks: int = 1) -> list[dict]:
+    """Book `weeks` weekly sessions from `at` (typed in `tz`: see booking_zone) at the same local
+    hour, each with its reminder in the email outbox; all are booked or none."""
     access.require("write")
     if mode not in MODES:
         raise UsageError(f"--mode must be one of {', '.join(MODES)}")
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
-    when = parse_future(at)
+    zone = booking_zone(access, patient_id, tz)
+    times = weekly_times(parse_future(at, zone=zone), weeks, zone)
     module = catalog.get("module", module_id) if module_id else None
     clinician = clinician or access.user
     staff = access.store.conn.execute("SELECT role, disabled FROM users WHERE name = ?", (clinician,)).fetchone()
@@ -75,22 +114,35 @@ def schedule(access: Access, catalog: Catalog, code: str, at: str, mode: str, mo
     if staff[0] == "viewer":
         raise UsageError(f"{clinician} is a viewer and cannot run sessions")
     store = access.store
+    link = _check_link(link)
+    rows = []
     with store.write():
-        row = records.insert(store, "appointments", {
-            "patient_id": patient_id, "scheduled_at": when, "minutes": minutes or (module["minutes"] if module else 30),
-            "mode": mode, "module_id": module_id, "module_version": module["version"] if module else None,
-            "clinician": clinician, "link": _check_link(link), "status": "scheduled", "recorded_at": None,
-            "recorded_by": None, "notes": None, "feedback": None, "fidelity": None})
-        _queue_reminder(access, catalog, row)
-        audit.append(store, access.user, "session.schedule", patient_id=patient_id, detail={"mode": mode})
-    return row
+        for when in times:
+            row = records.insert(store, "appointments", {
+                "patient_id": patient_id, "scheduled_at": when,
+                "minutes": minutes or (module["minutes"] if module else 30),
+                "mode": mode, "module_id": module_id, "module_version": module["version"] if module else None,
+                "clinician": clinician, "link": link, "status": "scheduled", "recorded_at": None,
+                "recorded_by": None, "notes": None, "feedback": None, "fidelity": None})
+            _queue_reminder(access, catalog, row)
+            audit.append(store, access.user, "session.schedule", patient_id=patient_id, detail={"mode": mode})
+            rows.append(row)
+    return rows
+
+
+def reminder_time(access: Access, catalog: Catalog, appointment: dict) -> str:
+    """A session's time as its reminder tells the patient: in their language and zone, saying which."""
+    row = access.store.conn.execute("SELECT language FROM patients WHERE id = ?",
+                                    (appointment["patient_id"],)).fetchone()
+    lang = row[0] if row and row[0] in catalog.locales else "en"
+    return catalog.when(appointment["scheduled_at"], lang, zone_of(access, appointment["patient_id"]))
 
 
 def _queue_reminder(access: Access, catalog: Catalog, appointment: dict) -> None:
     patient = access.store.conn.execute("SELECT language, email FROM patients WHERE id = ?",
                                         (appointment["patient_id"],)).fetchone()
     lang = patient[0] if patient[0] in catalog.locales else "en"
-    when = catalog.date(appointment["scheduled_at"], lang, with_time=True)
+    when = reminder_time(access, catalog, appointment)
     body = catalog.text("reminder.body", lang, when=when, mode=catalog.text(f"reminder.mode_{appointment['mode'].replace('-', '_')}", lang))
     if appointment["link"]:
         body += "\n" + catalog.text("reminder.link", lang, link=appointment["link"])
@@ -116,7 +168,7 @@ def record(access: Access, catalog: Catalog, appointment_id: str, outcome: str, 
     appt = find_record(access, "appointments", appointment_id)
     if appt["status"] != "scheduled":
         raise UsageError(f"this session was already recorded as {appt['status'].replace('_', '-')} "
-                         f"on {appt['recorded_at'][:10]}; a session is recorded once")
+                         f"on {local_day(appt['recorded_at'], device_zone(access.store))}; a session is recorded once")
     if feedback is not None and not 1 <= feedback <= 5:
         raise UsageError("--feedback is a rating from 1 to 5")
     if outcome != "attended" and (feedback is not None or fidelity):
@@ -140,7 +192,8 @@ def record(access: Access, catalog: Catalog, appointment_id: str, outcome: str, 
                 "SELECT scheduled_at FROM appointments WHERE patient_id = ? AND status = 'scheduled' "
                 "AND scheduled_at > ? AND deleted = 0 ORDER BY scheduled_at LIMIT 1",
                 (appt["patient_id"], appt["scheduled_at"])).fetchone()
-            due = nxt[0][:10] if nxt else (datetime.now(timezone.utc).date() + timedelta(days=7)).isoformat()
+            zone = zone_of(access, appt["patient_id"])  # homework is due on the patient's calendar
+            due = (local_day(nxt[0], zone) if nxt else today(zone) + timedelta(days=7)).isoformat()
             assign_homework(access, catalog, appt["patient_id"], appt["module_id"], due)
         if outcome == "cancelled":
             store.conn.execute("UPDATE outbox SET status = 'cancelled' WHERE appointment_id = ? AND status = 'queued'",
@@ -163,12 +216,13 @@ def list_sessions(access: Access, when: str | None = None, clinician: str | None
     access.require("read")
     now = datetime.now(timezone.utc)
     sql = ("SELECT a.id, p.code, a.scheduled_at, a.minutes, a.mode, a.module_id, a.clinician, a.link, a.status, "
-           "a.feedback FROM appointments a JOIN patients p ON p.id = a.patient_id WHERE a.deleted = 0")
+           "a.feedback, p.timezone AS patient_timezone FROM appointments a JOIN patients p ON p.id = a.patient_id "
+           "WHERE a.deleted = 0")
     params: list = []
-    if when == "today":
-        start = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    if when == "today":  # this device's day: what the worker at it calls today
+        day = today(device_zone(access.store), now)
         sql += " AND a.scheduled_at >= ? AND a.scheduled_at < ?"
-        params += [iso_utc(start), iso_utc(start + timedelta(days=1))]
+        params += list(day_bounds(day, day, device_zone(access.store)))
     elif when == "due":
         sql += " AND a.status = 'scheduled' AND a.scheduled_at >= ?"
         params.append(iso_utc(now))
@@ -214,24 +268,40 @@ def ics(access: Access, catalog: Catalog, code: str | None = None) -> bytes:
     from icalendar import Calendar, Event
 
     sessions = [s for s in list_sessions(access, code=code) if s["status"] == "scheduled"]
+    here = device_zone(access.store)
     cal = Calendar()
     cal.add("prodid", "-//telecbt//sessions//EN")
     cal.add("version", "2.0")
     for s in sessions:
-        start = datetime.fromisoformat(s["scheduled_at"].replace("Z", "+00:00"))
+        zone = load(s["patient_timezone"]) or here  # the patient's clock: TZID plus its VTIMEZONE below
+        start = in_zone(s["scheduled_at"], zone)
         event = Event()
         event.add("uid", f"{s['id']}@telecbt")
         event.add("dtstamp", datetime.now(timezone.utc))
         event.add("dtstart", start)
-        event.add("dtend", start + timedelta(minutes=s["minutes"]))
+        event.add("dtend", (start + timedelta(minutes=s["minutes"])).astimezone(timezone.utc).astimezone(zone))
         title = pick(catalog.entries["module"].get(s["module_id"] or "", {}).get("title"), "en")
         event.add("summary", _ical_text(f"telecbt {s['mode']} session {s['code']}" + (f": {title}" if title else "")))
         if s["link"]:
             event.add("location", _ical_text(s["link"]))
             if s["link"].startswith("http") and not _NOT_IN_LINK.search(s["link"]):
                 event.add("url", s["link"])
-        event.add("description", _ical_text(f"Patient code {s['code']}. Clinician {s['clinician']}."))
+        event.add("description", _ical_text(
+            f"Patient code {s['code']}. Clinician {s['clinician']}. {start:%H:%M} {zone_place(zone, start)} time "
+            f"({start.astimezone(timezone.utc):%H:%M} UTC)."))
         cal.add_component(event)
+    cal.add_missing_timezones(first_date=_first_day(sessions), last_date=_last_day(sessions))
     audit.append(access.store, access.user, "session.export_ics",
                  patient_id=patient_id_for(access, code) if code else None, detail={"events": len(sessions)})
     return cal.to_ical()
+
+
+def _first_day(sessions: list[dict]) -> date:
+    """A day before every session (the VTIMEZONE rules need only cover the calendar's span)."""
+    return (local_day(min(s["scheduled_at"] for s in sessions), timezone.utc) if sessions
+            else datetime.now(timezone.utc).date()) - timedelta(days=366)
+
+
+def _last_day(sessions: list[dict]) -> date:
+    return (local_day(max(s["scheduled_at"] for s in sessions), timezone.utc) if sessions
+            else datetime.now(timezone.utc).date()) + timedelta(days=366)

@@ -9,11 +9,12 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from telecbt_cli.core.care.diary_days import day_to_entry_at, entry_day
 from telecbt_cli.core.care.diary_import_values import TOTALS
 from telecbt_cli.core.clinical.answers import parse_number
-from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent
+from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent, zone_of
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.errors import NotFoundError, UsageError
 from telecbt_cli.core.store.timeparse import iso_utc, parse_local
+from telecbt_cli.core.store.zones import device_zone
 
 REGIONS = ("head", "neck", "shoulders", "upper_back", "lower_back", "chest", "abdomen", "arms", "hands",
            "hips", "legs", "knees", "feet", "whole_body")
@@ -32,9 +33,10 @@ CLOCK_SKEW = timedelta(minutes=10)
 IMPORTED = ("pain", "mood", "sleep_hours", "sleep_quality", "activity_min", "steps", "note")
 
 
-def parse_when(text: str, now: datetime | None = None) -> str:
-    """A typed date/time (local time unless it has an offset) as ISO UTC; never in the future."""
-    moment = parse_local(text)
+def parse_when(text: str, now: datetime | None = None, zone: tzinfo | None = None) -> str:
+    """A typed date/time (in `zone`, default the system's, unless it has an offset) as ISO UTC;
+    never in the future."""
+    moment = parse_local(text, zone)
     if moment > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
         raise UsageError(f"{text} is in the future: a diary entry is about something that already happened")
     return iso_utc(moment)
@@ -77,8 +79,10 @@ def _items(name: str, value: object) -> list[str]:
     return clean
 
 
-def check_entry(values: dict, require_pain: bool = True, now: datetime | None = None) -> dict:
-    """Validated, normalised diary values; UsageError naming the field otherwise."""
+def check_entry(values: dict, require_pain: bool = True, now: datetime | None = None,
+                zone: tzinfo | None = None) -> dict:
+    """Validated, normalised diary values; UsageError naming the field otherwise. A typed
+    `entry_at` is local to `zone` (this device's, where staff type it)."""
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
         raise UsageError(f"unknown diary field(s): {', '.join(unknown)}")
@@ -102,7 +106,7 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     if when is None:
         out["entry_at"] = parse_when(datetime.now(timezone.utc).isoformat(), now)
     elif isinstance(when, str):
-        out["entry_at"] = parse_when(when, now)
+        out["entry_at"] = parse_when(when, now, zone)
     else:
         raise UsageError("the entry time must be text such as 2026-11-27 08:30")
     return out
@@ -143,7 +147,7 @@ def add_entry(access: Access, code: str, values: dict, source: str = "manual") -
     access.require("write")
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
-    checked = check_entry(values, require_pain=source in RATED_BY_PATIENT)
+    checked = check_entry(values, require_pain=source in RATED_BY_PATIENT, zone=device_zone(access.store))
     store = access.store
     with store.write():
         row = records.insert(store, "diary_entries", {"patient_id": patient_id, **_row_values(checked),
@@ -166,7 +170,7 @@ def correct_entry(access: Access, entry_id: str, values: dict) -> dict:
         raise UsageError("that entry was already corrected: correct the newest version instead")
     require_active_consent(access, previous["patient_id"])
     merged = {name: previous.get(name) for name in FIELDS} | {k: v for k, v in values.items() if v is not None}
-    checked = check_entry(merged, require_pain=previous["source"] in RATED_BY_PATIENT)
+    checked = check_entry(merged, require_pain=previous["source"] in RATED_BY_PATIENT, zone=device_zone(store))
     with store.write():
         row = records.insert(store, "diary_entries", {"patient_id": previous["patient_id"], **_row_values(checked),
                                                       "source": previous["source"], "supersedes": entry_id,
@@ -235,6 +239,7 @@ def import_rows(access: Access, code: str, rows: list[dict], zone: tzinfo | None
     access.require("write")
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
+    zone = zone or zone_of(access, patient_id)  # a day is the patient's calendar day
     store = access.store
     if len({row["day"] for row in rows}) != len(rows):
         raise ValueError("import_rows takes one row per day (as read_export gives them)")

@@ -8,8 +8,8 @@ and noon UTC (12:00 UTC in London in winter, 10:30 UTC in Nairobi, 05:30 UTC in 
 summer, 15:30 UTC in Los Angeles in summer). That works for every zone from UTC-12 to
 UTC+14, with or without daylight saving time.
 
-`zone=None` means this device's local time zone (with its daylight-saving rules). When
-patients get their own time zone, callers pass it here and nothing else changes.
+Callers pass the patient's time zone (core.clinical.patients.zone_of): a day is the
+patient's calendar day. `zone=None` means this computer's zone (a dry run, with no store).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def entry_day(entry_at: str) -> date:
     """The calendar day of a stored day-level `entry_at`: its UTC date.
 
     `day_to_entry_at` puts a day on that date in UTC whatever the zone, so this needs no
-    zone, and a day stays the same day if the device's (or later the patient's) zone changes.
+    zone, and a day stays the same day if the patient's zone is changed later.
     It is also how earlier imports (08:00 UTC) and reports read the day.
     """
     return date.fromisoformat(entry_at[:10])

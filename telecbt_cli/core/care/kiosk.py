@@ -10,18 +10,21 @@ consent checks, the change log and the audit log apply unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core.care import diary, pins
 from telecbt_cli.core.care import messages as messages_mod
 from telecbt_cli.core.clinical import engine, measures
+from telecbt_cli.core.clinical.patients import zone_of
 from telecbt_cli.core.clinical.scoring import band_label, round_half_up
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import NotFoundError, UsageError
+from telecbt_cli.core.store.localtime import day_bounds, local_day
+from telecbt_cli.core.store.localtime import today as local_today
 
 #: Practice modules offered at the kiosk, in the order shown.
 EXERCISES = ("practice-breathing", "practice-thought-record")
@@ -38,10 +41,11 @@ class KioskPatient:
     code: str
     name: str
     language: str
+    zone: tzinfo = timezone.utc  # the patient's: their days, and every time the kiosk shows them
 
 
-def _today(today: date | None) -> date:
-    return today or datetime.now(timezone.utc).date()
+def _today(today: date | None, zone: tzinfo) -> date:
+    return today or local_today(zone)
 
 
 def sign_in(access: Access, code: str, pin: str) -> KioskPatient:
@@ -49,7 +53,7 @@ def sign_in(access: Access, code: str, pin: str) -> KioskPatient:
     patient_id = pins.check_pin(access, code, pin)
     row = access.store.conn.execute(
         "SELECT code, display_name, language FROM patients WHERE id = ?", (patient_id,)).fetchone()
-    return KioskPatient(access, patient_id, row[0], row[1], row[2])
+    return KioskPatient(access, patient_id, row[0], row[1], row[2], zone_of(access, patient_id))
 
 
 def save_pain(kp: KioskPatient, pain: int, note: str | None = None) -> dict:
@@ -82,10 +86,11 @@ def _runnable(catalog: Catalog, ident: str) -> dict | None:
 
 def due_questionnaires(kp: KioskPatient, catalog: Catalog, lang: str, today: date | None = None) -> list[dict]:
     """Scheduled questionnaires never done, or last done `every_days` or more days ago."""
-    day = _today(today)
+    day = _today(today, kp.zone)
     last: dict[str, str] = {}
     for row in measures.history(kp.access, catalog, kp.code):
-        last[row["instrument_id"]] = max(last.get(row["instrument_id"], ""), row["completed_at"][:10])
+        done_on = local_day(row["completed_at"], kp.zone).isoformat()
+        last[row["instrument_id"]] = max(last.get(row["instrument_id"], ""), done_on)
     due = []
     for ident, every in schedule(kp, catalog).items():
         instrument = _runnable(catalog, ident)
@@ -102,17 +107,17 @@ def progress(kp: KioskPatient, catalog: Catalog, lang: str, days: int = 28, toda
     """Daily mean pain for the last `days` days (None on days without an entry), the mean of those daily
     means for each 7-day stretch (`weeks`), and every questionnaire's scores.
 
-    Days are UTC calendar days, as in the reports. Corrected entries count once, in their
-    newest version.
+    Days are the patient's calendar days, in their time zone, as in the patient report.
+    Corrected entries count once, in their newest version.
     """
     if not 1 <= days <= 366:
         raise UsageError("show from 1 to 366 days of progress")
-    day = _today(today)
+    day = _today(today, kp.zone)
     first = day - timedelta(days=days - 1)
     by_day: dict[str, list[int]] = {}
-    for entry in diary.list_entries(kp.access, kp.code, since=first.isoformat()):
+    for entry in diary.list_entries(kp.access, kp.code, since=day_bounds(first, day, kp.zone)[0]):
         if entry["pain"] is not None:
-            by_day.setdefault(entry["entry_at"][:10], []).append(entry["pain"])
+            by_day.setdefault(local_day(entry["entry_at"], kp.zone).isoformat(), []).append(entry["pain"])
     pain = []
     for n in range(days):
         iso = (first + timedelta(days=n)).isoformat()
@@ -125,7 +130,7 @@ def progress(kp: KioskPatient, catalog: Catalog, lang: str, days: int = 28, toda
         instrument = catalog.entries.get("instrument", {}).get(ident)
         entry = scores.setdefault(ident, {"instrument": ident, "title": pick((instrument or {}).get("title"), lang)
                                           or ident, "points": [], "latest_band": None})
-        entry["points"].append({"date": row["completed_at"][:10], "total": row["total"]})
+        entry["points"].append({"date": local_day(row["completed_at"], kp.zone).isoformat(), "total": row["total"]})
         entry["latest_band"] = band_label(instrument, row["band"], lang)
     ranked = sorted(scores.values(), key=lambda s: (order.index(s["instrument"]) if s["instrument"] in order
                                                      else len(order), s["instrument"]))

@@ -10,11 +10,13 @@ from telecbt_cli.core.clinical.patients import (
     get_patient,
     patient_id_for,
     require_active_consent,
+    zone_of,
 )
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import UsageError
+from telecbt_cli.core.store.localtime import today as local_today
 
 GOAL_STATUSES = ("active", "achieved", "revised", "dropped")
 
@@ -171,7 +173,7 @@ def list_homework(access: Access, code: str, status: str | None = None, audit_re
         sql += " AND status = ?"
         params += (status,)
     rows = access.store.rows(sql + " ORDER BY due_date, module_id", params)
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = local_today(zone_of(access, patient_id)).isoformat()  # due dates are the patient's days
     for row in rows:
         row["text"] = json.loads(row["text"])
         row["overdue"] = row["status"] == "assigned" and row["due_date"] < today

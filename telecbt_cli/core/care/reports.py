@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core.clinical import alerts, flags, measures
-from telecbt_cli.core.clinical.patients import get_patient
+from telecbt_cli.core.clinical.patients import get_patient, zone_of
 from telecbt_cli.core.clinical.scoring import band_label, change
 from telecbt_cli.core.store import audit
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.errors import UsageError
+from telecbt_cli.core.store.localtime import day_bounds, local_day, parse_utc, sql_local_date
+from telecbt_cli.core.store.localtime import today as local_today
+from telecbt_cli.core.store.timeparse import zone_key
+from telecbt_cli.core.store.zones import device_zone
 
 METRICS = ("pain", "mood", "sleep_hours", "activity_min")
 _CURRENT = "NOT EXISTS (SELECT 1 FROM diary_entries n WHERE n.supersedes = d.id) AND d.deleted = 0"
 
 
-def _today() -> date:
-    return datetime.now(timezone.utc).date()
+def _today(zone: tzinfo) -> date:
+    return local_today(zone)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -26,7 +30,9 @@ def _rate(part: int, whole: int) -> float | None:
 
 def patient_report(access: Access, catalog: Catalog, code: str, lang: str = "en", weeks: int = 26,
                    with_suggestions: bool = False) -> dict:
-    """Diary trends (weekly means), scores against bands, homework, diary completion, alerts (and suggestions)."""
+    """Diary trends (weekly means), scores against bands, homework, diary completion, alerts (and suggestions).
+
+    Days and weeks are the patient's calendar days, in their time zone (`timezone` in the report)."""
     with access.store.write():  # one commit for the audit entries of all the reads below
         return _patient_report(access, catalog, code, lang, weeks, with_suggestions)
 
@@ -35,22 +41,25 @@ def _patient_report(access: Access, catalog: Catalog, code: str, lang: str, week
                     with_suggestions: bool) -> dict:
     patient = get_patient(access, code)
     pid = patient["id"]
-    today = _today()
+    zone = zone_of(access, pid)
+    today = _today(zone)
     conn = access.store.conn
     first_entry = conn.execute(f"SELECT min(entry_at) FROM diary_entries d WHERE patient_id = ? AND {_CURRENT}",
                                (pid,)).fetchone()[0]
-    began = min(patient["created_at"][:10], (first_entry or patient["created_at"])[:10])
-    start = max(today - timedelta(weeks=weeks) + timedelta(days=1), date.fromisoformat(began))
+    began = min(local_day(patient["created_at"], zone), local_day(first_entry or patient["created_at"], zone))
+    start = max(today - timedelta(weeks=weeks) + timedelta(days=1), began)
+    lo, hi = day_bounds(start, today, zone)
+    day, day_params = sql_local_date("entry_at", zone, parse_utc(lo), parse_utc(hi))
     weekly = conn.execute(
-        "SELECT date(substr(entry_at, 1, 10), 'weekday 0', '-6 days') AS week, "
+        f"SELECT date({day}, 'weekday 0', '-6 days') AS week, "
         + ", ".join(f"avg({m})" for m in METRICS) +
         f" FROM diary_entries d WHERE patient_id = ? AND entry_at >= ? AND {_CURRENT} GROUP BY week ORDER BY week",
-        (pid, start.isoformat())).fetchall()
+        (*day_params, pid, lo)).fetchall()
     series = {m: [{"week": row[0], "value": round(row[i + 1], 1)} for row in weekly if row[i + 1] is not None]
               for i, m in enumerate(METRICS)}
     days_with = conn.execute(
-        f"SELECT count(DISTINCT substr(entry_at, 1, 10)) FROM diary_entries d WHERE patient_id = ? "
-        f"AND entry_at >= ? AND {_CURRENT}", (pid, start.isoformat())).fetchone()[0]
+        f"SELECT count(DISTINCT {day}) FROM diary_entries d WHERE patient_id = ? "
+        f"AND entry_at >= ? AND {_CURRENT}", (*day_params, pid, lo)).fetchone()[0]
     days = (today - start).days + 1
     history = measures.history(access, catalog, code)
     by_instrument: dict[str, list[dict]] = {}
@@ -66,7 +75,7 @@ def _patient_report(access: Access, catalog: Catalog, code: str, lang: str, week
             "bands": [{"min": b["min"], "max": b["max"], "severity": b["severity"], "label": pick(b["label"], lang)}
                       for b in rules.get("bands", [])],
             "mic": rules.get("mic") or {},
-            "points": [{"date": r["completed_at"][:10], "total": r["total"], "band": r["band"],
+            "points": [{"date": local_day(r["completed_at"], zone).isoformat(), "total": r["total"], "band": r["band"],
                         "band_label": band_label(inst, r["band"], lang)} for r in rows],
             "baseline": rows[0]["total"], "latest": rows[-1]["total"], "change": last_change})
     homework = conn.execute("SELECT count(*), sum(status = 'done') FROM homework WHERE patient_id = ? AND deleted = 0",
@@ -74,6 +83,7 @@ def _patient_report(access: Access, catalog: Catalog, code: str, lang: str, week
     report = {
         "patient": {"code": patient["code"], "display_name": patient["display_name"], "language": patient["language"]},
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timezone": zone_key(zone),
         "period": {"from": start.isoformat(), "to": today.isoformat()},
         "diary": {"weekly": series, "days_with_entry": days_with, "days": days, "completion": _rate(days_with, days)},
         "measures": scores,
@@ -92,9 +102,9 @@ def _suggestions(access: Access, catalog: Catalog, pid: str, lang: str, today: d
     return suggestions(access, catalog, pid, lang, today)
 
 
-def _window(frm: str | None, to: str | None) -> tuple[date, date]:
+def _window(frm: str | None, to: str | None, zone: tzinfo) -> tuple[date, date]:
     try:
-        end = date.fromisoformat(to) if to else _today()
+        end = date.fromisoformat(to) if to else _today(zone)
         start = date.fromisoformat(frm) if frm else end - timedelta(days=89)
     except ValueError:
         raise UsageError("--from and --to take dates as YYYY-MM-DD") from None
@@ -107,13 +117,16 @@ def program_report(access: Access, catalog: Catalog, frm: str | None = None, to:
                    clinician: str | None = None) -> dict:
     """Quality-improvement figures for a period; with --clinician, that clinician's patients only.
 
+    The period's days are the program's calendar days: this device's time zone (`period.timezone`).
+
     Each table is read once, through a covering index, and counted in Python: on
     a year of daily diaries for 1,000 patients this is several times faster than
     one SQL aggregate per figure (scripts/bench_program.py).
     """
     access.require("read")
-    start, end = _window(frm, to)
-    lo, hi = start.isoformat(), (end + timedelta(days=1)).isoformat()
+    zone = device_zone(access.store)
+    start, end = _window(frm, to, zone)
+    lo, hi = day_bounds(start, end, zone)
     conn = access.store.conn
     cohort: set[str] | None = None
     if clinician:
@@ -146,7 +159,7 @@ def program_report(access: Access, catalog: Catalog, frm: str | None = None, to:
 
     due = done = 0
     for pid, state in conn.execute("SELECT patient_id, status FROM homework WHERE due_date >= ? AND due_date < ? "
-                                   "AND deleted = 0", (lo, hi)):
+                                   "AND deleted = 0", (start.isoformat(), (end + timedelta(days=1)).isoformat())):
         if keep(pid):
             due += 1
             done += state == "done"
@@ -154,9 +167,10 @@ def program_report(access: Access, catalog: Catalog, frm: str | None = None, to:
     diary_patients: set[str] = set()
     diary_days = 0
     last = (None, None)
-    for pid, day in conn.execute("SELECT patient_id, substr(entry_at, 1, 10) FROM diary_entries "
+    local_date, day_params = sql_local_date("entry_at", zone, parse_utc(lo), parse_utc(hi))
+    for pid, day in conn.execute(f"SELECT patient_id, {local_date} FROM diary_entries "
                                  "WHERE entry_at >= ? AND entry_at < ? AND deleted = 0 ORDER BY patient_id, entry_at",
-                                 (lo, hi)):
+                                 (*day_params, lo, hi)):
         if not keep(pid):
             continue
         if (pid, day) != last:
@@ -182,7 +196,7 @@ def program_report(access: Access, catalog: Catalog, frm: str | None = None, to:
             if state == "active":
                 active_flags[flag] = active_flags.get(flag, 0) + 1
     report = {
-        "period": {"from": start.isoformat(), "to": end.isoformat(), "days": days},
+        "period": {"from": start.isoformat(), "to": end.isoformat(), "days": days, "timezone": zone_key(zone)},
         "clinician": clinician,
         "patients": {"in_scope": in_scope, "enrolled_in_period": enrolled, "active_in_period": len(active)},
         "sessions": {"scheduled": sum(status.values()), "delivered": attended, "no_show": no_show,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, fields
-from datetime import date
+from datetime import date, tzinfo
 
 from telecbt_cli.core.clinical.alerts import open_count
 from telecbt_cli.core.clinical.flags import active_flags
@@ -14,6 +14,8 @@ from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import ConsentRequired, NotFoundError, UsageError
 from telecbt_cli.core.store.ids import new_patient_code, parse_patient_code
 from telecbt_cli.core.store.textsafe import fold
+from telecbt_cli.core.store.timeparse import zone_key
+from telecbt_cli.core.store.zones import check_zone, device_zone, device_zone_name, load
 
 SEXES = ("female", "male", "other", "unknown")
 CONSENT_METHODS = ("verbal", "written", "kiosk")
@@ -34,6 +36,7 @@ class PatientFields:
     caregiver_name: str | None = None
     caregiver_contact: str | None = None
     notes: str | None = None
+    timezone: str | None = None
 
     def given(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -59,6 +62,8 @@ def _clean(values: dict) -> dict:
             raise UsageError("language is a code such as en, es or pt-BR")
     if out.get("email") and "@" not in out["email"]:
         raise UsageError("that email address has no @")
+    if out.get("timezone") is not None:
+        out["timezone"] = check_zone(str(out["timezone"]), "time zone")
     for key in ("phone", "email", "caregiver_name", "caregiver_contact", "notes"):
         if out.get(key) == "":
             out[key] = None
@@ -103,6 +108,7 @@ def add_patient(access: Access, values: PatientFields) -> dict:
         raise UsageError("a patient needs a name or alias")
     data.setdefault("language", "en")
     store = access.store
+    data.setdefault("timezone", device_zone_name(store))  # the enrolling device's, until edited
     code = new_patient_code()
     while store.conn.execute("SELECT 1 FROM patients WHERE code = ?", (code,)).fetchone():
         code = new_patient_code()
@@ -161,6 +167,8 @@ def edit_patient(access: Access, code: str, values: PatientFields, clear: list[s
     for name in clear or []:
         if name == "display_name":
             raise UsageError("the name cannot be cleared")
+        if name == "timezone":
+            raise UsageError("a patient's time zone cannot be cleared: set another with --timezone")
         if name not in {f.name for f in fields(PatientFields)}:
             raise UsageError(f"unknown field {name!r}")
         changes[name] = None
@@ -281,3 +289,14 @@ def check_stored_consent(row: dict) -> None:
     for key in ("version", "witness"):
         if isinstance(row.get(key), str) and len(row[key]) > _TEXT_LIMIT:
             raise UsageError(f"{key} is longer than {_TEXT_LIMIT} characters")
+
+def zone_of(access: Access, patient_id: str) -> tzinfo:
+    """The patient's time zone: theirs, or (for patients enrolled before zones were kept, or a zone
+    this machine does not know) this device's."""
+    row = access.store.conn.execute("SELECT timezone FROM patients WHERE id = ?", (patient_id,)).fetchone()
+    return (load(row[0]) if row else None) or device_zone(access.store)
+
+
+def zone_name_of(access: Access, patient_id: str) -> str:
+    """The IANA name of `zone_of`."""
+    return zone_key(zone_of(access, patient_id))

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from telecbt_cli.content.catalog import Catalog, pick
+from telecbt_cli.core.clinical.patients import zone_of
 from telecbt_cli.core.store.access import Access
+from telecbt_cli.core.store.localtime import day_bounds, local_day, parse_utc, sql_local_date
+from telecbt_cli.core.store.localtime import today as local_today
 
 _CURRENT = "NOT EXISTS (SELECT 1 FROM diary_entries n WHERE n.supersedes = d.id) AND d.deleted = 0"
 _OPS = {"lt": lambda a, b: a < b, "lte": lambda a, b: a <= b, "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b}
 
 
 def daily_means(access: Access, patient_id: str, metric: str, start: date, end: date) -> dict[str, float]:
-    """Mean of a diary metric per day (UTC date) from `start` to `end` inclusive; days without data are absent."""
+    """Mean of a diary metric per day (the patient's calendar day) from `start` to `end` inclusive;
+    days without data are absent."""
+    zone = zone_of(access, patient_id)
+    lo, hi = day_bounds(start, end, zone)
+    day, params = sql_local_date("entry_at", zone, parse_utc(lo), parse_utc(hi))
     rows = access.store.conn.execute(
-        f"SELECT substr(entry_at, 1, 10) AS day, avg({metric}) FROM diary_entries d "
+        f"SELECT {day} AS day, avg({metric}) FROM diary_entries d "
         f"WHERE patient_id = ? AND {metric} IS NOT NULL AND entry_at >= ? AND entry_at < ? AND {_CURRENT} "
-        "GROUP BY day ORDER BY day",
-        (patient_id, start.isoformat(), (end + timedelta(days=1)).isoformat())).fetchall()
+        "GROUP BY day ORDER BY day", (*params, patient_id, lo, hi)).fetchall()
     return {day: round(value, 2) for day, value in rows}
 
 
@@ -62,25 +68,28 @@ def _measure(access: Access, pid: str, rule: dict, catalog: Catalog, lang: str) 
     instrument = catalog.get("instrument", rule["instrument"])
     label = next((pick(b["label"], lang) for b in instrument["scoring"].get("bands", []) if b["severity"] == row[1]), row[1])
     return {"values": {"score": _fmt(row[0]), "band": label},
-            "evidence": f"{instrument.get('short_title', rule['instrument'])} {_fmt(row[0])} ({label}) on {row[2][:10]}"}
+            "evidence": f"{instrument.get('short_title', rule['instrument'])} {_fmt(row[0])} ({label}) on "
+                        f"{local_day(row[2], zone_of(access, pid))}"}
 
 
 def _no_diary(access: Access, pid: str, rule: dict, today: date) -> dict | None:
     last = access.store.conn.execute(
         f"SELECT max(entry_at) FROM diary_entries d WHERE patient_id = ? AND {_CURRENT}", (pid,)).fetchone()[0]
     enrolled = access.store.conn.execute("SELECT created_at FROM patients WHERE id = ?", (pid,)).fetchone()[0]
+    zone = zone_of(access, pid)
     since = last or enrolled
-    gap = (today - date.fromisoformat(since[:10])).days
+    gap = (today - local_day(since, zone)).days
     if gap < rule["days"]:
         return None
     return {"values": {"days": gap},
-            "evidence": f"last diary entry: {last[:10] if last else 'none'}; enrolled {enrolled[:10]}"}
+            "evidence": f"last diary entry: {local_day(last, zone) if last else 'none'}; "
+                        f"enrolled {local_day(enrolled, zone)}"}
 
 
 def suggestions(access: Access, catalog: Catalog, patient_id: str, lang: str = "en",
                 today: date | None = None) -> list[dict]:
-    """Every rule that holds now, with its explanation and the data behind it."""
-    today = today or datetime.now(timezone.utc).date()
+    """Every rule that holds now, with its explanation and the data behind it (days are the patient's)."""
+    today = today or local_today(zone_of(access, patient_id))
     found = []
     for ruleset in catalog.all("rules"):
         for rule in ruleset["rules"]:

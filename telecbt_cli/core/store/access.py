@@ -35,6 +35,7 @@ _DESCRIPTIONS = {
 #: runs every command as every role against it. Core functions check again, whatever calls them.
 COMMANDS: dict[str, str | None] = {
     "init": None, "unlock": "read", "lock": None, "paths": None, "demo": None, "tui": None, "kiosk": "write",
+    "settings": "read",
     "assess": "write", "suggest": "read",
     "store info": "read", "store check": "read", "store passwd": "read", "store rekey": "manage",
     "store backup": "manage", "store recover": None,

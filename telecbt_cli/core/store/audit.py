@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
 
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import StorageError
@@ -123,29 +124,30 @@ def entries(store: Store, patient_id: str | None = None, since: str | None = Non
     ]
 
 
-def describe(detail: dict | None) -> str:
-    """An entry's detail in words for people (`expires: 2026-12-01 10:00:00 UTC; rebuilt keyfile: no`),
-    not as Python or JSON would print it: yes/no, times in UTC, lists joined."""
+def describe(detail: dict | None, zone: tzinfo | None = None) -> str:
+    """An entry's detail in words for people (`expires: 2026-12-01 13:00:00 EAT; rebuilt keyfile: no`),
+    not as Python or JSON would print it: yes/no, times in `zone` (default UTC) with its name, lists joined."""
     if not detail:
         return ""
-    return "; ".join(f"{key.replace('_', ' ')}: {_in_words(key, value)}" for key, value in detail.items())
+    zone = zone or timezone.utc
+    return "; ".join(f"{key.replace('_', ' ')}: {_in_words(key, value, zone)}" for key, value in detail.items())
 
 
-def _in_words(key: str, value: object) -> str:
+def _in_words(key: str, value: object, zone: tzinfo) -> str:
+    from telecbt_cli.core.store.localtime import staff_time
+
     if isinstance(value, bool):
         return "yes" if value else "no"
     if value is None:
         return "-"
     if isinstance(value, (int, float)) and (key in ("expires", "at", "until") or key.endswith("_at")):
-        from datetime import datetime, timezone
-
-        return datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return staff_time(datetime.fromtimestamp(value, timezone.utc).isoformat(), zone, seconds=True)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T" and value[13] == ":":
-        return value[:19].replace("T", " ") + " UTC"
+        return staff_time(value, zone, seconds=True)
     if isinstance(value, (list, tuple)):
-        return ", ".join(_in_words(key, item) for item in value) or "none"
+        return ", ".join(_in_words(key, item, zone) for item in value) or "none"
     if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')} {_in_words(k, v)}" for k, v in value.items())
+        return ", ".join(f"{k.replace('_', ' ')} {_in_words(k, v, zone)}" for k, v in value.items())
     return str(value)
 
 

@@ -440,3 +440,10 @@ def m008_patient_flags(db: "Database") -> None:
             {SYNC_COLUMNS})"""
     )
     db.execute("CREATE INDEX flags_patient ON patient_flags (patient_id, status)")
+
+
+@migration("m009_patient_timezone")
+def m009_patient_timezone(db: "Database") -> None:
+    """Each patient's time zone (an IANA name), synchronised with the patient. Empty for patients
+    enrolled before: they are shown in the reading device's zone until someone sets theirs."""
+    db.execute("ALTER TABLE patients ADD COLUMN timezone TEXT")

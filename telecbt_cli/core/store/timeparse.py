@@ -1,31 +1,57 @@
-"""Parsing dates and times typed by users into UTC ISO strings."""
+"""Parsing dates and times typed by users into UTC ISO strings.
+
+A typed time without an offset is a wall-clock time in a zone: the one the caller passes
+(this device's, or a patient's), else the system's. localtime.to_utc refuses the times a
+daylight-saving change skips or repeats.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone, tzinfo
 
 from telecbt_cli.core.store.errors import UsageError
 
 
-def parse_since(text: str) -> str:
-    """'2026-11-01' or '2026-11-01T08:30' (UTC unless an offset is given) into ISO UTC."""
+def zone_key(zone: tzinfo) -> str:
+    """A zone's IANA name where it has one (`Africa/Nairobi`), for messages."""
+    return getattr(zone, "key", None) or str(zone)
+
+
+def _default_zone() -> tzinfo:
+    from telecbt_cli.core.store.zones import FALLBACK, load, system_zone_name
+
+    return load(system_zone_name()) or load(FALLBACK) or timezone.utc
+
+
+def parse_since(text: str, zone: tzinfo | None = None) -> str:
+    """'2026-11-01' (from local midnight) or '2026-11-01T08:30', in `zone` unless an offset is
+    given, into ISO UTC."""
+    from telecbt_cli.core.store.localtime import day_start, to_utc
+
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        zone = zone or _default_zone()
+        if len(text.strip()) == 10 and moment.time() == time(0):
+            return iso_utc(day_start(moment.date(), zone))
+        return iso_utc(to_utc(moment, zone, zone_key(zone), text.strip()))
     return iso_utc(moment)
 
 
-def parse_local(text: str) -> datetime:
-    """A typed date/time, local time unless it carries an offset, as an aware UTC datetime."""
+def parse_local(text: str, zone: tzinfo | None = None) -> datetime:
+    """A typed date/time, in `zone` (default: the system's) unless it carries an offset, as an
+    aware UTC datetime; a time the clocks skip or repeat there is refused."""
+    from telecbt_cli.core.store.localtime import to_utc
+
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
         raise UsageError(f"{text!r} is not a date and time: use YYYY-MM-DD HH:MM (local time)") from None
     if moment.tzinfo is None:
-        moment = moment.astimezone()
+        zone = zone or _default_zone()
+        return to_utc(moment, zone, zone_key(zone), text.strip())
     return moment.astimezone(timezone.utc)
 
 
