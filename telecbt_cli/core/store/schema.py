@@ -440,3 +440,9 @@ def m008_patient_flags(db: "Database") -> None:
             {SYNC_COLUMNS})"""
     )
     db.execute("CREATE INDEX flags_patient ON patient_flags (patient_id, status)")
+
+
+@migration("m009_change_log_via")
+def m009_change_log_via(db: "Database") -> None:
+    """The peer an imported change arrived from (NULL for local writes), so it is never sent back to it."""
+    db.execute("ALTER TABLE change_log ADD COLUMN via TEXT")

@@ -42,8 +42,8 @@ _PREFIX = '{"change":{"base_hlc":'
 _BASE = re.compile(r'"(\d{13}\.\d{5}\.[0-9A-Za-z_-]{1,64})",')
 _TAIL = re.compile(r',"op":"(insert|update|delete)","table":"([a-z_]{1,40})"}}\s*')
 _HLC = re.compile(r"\d{13}\.\d{5}\.[0-9A-Za-z_-]{1,64}")
-_CHANGE_LOG = ("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_CHANGE_LOG = ("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc, via) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _APPLIED = "INSERT INTO applied_changes (change_id, bundle_id, applied_at) VALUES (?, ?, ?)"
 _CONFLICT = ("INSERT OR IGNORE INTO conflicts (table_name, row_id, kept_hlc, lost_hlc, lost_data, bundle_id, "
              "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -112,9 +112,9 @@ def _chunks(values: list, size: int = _IN) -> Iterator[list]:
 class Applier:
     """Collects parsed changes of one bundle and applies them a batch at a time; `stats` is updated."""
 
-    def __init__(self, access: Access, bundle_id: str, stats: dict) -> None:
+    def __init__(self, access: Access, bundle_id: str, stats: dict, via: str | None = None) -> None:
         self.store, self.conn = access.store, access.store.conn
-        self.bundle_id, self.stats = bundle_id, stats
+        self.bundle_id, self.stats, self.via = bundle_id, stats, via
         self.checker = incoming.RowChecker(self.conn)
         self.pending: list[tuple[str, dict, dict, str]] = []  # (table, row, change, row's JSON text)
         self.top_hlc = self.store.meta("hlc") or ""
@@ -183,7 +183,7 @@ class Applier:
                     held[where] = row["hlc"]
                     self.stats["updated"] += 1
             log.append((key, table, row["id"], change.get("op"), row["hlc"], row.get("device_id"), row.get("updated_at"),
-                        text, change.get("base_hlc")))
+                        text, change.get("base_hlc"), self.via))
             self.top_hlc = max(self.top_hlc, row["hlc"])
         missing = self._missing_parents(writes)
         if missing:
