@@ -220,7 +220,8 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
     manifest = verified.manifest
     sender = manifest["source_device"]
     stats = {"bundle_id": manifest["bundle_id"], "source_device": sender, "changes": manifest["changes"],
-             "inserted": 0, "updated": 0, "conflicts": 0, "already": 0, "dry_run": dry_run,
+             "inserted": 0, "updated": 0, "conflicts": 0, "already": 0, "waiting": 0, "released": 0,
+             "dry_run": dry_run,
              "counts": manifest["counts"]}
     store = access.store
     conn = store.conn
