@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -123,7 +124,9 @@ def test_a_change_whose_patient_is_missing_waits(trio):
     """Issue 14 point 1: such a change was refused (exit 6); now the bundle imports and the change waits."""
     field, _, hub = trio
     code = enrol(field, "Ana")
+    time.sleep(0.01)  # the mark falls strictly between the consent and the entry
     mark = now_iso()
+    time.sleep(0.01)
     diary.add_entry(field.access, code, {"pain": 3})
     out = io.BytesIO()
     bundles.export_bundle(field.access, out, [devices.identity(hub.access)["recipient"]], None, since=mark)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 
@@ -74,3 +75,28 @@ def test_a_field_device_never_receives_its_own_changes(star):
     assert manifest["changes"] == 0
     stats = a.import_(out.getvalue())
     assert stats["already"] == 0 and stats["inserted"] == 0
+
+
+def test_a_change_that_waited_is_relayed_once_it_applies(star):
+    """Issue 14 points 1 and 2: a change held back for its patient joins the change log when it applies, so the
+    hub relays it to the other field device, and not back to the device that made it."""
+    from telecbt_cli.core.store.clock import now_iso
+
+    a, hub, b = star
+    code = patients.add_patient(a.access, PatientFields(display_name="Ana"))["code"]
+    patients.record_consent(a.access, code, "verbal", "v1")
+    first = io.BytesIO()
+    bundles.export_bundle(a.access, first, [devices.identity(hub.access)["recipient"]], hub.id)
+    time.sleep(0.01)  # the mark falls strictly between the consent and the entry
+    mark = now_iso()
+    time.sleep(0.01)
+    diary.add_entry(a.access, code, {"pain": 7})
+    later = io.BytesIO()
+    bundles.export_bundle(a.access, later, [devices.identity(hub.access)["recipient"]], hub.id, since=mark)
+    assert hub.import_(later.getvalue())["waiting"] == 1
+    assert _send(hub, b)["changes"] == 0  # a waiting change is not relayed
+    assert hub.import_(first.getvalue())["released"] == 1
+    relayed = _send(hub, b)
+    assert relayed["counts"] == {"patients": 1, "consents": 1, "diary_entries": 1}
+    assert _send(hub, a)["changes"] == 0
+    assert b.access.store.conn.execute("SELECT pain FROM diary_entries").fetchall() == [(7,)]
