@@ -147,7 +147,8 @@ class Applier:
             counts = {"inserted": 0, "updated": 0, "conflicts": 0, "already": 0, "waiting": 0}
             self._apply([(c["table"], c["data"], c, text, bundle_id, via) for c, text, bundle_id, via in released],
                         counts)
-            self.stats["released"] = self.stats.get("released", 0) + len(released) - counts["waiting"]
+            self.stats["released"] = (self.stats.get("released", 0) + len(released) - counts["waiting"]
+                                      - counts["already"])  # a copy that arrived with its parent meanwhile
             self.stats["conflicts"] += counts["conflicts"]
         if self.top_hlc > (self.store.meta("hlc") or ""):
             self.store.set_meta("hlc", self.top_hlc)
