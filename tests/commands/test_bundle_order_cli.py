@@ -71,6 +71,8 @@ def test_a_later_bundle_before_its_parents_waits_and_applies_when_they_arrive(th
     assert result.exit_code == 0, result.stderr
     a3, a1 = json.loads(result.stdout)
     assert a3["ok"] and a3["waiting"] == 1 and a3["inserted"] == 0
+    shown = invoke("bundle", "import", str(paths["a3"]), "--dry-run", "--store", str(hub))
+    assert shown.exit_code == 0 and "seen before" in shown.stderr and "dry run" in shown.stderr
     assert a1["ok"] and a1["inserted"] == 2 and a1["released"] == 0  # the correction still needs a2's entry
     status = _waiting(hub)
     assert status["waiting"] == 1 and status["changes"][0]["table"] == "diary_entries"
@@ -79,8 +81,9 @@ def test_a_later_bundle_before_its_parents_waits_and_applies_when_they_arrive(th
     assert listed.exit_code == 0 and "1 change" in listed.stdout + listed.stderr
     again = _ok("bundle", "import", str(paths["a3"]), "--store", str(hub))  # a replay keeps one copy waiting
     assert again[0]["seen_before"] and _waiting(hub)["waiting"] == 1
-    last = _ok("bundle", "import", str(paths["a2"]), "--store", str(hub))
-    assert last[0]["inserted"] == 1 and last[0]["released"] == 1
+    last = invoke("bundle", "import", str(paths["a2"]), "--store", str(hub))
+    assert last.exit_code == 0 and "1 new" in last.stderr
+    assert "1 waiting change(s) from earlier bundles applied" in last.stderr
     assert _waiting(hub)["waiting"] == 0
     assert _diary(hub, code) == _diary(field, code)
     assert [e["pain"] for e in _ok("diary", "list", code, "--store", str(hub))] == [4]
