@@ -221,25 +221,26 @@ class Applier:
         in the batch is here unless it waits itself, so a correction of a waiting entry waits too.
         """
         arriving = {(table, row["id"]) for table, row, *_ in items}
-        needed = {parent for table, row, *_ in items for parent in waiting.parents(table, row)} - arriving
+        wanted = [waiting.parents(table, row) for table, row, *_ in items]
+        needed = {parent for parents in wanted for parent in parents} - arriving
         needed -= {("patients", ident) for ident in self.patients}
         present = self._present(needed)
         self.patients.update(ident for table, ident in present | arriving if table == "patients")
         absent = needed - present
         held_back: dict[int, tuple[str, str]] = {}
-        while True:
-            waiting_rows = {(items[n][0], items[n][1]["id"]) for n in held_back}
+        while absent:  # nothing missing (the usual case): nothing waits
             more = {}
-            for n, (table, row, *_) in enumerate(items):
-                if n in held_back:
-                    continue
-                for parent in waiting.parents(table, row):
-                    if parent in absent or parent in waiting_rows:
-                        more[n] = parent
-                        break
+            for n, parents in enumerate(wanted):
+                if n not in held_back:
+                    for parent in parents:
+                        if parent in absent:
+                            more[n] = parent
+                            break
             if not more:
-                return held_back
+                break
             held_back.update(more)
+            absent = {(items[n][0], items[n][1]["id"]) for n in more}  # what waits now holds back its children
+        return held_back
 
     def _present(self, wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """The (table, id) rows of `wanted` that this store holds."""
