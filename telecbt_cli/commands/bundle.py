@@ -28,7 +28,7 @@ from telecbt_cli.commands.output import (
 )
 from telecbt_cli.core.store.errors import IntegrityError, UsageError
 
-app = typer.Typer(help="Sync bundles: export, import, conflicts, and the email outbox.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Sync bundles: export, import, status, conflicts, and the email outbox.", no_args_is_help=True, add_completion=False)
 
 
 def _outbox() -> typer.Typer:
@@ -155,6 +155,13 @@ def import_(
         for r in results:
             if r["ok"]:
                 note = " (seen before: nothing changed)" if r.get("seen_before") else ""
+                if r.get("waiting"):
+                    note += (f"; {r['waiting']} wait for records not here yet (they apply when the bundle with "
+                             "them is imported: see `telecbt bundle status`)")
+                if r.get("released"):
+                    note += f"; {r['released']} waiting change(s) from earlier bundles applied"
+                if r.get("dry_run"):
+                    note += " (dry run: nothing changed)"
                 say(f"{r['file']}: {r['changes']} change(s), {r['inserted']} new, {r['updated']} updated, "
                     f"{r['conflicts']} conflict(s){note}.", style="green")
             else:
@@ -162,6 +169,27 @@ def import_(
     failed = [r for r in results if not r["ok"]]
     if failed:
         raise typer.Exit(failed[0].get("exit_code", int(IntegrityError.exit_code)))
+
+
+@app.command()
+def status(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
+           passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+    """List changes waiting for a record that has not arrived yet (they apply when its bundle is imported)."""
+    from telecbt_cli.core.sync import waiting
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        result = waiting.status(access)
+    if json_out:
+        emit_json(result)
+        return
+    emit_text(f"{result['waiting']} change(s) waiting for a record from another bundle." if result["waiting"]
+              else "No changes waiting: every imported change has been applied.")
+    if not result["changes"]:
+        return
+    emit_table([{**c, "from": (c["from_device"] or "")[-12:], "when": c["received_at"][:16].replace("T", " ")}
+                for c in result["changes"]],
+               [("table", "table"), ("row_id", "record"), ("needs", "needs a"), ("needs_id", "which"),
+                ("from", "from (device)"), ("when", "received (UTC)")])
 
 
 @app.command()

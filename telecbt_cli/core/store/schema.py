@@ -447,3 +447,33 @@ def m009_patient_timezone(db: "Database") -> None:
     """Each patient's time zone (an IANA name), synchronised with the patient. Empty for patients
     enrolled before: they are shown in the reading device's zone until someone sets theirs."""
     db.execute("ALTER TABLE patients ADD COLUMN timezone TEXT")
+
+
+@migration("m010_change_log_via")
+def m010_change_log_via(db: "Database") -> None:
+    """The peer an imported change arrived from (NULL for local writes), so it is never sent back to it."""
+    db.execute("ALTER TABLE change_log ADD COLUMN via TEXT")
+
+
+@migration("m011_waiting_changes")
+def m011_waiting_changes(db: "Database") -> None:
+    """Changes from a bundle whose parent row (patient, corrected diary entry) has not arrived yet.
+
+    Device-local: never in the change log, so never in a bundle. Applied and removed when the parent comes.
+    """
+    db.execute(
+        """CREATE TABLE waiting_changes (
+            change_id TEXT PRIMARY KEY,
+            table_name TEXT NOT NULL,
+            row_id TEXT NOT NULL,
+            op TEXT NOT NULL,
+            hlc TEXT NOT NULL,
+            base_hlc TEXT,
+            data TEXT NOT NULL,
+            needs_table TEXT NOT NULL,
+            needs_id TEXT NOT NULL,
+            bundle_id TEXT NOT NULL,
+            via TEXT,
+            received_at TEXT NOT NULL)"""
+    )
+    db.execute("CREATE INDEX waiting_needs ON waiting_changes (needs_table, needs_id)")

@@ -15,8 +15,8 @@ the clock once. The decisions are those of a change-by-change apply, in bundle o
 
 A batch writes parents first (patients), then other tables in the order they appear. A
 change whose parent row (its patient, or the diary entry it corrects) is in neither this store
-nor the bundle goes to `parents_missing`, which refuses the bundle today; issue 14 can hold
-such changes back there instead. The caller runs everything in one transaction.
+nor the batch waits (`waiting`): it is kept, and applied by these same rules at the end of the
+import that brings its parent. The caller runs everything in one transaction.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from telecbt_cli.core.store import records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import IntegrityError
-from telecbt_cli.core.sync import incoming
+from telecbt_cli.core.sync import incoming, waiting
 
 BATCH = 1000
 #: SQLite's page cache while a bundle is applied (KiB): enough for the pages that inserts into patient-ordered
@@ -42,8 +42,8 @@ _PREFIX = '{"change":{"base_hlc":'
 _BASE = re.compile(r'"(\d{13}\.\d{5}\.[0-9A-Za-z_-]{1,64})",')
 _TAIL = re.compile(r',"op":"(insert|update|delete)","table":"([a-z_]{1,40})"}}\s*')
 _HLC = re.compile(r"\d{13}\.\d{5}\.[0-9A-Za-z_-]{1,64}")
-_CHANGE_LOG = ("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_CHANGE_LOG = ("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc, via) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _APPLIED = "INSERT INTO applied_changes (change_id, bundle_id, applied_at) VALUES (?, ?, ?)"
 _CONFLICT = ("INSERT OR IGNORE INTO conflicts (table_name, row_id, kept_hlc, lost_hlc, lost_data, bundle_id, "
              "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -112,9 +112,9 @@ def _chunks(values: list, size: int = _IN) -> Iterator[list]:
 class Applier:
     """Collects parsed changes of one bundle and applies them a batch at a time; `stats` is updated."""
 
-    def __init__(self, access: Access, bundle_id: str, stats: dict) -> None:
+    def __init__(self, access: Access, bundle_id: str, stats: dict, via: str | None = None) -> None:
         self.store, self.conn = access.store, access.store.conn
-        self.bundle_id, self.stats = bundle_id, stats
+        self.bundle_id, self.stats, self.via = bundle_id, stats, via
         self.checker = incoming.RowChecker(self.conn)
         self.pending: list[tuple[str, dict, dict, str]] = []  # (table, row, change, row's JSON text)
         self.top_hlc = self.store.meta("hlc") or ""
@@ -140,7 +140,16 @@ class Applier:
             self.flush()
 
     def finish(self) -> None:
+        """Write the last batch, then every waiting change whose parent is now here (from this or an
+        earlier bundle), until none is left that can apply."""
         self.flush()
+        while released := waiting.due(self.conn):
+            counts = {"inserted": 0, "updated": 0, "conflicts": 0, "already": 0, "waiting": 0}
+            self._apply([(c["table"], c["data"], c, text, bundle_id, via) for c, text, bundle_id, via in released],
+                        counts)
+            self.stats["released"] = (self.stats.get("released", 0) + len(released) - counts["waiting"]
+                                      - counts["already"])  # a copy that arrived with its parent meanwhile
+            self.stats["conflicts"] += counts["conflicts"]
         if self.top_hlc > (self.store.meta("hlc") or ""):
             self.store.set_meta("hlc", self.top_hlc)
 
@@ -148,26 +157,39 @@ class Applier:
 
     def flush(self) -> None:
         batch, self.pending = self.pending, []
-        if not batch:
-            return
-        keys = [records.change_key(table, row["id"], row["hlc"]) for table, row, _, _ in batch]
+        if batch:
+            self._apply([(table, row, change, text, self.bundle_id, self.via) for table, row, change, text in batch],
+                        self.stats)
+
+    def _apply(self, batch: list[tuple[str, dict, dict, str, str, str | None]], stats: dict) -> None:
+        """Decide and write one batch of (table, row, change, row JSON, bundle id, via); count into `stats`."""
+        keys = [records.change_key(table, row["id"], row["hlc"]) for table, row, *_ in batch]
         known = self._logged(keys)
-        held = self._held_versions(batch)
+        fresh_items = []
+        for item, key in zip(batch, keys):
+            if key in known:
+                stats["already"] += 1
+            else:
+                known.add(key)
+                fresh_items.append((key, item))
+        held_back = self._held_back([item for _, item in fresh_items])
+        if held_back:
+            waiting.hold(self.conn, [(key, *item, held_back[n]) for n, (key, item) in enumerate(fresh_items)
+                                     if n in held_back], self.now)
+            stats["waiting"] = stats.get("waiting", 0) + len(held_back)
+            fresh_items = [entry for n, entry in enumerate(fresh_items) if n not in held_back]
+        held = self._held_versions([item for _, item in fresh_items])
         stored = set(held)  # rows this store held before the batch: updated; the others are inserted
         fresh: dict[tuple[str, str], dict] = {}  # versions decided in this batch: the held ones from now on
         writes: dict[tuple[str, str], dict] = {}
-        log, conflicts = [], []
-        for (table, row, change, text), key in zip(batch, keys):
-            if key in known:
-                self.stats["already"] += 1
-                continue
-            known.add(key)
+        log, applied, conflicts = [], [], []
+        for key, (table, row, change, text, bundle_id, via) in fresh_items:
             where = (table, row["id"])
             current = held.get(where)
             if current is None:
                 writes[where] = fresh[where] = row
                 held[where] = row["hlc"]
-                self.stats["inserted"] += 1
+                stats["inserted"] += 1
             elif row["hlc"] != current:
                 wins = row["hlc"] > current
                 if not wins or change.get("base_hlc") != current:  # made concurrently: keep the loser
@@ -176,23 +198,60 @@ class Applier:
                     kept, lost = (row, existing) if wins else (existing, row)
                     lost = {name: lost.get(name) for name in columns}  # the table's columns, not extra keys
                     conflicts.append((table, row["id"], kept["hlc"], lost["hlc"],
-                                      json.dumps(lost, sort_keys=True, ensure_ascii=False), self.bundle_id, self.now))
-                    self.stats["conflicts"] += 1
+                                      json.dumps(lost, sort_keys=True, ensure_ascii=False), bundle_id, self.now))
+                    stats["conflicts"] += 1
                 if wins:
                     writes[where] = fresh[where] = row
                     held[where] = row["hlc"]
-                    self.stats["updated"] += 1
+                    stats["updated"] += 1
             log.append((key, table, row["id"], change.get("op"), row["hlc"], row.get("device_id"), row.get("updated_at"),
-                        text, change.get("base_hlc")))
+                        text, change.get("base_hlc"), via))
+            applied.append((key, bundle_id, self.now))
             self.top_hlc = max(self.top_hlc, row["hlc"])
-        missing = self._missing_parents(writes)
-        if missing:
-            self.parents_missing(missing)
         self._write(writes, stored)
         self.conn.executemany(_CHANGE_LOG, log)
-        self.conn.executemany(_APPLIED, [(entry[0], self.bundle_id, self.now) for entry in log])
+        self.conn.executemany(_APPLIED, applied)
         if conflicts:
             self.conn.executemany(_CONFLICT, conflicts)
+
+    def _held_back(self, items: list[tuple]) -> dict[int, tuple[str, str]]:
+        """Index -> (parent table, id) for each change whose parent is neither here nor applied with it.
+
+        A patient row in the batch is always here afterwards (inserted, or held already); a diary entry
+        in the batch is here unless it waits itself, so a correction of a waiting entry waits too.
+        """
+        arriving = {(table, row["id"]) for table, row, *_ in items}
+        wanted = [waiting.parents(table, row) for table, row, *_ in items]
+        needed = {parent for parents in wanted for parent in parents} - arriving
+        needed -= {("patients", ident) for ident in self.patients}
+        present = self._present(needed)
+        self.patients.update(ident for table, ident in present | arriving if table == "patients")
+        absent = needed - present
+        held_back: dict[int, tuple[str, str]] = {}
+        while absent:  # nothing missing (the usual case): nothing waits
+            more = {}
+            for n, parents in enumerate(wanted):
+                if n not in held_back:
+                    for parent in parents:
+                        if parent in absent:
+                            more[n] = parent
+                            break
+            if not more:
+                break
+            held_back.update(more)
+            absent = {(items[n][0], items[n][1]["id"]) for n in more}  # what waits now holds back its children
+        return held_back
+
+    def _present(self, wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (table, id) rows of `wanted` that this store holds."""
+        found: set[tuple[str, str]] = set()
+        for table in ("patients", "diary_entries"):
+            ids = sorted(ident for t, ident in wanted if t == table)
+            for part in _chunks(ids):
+                marks = ", ".join("?" * len(part))
+                found.update((table, r[0]) for r in self.conn.execute(f"SELECT id FROM {table} WHERE id IN ({marks})",
+                                                                       part))
+        return found
 
     def _logged(self, keys: list[str]) -> set[str]:
         found: set[str] = set()
@@ -205,7 +264,7 @@ class Applier:
     def _held_versions(self, batch: list) -> dict[tuple[str, str], str]:
         """(table, id) -> the hlc this store holds, for every row the batch touches."""
         wanted: dict[str, list[str]] = {}
-        for table, row, _, _ in batch:
+        for table, row, *_ in batch:
             wanted.setdefault(table, []).append(row["id"])
         held: dict[tuple[str, str], str] = {}
         for table, ids in wanted.items():
@@ -214,28 +273,6 @@ class Applier:
                 for ident, hlc in self.conn.execute(f"SELECT id, hlc FROM {table} WHERE id IN ({marks})", part):
                     held[(table, ident)] = hlc
         return held
-
-    def _missing_parents(self, writes: dict[tuple[str, str], dict]) -> list[tuple[str, str]]:
-        """(what, id) for each parent row that neither this store nor the bundle so far holds."""
-        self.patients.update(ident for table, ident in writes if table == "patients")
-        wanted = {row["patient_id"] for row in writes.values() if row.get("patient_id")} - self.patients
-        for part in _chunks(sorted(wanted)):
-            marks = ", ".join("?" * len(part))
-            self.patients.update(r[0] for r in self.conn.execute(f"SELECT id FROM patients WHERE id IN ({marks})", part))
-        missing = [("patient", ident) for ident in sorted(wanted - self.patients)]
-        corrected = {row["supersedes"] for (table, _), row in writes.items() if table == "diary_entries"
-                     and row.get("supersedes")}
-        corrected -= {ident for table, ident in writes if table == "diary_entries"}
-        for part in _chunks(sorted(corrected)):
-            marks = ", ".join("?" * len(part))
-            corrected -= {r[0] for r in self.conn.execute(f"SELECT id FROM diary_entries WHERE id IN ({marks})", part)}
-        return missing + [("diary entry", ident) for ident in sorted(corrected)]
-
-    def parents_missing(self, missing: list[tuple[str, str]]) -> None:
-        """Changes whose parent row is missing. Refused for now; the place to hold them back (issue 14)."""
-        what, ident = missing[0]
-        raise IntegrityError(f"the bundle holds changes for a {what} this store does not have ({ident}): import "
-                             "the bundle that created it first; nothing was imported from this one")
 
     def _write(self, writes: dict[tuple[str, str], dict], stored: set[tuple[str, str]]) -> None:
         """The winning versions: inserted, or updated where the store held the row; parents (patients)

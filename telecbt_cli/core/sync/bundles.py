@@ -47,9 +47,9 @@ def _select(after: int, upto: int, origin_not: str | None, since: str | None,
     sql = (f"SELECT table_name, {_LINE} FROM change_log WHERE seq > ? AND seq <= ? "
            f"AND table_name NOT IN ({', '.join('?' for _ in local)})")
     params: list = [after, upto, *local]
-    if origin_not:
-        sql += " AND device_id != ?"
-        params.append(origin_not)
+    if origin_not:  # neither the peer's own changes nor those it sent us (no echo)
+        sql += " AND device_id != ? AND (via IS NULL OR via != ?)"
+        params += [origin_not, origin_not]
     if since:
         sql += " AND at >= ?"
         params.append(since)
@@ -220,7 +220,8 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
     manifest = verified.manifest
     sender = manifest["source_device"]
     stats = {"bundle_id": manifest["bundle_id"], "source_device": sender, "changes": manifest["changes"],
-             "inserted": 0, "updated": 0, "conflicts": 0, "already": 0, "dry_run": dry_run,
+             "inserted": 0, "updated": 0, "conflicts": 0, "already": 0, "waiting": 0, "released": 0,
+             "dry_run": dry_run,
              "counts": manifest["counts"]}
     store = access.store
     conn = store.conn
@@ -233,7 +234,7 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
         conn.execute(f"PRAGMA cache_size = -{bundle_apply.CACHE_KIB}")
     try:
         with store.write():
-            applier = bundle_apply.Applier(access, manifest["bundle_id"], stats)
+            applier = bundle_apply.Applier(access, manifest["bundle_id"], stats, via=sender)
             bundle_read.replay(access, source, verified, applier.add_line, passphrase)
             applier.finish()
             if dry_run:

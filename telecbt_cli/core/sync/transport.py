@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -167,10 +168,29 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
     assembled, problems = parts.assemble(read) if read else ([], [])
     results += [{"file": f"parts of bundle {p.get('bundle_id')}", "ok": False, "error": p["message"],
                  "exit_code": int(IntegrityError.exit_code)} for p in problems]
-    sources = [(f.name, lambda f=f, follow=follow: bundles.import_file(access, f, dry_run, passphrase, follow))
+    # A dry run imports for real, each bundle after the ones before it, and rolls everything back at
+    # the end: a bundle that needs an earlier one in the same batch is reported as it would really go.
+    sources = [(f.name, lambda f=f, follow=follow: bundles.import_file(access, f, False, passphrase, follow))
                for f, follow in files if f.suffix != ".tcbp"]
-    sources += [(f"assembled bundle {n}", lambda data=data: bundles.import_bundle(access, data, dry_run, passphrase))
+    sources += [(f"assembled bundle {n}", lambda data=data: bundles.import_bundle(access, data, False, passphrase))
                 for n, data in enumerate(assembled, 1)]
+    try:
+        with access.store.write() if dry_run else contextlib.nullcontext():
+            _import_groups(access, sources, results)
+            if dry_run:
+                raise _RolledBack()
+    except _RolledBack:
+        for result in results:
+            if result.get("ok"):
+                result["dry_run"] = True
+    return results
+
+
+class _RolledBack(Exception):
+    """Ends a dry run's transaction: everything it imported is rolled back."""
+
+
+def _import_groups(access: Access, sources: list, results: list[dict]) -> None:
     for start in range(0, len(sources), GROUP):
         with access.store.write():  # one commit for a group of bundles; each bundle is its own savepoint
             for name, run in sources[start:start + GROUP]:
@@ -178,7 +198,6 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
                     results.append({"file": name, "ok": True, **run()})
                 except TelecbtError as error:
                     results.append({"file": name, "ok": False, "error": str(error), "exit_code": int(error.exit_code)})
-    return results
 
 
 def mail_bundle(access: Access, recipients: list[str], peer_id: str | None, since_last: bool, since: str | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -119,19 +120,21 @@ def test_a_bundle_changed_between_the_two_passes_writes_nothing(trio):
     assert conn.execute("SELECT count(*) FROM patients").fetchone()[0] == 0
 
 
-def test_a_change_whose_patient_is_missing_is_an_integrity_refusal(trio):
-    """The seam for issue 14 (hold such changes back): today the bundle is refused, exit 6, nothing written."""
+def test_a_change_whose_patient_is_missing_waits(trio):
+    """Issue 14 point 1: such a change was refused (exit 6); now the bundle imports and the change waits."""
     field, _, hub = trio
     code = enrol(field, "Ana")
+    time.sleep(0.01)  # the mark falls strictly between the consent and the entry
     mark = now_iso()
+    time.sleep(0.01)
     diary.add_entry(field.access, code, {"pain": 3})
     out = io.BytesIO()
     bundles.export_bundle(field.access, out, [devices.identity(hub.access)["recipient"]], None, since=mark)
-    with pytest.raises(IntegrityError, match="patient this store does not have") as refused:
-        hub.import_(out.getvalue())
-    assert refused.value.exit_code == 6
+    stats = hub.import_(out.getvalue())
+    assert stats["waiting"] == 1 and stats["inserted"] == 0
     assert hub.access.store.conn.execute("SELECT count(*) FROM change_log WHERE table_name = 'diary_entries'"
                                          ).fetchone()[0] == 0
+    assert hub.access.store.conn.execute("SELECT count(*) FROM waiting_changes").fetchone()[0] == 1
 
 
 def test_a_dry_run_counts_for_real_and_changes_nothing(trio):
