@@ -95,3 +95,46 @@ def test_normal_use_and_a_rekey_stay_clean(store):
     keys = json.loads((store / "telecbt.keys").read_text())
     assert keys["anchor"]["audit_seq"] > 5 and keys["anchor"]["counter"] > 1
     assert invoke("store", "check", "--store", str(store)).exit_code == 0
+
+
+def _pair(tmp_path, pass_file):
+    stores = {name: tmp_path / name for name in ("field", "hub")}
+    for path in stores.values():
+        assert invoke("init", "--store", str(path), "--passphrase-file", str(pass_file)).exit_code == 0
+    cards = {n: invoke("device", "show", "--card", "--store", str(s)).stdout.strip() for n, s in stores.items()}
+    assert invoke("device", "trust", cards["hub"], "--label", "hub", "--role", "hub", "--yes",
+                  "--store", str(stores["field"])).exit_code == 0
+    assert invoke("device", "trust", cards["field"], "--label", "field", "--yes",
+                  "--store", str(stores["hub"])).exit_code == 0
+    return stores["field"], stores["hub"]
+
+
+def _send(field, hub, out):
+    assert invoke("bundle", "export", "--to", "hub", "--out", str(out), "--store", str(field)).exit_code == 0
+    return invoke("bundle", "import", str(out), "--store", str(hub))
+
+
+def test_a_peer_notices_a_sender_that_went_backwards(tmp_path, pass_file, monkeypatch):
+    """Finding (c): a hub imported bundles from a rolled-back sender without a word."""
+    monkeypatch.setenv("TELECBT_PASSPHRASE", ADMIN_PASS)
+    field, hub = _pair(tmp_path, pass_file)
+    assert invoke("patient", "add", "--name", "Gil Siete", "--store", str(field)).exit_code == 0
+    assert _send(field, hub, tmp_path / "b1.tcb").exit_code == 0
+    old = (field / "telecbt.db").read_bytes()
+    for name in ("Hal Ocho", "Ivy Nueve"):
+        assert invoke("patient", "add", "--name", name, "--store", str(field)).exit_code == 0
+    second = _send(field, hub, tmp_path / "b2.tcb")
+    assert second.exit_code == 0 and "warning" not in second.stderr
+    for suffix in SIDE_FILES:
+        (field / f"telecbt.db{suffix}").unlink(missing_ok=True)
+    (field / "telecbt.db").write_bytes(old)  # the field laptop's database put back from an old copy
+    assert invoke("patient", "add", "--name", "Jo Diez", "--store", str(field)).exit_code == 0
+    third = _send(field, hub, tmp_path / "b3.tcb")
+    assert third.exit_code == 0, third.stderr  # its changes are signed and intact: they still import
+    assert "warning: the sending device went backwards" in third.stderr
+    listed = json.loads(invoke("device", "list", "--json", "--store", str(hub)).stdout)
+    assert "went backwards" in listed[0]["warning"]
+    shown = invoke("device", "list", "--store", str(hub))
+    assert "went backwards" in shown.stdout and "Warning: field" in shown.stderr
+    log = json.loads(invoke("audit", "log", "--json", "--store", str(hub)).stdout)
+    assert [e["detail"]["device"] for e in log if e["action"] == "device.rollback"]

@@ -440,3 +440,14 @@ def m008_patient_flags(db: "Database") -> None:
             {SYNC_COLUMNS})"""
     )
     db.execute("CREATE INDEX flags_patient ON patient_flags (patient_id, status)")
+
+
+@migration("m009_peer_heads")
+def m009_peer_heads(db: "Database") -> None:
+    """The newest audit head and change counter each peer's bundles showed, and a warning when one went back.
+
+    `seen_head` is JSON (`audit_seq`, `audit_hash`, `to_seq`, `created`); `rollback` is JSON
+    describing the first bundle that went backwards, kept until the device is trusted again.
+    """
+    db.execute("ALTER TABLE peers ADD COLUMN seen_head TEXT")
+    db.execute("ALTER TABLE peers ADD COLUMN rollback TEXT")

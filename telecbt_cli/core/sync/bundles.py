@@ -262,6 +262,9 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
                                                     stats["inserted"] + stats["updated"]))
             audit.append(store, access.user, "bundle.import",
                          detail={"bundle": manifest["bundle_id"], "from": sender, "changes": manifest["changes"]})
+            if devices.note_head(access, sender, manifest):  # issue 14: a sender that went backwards
+                stats["warning"] = devices.rollback_warning(
+                    store.one("SELECT rollback FROM peers WHERE id = ?", (sender,)) or {})
     except _DryRun:
         pass
     finally:
