@@ -83,6 +83,12 @@ def test_an_older_database_put_back_is_found(store, tmp_path, with_wal):
     assert code == 6 and "older copy of the database" in text, text
     checked = invoke("store", "check", "--json", "--store", str(store))
     assert checked.exit_code == 6 and json.loads(checked.stdout)["ok"] is False
+    # An admin who put the old copy back on purpose accepts it; the acceptance is itself audited.
+    accepted = invoke("store", "check", "--accept-rollback", "--yes", "--store", str(store))
+    assert accepted.exit_code == 0, accepted.stderr
+    assert _verify(store)[0] == 0
+    log = json.loads(invoke("audit", "log", "--json", "--store", str(store)).stdout)
+    assert any(e["action"] == "store.anchor_accepted" for e in log)
 
 
 def test_normal_use_and_a_rekey_stay_clean(store):

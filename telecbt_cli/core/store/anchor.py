@@ -12,7 +12,8 @@ store marks it due when an audit entry is appended and writes it when it closes,
 a write once `vault.ANCHOR_EVERY_SECONDS` have passed (a TUI left open). A crash before that leaves the
 anchor behind the database, which is never mistaken for tampering; the database behind the
 anchor always is. The anchor never moves forward from a database that no longer holds the
-anchored entry, so the evidence stays until an admin accepts it (`accept`).
+anchored entry, so the evidence stays until an admin accepts it (`accept`, `store check
+--accept-rollback`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ import hashlib
 import hmac
 import json
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from telecbt_cli.core.store import crypto
 from telecbt_cli.core.store import keyfile as kfmod
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.core.store.vault import Store
+
+if TYPE_CHECKING:
+    from telecbt_cli.core.store.access import Access
 
 #: What to do, said with every problem found.
 ADVICE = ("If nobody restored telecbt.db on purpose, treat the store as tampered with: tell your supervisor, "
@@ -121,10 +126,18 @@ def reseal(store: Store, old_key: bytes) -> None:
                                anchor_only=True)
 
 
-def accept(store: Store) -> dict:
-    """Anchor the database as it is now (an admin restored it on purpose); the old anchor is returned."""
+def accept(access: "Access") -> dict:
+    """Anchor the database as it is now, after an admin restored it on purpose (audited); old and new heads."""
+    from telecbt_cli.core.store import audit
+
+    access.require("manage")
+    store = access.store
     kf = kfmod.load(store.dir, repair=False).keyfile
     head = current(store)
     store.keyfile = kfmod.save(store.dir, replace(kf, anchor=_sealed(store, head, kf.anchor)), kf.generation,
                                anchor_only=True)
-    return {"previous": _fields(kf.anchor) if kf.anchor else None, "now": head}
+    previous = _fields(kf.anchor) if kf.anchor else None
+    audit.append(store, access.user, "store.anchor_accepted",
+                 detail={"previous_entry": previous and previous["audit_seq"], "now_entry": head["audit_seq"],
+                         "previous_change": previous and previous["changes"], "now_change": head["changes"]})
+    return {"previous": previous, "now": head}

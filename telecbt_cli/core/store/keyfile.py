@@ -273,8 +273,8 @@ def save(store_dir: Path, keyfile: KeyFile, expected_generation: int | None = No
     updated = replace(keyfile, generation=generation, slots=list(keyfile.slots), anchor=anchor)
     data = encode(updated)
     primary, copy = keyfile_paths(store_dir)
-    atomic_write(primary, data)
-    atomic_write(copy, data)
+    atomic_write(primary, data, sync_folder=not anchor_only)
+    atomic_write(copy, data, sync_folder=not anchor_only)
     recovery = KeyFile(updated.store_id, updated.generation, [s for s in updated.slots if s.kind == "recovery"])
     if recovery.slots and not anchor_only:
         atomic_write(_recovery_path(store_dir), encode(recovery))
