@@ -13,7 +13,11 @@ from telecbt_cli.core.store import db as dbmod
 from telecbt_cli.core.store.paths import db_file
 from telecbt_cli.core.store.unlock import unlock
 from tests.commands.clirun import invoke
+from tests.commands import test_bundle_cli
 from tests.conftest import ADMIN_PASS
+
+#: The bundle tests' fixture `pair`: a field store and a hub that trust each other.
+pair = test_bundle_cli.pair
 
 SIDE_FILES = ("-wal", "-shm")
 
@@ -103,27 +107,14 @@ def test_normal_use_and_a_rekey_stay_clean(store):
     assert invoke("store", "check", "--store", str(store)).exit_code == 0
 
 
-def _pair(tmp_path, pass_file):
-    stores = {name: tmp_path / name for name in ("field", "hub")}
-    for path in stores.values():
-        assert invoke("init", "--store", str(path), "--passphrase-file", str(pass_file)).exit_code == 0
-    cards = {n: invoke("device", "show", "--card", "--store", str(s)).stdout.strip() for n, s in stores.items()}
-    assert invoke("device", "trust", cards["hub"], "--label", "hub", "--role", "hub", "--yes",
-                  "--store", str(stores["field"])).exit_code == 0
-    assert invoke("device", "trust", cards["field"], "--label", "field", "--yes",
-                  "--store", str(stores["hub"])).exit_code == 0
-    return stores["field"], stores["hub"]
-
-
 def _send(field, hub, out):
     assert invoke("bundle", "export", "--to", "hub", "--out", str(out), "--store", str(field)).exit_code == 0
     return invoke("bundle", "import", str(out), "--store", str(hub))
 
 
-def test_a_peer_notices_a_sender_that_went_backwards(tmp_path, pass_file, monkeypatch):
+def test_a_peer_notices_a_sender_that_went_backwards(pair, tmp_path):
     """Finding (c): a hub imported bundles from a rolled-back sender without a word."""
-    monkeypatch.setenv("TELECBT_PASSPHRASE", ADMIN_PASS)
-    field, hub = _pair(tmp_path, pass_file)
+    field, hub = pair[0]["field"], pair[0]["hub"]
     assert invoke("patient", "add", "--name", "Gil Siete", "--store", str(field)).exit_code == 0
     assert _send(field, hub, tmp_path / "b1.tcb").exit_code == 0
     old = (field / "telecbt.db").read_bytes()
