@@ -6,7 +6,7 @@ dictionary holds the shape of change lines and no real person's data. The dictio
 fixed (`bundle_dict.DICT_ID`): a retrained dictionary must get a new id and a new format
 version, or bundles made with the old one could not be read.
 
-    .venv/bin/python scripts/train_bundle_dict.py [--patients 40] [--size 12288] [--out PATH]
+    .venv/bin/python scripts/train_bundle_dict.py [--patients 40] [--size 32768] [--out PATH]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def sample_lines(root: Path, patients: int) -> list[bytes]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=40)
-    parser.add_argument("--size", type=int, default=12 * 1024, help="dictionary size in bytes")
+    parser.add_argument("--size", type=int, default=32 * 1024, help="dictionary size in bytes")
     parser.add_argument("--out", type=Path, default=ROOT / "telecbt_cli" / "core" / "sync" / "bundle.dict")
     opts = parser.parse_args()
     import zstandard
