@@ -1,7 +1,8 @@
 """Benchmarks for sync bundles (issue 5 budgets), one JSON result per run.
 
-1. size: a one-week incremental bundle for one patient (7 diary entries, 1 PHQ-9,
-   1 session, 2 messages) must be <= 2 KB on disk.
+1. size: a one-week incremental bundle for one patient (7 diary entries, a PEG, a PHQ-9,
+   one session booked with its reminder, one message) must be <= 1,500 bytes on disk (format 2;
+   format 1 is measured beside it), with the bytes each table adds.
 2. export: N patients x 365 days of diary rows exported to one signed, encrypted bundle,
    against the shell pipeline `sqlite3 plain.db "SELECT json_object(...)" | zstd -3 |
    age -r …` over a plain SQLite copy of the same rows, in the same run; telecbt must
@@ -52,6 +53,8 @@ def _site(root: Path, name: str):
 
 
 def size_case(root: Path) -> dict:
+    """One patient-week (7 diary entries, a PEG, a PHQ-9, one session booked, one message) as a bundle
+    to the hub, in format 2 (budget 1,500 bytes) and format 1, with the bytes each table costs."""
     from telecbt_cli.content.catalog import load
     from telecbt_cli.core.care import appointments, diary, messages
     from telecbt_cli.core.clinical import engine, patients
@@ -71,17 +74,52 @@ def size_case(root: Path) -> dict:
     for d in range(7):
         diary.add_entry(field, p["code"], {"pain": 3 + d % 4, "mood": 6, "sleep_hours": 6.5, "note": "walked",
                                            "entry_at": (now - timedelta(days=d, hours=2)).isoformat()})
+    engine.run_all(field, p["code"], catalog.get("instrument", "peg3"), "en",
+                   {"peg3_pain": 5, "peg3_enjoyment": 4, "peg3_activity": 6})
     engine.run_all(field, p["code"], catalog.get("instrument", "phq9"), "en",
                    {f"phq9_{n}": 1 for n in range(1, 10)} | {"phq9_9": 0})
     appointments.schedule(field, catalog, p["code"], (now + timedelta(days=2)).isoformat(), "video", "cbt-04")
     messages.send(field, p["code"], "See you on Tuesday at ten.")
-    messages.send(field, p["code"], "Thank you, the breathing helps.", from_patient=True)
-    out = io.BytesIO()
-    manifest = bundles.export_bundle(field, out, [devices.identity(hub)["recipient"]], hub.store.device_id)
+    result = {}
+    for version in (2, 1):
+        out = io.BytesIO()
+        manifest = bundles.export_bundle(field, out, [devices.identity(hub)["recipient"]], hub.store.device_id,
+                                         version=version)
+        raw = out.getvalue()
+        result[f"v{version}"] = {"bytes": len(raw), "counts": manifest["counts"],
+                                 "bytes_per_table": _bytes_per_table(raw, devices.age_identity(hub))}
     for access in (field, hub):
         access.close()
-    return {"bytes": len(out.getvalue()), "counts": manifest["counts"], "budget_bytes": 2048,
-            "within_budget": len(out.getvalue()) <= 2048}
+    result.update({"bytes": result["v2"]["bytes"], "budget_bytes": 1500,
+                   "within_budget": result["v2"]["bytes"] <= 1500})
+    return result
+
+
+def _bytes_per_table(raw: bytes, identity) -> dict[str, int]:
+    """What each table's lines add to the compressed size (compressed line by line, in order), plus the
+    header, the manifest and age's own envelope; the parts add up to the file's size."""
+    import pyrage
+    import zstandard
+
+    from telecbt_cli.core.sync import bundle_dict
+
+    compressed = pyrage.decrypt(raw, [identity])
+    dict_id = zstandard.get_frame_parameters(compressed).dict_id
+    dictionary = bundle_dict.dictionary() if dict_id else None
+    lines = zstandard.ZstdDecompressor(dict_data=dictionary).decompressobj().decompress(compressed).split(b"\n")[:-1]
+    params = zstandard.ZstdCompressionParameters.from_level(19, write_dict_id=True)
+    parts: dict[str, int] = {"age envelope": len(raw) - len(compressed)}
+    done = len(zstandard.ZstdCompressor(compression_params=params, dict_data=dictionary).compress(b""))
+    parts["zstd frame"] = done
+    for n, line in enumerate(lines, 1):
+        obj = json.loads(line)
+        name = "header" if "header" in obj else "manifest" if "manifest" in obj else obj["change"]["table"]
+        size = len(zstandard.ZstdCompressor(compression_params=params, dict_data=dictionary)
+                   .compress(b"\n".join(lines[:n]) + b"\n"))
+        parts[name] = parts.get(name, 0) + size - done
+        done = size
+    parts["zstd frame"] += len(compressed) - done  # the streamed frame against the one-shot estimate
+    return parts
 
 
 def _seed(store: Path, patients: int, env: dict) -> None:
@@ -157,12 +195,23 @@ def import_case(root: Path, count: int, env: dict) -> dict:
             "within_budget": wall <= 10}
 
 
+def _write(result: dict, out: Path | None) -> int:
+    out = out or ROOT / "bench-results" / f"bundles-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    size = result["size"]
+    sys.stderr.write(f"one-week bundle: {size['bytes']} bytes (budget 1500; format 1: {size['v1']['bytes']})\n"
+                     f"bytes per table: {size['v2']['bytes_per_table']}\nresults: {out}\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--bundles", type=int, default=1000)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--size-only", action="store_true", help="only the one-week bundle size")
     opts = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="telecbt-bundles-"))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TELECBT_")},
@@ -171,22 +220,22 @@ def main() -> int:
     (root / "pp").write_text(PASS + "\n")
     try:
         result = {"benchmark": "bundles", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "size": size_case(root), "import": import_case(root, opts.bundles, env),
+                  "size": size_case(root)}
+        if opts.size_only:
+            return _write(result, opts.out)
+        result |= {"import": import_case(root, opts.bundles, env),
                   "export_small": export_case(root, opts.small, env), "export": export_case(root, opts.patients, env)}
     finally:
         shutil.rmtree(root, ignore_errors=True)
     big, small = result["export"], result["export_small"]
     result["export"]["within_budget"] = big["ratio"] <= 1.5 and big["telecbt_peak_rss_mib"] <= 100
     result["memory_growth"] = round(big["telecbt_peak_rss_mib"] / small["telecbt_peak_rss_mib"], 3)
-    out = opts.out or ROOT / "bench-results" / f"bundles-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    _write(result, opts.out)
     sys.stderr.write(
-        f"one-week bundle: {result['size']['bytes']} bytes (budget 2048)\n"
         f"import {result['import']['bundles']} bundles: {result['import']['seconds']} s (budget 10)\n"
         f"export {big['diary_rows']} diary rows: telecbt {big['telecbt_s']} s vs pipeline {big['pipeline_s']} s "
         f"= {big['ratio']}x (budget 1.5x); peak RSS {big['telecbt_peak_rss_mib']} MiB at {big['patients']} patients, "
-        f"{small['telecbt_peak_rss_mib']} MiB at {small['patients']} ({result['memory_growth']}x)\nresults: {out}\n")
+        f"{small['telecbt_peak_rss_mib']} MiB at {small['patients']} ({result['memory_growth']}x)\n")
     return 0
 
 

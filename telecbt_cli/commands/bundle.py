@@ -166,6 +166,8 @@ def import_(
                     f"{r['conflicts']} conflict(s){note}.", style="green")
             else:
                 say(f"{r['file']}: skipped: {r['error']}", style="red")
+            if r.get("warning"):
+                say(f"{r['file']}: warning: the sending device {r['warning']}", style="yellow")
     failed = [r for r in results if not r["ok"]]
     if failed:
         raise typer.Exit(failed[0].get("exit_code", int(IntegrityError.exit_code)))

@@ -74,13 +74,25 @@ def info(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
 
 @app.command()
 def check(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
-          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False) -> None:
+          passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+          accept_rollback: Annotated[bool, typer.Option(
+              "--accept-rollback", help="After putting back telecbt.db on purpose: trust the database as it is "
+              "now (admin; asks first; recorded in the audit log).")] = False,
+          yes: YesOpt = False) -> None:
     """Check the database pages, both key-file copies and the audit chain. Exit 6 on a problem."""
     from telecbt_cli.core.store import audit
     from telecbt_cli.core.store import keyfile as kfmod
     from telecbt_cli.core.store.vault import integrity_problems
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        if accept_rollback:
+            from telecbt_cli.core.store import anchor
+
+            access.require("manage")
+            confirm("Trust the database as it is now, with any entries it lost?", yes)
+            accepted = anchor.accept(access)
+            say(f"Accepted the database as it is now (audit entry {accepted['now']['audit_seq']}, "
+                f"change {accepted['now']['changes']}).", style="yellow")
         report = kfmod.load(access.store.dir, repair=True)
         result = {
             "database": integrity_problems(access.store),

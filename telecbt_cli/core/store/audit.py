@@ -78,6 +78,7 @@ def _append(store: Store, user: str | None, action: str, patient_id: str | None,
             (seq, at, user, store.device_id, action, patient_id, detail_text, prev, digest),
         )
         store.set_meta("audit_head", f"{seq}:{digest}")
+    store.anchor_due = True
     return seq
 
 
@@ -176,4 +177,6 @@ def verify(store: Store) -> list[str]:
     head = store.meta("audit_head")
     if head != (f"{last_seq}:{last_hash}" if last_seq else None):
         problems.append("the newest entries are missing (the chain head does not match)")
-    return problems
+    from telecbt_cli.core.store import anchor
+
+    return problems + anchor.problems(store)

@@ -42,8 +42,11 @@ def storage_error(action: str, path: Path, error: OSError) -> StorageError:
     return StorageError(f"could not {action} {path}: {hint}")
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write via a temporary name, fsync, rename, fsync the folder: all or nothing."""
+def atomic_write(path: Path, data: bytes, mode: int = 0o600, sync_folder: bool = True) -> None:
+    """Write via a temporary name, fsync, rename, fsync the folder: all or nothing.
+
+    `sync_folder=False` leaves the rename's own durability to the file system (after a crash
+    the old or the new file is there, whole): for records that may lag, such as the anchor."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
@@ -58,7 +61,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.close(fd)
         restrict_mode(tmp, mode)
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        if sync_folder:
+            fsync_dir(path.parent)
     except OSError as error:
         try:
             tmp.unlink()

@@ -113,15 +113,20 @@ class KeyFile:
     store_id: str
     generation: int = 0
     slots: list[Slot] = field(default_factory=list)
+    #: The audit head and change counter last seen in the database, sealed (`anchor.py`); None before the first.
+    anchor: dict | None = None
 
     def body(self) -> dict:
-        return {
+        body = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "store_id": self.store_id,
             "generation": self.generation,
             "slots": [slot.to_dict() for slot in self.slots],
         }
+        if self.anchor is not None:
+            body["anchor"] = self.anchor
+        return body
 
     def user_slot(self, user: str) -> Slot | None:
         for slot in self.slots:
@@ -165,7 +170,8 @@ def decode(raw: bytes) -> KeyFile:
         raise ValueError("checksum does not match")
     try:
         slots = [Slot.from_dict(s) for s in data["slots"]]
-        return KeyFile(store_id=str(data["store_id"]), generation=int(data["generation"]), slots=slots)
+        anchor = data.get("anchor") if isinstance(data.get("anchor"), dict) else None
+        return KeyFile(store_id=str(data["store_id"]), generation=int(data["generation"]), slots=slots, anchor=anchor)
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"malformed slot ({error.__class__.__name__})") from None
 
@@ -194,6 +200,12 @@ def _read_copy(path: Path) -> tuple[KeyFile | None, str | None]:
         return None, f"damaged: {error}"
 
 
+def _age(keyfile: KeyFile) -> tuple[int, int]:
+    """Which copy is newer: the generation (slot changes), then the anchor's own counter."""
+    counter = (keyfile.anchor or {}).get("counter")
+    return keyfile.generation, counter if isinstance(counter, int) else 0
+
+
 def load(store_dir: Path, repair: bool = True) -> LoadReport:
     """The newest intact key file; damaged, missing or stale copies are rewritten."""
     primary, copy = keyfile_paths(store_dir)
@@ -210,12 +222,12 @@ def load(store_dir: Path, repair: bool = True) -> LoadReport:
             "If you have the recovery key, run `telecbt store recover` to rebuild it; "
             "otherwise restore the store folder from a backup."
         )
-    best = max(good, key=lambda kf: kf.generation)
+    best = max(good, key=_age)
     if len({kf.store_id for kf in good}) > 1:
         raise IntegrityError("the two copies of the key file belong to different stores")
     problems, repaired = [], []
     for path, (kf, problem) in found.items():
-        if kf is None or kf.generation < best.generation:
+        if kf is None or _age(kf) < _age(best):
             problems.append(f"{path.name}: {problem or 'older than the other copy'}")
             if repair:
                 try:
@@ -237,22 +249,34 @@ def load_recovery_only(store_dir: Path) -> KeyFile:
     return kf
 
 
-def save(store_dir: Path, keyfile: KeyFile, expected_generation: int | None = None) -> KeyFile:
-    """Write all copies with the next generation; refuses if another writer got there first."""
-    if expected_generation is not None:
+def save(store_dir: Path, keyfile: KeyFile, expected_generation: int | None = None,
+         anchor_only: bool = False) -> KeyFile:
+    """Write all copies with the next generation; refuses if another writer got there first.
+
+    A key file given without an anchor keeps the one on disk (slot changes never drop it).
+    `anchor_only` (slots unchanged) keeps the generation, so a process holding the key file
+    can still change slots after another one moved the anchor, and leaves the recovery file."""
+    current: KeyFile | None = None
+    if expected_generation is not None or keyfile.anchor is None:
         try:
-            current = load(store_dir, repair=False).keyfile.generation
+            current = load(store_dir, repair=False).keyfile
         except NotFoundError:
-            current = expected_generation
-        if current != expected_generation:
-            raise TelecbtError("the key file was changed by another process: run the command again")
-    updated = replace(keyfile, generation=keyfile.generation + 1, slots=list(keyfile.slots))
+            current = None
+        except IntegrityError:
+            if expected_generation is not None:
+                raise
+            current = None  # rebuilding from the recovery file: no anchor survives
+    if expected_generation is not None and current is not None and current.generation != expected_generation:
+        raise TelecbtError("the key file was changed by another process: run the command again")
+    anchor = keyfile.anchor if keyfile.anchor is not None else (current.anchor if current is not None else None)
+    generation = keyfile.generation if anchor_only else keyfile.generation + 1
+    updated = replace(keyfile, generation=generation, slots=list(keyfile.slots), anchor=anchor)
     data = encode(updated)
     primary, copy = keyfile_paths(store_dir)
-    atomic_write(primary, data)
-    atomic_write(copy, data)
+    atomic_write(primary, data, sync_folder=not anchor_only)
+    atomic_write(copy, data, sync_folder=not anchor_only)
     recovery = KeyFile(updated.store_id, updated.generation, [s for s in updated.slots if s.kind == "recovery"])
-    if recovery.slots:
+    if recovery.slots and not anchor_only:
         atomic_write(_recovery_path(store_dir), encode(recovery))
     return updated
 

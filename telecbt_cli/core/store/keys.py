@@ -56,9 +56,13 @@ def begin_rekey(access: Access) -> bytes:
 
 def apply_rekey(access: Access, new_key: bytes) -> None:
     """Step 2: SQLCipher re-encrypts every page in one transaction."""
+    from telecbt_cli.core.store import anchor
+
     store = access.store
+    old_key = store.data_key
     store.conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
     store.data_key = new_key
+    anchor.reseal(store, old_key)  # its MAC key follows the data key
 
 
 def finish_rekey(access: Access) -> None:

@@ -477,3 +477,14 @@ def m011_waiting_changes(db: "Database") -> None:
             received_at TEXT NOT NULL)"""
     )
     db.execute("CREATE INDEX waiting_needs ON waiting_changes (needs_table, needs_id)")
+
+
+@migration("m012_peer_heads")
+def m012_peer_heads(db: "Database") -> None:
+    """The newest audit head and change counter each peer's bundles showed, and a warning when one went back.
+
+    `seen_head` is JSON (`audit_seq`, `audit_hash`, `to_seq`, `created`); `rollback` is JSON
+    describing the first bundle that went backwards, kept until the device is trusted again.
+    """
+    db.execute("ALTER TABLE peers ADD COLUMN seen_head TEXT")
+    db.execute("ALTER TABLE peers ADD COLUMN rollback TEXT")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from telecbt_cli.core.store import keyfile as kfmod
 
 
+#: How often a long-lived store (the TUI) moves the anchor between writes; a command moves it when it closes.
+ANCHOR_EVERY_SECONDS = 30.0
+
+
 class WrongStoreKey(IntegrityError):
     """No key from the key file (or session) opens the database."""
 
@@ -54,6 +59,9 @@ class Store:
     _db: Any = None
     #: Things the person should hear about (a full disk): each UI shows them once the command is done.
     notices: list[str] = field(default_factory=list)
+    #: An audit entry was appended since the key file's anchor was last moved (`anchor.py`).
+    anchor_due: bool = False
+    anchor_at: float = field(default_factory=time.monotonic)
 
     @property
     def db(self) -> "Database":
@@ -109,6 +117,16 @@ class Store:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise _db_error(error, self.dir) from None
+        if self.anchor_due and time.monotonic() - self.anchor_at > ANCHOR_EVERY_SECONDS:
+            self.flush_anchor()
+
+    def flush_anchor(self) -> None:
+        """Move the key file's anchor up to this database (best effort: the change itself is saved)."""
+        from telecbt_cli.core.store import anchor
+
+        self.anchor_due, self.anchor_at = False, time.monotonic()
+        with contextlib.suppress(TelecbtError, OSError, dbmod.DatabaseError):
+            anchor.flush(self)
 
     def rows(self, sql: str, params: Any = ()) -> list[dict]:
         """Every row of a query as a dict keyed by column name."""
@@ -140,6 +158,8 @@ class Store:
         return stamp
 
     def close(self) -> None:
+        if self.anchor_due:
+            self.flush_anchor()
         with contextlib.suppress(Exception):
             self.conn.close()
 

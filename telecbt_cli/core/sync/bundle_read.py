@@ -41,7 +41,8 @@ from telecbt_cli.core.store.errors import IntegrityError, TelecbtError, UsageErr
 from telecbt_cli.core.sync import devices
 
 FORMAT = "telecbt-bundle"
-VERSION = 1
+#: Format 2 (the zstd frame names the shipped dictionary, `bundle_dict`) is written; 1 is still read.
+VERSION = 2
 MAX_BUNDLE_BYTES = 512 * 2**20
 MAX_PLAINTEXT_BYTES = 4 * 2**30
 #: Plaintext may be at most this many times the file's size (above RATIO_FLOOR). Real bundles
@@ -132,29 +133,16 @@ class Source:
 
     def push(self, access: Access, passphrase: str | None, sink: object) -> None:
         """Decrypt from the start and write the decompressed plaintext into `sink` in chunks."""
-        import pyrage
         import zstandard
 
         self.handle.seek(0)
-        writer = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).stream_writer(
-            sink, write_size=CHUNK, write_return_read=True, closefd=False)
+        writer = _Frame(sink)
         try:
             if self._sealed is not None:
                 self._feed(self._sealed, writer)
-                return
-            stream = _binary(self.handle)
-            head = stream.read(256)
-            scrypt = _SCRYPT.match(head)
-            if scrypt:
-                self._sealed = _open_sealed(head + stream.read(MAX_BUNDLE_BYTES), int(scrypt.group(1)), passphrase)
-                self._feed(self._sealed, writer)
-            elif self.size <= SMALL_BYTES:
-                kept = io.BytesIO()
-                pyrage.decrypt_io(_Chain(head, stream), kept, [devices.age_identity(access)])
-                self._sealed = kept.getvalue()
-                self._feed(self._sealed, writer)
             else:
-                pyrage.decrypt_io(_Chain(head, stream), writer, [devices.age_identity(access)])
+                self._decrypt(access, passphrase, writer)
+            writer.finish()
         except TelecbtError:
             raise
         except zstandard.ZstdError:
@@ -162,6 +150,23 @@ class Source:
         except Exception:
             raise IntegrityError("the bundle cannot be decrypted: it is damaged, or it was sealed for another "
                                  "device (check `telecbt device show`)") from None
+
+    def _decrypt(self, access: Access, passphrase: str | None, writer: "_Frame") -> None:
+        import pyrage
+
+        stream = _binary(self.handle)
+        head = stream.read(256)
+        scrypt = _SCRYPT.match(head)
+        if scrypt:
+            self._sealed = _open_sealed(head + stream.read(MAX_BUNDLE_BYTES), int(scrypt.group(1)), passphrase)
+            self._feed(self._sealed, writer)
+        elif self.size <= SMALL_BYTES:
+            kept = io.BytesIO()
+            pyrage.decrypt_io(_Chain(head, stream), kept, [devices.age_identity(access)])
+            self._sealed = kept.getvalue()
+            self._feed(self._sealed, writer)
+        else:
+            pyrage.decrypt_io(_Chain(head, stream), writer, [devices.age_identity(access)])
 
     @staticmethod
     def _feed(data: bytes, writer) -> None:
@@ -183,6 +188,48 @@ def _open_sealed(data: bytes, factor: int, passphrase: str | None) -> bytes:
         return pyrage.passphrase.decrypt(data, passphrase)
     except Exception:
         raise IntegrityError("the bundle cannot be opened: wrong bundle passphrase, or the file is damaged") from None
+
+
+class _Frame:
+    """A zstd decompressing writer chosen by the first frame's header: no dictionary (format 1) or
+    the shipped one (format 2, `bundle_dict.DICT_ID`). The window bound holds either way."""
+
+    HEADER_MAX = 18  # magic, descriptor, window, dictionary id and content size at their longest
+
+    def __init__(self, sink: object) -> None:
+        self.sink, self.head, self.writer = sink, b"", None
+
+    def write(self, data) -> int:
+        if self.writer is None:
+            self.head += bytes(data)
+            if len(self.head) >= self.HEADER_MAX:
+                self._start()
+            return len(data)
+        self.writer.write(data)
+        return len(data)
+
+    def _start(self) -> None:
+        import zstandard
+
+        from telecbt_cli.core.sync import bundle_dict
+
+        try:
+            dict_id = zstandard.get_frame_parameters(self.head).dict_id
+        except zstandard.ZstdError:
+            raise IntegrityError("the bundle's payload is corrupt (decompression failed)") from None
+        if dict_id not in (0, bundle_dict.DICT_ID):
+            raise IntegrityError(f"the bundle was compressed with a dictionary this telecbt does not have "
+                                 f"({dict_id}): upgrade telecbt")
+        dictionary = bundle_dict.dictionary() if dict_id else None
+        self.writer = zstandard.ZstdDecompressor(dict_data=dictionary, max_window_size=MAX_WINDOW).stream_writer(
+            self.sink, write_size=CHUNK, write_return_read=True, closefd=False)
+        head, self.head = self.head, b""
+        self.writer.write(head)
+
+    def finish(self) -> None:
+        """Hand on a stream shorter than a frame header (it then fails as corrupt)."""
+        if self.writer is None and self.head:
+            self._start()
 
 
 class _Chain(io.RawIOBase):
@@ -329,9 +376,11 @@ class _Verify:
         trailer = obj.get("manifest") if isinstance(obj, dict) else None
         if not isinstance(trailer, dict):
             raise IntegrityError("the bundle is truncated: its signed manifest is missing")
+        digest = self.digest.digest()
+        if self.header["version"] >= 2:  # the digest is signed but not sent: the one computed here must fit
+            trailer.setdefault("payload_sha256", b64(digest))
         if not devices.verify(self.signer["signing_public"], canonical(trailer), str(obj.get("signature", ""))):
             raise IntegrityError("the bundle's signature is not valid: it was altered or forged")
-        digest = self.digest.digest()
         if trailer.get("payload_sha256") != b64(digest) or trailer.get("changes") != self.lines - 1 \
                 or trailer.get("bundle_id") != self.header.get("bundle_id"):
             raise IntegrityError("the bundle's contents do not match its signed digest (altered or truncated)")

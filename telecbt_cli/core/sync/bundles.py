@@ -24,7 +24,7 @@ from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import UsageError
 from telecbt_cli.core.store.ids import uuid7
-from telecbt_cli.core.sync import bundle_apply, bundle_read, devices
+from telecbt_cli.core.sync import bundle_apply, bundle_dict, bundle_read, devices
 
 FORMAT = bundle_read.FORMAT
 VERSION = bundle_read.VERSION
@@ -123,10 +123,13 @@ class _StreamReader:
 
 def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id: str | None = None,
                   since_last: bool = True, since: str | None = None, patient_codes: list[str] | None = None,
-                  passphrase: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
+                  passphrase: str | None = None, progress: Callable[[int, int], None] | None = None,
+                  version: int = VERSION) -> dict:
     """Write one bundle of changes for `recipients` (or sealed to `passphrase`) to `out`; returns the manifest.
 
     `progress(done, total)` is called as changes are written (the CLI draws a bar on a terminal).
+    `version=1` writes the older format (no dictionary), for tests that old bundles still import
+    and for training the dictionary.
     """
     import pyrage
     import zstandard
@@ -145,9 +148,14 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
         after = access.store.conn.execute("SELECT acked_seq FROM peers WHERE id = ?", (peer_id,)).fetchone()[0]
     patients = {patient_id_for(access, code) for code in patient_codes} if patient_codes else None
     me = devices.identity(access)
-    header = {"format": FORMAT, "version": VERSION, "bundle_id": uuid7(), "source_device": me["device_id"],
+    if version not in (1, VERSION):
+        raise UsageError(f"bundle format version {version} cannot be written")
+    header = {"format": FORMAT, "version": version, "bundle_id": uuid7(), "source_device": me["device_id"],
               "created": now_iso(), "recipients": recipients,
               "to_device": peer_id, "from_seq": after, "partial": bool(patients is not None or since)}
+    if version >= 2:  # the recipients are in age's own header: not repeated (a bare key costs 40 bytes)
+        header["dict"] = bundle_dict.DICT_ID
+        del header["recipients"]
     state: dict[str, Any] = {"counts": {}, "to_seq": after, "digest": hashlib.sha256(), "bytes": 0}
 
     def lines() -> Iterator[bytes]:
@@ -168,8 +176,11 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
         trailer = {"bundle_id": header["bundle_id"], "to_seq": state["to_seq"], "counts": state["counts"],
                    "changes": sum(state["counts"].values()), "payload_sha256": bundle_read.b64(state["digest"].digest()),
                    "acks": _acks(access, peer_id), "audit_head": _compact_head(access.store.meta("audit_head"))}
-        state["manifest"] = {**header, **trailer}
-        yield _line({"manifest": trailer, "signature": devices.sign(access, bundle_read.canonical(trailer))})
+        state["manifest"] = {**header, "recipients": recipients, **trailer}
+        signature = devices.sign(access, bundle_read.canonical(trailer))
+        if version >= 2:  # the receiver computes the digest itself and puts it back before checking the signature
+            trailer = {k: v for k, v in trailer.items() if k != "payload_sha256"}
+        yield _line({"manifest": trailer, "signature": signature})
 
     upto = access.store.conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0]
     upto = max(upto, after)
@@ -180,12 +191,15 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
     # Large bundles compress on zstd's own thread, alongside the Python that reads the store,
     # with a 1 MiB window and 512 KiB jobs so memory stays flat however big the export.
     if pending > 5000:
-        params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=1 << 19)
+        params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=1 << 19,
+                                                                 write_dict_id=True)
     else:
-        params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600)
+        params = zstandard.ZstdCompressionParameters.from_level(level, source_size=max(pending, 1) * 600,
+                                                                 write_dict_id=True)
+    dictionary = bundle_dict.dictionary() if version >= 2 else None
 
     def compressed() -> Iterator[bytes]:
-        compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
+        compressor = zstandard.ZstdCompressor(compression_params=params, dict_data=dictionary).compressobj()
         for chunk in lines():
             part = compressor.compress(chunk)
             if part:
@@ -249,6 +263,9 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
                                                     stats["inserted"] + stats["updated"]))
             audit.append(store, access.user, "bundle.import",
                          detail={"bundle": manifest["bundle_id"], "from": sender, "changes": manifest["changes"]})
+            if devices.note_head(access, sender, manifest):  # issue 14: a sender that went backwards
+                stats["warning"] = devices.rollback_warning(
+                    store.one("SELECT rollback FROM peers WHERE id = ?", (sender,)) or {})
     except _DryRun:
         pass
     finally:

@@ -121,7 +121,7 @@ def trust(access: Access, card: str, label: str, role: str) -> dict:
     with store.write():
         if existing:
             store.conn.execute("UPDATE peers SET label = ?, role = ?, signing_public = ?, recipient = ?, "
-                               "trusted_at = ?, revoked_at = NULL WHERE id = ?",
+                               "trusted_at = ?, revoked_at = NULL, seen_head = NULL, rollback = NULL WHERE id = ?",
                                (label, role, peer["signing_public"], peer["recipient"], now_iso(), peer["device_id"]))
         else:
             store.conn.execute("INSERT INTO peers (id, label, role, signing_public, recipient, trusted_at) "
@@ -134,10 +134,12 @@ def trust(access: Access, card: str, label: str, role: str) -> dict:
 def peers(access: Access) -> list[dict]:
     access.require("read")
     rows = access.store.rows(
-        "SELECT id, label, role, signing_public, recipient, trusted_at, revoked_at, acked_seq, sent_seq FROM peers "
-        "ORDER BY label")
+        "SELECT id, label, role, signing_public, recipient, trusted_at, revoked_at, acked_seq, sent_seq, rollback "
+        "FROM peers ORDER BY label")
     for row in rows:
         row["fingerprint"] = fingerprint(row["id"], row["signing_public"], row["recipient"])
+        row["warning"] = rollback_warning(row)
+        del row["rollback"]
     return rows
 
 
@@ -210,3 +212,51 @@ def acks_for(access: Access) -> dict[str, int]:
         ranges = json.loads(received)
         acks[device_id] = ranges[0][1] if ranges and ranges[0][0] <= 0 else 0
     return acks
+
+
+def note_head(access: Access, device_id: str, manifest: dict) -> dict | None:
+    """Compare a bundle's audit head and change counter with the highest seen from its sender.
+
+    A bundle made later (its signed `created`) whose audit head or change counter is lower
+    than one already seen, or whose audit entry at the same number has another hash, comes
+    from a store that was rolled back (an older telecbt.db put back, or its newest entries
+    cut). It still imports (its changes are signed and intact), but the device carries a
+    warning (`device list`, the import's report) and the audit log says so. An older bundle
+    arriving late is not a roll-back: it was made earlier. Returns the warning, if any.
+    """
+    head = manifest.get("audit_head")
+    seq, digest = (int(head.split(":", 1)[0]), head.split(":", 1)[1]) if isinstance(head, str) and ":" in head \
+        else (0, None)
+    now = {"audit_seq": seq, "audit_hash": digest, "to_seq": int(manifest.get("to_seq") or 0),
+           "created": str(manifest.get("created") or "")}
+    store = access.store
+    row = store.conn.execute("SELECT seen_head, rollback FROM peers WHERE id = ?", (device_id,)).fetchone()
+    if row is None:
+        return None
+    seen = json.loads(row[0]) if row[0] else None
+    warning = None
+    if seen:
+        forked = digest is not None and seq == seen["audit_seq"] and digest != seen["audit_hash"]
+        later = now["created"] > seen["created"]
+        if forked or (later and (seq < seen["audit_seq"] or now["to_seq"] < seen["to_seq"])):
+            warning = {"bundle": manifest.get("bundle_id"), "detected_at": now_iso(), "seen": seen, "now": now}
+    if warning:
+        if not row[1]:
+            store.conn.execute("UPDATE peers SET rollback = ? WHERE id = ?", (json.dumps(warning), device_id))
+        audit.append(store, access.user, "device.rollback",
+                     detail={"device": device_id, "bundle": warning["bundle"], "seen_audit": seen["audit_seq"],
+                             "now_audit": seq, "seen_changes": seen["to_seq"], "now_changes": now["to_seq"]})
+        return warning
+    if not seen or (seq, now["to_seq"]) >= (seen["audit_seq"], seen["to_seq"]):
+        store.conn.execute("UPDATE peers SET seen_head = ? WHERE id = ?", (json.dumps(now), device_id))
+    return None
+
+
+def rollback_warning(row: dict) -> str | None:
+    """A peer row's roll-back warning in words, for `device list` and imports."""
+    if not row.get("rollback"):
+        return None
+    found = json.loads(row["rollback"])
+    return (f"went backwards: a bundle made after one showing audit entry {found['seen']['audit_seq']} and change "
+            f"{found['seen']['to_seq']} showed entry {found['now']['audit_seq']} and change {found['now']['to_seq']} "
+            "(its store was rolled back or cut). Check that device's store (`telecbt store check` there).")

@@ -253,7 +253,10 @@ def test_patient_pins_never_travel_in_a_bundle(tmp_path):
         import zstandard
 
         compressed = pyrage.decrypt(out.getvalue(), [devices.age_identity(hub.access)])
-        lines = [json.loads(line) for line in zstandard.ZstdDecompressor().decompressobj().decompress(compressed)
+        from telecbt_cli.core.sync import bundle_dict  # bundle format 2 (issue 14)
+
+        lines = [json.loads(line) for line in zstandard.ZstdDecompressor(dict_data=bundle_dict.dictionary())
+                 .decompressobj().decompress(compressed)
                  .splitlines()]
         tables = {line["change"]["table"] for line in lines if "change" in line}
         assert tables == {"patients", "consents"}

@@ -13,7 +13,7 @@ from telecbt_cli.core.care import diary
 from telecbt_cli.core.clinical import patients
 from telecbt_cli.core.clinical.patients import PatientFields
 from telecbt_cli.core.store.errors import IntegrityError, UsageError
-from telecbt_cli.core.sync import bundle_read, bundles, devices
+from telecbt_cli.core.sync import bundle_dict, bundle_read, bundles, devices
 from tests.core.sync.sites import Site
 
 
@@ -118,9 +118,8 @@ def test_untrusted_revoked_and_misaddressed_bundles(tmp_path, sites):
 def test_a_newer_format_version_is_refused(sites, monkeypatch):
     field, hub = sites
     _enrol(field)
-    monkeypatch.setattr(bundles, "VERSION", 2)
-    raw = field.bundle_for(hub)
-    monkeypatch.setattr(bundles, "VERSION", 1)
+    raw = field.bundle_for(hub)  # the current format, read by a telecbt that knows only format 1
+    monkeypatch.setattr(bundle_read, "VERSION", 1)
     with pytest.raises(IntegrityError, match="newer than this telecbt"):
         hub.import_(raw)
 
@@ -141,7 +140,9 @@ def test_the_standard_age_tool_opens_a_bundle(sites, tmp_path):
     bundle.write_bytes(field.bundle_for(hub))
     identity = tmp_path / "hub.key"
     identity.write_text(str(devices.age_identity(hub.access)) + "\n")
-    plain = subprocess.run(f"age -d -i {identity} {bundle} | zstd -d", shell=True, capture_output=True, check=True)
+    dictionary = bundle_dict.PATH  # format 2: the dictionary shipped in the package (docs/bundle-format.md)
+    plain = subprocess.run(f"age -d -i {identity} {bundle} | zstd -d -D {dictionary}", shell=True, capture_output=True,
+                           check=True)
     lines = [json.loads(line) for line in plain.stdout.decode().splitlines()]
     assert lines[0]["header"]["format"] == "telecbt-bundle"
     assert "manifest" in lines[-1] and "signature" in lines[-1]
