@@ -100,6 +100,14 @@ class Catalog:
         moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
         return moment.strftime(self.text("format.datetime" if with_time else "format.date", lang))
 
+    def day(self, iso: str | None, lang: str) -> str:
+        """A date as a chart label: month and day, in the locale's order (11-30, 30/11)."""
+        if not iso:
+            return "-"
+        from datetime import date
+
+        return date.fromisoformat(iso[:10]).strftime(self.text("format.day", lang))
+
     def crisis(self, lang: str) -> str:
         """The program's crisis guidance: the clinic's own text and phone, else the built-in text.
 

@@ -138,3 +138,30 @@ def test_messages_and_suggest(code):
     assert json.loads(invoke("message", "list", code, "--unread", "--json").stdout) == []
     suggested = json.loads(invoke("suggest", code, "--json").stdout)
     assert [s["id"] for s in suggested] == []  # enrolled today: no diary gap yet
+
+
+def _svg_texts(html: str) -> list[list[str]]:
+    """The text labels of each chart in the report, chart by chart."""
+    root = ET.fromstring(html.split("\n", 1)[1])
+    charts = [el for el in root.iter() if el.tag.endswith("svg")]
+    return [[t.text or "" for t in chart.iter() if t.tag.endswith("text")] for chart in charts]
+
+
+@pytest.mark.parametrize("lang, day", [("en", "{m:02d}-{d:02d}"), ("es", "{d:02d}/{m:02d}")])
+def test_report_charts_label_days_and_run_peg_from_0_to_10(code, tmp_path, lang, day):
+    """Issue 17 point 5: the x-axis labels were cut to "2026-" in English; the PEG axis stopped at its highest score."""
+    for n in (15, 8, 1):
+        stamp = (TODAY - timedelta(days=n)).isoformat() + " 09:00"
+        assert invoke("diary", "add", code, "--pain", "5", "--at", stamp).exit_code == 0
+    answers = tmp_path / "peg.json"
+    answers.write_text(json.dumps({"peg3_pain": 6, "peg3_enjoyment": 5, "peg3_activity": 4}))
+    assert invoke("measure", "take", code, "peg3", "--answers", str(answers)).exit_code == 0
+    page = tmp_path / f"report-{lang}.html"
+    assert invoke("report", "patient", code, "--html", str(page), "--lang", lang).exit_code == 0
+    pain, peg = _svg_texts(page.read_text(encoding="utf-8"))
+    monday = TODAY - timedelta(days=15)
+    week = monday - timedelta(days=monday.weekday())
+    assert day.format(m=week.month, d=week.day) in pain  # the first week's label: month and day
+    assert not any(label.endswith("-") for label in pain)
+    today = day.format(m=TODAY.month, d=TODAY.day)
+    assert peg[:2] == ["0", "10"] and today in peg  # the axis runs 0-10; the point is labelled with its day
