@@ -127,9 +127,10 @@ class RootGroup(TyperGroup):
             with _quiet_if_output_closes():
                 return super().invoke(ctx)
         except TelecbtError as err:
+            from telecbt_cli.commands.i18n import error_text
             from telecbt_cli.commands.output import error
 
-            error(str(err))
+            error(error_text(err))  # in the reader's language (TELECBT_LANG) when the error has a key
             raise typer.Exit(int(err.exit_code)) from None
         except (KeyboardInterrupt, typer.Abort):
             sys.stderr.write("\nInterrupted: nothing more was changed.\n")

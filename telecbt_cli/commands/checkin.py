@@ -21,7 +21,7 @@ from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say
 from telecbt_cli.core.store.errors import UsageError
 from telecbt_cli.core.store.ids import short_id
 
-app = typer.Typer(help="Check-in sessions: schedule, record, list, ics.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Check-in sessions: schedule, reschedule, record, list, ics.", no_args_is_help=True, add_completion=False)
 
 
 @app.command()
@@ -47,6 +47,28 @@ def schedule(
     else:
         say(f"Scheduled session {short_id(row['id'])} at {row['scheduled_at'][:16].replace('T', ' ')} UTC ({mode}); "
             "a reminder is queued.", style="green")
+
+
+@app.command()
+def reschedule(
+    session: Annotated[str, typer.Argument(help="Session id: as listed, or a unique start or end of it (6 characters or more).")],
+    at: Annotated[str, typer.Option("--at", help="The new time (local time), e.g. 2026-12-04 15:00.")],
+    mode: Annotated[Optional[str], typer.Option("--mode", help="video, phone, in-person or kiosk (default: as before).")] = None,
+    link: Annotated[Optional[str], typer.Option("--link", help="A new call link; '' removes it (default: as before).")] = None,
+    content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
+    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Move a session not yet recorded to a new time; its reminder is replaced by a new one."""
+    from telecbt_cli.core.care import appointments
+
+    catalog = load_catalog(content)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        row = appointments.reschedule(access, catalog, session, at, mode, link)
+    if json_out:
+        emit_json(row)
+    else:
+        say(f"Moved session {short_id(row['id'])} to {row['scheduled_at'][:16].replace('T', ' ')} UTC ({row['mode']}); "
+            "a new reminder is queued.", style="green")
 
 
 @app.command()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
 from telecbt_cli.content.languages import DECIMAL, LANGS
-from telecbt_cli.core.store.errors import ContentError, NotFoundError
+from telecbt_cli.core.store.errors import ContentError, NotFoundError, Term
 
 if TYPE_CHECKING:
     from telecbt_cli.content.validate import Problem
@@ -81,6 +81,16 @@ class Catalog:
         shown = {k: self.number(v, lang) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
                  for k, v in values.items()}
         return template.format(**shown) if values else template
+
+    def error(self, error: BaseException, lang: str) -> str:
+        """What went wrong, in `lang`: the error's locale key and values (words in them translated
+        too), or its own message when it has no key."""
+        key = getattr(error, "key", None)
+        if not key or key not in self.locales.get("en", {}):
+            return str(error)
+        values = {name: self.text(value.key, lang) if isinstance(value, Term) else value
+                  for name, value in (getattr(error, "values", None) or {}).items()}
+        return self.text(key, lang, **values)
 
     def number(self, value: float | int | None, lang: str) -> str:
         """A number written the way `lang` writes it (decimal comma in Spanish)."""

@@ -109,10 +109,28 @@ def test_sessions_and_calendar(code, tmp_path):
     from icalendar import Calendar
 
     assert len([c for c in Calendar.from_ical(out.read_bytes()).walk() if c.name == "VEVENT"]) == 1
+    # Issue 17: `session reschedule` moves it with the same core function as the staff TUI.
+    later = (TODAY + timedelta(days=4)).isoformat() + " 15:30"
+    assert invoke("session", "reschedule", ident, "--at", past).exit_code == 2
+    moved = invoke("session", "reschedule", ident[:8], "--at", later, "--mode", "phone", "--json")
+    assert moved.exit_code == 0, moved.stderr
+    assert json.loads(moved.stdout)["mode"] == "phone" and json.loads(moved.stdout)["id"] == ident
+    assert invoke("session", "reschedule", ident, "--at", later, "--mode", "carrier-pigeon").exit_code == 2
     assert invoke("session", "record", ident, "--attended", "--no-show").exit_code == 2
     assert invoke("session", "record", ident, "--attended", "--fidelity", "all", "--feedback", "5").exit_code == 0
     twice = invoke("session", "record", ident, "--attended")
     assert twice.exit_code == 2 and "recorded once" in twice.stderr
+    # Issue 17 point 4: the same refusal in the reader's language (TELECBT_LANG), status word too.
+    from telecbt_cli.commands import i18n
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TELECBT_LANG", "es")
+        i18n.reset()
+        spanish = invoke("session", "record", ident, "--attended")
+        assert spanish.exit_code == 2 and "una sola vez" in spanish.stderr and "(asistió)" in spanish.stderr
+        assert "recorded" not in spanish.stderr
+    i18n.reset()
+    assert invoke("session", "reschedule", ident, "--at", later).exit_code == 2  # recorded: not movable
     assert len(json.loads(invoke("plan", "homework", "list", code, "--json").stdout)) >= 1
 
 

@@ -12,7 +12,8 @@ def parse_since(text: str) -> str:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+        raise UsageError("{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM", key="errors.time.not_a_date",
+                         text=text) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return iso_utc(moment)
@@ -23,7 +24,8 @@ def parse_local(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
-        raise UsageError(f"{text!r} is not a date and time: use YYYY-MM-DD HH:MM (local time)") from None
+        raise UsageError("{text!r} is not a date and time: use YYYY-MM-DD HH:MM (local time)",
+                         key="errors.time.not_a_moment", text=text) from None
     if moment.tzinfo is None:
         moment = moment.astimezone()
     return moment.astimezone(timezone.utc)
