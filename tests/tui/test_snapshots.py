@@ -126,6 +126,17 @@ def _footer_whole(app, name: str) -> None:
             assert active.binding.description in footer, f"{name}: {active.binding.description!r} cut in {footer!r}"
 
 
+def _headers_whole(app, name: str) -> None:
+    """Every column header of every table on the screen is there in full (issue 17 point 3: "Sin leer")."""
+    from textual.widgets import DataTable
+
+    text = screen_text(app)
+    for table in app.screen.query(DataTable):
+        if table.display and table.region.width:
+            for column in table.columns.values():
+                assert column.label.plain in text, f"{name}: column {column.label.plain!r} cut"
+
+
 @pytest.fixture
 def day_clinic(clinic):
     """The clinic plus a day's work: an overdue session, one tomorrow, one attended (homework), a goal, an alert."""
@@ -162,6 +173,7 @@ def test_staff_work_screens_and_dialogs(day_clinic, store_dir, lang):
         await settle(app, pilot)
         _compare(f"staff-{name}-{lang}", screen_text(app))
         _footer_whole(app, name)
+        _headers_whole(app, name)
 
     async def run() -> None:
         app = make_app(store_dir, lang=lang)
@@ -170,6 +182,7 @@ def test_staff_work_screens_and_dialogs(day_clinic, store_dir, lang):
             app.signed_in(unlock(store_dir, ADMIN, ADMIN_PASS))
             await settle(app, pilot)
             _footer_whole(app, "caseload")
+            _headers_whole(app, "caseload")
             for key, name in (("f1", "help"), ("f2", "settings")):
                 await pilot.press(key)
                 await show(app, pilot, name)
