@@ -179,15 +179,15 @@ def test_staff_work_screens_and_dialogs(day_clinic, store_dir, lang):
         app = make_app(store_dir, lang=lang)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
-            app.signed_in(unlock(store_dir, ADMIN, ADMIN_PASS))
-            await settle(app, pilot)
-            _footer_whole(app, "caseload")
-            _headers_whole(app, "caseload")
-            for key, name in (("f1", "help"), ("f2", "settings")):
+            for key, name in (("f1", "help"), ("f2", "settings")):  # over the sign-in: no patient code behind
                 await pilot.press(key)
                 await show(app, pilot, name)
                 await pilot.press("escape")
                 await pilot.pause()
+            app.signed_in(unlock(store_dir, ADMIN, ADMIN_PASS))
+            await settle(app, pilot)
+            _footer_whole(app, "caseload")
+            _headers_whole(app, "caseload")
             for key, name in (("f3", "checkins"), ("f4", "alerts"), ("f5", "bundles")):
                 await pilot.press(key)
                 await show(app, pilot, name)
