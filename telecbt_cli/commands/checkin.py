@@ -142,9 +142,12 @@ def list_(
         emit_csv(rows, ["id", "code", "scheduled_at", "minutes", "mode", "module_id", "clinician", "link", "status",
                         "feedback"])
         return
-    emit_table([{**r, "short": short_id(r["id"]), "when": r["scheduled_at"][:16].replace("T", " ")} for r in rows],
-               [("short", "id"), ("when", "when (UTC)"), ("code", "patient"), ("mode", "mode"), ("module_id", "module"),
-                ("clinician", "clinician"), ("status", "status")], empty="No sessions.")
+    from telecbt_cli.commands.i18n import columns, t, value
+
+    emit_table([{**r, "short": short_id(r["id"]), "when": r["scheduled_at"][:16].replace("T", " "),
+                 "mode": value("mode", r["mode"]), "status": value("session", r["status"])} for r in rows],
+               columns("session", ["short", "when", "code", "mode", "module_id", "clinician", "status"]),
+               empty=t("cli.session.empty"))
 
 
 @app.command()

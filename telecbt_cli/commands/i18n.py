@@ -1,8 +1,9 @@
-"""The command line in the reader's language: error messages from the locale catalog.
+"""The command line in the reader's language: error messages, table headings and status words
+from the locale catalog (`cli.…`, `values.…`).
 
 The reader's language is TELECBT_LANG, else the one chosen in the terminal UI's Settings,
-else English (`core.store.settings.reader_lang`). The UI strings are read only when an
-error with a locale key is shown, so a quiet success never pays for them.
+else English (`core.store.settings.reader_lang`). The UI strings are read only when a
+command prints words, so `--json`, `--csv` and a quiet success never pay for them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,22 @@ def catalog() -> Catalog:
     from telecbt_cli.content.catalog import content_dirs, load_for_ui
 
     return load_for_ui(content_dirs())
+
+
+def t(key: str, **values: object) -> str:
+    """A heading or message (`cli.…`) in the reader's language."""
+    return catalog().text(key, reader(), **values)
+
+
+def value(kind: str, raw: object) -> str:
+    """A stored status or kind (no_show, in-person, assigned) as words; an unknown one as stored."""
+    key = f"values.{kind}.{str(raw).replace('-', '_')}"
+    return t(key) if key in catalog().locales.get("en", {}) else str(raw)
+
+
+def columns(section: str, keys: list[str]) -> list[tuple[str, str]]:
+    """(field, heading) pairs for `emit_table`, each heading from `cli.<section>.col_<field>`."""
+    return [(key, t(f"cli.{section}.col_{key}")) for key in keys]
 
 
 def error_text(error: BaseException) -> str:

@@ -131,6 +131,18 @@ def test_sessions_and_calendar(code, tmp_path):
         assert "recorded" not in spanish.stderr
     i18n.reset()
     assert invoke("session", "reschedule", ident, "--at", later).exit_code == 2  # recorded: not movable
+    # Issue 17 point 4: `session list` and `plan homework list` in Spanish: headings and status words.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TELECBT_LANG", "es")
+        patch.setenv("COLUMNS", "200")
+        i18n.reset()
+        listed = invoke("session", "list").stdout
+        assert "cuándo" in listed and "asistió" in listed and "teléfono" in listed and "attended" not in listed
+        homework = invoke("plan", "homework", "list", code).stdout
+        assert "tarea" in homework and "por hacer" in homework and "assigned" not in homework
+    i18n.reset()
+    listed = invoke("session", "list").stdout
+    assert "when (UTC)" in listed and "attended" in listed
     assert len(json.loads(invoke("plan", "homework", "list", code, "--json").stdout)) >= 1
 
 
