@@ -35,7 +35,7 @@ GROUP_HELP = {
                "each field, so names stay out of shell history.",
     "diary": "Pain diary: add, correct, list, import.",
     "plan": "Treatment plan: show, set, goal, homework.",
-    "session": "Check-in sessions: schedule, record, list, ics.",
+    "session": "Check-in sessions: schedule, reschedule, record, list, ics.",
     "message": "Secure messages: send, list.",
     "content": "Clinical content: list, show, validate.",
     "module": "CBT modules: list, show, run.",
