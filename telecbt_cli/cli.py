@@ -35,7 +35,7 @@ GROUP_HELP = {
                "each field, so names stay out of shell history.",
     "diary": "Pain diary: add, correct, list, import.",
     "plan": "Treatment plan: show, set, goal, homework.",
-    "session": "Check-in sessions: schedule, record, list, ics.",
+    "session": "Check-in sessions: schedule, reschedule, record, list, ics.",
     "message": "Secure messages: send, list.",
     "content": "Clinical content: list, show, validate.",
     "module": "CBT modules: list, show, run.",
@@ -127,9 +127,10 @@ class RootGroup(TyperGroup):
             with _quiet_if_output_closes():
                 return super().invoke(ctx)
         except TelecbtError as err:
+            from telecbt_cli.commands.i18n import error_text
             from telecbt_cli.commands.output import error
 
-            error(str(err))
+            error(error_text(err))  # in the reader's language (TELECBT_LANG) when the error has a key
             raise typer.Exit(int(err.exit_code)) from None
         except (KeyboardInterrupt, typer.Abort):
             sys.stderr.write("\nInterrupted: nothing more was changed.\n")

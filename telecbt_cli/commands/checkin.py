@@ -21,7 +21,7 @@ from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, wi
 from telecbt_cli.core.store.errors import UsageError
 from telecbt_cli.core.store.ids import short_id
 
-app = typer.Typer(help="Check-in sessions: schedule, record, list, ics.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Check-in sessions: schedule, reschedule, record, list, ics.", no_args_is_help=True, add_completion=False)
 
 
 @app.command()
@@ -61,6 +61,31 @@ def schedule(
         say(f"Scheduled session {short_id(row['id'])} at {staff_time(row['scheduled_at'], zone)} ({mode}); "
             "a reminder is queued.", style="green")
     say(f"The patient is told: {reminder}" + (" (and so on each week)." if weeks > 1 else "."))
+
+
+@app.command()
+def reschedule(
+    session: Annotated[str, typer.Argument(help="Session id: as listed, or a unique start or end of it (6 characters or more).")],
+    at: Annotated[str, typer.Option("--at", help="The new time (local time), e.g. 2026-12-04 15:00.")],
+    mode: Annotated[Optional[str], typer.Option("--mode", help="video, phone, in-person or kiosk (default: as before).")] = None,
+    link: Annotated[Optional[str], typer.Option("--link", help="A new call link; '' removes it (default: as before).")] = None,
+    content: ContentOpt = None, store: StoreOpt = None, user: UserOpt = None,
+    passphrase_file: PassFileOpt = None, passphrase_fd: PassFdOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Move a session not yet recorded to a new time; its reminder is replaced by a new one."""
+    from telecbt_cli.core.care import appointments
+    from telecbt_cli.core.store.localtime import staff_time
+    from telecbt_cli.core.store.zones import device_zone
+
+    catalog = load_catalog(content)
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        row = appointments.reschedule(access, catalog, session, at, mode, link)
+        zone = device_zone(access.store)
+    if json_out:
+        emit_json(with_local_fields([row], zone, ["scheduled_at"])[0])
+    else:
+        say(f"Moved session {short_id(row['id'])} to {staff_time(row['scheduled_at'], zone)} ({row['mode']}); "
+            "a new reminder is queued.", style="green")
 
 
 @app.command()
@@ -137,10 +162,13 @@ def list_(
         emit_csv(rows, ["id", "code", "scheduled_at", "minutes", "mode", "module_id", "clinician", "link", "status",
                         "feedback"], zone=zone)
         return
-    emit_table([{**r, "short": short_id(r["id"])} for r in rows],
-               [("short", "id"), ("scheduled_at", "when"), ("code", "patient"), ("mode", "mode"),
-                ("module_id", "module"), ("clinician", "clinician"), ("status", "status")], empty="No sessions.",
-               zone=zone)
+    from telecbt_cli.commands.i18n import columns, t, value
+    from telecbt_cli.core.store.localtime import staff_time
+
+    emit_table([{**r, "short": short_id(r["id"]), "when": staff_time(r["scheduled_at"], zone),
+                 "mode": value("mode", r["mode"]), "status": value("session", r["status"])} for r in rows],
+               columns("session", ["short", "when", "code", "mode", "module_id", "clinician", "status"]),
+               empty=t("cli.session.empty"))
 
 
 @app.command()

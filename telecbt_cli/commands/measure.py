@@ -112,10 +112,12 @@ def history(
         row["score"] = catalog.number(row["total"], code)
         row["level"] = band_label(inst, row["band"], code) or "-"
         row["delta"] = "" if not change else catalog.number(change["delta"], code)
-        row["mic"] = "" if not change else (change["direction"] + (" *" if change["meaningful"] else ""))
+        row["mic"] = "" if not change else (catalog.text(f"values.change.{change['direction']}", code)
+                                             + (" *" if change["meaningful"] else ""))
     if csv_out:
         emit_csv(rows, ["instrument_id", "completed_at", "total", "band", "delta", "mic"], raw, zone)
     else:
-        emit_table(rows, [("date", "date"), ("instrument_id", "questionnaire"), ("score", "score"),
-                          ("level", "level"), ("delta", "change"), ("mic", "* = meaningful")],
-                   empty="No questionnaires completed yet.")
+        # One language: the headings are in the language of the levels and numbers (the patient's, or --lang).
+        emit_table(rows, [(key, catalog.text(f"cli.measure.col_{key}", code))
+                          for key in ("date", "instrument_id", "score", "level", "delta", "mic")],
+                   empty=catalog.text("cli.measure.empty", code))

@@ -158,10 +158,11 @@ def homework_list(
         emit_csv(yes_no({**r, "text": pick(r["text"], code)} for r in rows),
                  ["id", "module_id", "task_id", "text", "due_date", "status", "overdue", "done_at", "note"], zone=zone)
         return
+    from telecbt_cli.commands.i18n import columns, t, value
+
     emit_table([{"short": short_id(r["id"]), "module": r["module_id"], "text": pick(r["text"], code), "due": r["due_date"],
-                 "status": r["status"] + (" (overdue)" if r["overdue"] else "")} for r in rows],
-               [("short", "id"), ("module", "module"), ("text", "task"), ("due", "due"), ("status", "status")],
-               empty="No homework.")
+                 "status": value("homework", "overdue" if r["overdue"] else r["status"])} for r in rows],
+               columns("homework", ["short", "module", "text", "due", "status"]), empty=t("cli.homework.empty"))
 
 
 @homework_app.command("done")

@@ -106,11 +106,12 @@ def html_shape(report: dict, catalog, lang: str) -> dict:
     measures = []
     for m in report["measures"]:
         change = m["change"] or {}
-        maximum = max([b["max"] for b in m["bands"]] + [pt["total"] for pt in m["points"]] + [1])
+        low, high = m.get("range") or (0, 0)
+        maximum = max([high] + [b["max"] for b in m["bands"]] + [pt["total"] for pt in m["points"]] + [1])
         measures.append({
-            "title": m["title"], "max": maximum,
+            "title": m["title"], "min": min([low] + [pt["total"] for pt in m["points"]]), "max": maximum,
             "bands": [{"min": b["min"], "max": b["max"], "label": b["label"]} for b in m["bands"]],
-            "points": [{"label": catalog.date(pt["date"], lang)[:5], "value": pt["total"],
+            "points": [{"label": catalog.day(pt["date"], lang), "value": pt["total"],
                         "band": pt["band_label"] or "-"} for pt in m["points"]],
             "baseline_text": catalog.number(m["baseline"], lang), "latest_text": catalog.number(m["latest"], lang),
             "change_text": catalog.number(change["delta"], lang) if change else "",
@@ -120,7 +121,7 @@ def html_shape(report: dict, catalog, lang: str) -> dict:
         "lang": lang, "labels": {key: t(key) for key in LABEL_KEYS}, "patient": report["patient"],
         "generated_at": catalog.date(report["generated_at"], lang, with_time=True, zone=zone),
         "period": {"from": catalog.date(report["period"]["from"], lang), "to": catalog.date(report["period"]["to"], lang)},
-        "diary": {"series": {metric: [{"label": catalog.date(pt["week"], lang)[:5], "value": pt["value"]} for pt in points]
+        "diary": {"series": {metric: [{"label": catalog.day(pt["week"], lang), "value": pt["value"]} for pt in points]
                              for metric, points in diary["weekly"].items()},
                   "ranges": {"pain": [0, 10], "mood": [0, 10], "sleep_hours": [0, 12], "activity_min": [0, None]},
                   "completion_text": t("completion_text", days=diary["days_with_entry"], total=diary["days"],

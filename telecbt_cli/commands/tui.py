@@ -16,14 +16,19 @@ from telecbt_cli.commands.common import (
 from telecbt_cli.commands.content_opts import ContentOpt
 
 LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of the screens: en or es "
-                                                            "(default: the one chosen in Settings, else en).")]
+                                                            "(default: TELECBT_LANG, else the one chosen in "
+                                                            "Settings, else en).")]
 
 
-def tui(store: StoreOpt = None, lang: LangOpt = None, content: ContentOpt = None) -> None:
+def tui(store: StoreOpt = None, lang: LangOpt = None, content: ContentOpt = None,
+        idle: Annotated[int | None, typer.Option("--idle", min=60, max=8 * 3600, show_default=False,
+                                                 help="Seconds without a key press before the app locks and asks "
+                                                      "for a passphrase again (default: as set in Settings, else "
+                                                      "900).")] = None) -> None:
     """Open the staff terminal UI: caseload, patient records, questionnaires, check-ins, alerts, bundles."""
     from telecbt_cli.tui.launch import run_tui
 
-    run_tui(store_option(store), lang, content)
+    run_tui(store_option(store), lang, content, idle)
 
 
 def kiosk(

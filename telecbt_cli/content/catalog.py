@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
 from telecbt_cli.content.languages import DECIMAL, LANGS
-from telecbt_cli.core.store.errors import ContentError, NotFoundError
+from telecbt_cli.core.store.errors import ContentError, NotFoundError, Term
 
 if TYPE_CHECKING:
     from telecbt_cli.content.validate import Problem
@@ -93,6 +93,16 @@ class Catalog:
                  for k, v in values.items()}
         return template.format(**shown) if values else template
 
+    def error(self, error: BaseException, lang: str) -> str:
+        """What went wrong, in `lang`: the error's locale key and values (words in them translated
+        too), or its own message when it has no key."""
+        key = getattr(error, "key", None)
+        if not key or key not in self.locales.get("en", {}):
+            return str(error)
+        values = {name: self.text(value.key, lang) if isinstance(value, Term) else value
+                  for name, value in (getattr(error, "values", None) or {}).items()}
+        return self.text(key, lang, **values)
+
     def number(self, value: float | int | None, lang: str) -> str:
         """A number written the way `lang` writes it (decimal comma in Spanish)."""
         if value is None:
@@ -129,6 +139,14 @@ class Catalog:
     def zone_name(self, zone: tzinfo, lang: str, moment: datetime | None = None) -> str:
         """A zone as patients say it: `Nairobi time`, `hora de Nairobi`."""
         return self.text("format.zone_time", lang, place=zone_place(zone, moment))
+
+    def day(self, iso: str | None, lang: str) -> str:
+        """A date as a chart label: month and day, in the locale's order (11-30, 30/11)."""
+        if not iso:
+            return "-"
+        from datetime import date
+
+        return date.fromisoformat(iso[:10]).strftime(self.text("format.day", lang))
 
     def crisis(self, lang: str) -> str:
         """The program's crisis guidance: the clinic's own text and phone, else the built-in text.

@@ -7,26 +7,30 @@ as the CLI; screens only gather input and show results. User text is shown as Ri
 
 from __future__ import annotations
 
-import json
+import time
 from datetime import timezone
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Header, Input, Label, Static
 
 from telecbt_cli.content.catalog import Catalog
 from telecbt_cli.content.languages import LANGS
 from telecbt_cli.core.store.errors import TelecbtError, WrongPassphrase
+from telecbt_cli.core.store.settings import load_ui_settings, save_ui_settings
 from telecbt_cli.tui.common import (
+    QuietScroll,
     InertTitles,
     Localized,
     QuietCrash,
     SafeInput,
+    error_text,
+    footer,
     localize_bindings,
     safe,
     tell,
@@ -42,30 +46,6 @@ HIGH_CONTRAST = Theme(
 THEMES = {"standard": "textual-dark", "contrast": "telecbt-contrast"}
 
 
-def _settings_file() -> Path:
-    from telecbt_cli.core.store.paths import state_dir
-
-    return state_dir() / "tui-settings.json"
-
-
-def load_settings() -> dict:
-    """Language and theme chosen in Settings (no patient data lives here)."""
-    try:
-        data = json.loads(_settings_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def save_settings(values: dict) -> None:
-    path = _settings_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values), encoding="utf-8")
-    except OSError:
-        pass  # a read-only home only means the choice is not remembered
-
-
 class SignInScreen(Localized, Screen):
     """Staff sign-in: user name and passphrase; the slow key derivation runs off the event loop."""
 
@@ -77,10 +57,15 @@ class SignInScreen(Localized, Screen):
             yield Input(placeholder=tr(self.app, "signin.passphrase"), password=True, id="passphrase")
             yield Button(tr(self.app, "signin.button"), variant="primary", id="go")
             yield Static("", id="signin-error")
-        yield Footer()
+        yield footer()
 
     def on_mount(self) -> None:
+        self.populate()
+
+    def populate(self) -> None:
         self.query_one("#user", Input).focus()
+        if self.app.locked_note:
+            self.query_one("#signin-error", Static).update(self.app.locked_note)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.submit()
@@ -112,7 +97,7 @@ class SignInScreen(Localized, Screen):
             self.app.call_from_thread(self.failed, tr(self.app, "signin.wrong"))
             return
         except TelecbtError as error:
-            self.app.call_from_thread(self.failed, str(error))
+            self.app.call_from_thread(self.failed, error_text(self.app, error))
             return
         self.app.call_from_thread(self.app.signed_in, access)
 
@@ -126,11 +111,11 @@ class SignInScreen(Localized, Screen):
 class HelpScreen(Localized, ModalScreen[None]):
     """The keys of the staff app, in the chosen language."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
-    KEYS = ("help.keys_global", "help.keys_list", "help.keys_patient", "help.keys_run")
+    BINDINGS = [Binding("escape,f1", "app.pop_screen", "Close")]
+    KEYS = ("help.keys_global", "help.keys_list", "help.keys_patient", "help.keys_tables", "help.keys_run")
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog help"):
+        with VerticalScroll(classes="dialog help"):
             yield Label(tr(self.app, "help.title"), classes="dialog-title")
             for key in self.KEYS:
                 yield Static(tr(self.app, key))
@@ -141,32 +126,33 @@ class HelpScreen(Localized, ModalScreen[None]):
 
 
 class SettingsScreen(Localized, ModalScreen[None]):
-    """Language and theme; saved for next time. Closing redraws the screens in the chosen language."""
+    """Language, look and idle lock; saved for next time. A new language redraws every open screen in it."""
 
     BINDINGS = [Binding("escape", "close", "Close")]
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import RadioButton, RadioSet
+        from telecbt_cli.tui.forms import radio_set
 
-        with Vertical(classes="dialog"):
-            yield Label(tr(self.app, "settings.title"), classes="dialog-title")
-            yield Label(tr(self.app, "settings.language"))
-            with RadioSet(id="lang"):
-                for lang in LANGS:
-                    yield RadioButton(tr(self.app, f"lang.{lang}"), value=lang == self.app.lang, name=lang)
-            yield Label(tr(self.app, "settings.theme"))
-            with RadioSet(id="theme"):
-                for name in THEMES:
-                    yield RadioButton(tr(self.app, f"settings.theme_{name}"), value=self.app.theme_name == name,
-                                      name=name)
-            yield Button(tr(self.app, "common.close"), variant="primary", id="settings-close")
+        app = self.app
+        with QuietScroll(classes="dialog"):
+            yield Label(tr(app, "settings.title"), classes="dialog-title")
+            yield Label(tr(app, "settings.language"))
+            yield radio_set("lang", [(lang, tr(app, f"lang.{lang}")) for lang in LANGS], app.lang)
+            yield Label(tr(app, "settings.theme"))
+            yield radio_set("theme", [(name, tr(app, f"settings.theme_{name}")) for name in THEMES], app.theme_name)
+            yield Label(tr(app, "settings.idle"))
+            yield radio_set("idle", [(str(m), tr(app, "settings.minutes", n=m)) for m in IDLE_CHOICES],
+                            str(app.idle_seconds // 60))
+            yield Button(tr(app, "common.close"), variant="primary", id="settings-close")
 
     def on_radio_set_changed(self, event) -> None:
         choice = event.pressed.name
         if event.radio_set.id == "lang":
             self.app.set_language(choice)
-        else:
+        elif event.radio_set.id == "theme":
             self.app.set_theme(choice)
+        else:
+            self.app.set_idle(int(choice) * 60)
 
     def on_mount(self) -> None:
         self.start_lang = self.app.lang
@@ -177,7 +163,13 @@ class SettingsScreen(Localized, ModalScreen[None]):
     def action_close(self) -> None:
         self.app.pop_screen()
         if self.app.lang != self.start_lang:
-            self.app.rebuild()
+            self.app.relocalize()
+
+
+#: Idle lock: minutes offered in Settings; `telecbt tui --idle SECONDS` sets any time in IDLE_RANGE.
+IDLE_CHOICES = (5, 15, 30, 60)
+IDLE_RANGE = (60, 8 * 3600)
+DEFAULT_IDLE = 15 * 60
 
 
 class TelecbtApp(InertTitles, QuietCrash, App):
@@ -186,22 +178,28 @@ class TelecbtApp(InertTitles, QuietCrash, App):
     CSS_PATH = [Path(__file__).parent / "common.tcss", Path(__file__).parent / "app.tcss"]
     TITLE = "telecbt"
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
         Binding("f1", "help", "Help"),
         Binding("f2", "settings", "Settings"),
-        Binding("ctrl+l", "lock", "Lock"),
+        Binding("ctrl+l", "lock", "Lock", show=False),
     ]
 
     def __init__(self, store_dir: Path, catalog: Catalog | None = None, lang: str | None = None,
-                 content: Path | None = None) -> None:
+                 content: Path | None = None, idle_seconds: int | None = None) -> None:
         super().__init__()
         from telecbt_cli.content.catalog import content_dirs, load_for_ui
 
         self.store_dir = store_dir
         self.catalog = catalog or load_for_ui(content_dirs(content))  # the clinic's folders, as every command
-        settings = load_settings()
+        settings = load_ui_settings()
         self.lang = lang or (settings.get("lang") if settings.get("lang") in LANGS else "en")
         self.theme_name = settings.get("theme") if settings.get("theme") in THEMES else "standard"
+        saved_idle = settings.get("idle_seconds")
+        low, high = IDLE_RANGE
+        self.idle_seconds = idle_seconds or (saved_idle if isinstance(saved_idle, int) and low <= saved_idle <= high
+                                             else DEFAULT_IDLE)
+        self.last_activity = time.monotonic()
+        self.locked_note = ""  # why the sign-in screen is back (the idle lock), shown on it
         self.access = None
         self.zone = timezone.utc  # this device's time zone, read from the store at sign-in
         self.start_access = None  # an already unlocked store (the demo): skip the sign-in screen
@@ -211,9 +209,25 @@ class TelecbtApp(InertTitles, QuietCrash, App):
         if self.theme != THEMES[self.theme_name]:  # re-styling every widget costs start-up time
             self.theme = THEMES[self.theme_name]
         localize_bindings(self, self)
+        self.set_interval(1.0, self.lock_when_idle)
         if self.start_access is not None:
             self.signed_in(self.start_access)
             self.start_access = None
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.last_activity = time.monotonic()
+        await super().on_event(event)
+
+    def lock_when_idle(self) -> None:
+        """The idle lock: no key or click for `idle_seconds` closes the store and shows the sign-in.
+
+        Work in progress (an import, a save) finishes first: the lock waits for it."""
+        if self.access is None or time.monotonic() - self.last_activity < self.idle_seconds:
+            return
+        if any(worker.is_running for worker in self.workers):
+            return
+        self.action_lock(note=self.t("signin.idle_locked", minutes=max(1, round(self.idle_seconds / 60))))
 
     def get_default_screen(self) -> Screen:
         """Sign-in is the bottom of the screen stack: every other screen sits on top of it, and
@@ -238,6 +252,8 @@ class TelecbtApp(InertTitles, QuietCrash, App):
         from telecbt_cli.core.store.zones import device_zone, device_zone_name
 
         self.access = access
+        self.locked_note = ""
+        self.last_activity = time.monotonic()
         self.zone = device_zone(access.store)  # every time on the staff screens is shown in it, labelled
         self.sub_title = f"{access.user} ({access.role}) · {device_zone_name(access.store)}"
         for notice in access.store.notices:  # e.g. a full disk: reading works, saving does not
@@ -248,23 +264,24 @@ class TelecbtApp(InertTitles, QuietCrash, App):
     def set_language(self, lang: str) -> None:
         self.lang = lang
         localize_bindings(self, self)
-        save_settings({"lang": lang, "theme": self.theme_name})
+        save_ui_settings({"lang": lang})
         tell(self, self.t("settings.saved"))
 
     def set_theme(self, name: str) -> None:
         self.theme_name = name
         self.theme = THEMES[name]
-        save_settings({"lang": self.lang, "theme": name})
+        save_ui_settings({"theme": name})
 
-    def rebuild(self) -> None:
-        """Back to the main screen, drawn again (after a language change)."""
-        from telecbt_cli.tui.patients import PatientsScreen
+    def set_idle(self, seconds: int) -> None:
+        self.idle_seconds = seconds
+        save_ui_settings({"idle_seconds": seconds})
 
-        while len(self.screen_stack) > 1:
-            self.pop_screen()
-        self.screen_stack[0].refresh(recompose=True)  # sign-in, in the new language
-        if self.access is not None:
-            self.push_screen(PatientsScreen())
+    @work(exclusive=True, group="relocalize")
+    async def relocalize(self) -> None:
+        """Every open screen drawn again in the new language, where it was (after Settings)."""
+        for screen in list(self.screen_stack):
+            if isinstance(screen, Localized):
+                await screen.relocalize()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -274,16 +291,18 @@ class TelecbtApp(InertTitles, QuietCrash, App):
         if not isinstance(self.screen, SettingsScreen):
             self.push_screen(SettingsScreen())
 
-    def action_lock(self) -> None:
+    def action_lock(self, note: str = "") -> None:
         if self.access is None:
             return
         self.access.close()
         self.access = None
         self.sub_title = ""
+        self.locked_note = note
+        self.clear_notifications()
         while len(self.screen_stack) > 1:
             self.pop_screen()
         self.refresh_bindings()
-        self.screen.refresh(recompose=True)  # empty fields, current language
+        self.call_later(self.screen.relocalize)  # empty fields, current language, the reason for the lock
 
     def action_go(self, name: str) -> None:
         """Open one of the main screens (from the palette or a key)."""
@@ -316,6 +335,7 @@ class TelecbtApp(InertTitles, QuietCrash, App):
 
 
 def make_app(store_dir: Path, lang: str | None = None, catalog: Catalog | None = None,
-             content: Path | None = None) -> TelecbtApp:
-    """The staff app; content from `content` (--content), else TELECBT_CONTENT_PATH, plus the built-in."""
-    return TelecbtApp(store_dir, catalog=catalog, lang=lang, content=content)
+             content: Path | None = None, idle_seconds: int | None = None) -> TelecbtApp:
+    """The staff app; content from `content` (--content), else TELECBT_CONTENT_PATH, plus the built-in.
+    `idle_seconds` (--idle) overrides the idle lock chosen in Settings."""
+    return TelecbtApp(store_dir, catalog=catalog, lang=lang, content=content, idle_seconds=idle_seconds)

@@ -19,65 +19,94 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
-    Footer,
     Header,
     Input,
     Label,
     ProgressBar,
+    RadioSet,
     Select,
     Static,
 )
 
 from telecbt_cli.core.store.errors import TelecbtError
-from telecbt_cli.tui.common import Localized, SafeInput, safe, tr
+from telecbt_cli.tui.common import GlyphCheckbox, Localized, SafeInput, error_text, footer, safe, tr
+from telecbt_cli.tui.forms import radio_set
 
 #: The results area keeps the most recent lines only; older ones scroll away.
 MAX_LINES = 200
 
 
 class BundleScreen(Localized, Screen):
-    """Export to a trusted device, import bundle files or folders, and show what happened."""
+    """Export to a trusted device or under a passphrase (to a folder, a USB stick or email), import
+    bundle files or folders, send the email outbox, and show what happened."""
 
     CSS_PATH = "bundles.tcss"
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]  # footer words from tui.keys (Localized)
+    KINDS = ("folder", "usb", "email", "eml")
 
     def __init__(self) -> None:
         super().__init__()
         self.lines: list[Text] = []
+        self.peer_choice: str | None = None
 
     def compose(self) -> ComposeResult:
+        app = self.app
         yield Header()
         with VerticalScroll(id="bundles"):
-            yield Static(tr(self.app, "bundles.title"), classes="screen-title")
+            yield Static(tr(app, "bundles.title"), classes="screen-title")
             yield Static("", id="bundles-device")
-            yield Label(tr(self.app, "bundles.export_title"), classes="bundles-section")
-            yield Static(tr(self.app, "bundles.export_help"), classes="hint")
-            yield Label(tr(self.app, "bundles.peer"))
-            yield Select([], prompt=tr(self.app, "bundles.peer_prompt"), id="peer")
-            yield Label(tr(self.app, "bundles.dest"))
+            yield Label(tr(app, "bundles.export_title"), classes="bundles-section")
+            yield Static(tr(app, "bundles.export_help"), classes="hint")
+            yield Label(tr(app, "bundles.peer"))
+            yield Select([], prompt=tr(app, "bundles.peer_prompt"), id="peer")
+            yield GlyphCheckbox(tr(app, "bundles.seal"), id="seal")
+            with Horizontal(classes="bundles-row", id="seal-row"):
+                yield Input(placeholder=tr(app, "bundles.seal_pass"), password=True, id="seal-pass")
+                yield Input(placeholder=tr(app, "bundles.seal_again"), password=True, id="seal-again")
+            yield Label(tr(app, "bundles.how"))
+            yield radio_set("dest-kind", [(kind, tr(app, f"bundles.kind_{kind}")) for kind in self.KINDS], "folder")
+            yield Label(tr(app, "bundles.dest"))
             yield SafeInput(str(Path.cwd()), id="dest")
-            with Horizontal(classes="bundles-row"):
-                yield Checkbox(tr(self.app, "bundles.usb"), id="usb")
-                yield Button(tr(self.app, "bundles.export"), variant="primary", id="export")
-            yield Label(tr(self.app, "bundles.import_title"), classes="bundles-section")
-            yield Static(tr(self.app, "bundles.import_help"), classes="hint")
-            yield Label(tr(self.app, "bundles.path"))
+            yield Label(tr(app, "bundles.email"))
+            yield SafeInput(id="email", placeholder="name@example.org")
+            yield Button(tr(app, "bundles.export"), variant="primary", id="export")
+            yield Label(tr(app, "bundles.import_title"), classes="bundles-section")
+            yield Static(tr(app, "bundles.import_help"), classes="hint")
+            yield Label(tr(app, "bundles.path"))
             yield SafeInput(id="import-path")
+            yield Input(placeholder=tr(app, "bundles.import_pass"), password=True, id="import-pass")
             with Horizontal(classes="bundles-row"):
-                yield Checkbox(tr(self.app, "bundles.dry_run"), id="dry-run")
-                yield Button(tr(self.app, "bundles.import"), id="import")
+                yield GlyphCheckbox(tr(app, "bundles.dry_run"), id="dry-run")
+                yield Button(tr(app, "bundles.import"), id="import")
             yield Static("", id="import-note", classes="hint")
-            yield Label(tr(self.app, "bundles.results"), classes="bundles-section")
+            yield Label(tr(app, "bundles.outbox_title"), classes="bundles-section")
+            yield Static(tr(app, "bundles.outbox_help"), classes="hint")
+            yield Button(tr(app, "bundles.send"), id="send")
+            yield Label(tr(app, "bundles.results"), classes="bundles-section")
             yield ProgressBar(total=1, show_eta=False, id="progress")
-            yield Static(tr(self.app, "bundles.nothing_yet"), id="results")
-        yield Footer()
+            yield Static(tr(app, "bundles.nothing_yet"), id="results")
+        yield footer()
 
     def on_mount(self) -> None:
+        self.populate()
+
+    def populate(self) -> None:
         if not self.app.can("write"):
             self.query_one("#import-note", Static).update(tr(self.app, "bundles.import_viewer"))
+        self.query_one("#seal-row").display = self.query_one("#seal", GlyphCheckbox).value
+        if self.lines:
+            self.query_one("#results", Static).update(Text("\n").join(self.lines))
         self.set_busy(False)
         self.query_one("#peer", Select).focus()
         self.load_devices()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.id == "seal":
+            self.query_one("#seal-row").display = event.value
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "peer" and not event.select.is_blank():
+            self.peer_choice = str(event.value)
 
     # --- loading ------------------------------------------------------------------
 
@@ -89,7 +118,7 @@ class BundleScreen(Localized, Screen):
             me = devices.identity(self.app.access)
             peers = devices.peers(self.app.access)
         except TelecbtError as error:
-            self.ui(self.report_error, str(error))
+            self.ui(self.report_error, error_text(self.app, error))
             return
         self.ui(self.show_devices, me, peers)
 
@@ -97,8 +126,11 @@ class BundleScreen(Localized, Screen):
         self.query_one("#bundles-device", Static).update(
             safe(tr(self.app, "bundles.this_device", device=me["device_id"], fingerprint=me["fingerprint"])))
         live = [p for p in peers if not p.get("revoked_at")]
-        self.query_one("#peer", Select).set_options([(self.peer_label(p), p["id"]) for p in live])
-        if not live:
+        select = self.query_one("#peer", Select)
+        select.set_options([(self.peer_label(p), p["id"]) for p in live])
+        if self.peer_choice in {p["id"] for p in live}:
+            select.value = self.peer_choice
+        if not live and not self.lines:
             self.add_line(Text(tr(self.app, "bundles.no_peers")))
 
     def peer_label(self, peer: dict) -> Text:
@@ -114,23 +146,40 @@ class BundleScreen(Localized, Screen):
             self.start_export()
         elif event.button.id == "import":
             self.start_import()
+        elif event.button.id == "send":
+            self.start_send()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.input.id == "import-path" and not self.query_one("#import", Button).disabled:
+        if event.input.id in ("import-path", "import-pass") and not self.query_one("#import", Button).disabled:
             self.start_import()
 
     def start_export(self) -> None:
         select = self.query_one("#peer", Select)
-        if select.is_blank():
+        sealed = self.query_one("#seal", GlyphCheckbox).value
+        secret = None
+        if sealed:
+            secret = self.query_one("#seal-pass", Input).value
+            if not secret or secret != self.query_one("#seal-again", Input).value:
+                self.add_line(Text(tr(self.app, "bundles.seal_mismatch")))
+                self.query_one("#seal-pass", Input).focus()
+                return
+        elif select.is_blank():
             self.add_line(Text(tr(self.app, "bundles.choose_peer")))
             select.focus()
             return
+        pressed = self.query_one("#dest-kind", RadioSet).pressed_button
+        kind = pressed.name if pressed is not None else "folder"
         dest = self.query_one("#dest", Input).value.strip() or str(Path.cwd())
+        email = self.query_one("#email", Input).value.strip()
+        if kind == "email" and not email:
+            self.add_line(Text(tr(self.app, "bundles.need_email")))
+            self.query_one("#email", Input).focus()
+            return
         self.set_busy(True)
         self.query_one("#progress", ProgressBar).update(total=None, progress=0)
         self.add_line(Text(tr(self.app, "bundles.busy_export")))
-        self.export(str(select.value), dest, self.query_one("#usb", Checkbox).value)
+        self.export(None if select.is_blank() else str(select.value), kind, dest, email, secret)
 
     def start_import(self) -> None:
         text = self.query_one("#import-path", Input).value.strip()
@@ -141,43 +190,70 @@ class BundleScreen(Localized, Screen):
         self.set_busy(True)
         self.query_one("#progress", ProgressBar).update(total=None, progress=0)
         self.add_line(Text(tr(self.app, "bundles.busy_import")))
-        self.import_(text, self.query_one("#dry-run", Checkbox).value)
+        self.import_(text, self.query_one("#dry-run", Checkbox).value,
+                     self.query_one("#import-pass", Input).value or None)
+
+    def start_send(self) -> None:
+        self.set_busy(True)
+        self.add_line(Text(tr(self.app, "bundles.busy_send")))
+        self.send_outbox()
 
     # --- workers ------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="bundles-io")
-    def export(self, peer_id: str, dest: str, usb: bool) -> None:
-        from telecbt_cli.core.sync import devices
-        from telecbt_cli.core.sync.transport import write_bundle
+    def export(self, peer_id: str | None, kind: str, dest: str, email: str, secret: str | None) -> None:
+        import os
+
+        from telecbt_cli.core.sync import devices, mailer
+        from telecbt_cli.core.sync.transport import mail_bundle, write_bundle
 
         def progress(done: int, total: int) -> None:
             self.ui(self.show_progress, done, total)
 
         try:
-            peer, recipients = devices.destination(self.app.access, peer_id)
-            result = write_bundle(self.app.access, Path(dest).expanduser(), recipients, peer,
-                                  usb=usb, progress=progress)
+            peer, recipients = devices.destination(self.app.access, peer_id, sealed=secret is not None)
+            if kind in ("email", "eml"):
+                limit = mailer.parse_size(os.environ.get("TELECBT_BUNDLE_SIZE_LIMIT"), mailer.DEFAULT_SIZE_LIMIT)
+                result = mail_bundle(self.app.access, recipients, peer, True, None, None, secret, limit,
+                                     email or "clinic@example.invalid",
+                                     eml_folder=Path(dest).expanduser() if kind == "eml" else None)
+            else:
+                result = write_bundle(self.app.access, Path(dest).expanduser(), recipients, peer,
+                                      usb=kind == "usb", passphrase=secret, progress=progress)
         except TelecbtError as error:
-            self.ui(self.report_error, str(error))
+            self.ui(self.report_error, error_text(self.app, error))
         except (OSError, ValueError) as error:
             self.ui(self.report_error, _reason(dest, error))
         else:
-            self.ui(self.show_export, result, usb)
+            self.ui(self.show_export, result, kind, dest, email)
         finally:
             self.ui(self.set_busy, False)
 
     @work(thread=True, exclusive=True, group="bundles-io")
-    def import_(self, text: str, dry_run: bool) -> None:
+    def import_(self, text: str, dry_run: bool, secret: str | None) -> None:
         from telecbt_cli.core.sync.transport import import_paths
 
         try:
-            results = import_paths(self.app.access, [Path(text).expanduser()], dry_run=dry_run)
+            results = import_paths(self.app.access, [Path(text).expanduser()], dry_run=dry_run, passphrase=secret)
         except TelecbtError as error:
-            self.ui(self.report_error, str(error))
+            self.ui(self.report_error, error_text(self.app, error))
         except (OSError, ValueError) as error:
             self.ui(self.report_error, _reason(text, error))
         else:
             self.ui(self.show_import, text, results)
+        finally:
+            self.ui(self.set_busy, False)
+
+    @work(thread=True, exclusive=True, group="bundles-io")
+    def send_outbox(self) -> None:
+        from telecbt_cli.core.sync import mailer
+
+        try:
+            result = mailer.send_due(self.app.access, mailer.MailSettings.from_env())
+        except TelecbtError as error:
+            self.ui(self.report_error, error_text(self.app, error))
+        else:
+            self.ui(self.show_sent, result)
         finally:
             self.ui(self.set_busy, False)
 
@@ -192,8 +268,8 @@ class BundleScreen(Localized, Screen):
         self.app.call_from_thread(guarded)
 
     def set_busy(self, busy: bool) -> None:
-        self.query_one("#export", Button).disabled = busy or not self.app.can("write")
-        self.query_one("#import", Button).disabled = busy or not self.app.can("write")
+        for ident in ("#export", "#import", "#send"):
+            self.query_one(ident, Button).disabled = busy or not self.app.can("write")
 
     def show_progress(self, done: int, total: int) -> None:
         self.query_one("#progress", ProgressBar).update(total=max(total, 1), progress=min(done, max(total, 1)))
@@ -201,12 +277,28 @@ class BundleScreen(Localized, Screen):
     def finish_progress(self) -> None:
         self.query_one("#progress", ProgressBar).update(total=1, progress=1)
 
-    def show_export(self, result: dict, usb: bool) -> None:
+    def show_export(self, result: dict, kind: str, dest: str, email: str) -> None:
         self.finish_progress()
+        if kind == "email":
+            self.add_line(safe(tr(self.app, "bundles.queued", bundle=result["bundle_id"], changes=result["changes"],
+                                  parts=result["parts"], address=email)), style="bold")
+            return
+        if kind == "eml":
+            self.add_line(safe(tr(self.app, "bundles.eml_written", parts=result["parts"], folder=dest)), style="bold")
+            return
         self.add_line(safe(tr(self.app, "bundles.exported", path=result["path"], bundle=result["bundle_id"],
                               changes=result["changes"], size=result["bytes"])), style="bold")
-        if usb and result.get("verified"):
+        if kind == "usb" and result.get("verified"):
             self.add_line(Text(tr(self.app, "bundles.usb_verified")), style="bold")
+
+    def show_sent(self, result: dict) -> None:
+        self.finish_progress()
+        if result["due"] == 0:
+            self.add_line(Text(tr(self.app, "bundles.nothing_due", waiting=result["waiting"])))
+        else:
+            self.add_line(Text(tr(self.app, "bundles.sent", sent=result["sent"], due=result["due"])), style="bold")
+        if result["error"]:
+            self.add_line(safe(tr(self.app, "bundles.error", message=result["error"])), style="bold red")
 
     def show_import(self, text: str, results: list[dict]) -> None:
         self.finish_progress()

@@ -1,16 +1,27 @@
-"""Pieces every screen shares: inert text, translated strings, charts, confirm and passphrase dialogs."""
+"""Pieces every screen shares: inert text, translated strings, charts, toggles that show their state, dialogs."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
 
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.strip import Strip
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Input,
+    Label,
+    RadioButton,
+    SelectionList,
+    Static,
+)
 
 from telecbt_cli.core.store.textsafe import inert
 
@@ -59,10 +70,78 @@ class InertTitles:
 
 
 class Localized:
-    """Mixin for screens: key descriptions in the footer follow the app's language (`tui.keys.<slug>`)."""
+    """Mixin for screens: key descriptions in the footer follow the app's language (`tui.keys.<slug>`).
+
+    After a language change `relocalize` draws the screen again in place (the person stays where
+    they were): `compose` runs again, then `populate`, which fills what `on_mount` filled."""
 
     def on_mount(self) -> None:
         localize_bindings(self, self.app)
+
+    async def relocalize(self) -> None:
+        localize_bindings(self, self.app)
+        typed = {w.id: w.value for w in self.query(Input) if w.id}
+        toggled = {w.id: w.value for w in self.query("RadioButton, Checkbox") if w.id}
+        await self.recompose()
+        for widget in self.query(Input):
+            if widget.id in typed:
+                widget.value = typed[widget.id]
+        for widget in self.query("RadioButton, Checkbox"):
+            if widget.id in toggled:
+                widget.value = toggled[widget.id]
+        self.populate()
+
+    def populate(self) -> None:
+        """Fill the widgets with data after (re)composing; screens that load data override it."""
+
+
+class QuietScroll(VerticalScroll, can_focus=False):
+    """A scrolling area (a dialog's body, a tab with tables) that never takes the focus itself: Tab
+    goes straight from field to field or table to table, and the area scrolls to the focused one."""
+
+
+def footer() -> Footer:
+    """The key bar: compact, so a screen's keys fit 80 columns in every language. Ctrl+P (commands)
+    works everywhere and is listed in Help (F1), not here: there is no room for it at 80 columns."""
+    return Footer(compact=True, show_command_palette=False)
+
+
+class _Glyph:
+    """Toggle mixin: the mark inside the button says on or off (colour alone says nothing
+    with NO_COLOR, on a monochrome screen or to a colour-blind reader)."""
+
+    ON_GLYPH = "●"
+
+    @property
+    def _button(self):
+        self.__dict__["BUTTON_INNER"] = self.ON_GLYPH if self.value else " "
+        return super()._button
+
+
+class GlyphRadioButton(_Glyph, RadioButton):
+    """A radio button that shows ● when chosen and nothing when not."""
+
+
+class GlyphCheckbox(_Glyph, Checkbox):
+    """A check box that shows X when ticked and nothing when not."""
+
+    ON_GLYPH = "X"
+
+
+class GlyphSelectionList(SelectionList):
+    """A list of check boxes that shows X on each ticked line and nothing on the others."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        segments = list(strip)
+        try:
+            selection = self.get_option_at_index(self.scroll_offset.y + y)
+        except Exception:  # a line below the last option
+            return strip
+        if len(segments) > 1:
+            mark = "X" if selection.value in self.selected else " "
+            segments[1] = Segment(mark, segments[1].style)
+        return Strip(segments, strip.cell_length)
 
 
 def localize_bindings(node, app) -> None:
@@ -105,6 +184,19 @@ def tell(app, message: str, error: bool = False) -> None:
 def tr(app, key: str, **values: object) -> str:
     """A UI string from the content locales (`tui.<key>`), in the app's current language."""
     return app.catalog.text(f"tui.{key}", app.lang, **values)
+
+
+def error_text(app, error: BaseException) -> str:
+    """What went wrong, in the app's language (the error's locale key), else as raised."""
+    return app.catalog.error(error, app.lang)
+
+
+def value(app, kind: str, raw: object) -> str:
+    """A stored status or kind (video, no_show, achieved) in words of the app's language."""
+    if raw is None or raw == "":
+        return "-"
+    key = f"values.{kind}.{str(raw).replace('-', '_')}"
+    return app.catalog.text(key, app.lang) if key in app.catalog.locales.get("en", {}) else str(raw)
 
 
 def local_time(iso: str | None, zone) -> str:

@@ -7,39 +7,56 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import (
     Localized,
     TextPromptScreen,
+    error_text,
+    footer,
     local_time,
     safe,
     tell,
     tr,
+    value,
 )
 
 
 class _TableScreen(Localized, Screen):
-    """A titled table filled by a worker (`fetch`, in core), with a status line; Enter acts on a row."""
+    """A titled table filled by a worker (`fetch`, in core), with a status line; Enter acts on a row,
+    F3 opens the patient's record. Letters do nothing here: there is nothing to type."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("r", "reload", "Reload")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("f3", "open_patient", "Patient"),
+                Binding("ctrl+r", "reload", "Reload", show=False)]
     AUTO_FOCUS = "DataTable"
     NAME = ""  # locale section and widget id
     COLUMNS: tuple[str, ...] = ()
+    rows: list[dict] = []  # what the table shows, in its order
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(tr(self.app, f"{self.NAME}.title"), classes="screen-title")
         yield DataTable(id=self.NAME, cursor_type="row", zebra_stripes=True)
         yield Static("", id=f"{self.NAME}-status", classes="status")
-        yield Footer()
+        yield footer()
 
     def on_mount(self) -> None:
+        self.populate()
+
+    def populate(self) -> None:
         table = self.query_one(DataTable)
         for key in self.COLUMNS:
             table.add_column(tr(self.app, f"{self.NAME}.col_{key}"), key=key)
         self.action_reload()
+
+    def action_open_patient(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            from telecbt_cli.tui.patients import PatientScreen
+
+            row = self.rows[table.cursor_row]
+            self.app.push_screen(PatientScreen(row["code"]))
 
     def action_reload(self) -> None:
         self.load()
@@ -49,14 +66,17 @@ class _TableScreen(Localized, Screen):
         try:
             data = self.fetch()
         except TelecbtError as error:
-            self.app.call_from_thread(tell, self.app, str(error), True)
+            self.app.call_from_thread(tell, self.app, error_text(self.app, error), True)
             return
         self.app.call_from_thread(self._fill, data)
 
     def _fill(self, data) -> None:
         table = self.query_one(DataTable)
+        row = table.cursor_row
         table.clear()
         status = self.show(table, data)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
         self.query_one(f"#{self.NAME}-status", Static).update(status)
 
     def fetch(self):
@@ -79,17 +99,19 @@ class CheckinsScreen(_TableScreen):
         return checkins(self.app.access)
 
     def show(self, table: DataTable, data: dict) -> str:
-        for row in data["sessions"]:
+        self.rows = data["sessions"]
+        for row in self.rows:
             state = Text(tr(self.app, "checkins.overdue"), style="bold red") if row["overdue"] \
-                else Text(tr(self.app, f"checkins.status_{row['status']}"))
-            table.add_row(Text(local_time(row["scheduled_at"], self.app.zone)), safe(row["code"]), safe(row["mode"]),
-                          safe(row["module_id"] or "-"), state, key=f"{row['id']}|{row['code']}")
+                else Text(value(self.app, "session", row["status"]))
+            table.add_row(Text(local_time(row["scheduled_at"], self.app.zone)), safe(row["code"]), Text(value(self.app, "mode", row["mode"])),
+                          safe(row["module_id"] or "-"), state, key=row["id"])
         return tr(self.app, "checkins.count", today=data["today"], overdue=data["overdue"])
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        from telecbt_cli.tui.patients import PatientScreen
+        from telecbt_cli.tui.checkins import session_actions
 
-        self.app.push_screen(PatientScreen(str(event.row_key.value).split("|", 1)[1]))
+        row = next(r for r in self.rows if r["id"] == event.row_key.value)
+        session_actions(self, row, row["code"], self.load, can_open=True)
 
 
 class AlertsScreen(_TableScreen):
@@ -104,6 +126,7 @@ class AlertsScreen(_TableScreen):
         return list_alerts(self.app.access)
 
     def show(self, table: DataTable, rows: list[dict]) -> str:
+        self.rows = rows
         for row in rows:
             table.add_row(Text(local_time(row["opened_at"], self.app.zone)), safe(row["code"]), safe(row["rule_id"]),
                           safe(row["content_id"]), key=row["id"])
@@ -124,7 +147,7 @@ class AlertsScreen(_TableScreen):
         try:
             acknowledge(self.app.access, ident, note)
         except TelecbtError as error:
-            self.app.call_from_thread(tell, self.app, str(error), True)
+            self.app.call_from_thread(tell, self.app, error_text(self.app, error), True)
             return
         self.app.call_from_thread(tell, self.app, tr(self.app, "alerts.acknowledged"))
         self.app.call_from_thread(self.load)

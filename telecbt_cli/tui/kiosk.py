@@ -21,7 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.content.languages import LANGS
@@ -37,6 +37,8 @@ from telecbt_cli.tui.common import (
     QuietCrash,
     SafeInput,
     bar_chart,
+    error_text,
+    footer,
     localize_bindings,
     safe,
     tr,
@@ -63,7 +65,7 @@ class LanguageScreen(Localized, Screen):
             for lang in LANGS:
                 yield Button(self.app.catalog.text(f"tui.lang.{lang}", lang), id=f"lang-{lang}",
                              classes="kiosk-button")
-        yield Footer()
+        yield footer()
 
     def on_mount(self) -> None:
         self.query_one(f"#lang-{LANGS[0]}", Button).focus()
@@ -88,7 +90,7 @@ class PatientSignInScreen(Localized, Screen):
             yield Input(password=True, id="pin", max_length=8)
             yield Button(k(self.app, "signin_button"), variant="primary", id="signin", classes="kiosk-button")
             yield Static("", id="kiosk-error", classes="error")
-        yield Footer()
+        yield footer()
 
     def on_mount(self) -> None:
         self.query_one("#code", Input).focus()
@@ -169,7 +171,7 @@ class HomeScreen(Localized, Screen):
                 yield Button(k(self.app, "menu_messages"), id="menu-messages")
                 yield Button(k(self.app, "menu_signout"), id="menu-signout")
             yield Static("", id="due-note", classes="hint")
-        yield Footer()
+        yield footer()
 
     def on_mount(self) -> None:
         self.query_one("#pain").focus()
@@ -235,7 +237,7 @@ class _ListScreen(Localized, Screen):
             yield Vertical(id="choices")
             yield Static(k(self.app, "loading"), id="list-note", classes="hint")
             yield Button(k(self.app, "back"), id="back", classes="kiosk-button")
-        yield Footer()
+        yield footer()
 
     def fill(self, choices: list[tuple[str, str]], empty_key: str) -> None:
         box = self.query_one("#choices", Vertical)
@@ -309,7 +311,7 @@ class ProgressScreen(Localized, Screen):
             yield Static(k(self.app, "progress_title"), classes="kiosk-title")
             yield Static(k(self.app, "loading"), id="progress-body")
             yield Button(k(self.app, "back"), id="back", classes="kiosk-button")
-        yield Footer()
+        yield footer()
 
     def on_mount(self) -> None:
         self.query_one("#back", Button).focus()
@@ -359,7 +361,7 @@ class MessagesScreen(Localized, Screen):
             yield SafeInput(id="reply", max_length=500)
             yield Static("", id="reply-status", classes="status")
             yield Button(k(self.app, "back"), id="back", classes="kiosk-button")
-        yield Footer()
+        yield footer()
 
     def on_mount(self) -> None:
         self.query_one("#back", Button).focus()
@@ -423,10 +425,13 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
             yield Static("", id="staff-error", classes="error")
 
     def on_mount(self) -> None:
-        self.query_one("#staff-pass", Input).focus()
+        self.query_one("#staff-user", Input).focus()  # the field staff type first; Enter moves on
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if event.input.id == "staff-user":
+            self.query_one("#staff-pass", Input).focus()
+            return
         secret = self.query_one("#staff-pass", Input).value
         if not secret:
             self.query_one("#staff-pass", Input).focus()
@@ -447,7 +452,7 @@ class StaffExitScreen(Localized, ModalScreen[bool]):
             self.app.call_from_thread(self.refused, k(self.app, "staff_role"))
             return
         except TelecbtError as error:
-            self.app.call_from_thread(self.refused, str(error))
+            self.app.call_from_thread(self.refused, error_text(self.app, error))
             return
         self.app.call_from_thread(self.dismiss, True)
 

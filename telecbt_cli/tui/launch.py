@@ -28,8 +28,9 @@ def check_lang(lang: str | None) -> None:
 
 
 def run_tui(store: str | os.PathLike[str] | None, lang: str | None,
-            content: str | os.PathLike[str] | None = None) -> None:
-    """Open the staff app on a store folder (the sign-in screen unlocks it), with the clinic's content."""
+            content: str | os.PathLike[str] | None = None, idle: int | None = None) -> None:
+    """Open the staff app on a store folder (the sign-in screen unlocks it), with the clinic's content;
+    `idle` seconds without a key lock it (default: the time chosen in Settings, else 15 minutes)."""
     from telecbt_cli.content.catalog import content_dirs, load_for_ui
     from telecbt_cli.core.store import crypto
     from telecbt_cli.core.store.paths import require_store_dir, resolve_store_dir
@@ -37,12 +38,17 @@ def run_tui(store: str | os.PathLike[str] | None, lang: str | None,
     catalog = load_for_ui(content_dirs(content))  # a broken clinic folder is reported before anything else
     need_terminal()
     check_lang(lang)
+    if lang is None:
+        from telecbt_cli.content.languages import LANGS
+        from telecbt_cli.core.store.settings import reader_lang
+
+        lang = reader_lang(LANGS)  # TELECBT_LANG, else the language chosen in Settings
     store_dir = resolve_store_dir(store)
     require_store_dir(store_dir)
     crypto.isolate_kdf()  # sign-in's scrypt buffer stays out of this long-running process
     from telecbt_cli.tui.app import make_app
 
-    run_app(make_app(Path(store_dir), lang=lang, catalog=catalog))
+    run_app(make_app(Path(store_dir), lang=lang, catalog=catalog, idle_seconds=idle))
 
 
 def run_app(app) -> None:
@@ -198,9 +204,10 @@ KIOSK_CLOSED = ("This kiosk is closed for now. Please ask the care team.\n"
 
 
 #: Options the quick starts understand (`-u` is `--user`); anything else goes to the full CLI.
-TUI_OPTIONS = ("--store", "--lang", "--content")
+TUI_OPTIONS = ("--store", "--lang", "--content", "--idle")
 KIOSK_OPTIONS = ("--store", "--user", "--passphrase-file", "--passphrase-fd", "--idle", "--content")
 KIOSK_IDLE = (120, 10, 3600)  # default, lowest, highest (as `telecbt kiosk --idle`)
+TUI_IDLE = (60, 8 * 3600)  # lowest, highest (as `telecbt tui --idle`; the default is in Settings)
 
 
 def quick_options(argv: list[str], names: tuple[str, ...] = TUI_OPTIONS) -> dict[str, str] | None:
@@ -245,8 +252,16 @@ def quick_tui(argv: list[str]) -> int | None:
     options = quick_options(argv)
     if options is None:
         return None
+    idle = None
+    if "--idle" in options:
+        try:
+            idle = int(options["--idle"])
+        except ValueError:
+            return None
+        if not TUI_IDLE[0] <= idle <= TUI_IDLE[1]:
+            return None
     store = options.get("--store") or os.environ.get("TELECBT_STORE") or None
-    return _quick(lambda: run_tui(store, options.get("--lang"), options.get("--content")) or 0)
+    return _quick(lambda: run_tui(store, options.get("--lang"), options.get("--content"), idle) or 0)
 
 
 def quick_kiosk(argv: list[str]) -> int | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -11,7 +11,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Header,
     Input,
     Label,
@@ -27,17 +26,23 @@ from telecbt_cli.core.care.textchart import sparkline
 from telecbt_cli.core.clinical import flags
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import (
+    QuietScroll,
     Localized,
     SafeInput,
     bar_chart,
+    error_text,
+    footer,
     local_date,
     local_time,
     safe,
     tell,
     tr,
+    value,
 )
 
-WRITE_ACTIONS = {"diary", "take_measure", "run_module", "send_message"}
+#: Long text columns (a goal, a task) are cut to this width so the date and status beside them fit 80 columns.
+TEXT_WIDTH = {"goal": 44, "task": 48}
+WRITE_ACTIONS = {"diary", "take_measure", "run_module", "schedule", "add_goal", "message"}
 
 
 class PatientsScreen(Localized, Screen):
@@ -48,12 +53,14 @@ class PatientsScreen(Localized, Screen):
 
     AUTO_FOCUS = "#patients"
 
+    # Letters are for typing: typed on the list they go to the search box (a name typed there never
+    # opens a screen). Actions sit on F-keys and Ctrl keys, as the footer shows.
     BINDINGS = [
         Binding("slash", "search", "Search"),
-        Binding("c", "app.go('checkins')", "Check-ins"),
-        Binding("a", "app.go('alerts')", "Alerts"),
-        Binding("b", "app.go('bundles')", "Bundles"),
-        Binding("r", "reload", "Reload"),
+        Binding("f3", "app.go('checkins')", "Check-ins"),
+        Binding("f4", "app.go('alerts')", "Alerts"),
+        Binding("f5", "app.go('bundles')", "Bundles"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
     def __init__(self) -> None:
@@ -65,20 +72,36 @@ class PatientsScreen(Localized, Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield SafeInput(placeholder=tr(self.app, "patients.search"), id="search")
+        yield SafeInput(placeholder=tr(self.app, "patients.search"), id="search",
+                        select_on_focus=False)  # letters typed on the list go on from the first one
         yield DataTable(id="patients", cursor_type="row", zebra_stripes=True)
         yield Static("", id="patients-status", classes="status")
-        yield Footer()
+        yield footer()
 
     def on_mount(self) -> None:
+        self.populate()
+
+    def populate(self) -> None:
         table = self.query_one(DataTable)
         for key in ("code", "name", "next", "alerts", "diary", "unread", "flags"):
             table.add_column(tr(self.app, f"patients.col_{key}"), key=key)
+        self.query_one("#search", Input).value = self.search
         table.focus()
         self.action_reload()
 
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Type to search: a letter typed on the list starts (or goes on with) the search."""
+        search = self.query_one("#search", Input)
+        if self.focused is search or not event.is_printable or not event.character or event.character == "/":
+            return
+        event.stop()
+        event.prevent_default()
+        search.focus()
+        search.insert_text_at_cursor(event.character)
+        search.cursor_position = len(search.value)
 
     def action_reload(self) -> None:
         self.query_one(DataTable).clear()
@@ -99,7 +122,7 @@ class PatientsScreen(Localized, Screen):
             total = caseload.count(self.app.access, search) if offset == 0 else self.total
             rows = caseload.page(self.app.access, search, offset)
         except TelecbtError as error:
-            self.app.call_from_thread(tell, self.app, str(error), True)
+            self.app.call_from_thread(tell, self.app, error_text(self.app, error), True)
             return
         self.app.call_from_thread(self.show_page, search, offset, total, rows)
 
@@ -190,7 +213,7 @@ class DiaryFormScreen(Localized, ModalScreen[dict | None]):
             self.show_error(error.field)
             return
         except TelecbtError as error:
-            self.query_one("#diary-error", Static).update(safe(str(error)))
+            self.query_one("#diary-error", Static).update(safe(error_text(self.app, error)))
             return
         self.dismiss(values)
 
@@ -230,32 +253,55 @@ class PickScreen(Localized, ModalScreen[str | None]):
 
 
 class PatientScreen(Localized, Screen):
-    """One patient: overview (charts), diary, questionnaires, plan, sessions, messages."""
+    """One patient: overview (charts), diary, questionnaires, plan (goals, homework), sessions, messages.
+
+    On the plan and sessions tabs Enter acts on the highlighted goal, homework task or session."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("n", "diary", "Diary entry"),
-        Binding("q", "take_measure", "Questionnaire"),
-        Binding("m", "run_module", "Module"),
-        Binding("r", "reload", "Reload"),
+        Binding("f3", "diary", "Diary entry"),
+        Binding("f4", "take_measure", "Questionnaire"),
+        Binding("f5", "run_module", "Module"),
+        Binding("f6", "schedule", "Check-in"),
+        Binding("f7", "add_goal", "Goal"),
+        Binding("f8", "message", "Message"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+        # F1 and F2 work here as everywhere; the record's own keys need the room in the footer.
+        Binding("f1", "app.help", "Help", show=False),
+        Binding("f2", "app.settings", "Settings", show=False),
     ]
+    TABS = ("overview", "diary", "measures", "plan", "sessions", "messages")
 
     def __init__(self, code: str) -> None:
         super().__init__()
         self.code = code
         self.patient: dict | None = None
+        self.data: dict | None = None
+        self.tab = "overview"
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(id="tabs"):
-            for name in ("overview", "diary", "measures", "plan", "sessions", "messages"):
+        with TabbedContent(id="tabs", initial=f"tab-{self.tab}"):
+            for name in self.TABS:
                 with TabPane(tr(self.app, f"patient.tab_{name}"), id=f"tab-{name}"):
                     if name == "messages":
                         yield VerticalScroll(Static(tr(self.app, "common.loading"), id="messages-log"))
                         yield SafeInput(placeholder=tr(self.app, "patient.message_placeholder"), id="message-input")
+                    elif name == "plan":
+                        with QuietScroll():
+                            yield Static(tr(self.app, "common.loading"), id="plan-body")
+                            yield Label(tr(self.app, "patient.goals"), classes="table-title")
+                            yield DataTable(id="goals", cursor_type="row", classes="record-table")
+                            yield Label(tr(self.app, "patient.homework"), classes="table-title")
+                            yield DataTable(id="homework", cursor_type="row", classes="record-table")
+                            yield Static(tr(self.app, "patient.plan_hint"), classes="hint")
+                    elif name == "sessions":
+                        with QuietScroll():
+                            yield DataTable(id="sessions-table", cursor_type="row", classes="record-table")
+                            yield Static(tr(self.app, "patient.sessions_hint"), classes="hint")
                     else:
                         yield VerticalScroll(Static(tr(self.app, "common.loading"), id=f"{name}-body"))
-        yield Footer()
+        yield footer()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in WRITE_ACTIONS and not self.app.can("write"):
@@ -263,9 +309,23 @@ class PatientScreen(Localized, Screen):
         return True
 
     def on_mount(self) -> None:
+        self.populate()
+
+    def populate(self) -> None:
         if not self.app.can("write"):
             self.query_one("#message-input", Input).display = False
+        columns = {"goals": ("goal", "by", "status", "progress"), "homework": ("task", "due", "status"),
+                   "sessions-table": ("when", "mode", "module", "status")}
+        for table, keys in columns.items():
+            for key in keys:
+                self.query_one(f"#{table}", DataTable).add_column(tr(self.app, f"patient.col_{key}"), key=key,
+                                                                  width=TEXT_WIDTH.get(key))
+        if self.data is not None:
+            self.show(self.data)
         self.load()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.tab = str(event.pane.id).removeprefix("tab-")
 
     def action_reload(self) -> None:
         self.load()
@@ -289,19 +349,72 @@ class PatientScreen(Localized, Screen):
                 "messages": messages.list_messages(access, self.code),
             }
         except TelecbtError as error:
-            self.app.call_from_thread(tell, self.app, str(error), True)
+            self.app.call_from_thread(tell, self.app, error_text(self.app, error), True)
             return
         self.app.call_from_thread(self.show, data)
 
     def show(self, data: dict) -> None:
+        self.data = data
         self.patient = data["patient"]
         self.sub_title = f"{self.patient['code']} · {self.patient['display_name']}"
         self.query_one("#overview-body", Static).update(self._overview(data))
         self.query_one("#diary-body", Static).update(self._diary(data["diary"]))
         self.query_one("#measures-body", Static).update(self._measures(data["measures"]))
         self.query_one("#plan-body", Static).update(self._plan(data["plan"]))
-        self.query_one("#sessions-body", Static).update(self._sessions(data["sessions"]))
+        self._fill_plan(data["plan"])
+        self._fill_sessions(data["sessions"])
         self.query_one("#messages-log", Static).update(self._messages(data["messages"]))
+
+    def _fill(self, ident: str, rows: list[tuple[str, list]]) -> None:
+        """Refill a table, keeping the cursor on the same row where it still exists."""
+        table = self.query_one(f"#{ident}", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        if rows:
+            table.move_cursor(row=min(row, len(rows) - 1))
+
+    def _fill_plan(self, plan: dict) -> None:
+        self._fill("goals", [(g["id"], [safe(g["text"]), Text(g["target_date"] or "-"),
+                                        Text(value(self.app, "goal", g["status"])), Text(f"{g['progress'] or 0}%")])
+                             for g in plan["goals"]])
+        self._fill("homework", [(h["id"], [safe(pick(h["text"], self.app.lang) if isinstance(h["text"], dict)
+                                                else h["text"]), Text(h["due_date"] or "-"),
+                                           Text(value(self.app, "homework", "overdue" if h["overdue"] else h["status"]))])
+                                for h in plan["homework"]])
+
+    def _fill_sessions(self, rows: list[dict]) -> None:
+        self._fill("sessions-table", [(r["id"], [Text(local_time(r["scheduled_at"], self.app.zone)), Text(value(self.app, "mode", r["mode"])),
+                                                 safe(r["module_id"] or "-"), Text(value(self.app, "session", r["status"]))])
+                                      for r in reversed(rows)])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if self.data is None:
+            return
+        ident = str(event.row_key.value)
+        table = event.data_table.id
+        plan = self.data["plan"]
+        if table == "sessions-table":
+            from telecbt_cli.tui.checkins import session_actions
+
+            row = next(r for r in self.data["sessions"] if r["id"] == ident)
+            session_actions(self, row, self.code, self.load)
+        elif not self.app.can("write"):
+            return
+        elif table == "goals":
+            from telecbt_cli.tui.forms import GoalUpdateScreen, after_save
+
+            goal = next(g for g in plan["goals"] if g["id"] == ident)
+            self.app.push_screen(GoalUpdateScreen(goal), after_save(self.app, "goal.updated", self.load))
+        elif table == "homework":
+            from telecbt_cli.tui.forms import HomeworkScreen, after_save
+
+            task = next(h for h in plan["homework"] if h["id"] == ident)
+            if task["status"] == "done":
+                tell(self.app, tr(self.app, "homework.already_done"))
+                return
+            self.app.push_screen(HomeworkScreen(task), after_save(self.app, "homework.saved", self.load))
 
     # --- tab bodies (all user text inert) ----------------------------------------
 
@@ -362,42 +475,24 @@ class PatientScreen(Localized, Screen):
         if not rows:
             return Text(tr(self.app, "common.nothing_yet"))
         out = Text(tr(self.app, "patient.measures_header") + "\n", style="bold")
+        from telecbt_cli.core.clinical.scoring import band_label
+
         for row in reversed(rows):
+            instrument = self.app.catalog.entries["instrument"].get(row["instrument_id"])
+            band = band_label(instrument, row["band"], self.app.lang) or ""
             out.append_text(safe(f"{local_date(row['completed_at'], self.app.zone)}  {row['instrument_id']:<12} "
-                                 f"{self.app.catalog.number(row['total'], self.app.lang):>5}  {row['band'] or ''}"))
+                                 f"{self.app.catalog.number(row['total'], self.app.lang):>5}  {band}"))
             out.append("\n")
         return out
 
     def _plan(self, plan: dict) -> Text:
         out = Text()
-        out.append_text(safe(tr(self.app, "patient.course", course=plan["course"] or "-"), style="bold"))
+        course = value(self.app, "course", plan["course"]) if plan["course"] else tr(self.app, "patient.no_course")
+        out.append_text(safe(tr(self.app, "patient.course", course=course), style="bold"))
         for session in plan["sessions"]:
             mark = "x" if session["attended"] else " "
             out.append_text(safe(f"\n[{mark}] {session['n']:>2}. ", multiline=True))
             out.append_text(safe(session["title"]))
-        if plan["goals"]:
-            out.append("\n\n")
-            out.append(tr(self.app, "patient.goals"), style="bold")
-            for goal in plan["goals"]:
-                out.append_text(safe(f"\n- ({goal['status']}, {goal['progress'] or 0}%) ", multiline=True))
-                out.append_text(safe(goal["text"]))
-        if plan["homework"]:
-            out.append("\n\n")
-            out.append(tr(self.app, "patient.homework"), style="bold")
-            for task in plan["homework"]:
-                out.append_text(safe(f"\n- {task['due_date']} {task['status']}: ", multiline=True))
-                out.append_text(safe(pick(task["text"], self.app.lang) if isinstance(task["text"], dict)
-                                     else task["text"]))
-        return out
-
-    def _sessions(self, rows: list[dict]) -> Text:
-        if not rows:
-            return Text(tr(self.app, "common.nothing_yet"))
-        out = Text()
-        for row in rows:
-            out.append_text(safe(f"{local_time(row['scheduled_at'], self.app.zone)}  {row['mode']:<9} {row['status']:<9} "))
-            out.append_text(safe(row["module_id"] or ""))
-            out.append("\n")
         return out
 
     def _messages(self, rows: list[dict]) -> Text:
@@ -427,7 +522,7 @@ class PatientScreen(Localized, Screen):
         try:
             entry = add_entry(self.app.access, self.code, values)
         except TelecbtError as error:
-            self.app.call_from_thread(tell, self.app, str(error), True)
+            self.app.call_from_thread(tell, self.app, error_text(self.app, error), True)
             return
         self.app.call_from_thread(tell, self.app, tr(self.app, "diary.saved", pain=entry["pain"]))
         self.app.call_from_thread(self.load)
@@ -457,6 +552,27 @@ class PatientScreen(Localized, Screen):
         content = content_for(self.app.catalog, kind, ident)
         self.app.push_screen(RunScreen(self.app.access, self.code, content, lang), lambda _: self.load())
 
+    def action_schedule(self) -> None:
+        from telecbt_cli.tui.checkins import ScheduleScreen
+        from telecbt_cli.tui.forms import after_save
+
+        self.app.push_screen(ScheduleScreen(self.code, module=self._next_module()),
+                             after_save(self.app, "checkin.scheduled", self.load))
+
+    def _next_module(self) -> str | None:
+        """The plan's first session not yet attended: what the next check-in most likely covers."""
+        sessions = (self.data or {}).get("plan", {}).get("sessions") or []
+        return next((s["module"] for s in sessions if not s["attended"]), None)
+
+    def action_add_goal(self) -> None:
+        from telecbt_cli.tui.forms import GoalScreen, after_save
+
+        self.app.push_screen(GoalScreen(self.code), after_save(self.app, "goal.added", self.load))
+
+    def action_message(self) -> None:
+        self.query_one(TabbedContent).active = "tab-messages"
+        self.query_one("#message-input", Input).focus()
+
     @on(Input.Submitted, "#message-input")
     def send_message(self, event: Input.Submitted) -> None:
         text = event.value
@@ -471,6 +587,6 @@ class PatientScreen(Localized, Screen):
         try:
             messages.send(self.app.access, self.code, text)
         except TelecbtError as error:
-            self.app.call_from_thread(tell, self.app, str(error), True)
+            self.app.call_from_thread(tell, self.app, error_text(self.app, error), True)
             return
         self.app.call_from_thread(self.load)

@@ -20,7 +20,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -36,12 +35,20 @@ from telecbt_cli.core.clinical.answers import AnswerError
 from telecbt_cli.core.clinical.scoring import band_label
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.core.store.textsafe import inert
-from telecbt_cli.tui.common import Localized, SafeInput, safe, tell
+from telecbt_cli.tui.common import Localized, SafeInput, footer, localize_bindings, safe, tell
 
 
-def _text(app, key: str, **values: Any) -> str:
-    """A content locale string (run.*, exercise.*, safety.*) in the app's language."""
-    return app.catalog.text(key, app.lang, **values)
+def _text(node, key: str, **values: Any) -> str:
+    """A content locale string (run.*, exercise.*, safety.*) in the language of the run on screen:
+    everything a patient reads during a module or questionnaire is in one language, theirs."""
+    lang = getattr(node.screen, "run_lang", None) or node.app.lang
+    return node.app.catalog.text(key, lang, **values)
+
+
+def _error(node, error: BaseException) -> str:
+    """Why something was refused, in the run's language (the error's locale key)."""
+    lang = getattr(node.screen, "run_lang", None) or node.app.lang
+    return node.app.catalog.error(error, lang)
 
 
 class Answered(Message):
@@ -183,12 +190,12 @@ class Breathing(Vertical):
         yield Static("", id="breath-label")
         yield Static("", id="breath-bar")
         with Horizontal(classes="buttons"):
-            yield Button(_text(self.app, "tui.run.start"), variant="primary", id="breath-start")
-            yield Button(_text(self.app, "tui.run.stop"), id="breath-stop")
+            yield Button(_text(self, "tui.run.start"), variant="primary", id="breath-start")
+            yield Button(_text(self, "tui.run.stop"), id="breath-stop")
 
     def on_mount(self) -> None:
         self.query_one("#breath-label", Static).update(
-            safe(_text(self.app, "exercise.breathing.ready", rounds=self.step["rounds"])))
+            safe(_text(self, "exercise.breathing.ready", rounds=self.step["rounds"])))
 
     def _phases(self) -> list[tuple[str, int]]:
         return [(k, self.step[k]) for k in ("inhale", "hold", "exhale") if self.step.get(k)]
@@ -219,8 +226,8 @@ class Breathing(Vertical):
         share = self._tick / seconds
         fill = {"inhale": share, "hold": 1.0, "exhale": 1.0 - share}[name]
         width = 30
-        label = (f"{_text(self.app, 'exercise.breathing.round', n=self.rounds_done + 1, total=self.step['rounds'])}"
-                 f" · {_text(self.app, f'exercise.breathing.{name}')} {int(seconds - self._tick + 0.99)}")
+        label = (f"{_text(self, 'exercise.breathing.round', n=self.rounds_done + 1, total=self.step['rounds'])}"
+                 f" · {_text(self, f'exercise.breathing.{name}')} {int(seconds - self._tick + 0.99)}")
         self.query_one("#breath-label", Static).update(safe(label))
         self.query_one("#breath-bar", Static).update("█" * round(fill * width) + "·" * (width - round(fill * width)))
 
@@ -228,7 +235,7 @@ class Breathing(Vertical):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.query_one("#breath-label", Static).update(safe(_text(self.app, "exercise.breathing.done")))
+        self.query_one("#breath-label", Static).update(safe(_text(self, "exercise.breathing.done")))
         self.post_message(Answered({"rounds_done": self.rounds_done}))
 
 
@@ -247,15 +254,15 @@ class ExerciseForm(Vertical):
                 for i in range(self.ACTIVITY_ROWS):
                     old = (self.previous.get("activities") or [{}] * self.ACTIVITY_ROWS)
                     old = old[i] if i < len(old) else {}
-                    yield Label(safe(_text(self.app, "exercise.pleasant_activities.name")))
+                    yield Label(safe(_text(self, "exercise.pleasant_activities.name")))
                     yield SafeInput(value=inert(old.get("name")), id=f"field-activity-{i}")
-                    yield Label(safe(_text(self.app, "exercise.pleasant_activities.when")))
+                    yield Label(safe(_text(self, "exercise.pleasant_activities.when")))
                     yield SafeInput(value=inert(old.get("when")), id=f"field-when-{i}")
                 continue
-            yield Label(safe(_text(self.app, f"exercise.{self.kind}.{name}")))
+            yield Label(safe(_text(self, f"exercise.{self.kind}.{name}")))
             old = self.previous.get(name)
             yield SafeInput(value=inert(old), id=f"field-{name}")
-        yield Button(_text(self.app, "tui.run.next"), variant="primary", id="form-done")
+        yield Button(_text(self, "tui.run.next"), variant="primary", id="form-done")
 
     def value(self) -> dict:
         out: dict = {}
@@ -328,7 +335,11 @@ class RunScreen(Localized, Screen):
             yield Static("", id="run-text")
             yield Vertical(id="run-answer")
             yield Static("", id="run-status", classes="status")
-        yield Footer()
+        yield footer()
+
+    async def relocalize(self) -> None:
+        """A new staff language changes the keys only: the run stays in the patient's language."""
+        localize_bindings(self, self.app)
 
     def on_mount(self) -> None:
         self.sub_title = pick(self.content["title"], self.run_lang)
@@ -339,14 +350,14 @@ class RunScreen(Localized, Screen):
         try:
             run, resumed = engine.start(self.access, self.code, self.content, self.run_lang)
         except TelecbtError as error:
-            self.app.call_from_thread(self._failed, str(error))
+            self.app.call_from_thread(self._failed, _error(self, error))
             return
         self.app.call_from_thread(self._started, run, resumed)
 
     def _started(self, run: engine.Run, resumed: bool) -> None:
         self.run = run
         if resumed:
-            self._status(_text(self.app, "run.resumed", done=len(run.answers)))
+            self._status(_text(self, "run.resumed", done=len(run.answers)))
         self.show_step()
 
     def _failed(self, message: str) -> None:
@@ -372,7 +383,7 @@ class RunScreen(Localized, Screen):
         lang = self.run_lang
         steps = engine.visible(self.content, self.run.answers)
         number = next((i for i, s in enumerate(steps) if s["id"] == step["id"]), 0) + 1
-        heading = Text(_text(self.app, "run.step_of", n=number, total=len(steps)), style="dim")
+        heading = Text(_text(self, "run.step_of", n=number, total=len(steps)), style="dim")
         if pick(step.get("title"), lang):
             heading.append("\n")
             heading.append_text(safe(pick(step["title"], lang)))
@@ -386,7 +397,7 @@ class RunScreen(Localized, Screen):
         if prompt:
             body.append(prompt)
         if step.get("optional"):
-            body.append(_text(self.app, "run.optional"))
+            body.append(_text(self, "run.optional"))
         self.query_one("#run-text", Static).update(
             Text("\n\n").join(safe(b, multiline=True) for b in body))
         widget = self._widget_for(step)
@@ -398,7 +409,7 @@ class RunScreen(Localized, Screen):
         previous = self.run.answers.get(step["id"]) if self.run else None
         lang = self.run_lang
         if kind == "info":
-            return Button(_text(self.app, "tui.run.next"), variant="primary", id="info-next")
+            return Button(_text(self, "tui.run.next"), variant="primary", id="info-next")
         if kind == "item" and "options" in step:
             options = self.content["option_sets"][step["options"]]
             return ChoiceList([(str(o["value"]), pick(o.get("label"), lang), o["value"]) for o in options], previous)
@@ -412,7 +423,7 @@ class RunScreen(Localized, Screen):
             if high - low <= 10:
                 widget = Vertical(ScaleButtons(low, high, previous, id="scale"), classes="scale")
                 if step.get("min_label") and step.get("max_label"):
-                    anchor = _text(self.app, "run.scale_anchor", min=low, max=high,
+                    anchor = _text(self, "run.scale_anchor", min=low, max=high,
                                    min_label=pick(step["min_label"], lang), max_label=pick(step["max_label"], lang))
                     widget.compose_add_child(Static(safe(anchor), classes="hint"))
                 return widget
@@ -425,10 +436,10 @@ class RunScreen(Localized, Screen):
             box.compose_add_child(SelectionList[str](
                 *[(safe(pick(o.get("label"), lang)), o["value"], o["value"] in (previous or []))
                   for o in step["options"]], id="multi-list"))
-            box.compose_add_child(Static(_text(self.app, "tui.run.multi_hint"), classes="hint"))
-            box.compose_add_child(Button(_text(self.app, "tui.run.next"), variant="primary", id="multi-done"))
+            box.compose_add_child(Static(_text(self, "tui.run.multi_hint"), classes="hint"))
+            box.compose_add_child(Button(_text(self, "tui.run.next"), variant="primary", id="multi-done"))
             if step.get("min_choices", 1) == 0:  # "none" is an answer too, but only when chosen
-                box.compose_add_child(Button(_text(self.app, "run.none_of_these"), id="multi-none"))
+                box.compose_add_child(Button(_text(self, "run.none_of_these"), id="multi-none"))
             return box
         if kind in ("number", "text"):
             return SafeInput(value=inert(previous),
@@ -436,7 +447,7 @@ class RunScreen(Localized, Screen):
         if kind == "longtext":
             box = Vertical(classes="longtext")
             box.compose_add_child(TextArea(inert(previous, keep_newlines=True), id="answer-area"))
-            box.compose_add_child(Button(_text(self.app, "tui.run.next"), variant="primary", id="longtext-done"))
+            box.compose_add_child(Button(_text(self, "tui.run.next"), variant="primary", id="longtext-done"))
             return box
         if kind == "breathing":
             return Breathing(step)
@@ -467,7 +478,7 @@ class RunScreen(Localized, Screen):
         """Ticked choices, or an explicit "none": Next with nothing ticked never stands for "none"."""
         step = engine.current(self.run, self.content) if self.run else None
         if step is not None and step.get("min_choices", 1) == 0 and bool(ticked) == none:
-            self._status(_text(self.app, "tui.run.untick_for_none" if none else "tui.run.tick_or_none"), error=True)
+            self._status(_text(self, "tui.run.untick_for_none" if none else "tui.run.tick_or_none"), error=True)
             return
         self.give(ticked)
 
@@ -482,7 +493,7 @@ class RunScreen(Localized, Screen):
 
     def on_no_choice(self, message: NoChoice) -> None:
         message.stop()
-        self._status(_text(self.app, "tui.run.choose_first"), error=True)
+        self._status(_text(self, "tui.run.choose_first"), error=True)
 
     def give(self, value: Any) -> None:
         if self.run is None or self._busy:
@@ -499,13 +510,13 @@ class RunScreen(Localized, Screen):
 
     def _refusal(self, error: AnswerError, step: dict | None) -> str:
         """Why an answer was refused; in an exercise form, which field (the cursor goes there, the rest stays)."""
-        message = _text(self.app, error.key, **error.values)
+        message = _text(self, error.key, **error.values)
         name = error.step_id.partition(".")[2].partition("[")[0]
         fields = self.query(f"#field-{name}") if name.isidentifier() else None
         if step is None or not fields:
             return message
         fields.first().focus()
-        label = _text(self.app, f"exercise.{step['kind']}.{name}")
+        label = _text(self, f"exercise.{step['kind']}.{name}")
         return f"{label} {message}"
 
     @work(thread=True, exclusive=True, group="run")
@@ -513,7 +524,7 @@ class RunScreen(Localized, Screen):
         try:
             engine.save(self.access, self.run, fired)
         except TelecbtError as error:
-            self.app.call_from_thread(self._save_failed, str(error))
+            self.app.call_from_thread(self._save_failed, _error(self, error))
             return
         self.app.call_from_thread(self._saved, fired)
 
@@ -528,9 +539,9 @@ class RunScreen(Localized, Screen):
             from telecbt_cli.core.clinical.alerts import guidance
 
             self.app.push_screen(CrisisScreen(guidance(self.app.catalog, fired, self.run_lang),
-                                              _text(self.app, "safety.crisis_title"),
-                                              _text(self.app, "safety.alert_opened"),
-                                              _text(self.app, "tui.run.understood")),
+                                              _text(self, "safety.crisis_title"),
+                                              _text(self, "safety.alert_opened"),
+                                              _text(self, "tui.run.understood")),
                                  lambda _: self.show_step())
             return
         self.show_step()
@@ -538,7 +549,7 @@ class RunScreen(Localized, Screen):
     def action_back(self) -> None:
         if self.run is not None and not self._busy:
             if not engine.back(self.run):
-                self._status(_text(self.app, "run.at_start"))
+                self._status(_text(self, "run.at_start"))
             else:
                 self.show_step()
 
@@ -548,7 +559,7 @@ class RunScreen(Localized, Screen):
         try:
             engine.skip(self.run, self.content)
         except AnswerError as error:
-            self._status(_text(self.app, error.key, **error.values), error=True)
+            self._status(_text(self, error.key, **error.values), error=True)
             return
         self._busy = True
         self.save([])
@@ -556,7 +567,7 @@ class RunScreen(Localized, Screen):
     def action_pause(self) -> None:
         """Leave; answers so far are already saved and the run resumes next time."""
         if self.outcome is None and self.run is not None and self.run.answers:
-            tell(self.app, _text(self.app, "tui.run.paused"))
+            tell(self.app, _text(self, "tui.run.paused"))
         self.dismiss_run()
 
     def dismiss_run(self) -> None:
@@ -575,7 +586,7 @@ class RunScreen(Localized, Screen):
         try:
             outcome = engine.complete(self.access, self.run, self.content)
         except TelecbtError as error:
-            message = _text(self.app, error.key, **error.values) if isinstance(error, AnswerError) else str(error)
+            message = _error(self, error)
             self.app.call_from_thread(self._failed, message)
             return
         self.app.call_from_thread(self._completed, outcome)
@@ -584,22 +595,22 @@ class RunScreen(Localized, Screen):
         self.outcome = outcome
         lang = self.run_lang
         self.query_one("#run-heading", Static).update(safe(pick(self.content["title"], lang)))
-        lines = Text(_text(self.app, "run.completed", title=pick(self.content["title"], lang)), style="bold")
+        lines = Text(_text(self, "run.completed", title=pick(self.content["title"], lang)), style="bold")
         if outcome.score is not None:
             lines.append("\n\n")
-            lines.append(f"{_text(self.app, 'measure.score')}: {self.app.catalog.number(outcome.score.total, lang)}")
+            lines.append(f"{_text(self, 'measure.score')}: {self.app.catalog.number(outcome.score.total, lang)}")
             label = band_label(self.content, outcome.score.band, lang)
             if label:
-                lines.append(f"\n{_text(self.app, 'measure.band')}: ")
+                lines.append(f"\n{_text(self, 'measure.band')}: ")
                 lines.append_text(safe(label))
         if self.content["kind"] == "module" and self.content.get("homework"):
             lines.append("\n\n")
-            lines.append(_text(self.app, "run.homework"), style="bold")
+            lines.append(_text(self, "run.homework"), style="bold")
             for task in self.content["homework"]:
                 lines.append("\n  - ")
                 lines.append_text(safe(pick(task["text"], lang)))
         self.query_one("#run-text", Static).update(lines)
         area = self.query_one("#run-answer", Vertical)
         area.remove_children()
-        area.mount(Button(_text(self.app, "tui.run.close"), variant="primary", id="done-close"))
+        area.mount(Button(_text(self, "tui.run.close"), variant="primary", id="done-close"))
         self.call_after_refresh(lambda: self.query_one("#done-close", Button).focus())

@@ -109,10 +109,40 @@ def test_sessions_and_calendar(code, tmp_path):
     from icalendar import Calendar
 
     assert len([c for c in Calendar.from_ical(out.read_bytes()).walk() if c.name == "VEVENT"]) == 1
+    # Issue 17: `session reschedule` moves it with the same core function as the staff TUI.
+    later = (TODAY + timedelta(days=4)).isoformat() + " 15:30"
+    assert invoke("session", "reschedule", ident, "--at", past).exit_code == 2
+    moved = invoke("session", "reschedule", ident[:8], "--at", later, "--mode", "phone", "--json")
+    assert moved.exit_code == 0, moved.stderr
+    assert json.loads(moved.stdout)["mode"] == "phone" and json.loads(moved.stdout)["id"] == ident
+    assert invoke("session", "reschedule", ident, "--at", later, "--mode", "carrier-pigeon").exit_code == 2
     assert invoke("session", "record", ident, "--attended", "--no-show").exit_code == 2
     assert invoke("session", "record", ident, "--attended", "--fidelity", "all", "--feedback", "5").exit_code == 0
     twice = invoke("session", "record", ident, "--attended")
     assert twice.exit_code == 2 and "recorded once" in twice.stderr
+    # Issue 17 point 4: the same refusal in the reader's language (TELECBT_LANG), status word too.
+    from telecbt_cli.commands import i18n
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TELECBT_LANG", "es")
+        i18n.reset()
+        spanish = invoke("session", "record", ident, "--attended")
+        assert spanish.exit_code == 2 and "una sola vez" in spanish.stderr and "(asistió)" in spanish.stderr
+        assert "recorded" not in spanish.stderr
+    i18n.reset()
+    assert invoke("session", "reschedule", ident, "--at", later).exit_code == 2  # recorded: not movable
+    # Issue 17 point 4: `session list` and `plan homework list` in Spanish: headings and status words.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TELECBT_LANG", "es")
+        patch.setenv("COLUMNS", "200")
+        i18n.reset()
+        listed = invoke("session", "list").stdout
+        assert "cuándo" in listed and "asistió" in listed and "teléfono" in listed and "attended" not in listed
+        homework = invoke("plan", "homework", "list", code).stdout
+        assert "tarea" in homework and "por hacer" in homework and "assigned" not in homework
+    i18n.reset()
+    listed = invoke("session", "list").stdout
+    assert "when (UTC)" in listed and "attended" in listed
     assert len(json.loads(invoke("plan", "homework", "list", code, "--json").stdout)) >= 1
 
 
@@ -138,3 +168,30 @@ def test_messages_and_suggest(code):
     assert json.loads(invoke("message", "list", code, "--unread", "--json").stdout) == []
     suggested = json.loads(invoke("suggest", code, "--json").stdout)
     assert [s["id"] for s in suggested] == []  # enrolled today: no diary gap yet
+
+
+def _svg_texts(html: str) -> list[list[str]]:
+    """The text labels of each chart in the report, chart by chart."""
+    root = ET.fromstring(html.split("\n", 1)[1])
+    charts = [el for el in root.iter() if el.tag.endswith("svg")]
+    return [[t.text or "" for t in chart.iter() if t.tag.endswith("text")] for chart in charts]
+
+
+@pytest.mark.parametrize("lang, day", [("en", "{m:02d}-{d:02d}"), ("es", "{d:02d}/{m:02d}")])
+def test_report_charts_label_days_and_run_peg_from_0_to_10(code, tmp_path, lang, day):
+    """Issue 17 point 5: the x-axis labels were cut to "2026-" in English; the PEG axis stopped at its highest score."""
+    for n in (15, 8, 1):
+        stamp = (TODAY - timedelta(days=n)).isoformat() + " 09:00"
+        assert invoke("diary", "add", code, "--pain", "5", "--at", stamp).exit_code == 0
+    answers = tmp_path / "peg.json"
+    answers.write_text(json.dumps({"peg3_pain": 6, "peg3_enjoyment": 5, "peg3_activity": 4}))
+    assert invoke("measure", "take", code, "peg3", "--answers", str(answers)).exit_code == 0
+    page = tmp_path / f"report-{lang}.html"
+    assert invoke("report", "patient", code, "--html", str(page), "--lang", lang).exit_code == 0
+    pain, peg = _svg_texts(page.read_text(encoding="utf-8"))
+    monday = TODAY - timedelta(days=15)
+    week = monday - timedelta(days=monday.weekday())
+    assert day.format(m=week.month, d=week.day) in pain  # the first week's label: month and day
+    assert not any(label.endswith("-") for label in pain)
+    today = day.format(m=TODAY.month, d=TODAY.day)
+    assert peg[:2] == ["0", "10"] and today in peg  # the axis runs 0-10; the point is labelled with its day

@@ -100,6 +100,12 @@ def test_history_shows_change_against_the_minimal_important_change(enrolled, tmp
     assert [r["total"] for r in rows] == [16, 11]
     assert rows[0]["change"] is None
     assert rows[1]["change"] == {"delta": -5, "meaningful": True, "direction": "better"}
+    # Issue 17 point 4: one language in the table: headings, levels and the change word all Spanish.
+    spanish = invoke("measure", "history", enrolled, "--lang", "es").stdout
+    assert "cuestionario" in spanish and "mejor *" in spanish and "-5" in spanish
+    assert not {"questionnaire", "better", "level", "date"} & set(spanish.lower().split())
+    english = invoke("measure", "history", enrolled, "--lang", "en").stdout
+    assert "questionnaire" in english and "better *" in english
 
 
 def test_mismatched_answers_file_is_a_usage_error(enrolled, tmp_path):

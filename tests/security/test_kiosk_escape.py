@@ -147,7 +147,12 @@ def test_escape_keys_do_not_leave_and_only_an_admin_or_clinician_passphrase_does
             await pilot.press("f10")
             await pilot.pause()
             assert isinstance(app.screen, StaffExitScreen)
+            # Issue 17 point 2: the dialog starts on the user name (typed first); the passphrase is masked.
+            assert app.focused is app.screen.query_one("#staff-user")
+            assert app.screen.query_one("#staff-pass").password
+            await pilot.press("tab")  # the user name is optional: every staff slot is tried
             await pilot.press(*"not the passphrase", "enter")
+            assert "not the passphrase" not in screen_text(app)
             await settle(app, pilot)
             assert app.is_running and isinstance(app.screen, StaffExitScreen)
             assert "passphrase is not right" in screen_text(app)
@@ -161,6 +166,7 @@ def test_escape_keys_do_not_leave_and_only_an_admin_or_clinician_passphrase_does
             assert isinstance(app.screen, HomeScreen)
             await pilot.press("f10")
             await pilot.pause()
+            await pilot.press(*ADMIN, "enter")  # Enter on the user name moves on to the passphrase
             await pilot.press(*ADMIN_PASS, "enter")
             await settle(app, pilot)
             assert not app.is_running

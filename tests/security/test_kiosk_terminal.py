@@ -83,7 +83,12 @@ def test_kiosk_flow_in_tmux_the_escape_keys_and_no_inherited_secret(created, sto
         tmux("send-keys", "-t", session, "F10")
         wait_for(session, "Staff only")
         time.sleep(0.5)
+        tmux("send-keys", "-t", session, "-l", ADMIN)  # the dialog starts on the user name (issue 17)
+        tmux("send-keys", "-t", session, "Enter")
+        time.sleep(0.3)
         tmux("send-keys", "-t", session, "-l", ADMIN_PASS)
+        time.sleep(0.3)
+        assert ADMIN_PASS not in tmux("capture-pane", "-t", session, "-p")  # masked
         tmux("send-keys", "-t", session, "Enter")
         assert _ended(session)  # the kiosk ended
     finally:

@@ -24,6 +24,8 @@ from telecbt_cli.core.store.textsafe import UNSAFE_CLASS
 from telecbt_cli.core.store.unlock import create_store, unlock
 from telecbt_cli.core.sync import devices
 from telecbt_cli.tui.app import SignInScreen, make_app
+from telecbt_cli.tui.checkins import RecordScreen, ScheduleScreen, SessionScreen
+from telecbt_cli.tui.forms import GoalUpdateScreen, HomeworkScreen
 from telecbt_cli.tui.patients import PatientScreen, PatientsScreen
 from tests.conftest import ADMIN, ADMIN_PASS
 from tests.tui.helpers import HOSTILE, check_store, screen_text, settle
@@ -92,6 +94,7 @@ def test_every_staff_screen_renders_stored_text_inert(created, store_dir, tmp_pa
     _hostile_store(created.access, tmp_path)
     created.access.close()
     seen: list[str] = []
+    extra: list[int] = []
 
     async def run() -> None:
         app = make_app(store_dir, lang="en")
@@ -111,15 +114,33 @@ def test_every_staff_screen_renders_stored_text_inert(created, store_dir, tmp_pa
             for tab in ("overview", "diary", "measures", "plan", "sessions", "messages"):
                 app.screen.query_one(TabbedContent).active = f"tab-{tab}"
                 await settle(app, pilot)
-                _shown(app, f"record, {tab} tab", seen, attack_shown=tab != "measures")
+                _shown(app, f"record, {tab} tab", seen, attack_shown=tab not in ("measures", "plan"))
+            goals = app.screen.query_one("#goals", DataTable)  # a goal column is cut at 80 columns: the cells
+            assert any("\\x1b]52;c;aGk=" in str(cell) for cell in goals.get_row_at(0))
+            # Issue 17: the record's dialogs (a session, recording and moving it, a goal, homework).
+            record, data = app.screen, app.screen.data
+            session = data["sessions"][0]
+            dialogs = [("session", SessionScreen(session, can_open=True), True),
+                       ("record attended", RecordScreen(session, "attended"), False),
+                       ("move session", ScheduleScreen(record.code, session), False),
+                       ("goal update", GoalUpdateScreen(data["plan"]["goals"][0]), True)]
+            dialogs += [("homework done", HomeworkScreen(task), True) for task in data["plan"]["homework"][:1]]
+            for where, dialog, attack_shown in dialogs:
+                app.push_screen(dialog)
+                await settle(app, pilot)
+                _shown(app, where, seen, attack_shown=attack_shown)
+                await pilot.press("escape")
+                await pilot.pause()
+                assert app.screen is record, where
+            extra.append(len(dialogs))
             app.screen.query_one(TabbedContent).active = "tab-overview"
-            await pilot.press("n")
+            await pilot.press("f3")
             await pilot.pause()
             app.screen.query_one("#diary-pain").value = "\x1b]2;pwned\x07"
             await pilot.press("enter")
             await settle(app, pilot)
             _shown(app, "diary form refused, toast", seen)
-            for key, where in (("q", "questionnaire chooser"), ("m", "module chooser")):
+            for key, where in (("f4", "questionnaire chooser"), ("f5", "module chooser")):
                 await pilot.press(key)
                 await settle(app, pilot)
                 _shown(app, where, seen)
@@ -162,7 +183,7 @@ def test_every_staff_screen_renders_stored_text_inert(created, store_dir, tmp_pa
             assert app.is_running  # the @click action in the text did not quit
 
     asyncio.run(run())
-    assert len(seen) == 20, seen
+    assert len(seen) == 20 + extra[0], seen
 
 
 def test_every_kiosk_screen_renders_stored_text_inert(created, store_dir, tmp_path):
@@ -199,7 +220,7 @@ def test_every_kiosk_screen_renders_stored_text_inert(created, store_dir, tmp_pa
                 await pilot.pause()
             await pilot.press("f10")
             await pilot.pause()
-            await pilot.press(*"not the passphrase", "enter")
+            await pilot.press("tab", *"not the passphrase", "enter")
             await settle(app, pilot)
             _shown(app, "staff exit, refused", seen)
 

@@ -22,6 +22,7 @@ from telecbt_cli.core.store.crypto import KdfParams
 from telecbt_cli.core.store.unlock import unlock
 from telecbt_cli.core.store.users import add_user
 from telecbt_cli.tui.app import HelpScreen, SettingsScreen, SignInScreen, make_app
+from telecbt_cli.tui.checkins import SessionScreen
 from telecbt_cli.tui.dashboard import AlertsScreen, CheckinsScreen
 from telecbt_cli.tui.patients import (
     DiaryFormScreen,
@@ -71,14 +72,14 @@ def test_diary_form_saves_one_entry_and_cancel_saves_nothing(created, store_dir)
 
     async def run() -> None:
         async with _staff(store_dir, code) as (app, pilot):
-            await pilot.press("n")
+            await pilot.press("f3")
             await pilot.pause()
             assert isinstance(app.screen, DiaryFormScreen)
             await pilot.press("6", "tab", "4")  # pain, then mood; the rest left empty
             await pilot.press("escape")  # abandoned halfway: nothing stored
             await settle(app, pilot)
             assert isinstance(app.screen, PatientScreen)
-            await pilot.press("n")
+            await pilot.press("f3")
             await pilot.pause()
             await pilot.press("7", "tab", "5", "tab", "7", "tab", "3", "0", "tab", *"[b]walked[/b]", "enter")
             await settle(app, pilot)
@@ -100,7 +101,7 @@ def test_a_bad_diary_value_is_refused_with_a_message(created, store_dir):
 
     async def run() -> None:
         async with _staff(store_dir, code) as (app, pilot):
-            await pilot.press("n")
+            await pilot.press("f3")
             await pilot.pause()
             await pilot.press("1", "2", "enter")  # pain 12
             await settle(app, pilot)
@@ -121,7 +122,7 @@ def test_phq9_through_the_widgets_scores_and_opens_an_alert_at_item_9(created, s
 
     async def run() -> None:
         async with _staff(store_dir, code) as (app, pilot):
-            await pilot.press("q")
+            await pilot.press("f4")
             await pilot.pause()
             assert isinstance(app.screen, PickScreen)
             options = app.screen.query_one("#pick")
@@ -246,8 +247,8 @@ def test_viewer_sees_the_record_but_gets_no_controls_that_change_it(created, sto
             app.push_screen(PatientScreen(code))
             await settle(app, pilot)
             footer = screen_text(app).splitlines()[-1]
-            assert "Diary entry" not in footer and "Questionnaire" not in footer
-            await pilot.press("n")
+            assert "Diary" not in footer and "Questionnaire" not in footer and "Goal" not in footer
+            await pilot.press("f3")
             await pilot.pause()
             assert isinstance(app.screen, PatientScreen)  # no form opened
             assert not app.screen.query_one("#message-input").display
@@ -264,7 +265,7 @@ def test_alert_is_acknowledged_with_a_note(created, store_dir):
 
     async def run() -> None:
         async with _staff(store_dir) as (app, pilot):
-            await pilot.press("a")
+            await pilot.press("f4")
             await settle(app, pilot)
             assert isinstance(app.screen, AlertsScreen)
             assert code in screen_text(app)
@@ -296,11 +297,20 @@ def test_checkins_lists_overdue_sessions_and_opens_the_patient(created, store_di
         async with _staff(store_dir) as (app, pilot):
             table = app.screen.query_one("#patients")
             assert "(+1)" in table.get_row_at(0)[2].plain  # one overdue session in the caseload column
-            await pilot.press("c")
+            await pilot.press("f3")
             await settle(app, pilot)
             assert isinstance(app.screen, CheckinsScreen)
             assert "OVERDUE" in screen_text(app) and code in screen_text(app)
-            await pilot.press("enter")
+            await pilot.press("enter")  # the session, and what can be done with it
+            await settle(app, pilot)
+            assert isinstance(app.screen, SessionScreen)
+            app.screen.query_one("#session-open").press()
+            await settle(app, pilot)
+            assert isinstance(app.screen, PatientScreen) and app.screen.code == code
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert isinstance(app.screen, CheckinsScreen)
+            await pilot.press("f3")  # F3 on the check-ins list opens the patient straight away
             await settle(app, pilot)
             assert isinstance(app.screen, PatientScreen) and app.screen.code == code
 
@@ -442,7 +452,7 @@ def test_a_store_busy_in_another_process_for_a_moment_only_delays_a_save(created
 
     async def run() -> None:
         async with _staff(store_dir, code) as (app, pilot):
-            await pilot.press("n")
+            await pilot.press("f3")
             await pilot.pause()
             other.store.conn.execute("BEGIN IMMEDIATE")  # the other writer takes the store now
             started = time.monotonic()

@@ -21,6 +21,7 @@ from telecbt_cli.core.sync import devices
 from telecbt_cli.tui.app import make_app
 from telecbt_cli.tui.bundles import BundleScreen
 from tests.conftest import ADMIN, ADMIN_PASS
+from tests.tui.helpers import screen_text
 
 HUB_USER, HUB_PASS = "hana", "hub passphrase 1"
 
@@ -150,3 +151,65 @@ def test_the_screen_speaks_spanish(created, store_dir):
             assert "Escriba la ruta" in screen.results_text
 
     asyncio.run(run())
+
+
+SEAL = "violet kettle drums at noon"
+
+
+def test_a_sealed_bundle_and_the_email_outbox(created, store_dir, tmp_path):
+    """Issue 17 point 1: a passphrase-sealed export (no trusted device chosen) that the hub imports with
+    the passphrase, and a bundle queued in the email outbox, all from the bundle screen."""
+    from telecbt_cli.core.sync import mailer
+
+    field = created.access
+    hub_dir = _hub(tmp_path, field)
+    code = _enrol_with_diary(field)
+    folder = tmp_path / "sealed"
+    folder.mkdir()
+
+    async def export() -> str:
+        app = make_app(store_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await _open(app, pilot, store_dir, ADMIN, ADMIN_PASS)
+            screen.query_one("#seal", Checkbox).value = True
+            await pilot.pause()
+            screen.query_one("#seal-pass", Input).value = SEAL
+            screen.query_one("#seal-again", Input).value = SEAL + " typo"
+            screen.query_one("#dest", Input).value = str(folder)
+            screen.query_one("#export", Button).press()
+            await _settle(app, pilot)
+            assert not list(folder.iterdir())  # the two passphrases differ: nothing written
+            screen.query_one("#seal-again", Input).value = SEAL
+            screen.query_one("#export", Button).press()
+            await _settle(app, pilot)
+            assert SEAL not in screen_text(app)
+            screen.query_one("#seal", Checkbox).value = False
+            screen.query_one("#peer", Select).value = devices.peer(field, "clinic hub")["id"]
+            screen.query_one("#dest-kind-email").value = True
+            screen.query_one("#email", Input).value = "hub@example.org"
+            screen.query_one("#export", Button).press()
+            await _settle(app, pilot)
+            return screen.results_text
+
+    text = asyncio.run(export())
+    (bundle,) = folder.glob("*.tcb")
+    assert bundle.name in text and "outbox" in text
+    assert [row["address"] for row in mailer.list_outbox(field)] == ["hub@example.org"]
+
+    async def import_(secret: str) -> str:
+        app = make_app(hub_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await _open(app, pilot, hub_dir, HUB_USER, HUB_PASS)
+            screen.query_one("#import-path", Input).value = str(bundle)
+            screen.query_one("#import-pass", Input).value = secret
+            screen.query_one("#import", Button).press()
+            await _settle(app, pilot)
+            return screen.results_text
+
+    assert "3 change(s)" not in asyncio.run(import_("not the right phrase"))
+    assert "3 change(s), 3 new" in asyncio.run(import_(SEAL))
+    hub = unlock(hub_dir, HUB_USER, HUB_PASS)
+    try:
+        assert [e["pain"] for e in diary.list_entries(hub, code)] == [7]
+    finally:
+        hub.close()

@@ -18,7 +18,7 @@ def _values(screen) -> dict:
 def _run(store_dir, code: str, lang: str, steps) -> None:
     async def run() -> None:
         async with staff_app(store_dir, lang=lang, patient=code) as (app, pilot):
-            await pilot.press("n")
+            await pilot.press("f3")
             await pilot.pause()
             await steps(app, pilot)
 

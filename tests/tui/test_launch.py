@@ -66,3 +66,17 @@ def test_tui_and_kiosk_take_a_content_folder(tmp_path):
         done = run_telecbt(*command, env={"TELECBT_CONTENT_PATH": str(missing)})
         assert done.returncode == 1 and "is not a folder" in done.stderr
         assert "--content" in run_telecbt(command[0], "--help").stdout
+
+
+def test_tui_idle_lock_option_in_the_quick_start_and_the_cli(tmp_path):
+    """Issue 17 point 1: `telecbt tui --idle SECONDS`; a value out of range goes to the full CLI, which
+    refuses it as a usage error."""
+    from tests.conftest import run_telecbt
+
+    assert quick_options(["--idle", "600"]) == {"--idle": "600"}
+    code = ("from telecbt_cli.tui.launch import quick_tui; "
+            "print(quick_tui(['--idle', '5']), quick_tui(['--idle', 'soon']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.stdout.split() == ["None", "None"]
+    refused = run_telecbt("tui", "--idle", "5", "--store", str(tmp_path))
+    assert refused.returncode == 2 and "--idle" in refused.stderr

@@ -72,12 +72,12 @@ def test_staff_app_offers_the_clinic_module_and_shows_its_crisis_text(
 
     async def run() -> None:
         async with staff_app(store_dir, patient=code, content=content, size=(80, 40)) as (app, pilot):
-            await pilot.press("m")
+            await pilot.press("f5")
             await pilot.pause()
             assert isinstance(app.screen, PickScreen)
             ids = [opt.id for opt in app.screen.query_one("#pick").options]
             assert "clinic-checkin" in ids and "cbt-01" in ids
-            await pilot.press("escape", "q")
+            await pilot.press("escape", "f4")
             await pilot.pause()
             picker = app.screen.query_one("#pick")
             picker.highlighted = [opt.id for opt in picker.options].index("phq9")

@@ -14,7 +14,7 @@ from telecbt_cli.core.clinical.patients import patient_id_for, require_active_co
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import NotFoundError, UsageError
+from telecbt_cli.core.store.errors import NotFoundError, Term, UsageError
 from telecbt_cli.core.store.textsafe import UNSAFE_CLASS
 from telecbt_cli.core.store.localtime import day_bounds, in_zone, local_day, to_utc, today
 from telecbt_cli.core.store.timeparse import iso_utc, parse_local, zone_key
@@ -29,11 +29,17 @@ _NOT_IN_LINK = re.compile(f"[\\s{UNSAFE_CLASS}]")
 _NOT_IN_ICAL = re.compile(f"[{UNSAFE_CLASS}]")
 
 
+def _status(status: str) -> Term:
+    """A session's status inside an error message: "no-show" in English, translated by each UI."""
+    return Term(f"values.session.{status}", status.replace("_", "-"))
+
+
 def parse_future(text: str, now: datetime | None = None, zone: tzinfo | None = None) -> str:
     """A typed date/time, local to `zone` unless it has an offset, as ISO UTC; refuses the past."""
     moment = parse_local(text, zone)
     if moment < (now or datetime.now(timezone.utc)):
-        raise UsageError(f"{text} is in the past: a session is scheduled for a time to come")
+        raise UsageError("{text} is in the past: a session is scheduled for a time to come",
+                         key="errors.session.in_the_past", text=text)
     return iso_utc(moment)
 
 
@@ -70,7 +76,7 @@ def _check_link(link: str | None) -> str | None:
     if (parsed.scheme not in ("https", "http", "tel", "sip") or not (parsed.netloc or parsed.path)
             or _NOT_IN_LINK.search(link.strip())):
         raise UsageError("--link must be a call link such as https://meet.example.org/abc or tel:+254700000000 "
-                         "(no spaces or line breaks)")
+                         "(no spaces or line breaks)", key="errors.session.bad_link")
     return link.strip()
 
 
@@ -159,6 +165,32 @@ def _queue_reminder(access: Access, catalog: Catalog, appointment: dict) -> None
         "status": "queued" if patient[1] else "no_address", "attempts": 0})
 
 
+def reschedule(access: Access, catalog: Catalog, appointment_id: str, at: str, mode: str | None = None,
+               link: str | None = None) -> dict:
+    """Move a session not yet recorded to a new time (and mode, or link: "" removes it); the old
+    reminder is cancelled and a new one queued."""
+    access.require("write")
+    appt = find_record(access, "appointments", appointment_id)
+    if appt["status"] != "scheduled":
+        raise UsageError("this session was already recorded as {status}: schedule a new one instead",
+                         key="errors.session.recorded_not_movable", status=_status(appt["status"]))
+    if mode is not None and mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}")
+    require_active_consent(access, appt["patient_id"])
+    zone = booking_zone(access, appt["patient_id"], None)
+    changes = {"scheduled_at": parse_future(at, zone=zone), "mode": mode or appt["mode"],
+               "link": appt["link"] if link is None else _check_link(link)}
+    store = access.store
+    with store.write():
+        store.conn.execute("UPDATE outbox SET status = 'cancelled' WHERE appointment_id = ? AND status = 'queued'",
+                           (appt["id"],))
+        row = records.update(store, "appointments", appt["id"], changes)
+        _queue_reminder(access, catalog, row)
+        audit.append(store, access.user, "session.reschedule", patient_id=appt["patient_id"],
+                     detail={"mode": changes["mode"]})
+    return row
+
+
 def record(access: Access, catalog: Catalog, appointment_id: str, outcome: str, notes: str | None = None,
            feedback: int | None = None, fidelity: list[str] | None = None) -> dict:
     """What happened; an attended session assigns its module's homework. Recorded once only."""
@@ -167,12 +199,14 @@ def record(access: Access, catalog: Catalog, appointment_id: str, outcome: str, 
         raise UsageError(f"outcome must be one of {', '.join(OUTCOMES)}")
     appt = find_record(access, "appointments", appointment_id)
     if appt["status"] != "scheduled":
-        raise UsageError(f"this session was already recorded as {appt['status'].replace('_', '-')} "
-                         f"on {local_day(appt['recorded_at'], device_zone(access.store))}; a session is recorded once")
+        raise UsageError("this session was already recorded as {status} on {day}; a session is recorded once",
+                         key="errors.session.recorded_once", status=_status(appt["status"]),
+                         day=local_day(appt["recorded_at"], device_zone(access.store)))
     if feedback is not None and not 1 <= feedback <= 5:
-        raise UsageError("--feedback is a rating from 1 to 5")
+        raise UsageError("--feedback is a rating from 1 to 5", key="errors.session.bad_feedback")
     if outcome != "attended" and (feedback is not None or fidelity):
-        raise UsageError("feedback and the fidelity checklist apply to attended sessions only")
+        raise UsageError("feedback and the fidelity checklist apply to attended sessions only",
+                         key="errors.session.feedback_if_attended")
     checked: list[str] = []
     if fidelity:
         if not appt["module_id"]:

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core.clinical import alerts, flags, measures
 from telecbt_cli.core.clinical.patients import get_patient, zone_of
-from telecbt_cli.core.clinical.scoring import band_label, change
+from telecbt_cli.core.clinical.scoring import band_label, change, score_range
 from telecbt_cli.core.store import audit
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.errors import UsageError
@@ -75,6 +75,7 @@ def _patient_report(access: Access, catalog: Catalog, code: str, lang: str, week
             "bands": [{"min": b["min"], "max": b["max"], "severity": b["severity"], "label": pick(b["label"], lang)}
                       for b in rules.get("bands", [])],
             "mic": rules.get("mic") or {},
+            "range": list(score_range(inst)) if inst else None,
             "points": [{"date": local_day(r["completed_at"], zone).isoformat(), "total": r["total"], "band": r["band"],
                         "band_label": band_label(inst, r["band"], lang)} for r in rows],
             "baseline": rows[0]["total"], "latest": rows[-1]["total"], "change": last_change})

@@ -116,6 +116,20 @@ def score(instrument: dict, answers: dict[str, int | None]) -> Score:
     return result
 
 
+def score_range(instrument: dict) -> tuple[float, float]:
+    """The lowest and highest score the instrument's rule can give (a chart's axis: PEG runs 0-10)."""
+    from telecbt_cli.content.validate_instruments import item_range
+
+    rules = instrument["scoring"]
+    ids = set(rules.get("items") or [item["id"] for item in instrument["items"]])
+    spans = [item_range(instrument, item) or (0, 0) for item in instrument["items"] if item["id"] in ids]
+    if not spans:
+        return 0.0, 0.0
+    if rules["method"] == "sum":
+        return float(sum(low for low, _ in spans)), float(sum(high for _, high in spans))
+    return float(min(low for low, _ in spans)), float(max(high for _, high in spans))
+
+
 def change(instrument: dict, baseline: float | None, latest: float | None) -> dict | None:
     """Change from baseline and whether it reaches the minimal important change.
 

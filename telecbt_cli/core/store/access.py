@@ -46,7 +46,7 @@ COMMANDS: dict[str, str | None] = {
     "diary add": "write", "diary correct": "write", "diary list": "read", "diary import": "write",
     "plan show": "read", "plan set": "write", "plan goal add": "write", "plan goal update": "write",
     "plan homework list": "read", "plan homework done": "write",
-    "session schedule": "write", "session record": "write", "session list": "read", "session ics": "read",
+    "session schedule": "write", "session reschedule": "write", "session record": "write", "session list": "read", "session ics": "read",
     "message send": "write", "message list": "read",
     "content list": None, "content show": None, "content validate": None,
     "module list": None, "module show": None, "module run": "write",

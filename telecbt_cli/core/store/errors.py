@@ -19,10 +19,37 @@ class ExitCode(IntEnum):
     OUTPUT_CLOSED = 141  # what a shell shows for `cat` when the reader of a pipe stops (128 + SIGPIPE)
 
 
+class Term(str):
+    """A word inside an error message that is translated too (a status, a kind of record).
+
+    It reads as its English word, so `str(error)` stays English; a UI looks up `key`."""
+
+    key: str
+
+    def __new__(cls, key: str, english: str) -> "Term":
+        word = super().__new__(cls, english)
+        word.key = key
+        return word
+
+
 class TelecbtError(Exception):
-    """Base of every error a user can see; the message says what to do next."""
+    """Base of every error a user can see; the message says what to do next.
+
+    Raised with `key` (a locale string, `errors.…`) and the values its {placeholders} take,
+    the message is that English template filled in: each UI shows the same key in the
+    reader's language (`Catalog.error`). The English here and in en.toml are the same text
+    (tests/content/test_error_keys.py checks).
+    """
 
     exit_code: ExitCode = ExitCode.ERROR
+    key: str | None = None
+    values: dict = {}
+
+    def __init__(self, message: str = "", *args: object, key: str | None = None, **values: object) -> None:
+        if key is not None:
+            self.key, self.values = key, values
+            message = message.format(**values)
+        super().__init__(message, *args)
 
 
 class UsageError(TelecbtError):

@@ -1,8 +1,10 @@
-"""Explicit settings read from the environment, in one place."""
+"""Explicit settings read from the environment, and the settings a person chooses in the UI, in one place."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from telecbt_cli.core.store.crypto import DEFAULT_LOG2N, MIN_LOG2N, KdfParams
 from telecbt_cli.core.store.errors import UsageError
@@ -20,3 +22,41 @@ def kdf_params() -> KdfParams:
     if not MIN_LOG2N <= log2n <= 22:
         raise UsageError(f"TELECBT_KDF_LOG2N must be between {MIN_LOG2N} and 22")
     return KdfParams(log2n)
+
+
+def ui_settings_file() -> Path:
+    from telecbt_cli.core.store.paths import state_dir
+
+    return state_dir() / "tui-settings.json"
+
+
+def load_ui_settings() -> dict:
+    """What staff chose in the terminal UI's Settings (language, look, idle lock); no patient data."""
+    try:
+        data = json.loads(ui_settings_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_ui_settings(changes: dict) -> None:
+    """Remember `changes` with the other choices; a read-only home only means they are not remembered."""
+    path = ui_settings_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**load_ui_settings(), **changes}), encoding="utf-8")
+    except OSError:
+        pass
+
+
+def reader_lang(known: tuple[str, ...]) -> str:
+    """The language people read messages in: TELECBT_LANG, else the one chosen in the terminal UI
+    (F2, saved for this account), else English. A TELECBT_LANG not in `known` is refused."""
+    value = os.environ.get("TELECBT_LANG", "").strip().lower()
+    if value:
+        base = value.replace("_", "-").split("-")[0]
+        if base not in known:
+            raise UsageError(f"TELECBT_LANG must be one of {', '.join(known)}, not {value!r}")
+        return base
+    chosen = load_ui_settings().get("lang")
+    return chosen if chosen in known else "en"

@@ -31,7 +31,8 @@ def parse_since(text: str, zone: tzinfo | None = None) -> str:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+        raise UsageError("{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM", key="errors.time.not_a_date",
+                         text=text) from None
     if moment.tzinfo is None:
         zone = zone or _default_zone()
         if len(text.strip()) == 10 and moment.time() == time(0):
@@ -48,7 +49,8 @@ def parse_local(text: str, zone: tzinfo | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
-        raise UsageError(f"{text!r} is not a date and time: use YYYY-MM-DD HH:MM (local time)") from None
+        raise UsageError("{text!r} is not a date and time: use YYYY-MM-DD HH:MM (local time)",
+                         key="errors.time.not_a_moment", text=text) from None
     if moment.tzinfo is None:
         zone = zone or _default_zone()
         return to_utc(moment, zone, zone_key(zone), text.strip())

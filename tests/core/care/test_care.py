@@ -135,6 +135,27 @@ def test_schedule_record_once_homework_and_reminders(admin):
     assert statuses == ["queued", "cancelled"]
 
 
+def test_reschedule_moves_a_session_and_its_reminder(admin):
+    """Issue 17 point 1: a check-in can be moved (the TUI and `session reschedule` share this)."""
+    code = enrol(admin, email="ana@example.org")
+    appt = appointments.schedule(admin, CATALOG, code, day(2, 10), "video", "cbt-04", link="https://meet.example.org/x")
+    moved = appointments.reschedule(admin, CATALOG, appt["id"][:8], day(4, 15), mode="phone", link="")
+    assert moved["id"] == appt["id"] and moved["scheduled_at"][:16] == day(4, 15)[:16]
+    assert (moved["mode"], moved["link"], moved["module_id"], moved["status"]) == ("phone", None, "cbt-04", "scheduled")
+    outbox = admin.store.conn.execute("SELECT status, body FROM outbox ORDER BY created_at").fetchall()
+    assert [o[0] for o in outbox] == ["cancelled", "queued"]  # the old reminder never goes
+    assert "phone call" in outbox[1][1] and "meet.example.org" not in outbox[1][1]
+    kept = appointments.reschedule(admin, CATALOG, appt["id"], day(5, 9))
+    assert kept["mode"] == "phone" and kept["scheduled_at"][:16] == day(5, 9)[:16]
+    with pytest.raises(UsageError, match="in the past"):
+        appointments.reschedule(admin, CATALOG, appt["id"], day(-1))
+    appointments.record(admin, CATALOG, appt["id"], "no_show")
+    with pytest.raises(UsageError, match="already recorded"):
+        appointments.reschedule(admin, CATALOG, appt["id"], day(6))
+    actions = [r[0] for r in admin.store.conn.execute("SELECT action FROM audit_log")]
+    assert actions.count("session.reschedule") == 2
+
+
 def test_a_patient_without_email_gets_no_address_in_the_outbox(admin):
     code = enrol(admin)
     appointments.schedule(admin, CATALOG, code, day(3), "phone")
