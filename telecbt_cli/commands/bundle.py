@@ -132,7 +132,7 @@ def _mail(access, recipients, peer_id, since_last, since, patient, secret, email
 
 @app.command("import")
 def import_(
-    paths: Annotated[list[Path], typer.Argument(help="Bundle files, or folders holding .tcb files.")],
+    paths: Annotated[list[Path], typer.Argument(help="Bundle files, folders holding .tcb files, or mail: saved .eml files, mbox files, Maildir folders.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the bundles; change nothing.")] = False,
     bundle_passphrase_file: BundlePassOpt = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
@@ -141,6 +141,7 @@ def import_(
     """Import bundles: each is verified, then applied whole or not at all. Bad ones are reported and skipped."""
     import os
 
+    from telecbt_cli.core.store.textsafe import inert
     from telecbt_cli.core.sync.transport import import_paths
 
     secret = None
@@ -156,9 +157,11 @@ def import_(
                 note = " (seen before: nothing changed)" if r.get("seen_before") else ""
                 say(f"{r['file']}: {r['changes']} change(s), {r['inserted']} new, {r['updated']} updated, "
                     f"{r['conflicts']} conflict(s){note}.", style="green")
+            elif r.get("no_bundle"):
+                say(f"{inert(r['file'])}: {r['note']}.", style="yellow")
             else:
                 say(f"{r['file']}: skipped: {r['error']}", style="red")
-    failed = [r for r in results if not r["ok"]]
+    failed = [r for r in results if not r["ok"] and not r.get("no_bundle")]
     if failed:
         raise typer.Exit(failed[0].get("exit_code", int(IntegrityError.exit_code)))
 
