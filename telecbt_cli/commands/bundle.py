@@ -28,7 +28,7 @@ from telecbt_cli.commands.output import (
 )
 from telecbt_cli.core.store.errors import IntegrityError, UsageError
 
-app = typer.Typer(help="Sync bundles: export, import, conflicts, and the email outbox.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Sync bundles: export, import, fetch (from a mailbox), conflicts, and the email outbox.", no_args_is_help=True, add_completion=False)
 
 
 def _outbox() -> typer.Typer:
@@ -38,6 +38,15 @@ def _outbox() -> typer.Typer:
 
 
 app.add_typer(_outbox(), name="outbox")
+
+
+def _fetch():
+    from telecbt_cli.commands.bundle_fetch import fetch
+
+    return fetch
+
+
+app.command("fetch")(_fetch())
 
 
 BundlePassOpt = Annotated[Optional[Path], typer.Option(

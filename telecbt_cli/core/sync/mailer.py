@@ -54,7 +54,8 @@ _LISTED = ("o.id, o.kind, o.channel, o.address, o.subject, o.attachment_name, le
            "o.updated_at, p.code AS patient")
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address: where a password may travel without TLS."""
     if host.lower() == "localhost":
         return True
     try:
@@ -100,7 +101,7 @@ class MailSettings:
         if bool(self.username) != bool(self.password):
             raise UsageError("give both TELECBT_SMTP_USER and a password (TELECBT_SMTP_PASSWORD or "
                              "TELECBT_SMTP_PASSWORD_FILE), or neither")
-        if self.username and self.security == "none" and not _loopback(self.host):
+        if self.username and self.security == "none" and not is_loopback(self.host):
             raise UsageError("TELECBT_SMTP_SECURITY=none would send the SMTP password in clear over the "
                              "network: use starttls or tls")
 
@@ -129,7 +130,7 @@ class MailSettings:
         password = env.get("TELECBT_SMTP_PASSWORD") or None
         password_file = (env.get("TELECBT_SMTP_PASSWORD_FILE") or "").strip()
         if password is None and password_file:
-            password = _read_password(Path(password_file).expanduser())
+            password = read_password(Path(password_file).expanduser())
         sender = (env.get("TELECBT_SMTP_FROM") or "").strip() or (username if username and "@" in username else "")
         if not sender:
             raise UsageError("set TELECBT_SMTP_FROM to the address emails come from")
@@ -142,13 +143,14 @@ class MailSettings:
         return cls(host, port, security, username, password, sender, size_limit, timeout, tls_context)
 
 
-def _read_password(path: Path) -> str:
+def read_password(path: Path, what: str = "SMTP password file", env: str = "TELECBT_SMTP_PASSWORD_FILE") -> str:
+    """The first line of a password file (a mail server's password)."""
     try:
         line = path.read_text(encoding="utf-8").split("\n", 1)[0].removesuffix("\r")
     except (OSError, UnicodeDecodeError):
-        raise UsageError(f"cannot read the SMTP password file {path} (TELECBT_SMTP_PASSWORD_FILE)") from None
+        raise UsageError(f"cannot read the {what} {path} ({env})") from None
     if not line:
-        raise UsageError(f"the SMTP password file {path} is empty: the password goes on its first line")
+        raise UsageError(f"the {what} {path} is empty: the password goes on its first line")
     return line
 
 
