@@ -71,7 +71,7 @@ def export_(
     email: Annotated[Optional[str], typer.Option("--email", help="Queue in the outbox for this address (sent by `bundle outbox send`).")] = None,
     eml: Annotated[Optional[Path], typer.Option("--eml", help="Write .eml files to this folder, to send by hand.")] = None,
     eml_to: Annotated[Optional[str], typer.Option("--eml-to", help="Recipient address written into the .eml files.")] = None,
-    size_limit: Annotated[Optional[str], typer.Option("--size-limit", help="Split email attachments above this size, e.g. 5M or 500k (TELECBT_BUNDLE_SIZE_LIMIT; default 5M).")] = None,
+    size_limit: Annotated[Optional[str], typer.Option("--size-limit", help="Largest email as sent, headers and encoded attachment included; a bigger bundle is split into parts, e.g. 5M or 500k (TELECBT_BUNDLE_SIZE_LIMIT; default 5M).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every change, not only those the peer has not acknowledged.")] = False,
     since_last: Annotated[bool, typer.Option("--since-last", help="Only what the peer has not acknowledged (the default).")] = True,
     since: Annotated[Optional[str], typer.Option("--since", help="Only changes from this date (YYYY-MM-DD).")] = None,

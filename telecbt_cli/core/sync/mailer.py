@@ -243,6 +243,38 @@ def _eml_bytes(msg: "EmailMessage") -> bytes:
     return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
+def _base64_size(size: int) -> int:
+    """Bytes of `size` bytes in base64 as email carries it: lines of 76 characters, each ending CRLF."""
+    chars = 4 * -(-size // 3)
+    return chars + 2 * -(-chars // 76)
+
+
+#: Headers vary a little from one email to the next (the sender, the Message-ID, the Date).
+HEADER_MARGIN = 256
+
+
+def attachment_room(limit: int, address: str, bundle_id: str) -> int:
+    """The largest attachment (a bundle or a part) whose email, as sent, stays within `limit` bytes.
+
+    The email is measured as it goes on the wire: headers with the longest sender, subject
+    and part name there can be, the text, the MIME boundaries, and base64 (4 bytes for 3,
+    plus a line break every 76). So a 5 MB limit means emails of at most 5 MB, not 5 MB
+    attachments that base64 makes into 6.8 MB emails.
+    """
+    longest = "x" * 64 + "@" + "y" * 190
+    last = parts.MAX_PARTS
+    frame = len(_eml_bytes(_build(longest, address, _subject(bundle_id, last, last), bundle_body(bundle_id, last, last),
+                                  parts.part_name(bundle_id, last, last), b"", bundle_id)))
+    budget = limit - frame - HEADER_MARGIN - len("X-Unsent: 1\r\n")
+    room = max(budget * 57 // 78, 0)
+    while room > 0 and _base64_size(room) > budget:
+        room -= 1
+    if room < 1024:
+        raise UsageError(f"a size limit of {limit} bytes leaves no room for the bundle after the email's "
+                         f"headers: use a limit of at least {MIN_SIZE_LIMIT} bytes")
+    return room
+
+
 # --- the outbox table ---------------------------------------------------------------
 
 def _listing(access: Access, where: str = "", params: tuple = ()) -> list[dict]:
@@ -281,11 +313,11 @@ def _update(access: Access, row: dict, changes: dict) -> None:
 
 
 def queue_bundle(access: Access, bundle: bytes, bundle_id: str, address: str, limit: int) -> list[dict]:
-    """Queue one email per part of the bundle (split to at most `limit` bytes each)."""
+    """Queue one email per part of the bundle, each at most `limit` bytes as sent (see `attachment_room`)."""
     access.require("write")
     address = check_address(address)
     try:
-        pieces = parts.split(bundle, bundle_id, limit)
+        pieces = parts.split(bundle, bundle_id, attachment_room(limit, address, bundle_id))
     except ValueError as error:
         raise UsageError(str(error)) from None
     now = now_iso()
@@ -305,7 +337,7 @@ def queue_bundle(access: Access, bundle: bytes, bundle_id: str, address: str, li
 
 
 def write_eml(access: Access, bundle: bytes, bundle_id: str, folder: Path, address: str, limit: int) -> list[Path]:
-    """One .eml file per part in `folder`, to open and send from any mail client."""
+    """One .eml file per part in `folder`, each at most `limit` bytes, to open and send from any mail client."""
     from telecbt_cli.core.store.fsutil import atomic_write
 
     access.require("read")
@@ -314,7 +346,7 @@ def write_eml(access: Access, bundle: bytes, bundle_id: str, folder: Path, addre
     if not folder.is_dir():
         raise UsageError(f"folder {folder} does not exist")
     try:
-        pieces = parts.split(bundle, bundle_id, limit)
+        pieces = parts.split(bundle, bundle_id, attachment_room(limit, address, bundle_id))
     except ValueError as error:
         raise UsageError(str(error)) from None
     sender = (os.environ.get("TELECBT_SMTP_FROM") or "").strip()
