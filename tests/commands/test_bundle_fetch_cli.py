@@ -126,3 +126,18 @@ def test_plain_imap_with_a_password_is_refused_off_loopback(pair, mailbox_env): 
     result = invoke("bundle", "fetch", "--host", "mail.example.org", "--security", "none", "--password-file",
                     str(secret), "--store", str(stores["hub"]))
     assert result.exit_code == 2 and "in clear" in result.stderr
+
+
+def test_a_dry_run_imports_and_moves_nothing(pair, imap_server, mailbox_env, tmp_path):  # noqa: F811
+    stores, code = pair
+    user, secret = mailbox_env
+    (eml,) = _eml_files(stores, tmp_path / "eml")
+    imap_server.deliver(user, PASSWORD, eml.read_bytes())
+    port = ["--security", "starttls", "--port", str(imap_server.plain_port)]
+    checked = _fetch(stores, secret, *port, "--dry-run", "--json")
+    assert checked.exit_code == 0, checked.output
+    (message,) = json.loads(checked.stdout)["messages"]
+    assert message["bundles"][0]["inserted"] == 2 and message["moved_to"] is None
+    assert _patients(stores) == [] and list(imap_server.folders(user, PASSWORD)) == ["INBOX"]
+    assert _fetch(stores, secret, *port).exit_code == 0
+    assert _patients(stores) == [code]
