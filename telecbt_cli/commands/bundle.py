@@ -150,7 +150,6 @@ def import_(
     """Import bundles: each is verified, then applied whole or not at all. Bad ones are reported and skipped."""
     import os
 
-    from telecbt_cli.core.store.textsafe import inert
     from telecbt_cli.core.sync.transport import import_paths
 
     secret = None
@@ -167,7 +166,7 @@ def import_(
                 say(f"{r['file']}: {r['changes']} change(s), {r['inserted']} new, {r['updated']} updated, "
                     f"{r['conflicts']} conflict(s){note}.", style="green")
             elif r.get("no_bundle"):
-                say(f"{inert(r['file'])}: {r['note']}.", style="yellow")
+                say(f"{r['file']}: {r['note']}.", style="yellow")
             else:
                 say(f"{r['file']}: skipped: {r['error']}", style="red")
     failed = [r for r in results if not r["ok"] and not r.get("no_bundle")]

@@ -49,12 +49,13 @@ def fetch(
                              prompt="Bundle passphrase: ", options="--bundle-passphrase-file")
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("write")
-        password = None
-        if password_file is not None or not (os.environ.get("TELECBT_IMAP_PASSWORD_FILE")
-                                             or os.environ.get("TELECBT_IMAP_PASSWORD")):
-            password = read_secret(file=password_file, fd=None, env="TELECBT_IMAP_PASSWORD",
-                                   prompt="Mailbox password: ", options="--password-file or TELECBT_IMAP_PASSWORD_FILE")
-        settings = imapfetch.ImapSettings.from_env(options, password)
+
+        def ask(file: Path | None = None) -> str:
+            return read_secret(file=file, fd=None, env="TELECBT_IMAP_PASSWORD", prompt="Mailbox password: ",
+                               options="--password-file or TELECBT_IMAP_PASSWORD_FILE")
+
+        password = ask(password_file) if password_file is not None else None
+        settings = imapfetch.ImapSettings.from_env(options, password, ask=ask)
         result = imapfetch.fetch(access, settings, dry_run=dry_run, passphrase=secret)
     if json_out:
         emit_json(result)

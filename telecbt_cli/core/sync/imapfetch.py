@@ -30,6 +30,7 @@ from telecbt_cli.core.sync.mailer import is_loopback, read_password
 
 if TYPE_CHECKING:
     import imaplib
+    from collections.abc import Callable
     import ssl
 
 SECURITY = ("tls", "starttls", "none")
@@ -95,8 +96,12 @@ class ImapSettings:
 
     @classmethod
     def from_env(cls, options: dict[str, Any], password: str | None, environ: dict[str, str] | None = None,
-                 tls_context: "ssl.SSLContext | None" = None) -> "ImapSettings":
-        """Options given on the command line win over TELECBT_IMAP_* variables (see the README)."""
+                 tls_context: "ssl.SSLContext | None" = None,
+                 ask: "Callable[[], str] | None" = None) -> "ImapSettings":
+        """Options given on the command line win over TELECBT_IMAP_* variables (docs/email.md).
+
+        The password: `password`, else TELECBT_IMAP_PASSWORD_FILE, else TELECBT_IMAP_PASSWORD,
+        else `ask()`, called only once every other setting has been found valid."""
         env = os.environ if environ is None else environ
 
         def pick(key: str, default: str = "") -> str:
@@ -121,8 +126,13 @@ class ImapSettings:
                                      "IMAP password file", "TELECBT_IMAP_PASSWORD_FILE")
         if password is None:
             password = env.get("TELECBT_IMAP_PASSWORD") or None
-        return cls(host, port, security, pick("user"), password or "", pick("folder", DEFAULT_FOLDER),
-                   pick("done_folder", DONE_FOLDER), pick("failed_folder", FAILED_FOLDER), timeout, tls_context)
+        values = (host, port, security, pick("user"))
+        rest = (pick("folder", DEFAULT_FOLDER), pick("done_folder", DONE_FOLDER),
+                pick("failed_folder", FAILED_FOLDER), timeout, tls_context)
+        if password is None and ask is not None:
+            cls(*values, "not asked yet", *rest)  # a wrong setting is said before the password is asked for
+            password = ask()
+        return cls(*values, password or "", *rest)
 
 
 # --- the conversation ---------------------------------------------------------------
