@@ -34,7 +34,7 @@ def test_every_email_as_received_by_the_server_fits_the_limit(tmp_path, smtp):  
         assert mailer.send_due(field.access, settings_for(port))["sent"] == len(queued)
         sizes = [len(envelope.original_content) for envelope in sink.messages]
         assert len(sizes) == len(queued) and max(sizes) <= LIMIT, sizes
-        assert max(sizes) > LIMIT * 0.9  # and the room is used, not wasted
+        assert max(sizes) > LIMIT * 0.75  # the room is used, not wasted (parts share the bundle evenly)
         files = {}
         for message in sink.parsed():
             (attachment,) = message.iter_attachments()
