@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.commands.test_bundle_cli import invoke, pair  # noqa: F401  (pair is a fixture)
-from tests.commands.test_bundle_mail_cli import _chatter, _diary, _eml_files, _many_entries, _patients
+from tests.commands.test_bundle_mail_cli import chatter, diary_of, eml_files, many_entries, patients_of
 from tests.conftest import ADMIN_PASS, run_telecbt
 from tests.core.sync.dovecot import HOST, PASSWORD, CutAtMove, imap_server  # noqa: F401  (a fixture)
 
@@ -34,22 +34,22 @@ def _fetch(stores: dict, secret: Path, *extra: str):
 def test_fetch_over_starttls_imports_parts_and_moves_the_messages(pair, imap_server, mailbox_env, tmp_path):  # noqa: F811
     stores, code = pair
     user, secret = mailbox_env
-    _many_entries(stores, code, 300)
-    emls = [p.read_bytes() for p in _eml_files(stores, tmp_path / "eml", size_limit="20k")]
+    many_entries(stores, code, 300)
+    emls = [p.read_bytes() for p in eml_files(stores, tmp_path / "eml", size_limit="20k")]
     assert len(emls) > 2
-    imap_server.deliver(user, PASSWORD, bytes(_chatter()), *emls[1:])  # the first part is still on its way
+    imap_server.deliver(user, PASSWORD, bytes(chatter()), *emls[1:])  # the first part is still on its way
     port = ["--security", "starttls", "--port", str(imap_server.plain_port)]
     early = _fetch(stores, secret, *port, "--json")
     assert early.exit_code == 0, early.output
     result = json.loads(early.stdout)
     assert [m["status"] for m in result["messages"]] == ["no_bundle"] + ["waiting"] * (len(emls) - 1)
-    assert _patients(stores) == []
+    assert patients_of(stores) == []
     imap_server.deliver(user, PASSWORD, emls[0], emls[2])  # the missing part, and one part a second time
     done = _fetch(stores, secret, *port)
     assert done.exit_code == 0, done.output
     assert "no telecbt bundle attached: left in the mailbox" in done.stderr
     assert "302 new" in done.stderr and "moved to telecbt-imported" in done.stderr
-    assert len(_diary(stores, code)) == 300
+    assert len(diary_of(stores, code)) == 300
     folders = imap_server.folders(user, PASSWORD)
     assert len(folders["INBOX"]) == 1 and b"Meeting on Friday" in folders["INBOX"][0]
     assert len(folders["telecbt-imported"]) == len(emls) + 1
@@ -61,7 +61,7 @@ def test_fetch_over_implicit_tls_and_a_refused_bundle_goes_to_the_failed_folder(
                                                                                 tmp_path):
     stores, code = pair
     user, secret = mailbox_env
-    (good,) = _eml_files(stores, tmp_path / "good")
+    (good,) = eml_files(stores, tmp_path / "good")
     other = tmp_path / "other"
     assert invoke("init", "--store", str(other), "--passphrase-file", str(tmp_path / "admin.pass")).exit_code == 0
     card = invoke("device", "show", "--card", "--store", str(other)).stdout.strip()
@@ -76,7 +76,7 @@ def test_fetch_over_implicit_tls_and_a_refused_bundle_goes_to_the_failed_folder(
     rows = json.loads(result.stdout)["messages"]
     assert [(m["status"], m["moved_to"]) for m in rows] == [("imported", "telecbt-imported"),
                                                             ("failed", "telecbt-failed")]
-    assert rows[1]["errors"] and _patients(stores) == [code]
+    assert rows[1]["errors"] and patients_of(stores) == [code]
     folders = imap_server.folders(user, PASSWORD)
     assert folders["INBOX"] == [] and len(folders["telecbt-failed"]) == 1
 
@@ -85,7 +85,7 @@ def test_a_dropped_connection_then_a_rerun_imports_each_bundle_once(pair, imap_s
     stores, code = pair
     user, secret = mailbox_env
     invoke("diary", "add", code, "--pain", "4", "--store", str(stores["field"]))
-    (eml,) = _eml_files(stores, tmp_path / "eml")
+    (eml,) = eml_files(stores, tmp_path / "eml")
     imap_server.deliver(user, PASSWORD, eml.read_bytes())
     relay = CutAtMove(imap_server.plain_port)
     try:
@@ -95,13 +95,13 @@ def test_a_dropped_connection_then_a_rerun_imports_each_bundle_once(pair, imap_s
     assert relay.cut.is_set()
     assert cut.exit_code == 1, cut.output
     assert "closed the connection while moving the messages" in cut.stderr and "run `telecbt bundle fetch` again" in cut.stderr
-    assert [e["pain"] for e in _diary(stores, code)] == [4]  # imported before the cut
+    assert [e["pain"] for e in diary_of(stores, code)] == [4]  # imported before the cut
     assert len(imap_server.folders(user, PASSWORD)["INBOX"]) == 1  # not moved
     rerun = _fetch(stores, secret, "--security", "starttls", "--port", str(imap_server.plain_port), "--json")
     assert rerun.exit_code == 0, rerun.output
     (message,) = json.loads(rerun.stdout)["messages"]
     assert message["status"] == "imported" and message["bundles"][0]["seen_before"] is True
-    assert [e["pain"] for e in _diary(stores, code)] == [4]
+    assert [e["pain"] for e in diary_of(stores, code)] == [4]
     folders = imap_server.folders(user, PASSWORD)
     assert folders["INBOX"] == [] and len(folders["telecbt-imported"]) == 1
 
@@ -131,13 +131,13 @@ def test_plain_imap_with_a_password_is_refused_off_loopback(pair, mailbox_env): 
 def test_a_dry_run_imports_and_moves_nothing(pair, imap_server, mailbox_env, tmp_path):  # noqa: F811
     stores, code = pair
     user, secret = mailbox_env
-    (eml,) = _eml_files(stores, tmp_path / "eml")
+    (eml,) = eml_files(stores, tmp_path / "eml")
     imap_server.deliver(user, PASSWORD, eml.read_bytes())
     port = ["--security", "starttls", "--port", str(imap_server.plain_port)]
     checked = _fetch(stores, secret, *port, "--dry-run", "--json")
     assert checked.exit_code == 0, checked.output
     (message,) = json.loads(checked.stdout)["messages"]
     assert message["bundles"][0]["inserted"] == 2 and message["moved_to"] is None
-    assert _patients(stores) == [] and list(imap_server.folders(user, PASSWORD)) == ["INBOX"]
+    assert patients_of(stores) == [] and list(imap_server.folders(user, PASSWORD)) == ["INBOX"]
     assert _fetch(stores, secret, *port).exit_code == 0
-    assert _patients(stores) == [code]
+    assert patients_of(stores) == [code]

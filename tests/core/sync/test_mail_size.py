@@ -5,12 +5,15 @@ Guards the finding: the limit counted the attachment only, and base64 adds a thi
 
 from __future__ import annotations
 
+import io
 import os
 
 from telecbt_cli.core.care import diary
-from telecbt_cli.core.sync import mailer, parts
+from telecbt_cli.core.clinical import patients
+from telecbt_cli.core.clinical.patients import PatientFields
+from telecbt_cli.core.sync import bundles, devices, mailer, parts
 from tests.core.sync.sites import linked
-from tests.core.sync.test_mailer import TO, _enrol, _export, settings_for, smtp  # noqa: F401  (smtp: a fixture)
+from tests.core.sync.test_mailer import TO, settings_for, smtp  # noqa: F401  (smtp: a fixture)
 
 LIMIT = 17_000
 
@@ -18,11 +21,14 @@ LIMIT = 17_000
 def _big_bundle(tmp_path) -> tuple:
     """A real bundle of about 70 kB from a real store, for a hub that trusts the sender."""
     with linked(tmp_path, "field", "hub") as (field, hub):
-        code = _enrol(field)
+        code = patients.add_patient(field.access, PatientFields(display_name="Ana", language="en"))["code"]
+        patients.record_consent(field.access, code, "verbal", "v1")
         with field.access.store.write():
             for n in range(250):
                 diary.add_entry(field.access, code, {"pain": n % 11, "note": os.urandom(250).hex()})
-        raw, bundle_id = _export(field, hub)
+        out = io.BytesIO()
+        manifest = bundles.export_bundle(field.access, out, [devices.identity(hub.access)["recipient"]], hub.id)
+        raw, bundle_id = out.getvalue(), manifest["bundle_id"]
         yield field, hub, raw, bundle_id
 
 
