@@ -43,7 +43,7 @@ GROUP_HELP = {
     "alerts": "Safety alerts: list, ack.",
     "report": "Reports: patient progress, program figures.",
     "device": "Device identity and trusted peers: show, trust, list, revoke, export-identity.",
-    "bundle": "Sync bundles: export, import, status, conflicts, and the email outbox.",
+    "bundle": "Sync bundles: export, import, fetch (from a mailbox), status, conflicts, and the email outbox.",
     "audit": "The audit log: log, verify.",
     "export": "Bulk exports for analysts and health-record systems: csv, ndjson, fhir.",
 }

@@ -28,7 +28,7 @@ from telecbt_cli.commands.output import (
 )
 from telecbt_cli.core.store.errors import IntegrityError, UsageError
 
-app = typer.Typer(help="Sync bundles: export, import, status, conflicts, and the email outbox.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Sync bundles: export, import, fetch (from a mailbox), status, conflicts, and the email outbox.", no_args_is_help=True, add_completion=False)
 
 
 def _outbox() -> typer.Typer:
@@ -38,6 +38,15 @@ def _outbox() -> typer.Typer:
 
 
 app.add_typer(_outbox(), name="outbox")
+
+
+def _fetch():
+    from telecbt_cli.commands.bundle_fetch import fetch
+
+    return fetch
+
+
+app.command("fetch")(_fetch())
 
 
 BundlePassOpt = Annotated[Optional[Path], typer.Option(
@@ -62,7 +71,7 @@ def export_(
     email: Annotated[Optional[str], typer.Option("--email", help="Queue in the outbox for this address (sent by `bundle outbox send`).")] = None,
     eml: Annotated[Optional[Path], typer.Option("--eml", help="Write .eml files to this folder, to send by hand.")] = None,
     eml_to: Annotated[Optional[str], typer.Option("--eml-to", help="Recipient address written into the .eml files.")] = None,
-    size_limit: Annotated[Optional[str], typer.Option("--size-limit", help="Split email attachments above this size, e.g. 5M or 500k (TELECBT_BUNDLE_SIZE_LIMIT; default 5M).")] = None,
+    size_limit: Annotated[Optional[str], typer.Option("--size-limit", help="Largest email as sent, headers and encoded attachment included; a bigger bundle is split into parts, e.g. 5M or 500k (TELECBT_BUNDLE_SIZE_LIMIT; default 5M).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every change, not only those the peer has not acknowledged.")] = False,
     since_last: Annotated[bool, typer.Option("--since-last", help="Only what the peer has not acknowledged (the default).")] = True,
     since: Annotated[Optional[str], typer.Option("--since", help="Only changes from this date (YYYY-MM-DD, a day in this device's time zone).")] = None,
@@ -133,7 +142,7 @@ def _mail(access, recipients, peer_id, since_last, since, patient, secret, email
 
 @app.command("import")
 def import_(
-    paths: Annotated[list[Path], typer.Argument(help="Bundle files, or folders holding .tcb files.")],
+    paths: Annotated[list[Path], typer.Argument(help="Bundle files, folders holding .tcb files, or mail: saved .eml files, mbox files, Maildir folders.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the bundles; change nothing.")] = False,
     bundle_passphrase_file: BundlePassOpt = None,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
@@ -164,11 +173,13 @@ def import_(
                     note += " (dry run: nothing changed)"
                 say(f"{r['file']}: {r['changes']} change(s), {r['inserted']} new, {r['updated']} updated, "
                     f"{r['conflicts']} conflict(s){note}.", style="green")
+            elif r.get("no_bundle"):
+                say(f"{r['file']}: {r['note']}.", style="yellow")
             else:
                 say(f"{r['file']}: skipped: {r['error']}", style="red")
             if r.get("warning"):
                 say(f"{r['file']}: warning: the sending device {r['warning']}", style="yellow")
-    failed = [r for r in results if not r["ok"]]
+    failed = [r for r in results if not r["ok"] and not r.get("no_bundle")]
     if failed:
         raise typer.Exit(failed[0].get("exit_code", int(IntegrityError.exit_code)))
 

@@ -55,7 +55,7 @@ COMMANDS: dict[str, str | None] = {
     "report patient": "read", "report program": "read",
     "device show": "read", "device trust": "manage", "device list": "read", "device revoke": "manage",
     "device export-identity": "manage",
-    "bundle export": "write", "bundle import": "write", "bundle conflicts": "read",
+    "bundle export": "write", "bundle import": "write", "bundle fetch": "write", "bundle conflicts": "read",
     "bundle status": "read",
     "bundle outbox list": "read", "bundle outbox send": "write", "bundle outbox retry": "write",
     "audit log": "audit", "audit verify": "read",

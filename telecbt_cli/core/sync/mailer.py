@@ -54,7 +54,8 @@ _LISTED = ("o.id, o.kind, o.channel, o.address, o.subject, o.attachment_name, le
            "o.updated_at, p.code AS patient")
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address: where a password may travel without TLS."""
     if host.lower() == "localhost":
         return True
     try:
@@ -100,7 +101,7 @@ class MailSettings:
         if bool(self.username) != bool(self.password):
             raise UsageError("give both TELECBT_SMTP_USER and a password (TELECBT_SMTP_PASSWORD or "
                              "TELECBT_SMTP_PASSWORD_FILE), or neither")
-        if self.username and self.security == "none" and not _loopback(self.host):
+        if self.username and self.security == "none" and not is_loopback(self.host):
             raise UsageError("TELECBT_SMTP_SECURITY=none would send the SMTP password in clear over the "
                              "network: use starttls or tls")
 
@@ -129,7 +130,7 @@ class MailSettings:
         password = env.get("TELECBT_SMTP_PASSWORD") or None
         password_file = (env.get("TELECBT_SMTP_PASSWORD_FILE") or "").strip()
         if password is None and password_file:
-            password = _read_password(Path(password_file).expanduser())
+            password = read_password(Path(password_file).expanduser())
         sender = (env.get("TELECBT_SMTP_FROM") or "").strip() or (username if username and "@" in username else "")
         if not sender:
             raise UsageError("set TELECBT_SMTP_FROM to the address emails come from")
@@ -142,13 +143,14 @@ class MailSettings:
         return cls(host, port, security, username, password, sender, size_limit, timeout, tls_context)
 
 
-def _read_password(path: Path) -> str:
+def read_password(path: Path, what: str = "SMTP password file", env: str = "TELECBT_SMTP_PASSWORD_FILE") -> str:
+    """The first line of a password file (a mail server's password)."""
     try:
         line = path.read_text(encoding="utf-8").split("\n", 1)[0].removesuffix("\r")
     except (OSError, UnicodeDecodeError):
-        raise UsageError(f"cannot read the SMTP password file {path} (TELECBT_SMTP_PASSWORD_FILE)") from None
+        raise UsageError(f"cannot read the {what} {path} ({env})") from None
     if not line:
-        raise UsageError(f"the SMTP password file {path} is empty: the password goes on its first line")
+        raise UsageError(f"the {what} {path} is empty: the password goes on its first line")
     return line
 
 
@@ -241,6 +243,38 @@ def _eml_bytes(msg: "EmailMessage") -> bytes:
     return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
+def _base64_size(size: int) -> int:
+    """Bytes of `size` bytes in base64 as email carries it: lines of 76 characters, each ending CRLF."""
+    chars = 4 * -(-size // 3)
+    return chars + 2 * -(-chars // 76)
+
+
+#: Headers vary a little from one email to the next (the sender, the Message-ID, the Date).
+HEADER_MARGIN = 256
+
+
+def attachment_room(limit: int, address: str, bundle_id: str) -> int:
+    """The largest attachment (a bundle or a part) whose email, as sent, stays within `limit` bytes.
+
+    The email is measured as it goes on the wire: headers with the longest sender, subject
+    and part name there can be, the text, the MIME boundaries, and base64 (4 bytes for 3,
+    plus a line break every 76). So a 5 MB limit means emails of at most 5 MB, not 5 MB
+    attachments that base64 makes into 6.8 MB emails.
+    """
+    longest = "x" * 64 + "@" + "y" * 190
+    last = parts.MAX_PARTS
+    frame = len(_eml_bytes(_build(longest, address, _subject(bundle_id, last, last), bundle_body(bundle_id, last, last),
+                                  parts.part_name(bundle_id, last, last), b"", bundle_id)))
+    budget = limit - frame - HEADER_MARGIN - len("X-Unsent: 1\r\n")
+    room = max(budget * 57 // 78, 0)
+    while room > 0 and _base64_size(room) > budget:
+        room -= 1
+    if room < 1024:
+        raise UsageError(f"a size limit of {limit} bytes leaves no room for the bundle after the email's "
+                         f"headers: use a limit of at least {MIN_SIZE_LIMIT} bytes")
+    return room
+
+
 # --- the outbox table ---------------------------------------------------------------
 
 def _listing(access: Access, where: str = "", params: tuple = ()) -> list[dict]:
@@ -279,11 +313,11 @@ def _update(access: Access, row: dict, changes: dict) -> None:
 
 
 def queue_bundle(access: Access, bundle: bytes, bundle_id: str, address: str, limit: int) -> list[dict]:
-    """Queue one email per part of the bundle (split to at most `limit` bytes each)."""
+    """Queue one email per part of the bundle, each at most `limit` bytes as sent (see `attachment_room`)."""
     access.require("write")
     address = check_address(address)
     try:
-        pieces = parts.split(bundle, bundle_id, limit)
+        pieces = parts.split(bundle, bundle_id, attachment_room(limit, address, bundle_id))
     except ValueError as error:
         raise UsageError(str(error)) from None
     now = now_iso()
@@ -303,7 +337,7 @@ def queue_bundle(access: Access, bundle: bytes, bundle_id: str, address: str, li
 
 
 def write_eml(access: Access, bundle: bytes, bundle_id: str, folder: Path, address: str, limit: int) -> list[Path]:
-    """One .eml file per part in `folder`, to open and send from any mail client."""
+    """One .eml file per part in `folder`, each at most `limit` bytes, to open and send from any mail client."""
     from telecbt_cli.core.store.fsutil import atomic_write
 
     access.require("read")
@@ -312,7 +346,7 @@ def write_eml(access: Access, bundle: bytes, bundle_id: str, folder: Path, addre
     if not folder.is_dir():
         raise UsageError(f"folder {folder} does not exist")
     try:
-        pieces = parts.split(bundle, bundle_id, limit)
+        pieces = parts.split(bundle, bundle_id, attachment_room(limit, address, bundle_id))
     except ValueError as error:
         raise UsageError(str(error)) from None
     sender = (os.environ.get("TELECBT_SMTP_FROM") or "").strip()

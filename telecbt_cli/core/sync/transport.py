@@ -109,7 +109,7 @@ def _folder_entries(folder: Path) -> tuple[list[Path], list[dict]]:
                 continue
             elif not entry.is_file(follow_symlinks=False):
                 why = "not a regular file (a device, pipe or socket): not opened"
-            elif Path(entry.name).suffix in BUNDLE_SUFFIXES:
+            elif Path(entry.name).suffix in BUNDLE_SUFFIXES or Path(entry.name).suffix.lower() == ".eml":
                 files.append(Path(entry.path))
                 continue
             else:
@@ -136,9 +136,27 @@ def _read_parts(pieces: list[tuple[Path, bool]]) -> tuple[dict[str, bytes], list
     return found, problems
 
 
+def _read_mail(mail: list[Path]) -> tuple[list, list[str]]:
+    """Bundle attachments of mail files and folders (each whole bundle once), and the messages without one."""
+    from telecbt_cli.core.sync import mailfiles
+
+    attachments, without, seen = [], [], set()
+    for path in mail:
+        found = mailfiles.read_mail(path)
+        without += found.without
+        for attachment in found.attachments:
+            digest = hashlib.sha256(attachment.data).digest()
+            if attachment.is_part or digest not in seen:  # a message delivered twice: its bundle once
+                seen.add(digest)
+                attachments.append(attachment)
+    return attachments, without
+
+
 def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
                  passphrase: str | None = None) -> list[dict]:
-    """Import bundle files and folders (whole `.tcb`/`.age` files and email parts `.tcbp`).
+    """Import bundle files and folders (whole `.tcb`/`.age` files and email parts `.tcbp`), and mail:
+    saved `.eml` files, mbox files and Maildir folders, whose bundle attachments are imported
+    (a message without one is reported with `no_bundle: True`, never silently passed over).
 
     Each bundle is applied whole or not at all; a bad one, an incomplete set of parts, or a
     link, device or pipe in a folder (skipped, never followed) becomes a result with
@@ -146,12 +164,15 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
     commit fails (a full disk), none of them is imported and the error is raised. Shared by
     every UI.
     """
-    from telecbt_cli.core.sync import parts
+    from telecbt_cli.core.sync import mailfiles, parts
 
     files: list[tuple[Path, bool]] = []
     results: list[dict] = []
+    mail: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if mailfiles.is_maildir(path) or (path.is_file() and mailfiles.is_mail_file(path)):
+            mail.append(path)
+        elif path.is_dir():
             found, skipped = _folder_entries(path)
             files += [(f, False) for f in found]
             results += skipped
@@ -159,12 +180,21 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
             files.append((path, True))  # named by the user: a link is followed, a device or pipe is refused
         else:
             raise UsageError(f"{path} does not exist")
-    if not files and not results:
+    mail += [f for f, _ in files if f.suffix.lower() == ".eml"]
+    files = [(f, follow) for f, follow in files if f.suffix.lower() != ".eml"]
+    attachments, without = _read_mail(mail)
+    if not files and not results and not attachments:
+        if without:
+            raise NotFoundError(f"no telecbt bundle attached to any of the {len(without)} message(s) in "
+                                f"{', '.join(map(str, paths))}: nothing was imported")
         raise NotFoundError(f"no bundles (.tcb, .age or .tcbp files) in {', '.join(map(str, paths))}: "
                             "nothing was imported")
+    results += [{"file": origin, "ok": False, "skipped": True, "no_bundle": True, "error": mailfiles.NO_BUNDLE,
+                 "note": mailfiles.NO_BUNDLE} for origin in without]
     pieces = [(f, follow) for f, follow in files if f.suffix == ".tcbp"]
     read, unreadable = _read_parts(pieces) if pieces else ({}, [])
     results += unreadable
+    read.update({a.name: a.data for a in attachments if a.is_part})
     assembled, problems = parts.assemble(read) if read else ([], [])
     results += [{"file": f"parts of bundle {p.get('bundle_id')}", "ok": False, "error": p["message"],
                  "exit_code": int(IntegrityError.exit_code)} for p in problems]
@@ -172,6 +202,8 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
     # the end: a bundle that needs an earlier one in the same batch is reported as it would really go.
     sources = [(f.name, lambda f=f, follow=follow: bundles.import_file(access, f, False, passphrase, follow))
                for f, follow in files if f.suffix != ".tcbp"]
+    sources += [(f"{a.origin}: {a.name}", lambda data=a.data: bundles.import_bundle(access, data, False, passphrase))
+                for a in attachments if not a.is_part]
     sources += [(f"assembled bundle {n}", lambda data=data: bundles.import_bundle(access, data, False, passphrase))
                 for n, data in enumerate(assembled, 1)]
     try:

@@ -335,10 +335,11 @@ def test_a_large_bundle_travels_in_parts_and_imports_into_another_store(tmp_path
                 if other is not site:
                     devices.trust(site.access, devices.identity(other.access)["card"], other.name, "field")
         code = _enrol(field)
-        for i in range(12):
-            diary.add_entry(field.access, code, {"pain": i % 10, "note": f"entry {i} " + os.urandom(300).hex()})
+        with field.access.store.write():
+            for i in range(200):
+                diary.add_entry(field.access, code, {"pain": i % 10, "note": f"entry {i} " + os.urandom(300).hex()})
         raw, bundle_id = _export(field, hub)
-        limit = max(1200, len(raw) // 5)
+        limit = max(mailer.MIN_SIZE_LIMIT, len(raw) // 5)  # the limit counts the whole email (issue 14.3)
         queued = mailer.queue_bundle(field.access, raw, bundle_id, TO, limit)
         assert len(queued) >= 4
         assert [r["subject"] for r in queued] == [f"telecbt bundle {bundle_id[:8]} part {i} of {len(queued)}"
@@ -353,9 +354,9 @@ def test_a_large_bundle_travels_in_parts_and_imports_into_another_store(tmp_path
         assembled, problems = parts.assemble(files)
         assert problems == [] and assembled == [raw]
         stats = hub.import_(assembled[0])
-        assert stats["inserted"] == 14  # patient, consent, 12 diary entries
+        assert stats["inserted"] == 202  # patient, consent, 200 diary entries
         notes = hub.access.store.conn.execute("SELECT count(*) FROM diary_entries WHERE note LIKE 'entry %'")
-        assert notes.fetchone()[0] == 12
+        assert notes.fetchone()[0] == 200
     finally:
         field.access.close()
         hub.access.close()
@@ -485,11 +486,12 @@ def test_eml_files_parse_back_with_their_attachment(site, tmp_path, monkeypatch)
     import stat
 
     monkeypatch.setenv("TELECBT_SMTP_FROM", SENDER)
-    bundle = os.urandom(9000)
+    bundle = os.urandom(30_000)
     folder = tmp_path / "out"
     folder.mkdir()
-    written = mailer.write_eml(site.access, bundle, "0190f0aa-1234-7abc-8def-0123456789ab", folder, TO, 4000)
+    written = mailer.write_eml(site.access, bundle, "0190f0aa-1234-7abc-8def-0123456789ab", folder, TO, 16_384)
     assert len(written) == 3 and sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in written)
+    assert all(path.stat().st_size <= 16_384 for path in written)  # the whole email, base64 included
     files = {}
     for path in written:
         assert path.suffix == ".eml"
