@@ -20,6 +20,7 @@ from telecbt_cli.core.clinical.patients import (
 from telecbt_cli.core.store import records
 from telecbt_cli.tui.app import SignInScreen
 from telecbt_cli.tui.checkins import RecordScreen, ScheduleScreen, SessionScreen
+from telecbt_cli.core.store import zones
 from telecbt_cli.tui.common import GlyphRadioButton, GlyphSelectionList, local_time
 from telecbt_cli.tui.forms import GoalScreen, GoalUpdateScreen, HomeworkScreen
 from telecbt_cli.tui.patients import PatientScreen, PatientsScreen
@@ -195,7 +196,8 @@ def test_move_and_cancel_a_session_on_the_record(created, store_dir):
     asyncio.run(run())
     [session] = _sessions(store_dir, code)
     assert session["status"] == "cancelled" and session["notes"] == "patient is unwell"
-    assert local_time(session["scheduled_at"]).endswith("15:00")
+    zone = zones.load(zones.system_zone_name()) or zones.ZoneInfo(zones.FALLBACK)  # the device zone: no setting here
+    assert local_time(session["scheduled_at"], zone).split()[1] == "15:00"
 
 
 def test_the_check_ins_list_records_a_missed_session(created, store_dir):

@@ -37,7 +37,8 @@ def test_the_record_shows_times_in_the_devices_zone_and_the_patients_zone(create
             body = lambda name: str(app.screen.query_one(f"#{name}").render())  # noqa: E731
             assert "Time zone: Africa/Nairobi" in body("overview-body")
             assert "2026-11-02 12:45 +05:45" in body("diary-body")
-            assert "2030-12-03 12:45 +05:45" in body("sessions-body")
+            table = app.screen.query_one("#sessions-table")
+            assert "2030-12-03 12:45 +05:45" in [str(table.get_row_at(n)[0]) for n in range(table.row_count)]
 
     asyncio.run(run())
 
