@@ -55,8 +55,9 @@ def log(
     for row in rows:
         row["at"] = staff_time(row["at"], zone, seconds=True)
         row["patient"] = row["patient_code"] or ""
-    emit_table(rows, [("seq", "#"), ("at", "time"), ("user", "user"), ("action", "action"),
-                      ("patient", "patient"), ("detail", "detail")], empty="No audit entries match.")
+    from telecbt_cli.commands.i18n import columns, t
+
+    emit_table(rows, columns("audit", ["seq", "at", "user", "action", "patient", "detail"]), empty=t("cli.audit.empty"))
 
 
 @app.command()
