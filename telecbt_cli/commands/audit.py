@@ -69,13 +69,15 @@ def verify(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFi
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         problems = audit.verify(access.store)
         count = audit.count(access.store)
+    from telecbt_cli.commands.i18n import t
+
     if json_out:
         emit_json({"ok": not problems, "entries": count, "problems": problems})
     elif problems:
         for line in problems:
             say(line, style="red")
-        say("The audit log has been tampered with or damaged.", style="bold red")
+        say(t("cli.audit.damaged"), style="bold red")
     else:
-        say(f"Audit chain intact: {count} entries.", style="green")
+        say(t("cli.audit.intact", count=count), style="green")
     if problems:
         raise typer.Exit(int(IntegrityError.exit_code))

@@ -395,7 +395,9 @@ def pin_status(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, pass
     if json_out:
         emit_json(status)
         return
-    emit_fields([("PIN", "set" if status["set"] else "not set"),
-                 ("set at", staff_time(status["set_at"], zone)),
-                 ("wrong tries", f"{status['failures']} of {pins.MAX_FAILURES}"),
-                 ("locked", "yes: unlock with `telecbt patient pin unlock`" if status["locked"] else "no")])
+    from telecbt_cli.commands.i18n import t
+
+    emit_fields([("PIN", t("cli.pin.set" if status["set"] else "cli.pin.not_set")),
+                 (t("cli.pin.set_at"), staff_time(status["set_at"], zone)),
+                 (t("cli.pin.tries"), t("cli.pin.tries_of", failures=status["failures"], most=pins.MAX_FAILURES)),
+                 (t("cli.pin.locked"), t("cli.pin.locked_yes") if status["locked"] else t("cli.common.no"))])
