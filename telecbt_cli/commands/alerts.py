@@ -47,10 +47,13 @@ def list_(
         emit_csv(rows, ["id", "code", "rule_id", "content_id", "status", "opened_at", "opened_by", "acknowledged_at",
                         "acknowledged_by", "note"], zone=zone)
         return
+    from telecbt_cli.commands.i18n import columns, t, value
+
     for row in rows:
         row["short_id"] = short_id(row["id"])
-    emit_table(rows, [("short_id", "alert"), ("code", "patient"), ("rule_id", "rule"), ("opened_at", "opened"),
-                      ("status", "status"), ("acknowledged_by", "by")], empty="No open safety alerts.", zone=zone)
+        row["status"] = value("alert", row["status"])
+    emit_table(rows, columns("alert", ["short_id", "code", "rule_id", "opened_at", "status", "acknowledged_by"]),
+               empty=t("cli.alert.empty"), zone=zone)
 
 
 @app.command()

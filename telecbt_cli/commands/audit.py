@@ -55,8 +55,9 @@ def log(
     for row in rows:
         row["at"] = staff_time(row["at"], zone, seconds=True)
         row["patient"] = row["patient_code"] or ""
-    emit_table(rows, [("seq", "#"), ("at", "time"), ("user", "user"), ("action", "action"),
-                      ("patient", "patient"), ("detail", "detail")], empty="No audit entries match.")
+    from telecbt_cli.commands.i18n import columns, t
+
+    emit_table(rows, columns("audit", ["seq", "at", "user", "action", "patient", "detail"]), empty=t("cli.audit.empty"))
 
 
 @app.command()
@@ -68,13 +69,15 @@ def verify(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFi
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         problems = audit.verify(access.store)
         count = audit.count(access.store)
+    from telecbt_cli.commands.i18n import t
+
     if json_out:
         emit_json({"ok": not problems, "entries": count, "problems": problems})
     elif problems:
         for line in problems:
             say(line, style="red")
-        say("The audit log has been tampered with or damaged.", style="bold red")
+        say(t("cli.audit.damaged"), style="bold red")
     else:
-        say(f"Audit chain intact: {count} entries.", style="green")
+        say(t("cli.audit.intact", count=count), style="green")
     if problems:
         raise typer.Exit(int(IntegrityError.exit_code))

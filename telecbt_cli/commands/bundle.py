@@ -195,14 +195,14 @@ def status(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFi
     if json_out:
         emit_json(result)
         return
-    emit_text(f"{result['waiting']} change(s) waiting for a record from another bundle." if result["waiting"]
-              else "No changes waiting: every imported change has been applied.")
+    from telecbt_cli.commands.i18n import columns, t
+
+    emit_text(t("cli.bundle.waiting", count=result["waiting"]) if result["waiting"] else t("cli.bundle.none_waiting"))
     if not result["changes"]:
         return
     emit_table([{**c, "from": (c["from_device"] or "")[-12:], "when": c["received_at"][:16].replace("T", " ")}
                 for c in result["changes"]],
-               [("table", "table"), ("row_id", "record"), ("needs", "needs a"), ("needs_id", "which"),
-                ("from", "from (device)"), ("when", "received (UTC)")])
+               columns("bundle", ["table", "row_id", "needs", "needs_id", "from", "when"]))
 
 
 @app.command()
@@ -223,7 +223,8 @@ def conflicts(store: StoreOpt = None, user: UserOpt = None, passphrase_file: Pas
     if csv_out:
         emit_csv(rows, ["id", "table_name", "row_id", "kept_hlc", "lost_hlc", "bundle_id", "detected_at"], zone=zone)
         return
+    from telecbt_cli.commands.i18n import columns, t
+
     emit_table([{**r, "lost_device": r["lost_hlc"].split(".")[2][-12:], "kept_device": r["kept_hlc"].split(".")[2][-12:]}
-                for r in rows], [("table_name", "table"), ("row_id", "record"), ("kept_device", "kept (device)"),
-                                 ("lost_device", "lost (device)"), ("detected_at", "when")], empty="No conflicts.",
-               zone=zone)
+                for r in rows], columns("bundle", ["table_name", "row_id", "kept_device", "lost_device", "detected_at"]),
+               empty=t("cli.bundle.no_conflicts"), zone=zone)

@@ -61,7 +61,11 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
                         "patient", "attempts", "last_error", "send_after", "next_attempt_at", "created_at", "updated_at"],
                  zone=zone)
         return
-    emit_table([_shown(r, zone) for r in rows], _COLUMNS, empty="The outbox is empty.")
+    from telecbt_cli.commands.i18n import columns, t, value
+
+    emit_table([{**_shown(r, zone), "status": value("outbox", r["status"]),
+                 "kind": value("message", r["kind"])} for r in rows],
+               columns("outbox", [key for key, _ in _COLUMNS]), empty=t("cli.outbox.empty"))
 
 
 @app.command()

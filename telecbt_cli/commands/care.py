@@ -55,12 +55,14 @@ def suggest(
         emit_json(found)
         return
     if not found:
-        say("No suggestions: nothing in the recent diary or scores matches a rule.")
+        say(catalog.text("cli.suggest.none", code))
     import sys
 
     for item in found:
         module = f" → {item['module']} ({item['module_title']})" if item["module"] else ""
-        sys.stdout.write(inert(f"- {item['text']}{module}") + "\n" + inert(f"  because: {item['evidence']}") + "\n")
+        because = catalog.text("cli.suggest.because", code,
+                               evidence=catalog.phrase(item["because"]["key"], code, item["because"]["values"]))
+        sys.stdout.write(inert(f"- {item['text']}{module}") + "\n" + inert(f"  {because}") + "\n")
 
 
 def register(app: typer.Typer) -> None:

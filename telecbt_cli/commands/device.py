@@ -93,10 +93,11 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
         emit_csv(rows, ["id", "label", "role", "fingerprint", "recipient", "trusted_at", "revoked_at", "acked_seq",
                         "sent_seq"], zone=zone)
         return
-    emit_table([{**r, "state": "revoked" if r["revoked_at"] else "went backwards" if r["warning"] else "trusted"}
+    from telecbt_cli.commands.i18n import columns, t, value
+
+    emit_table([{**r, "state": value("device", "revoked" if r["revoked_at"] else "backwards" if r["warning"] else "trusted")}
                 for r in rows],
-               [("label", "label"), ("role", "role"), ("id", "device id"), ("fingerprint", "fingerprint"),
-                ("acked_seq", "acked"), ("state", "state")], empty="No trusted devices yet.")
+               columns("device", ["label", "role", "id", "fingerprint", "acked_seq", "state"]), empty=t("cli.device.empty"))
     for r in rows:
         if r["warning"]:
             say(f"Warning: {r['label']} {r['warning']}", style="yellow")

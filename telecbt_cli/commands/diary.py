@@ -129,9 +129,10 @@ def list_(
     else:
         for row in rows:
             row["short"] = short_id(row["id"])
-        emit_table(rows, [("short", "id"), ("entry_at", "when"), ("pain", "pain"), ("mood", "mood"),
-                          ("sleep_hours", "sleep h"), ("activity_min", "active min"), ("steps", "steps"),
-                          ("note", "note")], empty="No diary entries yet.", zone=zone)
+        from telecbt_cli.commands.i18n import columns, t
+
+        emit_table(rows, columns("diary", ["short", "entry_at", "pain", "mood", "sleep_hours", "activity_min",
+                                           "steps", "note"]), empty=t("cli.diary.empty"), zone=zone)
 
 
 FIELD_WORDS = {"date": "date", "pain": "pain", "mood": "mood", "sleep_hours": "sleep hours",

@@ -50,14 +50,17 @@ def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = 
     if json_out:
         emit_json(rows)
         return
+    from telecbt_cli.commands.i18n import columns, t, value
+
     for row in rows:
         row["text"] = "yes" if row["available"] else "licensed: not included"
         row["loinc_total"] = row["loinc"].get("total", "")
     if csv_out:
         emit_csv(yes_no(rows), ["id", "name", "version", "title", "items", "method", "loinc_total", "available", "licence"])
         return
-    emit_table(rows, [("id", "id"), ("name", "name"), ("items", "items"), ("method", "scoring"),
-                      ("loinc_total", "LOINC"), ("text", "questions")])
+    emit_table([{**r, "method": value("scoring", r["method"]),
+                 "text": t("cli.common.yes") if r["available"] else t("cli.instruments.licensed")} for r in rows],
+               columns("instruments", ["id", "name", "items", "method", "loinc_total", "text"]))
 
 
 @app.command()

@@ -64,7 +64,10 @@ def list_(
     if csv_out:
         emit_csv(yes_no(rows), ["id", "sent_at", "direction", "kind", "sender", "unread", "read_at", "body"], zone=zone)
         return
-    emit_table([{**r, "short": short_id(r["id"]), "new": "new" if r["unread"] else "",
-                 "who": "patient" if r["direction"] == "from_patient" else f"{r['sender']} ({r['kind']})"} for r in rows],
-               [("short", "id"), ("sent_at", "when"), ("who", "from"), ("new", ""), ("body", "message")],
-               empty="No messages.", zone=zone)
+    from telecbt_cli.commands.i18n import columns, t, value
+
+    emit_table([{**r, "short": short_id(r["id"]), "new": t("cli.message.new") if r["unread"] else "",
+                 "who": t("cli.message.patient") if r["direction"] == "from_patient" else f"{r['sender']} ({value('message', r['kind'])})"}
+                for r in rows],
+               [(k, "" if k == "new" else h) for k, h in columns("message", ["short", "sent_at", "who", "new", "body"])],
+               empty=t("cli.message.empty"), zone=zone)

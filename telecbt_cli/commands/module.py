@@ -48,9 +48,11 @@ def list_(
     """List the modules (sessions) of the courses."""
     from telecbt_cli.content.catalog import pick, resolve_lang
 
+    from telecbt_cli.commands.i18n import columns, reader, value
+
     one_format(json_out, csv_out)
     catalog = load_catalog(content)
-    code = resolve_lang(None, lang)
+    code = resolve_lang(None, lang or reader())
     if course:
         ids = catalog.get("course", course)["sessions"]
         modules = [catalog.get("module", i) for i in ids]
@@ -63,7 +65,8 @@ def list_(
     elif csv_out:
         emit_csv(rows, ["id", "version", "phase", "minutes", "title", "steps"])
     else:
-        emit_table(rows, [("id", "id"), ("phase", "phase"), ("minutes", "min"), ("title", "title")])
+        emit_table([{**r, "phase": value("phase", r["phase"])} for r in rows],
+                   columns("module", ["id", "phase", "minutes", "title"]))
 
 
 @app.command()
@@ -71,8 +74,10 @@ def show(module: ModuleArg, content: ContentOpt = None, lang: LangOpt = None, js
     """Show a module's goals, steps, homework and clinician fidelity checklist."""
     from telecbt_cli.content.catalog import pick, resolve_lang
 
+    from telecbt_cli.commands.i18n import reader, t, value
+
     catalog = load_catalog(content)
-    code = resolve_lang(None, lang)
+    code = resolve_lang(None, lang or reader())
     m = catalog.get("module", module)
     data = {
         "id": m["id"], "version": m["version"], "phase": m["phase"], "minutes": m["minutes"],
@@ -85,14 +90,17 @@ def show(module: ModuleArg, content: ContentOpt = None, lang: LangOpt = None, js
     if json_out:
         emit_json(data)
         return
-    emit_fields([("module", f"{data['id']} (version {data['version']}, {data['phase']}, {data['minutes']} min)"),
-                 ("title", data["title"]), ("summary", data["summary"])])
-    for heading, lines in (("Goals", data["goals"]), ("Homework", data["homework"]),
-                           ("Fidelity checklist", [f["text"] for f in data["fidelity"]])):
-        emit_heading(f"{heading}:")
-        emit_table([{"n": n, "text": t} for n, t in enumerate(lines, 1)], [("n", "#"), ("text", "")])
-    emit_heading("Steps:")
-    emit_table(data["steps"], [("id", "step"), ("kind", "kind"), ("title", "title or prompt")])
+    emit_fields([(t("cli.module.module"), t("cli.module.about", id=data["id"], version=data["version"],
+                                            phase=value("phase", data["phase"]), minutes=data["minutes"])),
+                 (t("cli.module.col_title"), data["title"]), (t("cli.module.summary"), data["summary"])])
+    for heading, lines in (("goals", data["goals"]), ("homework", data["homework"]),
+                           ("fidelity", [f["text"] for f in data["fidelity"]])):
+        emit_heading(t(f"cli.module.{heading}"))
+        emit_table([{"n": n, "text": line} for n, line in enumerate(lines, 1)], [("n", "#"), ("text", "")],
+                   empty=t("cli.module.none"))
+    emit_heading(t("cli.module.steps"))
+    emit_table([{**s, "kind": value("step", s["kind"])} for s in data["steps"]],
+               [("id", t("cli.module.col_step")), ("kind", t("cli.module.col_kind")), ("title", t("cli.module.col_prompt"))])
 
 
 @app.command()

@@ -126,7 +126,9 @@ def emit_csv(rows: Iterable[dict], columns: Sequence[str], raw: bool = False, zo
 def _shown(value: Any) -> str:
     """A cell as people read it: yes/no for booleans, nothing for None, one line."""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        from telecbt_cli.commands.i18n import t
+
+        return t("cli.common.yes" if value else "cli.common.no")
     return inert(" ".join(str("" if value is None else value).splitlines()))
 
 
@@ -162,6 +164,10 @@ def emit_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]], empty: 
     """A table of rows for people; `columns` are (key, heading). Fits a terminal; never wraps in a pipe.
     With `zone`, stamps (`at`, `…_at`) read as local times with their zone (`2026-12-03 10:00 EAT`)."""
     if not rows:
+        if empty == "Nothing to show.":
+            from telecbt_cli.commands.i18n import t
+
+            empty = t("cli.common.nothing")
         say(empty)
         return
     if zone is not None:

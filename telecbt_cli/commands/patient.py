@@ -132,16 +132,19 @@ def _show(patient: dict, json_out: bool, zone, zone_name: str) -> None:
     if json_out:
         emit_json(patient)
         return
+    from telecbt_cli.commands.i18n import t, value
+
     shown = {**patient, "created_at": staff_time(patient["created_at"], zone),
-             "updated_at": staff_time(patient["updated_at"], zone),
-             "timezone": patient["timezone"] or f"- (this device's is used: {zone_name})"}
-    emit_fields([(label, shown.get(key) if shown.get(key) is not None else "-") for key, label in _FIELD_LABELS])
+             "updated_at": staff_time(patient["updated_at"], zone), "status": value("patient", patient.get("status")),
+             "timezone": patient["timezone"] or t("cli.patient.zone_of_device", zone=zone_name)}
+    emit_fields([(t(f"cli.patient.field_{key}"), shown.get(key) if shown.get(key) is not None else "-")
+                 for key, _ in _FIELD_LABELS])
     consent = patient.get("consent")
     if consent is not None:
         current = consent["current"]
-        state = (f"active ({current['method']}, version {current['version']}, "
-                 f"{staff_time(current['recorded_at'], zone)})" if current else "none: no clinical data can be recorded")
-        emit_fields([("consent", state)])
+        state = (t("cli.patient.consent_active", method=current["method"], version=current["version"],
+                   when=staff_time(current["recorded_at"], zone)) if current else t("cli.patient.consent_none"))
+        emit_fields([(t("cli.patient.field_consent"), state)])
     if patient.get("flags"):
         from telecbt_cli.commands.content_opts import load_catalog
         from telecbt_cli.core.clinical.flags import describe
@@ -153,8 +156,7 @@ def _show(patient: dict, json_out: bool, zone, zone_name: str) -> None:
                                   f"{found['message']}"),
                          *[("", f"- {detail}") for detail in found["details"]]])
     if patient.get("open_safety_alerts"):
-        say(f"Open safety alerts: {patient['open_safety_alerts']}. A clinician must review them "
-            f"(telecbt alerts list --patient {patient['code']}).", style="bold red")
+        say(t("cli.patient.open_alerts", count=patient["open_safety_alerts"], code=patient["code"]), style="bold red")
 
 
 @app.command()
@@ -212,7 +214,10 @@ def list_(
     elif csv_out:
         emit_csv(rows, [key for key, _ in _FIELD_LABELS], raw, zone)
     else:
-        emit_table(rows, _LIST_COLUMNS, empty="No patients match.")
+        from telecbt_cli.commands.i18n import columns, t, value
+
+        emit_table([{**r, "status": value("patient", r.get("status"))} for r in rows],
+                   columns("patient", [key for key, _ in _LIST_COLUMNS]), empty=t("cli.patient.empty"))
 
 
 @app.command()
@@ -390,7 +395,9 @@ def pin_status(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, pass
     if json_out:
         emit_json(status)
         return
-    emit_fields([("PIN", "set" if status["set"] else "not set"),
-                 ("set at", staff_time(status["set_at"], zone)),
-                 ("wrong tries", f"{status['failures']} of {pins.MAX_FAILURES}"),
-                 ("locked", "yes: unlock with `telecbt patient pin unlock`" if status["locked"] else "no")])
+    from telecbt_cli.commands.i18n import t
+
+    emit_fields([("PIN", t("cli.pin.set" if status["set"] else "cli.pin.not_set")),
+                 (t("cli.pin.set_at"), staff_time(status["set_at"], zone)),
+                 (t("cli.pin.tries"), t("cli.pin.tries_of", failures=status["failures"], most=pins.MAX_FAILURES)),
+                 (t("cli.pin.locked"), t("cli.pin.locked_yes") if status["locked"] else t("cli.common.no"))])

@@ -57,21 +57,24 @@ def show(patient: CodeArg, content: ContentOpt = None, lang: LangOpt = None, sto
     if json_out:
         emit_json(data)
         return
-    emit_fields([("patient", f"{data['patient']['code']} {data['patient']['display_name']}"),
-                 ("course", data["course"] or "not set (telecbt plan set --course standard)"),
-                 ("notes", data["notes"] or "-")])
+    from telecbt_cli.commands.i18n import columns, t, value
+
+    emit_fields([(t("cli.plan.patient"), f"{data['patient']['code']} {data['patient']['display_name']}"),
+                 (t("cli.plan.course"), value("course", data["course"]) if data["course"] else t("cli.plan.course_not_set")),
+                 (t("cli.plan.notes"), data["notes"] or "-")])
     if data["caregiver"]:
-        emit_fields([("caregiver (involved)", f"{data['caregiver']['name'] or '-'} {data['caregiver']['contact'] or ''}")])
-    emit_table([{**s, "done": "yes" if s["attended"] else ""} for s in data["sessions"]],
-               [("n", "#"), ("module", "module"), ("title", "title"), ("done", "attended")], empty="No sessions planned.")
-    emit_heading("Goals:")
-    emit_table([{**g, "short": short_id(g["id"]), "progress": f"{g['progress']}%"} for g in data["goals"]],
-               [("short", "id"), ("text", "goal"), ("target_date", "by"), ("status", "status"), ("progress", "progress")],
-               empty="No goals yet (telecbt plan goal add).")
-    emit_heading("Homework:")
-    emit_table([{"short": short_id(h["id"]), "text": pick(h["text"], code), "due": h["due_date"], "status": h["status"]}
-                for h in data["homework"]], [("short", "id"), ("text", "task"), ("due", "due"), ("status", "status")],
-               empty="No homework yet.")
+        emit_fields([(t("cli.plan.caregiver"), f"{data['caregiver']['name'] or '-'} {data['caregiver']['contact'] or ''}")])
+    emit_table([{**s, "done": t("cli.common.yes") if s["attended"] else ""} for s in data["sessions"]],
+               columns("plan", ["n", "module", "title", "done"]), empty=t("cli.plan.sessions_empty"))
+    emit_heading(t("cli.plan.goals"))
+    emit_table([{**g, "short": short_id(g["id"]), "progress": f"{g['progress']}%", "status": value("goal", g["status"])}
+                for g in data["goals"]],
+               columns("goal", ["short", "text", "target_date", "status", "progress"]), empty=t("cli.plan.goals_empty"))
+    emit_heading(t("cli.plan.homework"))
+    emit_table([{"short": short_id(h["id"]), "text": pick(h["text"], code), "due": h["due_date"],
+                 "status": value("homework", h["status"])}
+                for h in data["homework"]], columns("homework", ["short", "text", "due", "status"]),
+               empty=t("cli.plan.homework_empty"))
 
 
 @app.command("set")

@@ -95,7 +95,7 @@ def print_patient(report: dict, catalog, lang: str) -> None:
         _write(t("suggestions") + ":")
         for s in report["suggestions"]:
             _write(inert(f"  - {s['text']}"))
-            _write(inert(f"    ({s['evidence']})"))
+            _write(inert(f"    ({catalog.phrase(s['because']['key'], lang, s['because']['values'])})"))
 
 
 def html_shape(report: dict, catalog, lang: str) -> dict:
@@ -132,7 +132,8 @@ def html_shape(report: dict, catalog, lang: str) -> dict:
                    for a in report["open_alerts"]],
         "flags": [{"raised": catalog.date(f["raised_at"], lang, zone=zone), "label": f["label"], "message": f["message"],
                    "details": f["details"]} for f in report["flags"]],
-        "suggestions": [{"text": s["text"], "evidence": s["evidence"]} for s in report["suggestions"]],
+        "suggestions": [{"text": s["text"], "evidence": catalog.phrase(s["because"]["key"], lang, s["because"]["values"])}
+                        for s in report["suggestions"]],
     }
 
 

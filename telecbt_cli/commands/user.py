@@ -72,7 +72,10 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
     elif csv_out:
         emit_csv(yes_no(rows), [c for c, _ in _COLUMNS], raw, zone)
     else:
-        emit_table(rows, _COLUMNS, zone=zone)
+        from telecbt_cli.commands.i18n import columns, value
+
+        emit_table([{**r, "role": value("role", r["role"])} for r in rows],
+                   columns("user", [key for key, _ in _COLUMNS]), zone=zone)
 
 
 @app.command()

@@ -99,9 +99,12 @@ class Catalog:
         key = getattr(error, "key", None)
         if not key or key not in self.locales.get("en", {}):
             return str(error)
-        values = {name: self.text(value.key, lang) if isinstance(value, Term) else value
-                  for name, value in (getattr(error, "values", None) or {}).items()}
-        return self.text(key, lang, **values)
+        return self.phrase(key, lang, getattr(error, "values", None) or {})
+
+    def phrase(self, key: str, lang: str, values: dict) -> str:
+        """A UI string in `lang` with its values, the words among them (`Term`) translated too."""
+        return self.text(key, lang, **{name: self.text(value.key, lang) if isinstance(value, Term) else value
+                                       for name, value in values.items()})
 
     def number(self, value: float | int | None, lang: str) -> str:
         """A number written the way `lang` writes it (decimal comma in Spanish)."""

@@ -19,8 +19,12 @@ ALLOWED = {"telecbt", "phq", "peg", "gad", "usb", "eml", "https", "tel", "smtp",
            "alice", "admin", "rosa", "example", "cbt", "harm", "self"}
 
 
+#: Command lines and options quoted in a message (`telecbt patient consent`, `--patient`) are not words.
+COMMAND = re.compile(r"telecbt(?: [-a-z0-9{}]+)+|--[a-z][-a-z]*")
+
+
 def _words(texts) -> set[str]:
-    return {w.lower() for text in texts for w in WORD.findall(text)}
+    return {w.lower() for text in texts for w in WORD.findall(COMMAND.sub(" ", text))}
 
 
 def _english_only() -> set[str]:

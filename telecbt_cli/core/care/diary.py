@@ -12,7 +12,7 @@ from telecbt_cli.core.clinical.answers import parse_number
 from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent, zone_of
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
-from telecbt_cli.core.store.errors import NotFoundError, UsageError
+from telecbt_cli.core.store.errors import NotFoundError, Term, UsageError
 from telecbt_cli.core.store.timeparse import iso_utc, parse_local
 from telecbt_cli.core.store.zones import device_zone
 
@@ -45,27 +45,30 @@ def parse_when(text: str, now: datetime | None = None, zone: tzinfo | None = Non
 class DiaryFieldError(UsageError):
     """A diary value that does not fit; `field` names it, so a form can point at the field."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, message: str, *, field: str, key: str | None = None, **values: object) -> None:
         self.field = field
-        super().__init__(message)
+        super().__init__(message, key=key, **values)
 
 
 def _number(name: str, value: object) -> int | float | None:
     if value is None:
         return None
+    what = Term(f"values.metric.{name}", name.replace("_", " "))
     if isinstance(value, bool):  # True would otherwise pass as 1
-        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be a number")
+        raise DiaryFieldError("{what} must be a number", field=name, key="errors.diary.not_a_number", what=what)
     low, high, whole = NUMERIC[name]
     try:
         number = value if isinstance(value, (int, float)) else parse_number(str(value))
     except (TypeError, ValueError):
-        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be a number, not {str(value)[:20]!r}") from None
+        raise DiaryFieldError("{what} must be a number, not {given!r}", field=name, key="errors.diary.not_a_number_text",
+                              given=str(value)[:20], what=what) from None
     if isinstance(number, float) and not math.isfinite(number):  # nan, inf, 1e400
-        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be a number")
+        raise DiaryFieldError("{what} must be a number", field=name, key="errors.diary.not_a_number", what=what)
     if whole and number != int(number):
-        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be a whole number")
+        raise DiaryFieldError("{what} must be a whole number", field=name, key="errors.diary.not_whole", what=what)
     if not low <= number <= high:
-        raise DiaryFieldError(name, f"{name.replace('_', ' ')} must be from {low} to {high}; got {value}")
+        raise DiaryFieldError("{what} must be from {low} to {high}; got {value}", field=name,
+                              key="errors.diary.out_of_range", low=low, high=high, value=value, what=what)
     return int(number) if whole else round(float(number), 2)
 
 
@@ -88,7 +91,8 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
         raise UsageError(f"unknown diary field(s): {', '.join(unknown)}")
     out: dict = {name: _number(name, values.get(name)) for name in NUMERIC}
     if require_pain and out["pain"] is None:
-        raise DiaryFieldError("pain", "a diary entry needs a pain rating from 0 to 10 (--pain)")
+        raise DiaryFieldError("a diary entry needs a pain rating from 0 to 10 (--pain)", field="pain",
+                              key="errors.diary.pain_needed")
     if all(out[name] is None for name in NUMERIC):
         raise UsageError("a diary entry needs at least one rating")
     locations = _items("locations", values.get("locations"))

@@ -87,12 +87,12 @@ def _resolve(access: Access, code: str) -> dict:
     canonical = parse_patient_code(code)
     if canonical is None:
         raise UsageError(
-            f"{code!r} is not a valid patient code: check each character "
-            "(codes look like 7K3M-9Q4M and the last character is a check)"
+            "{code!r} is not a valid patient code: check each character "
+            "(codes look like 7K3M-9Q4M and the last character is a check)", key="errors.patient.bad_code", code=code
         )
     row = access.store.one("SELECT * FROM patients WHERE code = ? AND deleted = 0", (canonical,))
     if row is None:
-        raise NotFoundError(f"no patient with code {canonical}")
+        raise NotFoundError("no patient with code {code}", key="errors.patient.not_found", code=canonical)
     return row
 
 
@@ -245,11 +245,13 @@ def require_active_consent(access: Access, patient_id: str) -> None:
     """Every clinical write calls this first (diary, measures, sessions, ...)."""
     if not _consent_state(access, patient_id)["active"]:
         code = access.store.conn.execute("SELECT code FROM patients WHERE id = ?", (patient_id,)).fetchone()
-        label = code[0] if code else "this patient"
+        if code is None:
+            raise ConsentRequired("this patient has no active consent, so no clinical data can be recorded",
+                                  key="errors.patient.no_consent_unknown")
         raise ConsentRequired(
-            f"{label} has no active consent, so no clinical data can be recorded. "
-            f"Record consent first: telecbt patient consent {label} --method verbal --version V"
-        )
+            "{code} has no active consent, so no clinical data can be recorded. "
+            "Record consent first: telecbt patient consent {code} --method verbal --version V",
+            key="errors.patient.no_consent", code=code[0])
 
 
 def patient_id_for(access: Access, code: str) -> str:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core.clinical.patients import zone_of
 from telecbt_cli.core.store.access import Access
+from telecbt_cli.core.store.errors import Term
 from telecbt_cli.core.store.localtime import day_bounds, local_day, parse_utc, sql_local_date
 from telecbt_cli.core.store.localtime import today as local_today
 
@@ -31,14 +32,24 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
+def _metric(name: str) -> Term:
+    """A diary metric as a word the UI translates (`values.metric.…`)."""
+    return Term(f"values.metric.{name}", name.replace("_", " "))
+
+
+def _because(key: str, **values: object) -> dict:
+    """Why a rule holds, as a locale key (`suggest.because.…`) and its values, for the UI to word."""
+    return {"key": f"suggest.because.{key}", "values": values}
+
+
 def _count(access: Access, pid: str, rule: dict, today: date) -> dict | None:
     window = rule["window_days"]
     series = daily_means(access, pid, rule["metric"], today - timedelta(days=window - 1), today)
     hits = {day: v for day, v in series.items() if _OPS[rule["op"]](v, rule["value"])}
     if len(hits) < rule["min_days"]:
         return None
-    evidence = f"{rule['metric']} by day: " + ", ".join(f"{d[5:]} {_fmt(v)}" for d, v in series.items())
-    return {"values": {"count": len(hits), "window": window}, "evidence": evidence}
+    days = ", ".join(f"{d[5:]} {_fmt(v)}" for d, v in series.items())
+    return {"values": {"count": len(hits), "window": window}, "because": _because("count", metric=_metric(rule["metric"]), days=days)}
 
 
 def _trend(access: Access, pid: str, rule: dict, today: date) -> dict | None:
@@ -54,9 +65,9 @@ def _trend(access: Access, pid: str, rule: dict, today: date) -> dict | None:
     change = b - a if rule["direction"] == "up" else a - b
     if change < rule["min_change"]:
         return None
-    evidence = (f"{rule['metric']}: mean {_fmt(a)} in days 1-{half}, {_fmt(b)} in days {half + 1}-{window} "
-                f"({len(first) + len(second)} days with data)")
-    return {"values": {"first": _fmt(a), "second": _fmt(b), "window": window}, "evidence": evidence}
+    because = _because("trend", metric=_metric(rule["metric"]), first=round(a, 1), second=round(b, 1), half=half,
+                       after=half + 1, window=window, days=len(first) + len(second))
+    return {"values": {"first": _fmt(a), "second": _fmt(b), "window": window}, "because": because}
 
 
 def _measure(access: Access, pid: str, rule: dict, catalog: Catalog, lang: str) -> dict | None:
@@ -68,8 +79,8 @@ def _measure(access: Access, pid: str, rule: dict, catalog: Catalog, lang: str) 
     instrument = catalog.get("instrument", rule["instrument"])
     label = next((pick(b["label"], lang) for b in instrument["scoring"].get("bands", []) if b["severity"] == row[1]), row[1])
     return {"values": {"score": _fmt(row[0]), "band": label},
-            "evidence": f"{instrument.get('short_title', rule['instrument'])} {_fmt(row[0])} ({label}) on "
-                        f"{local_day(row[2], zone_of(access, pid))}"}
+            "because": _because("measure", instrument=instrument.get("short_title", rule["instrument"]),
+                                score=row[0], band=label, day=local_day(row[2], zone_of(access, pid)).isoformat())}
 
 
 def _no_diary(access: Access, pid: str, rule: dict, today: date) -> dict | None:
@@ -81,9 +92,10 @@ def _no_diary(access: Access, pid: str, rule: dict, today: date) -> dict | None:
     gap = (today - local_day(since, zone)).days
     if gap < rule["days"]:
         return None
-    return {"values": {"days": gap},
-            "evidence": f"last diary entry: {local_day(last, zone) if last else 'none'}; "
-                        f"enrolled {local_day(enrolled, zone)}"}
+    enrolled_day = local_day(enrolled, zone).isoformat()
+    because = (_because("no_diary", last=local_day(last, zone).isoformat(), enrolled=enrolled_day) if last
+               else _because("no_diary_ever", enrolled=enrolled_day))
+    return {"values": {"days": gap}, "because": because}
 
 
 def suggestions(access: Access, catalog: Catalog, patient_id: str, lang: str = "en",
@@ -108,5 +120,6 @@ def suggestions(access: Access, catalog: Catalog, patient_id: str, lang: str = "
             found.append({"id": rule["id"], "text": pick(rule["text"], lang).format(**hit["values"]),
                           "module": module,
                           "module_title": pick(catalog.entries["module"].get(module, {}).get("title"), lang) if module else None,
-                          "evidence": hit["evidence"]})
+                          "evidence": catalog.phrase(hit["because"]["key"], "en", hit["because"]["values"]),
+                          "because": hit["because"]})
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telecbt_cli.core.store.errors import AuthError, PermissionDenied
+from telecbt_cli.core.store.errors import AuthError, PermissionDenied, Term
 from telecbt_cli.core.store.vault import Store
 
 ROLES = ("admin", "clinician", "chw", "viewer")
@@ -77,9 +77,10 @@ class Access:
         if not self.can(permission):
             allowed = ", ".join(r for r in ROLES if r in PERMISSIONS[permission])
             raise PermissionDenied(
-                f"{_DESCRIPTIONS[permission]} needs the role {allowed}; "
-                f"{self.user} is signed in as {self.role}"
-            )
+                "{action} needs the role {allowed}; {user} is signed in as {role}", key="errors.access.role",
+                action=Term(f"values.permission.{permission}", _DESCRIPTIONS[permission]),
+                allowed=Term(f"values.permission_roles.{permission}", allowed), user=self.user,
+                role=Term(f"values.role.{self.role}", self.role))
 
     def require_command(self, command: str) -> None:
         """Refuse a command (`patient add`) that this role may not run; see COMMANDS."""

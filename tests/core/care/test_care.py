@@ -278,3 +278,18 @@ def test_intake_flags_red_flags(admin):
     _, flagged = engine.run_all(admin, code, intake, "en", {**base, "red-flags": ["new_weakness"], "suitable": "no",
                                                             "not-suitable-reason": "needs review first"})
     assert {f["id"] for f in flagged.flags} == {"medical-review", "not-suitable"}
+
+
+def test_suggestions_give_their_reasons_as_locale_keys(admin):
+    """Issue 17 point 4: `suggest`'s "because" reads in the reader's language, not English built in core."""
+    code = enrol(admin)
+    for offset in range(-6, 1):
+        diary.add_entry(admin, code, {"pain": 5, "sleep_hours": 4 if offset < -1 else 7.5, "entry_at": day(offset, 7)})
+    found = {s["id"]: s for s in suggestions(admin, CATALOG, patient_id_for(admin, code), "es")}
+    because = found["short-sleep"]["because"]
+    assert because["key"] == "suggest.because.count"
+    spanish = CATALOG.phrase(because["key"], "es", because["values"])
+    assert spanish.startswith("horas de sueño por día: ") and spanish.count(" 4") == 5
+    assert "by day" not in spanish and "sleep" not in spanish
+    assert CATALOG.phrase(because["key"], "en", because["values"]) == found["short-sleep"]["evidence"]
+    assert found["short-sleep"]["evidence"].startswith("sleep hours by day: ")
