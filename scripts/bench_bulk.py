@@ -146,7 +146,8 @@ for p in range(patients):
     row = add("patients", ms, {"code": code, "display_name": f"Bench Patient {p:05d}", "birth_year": 1940 + p % 60,
                                "sex": ("female", "male")[p % 2], "language": ("en", "es")[p % 3 == 0],
                                "phone": f"+2547{p:08d}", "email": None, "caregiver_name": None,
-                               "caregiver_contact": None, "notes": None, "status": "active"})
+                               "caregiver_contact": None, "notes": None, "status": "active",
+                               "timezone": "Africa/Nairobi"})
     add("consents", ms + 1, {"patient_id": row["id"], "action": "given", "method": "verbal", "version": "2026-01",
                              "witness": None, "recorded_by": "admin", "recorded_at": row["created_at"]})
     people.append(row["id"])

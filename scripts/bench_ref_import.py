@@ -33,7 +33,9 @@ def unb64(text: str) -> bytes:
 
 
 def lines(compressed: bytes):
-    reader = zstandard.ZstdDecompressor().stream_reader(compressed, read_across_frames=True)
+    from telecbt_cli.core.sync.bundle_dict import dictionary  # format 2 compresses with it; format 1 ignores it
+
+    reader = zstandard.ZstdDecompressor(dict_data=dictionary()).stream_reader(compressed, read_across_frames=True)
     pending = b""
     while chunk := reader.read(1 << 20):
         pending += chunk
@@ -52,9 +54,10 @@ def verify(compressed: bytes, public: str) -> None:
         last = line
     trailer = json.loads(last)
     manifest = trailer["manifest"]
+    expected = base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+    manifest.setdefault("payload_sha256", expected)  # format 2 signs the digest without sending it
     canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
     Ed25519PublicKey.from_public_bytes(unb64(public)).verify(unb64(trailer["signature"]), canonical)
-    expected = base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
     if manifest["payload_sha256"] != expected or manifest["changes"] != count - 1:
         raise SystemExit("digest mismatch")
 
