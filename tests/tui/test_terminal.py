@@ -168,7 +168,7 @@ def test_a_whole_check_in_in_spanish_in_tmux(created, store_dir, isolated_home):
         keys("Enter")
         _wait_for(session, patient["code"])
         keys("Enter")
-        _wait_for(session, "Resumen")
+        _wait_for(session, "Zona horaria")  # the record's data has loaded: F6 then offers the plan's next module
         keys("F6")
         _wait_for(session, "Sesión que se verá")
         keys("Enter")  # tomorrow at 10:00 as offered, by video, the plan's next session
