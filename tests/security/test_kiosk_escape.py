@@ -15,14 +15,13 @@ from telecbt_cli.tui.kiosk import (
     ExerciseScreen,
     HomeScreen,
     KioskApp,
-    LanguageScreen,
-    PatientSignInScreen,
     StaffExitScreen,
     make_kiosk,
 )
 from telecbt_cli.tui.launch import run_kiosk
 from telecbt_cli.tui.runner import ExerciseForm, RunScreen
 from tests.conftest import ADMIN, ADMIN_PASS
+from tests.tui import helpers
 from tests.tui.helpers import screen_text, settle
 
 PIN = "4821"
@@ -37,15 +36,9 @@ def kiosk_patient(access, name: str = "Rosa Example", pin: str = PIN, lang: str 
     return patient["code"]
 
 
-async def kiosk_sign_in(app, pilot, code: str, pin: str = PIN) -> None:
-    await pilot.pause()
-    assert isinstance(app.screen, LanguageScreen)
-    await pilot.press("enter")
-    await pilot.pause()
-    assert isinstance(app.screen, PatientSignInScreen)
-    await pilot.press(*code, "enter", *pin, "enter")
-    await settle(app, pilot)
-    assert isinstance(app.screen, HomeScreen)
+async def kiosk_sign_in(app, pilot, code: str) -> None:
+    """The shared kiosk sign-in (tests/tui/helpers.py) with this module's PIN."""
+    await helpers.kiosk_sign_in(app, pilot, code, PIN)
 
 
 @pytest.mark.parametrize("value", ODD_NUMBERS, ids=repr)
