@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from telecbt_cli.core.care.diary_days import day_to_entry_at, entry_day
@@ -116,9 +117,76 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     return out
 
 
+#: The stored form of a time (`iso_utc`): rows a telecbt device wrote always carry it.
+_STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+_REGION_SET = frozenset(REGIONS)
+#: List texts already seen to pass (`["breathing"]` repeats across a year of entries).
+_PLAIN_LISTS: dict[tuple[str, str], bool] = {}
+
+
+def _plain_list(name: str, text: object) -> bool:
+    """A stored list text that plainly passes `_items` (and, for locations, names known regions)."""
+    if text is None or text == "[]":
+        return True
+    if type(text) is not str:
+        return False
+    seen = _PLAIN_LISTS.get((name, text))
+    if seen is not None:
+        return seen
+    try:
+        items = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    ok = (type(items) is list and len(items) <= 20 and all(type(item) is str and len(item) <= 100 for item in items)
+          and (name != "locations" or all(item in _REGION_SET for item in items)))
+    if len(_PLAIN_LISTS) < 4096:
+        _PLAIN_LISTS[(name, text)] = ok
+    return ok
+
+
+def _plainly_valid(row: dict) -> bool:
+    """True when a stored row meets every rule of `check_stored` in its common form (numbers in
+    range, lists of known words, times in the stored form); False sends it through the full
+    check, which either passes it too or says what is wrong. A bundle carries a year of entries:
+    this path checks them without building a message per value."""
+    source = row.get("source")
+    if source not in SOURCES:
+        return False
+    rated = False
+    for name, (low, high, whole) in NUMERIC.items():
+        value = row.get(name)
+        if value is None:
+            continue
+        kind = type(value)
+        if not (kind is int or (kind is float and not whole)) or not low <= value <= high:  # nan fails here too
+            return False
+        rated = True
+    if not rated or (source in RATED_BY_PATIENT and row.get("pain") is None):
+        return False
+    note = row.get("note")
+    if note is not None and (type(note) is not str or len(note) > 2000):
+        return False
+    if not all(_plain_list(name, row.get(name)) for name in ("locations", *LISTS)):
+        return False
+    entry_at, created_at = row.get("entry_at"), row.get("created_at")
+    if type(entry_at) is not str or type(created_at) is not str or not (
+            _STORED_TIME.fullmatch(entry_at) and _STORED_TIME.fullmatch(created_at)):
+        return False
+    try:
+        return datetime.fromisoformat(entry_at) <= datetime.fromisoformat(created_at) + CLOCK_SKEW
+    except ValueError:  # a month 13 has the right shape
+        return False
+
+
 def check_stored(row: dict) -> None:
     """A stored diary row (as a bundle carries it) against `check_entry`, as of when it was written:
     its entry time is compared with its own `created_at`, not with this device's clock."""
+    if not _plainly_valid(row):
+        check_stored_fully(row)
+
+
+def check_stored_fully(row: dict) -> None:
+    """`check_stored` value by value, through `check_entry`: the rules themselves, with messages."""
     values = {name: row.get(name) for name in FIELDS}
     for name in ("locations", *LISTS):
         text = values[name]
