@@ -342,9 +342,11 @@ def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL) -> Iterator[byt
     yield compressor.flush()
 
 
-def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None, compress: bool = False) -> None:
+def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None, compress: bool = False,
+                 pending: list | None = None) -> None:
     """Write `chunks` (zstd-compressed if `compress`, then encrypted if `recipients`) to `path` via
-    `<name>.tmp`, fsync and rename."""
+    `<name>.tmp`, fsync and rename. With a `pending` list the file stays `<name>.tmp`, not yet
+    flushed, and is added to the list: `publish` flushes them all at once and renames them."""
     if compress:
         chunks = compressed(chunks)
     tmp = path.with_name(path.name + ".tmp")
@@ -358,15 +360,59 @@ def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None, c
             else:
                 _encrypt(chunks, handle, recipients)
             handle.flush()
-            os.fsync(handle.fileno())
+            if pending is None:
+                os.fsync(handle.fileno())
         restrict_mode(tmp)
-        os.replace(tmp, path)
+        if pending is None:
+            os.replace(tmp, path)
+        else:
+            pending.append((tmp, path))
     except OSError as error:
         _discard(tmp)
         raise storage_error("write", path, error) from None
     except BaseException:
         _discard(tmp)
         raise
+
+
+def _sync_all(folder: Path) -> None:
+    """Flush the file system holding `folder` in one call (Linux `syncfs`), so that the fsync of
+    each file after it finds nothing left to write; elsewhere each fsync does the work."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        ctypes.CDLL(None, use_errno=True).syncfs(fd)
+    except (OSError, AttributeError):
+        pass
+    finally:
+        os.close(fd)
+
+
+def publish(pending: list[tuple[Path, Path]]) -> None:
+    """Make files written with `write_stream(…, pending=…)` durable, then rename each into place:
+    one flush of the file system for all of them instead of one per file (1,000 patient files)."""
+    if not pending:
+        return
+    try:
+        _sync_all(pending[0][0].parent)
+        for tmp, _ in pending:
+            fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows needs write access to flush
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for tmp, path in pending:
+            os.replace(tmp, path)
+    except OSError as error:
+        raise storage_error("write", pending[0][1].parent, error) from None
+    finally:
+        for tmp, _ in pending:
+            _discard(tmp)
+        pending.clear()
 
 
 def finish(out_dir: Path) -> None:
