@@ -2,7 +2,8 @@
 
 `patient_resources` reads one patient's rows and yields resources built by the pure functions
 in `fhir_questionnaires` and `fhir_care`; `export_fhir` writes them as files (streamed,
-encrypted and audited through `bulk`), and `fhir_push` sends the same resources to a server.
+compressed, encrypted and audited through `bulk`), and `fhir_push` sends the same resources to
+a server. A whole export (no `since`) reads each table once for all patients (`fhir_stream`).
 """
 
 from __future__ import annotations
