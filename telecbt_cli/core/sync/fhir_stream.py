@@ -138,10 +138,16 @@ def _number(column: str) -> str:
 class _Groups:
     """A table's rows, patient after patient (the first column is the patient id, rows ordered by it)."""
 
-    def __init__(self, cursor) -> None:
+    def __init__(self, cursor, ahead: bool = False) -> None:
         self._names = [d[0] for d in cursor.description]
-        self._rows = (row for batch in bulk.batches(cursor) for row in batch)
+        self._batches = bulk.prefetched(bulk.batches(cursor)) if ahead else bulk.batches(cursor)
+        self._rows = (row for batch in self._batches for row in batch)
         self._next = next(self._rows, None)
+
+    def close(self) -> None:
+        """Stop reading (and the read-ahead thread, which must end before its connection closes)."""
+        self._rows.close()
+        self._batches.close()
 
     def take(self, patient_id: str, as_dicts: bool = True) -> list:
         """This patient's rows (dicts, or tuples); patients before it are skipped. Ask in patient-id order."""
@@ -159,9 +165,11 @@ def _flagged(catalog: "Catalog") -> dict[str, dict]:
 
 
 class StoreRows:
-    """Every table the FHIR export reads, one cursor each, merged by patient id."""
+    """Every table the FHIR export reads, one cursor each, merged by patient id. With a second
+    connection (`diary_conn`, on the same snapshot) the diary is read ahead on a helper thread:
+    SQLite lets go of the GIL while it works, so it runs beside the Python that formats rows."""
 
-    def __init__(self, conn, catalog: "Catalog", patient_ids: list[str] | None) -> None:
+    def __init__(self, conn, catalog: "Catalog", patient_ids: list[str] | None, diary_conn=None) -> None:
         only, params = "", []
         if patient_ids is not None:
             only = f" AND patient_id IN ({', '.join('?' for _ in patient_ids)})"
@@ -173,8 +181,9 @@ class StoreRows:
 
         values = " OR ".join(f"d.{c} IS NOT NULL" for c in DiaryRows.COLUMNS)
         self.diary_rows = DiaryRows()
-        self.diary = _Groups(conn.execute(self.diary_rows.select(
-            f"d.deleted = 0 AND ({values}){only.replace('patient_id', 'd.patient_id')}"), params))
+        self.diary = _Groups((diary_conn or conn).execute(self.diary_rows.select(
+            f"d.deleted = 0 AND ({values}){only.replace('patient_id', 'd.patient_id')}"), params),
+            ahead=diary_conn is not None)
         self.consents = groups("SELECT patient_id, * FROM consents WHERE deleted = 0", "recorded_at, rowid")
         self.responses = groups("SELECT patient_id, id, instrument_id, instrument_version, answers, total, band, "
                                 "subscales, responder, completed_at FROM measure_responses WHERE deleted = 0",
@@ -187,6 +196,9 @@ class StoreRows:
         self.runs = groups(f"SELECT patient_id, id, content_id, answers, completed_at, updated_at FROM runs "
                            f"WHERE deleted = 0 AND status = 'completed' AND kind = 'module' AND content_id IN ({marks})",
                            "completed_at, rowid", list(self.flagged))
+
+    def close(self) -> None:
+        self.diary.close()
 
 
 class Builder:
