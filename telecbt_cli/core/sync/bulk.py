@@ -329,11 +329,12 @@ def prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
         helper.join()
 
 
-def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL) -> Iterator[bytes]:
-    """`chunks` as one zstd frame, compressed on zstd's own thread while the caller reads rows."""
+def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL, threads: int = 1) -> Iterator[bytes]:
+    """`chunks` as one zstd frame, compressed on zstd's own thread (`threads`=1) while the caller
+    reads rows, or on the caller's (0)."""
     import zstandard
 
-    params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=1 << 19)
+    params = zstandard.ZstdCompressionParameters.from_level(level, threads=threads, window_log=20, job_size=1 << 19)
     compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
     for chunk in chunks:
         part = compressor.compress(chunk)
@@ -343,12 +344,13 @@ def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL) -> Iterator[byt
 
 
 def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None, compress: bool = False,
-                 pending: list | None = None) -> None:
-    """Write `chunks` (zstd-compressed if `compress`, then encrypted if `recipients`) to `path` via
-    `<name>.tmp`, fsync and rename. With a `pending` list the file stays `<name>.tmp`, not yet
-    flushed, and is added to the list: `publish` flushes them all at once and renames them."""
+                 pending: list | None = None, zstd: tuple[int, int] = (ZSTD_LEVEL, 1)) -> None:
+    """Write `chunks` (zstd-compressed if `compress`, at `zstd` = (level, threads), then encrypted
+    if `recipients`) to `path` via `<name>.tmp`, fsync and rename. With a `pending` list the file
+    stays `<name>.tmp`, not yet flushed, and is added to the list: `publish` flushes them all at
+    once and renames them."""
     if compress:
-        chunks = compressed(chunks)
+        chunks = compressed(chunks, *zstd)
     tmp = path.with_name(path.name + ".tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
