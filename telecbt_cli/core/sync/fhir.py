@@ -235,6 +235,7 @@ def export_fhir(access: Access, catalog: "Catalog", out_dir: Path, patient_codes
     try:
         bulk.write_stream(path, _bundle_chunks(iter(questionnaire_resources(catalog)), shared), recipients,
                           compress, pending, ZSTD)
+
         def write(found: Iterator[tuple[dict, Iterator]]) -> None:
             for patient, resources in found:
                 path = out_dir / f"{patient['code']}{suffix}"
