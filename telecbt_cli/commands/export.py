@@ -62,7 +62,7 @@ def _run(kind: str, out: Path | None, patients: list[str] | None, since: str | N
         progress = (lambda label, done, total: bar(done, total, label)) if bar else None
         if kind == "fhir":
             result = fhir.export_fhir(access, catalog, out, patients or None, since_iso, encrypt_to=encrypt_to,
-                                      plaintext=plaintext, force=force, progress=progress)
+                                      plaintext=plaintext, force=force, progress=progress, compress=compress)
         else:
             result = exports.export_tables(access, out, kind, patients or None, since_iso, encrypt_to=encrypt_to,
                                            plaintext=plaintext, force=force, progress=progress, compress=compress,
@@ -184,7 +184,7 @@ def fhir(
         "--out", show_default=False,
         help="Folder to write into (created if missing; must be empty unless --force).")] = None,
     patient: PatientOpt = None, since: SinceOpt = None, encrypt_to: EncryptOpt = None,
-    plaintext: PlaintextOpt = False, force: ForceOpt = False, content: ContentOpt = None,
+    plaintext: PlaintextOpt = False, force: ForceOpt = False, compress: CompressOpt = None, content: ContentOpt = None,
     post: PostOpt = None, token_file: TokenFileOpt = None, ask_token: AskTokenOpt = False,
     retries: RetriesOpt = 4, max_entries: MaxEntriesOpt = 50,
     store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFileOpt = None,
@@ -202,4 +202,4 @@ def fhir(
               files_too=out is not None or bool(encrypt_to) or plaintext or force)
         return
     _run("fhir", out, patient, since, encrypt_to, plaintext, force, store, user, passphrase_file, passphrase_fd,
-         json_out, content)
+         json_out, content, compress=compress)

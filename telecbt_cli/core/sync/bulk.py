@@ -329,11 +329,12 @@ def prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
         helper.join()
 
 
-def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL) -> Iterator[bytes]:
-    """`chunks` as one zstd frame, compressed on zstd's own thread while the caller reads rows."""
+def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL, threads: int = 1) -> Iterator[bytes]:
+    """`chunks` as one zstd frame, compressed on zstd's own thread (`threads`=1) while the caller
+    reads rows, or on the caller's (0)."""
     import zstandard
 
-    params = zstandard.ZstdCompressionParameters.from_level(level, threads=1, window_log=20, job_size=1 << 19)
+    params = zstandard.ZstdCompressionParameters.from_level(level, threads=threads, window_log=20, job_size=1 << 19)
     compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
     for chunk in chunks:
         part = compressor.compress(chunk)
@@ -342,11 +343,14 @@ def compressed(chunks: Iterator[bytes], level: int = ZSTD_LEVEL) -> Iterator[byt
     yield compressor.flush()
 
 
-def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None, compress: bool = False) -> None:
-    """Write `chunks` (zstd-compressed if `compress`, then encrypted if `recipients`) to `path` via
-    `<name>.tmp`, fsync and rename."""
+def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None, compress: bool = False,
+                 pending: list | None = None, zstd: tuple[int, int] = (ZSTD_LEVEL, 1)) -> None:
+    """Write `chunks` (zstd-compressed if `compress`, at `zstd` = (level, threads), then encrypted
+    if `recipients`) to `path` via `<name>.tmp`, fsync and rename. With a `pending` list the file
+    stays `<name>.tmp`, not yet flushed, and is added to the list: `publish` flushes them all at
+    once and renames them."""
     if compress:
-        chunks = compressed(chunks)
+        chunks = compressed(chunks, *zstd)
     tmp = path.with_name(path.name + ".tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -358,15 +362,60 @@ def write_stream(path: Path, chunks: Iterator[bytes], recipients: list | None, c
             else:
                 _encrypt(chunks, handle, recipients)
             handle.flush()
-            os.fsync(handle.fileno())
+            if pending is None:
+                os.fsync(handle.fileno())
         restrict_mode(tmp)
-        os.replace(tmp, path)
+        if pending is None:
+            os.replace(tmp, path)
+        else:
+            pending.append((tmp, path))
     except OSError as error:
         _discard(tmp)
         raise storage_error("write", path, error) from None
     except BaseException:
         _discard(tmp)
         raise
+
+
+def _sync_all(folder: Path) -> bool:
+    """Flush the file system holding `folder` in one call (Linux `syncfs`, which reports write
+    errors since Linux 5.8); False where there is no such call, or it failed."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs(fd) == 0
+    except (OSError, AttributeError):
+        return False
+    finally:
+        os.close(fd)
+
+
+def publish(pending: list[tuple[Path, Path]]) -> None:
+    """Make files written with `write_stream(…, pending=…)` durable, then rename each into place:
+    one flush of the file system for all of them instead of one fsync per file (a FHIR export
+    writes one file per patient). Where that flush is not to be had, each file is fsynced."""
+    if not pending:
+        return
+    try:
+        if not _sync_all(pending[0][0].parent):
+            for tmp, _ in pending:
+                fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows needs write access to flush
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        for tmp, path in pending:
+            os.replace(tmp, path)
+    except OSError as error:
+        raise storage_error("write", pending[0][1].parent, error) from None
+    finally:
+        for tmp, _ in pending:
+            _discard(tmp)
+        pending.clear()
 
 
 def finish(out_dir: Path) -> None:

@@ -54,6 +54,11 @@ _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:telecbt:fhir")
 _FHIR_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def id_namespace() -> uuid.UUID:
+    """The namespace of every derived id (`stable_id`)."""
+    return _ID_NAMESPACE
+
+
 def stable_id(*parts: str) -> str:
     """A UUIDv5 for a resource derived from a record (the same on every export)."""
     return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))

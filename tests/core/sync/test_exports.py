@@ -165,7 +165,8 @@ def test_encrypted_export_decrypts_and_leaves_no_plaintext(admin, data, tmp_path
     for table, count in result["counts"].items():
         assert len(read_csv_bytes(unzstd(pyrage.decrypt((out / f"{table}.csv.zst.age").read_bytes(), [identity])))) \
             == count
-    bundle = json.loads(pyrage.decrypt((fhir_out / f"{data['ana']['code']}.json.age").read_bytes(), [identity]))
+    bundle = json.loads(unzstd(pyrage.decrypt((fhir_out / f"{data['ana']['code']}.json.zst.age").read_bytes(),
+                                              [identity])))
     assert bundle["type"] == "transaction"
 
 

@@ -1,0 +1,115 @@
+"""Issue 19 (the FHIR row): the whole-store export reads each table once and formats diary Observations
+from templates; it must write the same resources, in the same order, as the per-patient builders."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pyrage
+import pytest
+import zstandard
+
+from telecbt_cli.core.care import diary
+from telecbt_cli.core.sync import fhir, fhir_stream
+from telecbt_cli.core.sync.fhir_codes import stable_id
+from tests.core.sync.fhir_data import CATALOG, full_patient
+
+
+@pytest.fixture
+def store(admin):
+    """Two full patients, a third with odd diary numbers (a whole REAL, a long decimal), and one deleted."""
+    ana, ben = full_patient(admin, "Ana"), full_patient(admin, "Ben")
+    cleo = full_patient(admin, "Cleo")
+    entry = diary.add_entry(admin, cleo["patient"]["code"], {"pain": 3, "sleep_hours": 7.3, "activity_min": 15,
+                                                             "entry_at": "2026-02-01 08:00"})
+    with admin.store.write():
+        admin.store.conn.execute("UPDATE diary_entries SET sleep_hours = 6.0, steps = 0.1 + 0.2 WHERE id = ?",
+                                 (entry["id"],))
+        admin.store.conn.execute("UPDATE patients SET deleted = 1 WHERE id = ?", (ben["patient"]["id"],))
+    return {"ana": ana, "ben": ben, "cleo": cleo, "odd": entry}
+
+
+def per_patient(admin, patient_id: str) -> list[dict]:
+    """What the per-patient builders (`patient_resources`, used by --since and --post) give, as parsed JSON."""
+    conn = admin.store.conn
+    [patient] = list(fhir.patients(conn, [patient_id]))
+    return [json.loads(json.dumps(fhir.entry(r))) for r in fhir.patient_resources(conn, CATALOG, patient)]
+
+
+def test_streaming_export_writes_the_same_resources_as_the_per_patient_builders(admin, store, tmp_path):
+    result = fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True)
+    assert sorted(result["files"]) == sorted([store["ana"]["patient"]["code"], store["cleo"]["patient"]["code"]])
+    total = 0
+    for key in ("ana", "cleo"):
+        patient = store[key]["patient"]
+        bundle = json.loads((tmp_path / "out" / f"{patient['code']}.json").read_text(encoding="utf-8"))
+        expected = per_patient(admin, patient["id"])
+        assert [e["request"]["url"] for e in bundle["entry"]] == [e["request"]["url"] for e in expected]
+        for got, want in zip(bundle["entry"], expected):
+            assert got == want, got["request"]["url"]  # every field of every resource
+        total += len(expected)
+    assert sum(result["counts"].values()) == total
+
+
+def test_diary_observations_keep_their_values_ids_and_status(admin, store, tmp_path):
+    """Field by field on the diary templates: derived ids, numbers as `number()` gives them, corrections."""
+    fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True)
+    code = store["cleo"]["patient"]["code"]
+    text = (tmp_path / "out" / f"{code}.json").read_text(encoding="utf-8")
+    found = {e["resource"]["id"]: e["resource"] for e in json.loads(text)["entry"]}
+    odd = store["odd"]["id"]
+    assert found[odd]["valueQuantity"] == {"value": 3, "unit": "{score}", "system": "http://unitsofmeasure.org",
+                                           "code": "{score}"}
+    sleep = found[stable_id("Observation", odd, "sleep_hours")]
+    assert sleep["valueQuantity"]["value"] == 6 and '"value":6,' in text  # a whole REAL is written as an integer
+    assert found[stable_id("Observation", odd, "steps")]["valueQuantity"]["value"] == 0.1 + 0.2
+    assert found[stable_id("Observation", odd, "activity_min")]["code"]["coding"][0]["code"] == "55411-3"
+    assert sleep["subject"] == {"reference": f"Patient/{store['cleo']['patient']['id']}"}
+    assert sleep["effectiveDateTime"] == found[odd]["effectiveDateTime"] and sleep["status"] == "final"
+    assert found[store["cleo"]["first"]["id"]]["status"] == "entered-in-error"  # corrected later
+
+
+def test_every_response_resolves_to_an_exported_questionnaire(admin, store, tmp_path):
+    result = fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True)
+    shared = json.loads((tmp_path / "out" / "questionnaires.json").read_text(encoding="utf-8"))
+    published = {f"{e['resource']['url']}|{e['resource']['version']}" for e in shared["entry"]}
+    responses = 0
+    for path in result["files"].values():
+        bundle = json.loads(open(path, encoding="utf-8").read())
+        carried = {f"{e['resource']['url']}|{e['resource']['version']}" for e in bundle["entry"]
+                   if e["resource"]["resourceType"] == "Questionnaire"}
+        for e in bundle["entry"]:
+            if e["resource"]["resourceType"] == "QuestionnaireResponse":
+                responses += 1
+                assert e["resource"]["questionnaire"] in published & carried
+    assert responses == 10
+
+
+def test_encrypted_export_is_compressed_and_reads_back(admin, store, tmp_path):
+    identity = pyrage.x25519.Identity.generate()
+    result = fhir.export_fhir(admin, CATALOG, tmp_path / "enc", encrypt_to=str(identity.to_public()))
+    assert result["compressed"] and all(p.endswith(".json.zst.age") for p in result["files"].values())
+    assert not list((tmp_path / "enc").glob("*.tmp"))
+    code = store["ana"]["patient"]["code"]
+    plain = zstandard.ZstdDecompressor().decompressobj().decompress(
+        pyrage.decrypt((tmp_path / "enc" / f"{code}.json.zst.age").read_bytes(), [identity]))
+    assert json.loads(plain)["entry"] == per_patient(admin, store["ana"]["patient"]["id"])
+    unpacked = fhir.export_fhir(admin, CATALOG, tmp_path / "raw", encrypt_to=str(identity.to_public()),
+                                compress=False)
+    assert unpacked["files"][code].endswith(".json.age")
+
+
+def test_patient_filter_reads_only_those_patients(admin, store, tmp_path):
+    code = store["cleo"]["patient"]["code"]
+    result = fhir.export_fhir(admin, CATALOG, tmp_path / "one", [code], plaintext=True)
+    assert list(result["files"]) == [code]
+    bundle = json.loads((tmp_path / "one" / f"{code}.json").read_text(encoding="utf-8"))
+    assert bundle["entry"] == per_patient(admin, store["cleo"]["patient"]["id"])
+
+
+def test_fast_derived_ids_match_uuid5():
+    ids = fhir_stream.StableIds()
+    for n in range(200):
+        name = f"Observation/{uuid.uuid4()}/steps{n}"
+        assert ids(name) == stable_id(*name.split("/"))
