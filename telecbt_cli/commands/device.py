@@ -46,9 +46,10 @@ def show(card: Annotated[bool, typer.Option("--card", help="Print only the one-l
     elif card:
         emit_text(info["card"])
     else:
-        emit_fields([("device id", info["device_id"]), ("age recipient", info["recipient"]),
-                     ("signing key", info["signing_public"]), ("fingerprint", info["fingerprint"]),
-                     ("card", info["card"])])
+        from telecbt_cli.commands.i18n import t
+
+        emit_fields([(t(f"cli.device_show.{name}"), info[name])
+                     for name in ("device_id", "recipient", "signing_public", "fingerprint", "card")])
 
 
 @app.command()

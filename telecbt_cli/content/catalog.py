@@ -199,7 +199,8 @@ def _read(path: Path, problems: list["Problem"]) -> dict | None:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
-        problems.append(Problem(str(path), "", f"is not valid TOML: {error}"))
+        problems.append(Problem(str(path), "", f"is not valid TOML: {error}", "cli.content_problem.toml",
+                                {"error": str(error)}))
     except (OSError, UnicodeDecodeError) as error:
         problems.append(Problem(str(path), "", f"cannot be read ({error.__class__.__name__})"))
     return None
@@ -253,7 +254,8 @@ def build(roots: list[Path]) -> tuple[Catalog, list["Problem"]]:
     for course in catalog.all("course"):
         for i, module in enumerate(course.get("sessions", [])):
             if module not in catalog.entries["module"]:
-                problems.append(Problem(course["_file"], f"sessions[{i}]", f"names no module {module!r}"))
+                problems.append(Problem(course["_file"], f"sessions[{i}]", f"names no module {module!r}",
+                                        "cli.content_problem.no_module", {"module": module}))
             elif catalog.entries["module"][module].get("phase") == "practice":
                 problems.append(Problem(course["_file"], f"sessions[{i}]",
                                         f"names {module!r}, a practice module (those are not course sessions)"))

@@ -22,16 +22,18 @@ from tests.commands.clirun import invoke, invoke_json
 
 COMMANDS = Path(__file__).parents[2] / "telecbt_cli" / "commands"
 WORD = re.compile(r"[A-Za-zÁÉÍÓÚÜÑáéíóúüñ]{3,}")
-#: Command lines, option names, placeholders and ids (`telecbt plan goal add`, `--patient`, `{code}`,
-#: `diary.read`, `wind-down`, patient codes, short record ids) are not words.
-CODE = re.compile(r"telecbt(?: [-a-z0-9{}]+)+|--[a-z][-a-z]*|{[^{}]*}|\b[a-z_]+(?:\.[a-z_]+)+\b"
+#: Command lines, option names, placeholders, ids and file paths (`telecbt plan goal add`, `--patient`, `{code}`,
+#: `diary.read`, `wind-down`, patient codes, short record ids, `/tmp/store/telecbt.db`, and where in a content
+#: file a finding is, `mine.toml: steps[0] (a).prompt:`) are not words.
+CODE = re.compile(r"telecbt(?: [-a-z0-9{}]+)+|--[a-z][-a-z]*|{[^{}]*}|\S+\.toml: [^:\n]*:|\S*/\S*|\b[a-z_]+(?:\.[a-z_]+)+\b"
                   r"|\b[a-z0-9]+(?:-[a-z0-9]+)+\b|\b[0-9A-Z]{4}-[0-9A-Z]{4}\b|\b[0-9a-f]{12}\b")
 #: Codes, units, option values, instrument and product names, and the test clinic's people.
 ALLOWED = {"telecbt", "phq", "peg", "gad", "usb", "eml", "https", "tel", "smtp", "imap", "utc", "json", "csv",
            "html", "fhir", "loinc", "cbt", "yyyy", "alice", "admin", "ana", "standard", "brief", "custom", "video",
            "verbal", "sha", "sqlcipher", "age", "zstd", "eat", "ndjson", "pin", "ok", "id",
+           "kib", "mib", "gib", "wal",  # units, and the database's write-ahead log file (telecbt.db-wal)
            "intake",  # a module id
-           "extra"}  # Spanish too
+           "extra", "global"}  # Spanish too
 
 #: Commands run in Spanish: their words after `telecbt` ({code}, {session}... filled in by the fixture).
 RUN = {
@@ -41,6 +43,8 @@ RUN = {
     "bundle conflicts": [], "bundle outbox list": [], "audit log": ["--limit", "20"], "suggest": ["{code}"],
     "module list": [], "module show": ["cbt-09"], "measure list": [], "patient pin status": ["{code}"],
     "audit verify": [], "report patient": ["{code}", "--suggest"],
+    "paths": [], "settings": [], "store info": [], "content list": [], "content show": ["cbt-09"],
+    "content validate": [], "report program": [], "device show": [],
 }
 #: Words a command run above may still print in English, with why (issue 17 point 4, still to do).
 PARTLY = {
@@ -60,9 +64,6 @@ NOT_YET = {
     "session record", "session ics", "message send", "module run", "measure take", "assess", "alerts ack",
     "device trust", "device revoke", "device export-identity", "bundle fetch", "bundle export", "bundle import",
     "bundle outbox send", "bundle outbox retry", "export csv", "export ndjson", "export fhir",
-    # reads, but prints English labels still (not yet through the catalog)
-    "paths", "settings", "store info", "content list", "content show",
-    "content validate", "report program", "device show",
 }
 
 
@@ -105,8 +106,9 @@ def week(cli_store, pass_file, monkeypatch) -> dict:
 
 def test_every_command_is_run_in_spanish_or_listed_as_not_yet():
     names = {c.name for c in leaves()}
-    assert set(RUN) | NOT_YET == names, "run a new command in Spanish here, or list it in NOT_YET with why"
-    assert not set(RUN) & NOT_YET
+    written = {name for name, *_ in WRITES}
+    assert set(RUN) | written | NOT_YET == names, "run a new command in Spanish here, or list it in NOT_YET with why"
+    assert not (set(RUN) | written) & NOT_YET
 
 
 def test_no_english_word_in_any_spanish_output(week, monkeypatch):
@@ -162,5 +164,50 @@ def test_the_errors_a_chw_meets_read_in_spanish(week, monkeypatch, tmp_path):
             result = invoke(*args)
             assert (result.exit_code, spanish in result.stderr) == (code, True), (args, result.exit_code, result.stderr)
             assert not _words([result.stderr]) & english, (args, _words([result.stderr]) & english)
+    finally:
+        i18n.reset()
+
+
+#: Commands that write, run in order on the week's store in Spanish: (command, its arguments, the exit code,
+#: a Spanish phrase it must print). Each command succeeds once and meets its most common failure.
+#: `{code}`, `{session}` come from the week; `{tmp}` is a scratch folder, `{bad}` a content folder with a mistake.
+WRITES = [
+    ("settings", ["--timezone", "Africa/Nairobi"], 0, "La zona horaria de este equipo ahora es Africa/Nairobi."),
+    ("settings", ["--timezone", "Africa/Nairobbi"], 2, "no es el nombre de una zona horaria"),
+    ("settings", ["--system-timezone"], 0, "(la del sistema, que se seguirá desde ahora)"),
+    ("settings", ["--timezone", "Africa/Nairobi", "--system-timezone"], 2, "indique solo una de"),
+    ("content show", ["no-such-thing"], 4, "no hay ningún módulo, curso ni cuestionario"),
+    ("content validate", ["{bad}"], 1, "Se encontraron 3 problema(s)."),
+]
+
+
+@pytest.fixture
+def scratch(week, tmp_path) -> dict:
+    """The week plus a scratch folder and a content folder with a module that has three mistakes."""
+    bad = tmp_path / "bad-content"
+    (bad / "modules").mkdir(parents=True)
+    (bad / "modules" / "mine.toml").write_text(
+        'id = "mine"\nversion = "1.0.0"\nkind = "module"\ntitle = { en = "Mine", es = "Mío" }\n'
+        'summary = { en = "S", es = "R" }\nphase = "skills"\nminutes = 10\ncolour = "blue"\n'
+        'goals = [{ en = "G", es = "" }]\n'
+        'homework = [{ id = "h", text = { en = "H", es = "T" } }]\nfidelity = [{ id = "f", text = { en = "F", es = "F" } }]\n'
+        '[[steps]]\nid = "a"\nkind = "scale"\nmin = 0\nmax = 10\n', encoding="utf-8")
+    return {**week, "tmp": tmp_path, "bad": bad}
+
+
+def test_the_writing_commands_speak_spanish(scratch, monkeypatch):
+    """Issue 17 point 4: each writing command, run and refused in Spanish, prints no English-only word."""
+    english = _english_only()
+    monkeypatch.setenv("TELECBT_LANG", "es")
+    monkeypatch.setenv("COLUMNS", "200")
+    i18n.reset()
+    try:
+        options = {c.name: c.options() for c in leaves()}
+        for name, args, code, spanish in WRITES:
+            pw = scratch["pw"] if "--passphrase-file" in options[name] else ()
+            result = invoke(*name.split(), *[a.format(**scratch) for a in args], *pw)
+            said = result.stdout + result.stderr
+            assert (result.exit_code, spanish in said) == (code, True), (name, args, result.exit_code, said)
+            assert not _words([said]) & english, (name, args, sorted(_words([said]) & english))
     finally:
         i18n.reset()
