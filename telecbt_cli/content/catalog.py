@@ -77,8 +77,11 @@ class Catalog:
     def get(self, kind: str, ident: str) -> dict:
         found = self.entries.get(kind, {}).get(ident)
         if found is None:
-            known = ", ".join(sorted(self.entries.get(kind, {}))) or "none"
-            raise NotFoundError(f"no {kind} named {ident!r} (known: {known})")
+            known = ", ".join(sorted(self.entries.get(kind, {})))
+            if not known or kind not in ("module", "instrument", "course"):
+                raise NotFoundError(f"no {kind} named {ident!r} (known: {known or 'none'})")
+            raise NotFoundError("no {kind} named {ident!r} (known: {known})", key="errors.content_item.no_such",
+                                kind=Term(f"values.content.{kind}", kind), ident=ident, known=known)
         return found
 
     def all(self, kind: str) -> list[dict]:

@@ -9,6 +9,7 @@ names, instrument and product names, and the test patient's own words."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -61,7 +62,7 @@ NOT_YET = {
     "store recover", "user add", "user passwd", "user disable", "patient add", "patient edit", "patient archive",
     "patient consent", "patient pin set", "patient pin unlock", "diary add", "diary correct", "diary import",
     "plan set", "plan goal add", "plan goal update", "plan homework done", "session schedule", "session reschedule",
-    "session record", "session ics", "message send", "module run", "measure take", "assess", "alerts ack",
+    "session record", "session ics", "message send",
     "device trust", "device revoke", "device export-identity", "bundle fetch", "bundle export", "bundle import",
     "bundle outbox send", "bundle outbox retry", "export csv", "export ndjson", "export fhir",
 }
@@ -178,7 +179,33 @@ WRITES = [
     ("settings", ["--timezone", "Africa/Nairobi", "--system-timezone"], 2, "indique solo una de"),
     ("content show", ["no-such-thing"], 4, "no hay ningún módulo, curso ni cuestionario"),
     ("content validate", ["{bad}"], 1, "Se encontraron 3 problema(s)."),
+    ("module run", ["{code}", "cbt-03", "--answers", "{tmp}/cbt03.json"], 0, "Usted terminó: Metas que sí funcionan."),
+    ("module run", ["{code}", "cbt-03"], 2, "no hay una terminal para hacer las preguntas"),
+    ("module run", ["{code}", "cbt-03", "--answers", "{tmp}/phq9-safe.json"], 2, "pasos desconocidos phq9_1"),
+    ("module run", ["{code}", "cbt-99", "--answers", "{tmp}/cbt03.json"], 4, "no hay ningún módulo llamado 'cbt-99'"),
+    ("measure take", ["{code}", "phq9", "--answers", "{tmp}/phq9-safe.json"], 0, "Puntaje"),
+    ("measure take", ["{code}", "phq9", "--answers", "{tmp}/phq9-wrong.json"], 2, "paso phq9_1: Por favor dé un número del 0 al 3."),
+    ("measure take", ["{code}", "phq9", "--answers", "{tmp}/missing.json"], 2, "no existe"),
+    ("measure take", ["{code}", "pcs", "--answers", "{tmp}/phq9-safe.json"], 4, "es un cuestionario con licencia"),
+    ("measure take", ["{code}", "phq9", "--answers", "{tmp}/phq9-risk.json"], 0,
+     "Se abrió una alerta de seguridad para el equipo de salud."),
+    ("assess", ["{code}", "--answers", "{tmp}/intake.json"], 0, "Usted terminó: Primera visita"),
+    ("assess", ["{code}", "--answers", "{tmp}/phq9-safe.json"], 2, "las respuestas no corresponden a intake"),
+    ("alerts ack", ["{alert}", "--note", "Llamé a la paciente, está a salvo"], 0, "atendida."),
+    ("alerts ack", ["{alert}", "--note", "otra vez"], 2, "esa alerta ya fue revisada"),
+    ("alerts ack", ["abcdef123456", "--note", "nota"], 4, "no se encontró abcdef123456 (alerta de seguridad)"),
+    ("alerts ack", ["{alert}", "--note", " "], 2, "diga en pocas palabras qué se hizo"),
 ]
+ANSWERS = {
+    "cbt03": {"goal": {"specific": "caminar", "measurable": "tres veces", "achievable": "sí", "relevant": "familia",
+                       "time_bound": "mayo"}, "confidence": 8},
+    "phq9-safe": {f"phq9_{n}": 1 for n in range(1, 9)} | {"phq9_9": 0},
+    "phq9-wrong": {f"phq9_{n}": 7 for n in range(1, 10)},
+    "phq9-risk": {f"phq9_{n}": 1 for n in range(1, 10)},
+    "intake": {"pain-type": "mixed", "locations": ["lower_back"], "duration": "y1_5", "intensity": 6, "stressors": [],
+               "coping": [], "self-harm": "no", "functional-goals": "caminar", "tech-access": ["phone_basic"],
+               "readiness": 7, "suitable": "yes", "red-flags": []},
+}
 
 
 @pytest.fixture
@@ -192,6 +219,8 @@ def scratch(week, tmp_path) -> dict:
         'goals = [{ en = "G", es = "" }]\n'
         'homework = [{ id = "h", text = { en = "H", es = "T" } }]\nfidelity = [{ id = "f", text = { en = "F", es = "F" } }]\n'
         '[[steps]]\nid = "a"\nkind = "scale"\nmin = 0\nmax = 10\n', encoding="utf-8")
+    for name, answers in ANSWERS.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(answers), encoding="utf-8")
     return {**week, "tmp": tmp_path, "bad": bad}
 
 
@@ -205,9 +234,37 @@ def test_the_writing_commands_speak_spanish(scratch, monkeypatch):
         options = {c.name: c.options() for c in leaves()}
         for name, args, code, spanish in WRITES:
             pw = scratch["pw"] if "--passphrase-file" in options[name] else ()
+            if any("{alert}" in a for a in args):  # the alert the risky PHQ-9 above opened
+                scratch["alert"] = invoke_json("alerts", "list", "--all", *pw)[-1]["id"][-12:]
             result = invoke(*name.split(), *[a.format(**scratch) for a in args], *pw)
             said = result.stdout + result.stderr
             assert (result.exit_code, spanish in said) == (code, True), (name, args, result.exit_code, said)
             assert not _words([said]) & english, (name, args, sorted(_words([said]) & english))
     finally:
         i18n.reset()
+
+
+@pytest.mark.slow
+def test_a_questionnaire_taken_at_a_terminal_speaks_spanish(week, monkeypatch):
+    """Issue 17 point 4: `measure take` asked at a real terminal (pty) in Spanish: the questions, the
+    prompts and the score hold no English-only word."""
+    import os
+    import pty
+
+    from tests.conftest import read_until, telecbt_cmd
+
+    monkeypatch.setenv("TELECBT_LANG", "es")
+    monkeypatch.setenv("COLUMNS", "200")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(telecbt_cmd()[0], [*telecbt_cmd(), "measure", "take", week["code"], "phq9", *week["pw"]], os.environ)
+    out = read_until(fd, b"(0-3):")
+    assert b"(0-3):" in out, out.decode(errors="replace")[-600:]
+    os.write(fd, "".join(line + "\r" for line in ["1"] * 8 + ["0", ""]).encode())
+    out += read_until(fd, b"Puntaje", timeout=30)
+    out += read_until(fd, b"\x00", timeout=3)
+    os.waitpid(pid, 0)
+    os.close(fd)
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace"))
+    assert "Puntaje" in shown and "Leve" in shown, shown[-600:]
+    assert not _words([shown]) & _english_only(), sorted(_words([shown]) & _english_only())
