@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
 from telecbt_cli.content.languages import DECIMAL, LANGS
-from telecbt_cli.core.store.errors import ContentError, NotFoundError, Term
+from telecbt_cli.core.store.errors import ContentError, Figures, NotFoundError, Term
 
 if TYPE_CHECKING:
     from telecbt_cli.content.validate import Problem
@@ -106,8 +106,17 @@ class Catalog:
 
     def phrase(self, key: str, lang: str, values: dict) -> str:
         """A UI string in `lang` with its values, the words among them (`Term`) translated too."""
-        return self.text(key, lang, **{name: self.text(value.key, lang) if isinstance(value, Term) else value
+        return self.text(key, lang, **{name: self.text(value.key, lang) if isinstance(value, Term)
+                                       else self.figures(value, lang) if isinstance(value, Figures) else value
                                        for name, value in values.items()})
+
+    @staticmethod
+    def figures(value: Figures, lang: str) -> str:
+        """Figures with `lang`'s decimal mark; where that is a comma, a semicolon parts them."""
+        mark = DECIMAL.get(lang, ".")
+        if mark == ".":
+            return str(value)
+        return "; ".join(re.sub(r"(?<=\d)\.(?=\d)", mark, part) for part in value.parts)
 
     def number(self, value: float | int | None, lang: str) -> str:
         """A number written the way `lang` writes it (decimal comma in Spanish)."""

@@ -97,7 +97,7 @@ def week(cli_store, pass_file, monkeypatch) -> dict:
     assert invoke("diary", "add", code, "--pain", "4", "--mood", "6", *pw).exit_code == 0
     for back in range(1, 6):  # five short nights: `suggest` has a reason to give
         at = f"{date.today() - timedelta(days=back)} 08:00"
-        assert invoke("diary", "add", code, "--pain", "5", "--sleep-hours", "4", "--at", at, *pw).exit_code == 0
+        assert invoke("diary", "add", code, "--pain", "5", "--sleep-hours", "4.5", "--at", at, *pw).exit_code == 0
     assert invoke("plan", "set", code, "--course", "standard", *pw).exit_code == 0
     assert invoke("plan", "goal", "add", code, "Caminar diez minutos", *pw).exit_code == 0
     session = invoke_json("session", "schedule", code, "--at", "2099-01-05 10:00", "--mode", "phone", *pw)["id"]
@@ -268,3 +268,24 @@ def test_a_questionnaire_taken_at_a_terminal_speaks_spanish(week, monkeypatch):
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace"))
     assert "Puntaje" in shown and "Leve" in shown, shown[-600:]
     assert not _words([shown]) & _english_only(), sorted(_words([shown]) & _english_only())
+
+
+def test_suggest_writes_its_figures_with_the_readers_decimal_mark(week, monkeypatch):
+    """Issue 17 point 6: the nights of 4.5 hours behind a suggestion read "4,5" in Spanish (and the days
+    are parted by ";" there, since "," is the decimal mark), "4.5" in English."""
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = {}
+    for lang in ("en", "es"):
+        monkeypatch.setenv("TELECBT_LANG", lang)
+        i18n.reset()
+        try:
+            for command in (("suggest", week["code"], "--lang", lang), ("report", "patient", week["code"], "--suggest", "--lang", lang)):
+                result = invoke(*command, *week["pw"])
+                assert result.exit_code == 0, result.stderr
+                shown[lang, command[0]] = result.stdout
+        finally:
+            i18n.reset()
+    for command in ("suggest", "report"):
+        assert re.search(r"\d\d-\d\d 4\.5, \d\d-\d\d 4\.5", shown["en", command]), shown["en", command]
+        assert re.search(r"\d\d-\d\d 4,5; \d\d-\d\d 4,5", shown["es", command]), shown["es", command]
+        assert "4.5" not in shown["es", command]
