@@ -59,7 +59,7 @@ PARTLY = {
 #: Still to do (issue 17 point 4): each prints English today. Remove a command from here when it is translated.
 NOT_YET = {
     # writes or runs something: needs its own Spanish scenario
-    "init", "unlock", "lock", "demo", "tui", "kiosk", "store check", "store passwd", "store rekey", "store backup",
+    "init", "unlock", "lock", "demo", "store check", "store passwd", "store rekey", "store backup",
     "store recover", "user add", "user passwd", "user disable", "patient add", "patient edit", "patient archive",
     "patient consent", "patient pin set", "patient pin unlock", "diary add", "diary correct", "diary import",
     "plan set", "plan goal add", "plan goal update", "plan homework done", "session schedule", "session reschedule",
@@ -197,6 +197,12 @@ WRITES = [
     ("alerts ack", ["abcdef123456", "--note", "nota"], 4, "no se encontró abcdef123456 (alerta de seguridad)"),
     ("alerts ack", ["{alert}", "--note", " "], 2, "diga en pocas palabras qué se hizo"),
     ("audit log", ["--limit", "500"], 0, "alerta: "),  # the details of all the above
+    # the terminal UIs: only what they say before a screen opens (the screens: tests/tui/test_language.py)
+    ("tui", [], 2, "la interfaz de pantalla necesita una terminal"),
+    ("tui", ["--idle", "5"], 2, "--idle debe ir de 60 a 28800 segundos; se escribió 5"),
+    ("kiosk", [], 2, "la interfaz de pantalla necesita una terminal"),
+    ("kiosk", ["--idle", "5"], 2, "--idle debe ir de 10 a 3600 segundos; se escribió 5"),
+    ("kiosk", ["--store", "{tmp}/nowhere"], 4, "no hay ningún almacén de telecbt en"),
 ]
 ANSWERS = {
     "cbt03": {"goal": {"specific": "caminar", "measurable": "tres veces", "achievable": "sí", "relevant": "familia",
@@ -313,3 +319,18 @@ def test_audit_details_read_in_the_readers_language(monkeypatch):
             assert describe(detail, timezone.utc, i18n.value) == expected
     finally:
         i18n.reset()
+
+
+def test_the_quick_start_of_the_terminal_uis_speaks_spanish(tmp_path):
+    """Issue 17 point 4: `telecbt tui` and `telecbt kiosk` start without the Typer layer (tui/launch.py);
+    their refusals there come in the reader's language too, with the same exit codes."""
+    from tests.conftest import run_telecbt
+
+    spanish = {"TELECBT_LANG": "es", "TELECBT_STORE": str(tmp_path / "nowhere")}
+    english = _english_only()
+    for command, code, said in ((["tui"], 2, "la interfaz de pantalla necesita una terminal"),
+                                (["kiosk", "--passphrase-file", str(tmp_path / "none.pass")], 4,
+                                 "no hay ningún almacén de telecbt en")):
+        done = run_telecbt(*command, env=spanish)
+        assert (done.returncode, said in done.stderr) == (code, True), (command, done.returncode, done.stderr)
+        assert not _words([done.stderr]) & english, sorted(_words([done.stderr]) & english)
