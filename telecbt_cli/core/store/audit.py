@@ -130,9 +130,10 @@ def _as_stored(kind: str, raw: str) -> str:
     return raw
 
 
-#: Detail fields whose values are stored words a UI can translate (`values.role.…`, `values.mode.…`,
-#: `values.timezone.system`); any other value of theirs (a zone name) reads as stored.
-_WORD_FIELDS = ("role", "mode", "timezone")
+#: Detail fields whose values are stored words a UI can translate, and the kinds of word they are tried as
+#: (`values.role.…`, then `values.device_role.…`); any other value of theirs (a zone name) reads as stored.
+_WORD_FIELDS = {"role": ("role", "device_role"), "mode": ("mode",), "timezone": ("timezone",),
+                "tables": ("export_table",), "patients": ("audit_word",)}
 
 
 def describe(detail: dict | None, zone: tzinfo | None = None, word: Callable[[str, str], str] = _as_stored) -> str:
@@ -163,7 +164,7 @@ def _in_words(key: str, value: object, zone: tzinfo, word: Callable[[str, str], 
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T" and value[13] == ":":
         return staff_time(value, zone, seconds=True)
     if isinstance(value, str) and key in _WORD_FIELDS:
-        return word(key, value)
+        return next((shown for kind in _WORD_FIELDS[key] if (shown := word(kind, value)) != value), value)
     if isinstance(value, (list, tuple)):
         return ", ".join(_in_words(key, item, zone, word) for item in value) or word("audit_word", "none")
     if isinstance(value, dict):
