@@ -20,6 +20,8 @@ from telecbt_cli.commands import i18n
 from telecbt_cli.content.catalog import load_for_ui
 from tests.command_tree import leaves
 from tests.commands.clirun import invoke, invoke_json
+from tests.core.sync.dovecot import HOST, PASSWORD, imap_server  # noqa: F401  (imap_server: a fixture)
+from tests.core.sync.test_mailer import Sink, free_port, smtp  # noqa: F401  (smtp: a fixture)
 
 COMMANDS = Path(__file__).parents[2] / "telecbt_cli" / "commands"
 WORD = re.compile(r"[A-Za-zÁÉÍÓÚÜÑáéíóúüñ]{3,}")
@@ -67,7 +69,6 @@ NOT_YET = {
     "patient consent", "patient pin set", "patient pin unlock", "diary add", "diary correct", "diary import",
     "plan set", "plan goal add", "plan goal update", "plan homework done", "session schedule", "session reschedule",
     "session record", "session ics", "message send",
-    "bundle fetch", "bundle outbox send", "bundle outbox retry",
 }
 
 
@@ -110,7 +111,7 @@ def week(cli_store, pass_file, monkeypatch) -> dict:
 
 def test_every_command_is_run_in_spanish_or_listed_as_not_yet():
     names = {c.name for c in leaves()}
-    written = {name for name, *_ in WRITES}
+    written = {name for name, *_ in WRITES} | {"bundle fetch"}  # fetch: test_bundle_fetch_speaks_spanish
     assert set(RUN) | written | NOT_YET == names, "run a new command in Spanish here, or list it in NOT_YET with why"
     assert not (set(RUN) | written) & NOT_YET
 
@@ -172,6 +173,9 @@ def test_the_errors_a_chw_meets_read_in_spanish(week, monkeypatch, tmp_path):
         i18n.reset()
 
 
+#: The mail server `bundle outbox send` uses in the scenario below (ports filled in by the fixture).
+SMTP = {"TELECBT_SMTP_HOST": "127.0.0.1", "TELECBT_SMTP_PORT": "{smtp_port}", "TELECBT_SMTP_SECURITY": "none",
+        "TELECBT_SMTP_FROM": "clinic@example.org"}
 #: Commands that write, run in order on the week's store in Spanish: (command, its arguments, the exit code,
 #: a Spanish phrase it must print). Each command succeeds once and meets its most common failure.
 #: `{code}`, `{session}` come from the week; `{tmp}` is a scratch folder, `{bad}` a content folder with a mistake.
@@ -207,7 +211,7 @@ WRITES = [
     ("bundle export", ["--to", "Nakuru", "--out", "{tmp}/to-kisumu.tcb"], 0, "Se escribió"),
     ("bundle export", ["--to", "Nakuru"], 2, "dé un solo destino"),
     ("bundle export", ["--to", "Nadie", "--out", "{tmp}/x.tcb"], 4, "no hay ningún equipo de confianza 'Nadie'"),
-    ("bundle export", ["--to", "Nakuru", "--eml", "{tmp}/eml", "--eml-to", "hub@example.org"], 0, "archivo(s) .eml"),
+    ("bundle export", ["--to", "Nakuru", "--eml", "{tmp}/eml", "--eml-to", "nakuru@example.org"], 0, "archivo(s) .eml"),
     ("bundle import", ["{from_peer}"], 0, "cambio(s)"),
     ("bundle import", ["{from_peer}"], 0, "ya recibido antes"),
     ("bundle import", ["{tmp}/to-kisumu.tcb"], 6, "omitido: no se puede descifrar el paquete"),
@@ -219,6 +223,18 @@ WRITES = [
     ("export ndjson", ["--out", "{tmp}/ndjson2"], 2, "una exportación lleva datos de pacientes"),
     ("export fhir", ["--out", "{tmp}/fhir", "--plaintext"], 0, "Se escribieron"),
     ("export fhir", ["--plaintext"], 2, "dé --out CARPETA para escribir archivos, o --post URL"),
+    # the email outbox, against mail servers on 127.0.0.1 (one takes the email, one refuses it)
+    ("bundle export", ["--to", "Nakuru", "--email", "nakuru@example.org"], 0, "quedó en la bandeja de salida"),
+    ("bundle outbox send", [], 2, "no hay ningún servidor de correo"),
+    ("bundle outbox send", [], 1, "rechazó la conexión", {**SMTP, "TELECBT_SMTP_PORT": "{closed_port}"}),
+    ("bundle outbox send", [], 0, "Se enviaron 1 de 1 correo(s) por", SMTP),
+    ("bundle outbox send", [], 0, "No hay nada pendiente.", SMTP),
+    ("bundle export", ["--to", "Nakuru", "--email", "nakuru@example.org"], 0, "quedó en la bandeja de salida"),
+    ("bundle outbox send", [], 0, "1 rechazado(s) o interrumpido(s): se intentará otra vez más tarde",
+     {**SMTP, "TELECBT_SMTP_PORT": "{refusing_port}"}),
+    ("bundle outbox retry", [], 0, "No hay correos fallidos para reintentar."),
+    ("bundle outbox retry", ["{email}"], 0, "Se pusieron otra vez en cola 1 correo(s)"),
+    ("bundle outbox retry", ["abcdef123456"], 4, "no se encontró abcdef123456 (correo de la bandeja de salida)"),
     ("device revoke", ["Nakuru", "--yes"], 0, "Nakuru revocado."),
     ("device revoke", ["Nadie", "--yes"], 4, "no hay ningún equipo de confianza"),
     ("bundle import", ["{from_peer}"], 6, "que fue revocado"),
@@ -243,8 +259,9 @@ ANSWERS = {
 
 
 @pytest.fixture
-def scratch(week, tmp_path) -> dict:
-    """The week plus a scratch folder and a content folder with a module that has three mistakes."""
+def scratch(week, tmp_path, smtp) -> dict:  # noqa: F811
+    """The week plus a scratch folder, a content folder with a module that has three mistakes, a peer
+    store that trusts this one and sent it a bundle, and mail servers."""
     bad = tmp_path / "bad-content"
     (bad / "modules").mkdir(parents=True)
     (bad / "modules" / "mine.toml").write_text(
@@ -261,8 +278,11 @@ def scratch(week, tmp_path) -> dict:
     ours = invoke_json("device", "show", *week["pw"])
     assert invoke("device", "trust", ours["card"], "--label", "clinic", "--yes", *peer).exit_code == 0
     assert invoke("bundle", "export", "--to", "clinic", "--out", str(tmp_path / "from-peer.tcb"), *peer).exit_code == 0
+    _, smtp_port = smtp()
+    _, refusing_port = smtp(Sink(reply="550 5.1.1 no such mailbox"))
     return {**week, "tmp": tmp_path, "bad": bad, "card": card, "from_peer": tmp_path / "from-peer.tcb",
-            "recipient": ours["recipient"]}
+            "recipient": ours["recipient"], "smtp_port": smtp_port, "refusing_port": refusing_port,
+            "closed_port": free_port()}
 
 
 def test_the_writing_commands_speak_spanish(scratch, monkeypatch):
@@ -273,11 +293,14 @@ def test_the_writing_commands_speak_spanish(scratch, monkeypatch):
     i18n.reset()
     try:
         options = {c.name: c.options() for c in leaves()}
-        for name, args, code, spanish in WRITES:
+        for name, args, code, spanish, *env in WRITES:
             pw = scratch["pw"] if "--passphrase-file" in options[name] else ()
             if any("{alert}" in a for a in args):  # the alert the risky PHQ-9 above opened
                 scratch["alert"] = invoke_json("alerts", "list", "--all", *pw)[-1]["id"][-12:]
-            result = invoke(*name.split(), *[a.format(**scratch) for a in args], *pw)
+            if any("{email}" in a for a in args):  # the email the server above refused
+                scratch["email"] = next(r["id"] for r in invoke_json("bundle", "outbox", "list", *pw) if r["attempts"])
+            result = invoke(*name.split(), *[a.format(**scratch) for a in args], *pw,
+                            env={k: v.format(**scratch) for k, v in env[0].items()} if env else None)
             said = result.stdout + result.stderr
             assert (result.exit_code, spanish in said) == (code, True), (name, args, result.exit_code, said)
             left = _words([said]) & english - PARTLY.get(name, set())
@@ -367,3 +390,44 @@ def test_the_quick_start_of_the_terminal_uis_speaks_spanish(tmp_path):
         done = run_telecbt(*command, env=spanish)
         assert (done.returncode, said in done.stderr) == (code, True), (command, done.returncode, done.stderr)
         assert not _words([done.stderr]) & english, sorted(_words([done.stderr]) & english)
+
+
+@pytest.mark.slow
+def test_bundle_fetch_speaks_spanish(week, tmp_path, imap_server, monkeypatch):  # noqa: F811
+    """Issue 17 point 4: `bundle fetch` against a real IMAP server (dovecot on 127.0.0.1), in Spanish: a
+    message with a bundle is imported and moved, one without is left alone, and a missing server is refused."""
+    from email.message import EmailMessage
+
+    peer = ("--store", str(tmp_path / "peer"), *week["pw"])
+    assert invoke("init", "--admin", "alice", *peer).exit_code == 0
+    ours = invoke_json("device", "show", *week["pw"])
+    assert invoke("device", "trust", ours["card"], "--label", "clinic", "--yes", *peer).exit_code == 0
+    made = invoke("bundle", "export", "--to", "clinic", "--eml", str(tmp_path / "eml"), "--eml-to", "c@example.org", *peer)
+    assert made.exit_code == 0, made.stderr
+    card = invoke("device", "show", "--card", *peer).stdout.strip()
+    assert invoke("device", "trust", card, "--label", "Nakuru", "--yes", *week["pw"]).exit_code == 0
+    note = EmailMessage()
+    note["From"], note["To"], note["Subject"] = "enfermera@example.org", "c@example.org", "Reunión"
+    note.set_content("Nos vemos a las nueve.")
+    user = imap_server.new_user()
+    imap_server.deliver(user, PASSWORD, bytes(note), *[p.read_bytes() for p in sorted((tmp_path / "eml").iterdir())])
+    secret = tmp_path / "imap.pass"
+    secret.write_text(PASSWORD + "\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(imap_server.cert))
+    monkeypatch.setenv("TELECBT_IMAP_USER", user)
+    monkeypatch.setenv("TELECBT_LANG", "es")
+    i18n.reset()
+    fetch = ("bundle", "fetch", "--password-file", str(secret), "--security", "starttls",
+             "--port", str(imap_server.plain_port), *week["pw"])
+    try:
+        refused = invoke(*fetch)
+        assert (refused.exit_code, "no hay ningún servidor de buzón" in refused.stderr) == (2, True), refused.stderr
+        monkeypatch.setenv("TELECBT_IMAP_HOST", HOST)
+        done = invoke(*fetch)
+        assert done.exit_code == 0, done.stderr
+        assert "(Reunión): no trae un paquete de telecbt: se deja en el buzón." in done.stderr, done.stderr
+        assert "importado, movido a telecbt-imported" in done.stderr and "cambio(s)" in done.stderr, done.stderr
+        for said in (refused.stderr, done.stderr):
+            assert not _words([said]) & _english_only(), sorted(_words([said]) & _english_only())
+    finally:
+        i18n.reset()
