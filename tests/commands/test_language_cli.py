@@ -431,3 +431,37 @@ def test_bundle_fetch_speaks_spanish(week, tmp_path, imap_server, monkeypatch): 
             assert not _words([said]) & _english_only(), sorted(_words([said]) & _english_only())
     finally:
         i18n.reset()
+
+
+@pytest.mark.slow
+def test_a_confirmation_at_a_terminal_asks_and_answers_in_spanish(week, tmp_path, monkeypatch):
+    """Issue 17 point 4: the question before something hard to undo (here `device revoke`), asked at a real
+    terminal: "[s/N]", "s" for yes, and anything else changes nothing, all in Spanish."""
+    import os
+    import pty
+
+    from tests.conftest import read_until, telecbt_cmd
+
+    peer = ("--store", str(tmp_path / "peer"), *week["pw"])
+    assert invoke("init", "--admin", "alice", *peer).exit_code == 0
+    card = invoke("device", "show", "--card", *peer).stdout.strip()
+    assert invoke("device", "trust", card, "--label", "Nakuru", "--yes", *week["pw"]).exit_code == 0
+    monkeypatch.setenv("TELECBT_LANG", "es")
+
+    def answer(typed: str) -> tuple[int, str]:
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execvpe(telecbt_cmd()[0], [*telecbt_cmd(), "device", "revoke", "Nakuru", *week["pw"]], os.environ)
+        out = read_until(fd, b"[s/N]")
+        os.write(fd, typed.encode() + b"\r")
+        out += read_until(fd, b"\x00", timeout=5)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace"))
+
+    code, shown = answer("n")
+    assert (code, "¿Revocar Nakuru? Se rechazarán sus paquetes. [s/N]" in shown, "No se cambió nada." in shown) \
+        == (1, True, True), shown
+    code, said = answer("s")
+    assert (code, "Nakuru revocado." in said) == (0, True), said
+    assert not _words([shown, said]) & _english_only(), sorted(_words([shown, said]) & _english_only())
