@@ -182,7 +182,7 @@ def _post(url: str, patients: list[str] | None, since: str | None, token_file: P
         for bundle in result["bundles"]:
             for refused in bundle["refused_entries"]:
                 why = "; ".join(str(i.get("details") or i.get("diagnostics") or i.get("code")) for i in refused["issues"])
-                say(t("cli.export_run.refused", patient=bundle["patient"], url=refused["url"],
+                say(t("cli.export_run.refused", code=bundle["patient"], url=refused["url"],
                       status=str(refused["status"]), why=why).rstrip(), style="red")
         say(t("cli.export_run.sent", patients=result["patients"], post=result["post"], accepted=result["accepted"],
               refused=result["refused"], retries=result["retries"]),
