@@ -285,6 +285,7 @@ def scratch(week, tmp_path, smtp) -> dict:  # noqa: F811
             "closed_port": free_port()}
 
 
+@pytest.mark.slow
 def test_the_writing_commands_speak_spanish(scratch, monkeypatch):
     """Issue 17 point 4: each writing command, run and refused in Spanish, prints no English-only word."""
     english = _english_only()
