@@ -71,4 +71,6 @@ def ack(
     if json_out:
         emit_json(row)
     else:
-        say(f"Acknowledged alert {short_id(row['id'])}.", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.alert_ack.done", id=short_id(row["id"])), style="green")

@@ -47,15 +47,17 @@ def log(
     if json_out:
         emit_json(with_local_fields(rows, zone, ["at"]))
         return
-    for row in rows:
-        row["detail"] = audit.describe(row["detail"], zone)
     if csv_out:
+        for row in rows:
+            row["detail"] = audit.describe(row["detail"], zone)
         emit_csv(rows, ["seq", "at", "user", "action", "patient_code", "detail", "device_id"], zone=zone)
         return
+    from telecbt_cli.commands.i18n import columns, t, value
+
     for row in rows:
+        row["detail"] = audit.describe(row["detail"], zone, value)  # field names and yes/no in the reader's language
         row["at"] = staff_time(row["at"], zone, seconds=True)
         row["patient"] = row["patient_code"] or ""
-    from telecbt_cli.commands.i18n import columns, t
 
     emit_table(rows, columns("audit", ["seq", "at", "user", "action", "patient", "detail"]), empty=t("cli.audit.empty"))
 

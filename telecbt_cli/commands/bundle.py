@@ -56,7 +56,9 @@ BundlePassOpt = Annotated[Optional[Path], typer.Option(
 def _bundle_passphrase(path: Optional[Path], confirm: bool) -> str:
     from telecbt_cli.commands.common import read_secret
 
-    return read_secret(file=path, fd=None, env="TELECBT_BUNDLE_PASSPHRASE", prompt="Bundle passphrase: ",
+    from telecbt_cli.commands.i18n import t
+
+    return read_secret(file=path, fd=None, env="TELECBT_BUNDLE_PASSPHRASE", prompt=t("cli.bundle_io.prompt"),
                        options="--bundle-passphrase-file", confirm=confirm)
 
 
@@ -86,15 +88,19 @@ def export_(
     from telecbt_cli.core.sync import devices
     from telecbt_cli.core.sync.transport import write_bundle
 
+    from telecbt_cli.commands.i18n import t
+
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         if sum(x is not None for x in (out, usb, email, eml)) != 1:
-            raise UsageError("give exactly one destination: --out PATH, --usb MOUNT, --email ADDRESS or --eml DIR")
+            raise UsageError("give exactly one destination: --out PATH, --usb MOUNT, --email ADDRESS or --eml DIR",
+                             key="errors.bundle_io.one_destination")
         if not to and not seal_passphrase:
-            raise UsageError("give --to DEVICE|age1…, or --seal-with-passphrase")
+            raise UsageError("give --to DEVICE|age1…, or --seal-with-passphrase", key="errors.bundle_io.to")
         if seal_passphrase and to and to.startswith("age1"):
-            raise UsageError("--seal-with-passphrase replaces the age1… recipient: give one or the other")
+            raise UsageError("--seal-with-passphrase replaces the age1… recipient: give one or the other",
+                             key="errors.bundle_io.seal_or_age")
         if out == "-":
-            binary_to_stdout("the bundle", json_out)
+            binary_to_stdout(t("cli.bundle_io.the_bundle"), json_out)
         secret = _bundle_passphrase(bundle_passphrase_file, confirm=True) if seal_passphrase else None
         peer_id, recipients = devices.destination(access, to, sealed=secret is not None)
         since_iso = parse_since(since, device_zone(access.store)) if since else None
@@ -109,7 +115,7 @@ def export_(
                                    patient, secret)
             sys.stdout.buffer.flush()
         else:
-            with progress_bar(json_out, "Writing bundle") as progress:
+            with progress_bar(json_out, t("cli.bundle_io.writing")) as progress:
                 dest = usb if usb is not None else output_path(out or "", force=force)
                 result = write_bundle(access, dest, recipients, peer_id, since_last=since_last and not all_,
                                       since=since_iso, patient_codes=patient, usb=usb is not None, passphrase=secret,
@@ -117,16 +123,16 @@ def export_(
     if json_out:
         emit_json(result)
     elif email:
-        emit_text(f"Queued bundle {result['bundle_id']} ({result['changes']} change(s)) in {result['parts']} email(s) "
-                  f"to {email}. Send with `telecbt bundle outbox send`.")
+        emit_text(t("cli.bundle_io.queued", bundle=result["bundle_id"], changes=result["changes"],
+                    parts=result["parts"], to=email))
     elif eml:
-        emit_text(f"Wrote {result['parts']} .eml file(s) to {eml}: attach-and-send them from any mail program.")
+        emit_text(t("cli.bundle_io.eml", parts=result["parts"], folder=eml))
     elif out == "-":
-        say(f"Wrote bundle {result['bundle_id']} to standard output: {result['changes']} change(s).")
+        say(t("cli.bundle_io.to_stdout", bundle=result["bundle_id"], changes=result["changes"]))
     else:
-        emit_text(f"Wrote {result['path']}: {result['changes']} change(s), {result['bytes']} bytes.")
+        emit_text(t("cli.bundle_io.wrote", path=result["path"], changes=result["changes"], size=str(result["bytes"])))
         if usb:
-            say("Verified on the stick: it is safe to remove it.", style="bold green")
+            say(t("cli.bundle_io.verified"), style="bold green")
 
 
 def _mail(access, recipients, peer_id, since_last, since, patient, secret, email, eml, eml_to, size_limit) -> dict:
@@ -158,27 +164,30 @@ def import_(
         secret = _bundle_passphrase(bundle_passphrase_file, confirm=False)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         results = import_paths(access, paths, dry_run=dry_run, passphrase=secret)
+    causes = [r.pop("cause", None) for r in results]  # the errors themselves, to word them in the reader's language
     if json_out:
         emit_json(results)
     else:
-        for r in results:
+        from telecbt_cli.commands.i18n import error_text, t
+
+        for r, cause in zip(results, causes):
             if r["ok"]:
-                note = " (seen before: nothing changed)" if r.get("seen_before") else ""
+                note = t("cli.bundle_io.seen_before") if r.get("seen_before") else ""
                 if r.get("waiting"):
-                    note += (f"; {r['waiting']} wait for records not here yet (they apply when the bundle with "
-                             "them is imported: see `telecbt bundle status`)")
+                    note += t("cli.bundle_io.waiting", count=r["waiting"])
                 if r.get("released"):
-                    note += f"; {r['released']} waiting change(s) from earlier bundles applied"
+                    note += t("cli.bundle_io.released", count=r["released"])
                 if r.get("dry_run"):
-                    note += " (dry run: nothing changed)"
-                say(f"{r['file']}: {r['changes']} change(s), {r['inserted']} new, {r['updated']} updated, "
-                    f"{r['conflicts']} conflict(s){note}.", style="green")
+                    note += t("cli.bundle_io.dry_run")
+                say(t("cli.bundle_io.imported", file=r["file"], changes=r["changes"], inserted=r["inserted"],
+                      updated=r["updated"], conflicts=r["conflicts"], note=note), style="green")
             elif r.get("no_bundle"):
-                say(f"{r['file']}: {r['note']}.", style="yellow")
+                say(f"{r['file']}: {t('cli.bundle_io.no_bundle')}.", style="yellow")
             else:
-                say(f"{r['file']}: skipped: {r['error']}", style="red")
+                say(t("cli.bundle_io.skipped", file=r["file"], error=error_text(cause) if cause else r["error"]),
+                    style="red")
             if r.get("warning"):
-                say(f"{r['file']}: warning: the sending device {r['warning']}", style="yellow")
+                say(t("cli.bundle_io.warning", file=r["file"], warning=r["warning"]), style="yellow")
     failed = [r for r in results if not r["ok"] and not r.get("no_bundle")]
     if failed:
         raise typer.Exit(failed[0].get("exit_code", int(IntegrityError.exit_code)))

@@ -12,9 +12,6 @@ from telecbt_cli.commands.common import JsonOpt, PassFdOpt, PassFileOpt, StoreOp
 from telecbt_cli.commands.output import emit_json, say
 from telecbt_cli.core.store.errors import IntegrityError
 
-_SHOWN = {"imported": "imported, moved to {folder}", "failed": "refused, moved to {folder}",
-          "waiting": "part of a bundle whose other parts have not arrived: left in the mailbox",
-          "no_bundle": "no telecbt bundle attached: left in the mailbox"}
 
 
 def fetch(
@@ -38,6 +35,7 @@ def fetch(
     password is never stored or shown. Exit 3 if the server refuses the login, 1 if the
     connection fails, 6 if a bundle was refused.
     """
+    from telecbt_cli.commands.i18n import t
     from telecbt_cli.commands.signin import read_secret
     from telecbt_cli.core.sync import imapfetch
 
@@ -46,12 +44,12 @@ def fetch(
     secret = None
     if bundle_passphrase_file or os.environ.get("TELECBT_BUNDLE_PASSPHRASE"):
         secret = read_secret(file=bundle_passphrase_file, fd=None, env="TELECBT_BUNDLE_PASSPHRASE",
-                             prompt="Bundle passphrase: ", options="--bundle-passphrase-file")
+                             prompt=t("cli.bundle_io.prompt"), options="--bundle-passphrase-file")
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("write")
 
         def ask(file: Path | None = None) -> str:
-            return read_secret(file=file, fd=None, env="TELECBT_IMAP_PASSWORD", prompt="Mailbox password: ",
+            return read_secret(file=file, fd=None, env="TELECBT_IMAP_PASSWORD", prompt=t("cli.fetch.password_prompt"),
                                options="--password-file or TELECBT_IMAP_PASSWORD_FILE")
 
         password = ask(password_file) if password_file is not None else None
@@ -66,18 +64,19 @@ def fetch(
 
 
 def _show(result: dict) -> None:
+    from telecbt_cli.commands.i18n import t
+
     if not result["messages"]:
-        say(f"No messages in {result['folder']} on {result['server']}.")
+        say(t("cli.fetch.empty", folder=result["folder"], server=result["server"]))
     for m in result["messages"]:
-        text = _SHOWN[m["status"]].format(folder=m["moved_to"] or "(dry run: not moved)")
-        say(f"Message {m['uid']} ({m['subject'] or 'no subject'}): {text}.",
+        text = t(f"cli.fetch.{m['status']}", folder=m["moved_to"] or t("cli.fetch.not_moved"))
+        say(t("cli.fetch.message", uid=m["uid"], subject=m["subject"] or t("cli.fetch.no_subject"), text=text),
             style={"imported": "green", "failed": "red"}.get(m["status"], "yellow"))
         for b in m["bundles"]:
-            note = " (seen before: nothing changed)" if b.get("seen_before") else ""
-            say(f"  bundle {b['bundle_id']}: {b['changes']} change(s), {b['inserted']} new, {b['updated']} updated, "
-                f"{b['conflicts']} conflict(s){note}.")
+            note = t("cli.bundle_io.seen_before") if b.get("seen_before") else ""
+            say(t("cli.fetch.bundle", bundle=b["bundle_id"], changes=b["changes"], inserted=b["inserted"],
+                  updated=b["updated"], conflicts=b["conflicts"], note=note))
         for error in m["errors"]:
             say(f"  {error}", style="red")
     if result["left"]:
-        say(f"{result['left']} message(s) wait for the next run (too many or too large for one run): "
-            "run `telecbt bundle fetch` again.", style="yellow")
+        say(t("cli.fetch.left", count=result["left"]), style="yellow")

@@ -89,25 +89,27 @@ def send(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
         if environ.get("TELECBT_SMTP_USER") and not (environ.get("TELECBT_SMTP_PASSWORD")
                                                       or environ.get("TELECBT_SMTP_PASSWORD_FILE")):
             if sys.stdin.isatty():  # the third way to give it: asked for, never stored or echoed
-                environ["TELECBT_SMTP_PASSWORD"] = getpass.getpass("Mail server password: ", stream=sys.stderr)
+                from telecbt_cli.commands.i18n import t
+
+                environ["TELECBT_SMTP_PASSWORD"] = getpass.getpass(t("cli.mail.password_prompt"), stream=sys.stderr)
         settings = mailer.MailSettings.from_env(environ)
         result = mailer.send_due(access, settings)
     if json_out:
         emit_json(result)
     else:
+        from telecbt_cli.commands.i18n import t
+
         if result["due"] == 0:
-            say(f"Nothing is due. {result['waiting']} email(s) wait for a later try.")
+            say(t("cli.mail.nothing_due", waiting=result["waiting"]))
         else:
-            say(f"Sent {result['sent']} of {result['due']} email(s) via {settings.where}.",
+            say(t("cli.mail.sent", sent=result["sent"], due=result["due"], where=settings.where),
                 style="green" if result["sent"] == result["due"] else "yellow")
             if result["retrying"]:
-                say(f"{result['retrying']} refused or interrupted: tried again later (`telecbt bundle outbox list`).",
-                    style="yellow")
+                say(t("cli.mail.retrying", count=result["retrying"]), style="yellow")
             if result["failed"]:
-                say(f"{result['failed']} failed for good: see `telecbt bundle outbox list`, then "
-                    "`telecbt bundle outbox retry`.", style="red")
+                say(t("cli.mail.failed", count=result["failed"]), style="red")
         if result["no_address"]:
-            say(f"{result['no_address']} reminder(s) have no email address and are not sent.")
+            say(t("cli.mail.no_address", count=result["no_address"]))
         if result["error"]:
             say(result["error"], style="red")
     if result["error"]:
@@ -124,9 +126,11 @@ def retry(ident: Annotated[Optional[str], typer.Argument(
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         rows = mailer.retry(access, ident)
+    from telecbt_cli.commands.i18n import t
+
     if json_out:
         emit_json(rows)
     elif rows:
-        say(f"Queued {len(rows)} email(s) again: run `telecbt bundle outbox send`.", style="green")
+        say(t("cli.mail.requeued", count=len(rows)), style="green")
     else:
-        say("No failed emails to retry.")
+        say(t("cli.mail.none_failed"))

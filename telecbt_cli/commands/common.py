@@ -66,31 +66,36 @@ def confirm(question: str, yes: bool) -> None:
     """Ask before anything hard to undo; without a terminal, demand --yes."""
     if yes:
         return
+    from telecbt_cli.commands.i18n import t
+
     if not sys.stdin.isatty():
-        raise UsageError(f"{question} Pass --yes to confirm without a terminal.")
-    sys.stderr.write(f"{question} [y/N] ")
+        raise UsageError("{question} Pass --yes to confirm without a terminal.", key="errors.confirm.no_terminal",
+                         question=question)
+    sys.stderr.write(f"{question} {t('cli.confirm.choices')} ")
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
+    if answer not in t("cli.confirm.yes_words").split():  # y, yes; s, sí too in Spanish
         from telecbt_cli.commands.output import say
 
-        say("Nothing was changed.")
+        say(t("cli.confirm.nothing"))
         raise typer.Exit(1)
 
 
 def binary_to_stdout(what: str, json_out: bool = False) -> None:
     """`--out -` for a file that is not text: standard output must lead to a file or a pipe."""
     if json_out:
-        raise UsageError(f"--out - writes {what} itself to standard output: leave out --json")
+        raise UsageError("--out - writes {what} itself to standard output: leave out --json",
+                         key="errors.out.with_json", what=what)
     if sys.stdout.isatty():
-        raise UsageError(f"--out - would print {what} on the terminal: redirect standard output to a file "
-                         "or a pipe, or give a file name")
+        raise UsageError("--out - would print {what} on the terminal: redirect standard output to a file "
+                         "or a pipe, or give a file name", key="errors.out.terminal", what=what)
 
 
 def no_stdout(out: object, what: str) -> None:
     """Refuse `--out -` where the output is a folder of files."""
     if out is not None and str(out) == "-":
-        raise UsageError(f"{what}, so it cannot go to standard output (--out -): give a folder")
+        raise UsageError("{what}, so it cannot go to standard output (--out -): give a folder", key="errors.out_folder.folder",
+                         what=what)
 
 
 def one_format(json_out: bool, csv_out: bool = False, raw: bool = False) -> None:

@@ -38,14 +38,17 @@ def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = 
 
     one_format(json_out, csv_out)
     catalog = load_catalog(content)
-    code = resolve_lang(None, lang)
+    from telecbt_cli.commands.i18n import columns, reader, value
+
+    code = resolve_lang(None, lang or reader())
     rows = [_summary(e, code) for kind in ("course", "module", "instrument") for e in catalog.all(kind)]
     if json_out:
         emit_json(rows)
     elif csv_out:
         emit_csv(yes_no(rows), ["kind", "id", "version", "title", "source", "licensed_text_missing"])
     else:
-        emit_table(rows, [("kind", "kind"), ("id", "id"), ("version", "version"), ("title", "title")])
+        emit_table([{**row, "kind": value("content", row["kind"])} for row in rows],
+                   columns("content", ["kind", "id", "version", "title"]))
 
 
 @app.command()
@@ -54,8 +57,10 @@ def show(ident: Annotated[str, typer.Argument(metavar="ID", help="A module, cour
     """Show one content item as parsed (the full data with --json)."""
     from telecbt_cli.content.catalog import pick, resolve_lang
 
+    from telecbt_cli.commands.i18n import reader, t, value
+
     catalog = load_catalog(content)
-    code = resolve_lang(None, lang)
+    code = resolve_lang(None, lang or reader())
     for kind in ("module", "instrument", "course"):
         entry = catalog.entries.get(kind, {}).get(ident)
         if entry is not None:
@@ -63,20 +68,35 @@ def show(ident: Annotated[str, typer.Argument(metavar="ID", help="A module, cour
     else:
         from telecbt_cli.core.store.errors import NotFoundError
 
-        raise NotFoundError(f"no module, course or questionnaire named {ident!r}: see `telecbt content list`")
+        raise NotFoundError("no module, course or questionnaire named {ident!r}: see `telecbt content list`",
+                            key="errors.content.not_found", ident=ident)
     if json_out:
         emit_json({k: v for k, v in entry.items() if k != "_file"})
         return
-    emit_fields([("id", entry["id"]), ("kind", kind), ("version", entry["version"]),
-                 ("title", pick(entry.get("title"), code)), ("file", entry["_file"])])
+    emit_fields([(t("cli.content.col_id"), entry["id"]), (t("cli.content.col_kind"), value("content", kind)),
+                 (t("cli.content.col_version"), entry["version"]), (t("cli.content.col_title"), pick(entry.get("title"), code)),
+                 (t("cli.content.file"), entry["_file"])])
     if kind == "module":
-        emit_table([{"id": s["id"], "kind": s["kind"], "title": pick(s.get("title") or s.get("prompt"), code)}
-                    for s in entry["steps"]], [("id", "step"), ("kind", "kind"), ("title", "title or prompt")])
+        emit_table([{"id": s["id"], "kind": value("step", s["kind"]), "title": pick(s.get("title") or s.get("prompt"), code)}
+                    for s in entry["steps"]], [("id", t("cli.module.col_step")), ("kind", t("cli.content.col_kind")),
+                                               ("title", t("cli.module.col_prompt"))])
     elif kind == "instrument":
-        emit_table([{"id": i["id"], "text": pick(i.get("text"), code) or "(licensed: not included)"}
-                    for i in entry["items"]], [("id", "item"), ("text", "text")])
+        licensed = f"({t('cli.instruments.licensed')})"
+        emit_table([{"id": i["id"], "text": pick(i.get("text"), code) or licensed}
+                    for i in entry["items"]], [("id", t("cli.content.item")), ("text", t("cli.content.text"))])
     else:
-        emit_table([{"n": n, "module": m} for n, m in enumerate(entry["sessions"], 1)], [("n", "#"), ("module", "module")])
+        emit_table([{"n": n, "module": m} for n, m in enumerate(entry["sessions"], 1)],
+                   [("n", "#"), ("module", t("cli.module.module"))])
+
+
+def problem_text(problem) -> str:
+    """A validator's finding in the reader's language when it has a UI string, else as written."""
+    if not problem.key:
+        return str(problem)
+    from telecbt_cli.commands.i18n import catalog, reader
+
+    where = f"{problem.file}: {problem.path}" if problem.path else problem.file
+    return f"{where}: {catalog().phrase(problem.key, reader(), problem.values)}"
 
 
 @app.command()
@@ -94,12 +114,15 @@ def validate(
         emit_json({"ok": not problems, "folders": [str(r) for r in roots], "counts": counts,
                    "problems": [{"file": p.file, "path": p.path, "message": p.message} for p in problems]})
     elif problems:
+        from telecbt_cli.commands.i18n import t
+
         for problem in problems:
-            say(str(problem), style="red")
-        say(f"{len(problems)} problem(s) found.", style="bold red")
+            say(problem_text(problem), style="red")
+        say(t("cli.content.problems", count=len(problems)), style="bold red")
     else:
-        say(f"Content is valid: {counts.get('module', 0)} modules, {counts.get('course', 0)} courses, "
-            f"{counts.get('instrument', 0)} questionnaires, locales {', '.join(sorted(catalog.locales))}.",
-            style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.content.valid", modules=counts.get("module", 0), courses=counts.get("course", 0),
+              questionnaires=counts.get("instrument", 0), locales=", ".join(sorted(catalog.locales))), style="green")
     if problems:
         raise typer.Exit(int(ContentError.exit_code))

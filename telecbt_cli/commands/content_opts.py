@@ -37,15 +37,17 @@ def read_answers(path: Path) -> dict[str, Any]:
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"answers file {path} does not exist") from None
+        raise UsageError("answers file {path} does not exist", key="errors.answers.no_file", path=str(path)) from None
     except (OSError, UnicodeDecodeError):
-        raise UsageError(f"cannot read answers file {path}") from None
+        raise UsageError("cannot read answers file {path}", key="errors.answers.unreadable", path=str(path)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise UsageError(f"the answers are not valid JSON (line {error.lineno}): {error.msg}") from None
+        raise UsageError("the answers are not valid JSON (line {line}): {problem}", key="errors.answers.not_json",
+                         line=error.lineno, problem=error.msg) from None
     if not isinstance(data, dict):
-        raise UsageError('the answers must be a JSON object such as {"phq9_1": 2, "phq9_2": 0}')
+        raise UsageError('the answers must be a JSON object such as {example}', key="errors.answers.not_object",
+                         example='{"phq9_1": 2, "phq9_2": 0}')
     return data
 
 
@@ -55,5 +57,5 @@ def patient_lang(access: Any, code: str, override: str | None) -> str:
     from telecbt_cli.core.clinical.patients import patient_language
 
     if override and override.split("-")[0].lower() not in LANGS:
-        raise UsageError(f"--lang must be one of {', '.join(LANGS)}")
+        raise UsageError("--lang must be one of {langs}", key="errors.answers.lang", langs=", ".join(LANGS))
     return resolve_lang(patient_language(access, code), override)

@@ -46,9 +46,10 @@ def show(card: Annotated[bool, typer.Option("--card", help="Print only the one-l
     elif card:
         emit_text(info["card"])
     else:
-        emit_fields([("device id", info["device_id"]), ("age recipient", info["recipient"]),
-                     ("signing key", info["signing_public"]), ("fingerprint", info["fingerprint"]),
-                     ("card", info["card"])])
+        from telecbt_cli.commands.i18n import t
+
+        emit_fields([(t(f"cli.device_show.{name}"), info[name])
+                     for name in ("device_id", "recipient", "signing_public", "fingerprint", "card")])
 
 
 @app.command()
@@ -66,12 +67,14 @@ def trust(
 
     text = sys.stdin.readline() if card == "-" else card
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        from telecbt_cli.commands.i18n import t, value
+
         peer = devices.parse_card(text)
-        say(f"Fingerprint of {peer['device_id']}: {peer['fingerprint']} — it must match `telecbt device show` "
-            "there.", style="bold")
-        confirm("Trust this device?", yes)
+        say(t("cli.device_trust.fingerprint", device=peer["device_id"], fingerprint=peer["fingerprint"]), style="bold")
+        confirm(t("cli.device_trust.confirm"), yes)
         row = devices.trust(access, text, label, role)
-    emit_json(row) if json_out else say(f"Trusted {label} ({role}).", style="green")
+    emit_json(row) if json_out else say(t("cli.device_trust.done", label=label, role=value("device_role", role)),
+                                        style="green")
 
 
 @app.command("list")
@@ -111,10 +114,12 @@ def revoke(device: Annotated[str, typer.Argument(help="Device label, or its id (
     from telecbt_cli.core.sync import devices
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
+        from telecbt_cli.commands.i18n import t
+
         access.require("manage")
-        confirm(f"Revoke {device}? Bundles from it will be refused.", yes)
+        confirm(t("cli.device_trust.revoke_confirm", device=device), yes)
         row = devices.revoke(access, device)
-    emit_json(row) if json_out else say(f"Revoked {device}.", style="green")
+    emit_json(row) if json_out else say(t("cli.device_trust.revoked", device=device), style="green")
 
 
 @app.command("export-identity")
@@ -130,12 +135,14 @@ def export_identity(out: Annotated[str, typer.Option("--out", metavar="<path>", 
     from telecbt_cli.core.store.fsutil import atomic_write, output_path
     from telecbt_cli.core.sync import devices
 
+    from telecbt_cli.commands.i18n import t
+
     if out == "-":
-        binary_to_stdout("the secret identity", json_out)
+        binary_to_stdout(t("cli.device_trust.identity"), json_out)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
         target = None if out == "-" else output_path(out, f"telecbt-{access.store.device_id}.agekey", force)
-        confirm("This file opens every bundle sent to this device. Write it?", yes)
+        confirm(t("cli.device_trust.identity_confirm"), yes)
         secret = (str(devices.age_identity(access)) + "\n").encode()
         if target is None:
             sys.stdout.buffer.write(secret)
@@ -146,4 +153,4 @@ def export_identity(out: Annotated[str, typer.Option("--out", metavar="<path>", 
     if json_out:
         emit_json({"path": str(target), "mode": "0600"})
     elif target is not None:
-        say(f"Wrote {target} (mode 0600). Keep it as safe as the store; delete it when done.", style="yellow")
+        say(t("cli.device_trust.identity_written", path=target), style="yellow")

@@ -47,15 +47,19 @@ def _run(kind: str, out: Path | None, patients: list[str] | None, since: str | N
     from telecbt_cli.core.store.errors import UsageError
     from telecbt_cli.core.store.timeparse import parse_since
     from telecbt_cli.core.store.zones import device_zone
+    from telecbt_cli.commands.i18n import t, value
     from telecbt_cli.core.sync import bulk, exports, fhir
 
-    with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Exporting") as bar:
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access, \
+            progress_bar(json_out, t("cli.export_run.exporting")) as bar:
         if plaintext:
             bulk.authorize(access, None)  # a viewer may export encrypted, never in clear: said first
         if out is None:
-            raise UsageError("give --out DIR to write files" + (", or --post URL to send to a FHIR server"
-                                                                  if kind == "fhir" else ""))
-        no_stdout(out, f"export {kind} writes one file per {'patient' if kind == 'fhir' else 'table'}")
+            if kind == "fhir":
+                raise UsageError("give --out DIR to write files, or --post URL to send to a FHIR server",
+                                 key="errors.export_run.out_or_post")
+            raise UsageError("give --out DIR to write files", key="errors.export_run.out")
+        no_stdout(out, t("cli.export_run.per_patient" if kind == "fhir" else "cli.export_run.per_table", kind=kind))
         bulk.recipients_for(encrypt_to, plaintext)
         since_iso = parse_since(since, device_zone(access.store)) if since else None
         catalog = load_catalog(content) if kind == "fhir" else None
@@ -68,17 +72,18 @@ def _run(kind: str, out: Path | None, patients: list[str] | None, since: str | N
                                            plaintext=plaintext, force=force, progress=progress, compress=compress,
                                            raw=raw)
     if plaintext:
-        say(f"Warning: files hold patient data in clear: {result['out_dir']}. Keep them on an encrypted disk, "
-            "share them only through a secure channel and delete them when done.", style="yellow")
+        say(t("cli.export_run.in_clear", folder=result["out_dir"]), style="yellow")
     if json_out:
         emit_json(result)
         return
-    what = ", ".join(f"{name} {count}" for name, count in result["counts"].items())
+    # table names (CSV, NDJSON) in words; FHIR resource types are codes (Patient, Observation) and stay
+    what = ", ".join(f"{name if kind == 'fhir' else value('export_table', name)} {count}"
+                     for name, count in result["counts"].items())
     files = len(result["files"])
-    lock = " (age-encrypted)" if result["encrypted"] else ""
+    lock = t("cli.export_run.encrypted") if result["encrypted"] else ""
     if result.get("compressed"):
-        lock = " (zstd-compressed" + (", age-encrypted)" if result["encrypted"] else ")")
-    say(f"Wrote {files} file(s){lock} to {result['out_dir']}: {what}.", style="green")
+        lock = t("cli.export_run.compressed_encrypted" if result["encrypted"] else "cli.export_run.compressed")
+    say(t("cli.export_run.wrote", files=files, lock=lock, folder=result["out_dir"], what=what), style="green")
 
 
 @app.command()
@@ -134,15 +139,19 @@ def _token(token_file: Path | None, ask: bool):
         try:
             return Token(token_file.read_text(encoding="utf-8").splitlines()[0] if token_file.stat().st_size else "")
         except (OSError, UnicodeDecodeError, IndexError):
-            raise UsageError(f"cannot read the token file {token_file}") from None
+            raise UsageError("cannot read the token file {path}", key="errors.export_run.token_file",
+                             path=str(token_file)) from None
     if os.environ.get("TELECBT_FHIR_TOKEN"):
         return Token(os.environ["TELECBT_FHIR_TOKEN"])
     if ask:
         if not sys.stdin.isatty():
-            raise AuthError("no terminal to ask for the token on: use --token-file or TELECBT_FHIR_TOKEN")
+            raise AuthError("no terminal to ask for the token on: use --token-file or TELECBT_FHIR_TOKEN",
+                            key="errors.export_run.no_terminal")
         import getpass
 
-        return Token(getpass.getpass("FHIR server token: ", stream=sys.stderr))
+        from telecbt_cli.commands.i18n import t
+
+        return Token(getpass.getpass(t("cli.export_run.token_prompt"), stream=sys.stderr))
     return None
 
 
@@ -154,10 +163,13 @@ def _post(url: str, patients: list[str] | None, since: str | None, token_file: P
     from telecbt_cli.core.store.zones import device_zone
     from telecbt_cli.core.sync import fhir_push
 
-    with unlocked(store, user, passphrase_file, passphrase_fd) as access, progress_bar(json_out, "Sending") as bar:
+    from telecbt_cli.commands.i18n import t
+
+    with unlocked(store, user, passphrase_file, passphrase_fd) as access, \
+            progress_bar(json_out, t("cli.export_run.sending")) as bar:
         if files_too:  # values are checked after the role (docs/roles.md)
             raise UsageError("--post sends to a server instead of writing files: leave out --out, --encrypt-to, "
-                             "--plaintext and --force")
+                             "--plaintext and --force", key="errors.export_run.post_only")
         server = fhir_push.Server(url, retries=retries, max_entries=max_entries)
         server.token = _token(token_file, ask_token)
         since_iso = parse_since(since, device_zone(access.store)) if since else None
@@ -170,9 +182,10 @@ def _post(url: str, patients: list[str] | None, since: str | None, token_file: P
         for bundle in result["bundles"]:
             for refused in bundle["refused_entries"]:
                 why = "; ".join(str(i.get("details") or i.get("diagnostics") or i.get("code")) for i in refused["issues"])
-                say(f"Refused: {bundle['patient']} {refused['url']} ({refused['status']}) {why}".rstrip(), style="red")
-        say(f"Sent {result['patients']} patient bundle(s) to {result['post']}: {result['accepted']} accepted, "
-            f"{result['refused']} refused, {result['retries']} retried.",
+                say(t("cli.export_run.refused", code=bundle["patient"], url=refused["url"],
+                      status=str(refused["status"]), why=why).rstrip(), style="red")
+        say(t("cli.export_run.sent", patients=result["patients"], post=result["post"], accepted=result["accepted"],
+              refused=result["refused"], retries=result["retries"]),
             style="green" if not result["refused"] else "yellow")
     if result["refused"]:
         raise typer.Exit(1)

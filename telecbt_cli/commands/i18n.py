@@ -51,7 +51,9 @@ def error_text(error: BaseException) -> str:
     if not getattr(error, "key", None):
         return str(error)  # no strings to load for an error without a key
     try:
-        return catalog().error(error, reader())
+        text = catalog().error(error, reader())
+        step = getattr(error, "step_id", None)  # an answer that does not fit its step (core.clinical.answers)
+        return t("cli.answer.step", step=step, message=text) if step else text
     except Exception:  # a broken clinic locale or a bad TELECBT_LANG must not hide the error itself
         return str(error)
 

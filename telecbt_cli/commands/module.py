@@ -129,7 +129,8 @@ def deliver(kind: str, patient: str, ident: str, answers, lang, restart, content
         item = engine.content_for(catalog, kind, ident)
         given = read_answers(answers) if answers is not None else None
         if given is None and not sys.stdin.isatty():
-            raise UsageError("no terminal to ask questions on: give the answers with --answers FILE (or - for stdin)")
+            raise UsageError("no terminal to ask questions on: give the answers with --answers FILE (or - for stdin)",
+                             key="errors.run.no_terminal")
         code = patient_lang(access, patient, lang)
         patient_id = engine.patient_id_for(access, patient)
         open_before = alerts.open_count(access, patient_id)

@@ -197,6 +197,17 @@ def program(
     if csv_out:
         emit_csv([{"metric": k, "value": v} for k, v in pairs], ["metric", "value"], raw)
         return
+    from telecbt_cli.commands.i18n import catalog, t
+
+    words = catalog().locales.get("en", {})
+    join = t("cli.program.join")
+    lines = []
     for key, value in pairs:
         shown = _pct(value) if key.endswith(("rate", "adherence", "completion", "share")) else ("-" if value is None else value)
-        _write(inert(f"{key:<45} {shown}"))
+        parts = key.split(".")
+        named = 1 if parts[0] in ("improvement", "workload") else 2  # an instrument, a clinician, a flag: as stored
+        lines.append((join.join(t(f"cli.program.{part}") if i != named and f"cli.program.{part}" in words else part
+                                for i, part in enumerate(parts)), shown))
+    width = max([45, *(len(label) + 1 for label, _ in lines)])
+    for label, shown in lines:
+        _write(inert(f"{label:<{width}} {shown}"))

@@ -119,7 +119,9 @@ def paths(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(data)
     else:
-        emit_fields([(k.replace("_", " "), v or "-") for k, v in data.items()])
+        from telecbt_cli.commands.i18n import t
+
+        emit_fields([(t(f"cli.paths.{k}"), v or "-") for k, v in data.items()])
 
 
 def register(app: typer.Typer) -> None:

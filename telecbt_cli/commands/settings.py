@@ -10,9 +10,6 @@ from telecbt_cli.commands.common import JsonOpt, PassFdOpt, PassFileOpt, StoreOp
 from telecbt_cli.commands.output import emit_fields, emit_json, say
 from telecbt_cli.core.store.errors import UsageError
 
-SOURCES = {"setting": "set on this device", "system": "the system's", "fallback": "the system's is unknown"}
-
-
 def settings(
     timezone: Annotated[Optional[str], typer.Option(
         "--timezone", metavar="<zone>", show_default=False,
@@ -32,7 +29,7 @@ def settings(
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         if timezone is not None and system_timezone:
             access.require("manage")
-            raise UsageError("give one of --timezone and --system-timezone")
+            raise UsageError("give one of --timezone and --system-timezone", key="errors.settings.one_zone")
         if timezone is not None or system_timezone:
             info = zones.set_device_zone(access, timezone)
         else:
@@ -42,12 +39,14 @@ def settings(
     if json_out:
         emit_json({**info, "now": now, "now_local": local_iso(now, zone)})
         return
+    from telecbt_cli.commands.i18n import t
+
     if timezone is not None or system_timezone:
-        say(f"This device's time zone is now {info['timezone']}"
-            + (" (the system's, followed from now on)." if system_timezone else "."), style="green")
-    emit_fields([("time zone", f"{info['timezone']} ({SOURCES[info['source']]})"),
-                 ("system time zone", info["system"] or "unknown"),
-                 ("local time", staff_time(now, zone))])
+        say(t("cli.settings.zone_now_system" if system_timezone else "cli.settings.zone_now", zone=info["timezone"]),
+            style="green")
+    emit_fields([(t("cli.settings.time_zone"), f"{info['timezone']} ({t('cli.settings.source_' + info['source'])})"),
+                 (t("cli.settings.system_zone"), info["system"] or t("cli.settings.unknown")),
+                 (t("cli.settings.local_time"), staff_time(now, zone))])
 
 
 def register(app: typer.Typer) -> None:

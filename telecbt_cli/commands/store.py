@@ -60,16 +60,21 @@ def info(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
     if json_out:
         emit_json(data)
         return
-    emit_fields([
-        ("path", data["path"]), ("store id", data["store_id"]), ("device id", data["device_id"]),
-        ("created", staff_time(data["created_at"], zone)), ("time zone", zone_name),
-        ("schema version", data["schema_version"]),
-        ("database", _human_bytes(data["database_bytes"])), ("write-ahead log", _human_bytes(data["wal_bytes"])),
-        ("patients", data["counts"]["patients"]), ("staff users", data["counts"]["users"]),
-        ("audit entries", data["audit_entries"]),
-    ])
-    emit_heading("Key slots:")
-    emit_table(data["slots"], [("kind", "kind"), ("label", "label"), ("created_at", "created")], zone=zone)
+    from telecbt_cli.commands.i18n import columns, t, value
+
+    emit_fields([(t(f"cli.store_info.{label}"), shown) for label, shown in [
+        ("path", data["path"]), ("store_id", data["store_id"]), ("device_id", data["device_id"]),
+        ("created", staff_time(data["created_at"], zone)), ("time_zone", zone_name),
+        ("schema_version", data["schema_version"]),
+        ("database", _human_bytes(data["database_bytes"])), ("wal", _human_bytes(data["wal_bytes"])),
+        ("patients", data["counts"]["patients"]), ("users", data["counts"]["users"]),
+        ("audit_entries", data["audit_entries"]),
+    ]])
+    emit_heading(t("cli.store_info.slots"))
+    slots = [{**slot, "kind": value("slot", slot["kind"]),
+              "label": t("cli.store_info.recovery_label") if slot["kind"] == "recovery" and slot["label"] == "recovery key"
+              else slot["label"]} for slot in data["slots"]]
+    emit_table(slots, columns("store_info", ["kind", "label", "created_at"]), zone=zone)
 
 
 @app.command()

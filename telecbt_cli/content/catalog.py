@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
 from telecbt_cli.content.languages import DECIMAL, LANGS
-from telecbt_cli.core.store.errors import ContentError, NotFoundError, Term
+from telecbt_cli.core.store.errors import ContentError, Figures, NotFoundError, Term
 
 if TYPE_CHECKING:
     from telecbt_cli.content.validate import Problem
@@ -77,8 +77,11 @@ class Catalog:
     def get(self, kind: str, ident: str) -> dict:
         found = self.entries.get(kind, {}).get(ident)
         if found is None:
-            known = ", ".join(sorted(self.entries.get(kind, {}))) or "none"
-            raise NotFoundError(f"no {kind} named {ident!r} (known: {known})")
+            known = ", ".join(sorted(self.entries.get(kind, {})))
+            if not known or kind not in ("module", "instrument", "course"):
+                raise NotFoundError(f"no {kind} named {ident!r} (known: {known or 'none'})")
+            raise NotFoundError("no {kind} named {ident!r} (known: {known})", key="errors.content_item.no_such",
+                                kind=Term(f"values.content.{kind}", kind), ident=ident, known=known)
         return found
 
     def all(self, kind: str) -> list[dict]:
@@ -103,8 +106,17 @@ class Catalog:
 
     def phrase(self, key: str, lang: str, values: dict) -> str:
         """A UI string in `lang` with its values, the words among them (`Term`) translated too."""
-        return self.text(key, lang, **{name: self.text(value.key, lang) if isinstance(value, Term) else value
+        return self.text(key, lang, **{name: self.text(value.key, lang) if isinstance(value, Term)
+                                       else self.figures(value, lang) if isinstance(value, Figures) else value
                                        for name, value in values.items()})
+
+    @staticmethod
+    def figures(value: Figures, lang: str) -> str:
+        """Figures with `lang`'s decimal mark; where that is a comma, a semicolon parts them."""
+        mark = DECIMAL.get(lang, ".")
+        if mark == ".":
+            return str(value)
+        return "; ".join(re.sub(r"(?<=\d)\.(?=\d)", mark, part) for part in value.parts)
 
     def number(self, value: float | int | None, lang: str) -> str:
         """A number written the way `lang` writes it (decimal comma in Spanish)."""
@@ -199,7 +211,8 @@ def _read(path: Path, problems: list["Problem"]) -> dict | None:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
-        problems.append(Problem(str(path), "", f"is not valid TOML: {error}"))
+        problems.append(Problem(str(path), "", f"is not valid TOML: {error}", "cli.content_problem.toml",
+                                {"error": str(error)}))
     except (OSError, UnicodeDecodeError) as error:
         problems.append(Problem(str(path), "", f"cannot be read ({error.__class__.__name__})"))
     return None
@@ -253,7 +266,8 @@ def build(roots: list[Path]) -> tuple[Catalog, list["Problem"]]:
     for course in catalog.all("course"):
         for i, module in enumerate(course.get("sessions", [])):
             if module not in catalog.entries["module"]:
-                problems.append(Problem(course["_file"], f"sessions[{i}]", f"names no module {module!r}"))
+                problems.append(Problem(course["_file"], f"sessions[{i}]", f"names no module {module!r}",
+                                        "cli.content_problem.no_module", {"module": module}))
             elif catalog.entries["module"][module].get("phase") == "practice":
                 problems.append(Problem(course["_file"], f"sessions[{i}]",
                                         f"names {module!r}, a practice module (those are not course sessions)"))

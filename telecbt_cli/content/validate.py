@@ -7,7 +7,7 @@ clinic editing a file by hand can find the line to fix. Nothing here executes co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telecbt_cli.content.languages import LANGS
@@ -52,6 +52,9 @@ class Problem:
     file: str
     path: str
     message: str
+    #: The message's UI string (`cli.content_problem.…`) and its values, so a UI can show it in the reader's language.
+    key: str | None = field(default=None, compare=False)
+    values: dict = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.path}" if self.path else self.file
@@ -65,37 +68,41 @@ class Checker:
         self.file = file
         self.problems: list[Problem] = []
 
-    def add(self, path: str, message: str) -> None:
-        self.problems.append(Problem(self.file, path, message))
+    def add(self, path: str, message: str, key: str | None = None, **values: Any) -> None:
+        """A problem; with `key` (cli.content_problem.…) `message` is its English template."""
+        if key:
+            message = message.format(**values)
+        self.problems.append(Problem(self.file, path, message, key, values))
 
     def keys(self, data: Any, path: str, allowed: set[str], required: set[str]) -> bool:
         if not isinstance(data, dict):
-            self.add(path, "must be a table")
+            self.add(path, "must be a table", key="cli.content_problem.table")
             return False
         for key in sorted(required - set(data)):
-            self.add(f"{path}.{key}".lstrip("."), "is missing")
+            self.add(f"{path}.{key}".lstrip("."), "is missing", key="cli.content_problem.missing")
         for key in sorted(set(data) - allowed):
-            self.add(f"{path}.{key}".lstrip("."), "is not a known key (typo?)")
+            self.add(f"{path}.{key}".lstrip("."), "is not a known key (typo?)", key="cli.content_problem.unknown_key")
         return True
 
     def text(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
-            self.add(path, f"must be a text table with {', '.join(LANGS)}")
+            self.add(path, "must be a text table with {langs}", key="cli.content_problem.text_table", langs=", ".join(LANGS))
             return
         for lang in LANGS:
             if lang not in value:
-                self.add(f"{path}.{lang}", "is missing (every language needs this text)")
+                self.add(f"{path}.{lang}", "is missing (every language needs this text)",
+                         key="cli.content_problem.missing_language")
             elif not isinstance(value[lang], str) or not value[lang].strip():
-                self.add(f"{path}.{lang}", "must be non-empty text")
+                self.add(f"{path}.{lang}", "must be non-empty text", key="cli.content_problem.empty_text")
         for lang in sorted(set(value) - set(LANGS)):
-            self.add(f"{path}.{lang}", "is not a supported language")
+            self.add(f"{path}.{lang}", "is not a supported language", key="cli.content_problem.language")
 
     def typed(self, data: dict, key: str, path: str, kind: type | tuple, required: bool = False) -> Any:
         """data[key] if it has the expected type; bools never pass for numbers."""
         where = f"{path}.{key}".lstrip(".")
         if key not in data:
             if required:
-                self.add(where, "is missing")
+                self.add(where, "is missing", key="cli.content_problem.missing")
             return None
         value = data[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -107,16 +114,17 @@ class Checker:
 
     def ident(self, value: Any, path: str, pattern: re.Pattern[str] = SUB_ID) -> None:
         if not isinstance(value, str) or not pattern.match(value):
-            self.add(path, "must be an id of lower-case letters, digits, '-' or '_'")
+            self.add(path, "must be an id of lower-case letters, digits, '-' or '_'", key="cli.content_problem.bad_id")
 
 
 def check_header(c: Checker, data: dict, stem: str, kind: str) -> None:
     ident = data.get("id")
     c.ident(ident, "id", ID)
     if isinstance(ident, str) and ident != stem:
-        c.add("id", f"is {ident!r} but the file is named {stem}.toml: they must match")
+        c.add("id", "is {ident!r} but the file is named {stem}.toml: they must match",
+              key="cli.content_problem.id_file", ident=ident, stem=stem)
     if not isinstance(data.get("version"), str) or not data.get("version"):
-        c.add("version", "must be a version string such as 1.0.0")
+        c.add("version", "must be a version string such as 1.0.0", key="cli.content_problem.version")
     if data.get("kind") != kind:
         c.add("kind", f"must be {kind!r}")
 
@@ -189,11 +197,12 @@ def check_steps(c: Checker, steps: list) -> None:
             path = f"steps[{i}] ({sid})"
         c.ident(sid, f"{path}.id")
         if kind not in STEP_KINDS:
-            c.add(f"{path}.kind", f"unknown step kind {kind!r}; known: {', '.join(STEP_KINDS)}")
+            c.add(f"{path}.kind", "unknown step kind {kind!r}; known: {known}", key="cli.content_problem.step_kind",
+                  kind=kind, known=", ".join(STEP_KINDS))
             continue
         c.keys(step, path, _COMMON_STEP_KEYS | _STEP_KEYS[kind], {"id", "kind"})
         if sid in earlier:
-            c.add(f"{path}.id", f"duplicate step id {sid!r}")
+            c.add(f"{path}.id", "duplicate step id {sid!r}", key="cli.content_problem.duplicate_step", sid=sid)
         for key in ("title", "body", "prompt", "min_label", "max_label", "unit"):
             if key in step:
                 c.text(step[key], f"{path}.{key}")
@@ -210,7 +219,7 @@ def _check_step_kind(c: Checker, step: dict, kind: str, path: str) -> None:
     if kind == "info" and "title" not in step and "body" not in step:
         c.add(path, "an info step needs a title or a body")
     if kind in QUESTION_KINDS and "prompt" not in step:
-        c.add(f"{path}.prompt", "is missing (a question needs a prompt)")
+        c.add(f"{path}.prompt", "is missing (a question needs a prompt)", key="cli.content_problem.prompt")
     if kind in ("choice", "multi"):
         check_options(c, step.get("options"), f"{path}.options")
         count = len(step.get("options") or [])
@@ -277,7 +286,8 @@ def check_show_if(c: Checker, rule: Any, path: str, earlier: dict[str, dict], al
             if target in all_ids:
                 c.add(f"{where}.step", f"points to {target!r}, which is not before this step (this would be a cycle)")
             else:
-                c.add(f"{where}.step", f"points to {target!r}, which is not a step in this module")
+                c.add(f"{where}.step", "points to {target!r}, which is not a step in this module",
+                      key="cli.content_problem.no_step", target=target)
         if op not in OPS:
             c.add(f"{where}.op", f"must be one of {', '.join(OPS)}")
         value = cond.get("value")

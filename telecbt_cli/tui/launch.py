@@ -17,14 +17,23 @@ from telecbt_cli.core.store.errors import ExitCode, TelecbtError, UsageError
 
 def need_terminal() -> None:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
-        raise UsageError("the terminal UI needs a terminal; use the commands (see telecbt --help) in scripts")
+        raise UsageError("the terminal UI needs a terminal; use the commands (see telecbt --help) in scripts",
+                         key="errors.tui.terminal")
 
 
 def check_lang(lang: str | None) -> None:
     from telecbt_cli.content.languages import LANGS
 
     if lang is not None and lang not in LANGS:
-        raise UsageError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
+        raise UsageError("unknown language {lang!r}: choose one of {langs}", key="errors.tui.lang", lang=lang,
+                         langs=", ".join(LANGS))
+
+
+def check_idle(idle: int | None, low: int, high: int) -> None:
+    """`--idle` seconds within the range the app allows (said in the reader's language)."""
+    if idle is not None and not low <= idle <= high:
+        raise UsageError("--idle must be from {low} to {high} seconds; got {idle}", key="errors.tui.idle",
+                         low=low, high=high, idle=idle)
 
 
 def run_tui(store: str | os.PathLike[str] | None, lang: str | None,
@@ -36,6 +45,7 @@ def run_tui(store: str | os.PathLike[str] | None, lang: str | None,
     from telecbt_cli.core.store.paths import require_store_dir, resolve_store_dir
 
     catalog = load_for_ui(content_dirs(content))  # a broken clinic folder is reported before anything else
+    check_idle(idle, *TUI_IDLE)
     need_terminal()
     check_lang(lang)
     if lang is None:
@@ -83,6 +93,7 @@ def start_kiosk(store: str | os.PathLike[str] | None, user: str | None, passphra
     from telecbt_cli.core.store.paths import resolve_store_dir
 
     secrets = take_secret_env()
+    check_idle(idle, *KIOSK_IDLE[1:])
     catalog = load_for_ui(content_dirs(content))  # a broken clinic folder is reported before anyone signs in
     crypto.isolate_kdf()  # PIN checks run for hours: keep scrypt's buffer out of the kiosk process
     store_dir = resolve_store_dir(store)
@@ -129,7 +140,9 @@ def run_kiosk(make_app, store_dir: Path, restarts: int = 5, pause: float = 1.0, 
             if app.exiting:  # a staff passphrase was given
                 return 0
             if getattr(app, "failure", None) is not None:  # the store did not open: staff are still here
-                error(str(app.failure))
+                from telecbt_cli.commands.i18n import error_text
+
+                error(error_text(app.failure))
                 return int(app.failure.exit_code)
         except Exception as err:  # counted as a crash below; the message could quote patient data
             error(f"the kiosk stopped after an unexpected error ({type(err).__name__})")
@@ -232,9 +245,10 @@ def _quick(run) -> int:
     try:
         return run()
     except TelecbtError as err:
+        from telecbt_cli.commands.i18n import error_text
         from telecbt_cli.commands.output import error
 
-        error(str(err))
+        error(error_text(err))  # in the reader's language, as in the CLI
         return int(err.exit_code)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)

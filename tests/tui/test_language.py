@@ -19,8 +19,9 @@ ALLOWED = {"telecbt", "phq", "peg", "gad", "usb", "eml", "https", "tel", "smtp",
            "alice", "admin", "rosa", "example", "cbt", "harm", "self"}
 
 
-#: Command lines and options quoted in a message (`telecbt patient consent`, `--patient`) are not words.
-COMMAND = re.compile(r"telecbt(?: [-a-z0-9{}]+)+|--[a-z][-a-z]*")
+#: Command lines and options quoted in a message (`telecbt patient consent`, `--patient`) are not words,
+#: also when the screen wraps one onto the next line (`telecbt device⏎ trust`).
+COMMAND = re.compile(r"telecbt(?:\s+[-a-z0-9{}]+)+|--[a-z][-a-z]*")
 
 
 def _words(texts) -> set[str]:

@@ -52,12 +52,13 @@ def acknowledge(access: Access, alert_id: str, note: str) -> dict:
     """A clinician has followed up: record who, when and a short note (audited)."""
     access.require("review")
     if not note.strip():
-        raise UsageError("say briefly what was done (--note), e.g. 'called patient, safe, plan agreed'")
+        raise UsageError("say briefly what was done (--note), e.g. 'called patient, safe, plan agreed'",
+                         key="errors.alert.note")
     ident = records.resolve_id(access.store, "safety_alerts", alert_id, "safety alert")
     patient_id, status = access.store.conn.execute(
         "SELECT patient_id, status FROM safety_alerts WHERE id = ?", (ident,)).fetchone()
     if status != "open":
-        raise UsageError("that alert was already acknowledged")
+        raise UsageError("that alert was already acknowledged", key="errors.alert.already")
     store = access.store
     with store.write():
         row = records.update(store, "safety_alerts", ident, {

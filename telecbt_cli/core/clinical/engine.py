@@ -115,7 +115,7 @@ def answer(run: Run, content: dict, value: Any) -> list[dict]:
     """Record an answer to the current step and move on; returns safety rules that fired."""
     step = current(run, content)
     if step is None:
-        raise UsageError("nothing left to answer: the run is ready to complete")
+        raise UsageError("nothing left to answer: the run is ready to complete", key="errors.run.nothing_left")
     if step["kind"] != "info" and (value is None or (isinstance(value, str) and not value.strip())):
         # No answer: an optional step is skipped, a required one says so (the same for every UI).
         if not step.get("optional"):
@@ -138,7 +138,7 @@ def skip(run: Run, content: dict) -> None:
     """Pass the current step without an answer, where the content allows it."""
     step = current(run, content)
     if step is None:
-        raise UsageError("nothing left to skip")
+        raise UsageError("nothing left to skip", key="errors.run.nothing_to_skip")
     if step["kind"] != "info" and not step.get("optional"):
         raise AnswerError(step["id"], "run.cannot_skip", "cannot be skipped")
     run.answers[step["id"]] = None
@@ -240,7 +240,7 @@ def complete(access: Access, run: Run, content: dict, fired: list[dict] | None =
     """
     missing = unanswered_required(run, content)
     if missing and content["kind"] == "module":
-        raise UsageError(f"these steps still need an answer: {', '.join(missing)}")
+        raise UsageError("these steps still need an answer: {steps}", key="errors.run.missing", steps=", ".join(missing))
     visible_ids = {s["id"] for s in visible(content, run.answers)}
     run.answers = {k: v for k, v in run.answers.items() if k in visible_ids}
     outcome = Outcome()
@@ -281,7 +281,8 @@ def run_all(access: Access, patient_code: str, content: dict, lang: str, given: 
     ids = {s["id"] for s in steps_of(content)}
     unknown = sorted(set(given) - ids)
     if unknown:
-        raise UsageError(f"the answers do not match {content['id']}: unknown step(s) {', '.join(unknown)}")
+        raise UsageError("the answers do not match {content}: unknown step(s) {steps}", key="errors.run.unknown_steps",
+                         content=content["id"], steps=", ".join(unknown))
     run, _ = start(access, patient_code, content, lang, restart=restart)
     fired: list[dict] = []
     while (step := current(run, content)) is not None:
@@ -293,10 +294,12 @@ def run_all(access: Access, patient_code: str, content: dict, lang: str, given: 
         elif sid in given or step.get("optional"):
             skip(run, content)
         else:
-            raise UsageError(f"the answers have nothing for required step {sid!r} of {content['id']}")
+            raise UsageError("the answers have nothing for required step {step!r} of {content}",
+                             key="errors.run.required_step", step=sid, content=content["id"])
     unused = sorted(k for k in given if k not in run.answers)
     if unused:
-        raise UsageError(f"answers given for step(s) that were not shown: {', '.join(unused)}")
+        raise UsageError("answers given for step(s) that were not shown: {steps}", key="errors.run.not_shown",
+                         steps=", ".join(unused))
     if content["kind"] == "instrument":
         score(content, run.answers)
     store = access.store
@@ -322,7 +325,7 @@ def content_for(catalog: Catalog, kind: str, ident: str) -> dict:
     if kind == "instrument" and not has_text(content):
         name = content.get("short_title") or ident
         raise NotFoundError(
-            f"{name} is a licensed questionnaire and its questions are not included. A clinic holding a "
-            "licence can add them with a content folder (see docs/content-format.md)."
-        )
+            "{name} is a licensed questionnaire and its questions are not included. A clinic holding a "
+            "licence can add them with a content folder (see docs/content-format.md).", key="errors.run.licensed",
+            name=name)
     return content

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from telecbt_cli.content.catalog import Catalog, pick
 from telecbt_cli.core.clinical.patients import zone_of
 from telecbt_cli.core.store.access import Access
-from telecbt_cli.core.store.errors import Term
+from telecbt_cli.content.languages import DECIMAL
+from telecbt_cli.core.store.errors import Figures, Term
 from telecbt_cli.core.store.localtime import day_bounds, local_day, parse_utc, sql_local_date
 from telecbt_cli.core.store.localtime import today as local_today
 
@@ -28,8 +29,10 @@ def daily_means(access: Access, patient_id: str, metric: str, start: date, end: 
     return {day: round(value, 2) for day, value in rows}
 
 
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+def _fmt(value: float, lang: str = "en") -> str:
+    """A figure for a message: whole, or with one decimal written `lang`'s way (4,5 in Spanish)."""
+    text = str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+    return text.replace(".", DECIMAL.get(lang, "."))
 
 
 def _metric(name: str) -> Term:
@@ -48,11 +51,11 @@ def _count(access: Access, pid: str, rule: dict, today: date) -> dict | None:
     hits = {day: v for day, v in series.items() if _OPS[rule["op"]](v, rule["value"])}
     if len(hits) < rule["min_days"]:
         return None
-    days = ", ".join(f"{d[5:]} {_fmt(v)}" for d, v in series.items())
+    days = Figures([f"{d[5:]} {_fmt(v)}" for d, v in series.items()])
     return {"values": {"count": len(hits), "window": window}, "because": _because("count", metric=_metric(rule["metric"]), days=days)}
 
 
-def _trend(access: Access, pid: str, rule: dict, today: date) -> dict | None:
+def _trend(access: Access, pid: str, rule: dict, today: date, lang: str = "en") -> dict | None:
     window = rule["window_days"]
     half = window // 2
     start = today - timedelta(days=window - 1)
@@ -67,7 +70,7 @@ def _trend(access: Access, pid: str, rule: dict, today: date) -> dict | None:
         return None
     because = _because("trend", metric=_metric(rule["metric"]), first=round(a, 1), second=round(b, 1), half=half,
                        after=half + 1, window=window, days=len(first) + len(second))
-    return {"values": {"first": _fmt(a), "second": _fmt(b), "window": window}, "because": because}
+    return {"values": {"first": _fmt(a, lang), "second": _fmt(b, lang), "window": window}, "because": because}
 
 
 def _measure(access: Access, pid: str, rule: dict, catalog: Catalog, lang: str) -> dict | None:
@@ -78,7 +81,7 @@ def _measure(access: Access, pid: str, rule: dict, catalog: Catalog, lang: str) 
         return None
     instrument = catalog.get("instrument", rule["instrument"])
     label = next((pick(b["label"], lang) for b in instrument["scoring"].get("bands", []) if b["severity"] == row[1]), row[1])
-    return {"values": {"score": _fmt(row[0]), "band": label},
+    return {"values": {"score": _fmt(row[0], lang), "band": label},
             "because": _because("measure", instrument=instrument.get("short_title", rule["instrument"]),
                                 score=row[0], band=label, day=local_day(row[2], zone_of(access, pid)).isoformat())}
 
@@ -109,7 +112,7 @@ def suggestions(access: Access, catalog: Catalog, patient_id: str, lang: str = "
             if kind == "count":
                 hit = _count(access, patient_id, rule, today)
             elif kind == "trend":
-                hit = _trend(access, patient_id, rule, today)
+                hit = _trend(access, patient_id, rule, today, lang)
             elif kind == "measure":
                 hit = _measure(access, patient_id, rule, catalog, lang)
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
@@ -125,30 +126,49 @@ def entries(store: Store, patient_id: str | None = None, since: str | None = Non
     ]
 
 
-def describe(detail: dict | None, zone: tzinfo | None = None) -> str:
+def _as_stored(kind: str, raw: str) -> str:
+    return raw
+
+
+#: Detail fields whose values are stored words a UI can translate, and the kinds of word they are tried as
+#: (`values.role.…`, then `values.device_role.…`); any other value of theirs (a zone name) reads as stored.
+_WORD_FIELDS = {"role": ("role", "device_role"), "mode": ("mode",), "timezone": ("timezone",),
+                "tables": ("export_table",), "patients": ("audit_word",)}
+
+
+def describe(detail: dict | None, zone: tzinfo | None = None, word: Callable[[str, str], str] = _as_stored) -> str:
     """An entry's detail in words for people (`expires: 2026-12-01 13:00:00 EAT; rebuilt keyfile: no`),
-    not as Python or JSON would print it: yes/no, times in `zone` (default UTC) with its name, lists joined."""
+    not as Python or JSON would print it: yes/no, times in `zone` (default UTC) with its name, lists joined.
+
+    `word(kind, raw)` puts the words in the reader's language: a field's name (kind `audit_field`), yes,
+    no and none (`audit_word`), a role or a session mode; without it they read in English."""
     if not detail:
         return ""
     zone = zone or timezone.utc
-    return "; ".join(f"{key.replace('_', ' ')}: {_in_words(key, value, zone)}" for key, value in detail.items())
+    return "; ".join(f"{_label(key, word)}: {_in_words(key, value, zone, word)}" for key, value in detail.items())
 
 
-def _in_words(key: str, value: object, zone: tzinfo) -> str:
+def _label(key: str, word: Callable[[str, str], str]) -> str:
+    return word("audit_field", key).replace("_", " ")
+
+
+def _in_words(key: str, value: object, zone: tzinfo, word: Callable[[str, str], str]) -> str:
     from telecbt_cli.core.store.localtime import staff_time
 
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return word("audit_word", "yes" if value else "no")
     if value is None:
         return "-"
     if isinstance(value, (int, float)) and (key in ("expires", "at", "until") or key.endswith("_at")):
         return staff_time(datetime.fromtimestamp(value, timezone.utc).isoformat(), zone, seconds=True)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T" and value[13] == ":":
         return staff_time(value, zone, seconds=True)
+    if isinstance(value, str) and key in _WORD_FIELDS:
+        return next((shown for kind in _WORD_FIELDS[key] if (shown := word(kind, value)) != value), value)
     if isinstance(value, (list, tuple)):
-        return ", ".join(_in_words(key, item, zone) for item in value) or "none"
+        return ", ".join(_in_words(key, item, zone, word) for item in value) or word("audit_word", "none")
     if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')} {_in_words(k, v, zone)}" for k, v in value.items())
+        return ", ".join(f"{_label(k, word)} {_in_words(k, v, zone, word)}" for k, v in value.items())
     return str(value)
 
 

@@ -32,6 +32,18 @@ class Term(str):
         return word
 
 
+class Figures(str):
+    """A list of figures inside a message (`11-25 4.5, 11-26 5`): it reads in English, and a UI
+    writes each figure's decimal mark the reader's way (`11-25 4,5; 11-26 5` in Spanish)."""
+
+    parts: tuple[str, ...]
+
+    def __new__(cls, parts: list[str]) -> "Figures":
+        text = super().__new__(cls, ", ".join(parts))
+        text.parts = tuple(parts)
+        return text
+
+
 class TelecbtError(Exception):
     """Base of every error a user can see; the message says what to do next.
 

@@ -105,7 +105,8 @@ def output_path(text: str, name: str | None = None, force: bool = False) -> Path
             raise storage_error("create", path, error) from None
         return path if name is None else _unused(path / name)
     if path.exists() and not force:
-        raise UsageError(f"{path} already exists: give another name (or a folder), or add --force to replace it")
+        raise UsageError("{path} already exists: give another name (or a folder), or add --force to replace it",
+                         key="errors.out.exists", path=str(path))
     return path
 
 

@@ -101,9 +101,10 @@ def signin_delays_file(store_dir: Path) -> Path:
 
 def require_store_dir(store_dir: Path) -> None:
     if store_dir.is_file():
-        raise NotFoundError(f"{store_dir} is a file, not a telecbt store folder")
+        raise NotFoundError("{path} is a file, not a telecbt store folder", key="errors.store.is_file",
+                            path=str(store_dir))
     if not store_dir.exists():
         raise NotFoundError(
-            f"no telecbt store at {store_dir}. Create one with `telecbt init` "
-            "or point to one with --store / TELECBT_STORE."
+            "no telecbt store at {path}. Create one with `telecbt init` "
+            "or point to one with --store / TELECBT_STORE.", key="errors.store.missing", path=str(store_dir)
         )

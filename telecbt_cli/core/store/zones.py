@@ -61,14 +61,25 @@ def suggestions(text: str) -> list[str]:
 
 
 def check_zone(text: str, what: str = "time zone") -> str:
-    """An IANA zone name as stored; a UsageError with the nearest names for anything else."""
+    """An IANA zone name as stored; a UsageError with the nearest names for anything else.
+    (`what` is always a time zone: the message says so in the reader's language.)"""
     name = (text or "").strip()
     if name in known_zones():
         return name
     close = suggestions(name) if name else []
-    hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    raise UsageError(f"{name!r} is not a {what} name: use a name such as Africa/Nairobi, America/New_York or "
-                     f"Asia/Kathmandu.{hint}")
+    near = dict(zip("abc", close))
+    if len(close) == 3:
+        raise UsageError("{name!r} is not a time zone name: use a name such as Africa/Nairobi, America/New_York or "
+                         "Asia/Kathmandu. Did you mean {a} or {b} or {c}?", key="errors.zone.unknown_near3",
+                         name=name, **near)
+    if len(close) == 2:
+        raise UsageError("{name!r} is not a time zone name: use a name such as Africa/Nairobi, America/New_York or "
+                         "Asia/Kathmandu. Did you mean {a} or {b}?", key="errors.zone.unknown_near2", name=name, **near)
+    if close:
+        raise UsageError("{name!r} is not a time zone name: use a name such as Africa/Nairobi, America/New_York or "
+                         "Asia/Kathmandu. Did you mean {a}?", key="errors.zone.unknown_near1", name=name, **near)
+    raise UsageError("{name!r} is not a time zone name: use a name such as Africa/Nairobi, America/New_York or "
+                     "Asia/Kathmandu.", key="errors.zone.unknown", name=name)
 
 
 def _name_from_path(path: str) -> str | None:

@@ -81,11 +81,12 @@ def recipients_for(encrypt_to: str | Sequence[str] | None, plaintext: bool) -> l
     targets = [encrypt_to] if isinstance(encrypt_to, str) else list(encrypt_to or [])
     targets = [t.strip() for t in targets if t and t.strip()]
     if targets and plaintext:
-        raise UsageError("choose one of --plaintext and --encrypt-to")
+        raise UsageError("choose one of --plaintext and --encrypt-to", key="errors.export_run.one_of")
     if not targets:
         if not plaintext:
             raise UsageError("an export holds patient data: add --plaintext to write patient data unencrypted, "
-                             "or --encrypt-to age1… to encrypt each file to an age recipient")
+                             "or --encrypt-to age1… to encrypt each file to an age recipient",
+                             key="errors.export_run.plaintext_or_encrypt")
         return None
     import pyrage
 
@@ -96,8 +97,8 @@ def recipients_for(encrypt_to: str | Sequence[str] | None, plaintext: bool) -> l
                 raise ValueError(target)
             parsed.append(pyrage.x25519.Recipient.from_str(target))
         except Exception:
-            raise UsageError(f"{target[:80]!r} is not an age recipient: it should look like age1… "
-                             "(the output of `age-keygen -y`)") from None
+            raise UsageError("{target!r} is not an age recipient: it should look like age1… "
+                             "(the output of `age-keygen -y`)", key="errors.export_run.not_age", target=target[:80]) from None
     return parsed
 
 
@@ -136,14 +137,16 @@ def prepare_out_dir(access: Access, out_dir: Path, force: bool) -> Path:
     store_dir = access.store.dir.resolve()
     target = out_dir.resolve()
     if target == store_dir or store_dir in target.parents:
-        raise UsageError("the output folder is inside the store folder: choose a folder outside it")
+        raise UsageError("the output folder is inside the store folder: choose a folder outside it",
+                         key="errors.export_run.inside_store")
     try:
         if out_dir.exists():
             if not out_dir.is_dir():
-                raise UsageError(f"{out_dir} exists and is not a folder")
+                raise UsageError("{path} exists and is not a folder", key="errors.export_run.not_folder", path=str(out_dir))
             if not force and any(out_dir.iterdir()):
-                raise UsageError(f"{out_dir} is not empty: choose a new folder, or add --force to write into it "
-                                 "(files of the same name are replaced, other files are left alone)")
+                raise UsageError("{path} is not empty: choose a new folder, or add --force to write into it "
+                                 "(files of the same name are replaced, other files are left alone)",
+                                 key="errors.export_run.not_empty", path=str(out_dir))
         else:
             out_dir.mkdir(parents=True, mode=0o700)
     except OSError as error:

@@ -84,7 +84,7 @@ def parse_json(text: str | bytes) -> object:
     try:
         return json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError, UnicodeDecodeError):
-        raise IntegrityError("the bundle's payload is corrupt (not valid JSON)") from None
+        raise IntegrityError("the bundle's payload is corrupt (not valid JSON)", key="errors.bundle_read.not_json") from None
 
 
 # --- the file ---------------------------------------------------------------------------------------
@@ -146,10 +146,10 @@ class Source:
         except TelecbtError:
             raise
         except zstandard.ZstdError:
-            raise IntegrityError("the bundle's payload is corrupt (decompression failed)") from None
+            raise IntegrityError("the bundle's payload is corrupt (decompression failed)", key="errors.bundle_read.corrupt") from None
         except Exception:
             raise IntegrityError("the bundle cannot be decrypted: it is damaged, or it was sealed for another "
-                                 "device (check `telecbt device show`)") from None
+                                 "device (check `telecbt device show`)", key="errors.bundle_read.cannot_decrypt") from None
 
     def _decrypt(self, access: Access, passphrase: str | None, writer: "_Frame") -> None:
         import pyrage
@@ -183,11 +183,11 @@ def _open_sealed(data: bytes, factor: int, passphrase: str | None) -> bytes:
                              f"2^{MAX_WORK_FACTOR}): it would take minutes and gigabytes; refusing it")
     if passphrase is None:
         raise UsageError("this bundle is sealed with a passphrase: give it with --bundle-passphrase-file "
-                         "or TELECBT_BUNDLE_PASSPHRASE")
+                         "or TELECBT_BUNDLE_PASSPHRASE", key="errors.bundle_read.sealed")
     try:
         return pyrage.passphrase.decrypt(data, passphrase)
     except Exception:
-        raise IntegrityError("the bundle cannot be opened: wrong bundle passphrase, or the file is damaged") from None
+        raise IntegrityError("the bundle cannot be opened: wrong bundle passphrase, or the file is damaged", key="errors.bundle_read.wrong_passphrase") from None
 
 
 class _Frame:
@@ -216,7 +216,7 @@ class _Frame:
         try:
             dict_id = zstandard.get_frame_parameters(self.head).dict_id
         except zstandard.ZstdError:
-            raise IntegrityError("the bundle's payload is corrupt (decompression failed)") from None
+            raise IntegrityError("the bundle's payload is corrupt (decompression failed)", key="errors.bundle_read.corrupt") from None
         if dict_id not in (0, bundle_dict.DICT_ID):
             raise IntegrityError(f"the bundle was compressed with a dictionary this telecbt does not have "
                                  f"({dict_id}): upgrade telecbt")
@@ -348,18 +348,18 @@ class _Verify:
         obj = parse_json(line)
         header = obj.get("header") if isinstance(obj, dict) else None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise IntegrityError("this is not a telecbt bundle")
+            raise IntegrityError("this is not a telecbt bundle", key="errors.bundle_read.not_a_bundle")
         if not isinstance(header.get("version"), int) or header["version"] > VERSION:
             raise IntegrityError(f"the bundle uses format version {header.get('version')}, newer than this "
                                  f"telecbt understands ({VERSION}): upgrade telecbt")
         self.signer = devices.trusted_signer(self.access, str(header.get("source_device")))
         if header.get("to_device") not in (None, self.access.store.device_id):
-            raise IntegrityError("the bundle was made for another device")
+            raise IntegrityError("the bundle was made for another device", key="errors.bundle_read.other_device")
         self.header = header
 
     def finish(self) -> Verified:
         if self.header is None or self.signer is None:
-            raise IntegrityError("this is not a telecbt bundle")
+            raise IntegrityError("this is not a telecbt bundle", key="errors.bundle_read.not_a_bundle")
         held = self.held  # the manifest line, and any complete line before it not hashed yet
         if held.endswith(b"\n"):
             cut = held.rfind(b"\n", 0, len(held) - 1) + 1
@@ -371,19 +371,19 @@ class _Verify:
             self.lines += held.count(b"\n", 0, cut)
         line = held[cut:].rstrip(b"\n")
         if not line.strip():
-            raise IntegrityError("the bundle is truncated: its signed manifest is missing")
+            raise IntegrityError("the bundle is truncated: its signed manifest is missing", key="errors.bundle_read.truncated")
         obj = parse_json(line)
         trailer = obj.get("manifest") if isinstance(obj, dict) else None
         if not isinstance(trailer, dict):
-            raise IntegrityError("the bundle is truncated: its signed manifest is missing")
+            raise IntegrityError("the bundle is truncated: its signed manifest is missing", key="errors.bundle_read.truncated")
         digest = self.digest.digest()
         if self.header["version"] >= 2:  # the digest is signed but not sent: the one computed here must fit
             trailer.setdefault("payload_sha256", b64(digest))
         if not devices.verify(self.signer["signing_public"], canonical(trailer), str(obj.get("signature", ""))):
-            raise IntegrityError("the bundle's signature is not valid: it was altered or forged")
+            raise IntegrityError("the bundle's signature is not valid: it was altered or forged", key="errors.bundle_read.signature")
         if trailer.get("payload_sha256") != b64(digest) or trailer.get("changes") != self.lines - 1 \
                 or trailer.get("bundle_id") != self.header.get("bundle_id"):
-            raise IntegrityError("the bundle's contents do not match its signed digest (altered or truncated)")
+            raise IntegrityError("the bundle's contents do not match its signed digest (altered or truncated)", key="errors.bundle_read.digest")
         return Verified({**self.header, **trailer}, digest, self.hashed, self.total)
 
 
@@ -412,7 +412,7 @@ class _Lines:
             self.digest.update(memoryview(data)[:self.verified.digested_bytes - self.position])
         self.position += size
         if self.position > self.verified.total_bytes:
-            raise IntegrityError("the bundle changed while it was being imported: nothing was imported")
+            raise IntegrityError("the bundle changed while it was being imported: nothing was imported", key="errors.bundle_read.changed")
         lines = (self.pending + data).split(b"\n")
         self.pending = lines.pop()
         if len(self.pending) > MAX_LINE_BYTES:
@@ -425,7 +425,7 @@ class _Lines:
 
     def finish(self) -> None:
         if self.digest.digest() != self.verified.digest or self.position != self.verified.total_bytes:
-            raise IntegrityError("the bundle changed while it was being imported: nothing was imported")
+            raise IntegrityError("the bundle changed while it was being imported: nothing was imported", key="errors.bundle_read.changed")
 
 
 def replay(access: Access, source: Source, verified: Verified, on_change: Callable[[bytes], None],

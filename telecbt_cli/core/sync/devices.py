@@ -94,7 +94,7 @@ def parse_card(card: str) -> dict:
     parts = card.strip().split(":")
     if len(parts) != 5 or ":".join(parts[:2]) != CARD_PREFIX or not parts[4].startswith("age1"):
         raise UsageError("that is not a telecbt device card (it starts with telecbt-device:v1: — "
-                         "run `telecbt device show --card` on the other device)")
+                         "run `telecbt device show --card` on the other device)", key="errors.device.not_a_card")
     _, _, device_id, public, recipient = parts
     try:
         import pyrage
@@ -103,7 +103,7 @@ def parse_card(card: str) -> dict:
         if len(_unb64(public)) != 32:
             raise ValueError
     except Exception:
-        raise UsageError("the device card is damaged: copy it again") from None
+        raise UsageError("the device card is damaged: copy it again", key="errors.device.damaged") from None
     return {"device_id": device_id, "signing_public": public, "recipient": recipient,
             "fingerprint": fingerprint(device_id, public, recipient)}
 
@@ -111,10 +111,10 @@ def parse_card(card: str) -> dict:
 def trust(access: Access, card: str, label: str, role: str) -> dict:
     access.require("manage")
     if role not in ROLES:
-        raise UsageError(f"--role must be one of {', '.join(ROLES)}")
+        raise UsageError("--role must be one of {roles}", key="errors.device.role", roles=", ".join(ROLES))
     peer = parse_card(card)
     if peer["device_id"] == access.store.device_id:
-        raise UsageError("that is this device's own card")
+        raise UsageError("that is this device's own card", key="errors.device.own_card")
     store = access.store
     existing = store.conn.execute("SELECT signing_public, revoked_at FROM peers WHERE id = ?",
                                   (peer["device_id"],)).fetchone()
@@ -150,7 +150,8 @@ def peer(access: Access, ident: str) -> dict:
         if row["id"] == ident or row["label"] == ident:
             return row
     if not records.looks_like_id(ident):
-        raise NotFoundError(f"no trusted device {ident!r}: see `telecbt device list`")
+        raise NotFoundError("no trusted device {ident!r}: see `telecbt device list`", key="errors.device.not_found",
+                            ident=ident)
     full = records.resolve_id(access.store, "peers", ident, "trusted device", where="1")
     return next(row for row in known if row["id"] == full)
 
@@ -167,7 +168,8 @@ def destination(access: Access, to: str | None, sealed: bool = False) -> tuple[s
         return None, [to]
     row = peer(access, to)
     if row["revoked_at"]:
-        raise UsageError(f"{to} is revoked: trust it again (telecbt device trust) before sending to it")
+        raise UsageError("{to} is revoked: trust it again (telecbt device trust) before sending to it",
+                         key="errors.device.revoked", to=to)
     return row["id"], [] if sealed else [row["recipient"]]
 
 
@@ -185,10 +187,12 @@ def trusted_signer(access: Access, device_id: str) -> dict:
     row = access.store.conn.execute("SELECT signing_public, revoked_at, label FROM peers WHERE id = ?",
                                     (device_id,)).fetchone()
     if row is None:
-        raise IntegrityError(f"the bundle comes from device {device_id}, which this store does not trust: "
-                             "enrol it first with `telecbt device trust`")
+        raise IntegrityError("the bundle comes from device {device}, which this store does not trust: "
+                             "enrol it first with `telecbt device trust`", key="errors.device.untrusted",
+                             device=device_id)
     if row[1]:
-        raise IntegrityError(f"the bundle comes from device {row[2]} ({device_id}), which was revoked")
+        raise IntegrityError("the bundle comes from device {label} ({device}), which was revoked",
+                             key="errors.device.from_revoked", label=row[2], device=device_id)
     return {"signing_public": row[0], "label": row[2]}
 
 

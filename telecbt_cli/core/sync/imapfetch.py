@@ -76,10 +76,10 @@ class ImapSettings:
         if not isinstance(self.port, int) or not 0 < self.port < 65536:
             raise UsageError("the IMAP port (--port or TELECBT_IMAP_PORT) is a number from 1 to 65535")
         if not self.username or any(ch.isspace() or ord(ch) < 32 for ch in self.username):
-            raise UsageError("give the mailbox user name (--user-name or TELECBT_IMAP_USER)")
+            raise UsageError("give the mailbox user name (--user-name or TELECBT_IMAP_USER)", key="errors.fetch.user")
         if not self.password:
             raise AuthError("no mailbox password: use --password-file, TELECBT_IMAP_PASSWORD_FILE or "
-                            "TELECBT_IMAP_PASSWORD")
+                            "TELECBT_IMAP_PASSWORD", key="errors.fetch.password")
         if self.security == "none" and not is_loopback(self.host):
             raise UsageError("--security none would send the mailbox password in clear over the network: "
                              "use tls or starttls")
@@ -110,7 +110,7 @@ class ImapSettings:
 
         host = pick("host")
         if not host:
-            raise UsageError("no mailbox server is set: give --host or set TELECBT_IMAP_HOST")
+            raise UsageError("no mailbox server is set: give --host or set TELECBT_IMAP_HOST", key="errors.fetch.no_server")
         security = pick("security", "tls").lower()
         if security not in SECURITY:
             raise UsageError(f"the IMAP security (--security or TELECBT_IMAP_SECURITY) is one of {', '.join(SECURITY)}")
@@ -204,8 +204,8 @@ def _connect(settings: ImapSettings) -> "imaplib.IMAP4":
         except imaplib.IMAP4.abort:
             raise
         except imaplib.IMAP4.error:
-            raise AuthError(f"mailbox server {settings.where} refused the user name or password: check "
-                            "--user-name and the password") from None
+            raise AuthError("mailbox server {where} refused the user name or password: check "
+                            "--user-name and the password", key="errors.fetch.login", where=settings.where) from None
         return client
     except TelecbtError:
         _close(client)

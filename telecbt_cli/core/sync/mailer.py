@@ -117,7 +117,8 @@ class MailSettings:
         host = (env.get("TELECBT_SMTP_HOST") or "").strip()
         if not host:
             raise UsageError("no mail server is set: set TELECBT_SMTP_HOST and TELECBT_SMTP_FROM "
-                             "(and TELECBT_SMTP_USER with TELECBT_SMTP_PASSWORD_FILE if the server needs a login)")
+                             "(and TELECBT_SMTP_USER with TELECBT_SMTP_PASSWORD_FILE if the server needs a login)",
+                             key="errors.mail.no_server")
         security = (env.get("TELECBT_SMTP_SECURITY") or "starttls").strip().lower()
         if security not in SECURITY:
             raise UsageError(f"TELECBT_SMTP_SECURITY must be one of {', '.join(SECURITY)}")
@@ -133,7 +134,7 @@ class MailSettings:
             password = read_password(Path(password_file).expanduser())
         sender = (env.get("TELECBT_SMTP_FROM") or "").strip() or (username if username and "@" in username else "")
         if not sender:
-            raise UsageError("set TELECBT_SMTP_FROM to the address emails come from")
+            raise UsageError("set TELECBT_SMTP_FROM to the address emails come from", key="errors.mail.no_from")
         size_limit = parse_size(env.get("TELECBT_BUNDLE_SIZE_LIMIT"), DEFAULT_SIZE_LIMIT)
         timeout_text = (env.get("TELECBT_SMTP_TIMEOUT") or "").strip()
         try:
@@ -371,13 +372,14 @@ def retry(access: Access, ident: str | None = None) -> list[dict]:
         rows = _listing(access, "o.id = ?", (records.resolve_id(access.store, "outbox", ident, "outbox email"),))
         status = rows[0]["status"]
         if status == "sent":
-            raise UsageError("that email was already sent")
+            raise UsageError("that email was already sent", key="errors.mail.already_sent")
         if status == "cancelled":
-            raise UsageError("that email was cancelled (its session was cancelled)")
+            raise UsageError("that email was cancelled (its session was cancelled)", key="errors.mail.cancelled")
         if status == "no_address":
-            raise UsageError("that reminder has no address: the patient had no email when it was queued")
+            raise UsageError("that reminder has no address: the patient had no email when it was queued",
+                             key="errors.mail.no_address")
         if rows[0]["kind"] == "bundle" and rows[0]["size"] is None:
-            raise UsageError("that email's attachment is gone: export the bundle again")
+            raise UsageError("that email's attachment is gone: export the bundle again", key="errors.mail.gone")
     else:
         rows = _listing(access, "o.status = 'failed'")
     now = now_iso()
@@ -443,7 +445,8 @@ def _connect_error(settings: MailSettings, error: BaseException) -> StorageError
     elif isinstance(error, ssl.SSLError):
         kind = "failed the TLS handshake: check the port and TELECBT_SMTP_SECURITY (465 is usually tls, 587 starttls)"
     elif isinstance(error, ConnectionRefusedError):
-        kind = "refused the connection: check TELECBT_SMTP_PORT"
+        return StorageError("mail server {where} refused the connection: check TELECBT_SMTP_PORT. Nothing was sent; "
+                            "the emails stay queued", key="errors.mail.refused", where=where)
     elif isinstance(error, socket.gaierror):
         kind = "could not be found: check TELECBT_SMTP_HOST, or whether this computer is online"
     elif isinstance(error, OSError):

@@ -132,7 +132,8 @@ def _read_parts(pieces: list[tuple[Path, bool]]) -> tuple[dict[str, bytes], list
                     raise IntegrityError(f"the parts add up to more than {MAX_BUNDLE_BYTES // 2**20} MiB: refusing them")
                 found[piece.name] = source.handle.read()
         except TelecbtError as error:
-            problems.append({"file": piece.name, "ok": False, "error": str(error), "exit_code": int(error.exit_code)})
+            problems.append({"file": piece.name, "ok": False, "error": str(error), "exit_code": int(error.exit_code),
+                             "cause": error})
     return found, problems
 
 
@@ -179,16 +180,17 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
         elif path.exists() or path.is_symlink():
             files.append((path, True))  # named by the user: a link is followed, a device or pipe is refused
         else:
-            raise UsageError(f"{path} does not exist")
+            raise UsageError("{path} does not exist", key="errors.bundle_io.no_path", path=str(path))
     mail += [f for f, _ in files if f.suffix.lower() == ".eml"]
     files = [(f, follow) for f, follow in files if f.suffix.lower() != ".eml"]
     attachments, without = _read_mail(mail)
     if not files and not results and not attachments:
         if without:
-            raise NotFoundError(f"no telecbt bundle attached to any of the {len(without)} message(s) in "
-                                f"{', '.join(map(str, paths))}: nothing was imported")
-        raise NotFoundError(f"no bundles (.tcb, .age or .tcbp files) in {', '.join(map(str, paths))}: "
-                            "nothing was imported")
+            raise NotFoundError("no telecbt bundle attached to any of the {count} message(s) in {paths}: nothing "
+                                "was imported", key="errors.bundle_io.no_attachment", count=len(without),
+                                paths=", ".join(map(str, paths)))
+        raise NotFoundError("no bundles (.tcb, .age or .tcbp files) in {paths}: nothing was imported",
+                            key="errors.bundle_io.none_found", paths=", ".join(map(str, paths)))
     results += [{"file": origin, "ok": False, "skipped": True, "no_bundle": True, "error": mailfiles.NO_BUNDLE,
                  "note": mailfiles.NO_BUNDLE} for origin in without]
     pieces = [(f, follow) for f, follow in files if f.suffix == ".tcbp"]
@@ -229,7 +231,8 @@ def _import_groups(access: Access, sources: list, results: list[dict]) -> None:
                 try:
                     results.append({"file": name, "ok": True, **run()})
                 except TelecbtError as error:
-                    results.append({"file": name, "ok": False, "error": str(error), "exit_code": int(error.exit_code)})
+                    results.append({"file": name, "ok": False, "error": str(error), "exit_code": int(error.exit_code),
+                                    "cause": error})
 
 
 def mail_bundle(access: Access, recipients: list[str], peer_id: str | None, since_last: bool, since: str | None,

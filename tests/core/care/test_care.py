@@ -293,3 +293,18 @@ def test_suggestions_give_their_reasons_as_locale_keys(admin):
     assert "by day" not in spanish and "sleep" not in spanish
     assert CATALOG.phrase(because["key"], "en", because["values"]) == found["short-sleep"]["evidence"]
     assert found["short-sleep"]["evidence"].startswith("sleep hours by day: ")
+
+
+def test_suggestion_figures_use_the_readers_decimal_mark(admin):
+    """Issue 17 point 6: a mean of 2.4 reads "2,4" in a Spanish suggestion and its reason, "2.4" in English."""
+    code = enrol(admin)
+    for offset in range(-13, -6):  # 2, 3, 2, 3, 2, 3, 2: a mean of 17/7 = 2.43
+        diary.add_entry(admin, code, {"pain": 2 if offset % 2 else 3, "entry_at": day(offset, 7)})
+    for offset in range(-6, 1):
+        diary.add_entry(admin, code, {"pain": 6, "entry_at": day(offset, 7)})
+    pid = patient_id_for(admin, code)
+    english = {s["id"]: s for s in suggestions(admin, CATALOG, pid, "en")}["pain-rising"]
+    spanish = {s["id"]: s for s in suggestions(admin, CATALOG, pid, "es")}["pain-rising"]
+    assert "from 2.4 to 6" in english["text"] and "de 2,4 a 6" in spanish["text"]
+    because = CATALOG.phrase(spanish["because"]["key"], "es", spanish["because"]["values"])
+    assert "2,4" in because and "2.4" not in because
