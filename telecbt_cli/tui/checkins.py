@@ -7,7 +7,7 @@ the caller (a patient's record or the check-ins list) shows the session again af
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from textual.app import ComposeResult
@@ -52,7 +52,9 @@ class ScheduleScreen(FormDialog):
             moment = datetime.fromisoformat(self.session["scheduled_at"].replace("Z", "+00:00"))
             when = moment.astimezone(self.app.zone).strftime("%Y-%m-%d %H:%M")  # typed back in this device's zone
         else:
-            when = (datetime.now(self.app.zone) + timedelta(days=1)).strftime("%Y-%m-%d 10:00")
+            from telecbt_cli.core.care.appointments import default_session_time
+
+            when = default_session_time(self.app.zone)
         yield Label(tr(self.app, "checkin.when"))
         yield SafeInput(when, id="checkin-when", placeholder="YYYY-MM-DD HH:MM", max_length=25)
         yield Label(tr(self.app, "checkin.mode"))
