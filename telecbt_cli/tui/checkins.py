@@ -69,7 +69,7 @@ class ScheduleScreen(FormDialog):
                         placeholder="https://… / tel:…")
 
     def on_mount(self) -> None:
-        self.query_one("#checkin-when").focus()
+        self.query_one("#checkin-when").focus(scroll_visible=False)
 
     def values(self) -> dict:
         if not self.text("checkin-when"):
@@ -121,7 +121,8 @@ class RecordScreen(FormDialog):
         yield SafeInput(id="checkin-notes", max_length=2000)
 
     def on_mount(self) -> None:
-        self.query_one("#checkin-feedback" if self.outcome == "attended" else "#checkin-notes").focus()
+        first = "#checkin-feedback" if self.outcome == "attended" else "#checkin-notes"
+        self.query_one(first).focus(scroll_visible=False)
 
     def values(self) -> dict:
         values: dict = {"notes": self.text("checkin-notes") or None, "feedback": None, "fidelity": []}
