@@ -46,6 +46,18 @@ def _sessions(store_dir, code: str) -> list[dict]:
     return check_store(store_dir, read)
 
 
+async def enter_on_row(app, pilot, tab: str, table: str) -> DataTable:
+    """On a patient's record: open `tab`, press Enter on the first row of `table`; that table."""
+    record = app.screen
+    record.query_one(TabbedContent).active = f"tab-{tab}"
+    await settle(app, pilot)
+    rows = record.query_one(f"#{table}", DataTable)
+    rows.focus()
+    await pilot.press("enter")
+    await settle(app, pilot)
+    return rows
+
+
 def test_typing_a_name_on_the_caseload_searches_and_never_opens_a_screen(created, store_dir):
     """Issue 17 point 2: "maria" typed on the caseload once opened Alerts and an acknowledge dialog."""
     _enrol(created.access, "Maria Example")
@@ -116,14 +128,8 @@ def test_a_whole_check_in_schedule_record_with_fidelity_then_homework_done(creat
             app.screen.query_one("#form-save").press()
             await settle(app, pilot)
             assert isinstance(app.screen, PatientScreen)
-            app.screen.query_one(TabbedContent).active = "tab-sessions"
-            await settle(app, pilot)
-            table = app.screen.query_one("#sessions-table", DataTable)
-            assert table.row_count == 1
-            table.focus()
-            await pilot.press("enter")
-            await settle(app, pilot)
-            assert isinstance(app.screen, SessionScreen)
+            sessions = await enter_on_row(app, pilot, "sessions", "sessions-table")
+            assert sessions.row_count == 1 and isinstance(app.screen, SessionScreen)
             app.screen.query_one("#session-attended").press()
             await settle(app, pilot)
             assert isinstance(app.screen, RecordScreen)
@@ -137,14 +143,8 @@ def test_a_whole_check_in_schedule_record_with_fidelity_then_homework_done(creat
             app.screen.query_one("#form-save").press()
             await settle(app, pilot)
             assert isinstance(app.screen, PatientScreen)
-            app.screen.query_one(TabbedContent).active = "tab-plan"
-            await settle(app, pilot)
-            homework = app.screen.query_one("#homework", DataTable)
-            assert homework.row_count >= 1
-            homework.focus()
-            await pilot.press("enter")
-            await settle(app, pilot)
-            assert isinstance(app.screen, HomeworkScreen)
+            homework = await enter_on_row(app, pilot, "plan", "homework")
+            assert homework.row_count >= 1 and isinstance(app.screen, HomeworkScreen)
             await pilot.press(*"walked twice", "enter")
             await settle(app, pilot)
             assert isinstance(app.screen, PatientScreen)
@@ -167,11 +167,7 @@ def test_move_and_cancel_a_session_on_the_record(created, store_dir):
     created.access.close()
 
     async def open_session(app, pilot) -> None:
-        app.screen.query_one(TabbedContent).active = "tab-sessions"
-        await settle(app, pilot)
-        app.screen.query_one("#sessions-table", DataTable).focus()
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await enter_on_row(app, pilot, "sessions", "sessions-table")
         assert isinstance(app.screen, SessionScreen)
 
     async def run() -> None:
@@ -249,14 +245,8 @@ def test_add_and_update_a_goal(created, store_dir):
             app.screen.query_one("#goal-measure", Input).value = "days walked"
             app.screen.query_one("#form-save").press()
             await settle(app, pilot)
-            app.screen.query_one(TabbedContent).active = "tab-plan"
-            await settle(app, pilot)
-            goals = app.screen.query_one("#goals", DataTable)
-            assert goals.row_count == 1
-            goals.focus()
-            await pilot.press("enter")
-            await settle(app, pilot)
-            assert isinstance(app.screen, GoalUpdateScreen)
+            goals = await enter_on_row(app, pilot, "plan", "goals")
+            assert goals.row_count == 1 and isinstance(app.screen, GoalUpdateScreen)
             app.screen.query_one("#goal-progress", Input).value = "150"
             app.screen.query_one("#form-save").press()
             await settle(app, pilot)
