@@ -129,21 +129,25 @@ class SettingsScreen(Localized, ModalScreen[None]):
     """Language, look and idle lock; saved for next time. A new language redraws every open screen in it."""
 
     BINDINGS = [Binding("escape", "close", "Close")]
+    AUTO_FOCUS = ""  # focused in on_mount without scrolling the first label away ("" turns it off)
 
     def compose(self) -> ComposeResult:
         from telecbt_cli.tui.forms import radio_set
 
         app = self.app
-        with QuietScroll(classes="dialog"):
+        with Vertical(classes="dialog"):  # title and Close stay in view; the choices scroll (80x24)
             yield Label(tr(app, "settings.title"), classes="dialog-title")
-            yield Label(tr(app, "settings.language"))
-            yield radio_set("lang", [(lang, tr(app, f"lang.{lang}")) for lang in LANGS], app.lang)
-            yield Label(tr(app, "settings.theme"))
-            yield radio_set("theme", [(name, tr(app, f"settings.theme_{name}")) for name in THEMES], app.theme_name)
-            yield Label(tr(app, "settings.idle"))
-            yield radio_set("idle", [(str(m), tr(app, "settings.minutes", n=m)) for m in IDLE_CHOICES],
-                            str(app.idle_seconds // 60))
-            yield Button(tr(app, "common.close"), variant="primary", id="settings-close")
+            with QuietScroll(classes="dialog-body"):
+                yield Label(tr(app, "settings.language"))
+                yield radio_set("lang", [(lang, tr(app, f"lang.{lang}")) for lang in LANGS], app.lang)
+                yield Label(tr(app, "settings.theme"))
+                yield radio_set("theme", [(name, tr(app, f"settings.theme_{name}")) for name in THEMES],
+                                app.theme_name)
+                yield Label(tr(app, "settings.idle"))
+                yield radio_set("idle", [(str(m), tr(app, "settings.minutes", n=m)) for m in IDLE_CHOICES],
+                                str(app.idle_seconds // 60))
+            with Vertical(classes="dialog-foot"):
+                yield Button(tr(app, "common.close"), variant="primary", id="settings-close")
 
     def on_radio_set_changed(self, event) -> None:
         choice = event.pressed.name
@@ -156,6 +160,7 @@ class SettingsScreen(Localized, ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.start_lang = self.app.lang
+        self.query_one("#lang").focus(scroll_visible=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_close()

@@ -52,8 +52,8 @@ class BundleScreen(Localized, Screen):
     def compose(self) -> ComposeResult:
         app = self.app
         yield Header()
+        yield Static(tr(app, "bundles.title"), classes="screen-title", id="bundles-title")  # stays while the rest scrolls
         with VerticalScroll(id="bundles"):
-            yield Static(tr(app, "bundles.title"), classes="screen-title")
             yield Static("", id="bundles-device")
             yield Label(tr(app, "bundles.export_title"), classes="bundles-section")
             yield Static(tr(app, "bundles.export_help"), classes="hint")
@@ -131,7 +131,7 @@ class BundleScreen(Localized, Screen):
         if self.peer_choice in {p["id"] for p in live}:
             select.value = self.peer_choice
         if not live and not self.lines:
-            self.add_line(Text(tr(self.app, "bundles.no_peers")))
+            self.add_line(Text(tr(self.app, "bundles.no_peers")), scroll=False)  # the screen opens at its top
 
     def peer_label(self, peer: dict) -> Text:
         role = tr(self.app, f"bundles.role_{peer['role']}") if peer.get("role") in ("hub", "field") \
@@ -321,13 +321,15 @@ class BundleScreen(Localized, Screen):
         self.query_one("#progress", ProgressBar).update(total=1, progress=0)
         self.add_line(safe(tr(self.app, "bundles.error", message=message)), style="bold red")
 
-    def add_line(self, line: Text, style: str = "") -> None:
+    def add_line(self, line: Text, style: str = "", scroll: bool = True) -> None:
+        """Add a line to the results; `scroll` brings them into view (what an action just did)."""
         if style:
             line.stylize(style)
         self.lines = (self.lines + [line])[-MAX_LINES:]
         self.query_one("#results", Static).update(Text("\n").join(self.lines))
-        scroll = self.query_one("#bundles", VerticalScroll)
-        scroll.call_after_refresh(scroll.scroll_end, animate=False)
+        if scroll:
+            area = self.query_one("#bundles", VerticalScroll)
+            area.call_after_refresh(area.scroll_end, animate=False)
 
     @property
     def results_text(self) -> str:

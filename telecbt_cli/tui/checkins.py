@@ -7,7 +7,7 @@ the caller (a patient's record or the check-ins list) shows the session again af
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from textual.app import ComposeResult
@@ -52,7 +52,9 @@ class ScheduleScreen(FormDialog):
             moment = datetime.fromisoformat(self.session["scheduled_at"].replace("Z", "+00:00"))
             when = moment.astimezone(self.app.zone).strftime("%Y-%m-%d %H:%M")  # typed back in this device's zone
         else:
-            when = (datetime.now(self.app.zone) + timedelta(days=1)).strftime("%Y-%m-%d 10:00")
+            from telecbt_cli.core.care.appointments import default_session_time
+
+            when = default_session_time(self.app.zone)
         yield Label(tr(self.app, "checkin.when"))
         yield SafeInput(when, id="checkin-when", placeholder="YYYY-MM-DD HH:MM", max_length=25)
         yield Label(tr(self.app, "checkin.mode"))
@@ -67,7 +69,7 @@ class ScheduleScreen(FormDialog):
                         placeholder="https://… / tel:…")
 
     def on_mount(self) -> None:
-        self.query_one("#checkin-when").focus()
+        self.query_one("#checkin-when").focus(scroll_visible=False)
 
     def values(self) -> dict:
         if not self.text("checkin-when"):
@@ -119,7 +121,8 @@ class RecordScreen(FormDialog):
         yield SafeInput(id="checkin-notes", max_length=2000)
 
     def on_mount(self) -> None:
-        self.query_one("#checkin-feedback" if self.outcome == "attended" else "#checkin-notes").focus()
+        first = "#checkin-feedback" if self.outcome == "attended" else "#checkin-notes"
+        self.query_one(first).focus(scroll_visible=False)
 
     def values(self) -> dict:
         values: dict = {"notes": self.text("checkin-notes") or None, "feedback": None, "fidelity": []}

@@ -13,7 +13,7 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioSet, Static
 from textual.worker import Worker, WorkerState
@@ -37,6 +37,9 @@ class FormDialog(Localized, ModalScreen[Any]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     SAVE_KEY = "common.save"
+    # Each dialog focuses its first field itself, without scrolling: Textual's auto-focus scrolled the
+    # fields (animated) before the first layout, hiding the first field's label (issue 17 review 4).
+    AUTO_FOCUS = ""  # ("" turns it off; None would fall back to the app's)
 
     def title_text(self) -> str:
         raise NotImplementedError
@@ -53,13 +56,17 @@ class FormDialog(Localized, ModalScreen[Any]):
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
-        with QuietScroll(classes="dialog form-dialog"):
+        # Title on top and error line + buttons at the bottom stay put (docked, common.tcss); only the
+        # fields scroll when the dialog is taller than the terminal (a fidelity checklist at 80x24).
+        with Vertical(classes="dialog form-dialog"):
             yield Label(safe(self.title_text()), classes="dialog-title")
-            yield from self.fields()
-            yield Static("", id="form-error", classes="error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(tr(self.app, self.SAVE_KEY), variant="primary", id="form-save")
-                yield Button(tr(self.app, "common.cancel"), id="form-cancel")
+            with QuietScroll(classes="dialog-body"):
+                yield from self.fields()
+            with Vertical(classes="dialog-foot"):  # after the fields: Tab goes from the last field to Save
+                yield Static("", id="form-error", classes="error")
+                with Horizontal(classes="dialog-buttons"):
+                    yield Button(tr(self.app, self.SAVE_KEY), variant="primary", id="form-save")
+                    yield Button(tr(self.app, "common.cancel"), id="form-cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "form-save":
@@ -152,7 +159,7 @@ class GoalScreen(FormDialog):
         yield SafeInput(id="goal-by", placeholder="YYYY-MM-DD", max_length=10)
 
     def on_mount(self) -> None:
-        self.query_one("#goal-text").focus()
+        self.query_one("#goal-text").focus(scroll_visible=False)
 
     def values(self) -> dict:
         if not self.text("goal-text"):
@@ -188,7 +195,7 @@ class GoalUpdateScreen(FormDialog):
         yield SafeInput(id="goal-note", max_length=1000)
 
     def on_mount(self) -> None:
-        self.query_one("#goal-progress").focus()
+        self.query_one("#goal-progress").focus(scroll_visible=False)
 
     def values(self) -> dict:
         typed = self.text("goal-progress")
@@ -223,7 +230,7 @@ class HomeworkScreen(FormDialog):
         yield SafeInput(id="homework-note", max_length=1000)
 
     def on_mount(self) -> None:
-        self.query_one("#homework-note").focus()
+        self.query_one("#homework-note").focus(scroll_visible=False)
 
     def values(self) -> dict:
         return {"note": self.text("homework-note") or None}

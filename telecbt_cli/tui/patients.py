@@ -339,12 +339,14 @@ class PatientScreen(Localized, Screen):
         access, catalog, lang = self.app.access, self.app.catalog, self.app.lang
         try:
             patient = get_patient(access, self.code)
+            plan = plans.show_plan(access, catalog, self.code, lang)
             data = {
                 "patient": patient,
                 "report": reports.patient_report(access, catalog, self.code, lang, weeks=12),
                 "diary": diary.list_entries(access, self.code)[-60:],
                 "measures": measures.history(access, catalog, self.code),
-                "plan": plans.show_plan(access, catalog, self.code, lang),
+                "plan": plan,
+                "next_module": plans.next_module(plan),  # what F6 offers
                 "sessions": appointments.list_sessions(access, code=self.code),
                 "messages": messages.list_messages(access, self.code),
             }
@@ -553,16 +555,32 @@ class PatientScreen(Localized, Screen):
         self.app.push_screen(RunScreen(self.app.access, self.code, content, lang), lambda _: self.load())
 
     def action_schedule(self) -> None:
+        """The schedule dialog on the plan's next module: from the loaded record, or (not loaded
+        yet) asked of core first, so the dialog never opens without it."""
+        if self.data is not None:
+            self.open_schedule(self.data["next_module"])
+        else:
+            self.find_next_module()
+
+    @work(thread=True, exclusive=True, group="patient-next")
+    def find_next_module(self) -> None:
+        from telecbt_cli.core.care.plans import upcoming_module
+
+        try:
+            module = upcoming_module(self.app.access, self.app.catalog, self.code)
+        except TelecbtError as error:
+            self.app.call_from_thread(tell, self.app, error_text(self.app, error), True)
+            return
+        self.app.call_from_thread(self.open_schedule, module)
+
+    def open_schedule(self, module: str | None) -> None:
         from telecbt_cli.tui.checkins import ScheduleScreen
         from telecbt_cli.tui.forms import after_save
 
-        self.app.push_screen(ScheduleScreen(self.code, module=self._next_module()),
+        if self.app.screen is not self:
+            return  # the person moved on while core was asked
+        self.app.push_screen(ScheduleScreen(self.code, module=module),
                              after_save(self.app, "checkin.scheduled", self.load))
-
-    def _next_module(self) -> str | None:
-        """The plan's first session not yet attended: what the next check-in most likely covers."""
-        sessions = (self.data or {}).get("plan", {}).get("sessions") or []
-        return next((s["module"] for s in sessions if not s["attended"]), None)
 
     def action_add_goal(self) -> None:
         from telecbt_cli.tui.forms import GoalScreen, after_save

@@ -6,27 +6,17 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import time
-import uuid
 
 import pytest
 
 from telecbt_cli.core.care import diary, pins
 from telecbt_cli.core.clinical.patients import PatientFields, add_patient, record_consent
 from telecbt_cli.core.store.unlock import unlock
-from tests.conftest import ADMIN, ADMIN_PASS, telecbt_cmd
-from tests.tui.helpers import SOCKET, tmux, wait_for
+from tests.conftest import ADMIN, ADMIN_PASS
+from tests.tui.helpers import telecbt_in_tmux
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux")]
-
-
-def _ended(session: str, timeout: float = 20) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline and subprocess.run(["tmux", "-L", SOCKET, "has-session", "-t", session],
-                                                    capture_output=True).returncode == 0:
-        time.sleep(0.2)
-    return subprocess.run(["tmux", "-L", SOCKET, "has-session", "-t", session], capture_output=True).returncode != 0
 
 
 def test_kiosk_flow_in_tmux_the_escape_keys_and_no_inherited_secret(created, store_dir, isolated_home, tmp_path,
@@ -44,55 +34,45 @@ def test_kiosk_flow_in_tmux_the_escape_keys_and_no_inherited_secret(created, sto
     monkeypatch.setenv("TELECBT_KDF_LOG2N", "14")  # a PIN hash costly enough for the kiosk's scrypt child
     pins.set_pin(access, patient["code"], "4821")
     access.close()
-    session = f"kiosk-{uuid.uuid4().hex[:8]}"
     trace = tmp_path / "execve.log"
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {
-        "TELECBT_HOME": str(isolated_home), "TELECBT_KDF_LOG2N": "10", "TERM": "xterm-256color",
-        "NO_COLOR": "1", "TELECBT_PASSPHRASE": ADMIN_PASS}.items())
     strace = (f"strace -f -qq -e trace=execve -v -s 4096 -o {shlex.quote(str(trace))} "
               if shutil.which("strace") else "")
-    command = (f"{strace}env -u COLUMNS -u LINES {env} {' '.join(shlex.quote(c) for c in telecbt_cmd())} kiosk "
-               f"--store {shlex.quote(str(store_dir))}")
-    subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
-                   check=True)
-    try:
-        wait_for(session, "English")
+    with telecbt_in_tmux(isolated_home, "kiosk", "--store", str(store_dir), env={"TELECBT_PASSPHRASE": ADMIN_PASS},
+                         prefix=strace, name="kiosk") as term:
+        term.wait_for("English")
         time.sleep(1.0)
-        tmux("send-keys", "-t", session, "Enter")
-        wait_for(session, "Please sign in")
+        term.keys("Enter")
+        term.wait_for("Please sign in")
         time.sleep(0.5)
-        tmux("send-keys", "-t", session, "-l", patient["code"])
-        wait_for(session, patient["code"])
-        tmux("send-keys", "-t", session, "Enter")
+        term.type(patient["code"])
+        term.wait_for(patient["code"])
+        term.keys("Enter")
         time.sleep(0.5)
-        tmux("send-keys", "-t", session, "-l", "4821")
+        term.type("4821")
         time.sleep(0.3)
-        assert "4821" not in tmux("capture-pane", "-t", session, "-p")  # the PIN is masked
-        tmux("send-keys", "-t", session, "Enter")
-        wait_for(session, "How is your pain right now?")
+        assert "4821" not in term.screen()  # the PIN is masked
+        term.keys("Enter")
+        term.wait_for("How is your pain right now?")
         time.sleep(0.5)
-        tmux("send-keys", "-t", session, "7")
+        term.keys("7")
         time.sleep(0.3)
-        tmux("send-keys", "-t", session, "Enter")
-        wait_for(session, "Saved: pain 7")
+        term.keys("Enter")
+        term.wait_for("Saved: pain 7")
         for key in ("C-c", "C-z", "C-\\"):
-            tmux("send-keys", "-t", session, key)
+            term.keys(key)
             time.sleep(0.7)
-            screen = tmux("capture-pane", "-t", session, "-p")
-            assert "How is your pain right now?" in screen, key  # still the kiosk, no shell
-        tmux("send-keys", "-t", session, "F10")
-        wait_for(session, "Staff only")
+            assert "How is your pain right now?" in term.screen(), key  # still the kiosk, no shell
+        term.keys("F10")
+        term.wait_for("Staff only")
         time.sleep(0.5)
-        tmux("send-keys", "-t", session, "-l", ADMIN)  # the dialog starts on the user name (issue 17)
-        tmux("send-keys", "-t", session, "Enter")
+        term.type(ADMIN)  # the dialog starts on the user name (issue 17)
+        term.keys("Enter")
         time.sleep(0.3)
-        tmux("send-keys", "-t", session, "-l", ADMIN_PASS)
+        term.type(ADMIN_PASS)
         time.sleep(0.3)
-        assert ADMIN_PASS not in tmux("capture-pane", "-t", session, "-p")  # masked
-        tmux("send-keys", "-t", session, "Enter")
-        assert _ended(session)  # the kiosk ended
-    finally:
-        tmux("kill-server")
+        assert ADMIN_PASS not in term.screen()  # masked
+        term.keys("Enter")
+        assert term.ended()  # the kiosk ended
     check = unlock(store_dir, ADMIN, ADMIN_PASS)
     try:
         assert [(e["pain"], e["source"]) for e in diary.list_entries(check, patient["code"])] == [(7, "kiosk")]

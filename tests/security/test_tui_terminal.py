@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import shlex
 import shutil
-import subprocess
 import time
-import uuid
 
 import pytest
 
 from telecbt_cli.core.clinical.patients import PatientFields, add_patient, record_consent
-from tests.conftest import ADMIN, ADMIN_PASS, telecbt_cmd
-from tests.tui.helpers import SOCKET, tmux, wait_for
+from tests.conftest import ADMIN, ADMIN_PASS
+from tests.tui.helpers import telecbt_in_tmux, tmux
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux")]
 
@@ -26,34 +23,17 @@ def test_a_hostile_name_on_the_record_header_leaves_the_terminal_alone(created, 
     patient = add_patient(access, PatientFields(display_name=NAME, language="en"))
     record_consent(access, patient["code"], "verbal", "v1")
     access.close()
-    session = f"inert-{uuid.uuid4().hex[:8]}"
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in {
-        "TELECBT_HOME": str(isolated_home), "TELECBT_KDF_LOG2N": "10", "TERM": "xterm-256color",
-        "NO_COLOR": "1"}.items())
-    command = (f"env -u COLUMNS -u LINES {env} {' '.join(shlex.quote(c) for c in telecbt_cmd())} tui "
-               f"--store {shlex.quote(str(store_dir))}")
-    subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", session, "-x", "100", "-y", "30", command],
-                   check=True)
-    try:
+    with telecbt_in_tmux(isolated_home, "tui", "--store", str(store_dir), size=(100, 30), name="inert") as term:
         tmux("set-option", "-g", "set-clipboard", "on")  # let OSC 52 from the program create a tmux buffer
-        title = tmux("display-message", "-p", "-t", session, "#{pane_title}")
-        wait_for(session, "sign in")
+        title = tmux("display-message", "-p", "-t", term.session, "#{pane_title}")
+        term.sign_in(ADMIN, ADMIN_PASS)
+        term.wait_for(patient["code"])
+        term.keys("Enter")
+        term.wait_for("Overview")
         time.sleep(1.0)
-        tmux("send-keys", "-t", session, "-l", ADMIN)
-        wait_for(session, ADMIN)
-        tmux("send-keys", "-t", session, "Tab")
-        time.sleep(0.5)
-        tmux("send-keys", "-t", session, "-l", ADMIN_PASS)
-        tmux("send-keys", "-t", session, "Enter")
-        wait_for(session, patient["code"])
-        tmux("send-keys", "-t", session, "Enter")
-        screen = wait_for(session, "Overview")
-        time.sleep(1.0)
-        screen = tmux("capture-pane", "-t", session, "-p")
+        screen = term.screen()
         assert "Example" in screen and "telecbt" in screen  # the header is still drawn, not cleared
         assert "\\x1b]2;PWNED-TITLE" in screen  # the name is shown with its escapes made visible
-        assert "PWNED" not in tmux("display-message", "-p", "-t", session, "#{pane_title}")
-        assert tmux("display-message", "-p", "-t", session, "#{pane_title}") == title
+        assert "PWNED" not in tmux("display-message", "-p", "-t", term.session, "#{pane_title}")
+        assert tmux("display-message", "-p", "-t", term.session, "#{pane_title}") == title
         assert tmux("list-buffers") == ""  # no clipboard write reached the terminal
-    finally:
-        tmux("kill-server")

@@ -1,12 +1,14 @@
-"""Shared pieces for the Textual pilot tests: the screen as plain text, waiting for workers."""
+"""Shared pieces for the TUI tests: the screen as plain text, waiting for workers, the app in tmux."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import shlex
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 
 from rich.console import Console
 
@@ -60,6 +62,80 @@ def wait_for(session: str, text: str, timeout: float = 40) -> str:
             return screen
         time.sleep(0.2)
     raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+
+
+class Terminal:
+    """A telecbt running in a tmux session at a fixed size: keys in, the pane's text out."""
+
+    def __init__(self, session: str) -> None:
+        self.session = session
+
+    def screen(self) -> str:
+        return tmux("capture-pane", "-t", self.session, "-p")
+
+    def wait_for(self, text: str, timeout: float = 40) -> str:
+        return wait_for(self.session, text, timeout)
+
+    def keys(self, *names: str, pause: float = 0.0) -> None:
+        """Press keys by tmux name (Enter, Tab, F6, C-c), waiting `pause` seconds after each."""
+        for name in names:
+            tmux("send-keys", "-t", self.session, name)
+            if pause:
+                time.sleep(pause)
+
+    def type(self, text: str) -> None:
+        """Type `text` literally."""
+        tmux("send-keys", "-t", self.session, "-l", text)
+
+    def close(self) -> None:
+        """Close the terminal window: the program gets SIGHUP."""
+        tmux("kill-session", "-t", self.session)
+
+    def running(self) -> bool:
+        return subprocess.run(["tmux", "-L", SOCKET, "has-session", "-t", self.session],
+                              capture_output=True).returncode == 0
+
+    def ended(self, timeout: float = 20) -> bool:
+        """Whether the program (and so its session) has ended within `timeout` seconds."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.running():
+            time.sleep(0.2)
+        return not self.running()
+
+    def sign_in(self, user: str, passphrase: str, prompt: str = "sign in") -> None:
+        """The staff sign-in screen: user name, Tab, passphrase (never shown), Enter."""
+        self.wait_for(prompt)
+        time.sleep(1.0)  # let the screen finish mounting and focus the first field
+        self.type(user)
+        self.wait_for(user)  # the user field has focus and took the keys
+        self.keys("Tab", pause=0.5)
+        self.type(passphrase)
+        time.sleep(0.3)
+        assert passphrase not in self.screen()  # masked
+        self.keys("Enter")
+
+
+@contextlib.contextmanager
+def telecbt_in_tmux(home, *args: str, size: tuple[int, int] = (80, 24), env: dict[str, str] | None = None,
+                    prefix: str = "", name: str = "telecbt") -> Iterator[Terminal]:
+    """`telecbt ARGS` in a new session of the private tmux server (`size` columns x rows, no colour,
+    cheap key derivation, TELECBT_HOME=`home`, plus `env`; `prefix` goes before the command, e.g.
+    strace); yields its Terminal and kills the tmux server at the end."""
+    from tests.conftest import telecbt_cmd
+
+    session = f"{name}-{uuid.uuid4().hex[:8]}"
+    variables = {"TELECBT_HOME": str(home), "TELECBT_KDF_LOG2N": "10", "TERM": "xterm-256color", "NO_COLOR": "1",
+                 **(env or {})}
+    assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items())
+    program = " ".join(shlex.quote(part) for part in [*telecbt_cmd(), *args])
+    # -u COLUMNS: conftest sets COLUMNS for CLI tables, and Textual would believe it over the terminal.
+    command = f"{prefix}env -u COLUMNS -u LINES {assignments} {program}"
+    subprocess.run(["tmux", "-L", SOCKET, "new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]),
+                    command], check=True)
+    try:
+        yield Terminal(session)
+    finally:
+        tmux("kill-server")
 
 
 async def kiosk_sign_in(app, pilot, code: str, pin: str, lang: str = "en") -> None:

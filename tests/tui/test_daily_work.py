@@ -46,6 +46,18 @@ def _sessions(store_dir, code: str) -> list[dict]:
     return check_store(store_dir, read)
 
 
+async def enter_on_row(app, pilot, tab: str, table: str) -> DataTable:
+    """On a patient's record: open `tab`, press Enter on the first row of `table`; that table."""
+    record = app.screen
+    record.query_one(TabbedContent).active = f"tab-{tab}"
+    await settle(app, pilot)
+    rows = record.query_one(f"#{table}", DataTable)
+    rows.focus()
+    await pilot.press("enter")
+    await settle(app, pilot)
+    return rows
+
+
 def test_typing_a_name_on_the_caseload_searches_and_never_opens_a_screen(created, store_dir):
     """Issue 17 point 2: "maria" typed on the caseload once opened Alerts and an acknowledge dialog."""
     _enrol(created.access, "Maria Example")
@@ -116,14 +128,8 @@ def test_a_whole_check_in_schedule_record_with_fidelity_then_homework_done(creat
             app.screen.query_one("#form-save").press()
             await settle(app, pilot)
             assert isinstance(app.screen, PatientScreen)
-            app.screen.query_one(TabbedContent).active = "tab-sessions"
-            await settle(app, pilot)
-            table = app.screen.query_one("#sessions-table", DataTable)
-            assert table.row_count == 1
-            table.focus()
-            await pilot.press("enter")
-            await settle(app, pilot)
-            assert isinstance(app.screen, SessionScreen)
+            sessions = await enter_on_row(app, pilot, "sessions", "sessions-table")
+            assert sessions.row_count == 1 and isinstance(app.screen, SessionScreen)
             app.screen.query_one("#session-attended").press()
             await settle(app, pilot)
             assert isinstance(app.screen, RecordScreen)
@@ -137,14 +143,8 @@ def test_a_whole_check_in_schedule_record_with_fidelity_then_homework_done(creat
             app.screen.query_one("#form-save").press()
             await settle(app, pilot)
             assert isinstance(app.screen, PatientScreen)
-            app.screen.query_one(TabbedContent).active = "tab-plan"
-            await settle(app, pilot)
-            homework = app.screen.query_one("#homework", DataTable)
-            assert homework.row_count >= 1
-            homework.focus()
-            await pilot.press("enter")
-            await settle(app, pilot)
-            assert isinstance(app.screen, HomeworkScreen)
+            homework = await enter_on_row(app, pilot, "plan", "homework")
+            assert homework.row_count >= 1 and isinstance(app.screen, HomeworkScreen)
             await pilot.press(*"walked twice", "enter")
             await settle(app, pilot)
             assert isinstance(app.screen, PatientScreen)
@@ -167,11 +167,7 @@ def test_move_and_cancel_a_session_on_the_record(created, store_dir):
     created.access.close()
 
     async def open_session(app, pilot) -> None:
-        app.screen.query_one(TabbedContent).active = "tab-sessions"
-        await settle(app, pilot)
-        app.screen.query_one("#sessions-table", DataTable).focus()
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await enter_on_row(app, pilot, "sessions", "sessions-table")
         assert isinstance(app.screen, SessionScreen)
 
     async def run() -> None:
@@ -249,14 +245,8 @@ def test_add_and_update_a_goal(created, store_dir):
             app.screen.query_one("#goal-measure", Input).value = "days walked"
             app.screen.query_one("#form-save").press()
             await settle(app, pilot)
-            app.screen.query_one(TabbedContent).active = "tab-plan"
-            await settle(app, pilot)
-            goals = app.screen.query_one("#goals", DataTable)
-            assert goals.row_count == 1
-            goals.focus()
-            await pilot.press("enter")
-            await settle(app, pilot)
-            assert isinstance(app.screen, GoalUpdateScreen)
+            goals = await enter_on_row(app, pilot, "plan", "goals")
+            assert goals.row_count == 1 and isinstance(app.screen, GoalUpdateScreen)
             app.screen.query_one("#goal-progress", Input).value = "150"
             app.screen.query_one("#form-save").press()
             await settle(app, pilot)
@@ -310,3 +300,76 @@ def test_radio_buttons_show_their_state_by_a_glyph(created, store_dir):
             assert isinstance(app.screen.query_one("#lang"), RadioSet)
 
     asyncio.run(run())
+
+
+class _SlowRecord(PatientScreen):
+    """A record whose loaded data is held back (as on a slow laptop) until `release` is called."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.held: dict | None = None
+        self.released = False
+
+    def show(self, data: dict) -> None:
+        if not self.released:
+            self.held = data
+            return
+        super().show(data)
+
+    def release(self) -> None:
+        self.released = True
+        if self.held is not None:
+            self.show(self.held)
+
+
+def test_f6_before_the_record_has_loaded_offers_the_plans_next_module(created, store_dir):
+    """Issue 17 review, point 1: F6 pressed before the record's data had loaded opened the schedule
+    dialog with no module chosen; it must always offer the plan's next session (cbt-02 here)."""
+    catalog = load()
+    code = _enrol(created.access)
+    plans.set_plan(created.access, catalog, code, sessions=["cbt-01", "cbt-02", "cbt-03"])
+    first = appointments.schedule(created.access, catalog, code, _tomorrow(), "video", "cbt-01")
+    appointments.record(created.access, catalog, first["id"], "attended")
+    created.access.close()
+
+    async def run() -> None:
+        async with staff_app(store_dir) as (app, pilot):
+            record = _SlowRecord(code)
+            app.push_screen(record)
+            await settle(app, pilot)
+            assert record.data is None and record.held is not None  # loaded, but not yet on screen
+            await pilot.press("f6")
+            await settle(app, pilot)
+            assert isinstance(app.screen, ScheduleScreen)
+            assert app.screen.query_one("#checkin-module").value == "cbt-02"
+            await pilot.press("escape")
+            await pilot.pause()
+            record.release()
+            await pilot.press("f6")  # and once it has loaded, the same
+            await settle(app, pilot)
+            assert isinstance(app.screen, ScheduleScreen)
+            assert app.screen.query_one("#checkin-module").value == "cbt-02"
+
+    asyncio.run(run())
+
+
+def test_the_schedule_dialog_starts_at_tomorrow_ten_in_the_device_zone(created, store_dir):
+    """Issue 17 review, point 2: the dialog's default time is core's (tomorrow 10:00, device zone)."""
+    from telecbt_cli.core.store.zones import set_device_zone
+
+    code = _enrol(created.access)
+    set_device_zone(created.access, "Pacific/Kiritimati")  # UTC+14: its tomorrow is often UTC's day after
+    created.access.close()
+
+    async def run() -> str:
+        async with staff_app(store_dir, patient=code) as (app, pilot):
+            await pilot.press("f6")
+            await settle(app, pilot)
+            assert isinstance(app.screen, ScheduleScreen)
+            return app.screen.query_one("#checkin-when", Input).value
+
+    from zoneinfo import ZoneInfo
+
+    shown = asyncio.run(run())
+    local = datetime.now(ZoneInfo("Pacific/Kiritimati"))
+    assert shown == (local + timedelta(days=1)).strftime("%Y-%m-%d 10:00")

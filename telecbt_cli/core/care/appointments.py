@@ -43,6 +43,12 @@ def parse_future(text: str, now: datetime | None = None, zone: tzinfo | None = N
     return iso_utc(moment)
 
 
+def default_session_time(zone: tzinfo, now: datetime | None = None) -> str:
+    """What a new session's time starts as, typed as staff type it: tomorrow at 10:00 in `zone`
+    (the device's). "Tomorrow" is the zone's next day, which near midnight is not UTC's."""
+    return f"{today(zone, now) + timedelta(days=1):%Y-%m-%d} 10:00"
+
+
 def booking_zone(access: Access, patient_id: str, tz: str | None) -> tzinfo:
     """The zone a typed session time is in: this device's (None), the patient's ('patient'), or a named one."""
     if tz is None:

@@ -100,6 +100,17 @@ def show_plan(access: Access, catalog: Catalog, code: str, lang: str = "en") -> 
     }
 
 
+def next_module(plan: dict) -> str | None:
+    """The module the next check-in most likely covers: the plan's first session not yet attended
+    (None without a plan or once all are attended). `plan` is what show_plan returns."""
+    return next((s["module"] for s in plan.get("sessions") or [] if not s["attended"]), None)
+
+
+def upcoming_module(access: Access, catalog: Catalog, code: str) -> str | None:
+    """next_module for a patient's plan as it is stored now."""
+    return next_module(show_plan(access, catalog, code))
+
+
 def add_goal(access: Access, code: str, text: str, measure: str | None = None, target: str | None = None) -> dict:
     access.require("write")
     patient_id = patient_id_for(access, code)
