@@ -67,14 +67,17 @@ def confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise UsageError(f"{question} Pass --yes to confirm without a terminal.")
-    sys.stderr.write(f"{question} [y/N] ")
+        raise UsageError("{question} Pass --yes to confirm without a terminal.", key="errors.confirm.no_terminal",
+                         question=question)
+    from telecbt_cli.commands.i18n import t
+
+    sys.stderr.write(t("cli.confirm.ask", question=question))
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
+    if answer not in {"y", "yes", *t("cli.confirm.yes_words").split(",")}:
         from telecbt_cli.commands.output import say
 
-        say("Nothing was changed.")
+        say(t("cli.confirm.nothing_changed"))
         raise typer.Exit(1)
 
 
