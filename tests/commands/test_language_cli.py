@@ -65,6 +65,14 @@ WRITES = [
     ("patient pin unlock", ["7K3M-9Q4M"], 4),
     ("patient pin unlock", ["{code}"], 0),
     ("patient archive", ["{code}"], 2),  # no terminal to confirm on, no --yes
+    ("diary add", ["{code}", "--pain", "12"], 2),
+    ("diary add", ["{code}", "--pain", "4", "--mood", "6"], 0),
+    ("diary correct", ["{entry}", "--pain", "5"], 0),
+    ("diary correct", ["{entry}", "--pain", "6"], 2),  # already corrected
+    ("diary correct", ["abcdef12"], 4),
+    ("diary import", ["{code}", "{missing}"], 2),
+    ("diary import", ["{code}", "{wearable}", "--dry-run"], 0),
+    ("diary import", ["{code}", "{wearable}"], 0),
 ]
 #: Run last, after everything that needs the patient active.
 LAST = [
@@ -75,7 +83,7 @@ LAST = [
 NOT_YET = {
     # writes or runs something: needs its own Spanish scenario
     "init", "unlock", "lock", "demo", "tui", "kiosk", "store check", "store passwd", "store rekey", "store backup",
-    "store recover", "user add", "user passwd", "user disable", "diary add", "diary correct", "diary import",
+    "store recover", "user add", "user passwd", "user disable",
     "plan set", "plan goal add", "plan goal update", "plan homework done", "session schedule", "session reschedule",
     "session record", "session ics", "message send", "module run", "measure take", "assess", "alerts ack",
     "device trust", "device revoke", "device export-identity", "bundle fetch", "bundle export", "bundle import",
@@ -194,6 +202,9 @@ def test_writing_commands_speak_spanish(cli_store, pass_file, tmp_path, monkeypa
     state = {"pin": tmp_path / "pin.txt", "pin_bad": tmp_path / "pin-bad.txt"}
     state["pin"].write_text("4821\n")
     state["pin_bad"].write_text("48\n")
+    state["wearable"] = tmp_path / "steps.csv"
+    state["wearable"].write_text("date,steps,sleep_hours\n2026-11-01,4000,7\n2026-11-02,5200,6.5\n", encoding="utf-8")
+    state["missing"] = tmp_path / "no-such-file.csv"
     monkeypatch.setenv("TELECBT_LANG", "es")
     options = {c.name: c.options() for c in leaves()}
     i18n.reset()
@@ -206,8 +217,11 @@ def test_writing_commands_speak_spanish(cli_store, pass_file, tmp_path, monkeypa
             shown = result.stdout + result.stderr
             if name == "patient add" and code == 0:
                 state["code"] = re.search(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}\b", shown).group()
+            if name == "diary add" and code == 0:
+                state["entry"] = invoke_json("diary", "list", state["code"], *pw)[-1]["id"]
             assert shown.strip(), (name, args)  # every run says something
-            words = sorted(_words([shown]) & english)
+            # the test's own folder and the file's column names (`pasos <- steps`) are not UI words
+            words = sorted(_words([re.sub(r"<- \w+", " ", shown.replace(str(tmp_path), " "))]) & english)
             if words:
                 found[f"{name} {' '.join(map(str, args))}"] = words
         assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())

@@ -38,7 +38,8 @@ def parse_when(text: str, now: datetime | None = None, zone: tzinfo | None = Non
     never in the future."""
     moment = parse_local(text, zone)
     if moment > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
-        raise UsageError(f"{text} is in the future: a diary entry is about something that already happened")
+        raise UsageError("{text} is in the future: a diary entry is about something that already happened",
+                         key="errors.diary_entry.future", text=text)
     return iso_utc(moment)
 
 
@@ -94,7 +95,7 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
         raise DiaryFieldError("a diary entry needs a pain rating from 0 to 10 (--pain)", field="pain",
                               key="errors.diary.pain_needed")
     if all(out[name] is None for name in NUMERIC):
-        raise UsageError("a diary entry needs at least one rating")
+        raise UsageError("a diary entry needs at least one rating", key="errors.diary_entry.one_rating")
     locations = _items("locations", values.get("locations"))
     bad = [loc for loc in locations if loc not in REGIONS]
     if bad:
@@ -168,10 +169,11 @@ def correct_entry(access: Access, entry_id: str, values: dict) -> dict:
     entry_id = records.resolve_id(store, "diary_entries", entry_id, "diary entry")
     old = store.one("SELECT * FROM diary_entries WHERE id = ? AND deleted = 0", (entry_id,))
     if old is None:
-        raise NotFoundError(f"no diary entry {entry_id}")
+        raise NotFoundError("no diary entry {entry}", key="errors.diary_entry.not_found", entry=entry_id)
     previous = _decode(old)
     if store.conn.execute("SELECT 1 FROM diary_entries WHERE supersedes = ?", (entry_id,)).fetchone():
-        raise UsageError("that entry was already corrected: correct the newest version instead")
+        raise UsageError("that entry was already corrected: correct the newest version instead",
+                         key="errors.diary_entry.corrected")
     require_active_consent(access, previous["patient_id"])
     merged = {name: previous.get(name) for name in FIELDS} | {k: v for k, v in values.items() if v is not None}
     checked = check_entry(merged, require_pain=previous["source"] in RATED_BY_PATIENT, zone=device_zone(store))

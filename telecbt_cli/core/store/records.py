@@ -120,17 +120,20 @@ def resolve_id(store: Store, table: str, typed: str, noun: str, where: str = "de
     (`ids.short_id`); the start works too. The one place every command and screen resolves ids.
 
     Ambiguous: UsageError saying how many records match; none: NotFoundError."""
-    from telecbt_cli.core.store.errors import NotFoundError, UsageError
+    from telecbt_cli.core.store.errors import NotFoundError, Term, UsageError
 
     if table not in _ID_TABLES:
         raise ValueError(f"{table} has no record ids")
     digits = typed.strip().lower().replace("-", "")
     if not digits or not set(digits) <= _HEX:
-        raise UsageError(f"{typed!r} is not an id: ids are made of the digits 0-9 and the letters a-f")
+        raise UsageError("{typed!r} is not an id: ids are made of the digits 0-9 and the letters a-f",
+                         key="errors.record_id.not_an_id", typed=typed)
+    thing = Term(f"values.record.{noun.replace(' ', '_')}", noun)
     if len(digits) < MIN_TYPED_ID:
-        raise UsageError(f"give at least {MIN_TYPED_ID} characters of the {noun} id")
+        raise UsageError("give at least {least} characters of the {noun} id", key="errors.record_id.too_short",
+                         least=MIN_TYPED_ID, noun=thing)
     if len(digits) > 32:
-        raise NotFoundError(f"no {noun} {typed}")
+        raise NotFoundError("no {noun} {typed}", key="errors.record_id.not_found", noun=thing, typed=typed)
     start = _dashed(digits)
     found = {row[0] for row in store.conn.execute(
         f"SELECT id FROM {table} WHERE id >= ? AND id < ? AND {where}", (start, start + "g"))}
@@ -139,9 +142,10 @@ def resolve_id(store: Store, table: str, typed: str, noun: str, where: str = "de
         found |= {row[0] for row in store.conn.execute(
             f"SELECT id FROM {table} WHERE substr(id, ?) = ? AND {where}", (-len(end), end))}
     if not found:
-        raise NotFoundError(f"no {noun} {typed}")
+        raise NotFoundError("no {noun} {typed}", key="errors.record_id.not_found", noun=thing, typed=typed)
     if len(found) > 1:
-        raise UsageError(f"{typed} matches {len(found)} {noun} ids: give more characters")
+        raise UsageError("{typed} matches {count} {noun} ids: give more characters", key="errors.record_id.ambiguous",
+                         typed=typed, count=len(found), noun=thing)
     return found.pop()
 
 
