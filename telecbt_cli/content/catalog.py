@@ -77,8 +77,9 @@ class Catalog:
     def get(self, kind: str, ident: str) -> dict:
         found = self.entries.get(kind, {}).get(ident)
         if found is None:
-            known = ", ".join(sorted(self.entries.get(kind, {}))) or "none"
-            raise NotFoundError(f"no {kind} named {ident!r} (known: {known})")
+            known = ", ".join(sorted(self.entries.get(kind, {}))) or Term("values.content_kind.none", "none")
+            raise NotFoundError("no {kind} named {ident!r} (known: {known})", key="errors.content.unknown",
+                                kind=Term(f"values.content_kind.{kind}", kind), ident=ident, known=known)
         return found
 
     def all(self, kind: str) -> list[dict]:

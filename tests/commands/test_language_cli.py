@@ -55,7 +55,7 @@ PARTLY = {
 #: successfully and with its most common mistake; `{code}` is the patient `patient add` enrolled.
 WRITES = [
     ("patient add", ["--name", "Rosa", "--birth-year", "1850"], 2),  # a year out of range
-    ("patient add", ["--name", "Rosa", "--birth-year", "1968", "--sex", "female"], 0),
+    ("patient add", ["--name", "Rosa", "--birth-year", "1968", "--sex", "female", "--language", "es"], 0),
     ("patient edit", ["{code}"], 2),  # nothing to change
     ("patient edit", ["{code}", "--phone", "+254 700 000000"], 0),
     ("patient consent", ["{code}", "--withdraw"], 2),  # no consent to withdraw yet
@@ -73,7 +73,25 @@ WRITES = [
     ("diary import", ["{code}", "{missing}"], 2),
     ("diary import", ["{code}", "{wearable}", "--dry-run"], 0),
     ("diary import", ["{code}", "{wearable}"], 0),
+    ("plan set", ["{code}", "--course", "todo"], 4),  # no such course
+    ("plan set", ["{code}", "--course", "standard"], 0),
+    ("plan goal add", ["{code}", " "], 2),
+    ("plan goal add", ["{code}", "Caminar diez minutos"], 0),
+    ("plan goal update", ["{goal}", "--progress", "150"], 2),
+    ("plan goal update", ["{goal}", "--progress", "50", "--status", "achieved"], 0),
+    ("session schedule", ["{code}", "--at", "2020-01-05 10:00", "--mode", "phone"], 2),  # in the past
+    ("session schedule", ["{code}", "--at", "2099-01-05 10:00", "--mode", "phone", "--module", "cbt-01"], 0),
+    ("session reschedule", ["{session}", "--at", "2099-01-06 10:00", "--mode", "in-person"], 0),
+    ("session ics", [], 2),
+    ("session ics", ["{code}", "--out", "{calendar}"], 0),
+    ("session record", ["{session}"], 2),  # no outcome given
+    ("session record", ["{session}", "--attended", "--fidelity", "all", "--feedback", "4"], 0),
+    ("session reschedule", ["{session}", "--at", "2099-01-08 10:00"], 2),  # recorded: not movable
+    ("plan homework done", ["{homework}"], 0),
+    ("plan homework done", ["{homework}"], 2),  # already done
 ]
+#: After these commands succeed, the short record id they print is kept under this name.
+CAPTURE = {"plan goal add": "goal", "session schedule": "session"}
 #: Run last, after everything that needs the patient active.
 LAST = [
     ("patient archive", ["{code}", "--yes"], 0),
@@ -84,8 +102,7 @@ NOT_YET = {
     # writes or runs something: needs its own Spanish scenario
     "init", "unlock", "lock", "demo", "tui", "kiosk", "store check", "store passwd", "store rekey", "store backup",
     "store recover", "user add", "user passwd", "user disable",
-    "plan set", "plan goal add", "plan goal update", "plan homework done", "session schedule", "session reschedule",
-    "session record", "session ics", "message send", "module run", "measure take", "assess", "alerts ack",
+    "message send", "module run", "measure take", "assess", "alerts ack",
     "device trust", "device revoke", "device export-identity", "bundle fetch", "bundle export", "bundle import",
     "bundle outbox send", "bundle outbox retry", "export csv", "export ndjson", "export fhir",
     # reads, but prints English labels still (not yet through the catalog)
@@ -205,6 +222,7 @@ def test_writing_commands_speak_spanish(cli_store, pass_file, tmp_path, monkeypa
     state["wearable"] = tmp_path / "steps.csv"
     state["wearable"].write_text("date,steps,sleep_hours\n2026-11-01,4000,7\n2026-11-02,5200,6.5\n", encoding="utf-8")
     state["missing"] = tmp_path / "no-such-file.csv"
+    state["calendar"] = tmp_path / "citas.ics"
     monkeypatch.setenv("TELECBT_LANG", "es")
     options = {c.name: c.options() for c in leaves()}
     i18n.reset()
@@ -217,6 +235,10 @@ def test_writing_commands_speak_spanish(cli_store, pass_file, tmp_path, monkeypa
             shown = result.stdout + result.stderr
             if name == "patient add" and code == 0:
                 state["code"] = re.search(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}\b", shown).group()
+            if name in CAPTURE and code == 0:
+                state[CAPTURE[name]] = re.search(r"\b[0-9a-f]{12}\b", shown).group()
+            if name == "session record" and code == 0:
+                state["homework"] = invoke_json("plan", "homework", "list", state["code"], *pw)[0]["id"]
             if name == "diary add" and code == 0:
                 state["entry"] = invoke_json("diary", "list", state["code"], *pw)[-1]["id"]
             assert shown.strip(), (name, args)  # every run says something
