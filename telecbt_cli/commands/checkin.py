@@ -115,7 +115,9 @@ def record(
         if len(chosen) != 1:
             raise UsageError("give exactly one of --attended, --no-show, --cancelled", key="errors.booking.one_outcome")
         catalog = load_catalog(content)
-        code = resolve_lang(None, lang)
+        from telecbt_cli.commands.i18n import reader
+
+        code = resolve_lang(None, lang) if lang else reader()  # the checklist is for staff: the reader's language
         checklist = appointments.fidelity_checklist(access, catalog, session, code) if chosen[0] == "attended" else []
         ticked: list[str] = []
         if fidelity == "all":

@@ -273,3 +273,26 @@ def test_patient_add_asks_each_field_in_spanish(tmp_path, pass_file, monkeypatch
     assert "inscrito" in shown
     words = _words([re.sub(r"Rosa|\b[A-Z][a-z]+/[A-Za-z_]+", " ", shown)])  # the name and zone typed are not UI words
     assert not words & _english_only(), words & _english_only()
+
+
+@pytest.mark.slow
+def test_session_record_asks_the_fidelity_checklist_in_spanish(tmp_path, pass_file, monkeypatch):
+    """Issue 17 point 4: `session record --attended` in a real terminal asks each checklist item in the reader's
+    language, takes s for sí, and says what it saved in Spanish."""
+    from tests.commands.helpers import cli_store, enrol
+    from tests.commands.test_validate_as_you_go import Terminal
+
+    cli_store(tmp_path, pass_file, monkeypatch)
+    code = enrol("es")
+    session = invoke_json("session", "schedule", code, "--at", "2099-01-05 10:00", "--mode", "phone",
+                          "--module", "cbt-01")["id"]
+    monkeypatch.setenv("TELECBT_LANG", "es")
+    term = Terminal("session", "record", session, "--attended")
+    term.answer("Acordó con el paciente los temas de la sesión. [s/n]", "s")
+    term.answer("Explicó el programa", "n")
+    for _ in range(6):
+        term.answer("[s/n]", "s")
+    shown = term.close()
+    assert "Lista de fidelidad: responda s (sí) o n (no) a cada punto." in shown
+    assert "registrada: asistió; fidelidad 7/8." in shown, shown[-400:]
+    assert not _words([shown]) & _english_only(), _words([shown]) & _english_only()
