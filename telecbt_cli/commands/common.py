@@ -93,7 +93,8 @@ def binary_to_stdout(what: str, json_out: bool = False) -> None:
 def no_stdout(out: object, what: str) -> None:
     """Refuse `--out -` where the output is a folder of files."""
     if out is not None and str(out) == "-":
-        raise UsageError(f"{what}, so it cannot go to standard output (--out -): give a folder")
+        raise UsageError("{what}, so it cannot go to standard output (--out -): give a folder",
+                         key="errors.output.folder_only", what=what)
 
 
 def one_format(json_out: bool, csv_out: bool = False, raw: bool = False) -> None:

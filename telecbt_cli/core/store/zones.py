@@ -60,15 +60,18 @@ def suggestions(text: str) -> list[str]:
     return found[:3]
 
 
-def check_zone(text: str, what: str = "time zone") -> str:
+def check_zone(text: str, what: str = "time zone") -> str:  # `what`: kept for callers; always a time zone
     """An IANA zone name as stored; a UsageError with the nearest names for anything else."""
     name = (text or "").strip()
     if name in known_zones():
         return name
     close = suggestions(name) if name else []
-    hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    raise UsageError(f"{name!r} is not a {what} name: use a name such as Africa/Nairobi, America/New_York or "
-                     f"Asia/Kathmandu.{hint}")
+    if close:
+        raise UsageError("{name!r} is not a time zone name: use a name such as Africa/Nairobi, America/New_York or "
+                         "Asia/Kathmandu. Did you mean {close}?", key="errors.zone.unknown_near", name=name,
+                         close=" or ".join(close))
+    raise UsageError("{name!r} is not a time zone name: use a name such as Africa/Nairobi, America/New_York or "
+                     "Asia/Kathmandu.", key="errors.zone.unknown", name=name)
 
 
 def _name_from_path(path: str) -> str | None:
