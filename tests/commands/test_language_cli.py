@@ -9,6 +9,7 @@ names, instrument and product names, and the test patient's own words."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -335,3 +336,35 @@ def test_session_record_asks_the_fidelity_checklist_in_spanish(tmp_path, pass_fi
     assert "Lista de fidelidad: responda s (sí) o n (no) a cada punto." in shown
     assert "registrada: asistió; fidelidad 7/8." in shown, shown[-400:]
     assert not _words([shown]) & _english_only(), _words([shown]) & _english_only()
+
+
+@pytest.mark.slow
+def test_passphrase_questions_and_confirmations_in_spanish(tmp_path, pass_file, monkeypatch):
+    """Issue 17 point 4: `init`'s passphrase questions (a refused one asked again) and a confirmation
+    answered "s" in a real terminal, all in Spanish."""
+    from tests.commands.helpers import enrol
+    from tests.commands.test_validate_as_you_go import Terminal
+
+    monkeypatch.setenv("TELECBT_LANG", "es")
+    store = tmp_path / "store"
+    term = Terminal("init", "--store", str(store), "--admin", "bea")
+    term.answer("Elija una frase de acceso para bea:", "corta")
+    term.answer("Elija una frase de acceso para bea:", "una frase larga de prueba 42")
+    term.answer("Repítala:", "una frase larga de prueba 42")
+    shown = term.close()
+    assert "La frase de acceso necesita al menos 8 caracteres. Por favor, elija otra." in shown
+    assert "CLAVE DE RECUPERACIÓN" in shown and (store / "telecbt.db").exists()
+    spoken = re.sub(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4})+\b|(?<!\w)/[^\s;()]+", " ", shown)  # the key, the folder
+    assert not _words([spoken]) & _english_only(), _words([spoken]) & _english_only()
+
+    monkeypatch.setenv("TELECBT_STORE", str(store))
+    monkeypatch.setenv("TELECBT_PASSPHRASE", "una frase larga de prueba 42")
+    code = enrol("es")
+    term = Terminal("patient", "archive", code)
+    term.answer(f"¿Archivar al paciente {code}? Sus registros se guardan. [s/N]", "s")
+    shown = term.close()
+    assert f"Paciente {code} archivado." in shown
+    assert json.loads(invoke("patient", "list", "--archived", "--json").stdout)[0]["status"] == "archived"
+    term = Terminal("user", "disable", "bea")  # answered "n": nothing changes
+    term.answer("¿Desactivar a bea (administrador)? Ya no podrá entrar. [s/N]", "n")
+    assert "No se cambió nada." in term.close()
