@@ -23,9 +23,10 @@ from tests.commands.clirun import invoke, invoke_json
 
 COMMANDS = Path(__file__).parents[2] / "telecbt_cli" / "commands"
 WORD = re.compile(r"[A-Za-zÁÉÍÓÚÜÑáéíóúüñ]{3,}")
-#: Command lines, option names, placeholders and ids (`telecbt plan goal add`, `--patient`, `{code}`,
-#: `diary.read`, `wind-down`, patient codes, short record ids) are not words.
-CODE = re.compile(r"telecbt(?: [-a-z0-9{}]+)+|--[a-z][-a-z]*|{[^{}]*}|\b[a-z_]+(?:\.[a-z_]+)+\b"
+#: Command lines, option names, placeholders, ids and environment variables (`telecbt plan goal add`,
+#: `--patient`, `{code}`, `diary.read`, `wind-down`, patient codes, short record ids, `TELECBT_SESSION`)
+#: are not words.
+CODE = re.compile(r"telecbt(?: [-a-z0-9{}]+)+|--[a-z][-a-z]*|{[^{}]*}|\b[a-z_]+(?:\.[a-z_]+)+\b|\b[A-Z]+(?:_[A-Z]+)+\b"
                   r"|\b[a-z0-9]+(?:-[a-z0-9]+)+\b|\b[0-9A-Z]{4}-[0-9A-Z]{4}\b|\b[0-9a-f]{12}\b")
 #: Codes, units, option values, instrument and product names, and the test clinic's people.
 ALLOWED = {"telecbt", "phq", "peg", "gad", "usb", "eml", "https", "tel", "smtp", "imap", "utc", "json", "csv",

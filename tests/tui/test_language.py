@@ -16,11 +16,13 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 WORD = re.compile(r"[A-Za-zÁÉÍÓÚÜÑáéíóúüñ]{3,}")
 #: Codes, instrument and product names, and what the test clinic's patient and goal are called.
 ALLOWED = {"telecbt", "phq", "peg", "gad", "usb", "eml", "https", "tel", "smtp", "host", "yyyy", "xxxx",
-           "alice", "admin", "rosa", "example", "cbt", "harm", "self"}
+           "alice", "admin", "rosa", "example", "cbt", "harm", "self",
+           "trust"}  # `telecbt device trust`, quoted in a Spanish message and wrapped at 80 columns
 
 
-#: Command lines and options quoted in a message (`telecbt patient consent`, `--patient`) are not words.
-COMMAND = re.compile(r"telecbt(?: [-a-z0-9{}]+)+|--[a-z][-a-z]*")
+#: Command lines, options and environment variables quoted in a message (`telecbt patient consent`,
+#: `--patient`, `TELECBT_SESSION`) are not words.
+COMMAND = re.compile(r"telecbt(?: [-a-z0-9{}]+)+|--[a-z][-a-z]*|\b[A-Z]+(?:_[A-Z]+)+\b")
 
 
 def _words(texts) -> set[str]:

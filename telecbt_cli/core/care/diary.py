@@ -79,7 +79,7 @@ def _items(name: str, value: object) -> list[str]:
     items = value if isinstance(value, list) else str(value).split(",")
     clean = [str(item).strip() for item in items if str(item).strip()]
     if len(clean) > 20 or any(len(item) > 100 for item in clean):
-        raise UsageError(f"{name}: at most 20 items of up to 100 characters")
+        raise UsageError("{name}: at most 20 items of up to 100 characters", key="errors.diary_entry.items", name=name)
     return clean
 
 
@@ -99,13 +99,14 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     locations = _items("locations", values.get("locations"))
     bad = [loc for loc in locations if loc not in REGIONS]
     if bad:
-        raise UsageError(f"unknown body region(s) {', '.join(bad)}; use: {', '.join(REGIONS)}")
+        raise UsageError("unknown body region(s) {bad}; use: {regions}", key="errors.diary_entry.regions",
+                         bad=", ".join(bad), regions=", ".join(REGIONS))
     out["locations"] = locations
     for name in LISTS:
         out[name] = _items(name, values.get(name))
     note = values.get("note")
     if note is not None and len(str(note)) > 2000:
-        raise UsageError("the note is longer than 2000 characters")
+        raise UsageError("the note is longer than 2000 characters", key="errors.diary_entry.note")
     out["note"] = str(note) if note not in (None, "") else None
     when = values.get("entry_at")
     if when is None:

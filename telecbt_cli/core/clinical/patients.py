@@ -11,7 +11,7 @@ from telecbt_cli.core.clinical.flags import active_flags
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import ConsentRequired, NotFoundError, UsageError
+from telecbt_cli.core.store.errors import ConsentRequired, NotFoundError, Term, UsageError
 from telecbt_cli.core.store.ids import new_patient_code, parse_patient_code
 from telecbt_cli.core.store.textsafe import fold
 from telecbt_cli.core.store.timeparse import zone_key
@@ -47,7 +47,8 @@ def _clean(values: dict) -> dict:
     out = dict(values)
     for key, value in values.items():
         if isinstance(value, str) and len(value) > _TEXT_LIMIT:
-            raise UsageError(f"{key.replace('_', ' ')} is longer than {_TEXT_LIMIT} characters")
+            raise UsageError("{field} is longer than {most} characters", key="errors.patient_fields.too_long",
+                             field=Term(f"cli.patient.field_{key}", key.replace("_", " ")), most=_TEXT_LIMIT)
     if "display_name" in out and not str(out["display_name"]).strip():
         raise UsageError("a patient needs a name or alias", key="errors.patient_fields.name_needed")
     if out.get("birth_year") is not None:
