@@ -184,6 +184,16 @@ def _say_report(report: dict, limit: int = 50) -> None:
         say(f"  {note}")
 
 
+def _as_usage(error: Exception):
+    """An import problem as a usage error (exit 2) that keeps its locale key, so it reads in the reader's language."""
+    from telecbt_cli.core.store.errors import UsageError
+
+    problem = UsageError(str(error))
+    if getattr(error, "key", None):
+        problem.key, problem.values = error.key, error.values
+    return problem
+
+
 @app.command("import")
 def import_(
     patient: CodeArg,
@@ -238,7 +248,7 @@ def import_(
                                      mapping=columns, person=person,
                                      progress=(lambda done, total: bar(done, total)) if bar else None)
         except ImportFileError as error:
-            raise UsageError(str(error)) from None
+            raise _as_usage(error) from None
         except OSError:
             raise UsageError("cannot read {file}", key="errors.diary_import.unreadable", file=str(file)) from None
         report = _import_report(file, parsed)

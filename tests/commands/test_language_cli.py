@@ -74,6 +74,7 @@ WRITES = [
     ("diary correct", ["{entry}", "--pain", "6"], 2),  # already corrected
     ("diary correct", ["abcdef12"], 4),
     ("diary import", ["{code}", "{missing}"], 2),
+    ("diary import", ["{code}", "{blank}"], 2),  # an empty file
     ("diary import", ["{code}", "{wearable}", "--dry-run"], 0),
     ("diary import", ["{code}", "{wearable}"], 0),
     ("plan set", ["{code}", "--course", "todo"], 4),  # no such course
@@ -252,6 +253,8 @@ def test_writing_commands_speak_spanish(cli_store, pass_file, tmp_path, monkeypa
     state["wearable"] = tmp_path / "steps.csv"
     state["wearable"].write_text("date,steps,sleep_hours\n2026-11-01,4000,7\n2026-11-02,5200,6.5\n", encoding="utf-8")
     state["missing"] = tmp_path / "no-such-file.csv"
+    state["blank"] = tmp_path / "blank.csv"
+    state["blank"].write_text("\n")
     state["calendar"] = tmp_path / "citas.ics"
     for name, secret in (("short", "corta"), ("vera", "viewer passphrase 1"), ("vera2", "viewer passphrase 2"),
                          ("admin2", "admin passphrase 2"), ("rk", "")):
