@@ -273,6 +273,8 @@ def test_writing_commands_speak_spanish(cli_store, pass_file, tmp_path, monkeypa
             shown = ("" if name in DATA_OUT else result.stdout) + result.stderr
             if name == "init" and code == 0:  # the recovery key, in groups on standard output
                 state["rk"].write_text("-".join(result.stdout.split()) + "\n")
+            if name == "unlock" and code == 0:
+                state["token"] = result.stdout.strip()
             if name == "store passwd" and code == 0:
                 pass_file.write_text(state["admin2"].read_text())
             if name == "patient add" and code == 0:
@@ -289,6 +291,9 @@ def test_writing_commands_speak_spanish(cli_store, pass_file, tmp_path, monkeypa
             if words:
                 found[f"{name} {' '.join(map(str, args))}"] = words
         assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
+        ended = invoke("patient", "list", env={"TELECBT_SESSION": state["token"]})  # after `lock`
+        assert (ended.exit_code, ended.stderr) == (3, "Error: Esta sesión terminó (telecbt lock) o es de otro equipo: "
+                                                      "ejecute `telecbt unlock` otra vez.\n")
     finally:
         i18n.reset()
 

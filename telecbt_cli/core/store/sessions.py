@@ -86,7 +86,7 @@ def open_session(token: str, store_dir: Path, expect_user: str | None = None) ->
         raise AuthError("this session has ended (telecbt lock) or belongs to another computer: "
                         "run `telecbt unlock` again", key="errors.token.ended") from None
     except (OSError, json.JSONDecodeError):
-        raise AuthError("the session file is unreadable: run `telecbt unlock` again") from None
+        raise AuthError("the session file is unreadable: run `telecbt unlock` again", key="errors.token.unreadable") from None
     header = {k: body.get(k) for k in ("id", "store", "store_id", "user", "expires")}
     if header["id"] != session_id:
         raise AuthError("the session token is not valid: run `telecbt unlock`", key="errors.token.invalid")
@@ -94,7 +94,8 @@ def open_session(token: str, store_dir: Path, expect_user: str | None = None) ->
         path.unlink(missing_ok=True)
         raise AuthError("the session has expired: run `telecbt unlock` again", key="errors.token.expired")
     if header["store"] != str(store_dir.resolve()):
-        raise AuthError(f"this session token was made for another store ({header['store']})")
+        raise AuthError("this session token was made for another store ({store})", key="errors.token.other_store",
+                        store=header["store"])
     secret = base64.urlsafe_b64decode(secret_text + "=")
     try:
         key = crypto.open_light(
@@ -105,13 +106,15 @@ def open_session(token: str, store_dir: Path, expect_user: str | None = None) ->
         raise AuthError("the session token is not valid: run `telecbt unlock`", key="errors.token.invalid") from None
     if expect_user and expect_user.strip().lower() != header["user"]:
         # The other name is not repeated: it may be a passphrase typed into the wrong field.
-        raise AuthError(f"this session belongs to {header['user']}, not the user given with --user or "
-                        "TELECBT_USER: drop --user, or run `telecbt unlock --user NAME` for a session of your own")
+        raise AuthError("this session belongs to {user}, not the user given with --user or "
+                        "TELECBT_USER: drop --user, or run `telecbt unlock --user NAME` for a session of your own",
+                        key="errors.token.other_user", user=header["user"])
     require_store_dir(store_dir)
     try:
         store = open_with_keys(store_dir, [key], None, header["store_id"])
     except WrongStoreKey:
-        raise AuthError("the store's key changed since this session began: run `telecbt unlock` again") from None
+        raise AuthError("the store's key changed since this session began: run `telecbt unlock` again",
+                        key="errors.token.rekeyed") from None
     try:
         return access_for(store, header["user"])
     except BaseException:
