@@ -57,10 +57,12 @@ def schedule(
         shown = with_local_fields(rows, zone, ["scheduled_at"])
         emit_json(shown if weeks > 1 else shown[0])
         return
+    from telecbt_cli.commands.i18n import t
+
     for row in rows:
-        say(f"Scheduled session {short_id(row['id'])} at {staff_time(row['scheduled_at'], zone)} ({mode}); "
-            "a reminder is queued.", style="green")
-    say(f"The patient is told: {reminder}" + (" (and so on each week)." if weeks > 1 else "."))
+        say(t("cli.session_write.scheduled", id=short_id(row["id"]), when=staff_time(row["scheduled_at"], zone),
+              mode=t(f"cli.session_write.mode_{mode.replace('-', '_')}")), style="green")
+    say(t("cli.session_write.told_weekly" if weeks > 1 else "cli.session_write.told", reminder=reminder))
 
 
 @app.command()
@@ -84,8 +86,10 @@ def reschedule(
     if json_out:
         emit_json(with_local_fields([row], zone, ["scheduled_at"])[0])
     else:
-        say(f"Moved session {short_id(row['id'])} to {staff_time(row['scheduled_at'], zone)} ({row['mode']}); "
-            "a new reminder is queued.", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.session_write.moved", id=short_id(row["id"]), when=staff_time(row["scheduled_at"], zone),
+              mode=t(f"cli.session_write.mode_{row['mode'].replace('-', '_')}")), style="green")
 
 
 @app.command()
@@ -109,9 +113,11 @@ def record(
     chosen = [name for name, flag in (("attended", attended), ("no_show", no_show), ("cancelled", cancelled)) if flag]
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         if len(chosen) != 1:
-            raise UsageError("give exactly one of --attended, --no-show, --cancelled")
+            raise UsageError("give exactly one of --attended, --no-show, --cancelled", key="errors.booking.one_outcome")
         catalog = load_catalog(content)
-        code = resolve_lang(None, lang)
+        from telecbt_cli.commands.i18n import reader
+
+        code = resolve_lang(None, lang) if lang else reader()  # the checklist is for staff: the reader's language
         checklist = appointments.fidelity_checklist(access, catalog, session, code) if chosen[0] == "attended" else []
         ticked: list[str] = []
         if fidelity == "all":
@@ -119,9 +125,11 @@ def record(
         elif fidelity:
             ticked = [f.strip() for f in fidelity.split(",") if f.strip()]
         elif checklist and sys.stdin.isatty():
-            say("Fidelity checklist: answer y or n for each item.")
+            from telecbt_cli.commands.i18n import t
+
+            say(t("cli.session_write.checklist"))
             for item in checklist:
-                sys.stderr.write(f"  {item['text']} [y/n] ")
+                sys.stderr.write(t("cli.session_write.checklist_item", item=item["text"]))
                 sys.stderr.flush()
                 if sys.stdin.readline().strip().lower() in ("y", "yes", "s", "si", "sí"):
                     ticked.append(item["id"])
@@ -129,8 +137,11 @@ def record(
     if json_out:
         emit_json(row)
     else:
-        extra = f"; fidelity {len(ticked)}/{len(checklist)}" if checklist else ""
-        say(f"Recorded session {short_id(row['id'])} as {chosen[0].replace('_', '-')}{extra}.", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        extra = t("cli.session_write.fidelity", done=len(ticked), total=len(checklist)) if checklist else ""
+        say(t("cli.session_write.recorded", id=short_id(row["id"]), outcome=t(f"cli.session_write.outcome_{chosen[0]}"),
+              extra=extra), style="green")
 
 
 @app.command("list")
@@ -188,7 +199,7 @@ def ics(
     from telecbt_cli.core.store.ids import parse_patient_code
 
     if bool(patient) == all_:
-        raise UsageError("give a patient code or --all")
+        raise UsageError("give a patient code or --all", key="errors.booking.code_or_all")
     target = None
     if out not in (None, "-"):
         target = output_path(out, f"sessions-{parse_patient_code(patient) or 'all'}.ics" if patient else "sessions.ics",
@@ -203,7 +214,9 @@ def ics(
         emit_json({"path": str(target), "sessions": events} if target is not None
                   else {"sessions": events, "ics": data.decode("utf-8")})
     elif target is not None:
-        say(f"Wrote {target} ({events} session(s)).")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.session_write.wrote", path=target, count=events))
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -30,9 +30,11 @@ def demo(
     from telecbt_cli.core.clinical.patients import list_patients
     from telecbt_cli.core.store.paths import demo_store_dir
 
+    from telecbt_cli.commands.i18n import columns, t
+
     store_dir = demo_store_dir()
     if not store_dir.exists():
-        say(f"Creating the demo store at {store_dir} ...")
+        say(t("cli.demo.creating", store=store_dir))
     from telecbt_cli.commands.content_opts import load_catalog
 
     catalog = load_catalog(None)
@@ -41,7 +43,7 @@ def demo(
     if interactive:
         from telecbt_cli.tui.app import make_app
 
-        say(f"Demo store: {store_dir} ({result.total} synthetic patients). Opening the terminal UI ...")
+        say(t("cli.demo.opening", store=store_dir, total=result.total))
         from telecbt_cli.core.store import crypto
         from telecbt_cli.tui.launch import run_app
 
@@ -52,8 +54,8 @@ def demo(
             run_app(app)
         finally:
             result.access.close()
-        say(f"Demo sign-in: user {DEMO_USER}, passphrase {DEMO_PASSPHRASE}. Kiosk: telecbt kiosk --store "
-            f"{store_dir} --user {DEMO_USER}; PIN {DEMO_PIN} for {', '.join(result.pin_codes) or 'no patient'}.")
+        say(t("cli.demo.after_tui", user=DEMO_USER, passphrase=DEMO_PASSPHRASE, store=store_dir, pin=DEMO_PIN,
+              codes=", ".join(result.pin_codes) or t("cli.demo.no_patient")))
         return
     try:
         rows = list_patients(result.access)
@@ -65,15 +67,14 @@ def demo(
     if json_out:
         emit_json(summary)
         return
-    emit_table(rows[:10], [("code", "code"), ("display_name", "name"), ("birth_year", "born"),
-                           ("language", "lang")])
+    emit_table(rows[:10], columns("patient", ["code", "display_name", "birth_year", "language"]))
     if len(rows) > 10:
-        say(f"... and {len(rows) - 10} more.")
-    say(f"Demo store: {store_dir} ({result.total} synthetic patients, {result.added} added now).", style="green")
-    say(f"Demo sign-in: user {DEMO_USER}, passphrase {DEMO_PASSPHRASE} (demo data only; never use it for real).")
-    say(f"Try: TELECBT_STORE={store_dir} telecbt patient list --user {DEMO_USER}")
-    say(f"Or the terminal UI: telecbt tui --store {store_dir}; the patient kiosk: telecbt kiosk --store "
-        f"{store_dir} --user {DEMO_USER} (PIN {DEMO_PIN} for {', '.join(result.pin_codes) or 'no patient'}).")
+        say(t("cli.demo.more", more=len(rows) - 10))
+    say(t("cli.demo.summary", store=store_dir, total=result.total, added=result.added), style="green")
+    say(t("cli.demo.sign_in", user=DEMO_USER, passphrase=DEMO_PASSPHRASE))
+    say(t("cli.demo.try", store=store_dir, user=DEMO_USER))
+    say(t("cli.demo.or_tui", store=store_dir, user=DEMO_USER, pin=DEMO_PIN,
+          codes=", ".join(result.pin_codes) or t("cli.demo.no_patient")))
 
 
 def register(app: typer.Typer) -> None:

@@ -74,7 +74,9 @@ def add(
     if json_out:
         emit_json(with_local_fields([entry], zone, ["entry_at"])[0])
     else:
-        say(f"Saved diary entry for {staff_time(entry['entry_at'], zone)} (pain {entry['pain']}).")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.diary_write.saved", when=staff_time(entry["entry_at"], zone), pain=entry["pain"]))
 
 
 @app.command()
@@ -97,8 +99,9 @@ def correct(
     if json_out:
         emit_json(new)
     else:
-        say(f"Saved the correction as entry {short_id(new['id'])}; entry {short_id(new['supersedes'])} "
-            "is kept as superseded.")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.diary_write.corrected", new=short_id(new["id"]), old=short_id(new["supersedes"])))
 
 
 @app.command("list")
@@ -135,9 +138,9 @@ def list_(
                                            "steps", "note"]), empty=t("cli.diary.empty"), zone=zone)
 
 
-FIELD_WORDS = {"date": "date", "pain": "pain", "mood": "mood", "sleep_hours": "sleep hours",
-               "sleep_quality": "sleep quality", "activity_min": "active minutes", "steps": "steps", "note": "note",
-               "person": "person", "all_devices": "all-devices row"}
+#: The diary fields an import fills, each named by `cli.diary_import.field_<name>`.
+FIELD_WORDS = ["date", "pain", "mood", "sleep_hours", "sleep_quality", "activity_min", "steps", "note", "person",
+               "all_devices"]
 
 
 def _import_report(file: Path, parsed) -> dict:
@@ -151,26 +154,44 @@ def _import_report(file: Path, parsed) -> dict:
 
 
 def _say_report(report: dict, limit: int = 50) -> None:
-    say(f"{report['file']}: {report['format']}, {report['encoding']}")
-    say(f"  dates: {report['dates']}")
-    say("  columns used: " + "; ".join(f"{FIELD_WORDS.get(k, k)} <- {v}" for k, v in report["columns"].items()))
+    """The import's report in the reader's language (the reasons for skipped rows stay as core writes them)."""
+    from telecbt_cli.commands.i18n import t
+
+    def field(name: str) -> str:
+        return t(f"cli.diary_import.field_{name}") if name in FIELD_WORDS else name
+
+    shown_format = t("cli.diary_import.generic") if report["format_id"] == "generic-csv" else report["format"]
+    say(f"{report['file']}: {shown_format}, {report['encoding']}")
+    say(t("cli.diary_import.dates", dates=report["dates"]))
+    say(t("cli.diary_import.columns", columns="; ".join(f"{field(k)} <- {v}" for k, v in report["columns"].items())))
     if report["ignored_columns"]:
         shown = report["ignored_columns"][:12]
         more = len(report["ignored_columns"]) - len(shown)
-        say("  ignored: " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
-    what = "record(s)" if report["format_id"] == "apple-health-xml" else "row(s)"
-    say(f"  {report['rows_read']} {what} read: {report['days']} day(s) to import, {report['skipped_count']} skipped, "
-        f"{len(report['duplicates'])} folded into another row for the same day")
+        say(t("cli.diary_import.ignored_more" if more > 0 else "cli.diary_import.ignored", names=", ".join(shown),
+              more=more))
+    what = "cli.diary_import.records" if report["format_id"] == "apple-health-xml" else "cli.diary_import.rows"
+    say(t(what, read=report["rows_read"], days=report["days"], skipped=report["skipped_count"],
+          folded=len(report["duplicates"])))
     for item in report["skipped"][:limit]:
-        say(f"  line {item['line']}: {item['reason']}", style="yellow")
+        say(t("cli.diary_import.line", line=item["line"], reason=item["reason"]), style="yellow")
     if report["skipped_count"] > min(limit, len(report["skipped"])):
-        say(f"  … and {report['skipped_count'] - min(limit, len(report['skipped']))} more skipped (all listed with --json)")
+        say(t("cli.diary_import.more_skipped", more=report["skipped_count"] - min(limit, len(report["skipped"]))))
     for item in report["duplicates"][:limit]:
-        say(f"  line {item['line']}: {item['reason']}")
+        say(t("cli.diary_import.line", line=item["line"], reason=item["reason"]))
     if len(report["duplicates"]) > limit:
-        say(f"  … and {len(report['duplicates']) - limit} more (all listed with --json)")
+        say(t("cli.diary_import.more_folded", more=len(report["duplicates"]) - limit))
     for note in report["notes"]:
         say(f"  {note}")
+
+
+def _as_usage(error: Exception):
+    """An import problem as a usage error (exit 2) that keeps its locale key, so it reads in the reader's language."""
+    from telecbt_cli.core.store.errors import UsageError
+
+    problem = UsageError(str(error))
+    if getattr(error, "key", None):
+        problem.key, problem.values = error.key, error.values
+    return problem
 
 
 @app.command("import")
@@ -211,29 +232,33 @@ def import_(
     except ValueError as error:
         raise UsageError(str(error)) from None
     if file.is_dir():
-        raise UsageError(f"{file} is a folder: import one file from it (for Samsung Health, the "
-                         "com.samsung.shealth.step_daily_trend….csv file)")
+        raise UsageError("{file} is a folder: import one file from it (for Samsung Health, the "
+                         "com.samsung.shealth.step_daily_trend….csv file)", key="errors.diary_import.folder",
+                         file=str(file))
     if not file.is_file():
-        raise UsageError(f"cannot read {file}: no such file")
+        raise UsageError("cannot read {file}: no such file", key="errors.diary_import.missing", file=str(file))
 
     def read(zone) -> tuple:
         """The file read as days in `zone` (None: this computer's), and its report (already said)."""
         try:
-            with progress_bar(json_out, "Reading") as bar:
+            from telecbt_cli.commands.i18n import t
+
+            with progress_bar(json_out, "" if json_out else t("cli.diary_import.reading")) as bar:
                 parsed = read_export(file, now=datetime.now(timezone.utc), zone=zone, date_format=order,
                                      mapping=columns, person=person,
                                      progress=(lambda done, total: bar(done, total)) if bar else None)
         except ImportFileError as error:
-            raise UsageError(str(error)) from None
+            raise _as_usage(error) from None
         except OSError:
-            raise UsageError(f"cannot read {file}") from None
+            raise UsageError("cannot read {file}", key="errors.diary_import.unreadable", file=str(file)) from None
         report = _import_report(file, parsed)
         if not json_out:
             _say_report(report)
         if not parsed.rows:
             if json_out:
                 emit_json(report)
-            raise UsageError(f"nothing in {file} can be imported: no row has a usable date and diary value.")
+            raise UsageError("nothing in {file} can be imported: no row has a usable date and diary value.",
+                             key="errors.diary_import.nothing", file=str(file))
         return parsed, report
 
     if dry_run:  # no store needed: days are read in this computer's time zone
@@ -246,14 +271,16 @@ def import_(
             zone = zone_of(access, patient_id_for(access, patient))  # days are the patient's calendar days
             parsed, report = read(zone)
             if parsed.skipped_total:
-                confirm(f"Import the {len(parsed.rows)} day(s) and leave out the {parsed.skipped_total} "
-                        "skipped row(s) listed?", yes)
+                from telecbt_cli.commands.i18n import t
+
+                confirm(t("cli.diary_import.confirm", days=len(parsed.rows), skipped=parsed.skipped_total), yes)
             report["saved"] = saved = diary.import_rows(access, patient, parsed.rows, zone)
         if not json_out:
-            say(f"Imported {saved['added']} new day(s); {saved['updated']} day(s) updated; "
-                f"{saved['unchanged']} day(s) unchanged (already imported).", style="green")
+            from telecbt_cli.commands.i18n import t
+
+            say(t("cli.diary_import.imported", added=saved["added"], updated=saved["updated"],
+                  unchanged=saved["unchanged"]), style="green")
             if saved["not_used"]:
-                say(f"  {len(saved['not_used'])} value(s) in the file were not used: the diary keeps the larger "
-                    "total, or the first rating, already stored for that day (listed with --json).")
+                say(t("cli.diary_import.not_used", count=len(saved["not_used"])))
     if json_out:
         emit_json(report)

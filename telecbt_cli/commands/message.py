@@ -39,7 +39,12 @@ def send(
     body = sys.stdin.read() if text == "-" else text
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         row = messages.send(access, patient, body, from_patient)
-    emit_json(row) if json_out else say("Message saved.", style="green")
+    if json_out:
+        emit_json(row)
+        return
+    from telecbt_cli.commands.i18n import t
+
+    say(t("cli.message_write.saved"), style="green")
 
 
 @app.command("list")

@@ -66,10 +66,9 @@ _FIELD_LABELS = [
     ("caregiver_contact", "caregiver contact"), ("notes", "notes"), ("status", "status"),
     ("created_at", "enrolled"), ("updated_at", "updated"), ("id", "record id"),
 ]
-_PROMPTS = [("display_name", "Name or alias"), ("birth_year", "Year of birth"),
-            ("sex", "Sex (female/male/other/unknown)"), ("language", "Preferred language (en, es, ...)"),
-            ("phone", "Phone"), ("email", "Email"), ("caregiver_name", "Caregiver's name"),
-            ("caregiver_contact", "Caregiver's contact"), ("notes", "Notes"), ("timezone", "Time zone")]
+#: The fields `patient add` asks for, in order; each prompt is `cli.patient_add.ask_<field>`.
+_PROMPTS = ["display_name", "birth_year", "sex", "language", "phone", "email", "caregiver_name",
+            "caregiver_contact", "notes", "timezone"]
 
 
 def _read_input(path: Path) -> dict:
@@ -77,11 +76,13 @@ def _read_input(path: Path) -> dict:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
         data = json.loads(text)
     except FileNotFoundError:
-        raise UsageError(f"{path} does not exist") from None
+        raise UsageError("{path} does not exist", key="errors.patient_input.missing", path=str(path)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise UsageError(f"{path} does not hold a JSON object of patient fields") from None
+        raise UsageError("{path} does not hold a JSON object of patient fields", key="errors.patient_input.not_json",
+                         path=str(path)) from None
     if not isinstance(data, dict):
-        raise UsageError("--input must hold a JSON object, e.g. {\"name\": \"Ana\", \"birth_year\": 1970}")
+        raise UsageError("--input must hold a JSON object, e.g. {example}", key="errors.patient_input.not_object",
+                         example='{"name": "Ana", "birth_year": 1970}')
     aliases = {"name": "display_name"}
     return {aliases.get(k, k): v for k, v in data.items()}
 
@@ -90,13 +91,16 @@ def _ask_fields(zone: str = "") -> dict:
     """Prompt on stderr for each field, checked as it is typed: a refused value is asked for again,
     and nothing typed before it is lost. Empty answers skip a field (the name is required; the time
     zone is then `zone`, this device's)."""
+    from telecbt_cli.commands.i18n import error_text, t
     from telecbt_cli.commands.output import error
     from telecbt_cli.core.clinical.patients import check_field
 
     values: dict = {}
-    for key, label in _PROMPTS:
+    for key in _PROMPTS:
+        label = t(f"cli.patient_add.ask_{key}")
         while key not in values:
-            sys.stderr.write(f"{label} (Enter: {zone}): " if key == "timezone" and zone else f"{label}: ")
+            sys.stderr.write(t("cli.patient_add.ask_or_enter", label=label, zone=zone)
+                             if key == "timezone" and zone else f"{label}: ")
             sys.stderr.flush()
             answer = sys.stdin.readline()
             if not answer:
@@ -107,7 +111,7 @@ def _ask_fields(zone: str = "") -> dict:
             try:
                 values[key] = check_field(key, answer)
             except UsageError as problem:
-                error(f"{problem} Please type it again.")
+                error(t("cli.patient_add.again", problem=error_text(problem)))
     return values
 
 
@@ -117,12 +121,14 @@ def _fields(values: dict):
     known = {f for f in PatientFields.__dataclass_fields__}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise UsageError(f"unknown patient field(s): {', '.join(unknown)}")
+        raise UsageError("unknown patient field(s): {names}", key="errors.patient_input.unknown",
+                         names=", ".join(unknown))
     if values.get("birth_year") not in (None, ""):
         try:
             values["birth_year"] = int(values["birth_year"])
         except (TypeError, ValueError):
-            raise UsageError("year of birth must be a number such as 1968") from None
+            raise UsageError("year of birth must be a number such as 1968",
+                             key="errors.patient_fields.birth_year_number") from None
     return PatientFields(**values)
 
 
@@ -181,7 +187,7 @@ def add(
         access.require("write")
         if "display_name" not in values:
             if not sys.stdin.isatty():
-                raise UsageError("give the patient's name with --name or --input FILE")
+                raise UsageError("give the patient's name with --name or --input FILE", key="errors.patient_input.name")
             from telecbt_cli.core.store.zones import device_zone_name
 
             values.update(_ask_fields(device_zone_name(access.store)))
@@ -189,8 +195,9 @@ def add(
     if json_out:
         emit_json(patient)
     else:
-        say(f"Enrolled patient {patient['code']}. Record consent next: "
-            f"telecbt patient consent {patient['code']} --method verbal --version V", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.patient_add.enrolled", code=patient["code"]), style="green")
 
 
 @app.command("list")
@@ -261,7 +268,9 @@ def edit(
     if json_out:
         emit_json(patient)
     else:
-        say(f"Updated patient {patient['code']}.", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.patient_add.updated", code=patient["code"]), style="green")
 
 
 @app.command()
@@ -273,12 +282,14 @@ def archive(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, passphr
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("write")
         patients.patient_id_for(access, code)
-        confirm(f"Archive patient {parse_patient_code(code)}? Their records are kept.", yes)
+        from telecbt_cli.commands.i18n import t
+
+        confirm(t("cli.patient_add.archive_ask", code=parse_patient_code(code)), yes)
         patient = patients.archive_patient(access, code)
     if json_out:
         emit_json(patient)
     else:
-        say(f"Archived patient {patient['code']}.", style="green")
+        say(t("cli.patient_add.archived", code=patient["code"]), style="green")
 
 
 @app.command()
@@ -296,9 +307,9 @@ def consent(
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         if withdraw and (method or version or witness):
-            raise UsageError("--withdraw takes no --method, --version or --witness")
+            raise UsageError("--withdraw takes no --method, --version or --witness", key="errors.consent.withdraw_alone")
         if not withdraw and (not method or not version):
-            raise UsageError("give --method and --version to record consent, or --withdraw")
+            raise UsageError("give --method and --version to record consent, or --withdraw", key="errors.consent.needs")
         if withdraw:
             state = patients.withdraw_consent(access, code)
         else:
@@ -306,11 +317,14 @@ def consent(
     shown = parse_patient_code(code) or code
     if json_out:
         emit_json(state)
-    elif state["active"]:
-        say(f"Recorded {method} consent (version {version}) for {shown}.", style="green")
+        return
+    from telecbt_cli.commands.i18n import t, value
+
+    if state["active"]:
+        say(t("cli.patient_add.consent_given", method=value("consent", method), version=version, code=shown),
+            style="green")
     else:
-        say(f"Recorded the withdrawal of consent for {shown}: no clinical data can be recorded now.",
-            style="yellow")
+        say(t("cli.patient_add.consent_withdrawn", code=shown), style="yellow")
 
 
 PinFileOpt = Annotated[Optional[Path], typer.Option(
@@ -327,22 +341,27 @@ def _read_pin(pin_file: Path | None, code: str) -> str:
         try:
             text = sys.stdin.readline() if str(pin_file) == "-" else pin_file.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise UsageError(f"PIN file {pin_file} does not exist") from None
+            raise UsageError("PIN file {path} does not exist", key="errors.pin.file_missing", path=str(pin_file)) from None
         except (OSError, UnicodeDecodeError):
-            raise UsageError(f"cannot read PIN file {pin_file}") from None
+            raise UsageError("cannot read PIN file {path}", key="errors.pin.file_unreadable", path=str(pin_file)) from None
         pin = text.split("\n", 1)[0].strip()
         if not pin:
-            raise UsageError(f"{'standard input' if str(pin_file) == '-' else pin_file} is empty: "
-                             "it should hold the PIN on its first line")
+            if str(pin_file) == "-":
+                raise UsageError("standard input is empty: it should hold the PIN on its first line",
+                                 key="errors.pin.stdin_empty")
+            raise UsageError("{path} is empty: it should hold the PIN on its first line", key="errors.pin.file_empty",
+                             path=str(pin_file))
         return check_pin_format(pin)
     if not sys.stdin.isatty():
         raise UsageError("no PIN given and no terminal to ask on: use --pin-file FILE, or --pin-file - "
-                         "to read it from standard input")
+                         "to read it from standard input", key="errors.pin.no_terminal")
     import getpass
 
-    pin = check_pin_format(getpass.getpass(f"New kiosk PIN for {code} (4 to 8 digits): ", stream=sys.stderr))
-    if getpass.getpass("Repeat the PIN: ", stream=sys.stderr) != pin:
-        raise UsageError("the two PINs differ: nothing was changed")
+    from telecbt_cli.commands.i18n import t
+
+    pin = check_pin_format(getpass.getpass(t("cli.patient_add.pin_ask", code=code), stream=sys.stderr))
+    if getpass.getpass(t("cli.patient_add.pin_repeat"), stream=sys.stderr) != pin:
+        raise UsageError("the two PINs differ: nothing was changed", key="errors.pin.differ")
     return pin
 
 
@@ -354,7 +373,7 @@ def pin_set(code: CodeArg, pin_file: PinFileOpt = None, store: StoreOpt = None, 
     from telecbt_cli.core.clinical import patients
 
     if pin_file is not None and str(pin_file) == "-" and passphrase_file is not None and str(passphrase_file) == "-":
-        raise UsageError("--pin-file and --passphrase-file cannot both read standard input")
+        raise UsageError("--pin-file and --passphrase-file cannot both read standard input", key="errors.pin.two_stdin")
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("write")
         patients.patient_id_for(access, code)  # an unknown code fails before the PIN is asked for
@@ -363,8 +382,9 @@ def pin_set(code: CodeArg, pin_file: PinFileOpt = None, store: StoreOpt = None, 
     if json_out:
         emit_json({"code": canonical, "set": True, "locked": False})
         return
-    say(f"Set the kiosk PIN for {canonical}. Tell it to the patient in private; it cannot be shown again.",
-        style="green")
+    from telecbt_cli.commands.i18n import t
+
+    say(t("cli.patient_add.pin_set", code=canonical), style="green")
 
 
 @pin_app.command("unlock")
@@ -378,7 +398,9 @@ def pin_unlock(code: CodeArg, store: StoreOpt = None, user: UserOpt = None, pass
     if json_out:
         emit_json({"code": parse_patient_code(code), "locked": False})
     else:
-        say(f"Unlocked the kiosk PIN for {parse_patient_code(code)}.", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.patient_add.pin_unlocked", code=parse_patient_code(code)), style="green")
 
 
 @pin_app.command("status")

@@ -98,7 +98,9 @@ def set_(
     if json_out:
         emit_json(data)
     else:
-        say(f"Plan saved: {data['course']} course, {len(data['sessions'])} sessions.", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.plan_write.saved", course=data["course"], count=len(data["sessions"])), style="green")
 
 
 @goal_app.command("add")
@@ -115,7 +117,12 @@ def goal_add(
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         goal = plans.add_goal(access, patient, text, measure, by)
-    emit_json(goal) if json_out else say(f"Added goal {short_id(goal['id'])}.", style="green")
+    if json_out:
+        emit_json(goal)
+        return
+    from telecbt_cli.commands.i18n import t
+
+    say(t("cli.plan_write.goal_added", id=short_id(goal["id"])), style="green")
 
 
 @goal_app.command("update")
@@ -132,7 +139,13 @@ def goal_update(
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         row = plans.update_goal(access, goal, status, progress, note)
-    emit_json(row) if json_out else say(f"Updated goal {short_id(row['id'])} ({row['status']}, {row['progress']}%).", style="green")
+    if json_out:
+        emit_json(row)
+        return
+    from telecbt_cli.commands.i18n import t, value
+
+    say(t("cli.plan_write.goal_updated", id=short_id(row["id"]), status=value("goal", row["status"]),
+          progress=row["progress"]), style="green")
 
 
 @homework_app.command("list")
@@ -180,4 +193,9 @@ def homework_done(
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         row = plans.homework_done(access, homework, note)
-    emit_json(row) if json_out else say("Marked as done.", style="green")
+    if json_out:
+        emit_json(row)
+        return
+    from telecbt_cli.commands.i18n import t
+
+    say(t("cli.plan_write.homework_done"), style="green")

@@ -41,7 +41,9 @@ def init(
     check_new_location(store_dir)
     if tz is not None:
         zones.check_zone(tz)  # before the passphrase is asked for
-    secret = passphrase(passphrase_file, passphrase_fd, prompt=f"Choose a passphrase for {admin}: ", confirm=True)
+    from telecbt_cli.commands.i18n import t
+
+    secret = passphrase(passphrase_file, passphrase_fd, prompt=t("cli.init.choose", admin=admin), confirm=True)
     created = create_store(store_dir, admin, secret, kdf())
     access = created.access
     try:
@@ -54,10 +56,8 @@ def init(
     if json_out:
         emit_json({**info, "recovery_key": created.recovery_key})
         return
-    say(f"Created a telecbt store at {store_dir} with admin user {access.user}; times are shown in "
-        f"{info['timezone']} (`telecbt settings` changes it).", style="green")
-    say("RECOVERY KEY: write it on paper now and keep it locked away. It opens the store if every "
-        "passphrase is lost, and it is shown only this once.", style="bold")
+    say(t("cli.init.created", store=store_dir, admin=access.user, zone=info["timezone"]), style="green")
+    say(t("cli.init.recovery_key"), style="bold")
     groups = created.recovery_key.split("-")
     for i in range(0, len(groups), 4):
         emit_text("-".join(groups[i : i + 4]))
@@ -89,8 +89,9 @@ def unlock(
         emit_json({"token": token, "user": who, "expires": until})
         return
     emit_text(token)
-    say(f"Session for {who} until {staff_time(iso_utc(moment), zone)}. Put the token in TELECBT_SESSION, e.g. "
-        "export TELECBT_SESSION=$(telecbt unlock --passphrase-file FILE). `telecbt lock` ends it.")
+    from telecbt_cli.commands.i18n import t
+
+    say(t("cli.init.session", user=who, until=staff_time(iso_utc(moment), zone)))
 
 
 def lock(json_out: JsonOpt = False) -> None:
@@ -101,7 +102,9 @@ def lock(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json({"sessions_ended": count})
     else:
-        say(f"Ended {count} session{'s' if count != 1 else ''}.")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.init.ended_one" if count == 1 else "cli.init.ended", count=count))
 
 
 def paths(json_out: JsonOpt = False) -> None:

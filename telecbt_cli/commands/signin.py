@@ -31,7 +31,8 @@ def take_secret_env() -> dict[str, str]:
 def _first_line(text: str, source: str) -> str:
     line = text.split("\n", 1)[0].removesuffix("\r")
     if not line:
-        raise UsageError(f"{source} is empty: it should hold the passphrase on its first line")
+        raise UsageError("{source} is empty: it should hold the passphrase on its first line",
+                         key="errors.secret.empty", source=source)
     return line
 
 
@@ -46,7 +47,8 @@ def _read_fd(fd: int) -> str:
             if b"\n" in chunk:
                 break
     except OSError as error:
-        raise UsageError(f"cannot read file descriptor {fd}: {error.strerror}") from None
+        raise UsageError("cannot read file descriptor {fd}: {why}", key="errors.secret.fd", fd=str(fd),
+                         why=error.strerror) from None
     return b"".join(chunks).decode("utf-8", errors="strict")
 
 
@@ -70,20 +72,23 @@ def read_secret(
     """
     if file is not None:
         if str(file) == "-":
-            return _first_line(sys.stdin.readline(), "standard input")
+            return _first_line(sys.stdin.readline(), _word("cli.signin.stdin", "standard input"))
         try:
             return _first_line(file.read_text(encoding="utf-8"), str(file))
         except FileNotFoundError:
-            raise UsageError(f"passphrase file {file} does not exist") from None
+            raise UsageError("passphrase file {path} does not exist", key="errors.secret.missing",
+                             path=str(file)) from None
         except (OSError, UnicodeDecodeError):
-            raise UsageError(f"cannot read passphrase file {file}") from None
+            raise UsageError("cannot read passphrase file {path}", key="errors.secret.unreadable",
+                             path=str(file)) from None
     if fd is not None:
-        return _first_line(_read_fd(fd), f"file descriptor {fd}")
+        return _first_line(_read_fd(fd), _word("cli.signin.fd", "file descriptor {fd}", fd=str(fd)))
     value = (os.environ if environ is None else environ).get(env)
     if value:
         return value
     if not sys.stdin.isatty():
-        raise AuthError(f"no passphrase given and no terminal to ask on: use {options} or {env}")
+        raise AuthError("no passphrase given and no terminal to ask on: use {options} or {env}",
+                        key="errors.secret.no_terminal", options=options, env=env)
     secret = getpass.getpass(prompt, stream=sys.stderr)
     while check is not None:
         try:
@@ -92,12 +97,16 @@ def read_secret(
         except UsageError as problem:
             from telecbt_cli.commands.output import error
 
-            error(f"{problem}. Please choose another.")
+            from telecbt_cli.commands.i18n import error_text, t
+
+            error(t("cli.signin.choose_another", problem=error_text(problem).rstrip(".")))
             secret = getpass.getpass(prompt, stream=sys.stderr)
     if confirm:
-        again = getpass.getpass("Repeat it: ", stream=sys.stderr)
+        from telecbt_cli.commands.i18n import t
+
+        again = getpass.getpass(t("cli.signin.repeat"), stream=sys.stderr)
         if again != secret:
-            raise UsageError("the two entries differ: nothing was changed")
+            raise UsageError("the two entries differ: nothing was changed", key="errors.secret.differ")
     return secret
 
 
@@ -130,13 +139,22 @@ def store_option(store: Path | None) -> Path | None:
     return from_root("store", store)
 
 
-def passphrase(file: Path | None, fd: int | None, prompt: str = "Passphrase: ", confirm: bool = False,
+def _word(key: str, english: str, **values: str) -> str:
+    """A word in the reader's language when the command line runs; English elsewhere (the kiosk's quick start)."""
+    if "typer" not in sys.modules:
+        return english.format(**values)
+    from telecbt_cli.commands.i18n import t
+
+    return t(key, **values)
+
+
+def passphrase(file: Path | None, fd: int | None, prompt: str | None = None, confirm: bool = False,
                environ: Mapping[str, str] | None = None) -> str:
     """The passphrase to unlock with; with `confirm` (a new store), a new one, judged before it is repeated."""
     from telecbt_cli.core.store.unlock import check_passphrase
 
     return read_secret(file=from_root("passphrase_file", file), fd=from_root("passphrase_fd", fd),
-                       env="TELECBT_PASSPHRASE", prompt=prompt,
+                       env="TELECBT_PASSPHRASE", prompt=prompt or _word("cli.signin.passphrase", "Passphrase: "),
                        options="--passphrase-file or --passphrase-fd", confirm=confirm, environ=environ,
                        check=check_passphrase if confirm else None)
 
@@ -145,7 +163,8 @@ def new_passphrase(file: Path | None, fd: int | None, who: str) -> str:
     """A new passphrase, judged by the passphrase rules (for this user) before it is asked for a second time."""
     from telecbt_cli.core.store.unlock import check_passphrase
 
-    return read_secret(file=file, fd=fd, env="TELECBT_NEW_PASSPHRASE", prompt=f"New passphrase for {who}: ",
+    return read_secret(file=file, fd=fd, env="TELECBT_NEW_PASSPHRASE",
+                       prompt=_word("cli.signin.new_for", "New passphrase for {who}: ", who=who),
                        options="--new-passphrase-file or --new-passphrase-fd", confirm=True,
                        check=lambda secret: check_passphrase(secret, who))
 
@@ -196,7 +215,8 @@ def _wait_saying_why(seconds: float) -> None:
 
     from telecbt_cli.commands.output import say
 
-    say(f"Waiting {math.ceil(seconds)} s: earlier failed sign-ins under this name make each new try wait longer.")
+    say(_word("cli.signin.waiting", "Waiting {seconds} s: earlier failed sign-ins under this name make each new try "
+              "wait longer.", seconds=str(math.ceil(seconds))))
     time.sleep(seconds)
 
 
@@ -234,7 +254,7 @@ def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
             from telecbt_cli.commands.output import say
 
             for notice in dict.fromkeys(access.store.notices):
-                say(f"Warning: {notice}", style="yellow")
+                say(_word("cli.signin.warning", "Warning: {notice}", notice=notice), style="yellow")
         access.close()
 
 
@@ -258,7 +278,8 @@ def reauthenticated(store: Path | None, user: str | None, passphrase_file: Path 
         session.close()
     require_store_dir(store_dir)
     secret = passphrase(passphrase_file, passphrase_fd,
-                        prompt=f"Current passphrase{' for ' + inert(user) if user else ''}: ")
+                        prompt=_word("cli.signin.current_for", "Current passphrase for {user}: ", user=inert(user))
+                        if user else _word("cli.signin.current", "Current passphrase: "))
     access = unlock.unlock(store_dir, user, secret, wait=_wait_saying_why)
     try:
         command = running_command()

@@ -93,11 +93,13 @@ def check(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
         if accept_rollback:
             from telecbt_cli.core.store import anchor
 
+            from telecbt_cli.commands.i18n import t
+
             access.require("manage")
-            confirm("Trust the database as it is now, with any entries it lost?", yes)
+            confirm(t("cli.store_write.rollback_ask"), yes)
             accepted = anchor.accept(access)
-            say(f"Accepted the database as it is now (audit entry {accepted['now']['audit_seq']}, "
-                f"change {accepted['now']['changes']}).", style="yellow")
+            say(t("cli.store_write.rollback_accepted", seq=accepted["now"]["audit_seq"],
+                  changes=accepted["now"]["changes"]), style="yellow")
         report = kfmod.load(access.store.dir, repair=True)
         result = {
             "database": integrity_problems(access.store),
@@ -112,14 +114,17 @@ def check(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
     if json_out:
         emit_json(result)
     else:
-        for part, label in (("database", "database"), ("keyfile", "key file"), ("audit", "audit chain")):
+        from telecbt_cli.commands.i18n import t
+
+        for part in ("database", "keyfile", "audit"):
+            label = t(f"cli.store_write.check_{part}")
             if result[part]:
                 for line in result[part]:
                     say(f"{label}: {line}", style="red")
             else:
                 say(f"{label}: ok", style="green")
         for name in result["keyfile_repaired"]:
-            say(f"key file: repaired {name} from the intact copy", style="yellow")
+            say(t("cli.store_write.repaired", name=name), style="yellow")
     if problems:
         raise typer.Exit(int(IntegrityError.exit_code))
 
@@ -144,7 +149,9 @@ def change_own_passphrase(store, user, passphrase_file, passphrase_fd, new_passp
     if json_out:
         emit_json({"user": changed.name, "changed": True})
     else:
-        say(f"Changed the passphrase of {changed.name}.", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.user_write.passwd", name=changed.name), style="green")
 
 
 @app.command()
@@ -158,12 +165,14 @@ def rekey(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
-        confirm("Re-encrypt the whole store with a new key?", yes)
+        from telecbt_cli.commands.i18n import t
+
+        confirm(t("cli.store_write.rekey_ask"), yes)
         result = keys.rekey(access)
     if json_out:
         emit_json(result)
     else:
-        say(f"Re-encrypted the store with a new key; {result['slots']} slots can open it.", style="green")
+        say(t("cli.store_write.rekeyed", slots=result["slots"]), style="green")
 
 
 @app.command()
@@ -176,7 +185,9 @@ def backup(
     from telecbt_cli.core.store import audit
     from telecbt_cli.core.store.vault import backup as do_backup
 
-    no_stdout(dest, "a backup is a folder (database and key files)")
+    from telecbt_cli.commands.i18n import t
+
+    no_stdout(dest, t("cli.store_write.backup_is_folder"))
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
         result = do_backup(access.store, dest)
@@ -184,7 +195,7 @@ def backup(
     if json_out:
         emit_json(result)
     else:
-        say(f"Backed up the store to {result['path']} ({_human_bytes(result['database_bytes'])}, encrypted).",
+        say(t("cli.store_write.backed_up", path=result["path"], size=_human_bytes(result["database_bytes"])),
             style="green")
 
 
@@ -202,9 +213,11 @@ def recover(
     from telecbt_cli.core.store.paths import resolve_store_dir
     from telecbt_cli.core.store.unlock import recover as do_recover
 
+    from telecbt_cli.commands.i18n import t
+
     store_dir = resolve_store_dir(store_option(store))
     key_text = read_secret(file=recovery_key_file, fd=None, env="TELECBT_RECOVERY_KEY",
-                           prompt="Recovery key: ", options="--recovery-key-file")
+                           prompt=t("cli.store_write.recovery_prompt"), options="--recovery-key-file")
     # The new passphrase is asked for only once the recovery key has opened the store.
     access = do_recover(store_dir, key_text, user, lambda: new_passphrase(new_passphrase_file, new_passphrase_fd, user),
                         kdf())
@@ -212,7 +225,6 @@ def recover(
     if json_out:
         emit_json({"user": access.user, "recovered": True})
         return
-    say(f"{access.user} can now unlock the store with the new passphrase. "
-        "Other users whose slots were lost need `telecbt user passwd NAME` from an admin.", style="green")
+    say(t("cli.store_write.recovered", user=access.user), style="green")
 
 

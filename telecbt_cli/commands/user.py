@@ -52,7 +52,9 @@ def add(
     if json_out:
         emit_json(added.to_dict())
     else:
-        say(f"Added {added.name} as {added.role}.", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.user_write.added", name=added.name, role=t(f"cli.user_write.role_{added.role}")), style="green")
 
 
 @app.command("list")
@@ -100,13 +102,15 @@ def passwd(
         target = users.get_user(access, name)
         if target.name == access.user:
             raise UsageError("that is you: change your own passphrase with `telecbt store passwd` "
-                             "(it asks for your current one)")
+                             "(it asks for your current one)", key="errors.user.is_you")
         secret = new_passphrase(new_passphrase_file, new_passphrase_fd, target.name)
         users.set_user_passphrase(access, target.name, secret, kdf())
     if json_out:
         emit_json({"user": target.name, "changed": True})
     else:
-        say(f"Changed the passphrase of {target.name}.", style="green")
+        from telecbt_cli.commands.i18n import t
+
+        say(t("cli.user_write.passwd", name=target.name), style="green")
 
 
 @app.command()
@@ -121,10 +125,11 @@ def disable(
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         access.require("manage")
         target = users.get_user(access, name)
-        confirm(f"Disable {target.name} ({target.role})? They will no longer be able to unlock.", yes)
+        from telecbt_cli.commands.i18n import t
+
+        confirm(t("cli.user_write.disable_ask", name=target.name, role=t(f"cli.user_write.role_{target.role}")), yes)
         disabled = users.disable_user(access, target.name)
     if json_out:
         emit_json(disabled.to_dict())
         return
-    say(f"Disabled {target.name}. Run `telecbt store rekey` so that an old copy of the key file "
-        "cannot open the store either.", style="green")
+    say(t("cli.user_write.disabled", name=target.name), style="green")

@@ -16,12 +16,13 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 WORD = re.compile(r"[A-Za-zÁÉÍÓÚÜÑáéíóúüñ]{3,}")
 #: Codes, instrument and product names, and what the test clinic's patient and goal are called.
 ALLOWED = {"telecbt", "phq", "peg", "gad", "usb", "eml", "https", "tel", "smtp", "host", "yyyy", "xxxx",
-           "alice", "admin", "rosa", "example", "cbt", "harm", "self"}
+           "alice", "admin", "rosa", "example", "cbt", "harm", "self",
+           "trust"}  # `telecbt device trust`, quoted in a Spanish message and wrapped at 80 columns
 
 
 #: Command lines and options quoted in a message (`telecbt patient consent`, `--patient`) are not words,
 #: also when the screen wraps one onto the next line (`telecbt device⏎ trust`).
-COMMAND = re.compile(r"telecbt(?:\s+[-a-z0-9{}]+)+|--[a-z][-a-z]*")
+COMMAND = re.compile(r"telecbt(?:\s+[-a-z0-9{}]+)+|--[a-z][-a-z]*|\b[A-Z]+(?:_[A-Z]+)+\b")
 
 
 def _words(texts) -> set[str]:

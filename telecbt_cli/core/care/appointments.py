@@ -113,7 +113,7 @@ def schedule_series(access: Access, catalog: Catalog, code: str, at: str, mode: 
     hour, each with its reminder in the email outbox; all are booked or none."""
     access.require("write")
     if mode not in MODES:
-        raise UsageError(f"--mode must be one of {', '.join(MODES)}")
+        raise UsageError("--mode must be one of {modes}", key="errors.booking.mode", modes=", ".join(MODES))
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
     zone = booking_zone(access, patient_id, tz)
@@ -122,9 +122,9 @@ def schedule_series(access: Access, catalog: Catalog, code: str, at: str, mode: 
     clinician = clinician or access.user
     staff = access.store.conn.execute("SELECT role, disabled FROM users WHERE name = ?", (clinician,)).fetchone()
     if staff is None or staff[1]:
-        raise NotFoundError(f"no active staff user named {clinician}")
+        raise NotFoundError("no active staff user named {name}", key="errors.booking.no_staff", name=clinician)
     if staff[0] == "viewer":
-        raise UsageError(f"{clinician} is a viewer and cannot run sessions")
+        raise UsageError("{name} is a viewer and cannot run sessions", key="errors.booking.viewer", name=clinician)
     store = access.store
     link = _check_link(link)
     rows = []
@@ -181,7 +181,7 @@ def reschedule(access: Access, catalog: Catalog, appointment_id: str, at: str, m
         raise UsageError("this session was already recorded as {status}: schedule a new one instead",
                          key="errors.session.recorded_not_movable", status=_status(appt["status"]))
     if mode is not None and mode not in MODES:
-        raise UsageError(f"--mode must be one of {', '.join(MODES)}")
+        raise UsageError("--mode must be one of {modes}", key="errors.booking.mode", modes=", ".join(MODES))
     require_active_consent(access, appt["patient_id"])
     zone = booking_zone(access, appt["patient_id"], None)
     changes = {"scheduled_at": parse_future(at, zone=zone), "mode": mode or appt["mode"],
@@ -216,11 +216,13 @@ def record(access: Access, catalog: Catalog, appointment_id: str, outcome: str, 
     checked: list[str] = []
     if fidelity:
         if not appt["module_id"]:
-            raise UsageError("this session has no module, so it has no fidelity checklist")
+            raise UsageError("this session has no module, so it has no fidelity checklist",
+                             key="errors.booking.no_checklist")
         known = [item["id"] for item in catalog.get("module", appt["module_id"])["fidelity"]]
         unknown = [f for f in fidelity if f not in known]
         if unknown:
-            raise UsageError(f"unknown checklist item(s) {', '.join(unknown)}; this module's are: {', '.join(known)}")
+            raise UsageError("unknown checklist item(s) {unknown}; this module's are: {known}",
+                             key="errors.booking.checklist_items", unknown=", ".join(unknown), known=", ".join(known))
         checked = [f for f in known if f in fidelity]
     store = access.store
     with store.write():

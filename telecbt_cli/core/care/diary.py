@@ -39,7 +39,8 @@ def parse_when(text: str, now: datetime | None = None, zone: tzinfo | None = Non
     never in the future."""
     moment = parse_local(text, zone)
     if moment > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
-        raise UsageError(f"{text} is in the future: a diary entry is about something that already happened")
+        raise UsageError("{text} is in the future: a diary entry is about something that already happened",
+                         key="errors.diary_entry.future", text=text)
     return iso_utc(moment)
 
 
@@ -79,7 +80,7 @@ def _items(name: str, value: object) -> list[str]:
     items = value if isinstance(value, list) else str(value).split(",")
     clean = [str(item).strip() for item in items if str(item).strip()]
     if len(clean) > 20 or any(len(item) > 100 for item in clean):
-        raise UsageError(f"{name}: at most 20 items of up to 100 characters")
+        raise UsageError("{name}: at most 20 items of up to 100 characters", key="errors.diary_entry.items", name=name)
     return clean
 
 
@@ -95,17 +96,18 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
         raise DiaryFieldError("a diary entry needs a pain rating from 0 to 10 (--pain)", field="pain",
                               key="errors.diary.pain_needed")
     if all(out[name] is None for name in NUMERIC):
-        raise UsageError("a diary entry needs at least one rating")
+        raise UsageError("a diary entry needs at least one rating", key="errors.diary_entry.one_rating")
     locations = _items("locations", values.get("locations"))
     bad = [loc for loc in locations if loc not in REGIONS]
     if bad:
-        raise UsageError(f"unknown body region(s) {', '.join(bad)}; use: {', '.join(REGIONS)}")
+        raise UsageError("unknown body region(s) {bad}; use: {regions}", key="errors.diary_entry.regions",
+                         bad=", ".join(bad), regions=", ".join(REGIONS))
     out["locations"] = locations
     for name in LISTS:
         out[name] = _items(name, values.get(name))
     note = values.get("note")
     if note is not None and len(str(note)) > 2000:
-        raise UsageError("the note is longer than 2000 characters")
+        raise UsageError("the note is longer than 2000 characters", key="errors.diary_entry.note")
     out["note"] = str(note) if note not in (None, "") else None
     when = values.get("entry_at")
     if when is None:
@@ -236,10 +238,11 @@ def correct_entry(access: Access, entry_id: str, values: dict) -> dict:
     entry_id = records.resolve_id(store, "diary_entries", entry_id, "diary entry")
     old = store.one("SELECT * FROM diary_entries WHERE id = ? AND deleted = 0", (entry_id,))
     if old is None:
-        raise NotFoundError(f"no diary entry {entry_id}")
+        raise NotFoundError("no diary entry {entry}", key="errors.diary_entry.not_found", entry=entry_id)
     previous = _decode(old)
     if store.conn.execute("SELECT 1 FROM diary_entries WHERE supersedes = ?", (entry_id,)).fetchone():
-        raise UsageError("that entry was already corrected: correct the newest version instead")
+        raise UsageError("that entry was already corrected: correct the newest version instead",
+                         key="errors.diary_entry.corrected")
     require_active_consent(access, previous["patient_id"])
     merged = {name: previous.get(name) for name in FIELDS} | {k: v for k, v in values.items() if v is not None}
     checked = check_entry(merged, require_pain=previous["source"] in RATED_BY_PATIENT, zone=device_zone(store))

@@ -59,7 +59,7 @@ def decode(raw: bytes) -> tuple[str, str]:
         return text, name
     raise ImportFileError(
         "This file is not a text CSV file: it is not valid UTF-8, UTF-16 or Windows-1252 text. "
-        "Export or save it as CSV (UTF-8) and import that file.")
+        "Export or save it as CSV (UTF-8) and import that file.", key="errors.import_file.not_text")
 
 
 def _count_outside_quotes(line: str, char: str) -> int:
@@ -167,8 +167,9 @@ def _person_rows(rows: list, layout: Layout, person: str | None, width: int) -> 
         if len(ids) > 1:
             shown = ", ".join(echo(i) for i in ids[:5]) + (" …" if len(ids) > 5 else "")
             raise ImportFileError(
-                f"This file holds data for {len(ids)} people (column Id: {shown}). Import one person's "
-                "rows with --person ID. Nothing was imported.")
+                "This file holds data for {count} people (column Id: {shown}). Import one person's "
+                "rows with --person ID. Nothing was imported.", key="errors.import_file.people", count=len(ids),
+                shown=shown)
         return rows, []
     if person not in ids:
         raise ImportFileError(f"No rows for --person {echo(person)}: the file's Ids are {', '.join(echo(i) for i in ids[:5])}.")
@@ -194,7 +195,8 @@ def _header_and_rows(raw: bytes) -> tuple[str, list[str], list, list[Skipped], l
             f"The file is {len(raw) / (1024 * 1024):.1f} MB; the limit is {MAX_BYTES // (1024 * 1024)} MB. "
             "Export a shorter period or split the file, then import each part.")
     if not raw.strip():
-        raise ImportFileError("The file is empty: export the diary data as CSV with a header line.")
+        raise ImportFileError("The file is empty: export the diary data as CSV with a header line.",
+                              key="errors.import_file.empty")
     text, encoding = decode(raw)
     rows, broken = _records(text, _sniff_delimiter(text))
     notes: list[str] = []
@@ -203,7 +205,8 @@ def _header_and_rows(raw: bytes) -> tuple[str, list[str], list, list[Skipped], l
                      f"the header is line {rows[1][0]}")
         rows = rows[1:]
     if not rows:
-        raise ImportFileError("The file has no header line: export the diary data as CSV with column names.")
+        raise ImportFileError("The file has no header line: export the diary data as CSV with column names.",
+                              key="errors.import_file.no_header")
     headers = rows[0][2]
     if headers and not headers[-1].strip():
         headers = headers[:-1]

@@ -146,9 +146,9 @@ def _generic_layout(headers: list[str], normed: list[str], mapping: dict[str, st
     date = next((i for alias in GENERIC_DATE if (i := _index(normed, alias, taken)) is not None), None)
     if date is None and "date" not in mapping.values():
         raise ImportFileError(
-            "No date column found. Recognised date headers: " + ", ".join(GENERIC_DATE)
-            + f". Headers in the file: {_header_list(headers)}. "
-            "Rename the date column, or name it with --map COLUMN=date, and import again.")
+            "No date column found. Recognised date headers: {known}. Headers in the file: {found}. "
+            "Rename the date column, or name it with --map COLUMN=date, and import again.",
+            key="errors.import_file.no_date", known=", ".join(GENERIC_DATE), found=_header_list(headers))
     if date is not None:
         taken.add(date)
     sources: list[tuple[str, list[int]]] = []
@@ -197,9 +197,9 @@ def build_layout(headers: list[str], mapping: dict[str, str] | None = None) -> L
     if not layout.sources:
         recognised = [alias for aliases in GENERIC_UNITS.values() for alias in aliases]
         raise ImportFileError(
-            "No diary data column found. Recognised data headers: " + ", ".join(recognised)
-            + f". Headers in the file: {_header_list(headers)}. "
-            "Rename at least one data column, or name it with --map COLUMN=FIELD, and import again.")
+            "No diary data column found. Recognised data headers: {known}. Headers in the file: {found}. "
+            "Rename at least one data column, or name it with --map COLUMN=FIELD, and import again.",
+            key="errors.import_file.no_data", known=", ".join(recognised), found=_header_list(headers))
     return layout
 
 

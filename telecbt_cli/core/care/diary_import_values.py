@@ -39,7 +39,19 @@ UNITS: dict[str, tuple[str, float, str]] = {
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be used (message says why and what to do)."""
+    """The file as a whole cannot be used (message says why and what to do).
+
+    Raised with `key` (`errors.…`) and values like the project's errors, so a UI can say it in the reader's
+    language; the message is then the English template filled in."""
+
+    key: str | None = None
+    values: dict = {}
+
+    def __init__(self, message: str = "", *, key: str | None = None, **values: object) -> None:
+        if key is not None:
+            self.key, self.values = key, values
+            message = message.format(**values)
+        super().__init__(message)
 
 
 @dataclass

@@ -24,9 +24,9 @@ def send(access: Access, code: str, text: str, from_patient: bool = False) -> di
     """A message to the patient (from staff), or one the patient wrote (at a kiosk, on paper)."""
     access.require("write")
     if not text.strip():
-        raise UsageError("the message is empty")
+        raise UsageError("the message is empty", key="errors.message.empty")
     if len(text) > MAX_LENGTH:
-        raise UsageError(f"a message is at most {MAX_LENGTH} characters")
+        raise UsageError("a message is at most {most} characters", key="errors.message.too_long", most=MAX_LENGTH)
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
     store = access.store

@@ -54,7 +54,7 @@ class PinLocked(AuthError):
 
 def check_pin_format(pin: str) -> str:
     if not isinstance(pin, str) or not _PIN.fullmatch(pin):
-        raise UsageError("a PIN is 4 to 8 digits (0-9)")
+        raise UsageError("a PIN is 4 to 8 digits (0-9)", key="errors.pin.format")
     return pin
 
 
@@ -93,8 +93,8 @@ def unlock_pin(access: Access, code: str) -> None:
     access.require("write")
     patient_id = patient_id_for(access, code)
     if _row(access, patient_id) is None:
-        raise NotFoundError(f"{parse_patient_code(code)} has no kiosk PIN: set one with "
-                            f"telecbt patient pin set {parse_patient_code(code)}")
+        raise NotFoundError("{code} has no kiosk PIN: set one with telecbt patient pin set {code}",
+                            key="errors.pin.none", code=parse_patient_code(code))
     store = access.store
     with store.write():
         store.conn.execute("UPDATE patient_pins SET failures = 0, locked_at = NULL WHERE patient_id = ?",

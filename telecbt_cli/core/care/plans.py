@@ -36,7 +36,7 @@ def parse_day(text: str) -> str:
     try:
         return date.fromisoformat(text.strip()).isoformat()
     except ValueError:
-        raise UsageError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+        raise UsageError("{text!r} is not a date: use YYYY-MM-DD", key="errors.plan.not_a_day", text=text) from None
 
 
 def set_plan(access: Access, catalog: Catalog, code: str, course: str | None = None,
@@ -54,7 +54,8 @@ def set_plan(access: Access, catalog: Catalog, code: str, course: str | None = N
         sessions = list(catalog.get("course", course)["sessions"])
     existing = access.store.rows("SELECT * FROM plans WHERE patient_id = ? AND deleted = 0", (patient_id,))
     if not existing and not sessions:
-        raise UsageError("a new plan needs a course: --course standard, --course brief or --sessions cbt-01,cbt-04,…")
+        raise UsageError("a new plan needs a course: --course standard, --course brief or --sessions cbt-01,cbt-04,…",
+                         key="errors.plan.course_needed")
     changes: dict = {}
     if sessions:
         changes.update(course=course, sessions=json.dumps(sessions))
@@ -63,7 +64,8 @@ def set_plan(access: Access, catalog: Catalog, code: str, course: str | None = N
     if notes is not None:
         changes["notes"] = notes or None
     if not changes:
-        raise UsageError("nothing to change: give --course, --sessions, --caregiver-involved or --notes")
+        raise UsageError("nothing to change: give --course, --sessions, --caregiver-involved or --notes",
+                         key="errors.plan.nothing")
     store = access.store
     with store.write():
         if existing:
@@ -116,7 +118,7 @@ def add_goal(access: Access, code: str, text: str, measure: str | None = None, t
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
     if not text.strip():
-        raise UsageError("a goal needs its text: what exactly will the patient do?")
+        raise UsageError("a goal needs its text: what exactly will the patient do?", key="errors.plan.goal_text")
     store = access.store
     with store.write():
         row = records.insert(store, "goals", {"patient_id": patient_id, "text": text.strip(), "measure": measure,
@@ -132,11 +134,12 @@ def update_goal(access: Access, goal_id: str, status: str | None = None, progres
     access.require("write")
     goal = find_record(access, "goals", goal_id)
     if status is not None and status not in GOAL_STATUSES:
-        raise UsageError(f"goal status must be one of {', '.join(GOAL_STATUSES)}")
+        raise UsageError("goal status must be one of {statuses}", key="errors.plan.goal_status",
+                         statuses=", ".join(GOAL_STATUSES))
     if progress is not None and not 0 <= progress <= 100:
-        raise UsageError("progress is a percentage from 0 to 100")
+        raise UsageError("progress is a percentage from 0 to 100", key="errors.plan.progress")
     if status is None and progress is None and not note:
-        raise UsageError("nothing to change: give --status, --progress or --note")
+        raise UsageError("nothing to change: give --status, --progress or --note", key="errors.plan.goal_nothing")
     notes = json.loads(goal["notes"])
     if note:
         notes.append({"at": now_iso(), "by": access.user, "note": note})
@@ -197,7 +200,7 @@ def homework_done(access: Access, homework_id: str, note: str | None = None) -> 
     access.require("write")
     task = find_record(access, "homework", homework_id)
     if task["status"] == "done":
-        raise UsageError("that homework is already marked done")
+        raise UsageError("that homework is already marked done", key="errors.plan.homework_done")
     store = access.store
     with store.write():
         row = records.update(store, "homework", task["id"], {"status": "done", "done_at": now_iso(), "note": note})

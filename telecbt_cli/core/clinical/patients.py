@@ -11,7 +11,7 @@ from telecbt_cli.core.clinical.flags import active_flags
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import ConsentRequired, NotFoundError, UsageError
+from telecbt_cli.core.store.errors import ConsentRequired, NotFoundError, Term, UsageError
 from telecbt_cli.core.store.ids import new_patient_code, parse_patient_code
 from telecbt_cli.core.store.textsafe import fold
 from telecbt_cli.core.store.timeparse import zone_key
@@ -47,21 +47,23 @@ def _clean(values: dict) -> dict:
     out = dict(values)
     for key, value in values.items():
         if isinstance(value, str) and len(value) > _TEXT_LIMIT:
-            raise UsageError(f"{key.replace('_', ' ')} is longer than {_TEXT_LIMIT} characters")
+            raise UsageError("{field} is longer than {most} characters", key="errors.patient_fields.too_long",
+                             field=Term(f"cli.patient.field_{key}", key.replace("_", " ")), most=_TEXT_LIMIT)
     if "display_name" in out and not str(out["display_name"]).strip():
-        raise UsageError("a patient needs a name or alias")
+        raise UsageError("a patient needs a name or alias", key="errors.patient_fields.name_needed")
     if out.get("birth_year") is not None:
         year = int(out["birth_year"])
         if not 1900 <= year <= date.today().year:
-            raise UsageError(f"year of birth must be between 1900 and {date.today().year}")
+            raise UsageError("year of birth must be between 1900 and {year}", key="errors.patient_fields.birth_year_range",
+                             year=date.today().year)
     if out.get("sex") is not None and out["sex"] not in SEXES:
-        raise UsageError(f"sex must be one of {', '.join(SEXES)}")
+        raise UsageError("sex must be one of {sexes}", key="errors.patient_fields.sex", sexes=", ".join(SEXES))
     if out.get("language") is not None:
         out["language"] = str(out["language"]).strip()
         if not _LANGUAGE.match(out["language"]):
-            raise UsageError("language is a code such as en, es or pt-BR")
+            raise UsageError("language is a code such as en, es or pt-BR", key="errors.patient_fields.language")
     if out.get("email") and "@" not in out["email"]:
-        raise UsageError("that email address has no @")
+        raise UsageError("that email address has no @", key="errors.patient_fields.email")
     if out.get("timezone") is not None:
         out["timezone"] = check_zone(str(out["timezone"]), "time zone")
     for key in ("phone", "email", "caregiver_name", "caregiver_contact", "notes"):
@@ -79,7 +81,7 @@ def check_field(name: str, typed: str) -> object:
         try:
             value = int(typed.strip())
         except ValueError:
-            raise UsageError("year of birth must be a number such as 1968") from None
+            raise UsageError("year of birth must be a number such as 1968", key="errors.patient_fields.birth_year_number") from None
     return _clean({name: value})[name]
 
 
@@ -166,14 +168,15 @@ def edit_patient(access: Access, code: str, values: PatientFields, clear: list[s
     changes = _clean(values.given())
     for name in clear or []:
         if name == "display_name":
-            raise UsageError("the name cannot be cleared")
+            raise UsageError("the name cannot be cleared", key="errors.patient_fields.name_not_cleared")
         if name == "timezone":
-            raise UsageError("a patient's time zone cannot be cleared: set another with --timezone")
+            raise UsageError("a patient's time zone cannot be cleared: set another with --timezone",
+                             key="errors.patient_fields.zone_not_cleared")
         if name not in {f.name for f in fields(PatientFields)}:
-            raise UsageError(f"unknown field {name!r}")
+            raise UsageError("unknown field {name!r}", key="errors.patient_fields.unknown", name=name)
         changes[name] = None
     if not changes:
-        raise UsageError("nothing to change: give at least one field")
+        raise UsageError("nothing to change: give at least one field", key="errors.patient_fields.nothing")
     store = access.store
     with store.write():
         updated = records.update(store, "patients", row["id"], changes)
@@ -211,9 +214,10 @@ def _consent_state(access: Access, patient_id: str) -> dict:
 def record_consent(access: Access, code: str, method: str, version: str, witness: str | None = None) -> dict:
     access.require("write")
     if method not in CONSENT_METHODS:
-        raise UsageError(f"consent method must be one of {', '.join(CONSENT_METHODS)}")
+        raise UsageError("consent method must be one of {methods}", key="errors.consent.method",
+                         methods=", ".join(CONSENT_METHODS))
     if not version.strip():
-        raise UsageError("give the version of the consent form (--version)")
+        raise UsageError("give the version of the consent form (--version)", key="errors.consent.version")
     row = _resolve(access, code)
     store = access.store
     with store.write():
@@ -230,7 +234,7 @@ def withdraw_consent(access: Access, code: str) -> dict:
     access.require("write")
     row = _resolve(access, code)
     if not _consent_state(access, row["id"])["active"]:
-        raise UsageError(f"{row['code']} has no active consent to withdraw")
+        raise UsageError("{code} has no active consent to withdraw", key="errors.consent.none_to_withdraw", code=row["code"])
     store = access.store
     with store.write():
         records.insert(store, "consents", {

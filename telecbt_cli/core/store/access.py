@@ -97,7 +97,7 @@ def access_for(store: Store, user: str) -> Access:
         "SELECT id, role, disabled FROM users WHERE name = ? AND deleted = 0", (user,)
     ).fetchone()
     if not row:
-        raise AuthError(f"user {user} is not known to this store")
+        raise AuthError("user {user} is not known to this store", key="errors.unlock.unknown_user", user=user)
     if row[2]:
-        raise AuthError(f"user {user} is disabled: ask an admin")
+        raise AuthError("user {user} is disabled: ask an admin", key="errors.unlock.disabled_user", user=user)
     return Access(store, user, row[1], row[0])

@@ -31,11 +31,11 @@ def parse_ttl(text: str) -> int:
     """'90s', '15m', '8h', '1d' (a bare number is minutes) into seconds."""
     match = _DURATION.match(text.strip().lower())
     if not match:
-        raise UsageError(f"--ttl takes a duration such as 15m, 2h or 1d; got {text!r}")
+        raise UsageError("--ttl takes a duration such as 15m, 2h or 1d; got {text!r}", key="errors.ttl.format", text=text)
     value, unit = int(match.group(1)), match.group(2) or "m"
     seconds = value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
     if not 1 <= seconds <= MAX_TTL:
-        raise UsageError("--ttl must be between 1 second and 7 days")
+        raise UsageError("--ttl must be between 1 second and 7 days", key="errors.ttl.range")
     return seconds
 
 
@@ -76,24 +76,26 @@ def open_session(token: str, store_dir: Path, expect_user: str | None = None) ->
     one user, so naming another is refused rather than silently ignored."""
     match = _TOKEN.match(token.strip())
     if not match:
-        raise AuthError("TELECBT_SESSION does not hold a valid session token: run `telecbt unlock`")
+        raise AuthError("TELECBT_SESSION does not hold a valid session token: run `telecbt unlock`",
+                        key="errors.token.format")
     session_id, secret_text = match.groups()
     path = sessions_dir() / f"{session_id}.json"
     try:
         body = json.loads(path.read_text())
     except FileNotFoundError:
         raise AuthError("this session has ended (telecbt lock) or belongs to another computer: "
-                        "run `telecbt unlock` again") from None
+                        "run `telecbt unlock` again", key="errors.token.ended") from None
     except (OSError, json.JSONDecodeError):
-        raise AuthError("the session file is unreadable: run `telecbt unlock` again") from None
+        raise AuthError("the session file is unreadable: run `telecbt unlock` again", key="errors.token.unreadable") from None
     header = {k: body.get(k) for k in ("id", "store", "store_id", "user", "expires")}
     if header["id"] != session_id:
-        raise AuthError("the session token is not valid: run `telecbt unlock`")
+        raise AuthError("the session token is not valid: run `telecbt unlock`", key="errors.token.invalid")
     if not isinstance(header["expires"], int) or header["expires"] <= time.time():
         path.unlink(missing_ok=True)
-        raise AuthError("the session has expired: run `telecbt unlock` again")
+        raise AuthError("the session has expired: run `telecbt unlock` again", key="errors.token.expired")
     if header["store"] != str(store_dir.resolve()):
-        raise AuthError(f"this session token was made for another store ({header['store']})")
+        raise AuthError("this session token was made for another store ({store})", key="errors.token.other_store",
+                        store=header["store"])
     secret = base64.urlsafe_b64decode(secret_text + "=")
     try:
         key = crypto.open_light(
@@ -101,16 +103,18 @@ def open_session(token: str, store_dir: Path, expect_user: str | None = None) ->
             base64.b64decode(body["nonce"]), base64.b64decode(body["sealed"]), _aad(header),
         )
     except (crypto.DecryptError, KeyError, ValueError):
-        raise AuthError("the session token is not valid: run `telecbt unlock`") from None
+        raise AuthError("the session token is not valid: run `telecbt unlock`", key="errors.token.invalid") from None
     if expect_user and expect_user.strip().lower() != header["user"]:
         # The other name is not repeated: it may be a passphrase typed into the wrong field.
-        raise AuthError(f"this session belongs to {header['user']}, not the user given with --user or "
-                        "TELECBT_USER: drop --user, or run `telecbt unlock --user NAME` for a session of your own")
+        raise AuthError("this session belongs to {user}, not the user given with --user or "
+                        "TELECBT_USER: drop --user, or run `telecbt unlock --user NAME` for a session of your own",
+                        key="errors.token.other_user", user=header["user"])
     require_store_dir(store_dir)
     try:
         store = open_with_keys(store_dir, [key], None, header["store_id"])
     except WrongStoreKey:
-        raise AuthError("the store's key changed since this session began: run `telecbt unlock` again") from None
+        raise AuthError("the store's key changed since this session began: run `telecbt unlock` again",
+                        key="errors.token.rekeyed") from None
     try:
         return access_for(store, header["user"])
     except BaseException:

@@ -49,7 +49,8 @@ def check_passphrase(passphrase: str, user: str | None = None, strength: bool = 
 
     `strength=False` only for the demo store, whose passphrase is published anyway."""
     if len(passphrase) < MIN_PASSPHRASE or not passphrase.strip():
-        raise UsageError(f"a passphrase needs at least {MIN_PASSPHRASE} characters")
+        raise UsageError("a passphrase needs at least {least} characters", key="errors.passphrase.short",
+                         least=MIN_PASSPHRASE)
     if strength:
         from zxcvbn import zxcvbn
 
@@ -57,10 +58,10 @@ def check_passphrase(passphrase: str, user: str | None = None, strength: bool = 
         if result["score"] < MIN_STRENGTH:
             hint = " ".join(x for x in [result["feedback"].get("warning") or "",
                                         *result["feedback"].get("suggestions", [])] if x)
-            raise UsageError("that passphrase is too easy to guess" + (f" ({hint.rstrip('.')})" if hint else "")
-                             + ". Use four or more words that do not belong together, or a long sentence only you "
-                             "would make up. A forgotten passphrase is reset with the recovery key "
-                             "(`telecbt store recover`), so it need not be short.")
+            raise UsageError("that passphrase is too easy to guess{hint}. Use four or more words that do not belong "
+                             "together, or a long sentence only you would make up. A forgotten passphrase is reset "
+                             "with the recovery key (`telecbt store recover`), so it need not be short.",
+                             key="errors.passphrase.weak", hint=f" ({hint.rstrip('.')})" if hint else "")
     return passphrase.encode("utf-8")
 
 
@@ -68,7 +69,7 @@ def check_user_name(name: str) -> str:
     clean = name.strip().lower()
     ok = 2 <= len(clean) <= 32 and all(ch.isalnum() or ch in "._-" for ch in clean) and clean.isascii()
     if not ok:
-        raise UsageError("a user name is 2-32 letters, digits, '.', '_' or '-'")
+        raise UsageError("a user name is 2-32 letters, digits, '.', '_' or '-'", key="errors.user.name")
     return clean
 
 
@@ -178,7 +179,8 @@ def unlock(store_dir: Path, user: str | None, passphrase: str,
             throttle.wait_turn(store_dir, throttle.UNKNOWN, wait)
             _record_failure(store_dir, None, "unknown user", throttle.failed(store_dir, throttle.UNKNOWN))
             # The name is not repeated: a passphrase typed into the wrong field must not be echoed.
-            raise AuthError("that user name cannot unlock this store (unknown or disabled): check --user")
+            raise AuthError("that user name cannot unlock this store (unknown or disabled): check --user",
+                            key="errors.unlock.user")
         candidates = [slot]
     else:
         candidates = [s for s in keyfile.slots if s.kind == "user"]
@@ -199,8 +201,9 @@ def unlock(store_dir: Path, user: str | None, passphrase: str,
             raise
         return access
     _record_failure(store_dir, user, "wrong passphrase", throttle.failed(store_dir, user))
-    who = f" for {user}" if user else ""
-    raise WrongPassphrase(f"wrong passphrase{who}: nothing was opened")
+    if user:
+        raise WrongPassphrase("wrong passphrase for {user}: nothing was opened", key="errors.unlock.wrong_for", user=user)
+    raise WrongPassphrase("wrong passphrase: nothing was opened", key="errors.unlock.wrong")
 
 
 def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str | Callable[[], str],
@@ -224,12 +227,12 @@ def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str 
         rebuilt = True
     slot = keyfile.recovery_slot()
     if slot is None:
-        raise NotFoundError("this store has no recovery slot")
+        raise NotFoundError("this store has no recovery slot", key="errors.unlock.no_recovery")
     try:
         keys = kfmod.open_slot(slot, recovery, keyfile.store_id)
     except AuthError:
         _record_failure(store_dir, None, "wrong recovery key")
-        raise AuthError("that recovery key does not belong to this store") from None
+        raise AuthError("that recovery key does not belong to this store", key="errors.unlock.other_recovery") from None
     store = open_with_keys(store_dir, keys, keyfile)
     try:
         access = access_for(store, user)

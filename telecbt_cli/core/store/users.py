@@ -36,7 +36,8 @@ class StaffUser:
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise UsageError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+        raise UsageError("role must be one of {roles}; got {role!r}", key="errors.user.role", roles=", ".join(ROLES),
+                         role=role)
     return role
 
 
@@ -53,7 +54,7 @@ def get_user(access: Access, name: str) -> StaffUser:
     for user in list_users(access):
         if user.name == name.strip().lower():
             return user
-    raise NotFoundError(f"no staff user named {name}")
+    raise NotFoundError("no staff user named {name}", key="errors.user.not_found", name=name)
 
 
 def add_user(access: Access, name: str, role: str, passphrase: str, kdf: KdfParams) -> StaffUser:
@@ -63,7 +64,7 @@ def add_user(access: Access, name: str, role: str, passphrase: str, kdf: KdfPara
     check_passphrase(passphrase, name)
     store = access.store
     if store.conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
-        raise StoreExistsError(f"a user named {name} already exists")
+        raise StoreExistsError("a user named {name} already exists", key="errors.user.exists", name=name)
     with store.write():
         records.insert(store, "users", {"name": name, "role": role, "disabled": 0})
         audit.append(store, access.user, "user.add", detail={"name": name, "role": role})
@@ -81,7 +82,8 @@ def set_user_passphrase(access: Access, name: str, passphrase: str, kdf: KdfPara
     else:
         access.require("manage")
     if user.disabled:
-        raise UsageError(f"{user.name} is disabled; a disabled user cannot be given a passphrase")
+        raise UsageError("{name} is disabled; a disabled user cannot be given a passphrase", key="errors.user.disabled",
+                         name=user.name)
     keys.set_passphrase(access, user.name, passphrase, kdf)
     return get_user(access, name)
 
@@ -89,11 +91,13 @@ def set_user_passphrase(access: Access, name: str, passphrase: str, kdf: KdfPara
 def _check_current(access: Access, current: str | None) -> None:
     slot = access.store.keyfile.user_slot(access.user)
     if not current or slot is None:
-        raise AuthError(f"changing the passphrase of {access.user} needs the current one: nothing was changed")
+        raise AuthError("changing the passphrase of {name} needs the current one: nothing was changed",
+                        key="errors.user.current_needed", name=access.user)
     try:
         kfmod.open_slot(slot, current.encode("utf-8"), access.store.store_id)
     except AuthError:
-        raise WrongPassphrase(f"that is not the current passphrase of {access.user}: nothing was changed") from None
+        raise WrongPassphrase("that is not the current passphrase of {name}: nothing was changed",
+                              key="errors.user.not_current", name=access.user) from None
 
 
 def disable_user(access: Access, name: str) -> StaffUser:
@@ -101,10 +105,10 @@ def disable_user(access: Access, name: str) -> StaffUser:
     access.require("manage")
     user = get_user(access, name)
     if user.name == access.user:
-        raise UsageError("you cannot disable yourself: ask another admin")
+        raise UsageError("you cannot disable yourself: ask another admin", key="errors.user.not_yourself")
     admins = [u for u in list_users(access) if u.role == "admin" and not u.disabled]
     if user.role == "admin" and len(admins) <= 1:
-        raise UsageError("refusing to disable the last admin")
+        raise UsageError("refusing to disable the last admin", key="errors.user.last_admin")
     store = access.store
     with store.write():
         records.update(store, "users", user.id, {"disabled": 1})

@@ -265,13 +265,14 @@ def _settle_interrupted_rekey(store: Store, keys: list[bytes]) -> None:
 
 def check_new_location(store_dir: Path) -> None:
     if store_dir.is_file():
-        raise StoreExistsError(f"{store_dir} is a file; a store is a folder: choose another path")
+        raise StoreExistsError("{path} is a file; a store is a folder: choose another path",
+                               key="errors.new_store.file", path=str(store_dir))
     if any(p.exists() for p in keyfile_paths(store_dir)) or db_file(store_dir).exists():
-        raise StoreExistsError(
-            f"a telecbt store already exists at {store_dir}; refusing to overwrite it"
-        )
+        raise StoreExistsError("a telecbt store already exists at {path}; refusing to overwrite it",
+                               key="errors.new_store.exists", path=str(store_dir))
     if store_dir.is_dir() and any(store_dir.iterdir()):
-        raise StoreExistsError(f"{store_dir} is not empty: choose an empty or new folder")
+        raise StoreExistsError("{path} is not empty: choose an empty or new folder", key="errors.new_store.not_empty",
+                               path=str(store_dir))
 
 
 @contextlib.contextmanager
