@@ -45,7 +45,10 @@ async def _sign_in(app, pilot, code: str, pin: str = PIN, lang: str = "en") -> N
     await pilot.press("enter" if lang == "en" else "tab")
     if lang != "en":
         await pilot.press("enter")
-    await pilot.pause()
+    for _ in range(40):  # a loaded machine may take a moment to push the sign-in screen
+        await pilot.pause(0.05)
+        if isinstance(app.screen, PatientSignInScreen):
+            break
     assert isinstance(app.screen, PatientSignInScreen)
     await pilot.press(*code, "enter", *pin, "enter")
     await settle(app, pilot)
