@@ -152,7 +152,10 @@ def day_clinic(clinic):
 
     access, code = clinic
     catalog = load()
-    tomorrow = (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%d")
+    from telecbt_cli.core.store.zones import device_zone
+
+    # tomorrow where the store is (its zone, not the test machine's): never on the check-ins screen's "today"
+    tomorrow = (datetime.now(device_zone(access.store)) + timedelta(days=1)).strftime("%Y-%m-%d")
     done = appointments.schedule(access, catalog, code, f"{tomorrow} 09:00", "phone", "cbt-01")
     appointments.record(access, catalog, done["id"], "attended", feedback=5, fidelity=["f-agenda"])
     appointments.schedule(access, catalog, code, f"{tomorrow} 10:00", "video", "cbt-02")
