@@ -14,9 +14,11 @@ from telecbt_cli.commands.common import (
     StoreOpt,
     UserOpt,
     one_format,
+    said_yes,
     unlocked,
 )
 from telecbt_cli.commands.content_opts import ContentOpt, LangOpt, load_catalog
+from telecbt_cli.core.store.textsafe import inert
 from telecbt_cli.commands.output import emit_csv, emit_json, emit_table, say, with_local_fields
 from telecbt_cli.core.store.errors import UsageError
 from telecbt_cli.core.store.ids import short_id
@@ -129,9 +131,9 @@ def record(
 
             say(t("cli.session_write.checklist"))
             for item in checklist:
-                sys.stderr.write(t("cli.session_write.checklist_item", item=item["text"]))
+                sys.stderr.write(inert(t("cli.session_write.checklist_item", item=item["text"])))  # clinic content
                 sys.stderr.flush()
-                if sys.stdin.readline().strip().lower() in ("y", "yes", "s", "si", "sí"):
+                if said_yes(sys.stdin.readline()):
                     ticked.append(item["id"])
         row = appointments.record(access, catalog, session, chosen[0], notes, feedback, ticked)
     if json_out:

@@ -62,6 +62,13 @@ def kdf():
     return kdf_params()
 
 
+def said_yes(answer: str) -> bool:
+    """A typed answer that means yes in the reader's language (y, yes; s, si, sí too in Spanish)."""
+    from telecbt_cli.commands.i18n import t
+
+    return answer.strip().lower() in t("cli.confirm.yes_words").split()
+
+
 def confirm(question: str, yes: bool) -> None:
     """Ask before anything hard to undo; without a terminal, demand --yes."""
     if yes:
@@ -71,10 +78,11 @@ def confirm(question: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise UsageError("{question} Pass --yes to confirm without a terminal.", key="errors.confirm.no_terminal",
                          question=question)
-    sys.stderr.write(f"{question} {t('cli.confirm.choices')} ")
+    from telecbt_cli.core.store.textsafe import inert
+
+    sys.stderr.write(f"{inert(question)} {t('cli.confirm.choices')} ")  # a device's or user's name may hold escapes
     sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
-    if answer not in t("cli.confirm.yes_words").split():  # y, yes; s, sí too in Spanish
+    if not said_yes(sys.stdin.readline()):
         from telecbt_cli.commands.output import say
 
         say(t("cli.confirm.nothing"))
