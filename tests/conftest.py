@@ -99,6 +99,27 @@ def read_until(fd: int, needle: bytes, timeout: float = 20) -> bytes:
     return seen
 
 
+def wait_exit(pid: int, fd: int, timeout: float = 30) -> tuple[int, bytes]:
+    """The exit code of a child on a pty and what it printed meanwhile. The pty is read while
+    waiting: a child restoring its terminal (getpass does, with TCSAFLUSH) waits for its output to
+    be read, so a parent that only waits can hang with it. Past `timeout` the child is killed and
+    the test fails with what it printed."""
+    seen = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), seen
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                pass
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"the child did not exit within {timeout} s; it printed: {seen[-600:]!r}")
+
+
 @pytest.fixture(scope="session")
 def medplum():
     """Medplum's FHIR router on loopback, started once per test session (skipped only without npm)."""

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.commands.clirun import invoke, invoke_json
-from tests.conftest import ADMIN, telecbt_cmd
+from tests.conftest import ADMIN, telecbt_cmd, wait_exit
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -272,9 +272,9 @@ def _(s):
         if select.select([fd], [], [], 1)[0]:
             seen += os.read(fd, 1024)
     os.write(fd, b"\x03")
-    _, status = os.waitpid(pid, 0)
+    code, _ = wait_exit(pid, fd)
     os.close(fd)
-    return os.waitstatus_to_exitcode(status)
+    return code
 
 
 @case("the reader of a pipe stopped early")

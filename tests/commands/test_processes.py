@@ -23,6 +23,7 @@ from tests.conftest import (
     fill_disk,
     run_telecbt,
     telecbt_cmd,
+    wait_exit,
 )
 
 pytestmark = pytest.mark.slow
@@ -102,9 +103,9 @@ def test_ctrl_c_at_the_passphrase_prompt_exits_130(tmp_path, pass_file):
             seen += os.read(fd, 1024)
     assert b"Passphrase" in seen
     os.write(fd, b"\x03")
-    _, status = os.waitpid(pid, 0)
+    code, _ = wait_exit(pid, fd)
     os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 130
+    assert code == 130
 
 
 def _seed(store: Path, count: int) -> None:

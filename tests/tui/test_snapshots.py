@@ -106,7 +106,7 @@ def test_kiosk_screens(clinic, store_dir, lang):
             if lang == "en":
                 _compare("kiosk-languages", screen_text(app))
             app.screen.query_one(f"#lang-{lang}").press()
-            await pilot.pause()
+            await settle(app, pilot)  # one pause was not always enough for the footer under load
             _compare(f"kiosk-signin-{lang}", screen_text(app))
             await pilot.press(*code, "enter", *"4821", "enter")
             await settle(app, pilot)
@@ -245,7 +245,7 @@ def test_kiosk_staff_dialog(clinic, store_dir, lang):
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             app.screen.query_one(f"#lang-{lang}").press()
-            await pilot.pause()
+            await settle(app, pilot)  # one pause was not always enough for the footer under load
             await pilot.press(*code, "enter", *"4821", "enter")
             await settle(app, pilot)
             await pilot.press("f10")
