@@ -13,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from telecbt_cli.cli import app
+from telecbt_cli.core.care import diary
+from telecbt_cli.core.store.unlock import unlock
 from tests.conftest import ADMIN_PASS, run_telecbt, telecbt_cmd
 
 runner = CliRunner()
@@ -35,6 +37,17 @@ def pair(tmp_path, pass_file, monkeypatch):
     code = json.loads(invoke("patient", "add", "--name", "Ana", "--json", "--store", str(stores["field"])).stdout)["code"]
     invoke("patient", "consent", code, "--method", "verbal", "--version", "v1", "--store", str(stores["field"]))
     return stores, code
+
+
+def _diary(store: Path, code: str, notes: list[str]) -> None:
+    """One diary entry per note, written in one transaction (300 CLI runs took most of a test's time)."""
+    access = unlock(store, "admin", ADMIN_PASS)  # `init`'s default admin
+    try:
+        with access.store.write():
+            for n, note in enumerate(notes):
+                diary.add_entry(access, code, {"pain": n % 11, "note": note})
+    finally:
+        access.close()
 
 
 def test_export_import_conflicts_and_fingerprints(pair, tmp_path):
@@ -86,8 +99,7 @@ def test_passphrase_sealed_bundle_from_the_command_line(pair, tmp_path, monkeypa
 @pytest.mark.slow
 def test_a_write_killed_halfway_leaves_no_bundle_under_its_name(pair, tmp_path):
     stores, code = pair
-    for n in range(300):
-        invoke("diary", "add", code, "--pain", str(n % 11), "--note", "x" * 500, "--store", str(stores["field"]))
+    _diary(stores["field"], code, ["x" * 500] * 300)
     stick = tmp_path / "stick"
     stick.mkdir()
     env = {**os.environ, "TELECBT_PASSPHRASE": ADMIN_PASS}
@@ -118,8 +130,7 @@ def tiny_stick(tmp_path):
 
 def test_a_full_stick_is_refused_and_leaves_nothing(pair, tiny_stick):
     stores, code = pair
-    for n in range(200):
-        invoke("diary", "add", code, "--pain", str(n % 11), "--note", os.urandom(200).hex(), "--store", str(stores["field"]))
+    _diary(stores["field"], code, [os.urandom(200).hex() for _ in range(200)])
     result = invoke("bundle", "export", "--to", "hub", "--usb", str(tiny_stick), "--store", str(stores["field"]))
     assert result.exit_code == 1
     assert "free" in result.stderr or "full" in result.stderr
