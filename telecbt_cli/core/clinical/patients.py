@@ -65,7 +65,7 @@ def _clean(values: dict) -> dict:
     if out.get("email") and "@" not in out["email"]:
         raise UsageError("that email address has no @", key="errors.patient_fields.email")
     if out.get("timezone") is not None:
-        out["timezone"] = check_zone(str(out["timezone"]), "time zone")
+        out["timezone"] = check_zone(str(out["timezone"]))
     for key in ("phone", "email", "caregiver_name", "caregiver_contact", "notes"):
         if out.get(key) == "":
             out[key] = None

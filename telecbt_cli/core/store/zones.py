@@ -60,9 +60,8 @@ def suggestions(text: str) -> list[str]:
     return found[:3]
 
 
-def check_zone(text: str, what: str = "time zone") -> str:
-    """An IANA zone name as stored; a UsageError with the nearest names for anything else.
-    (`what` is always a time zone: the message says so in the reader's language.)"""
+def check_zone(text: str) -> str:
+    """An IANA zone name as stored; a UsageError with the nearest names for anything else."""
     name = (text or "").strip()
     if name in known_zones():
         return name
