@@ -40,7 +40,9 @@ def shared(tmp_path_factory) -> dict:
         assert invoke("init", *pw, "--admin", ADMIN).exit_code == 0
         code = invoke_json("patient", "add", "--name", "Ana", *pw)["code"]
         assert invoke("patient", "consent", code, "--method", "verbal", "--version", "v1", *pw).exit_code == 0
-    return {"code": code, "pw": pw}
+    answers = folder / "answers.json"
+    answers.write_text('{"thought-record": {"qqq": "x"}}')  # a field the thought record does not have
+    return {"code": code, "pw": pw, "answers": str(answers)}
 
 
 @pytest.fixture
@@ -59,6 +61,8 @@ CLI_ERRORS = [
     (["session", "list", "--today", "--due"], 2, "Elija solo una de --today"),  # commands/checkin.py
     (["report", "program", "--from", "2026-13-01"], 2, "llevan fechas como AAAA-MM-DD"),  # core/care/reports.py
     (["report", "program", "--from", "2026-05-02", "--to", "2026-05-01"], 2, "no puede ser después de --to"),
+    (["module", "run", "{code}", "brief-04", "--answers", "{answers}"], 2,  # core/clinical/answers.py
+     "paso thought-record: tiene campos desconocidos: qqq."),
 ]
 
 
