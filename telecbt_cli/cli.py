@@ -133,18 +133,22 @@ class RootGroup(TyperGroup):
             error(error_text(err))  # in the reader's language (TELECBT_LANG) when the error has a key
             raise typer.Exit(int(err.exit_code)) from None
         except (KeyboardInterrupt, typer.Abort):
-            sys.stderr.write("\nInterrupted: nothing more was changed.\n")
+            from telecbt_cli.commands.i18n import t_or
+
+            sys.stderr.write("\n" + t_or("cli.failure.interrupted", "Interrupted: nothing more was changed.") + "\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, ClickException):
             raise
         except Exception as err:
             if os.environ.get("TELECBT_DEBUG"):
                 raise
+            from telecbt_cli.commands.i18n import t_or
             from telecbt_cli.commands.output import error
 
             # The message itself is not shown: it could quote patient data.
-            error(f"unexpected problem ({err.__class__.__name__}); set TELECBT_DEBUG=1 for details "
-                  "and report it. Completed changes are kept; the failed step was rolled back.")
+            error(t_or("cli.failure.unexpected", "unexpected problem ({kind}); set TELECBT_DEBUG=1 for details "
+                       "and report it. Completed changes are kept; the failed step was rolled back.",
+                       kind=err.__class__.__name__))
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
 

@@ -162,7 +162,7 @@ def list_(
     one_format(json_out, csv_out)
     chosen = [name for name, flag in (("today", today), ("due", due), ("overdue", overdue)) if flag]
     if len(chosen) > 1:
-        raise UsageError("choose one of --today, --due, --overdue")
+        raise UsageError("choose one of --today, --due, --overdue", key="errors.appointments.choose_when")
     from telecbt_cli.core.store.zones import device_zone
 
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:

@@ -108,6 +108,6 @@ def no_stdout(out: object, what: str) -> None:
 
 def one_format(json_out: bool, csv_out: bool = False, raw: bool = False) -> None:
     if json_out and csv_out:
-        raise UsageError("choose one of --json and --csv")
+        raise UsageError("choose one of --json and --csv", key="errors.cli_options.one_format")
     if raw and not csv_out:
-        raise UsageError("--raw goes with --csv (JSON always holds the exact values)")
+        raise UsageError("--raw goes with --csv (JSON always holds the exact values)", key="errors.cli_options.raw")

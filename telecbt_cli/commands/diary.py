@@ -230,7 +230,7 @@ def import_(
         order = parse_date_format(date_format) if date_format else None
         columns = parse_mapping(mapping) if mapping else None
     except ValueError as error:
-        raise UsageError(str(error)) from None
+        raise _as_usage(error) from None  # keeps the option's locale key (diary_import's errors)
     if file.is_dir():
         raise UsageError("{file} is a folder: import one file from it (for Samsung Health, the "
                          "com.samsung.shealth.step_daily_trend….csv file)", key="errors.diary_import.folder",

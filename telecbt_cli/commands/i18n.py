@@ -35,6 +35,14 @@ def t(key: str, **values: object) -> str:
     return catalog().text(key, reader(), **values)
 
 
+def t_or(key: str, english: str, **values: object) -> str:
+    """`t`, or the English given when the strings cannot be read (a last message must still show)."""
+    try:
+        return t(key, **values)
+    except Exception:
+        return english.format(**values)
+
+
 def value(kind: str, raw: object) -> str:
     """A stored status or kind (no_show, in-person, assigned) as words; an unknown one as stored."""
     key = f"values.{kind}.{str(raw).replace('-', '_')}"

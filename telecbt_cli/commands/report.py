@@ -152,7 +152,7 @@ def patient(
     from telecbt_cli.core.store.fsutil import atomic_write, output_path
 
     if html == "-" and json_out:
-        raise UsageError("--html - prints the HTML on standard output: leave out --json")
+        raise UsageError("--html - prints the HTML on standard output: leave out --json", key="errors.cli_options.html_json")
     catalog = load_catalog(content)
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         code_lang = patient_lang(access, code, lang)

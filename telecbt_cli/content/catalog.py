@@ -77,11 +77,10 @@ class Catalog:
     def get(self, kind: str, ident: str) -> dict:
         found = self.entries.get(kind, {}).get(ident)
         if found is None:
-            known = ", ".join(sorted(self.entries.get(kind, {})))
-            if not known or kind not in ("module", "instrument", "course"):
-                raise NotFoundError(f"no {kind} named {ident!r} (known: {known or 'none'})")
+            known = ", ".join(sorted(self.entries.get(kind, {}))) or Term("errors.content_catalog.none", "none")
+            what = Term(f"values.content.{kind}", kind) if kind in ("module", "instrument", "course") else kind
             raise NotFoundError("no {kind} named {ident!r} (known: {known})", key="errors.content_item.no_such",
-                                kind=Term(f"values.content.{kind}", kind), ident=ident, known=known)
+                                kind=what, ident=ident, known=known)
         return found
 
     def all(self, kind: str) -> list[dict]:
@@ -105,9 +104,11 @@ class Catalog:
         return self.phrase(key, lang, getattr(error, "values", None) or {})
 
     def phrase(self, key: str, lang: str, values: dict) -> str:
-        """A UI string in `lang` with its values, the words among them (`Term`) translated too."""
+        """A UI string in `lang` with its values, the words among them (`Term`) and errors inside it
+        (`week 3 of the series: <why>`) translated too."""
         return self.text(key, lang, **{name: self.text(value.key, lang) if isinstance(value, Term)
-                                       else self.figures(value, lang) if isinstance(value, Figures) else value
+                                       else self.figures(value, lang) if isinstance(value, Figures)
+                                       else self.error(value, lang) if isinstance(value, BaseException) else value
                                        for name, value in values.items()})
 
     @staticmethod
@@ -420,9 +421,12 @@ def load(extra: list[Path] | None = None) -> Catalog:
     catalog, problems = build(roots)
     if problems:
         shown = "\n  ".join(str(p) for p in problems[:10])
-        more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise ContentError(f"the content has {len(problems)} problem(s):\n  {shown}{more}\n"
-                           "Run `telecbt content validate` to see them all.")
+        if len(problems) > 10:
+            raise ContentError("the content has {count} problem(s):\n  {shown}\n  … and {more} more\n"
+                               "Run `telecbt content validate` to see them all.", key="errors.content_catalog.problems_more",
+                               count=len(problems), shown=shown, more=len(problems) - 10)
+        raise ContentError("the content has {count} problem(s):\n  {shown}\nRun `telecbt content validate` to see them all.",
+                           key="errors.content_catalog.problems", count=len(problems), shown=shown)
     if cache is not None:
         _write_cache(cache, catalog)
     return catalog

@@ -63,7 +63,7 @@ def weekly_times(first: str, weeks: int, zone: tzinfo) -> list[str]:
     daylight-saving change moves the UTC time, not the hour on the clock. A week that lands on a
     time the clocks skip or repeat there is refused, naming its date."""
     if not 1 <= weeks <= 52:
-        raise UsageError("--weeks is from 1 to 52")
+        raise UsageError("--weeks is from 1 to 52", key="errors.appointments.weeks")
     local = in_zone(first, zone).replace(tzinfo=None)
     times = [first]
     for week in range(1, weeks):
@@ -71,7 +71,8 @@ def weekly_times(first: str, weeks: int, zone: tzinfo) -> list[str]:
         try:
             times.append(iso_utc(to_utc(naive, zone, zone_key(zone))))
         except UsageError as problem:
-            raise UsageError(f"week {week + 1} of the series: {problem}") from None
+            raise UsageError("week {week} of the series: {problem}", key="errors.appointments.week_of_series",
+                             week=week + 1, problem=problem) from None
     return times
 
 
@@ -94,9 +95,9 @@ def check_stored(row: dict) -> None:
         raise UsageError(f"status must be scheduled or one of {', '.join(OUTCOMES)}")
     feedback = row.get("feedback")
     if feedback is not None and (isinstance(feedback, bool) or not isinstance(feedback, int) or not 1 <= feedback <= 5):
-        raise UsageError("feedback is a rating from 1 to 5")
+        raise UsageError("feedback is a rating from 1 to 5", key="errors.appointments.feedback")
     if row.get("link") is not None and (not isinstance(row["link"], str) or _check_link(row["link"]) != row["link"]):
-        raise UsageError("the link is not a call link")
+        raise UsageError("the link is not a call link", key="errors.appointments.link")
 
 
 def schedule(access: Access, catalog: Catalog, code: str, at: str, mode: str, module_id: str | None = None,
@@ -272,7 +273,7 @@ def list_sessions(access: Access, when: str | None = None, clinician: str | None
         sql += " AND a.status = 'scheduled' AND a.scheduled_at < ?"
         params.append(iso_utc(now))
     elif when is not None:
-        raise UsageError("choose one of --today, --due, --overdue")
+        raise UsageError("choose one of --today, --due, --overdue", key="errors.appointments.choose_when")
     if clinician:
         sql += " AND a.clinician = ?"
         params.append(clinician)

@@ -90,7 +90,7 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     `entry_at` is local to `zone` (this device's, where staff type it)."""
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
-        raise UsageError(f"unknown diary field(s): {', '.join(unknown)}")
+        raise UsageError("unknown diary field(s): {fields}", key="errors.diary_rows.unknown_fields", fields=", ".join(unknown))
     out: dict = {name: _number(name, values.get(name)) for name in NUMERIC}
     if require_pain and out["pain"] is None:
         raise DiaryFieldError("a diary entry needs a pain rating from 0 to 10 (--pain)", field="pain",
@@ -115,7 +115,7 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     elif isinstance(when, str):
         out["entry_at"] = parse_when(when, now, zone)
     else:
-        raise UsageError("the entry time must be text such as 2026-11-27 08:30")
+        raise UsageError("the entry time must be text such as 2026-11-27 08:30", key="errors.diary_rows.entry_time_text")
     return out
 
 
@@ -195,13 +195,15 @@ def check_stored_fully(row: dict) -> None:
         try:
             values[name] = [] if text is None or text == "[]" else json.loads(text)
         except (TypeError, ValueError):
-            raise UsageError(f"{name} is not a list") from None
+            raise UsageError("{field} is not a list", key="errors.diary_rows.not_a_list",
+                             field=Term(f"errors.diary_rows.field_{name}", name)) from None
         if not isinstance(values[name], list) or not all(isinstance(item, str) for item in values[name]):
-            raise UsageError(f"{name} is not a list of words")
+            raise UsageError("{field} is not a list of words", key="errors.diary_rows.not_words",
+                             field=Term(f"errors.diary_rows.field_{name}", name))
     if row.get("source") not in SOURCES:
         raise UsageError(f"source must be one of {', '.join(SOURCES)}")
     if not isinstance(row.get("entry_at"), str) or not isinstance(row.get("created_at"), str):
-        raise UsageError("the entry time is missing")
+        raise UsageError("the entry time is missing", key="errors.diary_rows.entry_time_missing")
     written = parse_local(row["created_at"])
     check_entry(values, require_pain=row["source"] in RATED_BY_PATIENT, now=written)
 

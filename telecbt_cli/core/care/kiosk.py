@@ -59,7 +59,7 @@ def sign_in(access: Access, code: str, pin: str) -> KioskPatient:
 def save_pain(kp: KioskPatient, pain: int, note: str | None = None) -> dict:
     """One diary entry with source 'kiosk' (the diary requires its pain rating, 0 to 10)."""
     if isinstance(pain, bool) or not isinstance(pain, int):  # the screen hands over the button's number
-        raise UsageError("choose how much pain you have now, from 0 to 10")
+        raise UsageError("choose how much pain you have now, from 0 to 10", key="errors.kiosk_care.pain_choice")
     return diary.add_entry(kp.access, kp.code, {"pain": pain, "note": note}, source="kiosk")
 
 
@@ -111,7 +111,7 @@ def progress(kp: KioskPatient, catalog: Catalog, lang: str, days: int = 28, toda
     Corrected entries count once, in their newest version.
     """
     if not 1 <= days <= 366:
-        raise UsageError("show from 1 to 366 days of progress")
+        raise UsageError("show from 1 to 366 days of progress", key="errors.kiosk_care.days")
     day = _today(today, kp.zone)
     first = day - timedelta(days=days - 1)
     by_day: dict[str, list[int]] = {}
@@ -182,7 +182,7 @@ def start_run(kp: KioskPatient, catalog: Catalog, kind: str, ident: str, lang: s
     elif kind == "instrument" and _runnable(catalog, ident) is not None:
         content = catalog.get("instrument", ident)
     else:
-        raise NotFoundError(f"{ident} is not offered at the kiosk")
+        raise NotFoundError("{ident} is not offered at the kiosk", key="errors.kiosk_care.not_offered", ident=ident)
     run, resumed = engine.start(kp.access, kp.code, content, lang)
     return content, run, resumed
 

@@ -15,9 +15,9 @@ def check_stored(row: dict) -> None:
     """A stored message (as a bundle carries it) against the rules of `send`."""
     body = row.get("body")
     if not isinstance(body, str) or not body.strip():
-        raise UsageError("the message is empty")
+        raise UsageError("the message is empty", key="errors.message.empty")
     if len(body) > MAX_LENGTH:
-        raise UsageError(f"a message is at most {MAX_LENGTH} characters")
+        raise UsageError("a message is at most {most} characters", key="errors.message.too_long", most=MAX_LENGTH)
 
 
 def send(access: Access, code: str, text: str, from_patient: bool = False) -> dict:

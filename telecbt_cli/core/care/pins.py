@@ -41,7 +41,7 @@ class PinRefused(AuthError):
     """
 
     def __init__(self, remaining: int | None = None) -> None:
-        super().__init__("That patient code or PIN is not right.")
+        super().__init__("That patient code or PIN is not right.", key="errors.pins.refused")
         self.remaining = remaining
 
 
@@ -49,7 +49,7 @@ class PinLocked(AuthError):
     """Too many wrong PINs in a row: staff must unlock the PIN or set a new one."""
 
     def __init__(self) -> None:
-        super().__init__("Too many wrong PINs. Please ask the care team to unlock your account.")
+        super().__init__("Too many wrong PINs. Please ask the care team to unlock your account.", key="errors.pins.locked")
 
 
 def check_pin_format(pin: str) -> str:

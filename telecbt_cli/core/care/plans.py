@@ -24,12 +24,12 @@ GOAL_STATUSES = ("active", "achieved", "revised", "dropped")
 def check_stored_goal(row: dict) -> None:
     """A stored goal (as a bundle carries it) against the rules of `add_goal` and `update_goal`."""
     if not isinstance(row.get("text"), str) or not row["text"].strip():
-        raise UsageError("a goal needs its text")
+        raise UsageError("a goal needs its text", key="errors.plans.goal_text")
     if row.get("status") not in GOAL_STATUSES:
         raise UsageError(f"goal status must be one of {', '.join(GOAL_STATUSES)}")
     progress = row.get("progress")
     if progress is not None and (isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100):
-        raise UsageError("progress is a percentage from 0 to 100")
+        raise UsageError("progress is a percentage from 0 to 100", key="errors.plan.progress")
 
 
 def parse_day(text: str) -> str:

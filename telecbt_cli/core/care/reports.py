@@ -108,9 +108,9 @@ def _window(frm: str | None, to: str | None, zone: tzinfo) -> tuple[date, date]:
         end = date.fromisoformat(to) if to else _today(zone)
         start = date.fromisoformat(frm) if frm else end - timedelta(days=89)
     except ValueError:
-        raise UsageError("--from and --to take dates as YYYY-MM-DD") from None
+        raise UsageError("--from and --to take dates as YYYY-MM-DD", key="errors.reports.dates") from None
     if start > end:
-        raise UsageError("--from must not be after --to")
+        raise UsageError("--from must not be after --to", key="errors.reports.order")
     return start, end
 
 

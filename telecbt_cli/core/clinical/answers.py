@@ -116,7 +116,7 @@ def check_answer(step: dict, value: Any, lang: str = "en") -> Any:
         return {"rounds_done": _number(sid, rounds, 0, step["rounds"], True, lang)}
     if kind in EXERCISE_FIELDS:
         return _exercise(step, value, lang)
-    raise AnswerError(sid, "run.required", f"a {kind} step takes no answer")
+    raise AnswerError(sid, "errors.answer_steps.no_answer", f"a {kind} step takes no answer", kind=kind)
 
 
 def _multi(step: dict, value: Any) -> list[str]:
@@ -137,10 +137,12 @@ def _exercise(step: dict, value: Any, lang: str) -> dict:
     kind, sid = step["kind"], step["id"]
     names = EXERCISE_FIELDS[kind]
     if not isinstance(value, dict):
-        raise AnswerError(sid, "run.required", f"needs the fields {', '.join(names)}")
+        raise AnswerError(sid, "errors.answer_steps.fields_needed", f"needs the fields {', '.join(names)}",
+                          fields=", ".join(names))
     unknown = sorted(set(value) - set(names) - {"plan"})
     if unknown:
-        raise AnswerError(sid, "run.required", f"has unknown fields {', '.join(unknown)}")
+        raise AnswerError(sid, "errors.answer_steps.fields_unknown", f"has unknown fields {', '.join(unknown)}",
+                          fields=", ".join(unknown))
     out: dict = {}
     for name in names:
         out[name] = exercise_field(step, name, value.get(name), out, lang)

@@ -75,7 +75,7 @@ def _clean(values: dict) -> dict:
 def check_field(name: str, typed: str) -> object:
     """One registry field as typed at a prompt, checked on its own so a form can ask again for it."""
     if name not in {f.name for f in fields(PatientFields)}:
-        raise UsageError(f"unknown patient field {name!r}")
+        raise UsageError("unknown patient field {name!r}", key="errors.patients.unknown_field", name=name)
     value: object = typed
     if name == "birth_year":
         try:
@@ -107,7 +107,7 @@ def add_patient(access: Access, values: PatientFields) -> dict:
     access.require("write")
     data = _clean(values.given())
     if not data.get("display_name"):
-        raise UsageError("a patient needs a name or alias")
+        raise UsageError("a patient needs a name or alias", key="errors.patient_fields.name_needed")
     data.setdefault("language", "en")
     store = access.store
     data.setdefault("timezone", device_zone_name(store))  # the enrolling device's, until edited
@@ -270,15 +270,15 @@ def check_stored(row: dict) -> None:
     """A stored registry row (as a bundle carries it) against the rules of `add_patient`."""
     registry = {f.name: row.get(f.name) for f in fields(PatientFields)}
     if not isinstance(registry["display_name"], str) or not registry["display_name"].strip():
-        raise UsageError("a patient needs a name or alias")
+        raise UsageError("a patient needs a name or alias", key="errors.patient_fields.name_needed")
     if registry["birth_year"] is not None and (isinstance(registry["birth_year"], bool)
                                                or not isinstance(registry["birth_year"], int)):
-        raise UsageError("year of birth must be a whole number")
+        raise UsageError("year of birth must be a whole number", key="errors.patients.birth_year_whole")
     if not isinstance(registry["language"], str):
-        raise UsageError("language is a code such as en, es or pt-BR")
+        raise UsageError("language is a code such as en, es or pt-BR", key="errors.patients.language_code")
     _clean(registry)
     if parse_patient_code(str(row.get("code"))) != row.get("code"):
-        raise UsageError("the patient code is not a valid code")
+        raise UsageError("the patient code is not a valid code", key="errors.patients.stored_code")
     if row.get("status") not in ("active", "archived"):
         raise UsageError("status must be active or archived")
 
@@ -289,12 +289,13 @@ def check_stored_consent(row: dict) -> None:
         if row.get("method") not in CONSENT_METHODS:
             raise UsageError(f"consent method must be one of {', '.join(CONSENT_METHODS)}")
         if not isinstance(row.get("version"), str) or not row["version"].strip():
-            raise UsageError("a consent needs the version of its form")
+            raise UsageError("a consent needs the version of its form", key="errors.patients.consent_version")
     elif row.get("action") != "withdrawn":
-        raise UsageError("a consent event is given or withdrawn")
+        raise UsageError("a consent event is given or withdrawn", key="errors.patients.consent_action")
     for key in ("version", "witness"):
         if isinstance(row.get(key), str) and len(row[key]) > _TEXT_LIMIT:
-            raise UsageError(f"{key} is longer than {_TEXT_LIMIT} characters")
+            raise UsageError("{field} is longer than {limit} characters", key="errors.patients.too_long",
+                             field=Term(f"errors.patients.field_{key}", key), limit=_TEXT_LIMIT)
 
 def zone_of(access: Access, patient_id: str) -> tzinfo:
     """The patient's time zone: theirs, or (for patients enrolled before zones were kept, or a zone

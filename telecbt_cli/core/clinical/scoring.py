@@ -18,9 +18,9 @@ class MissingItems(UsageError):
     def __init__(self, instrument: str, missing: list[str], allowed: int) -> None:
         self.missing, self.allowed = missing, allowed
         super().__init__(
-            f"{instrument}: {len(missing)} question(s) unanswered ({', '.join(missing)}); "
-            f"its scoring rule allows at most {allowed}"
-        )
+            "{instrument}: {count} question(s) unanswered ({items}); its scoring rule allows at most {allowed}",
+            key="errors.scoring.missing", instrument=instrument, count=len(missing), items=", ".join(missing),
+            allowed=allowed)
 
 
 @dataclass
