@@ -160,6 +160,20 @@ class _Groups:
         return found
 
 
+def id_filter(patient_ids: list[str] | None, bounds: tuple[str | None, str | None]) -> tuple[str, list]:
+    """(" AND …" on `patient_id`, its parameters): these patients only, and ids from bounds[0] up to
+    bounds[1] (excluded), where given: the share of one worker (`fhir_workers`)."""
+    only, params = "", []
+    if patient_ids is not None:
+        only = f" AND patient_id IN ({', '.join('?' for _ in patient_ids)})"
+        params = list(patient_ids)
+    for bound, op in zip(bounds, (">=", "<")):
+        if bound is not None:
+            only += f" AND patient_id {op} ?"
+            params.append(bound)
+    return only, params
+
+
 def _flagged(catalog: "Catalog") -> dict[str, dict]:
     return {ident: m for ident, m in catalog.entries.get("module", {}).items() if m.get("flags")}
 
@@ -169,11 +183,9 @@ class StoreRows:
     connection (`diary_conn`, on the same snapshot) the diary is read ahead on a helper thread:
     SQLite lets go of the GIL while it works, so it runs beside the Python that formats rows."""
 
-    def __init__(self, conn, catalog: "Catalog", patient_ids: list[str] | None, diary_conn=None) -> None:
-        only, params = "", []
-        if patient_ids is not None:
-            only = f" AND patient_id IN ({', '.join('?' for _ in patient_ids)})"
-            params = list(patient_ids)
+    def __init__(self, conn, catalog: "Catalog", patient_ids: list[str] | None, diary_conn=None,
+                 bounds: tuple[str | None, str | None] = (None, None)) -> None:
+        only, params = id_filter(patient_ids, bounds)
         self.flagged = _flagged(catalog)
 
         def groups(sql: str, order: str, extra: list | None = None) -> _Groups:

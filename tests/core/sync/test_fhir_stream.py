@@ -1,9 +1,11 @@
 """Issue 19 (the FHIR row): the whole-store export reads each table once and formats diary Observations
-from templates; it must write the same resources, in the same order, as the per-patient builders."""
+from templates, shared between processes by ranges of patients; it must write the same resources, in
+the same order, as the per-patient builders, and show one moment of the store."""
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import pyrage
@@ -11,7 +13,8 @@ import pytest
 import zstandard
 
 from telecbt_cli.core.care import diary
-from telecbt_cli.core.sync import fhir, fhir_stream
+from telecbt_cli.core.store.errors import StorageError
+from telecbt_cli.core.sync import fhir, fhir_stream, fhir_workers
 from telecbt_cli.core.sync.fhir_codes import stable_id
 from tests.core.sync.fhir_data import CATALOG, full_patient
 
@@ -37,8 +40,10 @@ def per_patient(admin, patient_id: str) -> list[dict]:
     return [json.loads(json.dumps(fhir.entry(r))) for r in fhir.patient_resources(conn, CATALOG, patient)]
 
 
-def test_streaming_export_writes_the_same_resources_as_the_per_patient_builders(admin, store, tmp_path):
-    result = fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_streaming_export_writes_the_same_resources_as_the_per_patient_builders(admin, store, tmp_path, workers):
+    """With workers=2 a forked helper process writes the second range of patients (issue 19, FHIR row)."""
+    result = fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True, workers=workers)
     assert sorted(result["files"]) == sorted([store["ana"]["patient"]["code"], store["cleo"]["patient"]["code"]])
     total = 0
     for key in ("ana", "cleo"):
@@ -113,3 +118,55 @@ def test_fast_derived_ids_match_uuid5():
     for n in range(200):
         name = f"Observation/{uuid.uuid4()}/steps{n}"
         assert ids(name) == stable_id(*name.split("/"))
+
+
+def _bundle(path) -> dict:
+    return json.loads(open(path, encoding="utf-8").read())
+
+
+def test_two_processes_write_what_one_writes(admin, store, tmp_path):
+    one = fhir.export_fhir(admin, CATALOG, tmp_path / "one", plaintext=True, workers=1)
+    two = fhir.export_fhir(admin, CATALOG, tmp_path / "two", plaintext=True, workers=2)
+    assert two["counts"] == one["counts"] and sorted(two["files"]) == sorted(one["files"])
+    for code, path in one["files"].items():
+        assert _bundle(two["files"][code])["entry"] == _bundle(path)["entry"]
+    assert sorted(os.listdir(tmp_path / "two")) == sorted(os.listdir(tmp_path / "one"))  # no .tmp left
+
+
+def test_every_process_reads_the_same_snapshot(admin, store, tmp_path):
+    """Changes committed once the readers hold their snapshot (here: before any of them reads) are in no
+    file, whichever process writes that patient: the export shows one moment of the store."""
+    ana, cleo = store["ana"]["patient"], store["cleo"]["patient"]
+    helper_side = max(ana["id"], cleo["id"])  # the second range, written by the forked helper
+    before = {key: per_patient(admin, store[key]["patient"]["id"]) for key in ("ana", "cleo")}
+
+    def meanwhile() -> None:
+        for key in ("ana", "cleo"):
+            diary.add_entry(admin, store[key]["patient"]["code"], {"pain": 9, "entry_at": "2026-03-01 08:00"})
+        with admin.store.write():
+            admin.store.conn.execute("UPDATE patients SET deleted = 1 WHERE id = ?", (helper_side,))
+
+    result = fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True, workers=2, on_snapshot=meanwhile)
+    assert sorted(result["files"]) == sorted([ana["code"], cleo["code"]])  # the deleted patient is still there
+    for key in ("ana", "cleo"):
+        assert _bundle(result["files"][store[key]["patient"]["code"]])["entry"] == before[key]
+
+
+def test_a_failing_helper_fails_the_export_and_leaves_no_partial_file(admin, store, tmp_path):
+    ana, cleo = store["ana"]["patient"], store["cleo"]["patient"]
+    helper_code = max((ana["id"], ana["code"]), (cleo["id"], cleo["code"]))[1]
+    out = tmp_path / "out"
+    (out / f"{helper_code}.json.tmp").mkdir(parents=True)  # the helper cannot write its file
+    with pytest.raises(StorageError, match="could not write"):
+        fhir.export_fhir(admin, CATALOG, out, plaintext=True, workers=2, force=True)
+    left = sorted(os.listdir(out))
+    assert not [name for name in left if name.endswith(".tmp") and name != f"{helper_code}.json.tmp"]
+    assert f"{helper_code}.json" not in left
+
+
+def test_ranges_cover_every_id_in_shares_of_equal_size():
+    ids = [f"{n:04d}" for n in range(10)]
+    assert fhir_workers.ranges(ids, 2) == [(None, "0005"), ("0005", None)]
+    assert fhir_workers.ranges(ids, 3) == [(None, "0003"), ("0003", "0006"), ("0006", None)]
+    assert fhir_workers.ranges(["a"], 2) == [(None, "a"), ("a", None)]
+    assert fhir_workers.ranges([], 2) == [(None, None)]
