@@ -12,7 +12,7 @@ process holds the store's write lock (`BEGIN IMMEDIATE`, as `bulk.shared_snapsho
 nothing can be committed in between: every file shows the store at the same moment. Helpers start
 reading only when told, after that lock is let go.
 
-The helpers are forked (where the system can: not on Windows, and a single CPU gains nothing),
+The helpers are forked (on Linux, with two CPUs or more: elsewhere one process writes all),
 so the store's key reaches them in memory, never through a file or the command line. They write
 `<name>.tmp` files and report them; this process flushes and renames all of them at once
 (`bulk.publish`). A helper's error is raised here; on any error the helpers are stopped and their
@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +63,7 @@ Part = Callable[[Any, Any, Bounds, Written, Callable[[str], None]], None]
 
 def default_workers(patients: int) -> int:
     """How many processes to use for this many patients: 1 where forking is not possible or not worth it."""
-    if not hasattr(os, "fork"):
+    if not sys.platform.startswith("linux"):  # no fork on Windows; on macOS system libraries may not survive one
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(MAX_WORKERS, cpus, patients // MIN_PATIENTS))
@@ -231,7 +232,6 @@ def _helper_main(access: Access, bounds: Bounds, part: Part, cache_size: int, pi
     """In the helper: take the snapshot, wait for the word, write the range, report; errors go to the parent.
     It never touches the parent's own connection (`access.store.conn`), which it only inherited."""
     import signal
-    import sys
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so that its unfinished files are removed
     written = Written()
