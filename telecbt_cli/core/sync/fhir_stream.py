@@ -24,7 +24,7 @@ import orjson
 from telecbt_cli.content.catalog import pick
 from telecbt_cli.core.clinical.engine import raised_flags
 from telecbt_cli.core.sync import bulk, fhir_care
-from telecbt_cli.core.sync.fhir_codes import DIARY_CODES, id_namespace
+from telecbt_cli.core.sync.fhir_codes import DIARY_CODES, UUID_VARIANT, id_namespace, stable_id
 from telecbt_cli.core.sync.fhir_questionnaires import exportable, questionnaire_resource, response_resources
 
 if TYPE_CHECKING:
@@ -48,20 +48,16 @@ def entry_bytes(resource: dict) -> bytes:
 
 
 class StableIds:
-    """`fhir_codes.stable_id(...)` without building UUID objects (the same UUIDv5s)."""
+    """`fhir_codes.stable_id(...)`, and the hash state after "Observation/" for the diary's hot loop."""
 
-    VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+    VARIANT = UUID_VARIANT
 
     def __init__(self) -> None:
-        self._base = hashlib.sha1(id_namespace().bytes)
-        self.observation_seed = self._base.copy()
+        self.observation_seed = hashlib.sha1(id_namespace().bytes)
         self.observation_seed.update(b"Observation/")
 
     def __call__(self, name: str) -> str:
-        hasher = self._base.copy()
-        hasher.update(name.encode("utf-8"))
-        h = hasher.hexdigest()
-        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{self.VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+        return stable_id(name)
 
 
 _MARK = re.compile(r'"@(AT|V)@"|@(ID)@')
