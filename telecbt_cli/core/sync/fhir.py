@@ -251,5 +251,5 @@ def export_fhir(access: Access, catalog: "Catalog", out_dir: Path, patient_codes
     ordered = {kind: counts[kind] for kind in TYPES if kind in counts}
     return {"format": "fhir", "out_dir": str(out_dir), "encrypted": recipients is not None, "compressed": compress,
             "since": since, "patients": len(files), "counts": ordered, "questionnaires": shared.get("Questionnaire", 0),
-            "questionnaires_file": str(out_dir / f"{QUESTIONNAIRES_FILE}{suffix}"),
+            "questionnaires_file": str(out_dir / f"{QUESTIONNAIRES_FILE}{suffix}"), "processes": written.processes,
             "files": {code: files[code] for code in sorted(files)}}

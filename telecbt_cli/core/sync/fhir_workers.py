@@ -44,11 +44,13 @@ Bounds = tuple[str | None, str | None]
 
 @dataclass
 class Written:
-    """What one process wrote: resource counts by type, files by patient code, files not yet published."""
+    """What was written: resource counts by type, files by patient code, files not yet published, and
+    by how many processes."""
 
     counts: dict[str, int] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     pending: list[tuple[Path, Path]] = field(default_factory=list)
+    processes: int = 1
 
     def add(self, other: "Written") -> None:
         for kind, count in other.counts.items():
@@ -115,7 +117,9 @@ def run(access: Access, ids: list[str], part: Part, written: Written, progress: 
                 on_snapshot()
             part(main, diary, (None, None), written, reporter(written, progress))
         return
-    _parallel(access, ranges(ids, count), part, written, progress, on_snapshot)
+    shares = ranges(ids, count)
+    _parallel(access, shares, part, written, progress, on_snapshot)
+    written.processes = len(shares)
 
 
 def reporter(written: Written, progress: Any, others: Callable[[], int] = lambda: 0) -> Callable[[str], None]:
