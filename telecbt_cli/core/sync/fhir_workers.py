@@ -13,7 +13,13 @@ nothing can be committed in between: every file shows the store at the same mome
 reading only when told, after that lock is let go.
 
 The helpers are forked (on Linux, with two CPUs or more: elsewhere one process writes all),
-so the store's key reaches them in memory, never through a file or the command line. They write
+so the store's key reaches them in memory, never through a file or the command line. SQLite
+says not to carry a connection across fork(): a helper never touches the connections it inherits,
+only opens its own. Its lock bookkeeping is a copy of this process's, though, so SQLite may believe
+it already holds the WAL read lock of its snapshot and not take it from the system: that lock is
+held by this process's readers, which share the snapshot (same read mark) and stay open until
+every helper is done, so a checkpoint by anyone cannot overwrite what a helper reads. age draws
+each file's keys from the system's random source, so forked processes never share one (checked). They write
 `<name>.tmp` files and report them; this process flushes and renames all of them at once
 (`bulk.publish`). A helper's error is raised here; on any error the helpers are stopped and their
 unfinished files removed.
@@ -123,11 +129,14 @@ def run(access: Access, ids: list[str], part: Part, written: Written, progress: 
 
 
 def reporter(written: Written, progress: Any, others: Callable[[], int] = lambda: 0) -> Callable[[str], None]:
-    """report(code): tell `progress` that this patient's file is written (and how many are, in all)."""
+    """report(code): tell `progress` that this patient's file is written (and how many are, in all).
+    `others` is asked even without `progress`: it reads the helpers' messages, which would otherwise
+    fill the pipe and stop them until this process is done."""
 
     def report(code: str) -> None:
+        done = len(written.files) + others()
         if progress:
-            progress(code, len(written.files) + others(), None)
+            progress(code, done, None)
     return report
 
 
@@ -221,11 +230,12 @@ def _parallel(access: Access, shares: list[Bounds], part: Part, written: Written
             written.add(helper.result)
         ok = True
     finally:
+        for helper in helpers:  # first: this process's readers hold the helpers' read lock (module docstring)
+            helper.stop()
         for conn in conns:
             with contextlib.suppress(Exception):
                 conn.close()
         for helper in helpers:
-            helper.stop()
             if not ok and helper.result is not None:  # finished but not taken: removed with the rest
                 for tmp, _ in helper.result.pending:
                     with contextlib.suppress(OSError):

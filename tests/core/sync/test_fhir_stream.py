@@ -172,3 +172,22 @@ def test_ranges_cover_every_id_in_shares_of_equal_size():
     assert fhir_workers.ranges(ids, 3) == [(None, "0003"), ("0003", "0006"), ("0006", None)]
     assert fhir_workers.ranges(["a"], 2) == [(None, "a"), ("a", None)]
     assert fhir_workers.ranges([], 2) == [(None, None)]
+
+
+def test_forked_processes_never_encrypt_with_the_same_keys():
+    """fhir_workers forks helpers that encrypt files: age must draw each file's keys from the system, not from
+    random state copied by fork (two files under one key and nonce would leak both plaintexts)."""
+    recipient = pyrage.x25519.Identity.generate().to_public()
+    pyrage.encrypt(b"warm up", [recipient])
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, pyrage.encrypt(b"x" * 64, [recipient]))
+        os._exit(0)
+    mine = pyrage.encrypt(b"x" * 64, [recipient])
+    os.waitpid(pid, 0)
+    theirs = os.read(read, 65536)
+    os.close(read)
+    os.close(write)
+    share = [c.split(b"\n")[1] for c in (mine, theirs)]  # "-> X25519 <ephemeral share>"
+    assert share[0].startswith(b"-> X25519 ") and share[0] != share[1] and theirs[-64:] != mine[-64:]
