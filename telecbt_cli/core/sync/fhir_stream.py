@@ -104,13 +104,15 @@ class DiaryRows:
         seed, variant, out = self._ids.observation_seed, StableIds.VARIANT, []
         for row in rows:
             eid, at, values = row[1], row[2], row[4:]
+            entry_seed = seed.copy()  # the hash state after "Observation/<entry id>", shared by its columns
+            entry_seed.update(eid.encode())
             for n, suffix, (p0, p1, p2, p3, p4, p5) in forms[row[3] == 1]:
                 value = values[n]
                 if value is None:
                     continue
-                if suffix:  # StableIds.observation, inlined
-                    hasher = seed.copy()
-                    hasher.update(eid.encode() + suffix)
+                if suffix:  # fhir_codes.stable_id("Observation", eid, column), inlined
+                    hasher = entry_seed.copy()
+                    hasher.update(suffix)
                     h = hasher.hexdigest()
                     oid = f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:32]}"
                 else:
