@@ -243,8 +243,8 @@ def export_fhir(access: Access, catalog: "Catalog", out_dir: Path, patient_codes
                 finally:
                     rows.close()
 
-            ids = [p["id"] for p in patients(conn, patient_ids, by_id=True)]
-            fhir_workers.run(access, ids, part, written, progress, workers, on_snapshot)
+            fhir_workers.run(access, fhir_workers.weighted_ids(conn, patient_ids), part, written, progress, workers,
+                             on_snapshot)
     finally:
         bulk.publish(pending)  # the files written so far, complete, stay (as when each was renamed at once)
     bulk.finish(out_dir)

@@ -38,7 +38,7 @@ from typing import Any
 
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.errors import StorageError
-from telecbt_cli.core.sync import bulk
+from telecbt_cli.core.sync import bulk, fhir_stream
 
 #: At most this many processes (the reference pipeline's two busy stages; more only compete).
 MAX_WORKERS = 2
@@ -77,11 +77,24 @@ def default_workers(patients: int) -> int:
     return max(1, min(MAX_WORKERS, cpus, patients // MIN_PATIENTS))
 
 
-def ranges(ids: list[str], workers: int) -> list[Bounds]:
-    """`workers` ranges of patient ids (sorted `ids`) holding about as many patients each; together they
+def weighted_ids(conn, patient_ids: list[str] | None) -> list[tuple[str, int]]:
+    """(patient id, its diary entries + 1) for every patient to export, in id order: the diary is most
+    of the work, and older patients (lower ids) have more of it. Counted from the diary's patient index."""
+    only, params = fhir_stream.id_filter(patient_ids, (None, None))
+    sql = ("SELECT p.id, 1 + (SELECT count(*) FROM diary_entries d WHERE d.patient_id = p.id AND d.deleted = 0) "
+           f"FROM patients p WHERE p.deleted = 0{only.replace('patient_id', 'p.id')} ORDER BY p.id")
+    return [(row[0], row[1]) for batch in bulk.batches(conn.execute(sql, params)) for row in batch]
+
+
+def ranges(ids: list[tuple[str, int]], workers: int) -> list[Bounds]:
+    """`workers` ranges of patient ids (`weighted_ids`) holding about as much work each; together they
     cover every id, so a patient added meanwhile still falls in one of them."""
-    cuts = [ids[len(ids) * k // workers] for k in range(1, workers)] if ids else []
-    cuts = sorted(set(cuts))
+    total, running, cuts = sum(weight for _, weight in ids), 0, []
+    for ident, weight in ids:
+        # a cut before this patient if it would take the range further past its share than short of it
+        if len(cuts) < workers - 1 and running and running + weight / 2 >= total * (len(cuts) + 1) / workers:
+            cuts.append(ident)
+        running += weight
     edges = [None, *cuts, None]
     return list(zip(edges[:-1], edges[1:]))
 
@@ -111,9 +124,9 @@ def _cache_size(access: Access) -> int:
     return access.store.conn.execute("PRAGMA cache_size").fetchone()[0]
 
 
-def run(access: Access, ids: list[str], part: Part, written: Written, progress: Any = None,
+def run(access: Access, ids: list[tuple[str, int]], part: Part, written: Written, progress: Any = None,
         workers: int | None = None, on_snapshot: Callable[[], None] | None = None) -> None:
-    """Write every patient's bundle (`part` per range of `ids`, sorted patient ids) on `workers`
+    """Write every patient's bundle (`part` per range of `ids`, from `weighted_ids`) on `workers`
     processes (None: `default_workers`), adding what was written to `written`. `on_snapshot` runs
     once every reader holds its snapshot, before any of them reads (for tests)."""
     count = default_workers(len(ids)) if workers is None else max(1, workers)

@@ -166,12 +166,23 @@ def test_a_failing_helper_fails_the_export_and_leaves_no_partial_file(admin, sto
     assert f"{helper_code}.json" not in left
 
 
-def test_ranges_cover_every_id_in_shares_of_equal_size():
-    ids = [f"{n:04d}" for n in range(10)]
-    assert fhir_workers.ranges(ids, 2) == [(None, "0005"), ("0005", None)]
-    assert fhir_workers.ranges(ids, 3) == [(None, "0003"), ("0003", "0006"), ("0006", None)]
-    assert fhir_workers.ranges(["a"], 2) == [(None, "a"), ("a", None)]
+def test_ranges_cover_every_id_in_shares_of_equal_work():
+    even = [(f"{n:04d}", 10) for n in range(10)]
+    assert fhir_workers.ranges(even, 2) == [(None, "0005"), ("0005", None)]
+    assert fhir_workers.ranges(even, 3) == [(None, "0003"), ("0003", "0007"), ("0007", None)]
+    older = [("a", 100), ("b", 100), ("c", 10), ("d", 10), ("e", 10), ("f", 10)]  # old patients have more diary
+    assert fhir_workers.ranges(older, 2) == [(None, "b"), ("b", None)]
+    assert fhir_workers.ranges([("a", 1)], 2) == [(None, None)]
     assert fhir_workers.ranges([], 2) == [(None, None)]
+
+
+def test_work_is_counted_from_the_diary(admin, store):
+    weights = dict(fhir_workers.weighted_ids(admin.store.conn, None))
+    cleo = store["cleo"]["patient"]["id"]
+    entries = admin.store.conn.execute("SELECT count(*) FROM diary_entries WHERE patient_id = ? AND deleted = 0",
+                                       (cleo,)).fetchone()[0]
+    assert weights[cleo] == entries + 1 and store["ben"]["patient"]["id"] not in weights  # deleted: not exported
+    assert list(weights) == sorted(weights)
 
 
 def test_forked_processes_never_encrypt_with_the_same_keys():
