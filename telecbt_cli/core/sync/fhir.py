@@ -243,8 +243,7 @@ def export_fhir(access: Access, catalog: "Catalog", out_dir: Path, patient_codes
                 finally:
                     rows.close()
 
-            fhir_workers.run(access, fhir_workers.weighted_ids(conn, patient_ids), part, written, progress, workers,
-                             on_snapshot)
+            fhir_workers.run(access, patient_ids, part, written, progress, workers, on_snapshot)
     finally:
         bulk.publish(pending)  # the files written so far, complete, stay (as when each was renamed at once)
     bulk.finish(out_dir)

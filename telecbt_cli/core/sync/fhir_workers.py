@@ -124,19 +124,24 @@ def _cache_size(access: Access) -> int:
     return access.store.conn.execute("PRAGMA cache_size").fetchone()[0]
 
 
-def run(access: Access, ids: list[tuple[str, int]], part: Part, written: Written, progress: Any = None,
+def run(access: Access, patient_ids: list[str] | None, part: Part, written: Written, progress: Any = None,
         workers: int | None = None, on_snapshot: Callable[[], None] | None = None) -> None:
-    """Write every patient's bundle (`part` per range of `ids`, from `weighted_ids`) on `workers`
-    processes (None: `default_workers`), adding what was written to `written`. `on_snapshot` runs
-    once every reader holds its snapshot, before any of them reads (for tests)."""
-    count = default_workers(len(ids)) if workers is None else max(1, workers)
-    if access.store.conn.in_transaction or count == 1 or not hasattr(os, "fork"):
+    """Write every patient's bundle (all, or these ids; `part` per range of ids) on `workers` processes
+    (None: `default_workers`), adding what was written to `written`. `on_snapshot` runs once every
+    reader holds its snapshot, before any of them reads (for tests)."""
+    conn = access.store.conn
+    if workers is None:
+        only, params = fhir_stream.id_filter(patient_ids, (None, None))
+        count = conn.execute(f"SELECT count(*) FROM patients WHERE deleted = 0{only.replace('patient_id', 'id')}",
+                             params).fetchone()[0]
+        workers = default_workers(count)
+    if conn.in_transaction or workers <= 1 or not hasattr(os, "fork"):
         with _connections(access) as (main, diary):
             if on_snapshot:
                 on_snapshot()
             part(main, diary, (None, None), written, reporter(written, progress))
         return
-    shares = ranges(ids, count)
+    shares = ranges(weighted_ids(conn, patient_ids), workers)
     _parallel(access, shares, part, written, progress, on_snapshot)
     written.processes = len(shares)
 

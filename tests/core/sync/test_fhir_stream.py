@@ -129,6 +129,7 @@ def _bundle(path) -> dict:
 def test_two_processes_write_what_one_writes(admin, store, tmp_path):
     one = fhir.export_fhir(admin, CATALOG, tmp_path / "one", plaintext=True, workers=1)
     two = fhir.export_fhir(admin, CATALOG, tmp_path / "two", plaintext=True, workers=2)
+    assert (one["processes"], two["processes"]) == (1, 2)
     assert two["counts"] == one["counts"] and sorted(two["files"]) == sorted(one["files"])
     for code, path in one["files"].items():
         assert _bundle(two["files"][code])["entry"] == _bundle(path)["entry"]
@@ -149,6 +150,7 @@ def test_every_process_reads_the_same_snapshot(admin, store, tmp_path):
             admin.store.conn.execute("UPDATE patients SET deleted = 1 WHERE id = ?", (helper_side,))
 
     result = fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True, workers=2, on_snapshot=meanwhile)
+    assert result["processes"] == 2
     assert sorted(result["files"]) == sorted([ana["code"], cleo["code"]])  # the deleted patient is still there
     for key in ("ana", "cleo"):
         assert _bundle(result["files"][store[key]["patient"]["code"]])["entry"] == before[key]
