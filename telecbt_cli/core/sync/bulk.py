@@ -185,22 +185,15 @@ def shared_snapshot(access: Access, count: int) -> Iterator[list]:
     write several files at once. While they take their snapshots the store's own connection holds
     the write lock (a few milliseconds), so nothing can be committed in between; then it lets go,
     and writers carry on while the readers read. Rows come back as bytes (`text_factory`)."""
-    from telecbt_cli.core.store import db as dbmod
-    from telecbt_cli.core.store.paths import db_file
-
     conns: list = []
     try:
         for _ in range(count):
-            conn = dbmod.connect(db_file(access.store.dir), access.store.data_key)
-            conn.execute("PRAGMA cache_size = -2048")  # each reads its tables once, in order
-            conn.text_factory = bytes
-            conns.append(conn)
+            conns.append(read_connection(access))
         gate = access.store.conn
         gate.execute("BEGIN IMMEDIATE")
         try:
             for conn in conns:
-                conn.execute("BEGIN")
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
+                begin_read(conn)
         finally:
             gate.execute("ROLLBACK")
         yield conns
@@ -208,6 +201,23 @@ def shared_snapshot(access: Access, count: int) -> Iterator[list]:
         for conn in conns:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def read_connection(access: Access):
+    """One more connection to the store for an export's reader (rows as bytes, a 2 MB cache)."""
+    from telecbt_cli.core.store import db as dbmod
+    from telecbt_cli.core.store.paths import db_file
+
+    conn = dbmod.connect(db_file(access.store.dir), access.store.data_key)
+    conn.execute("PRAGMA cache_size = -2048")  # each reads its tables once, in order
+    conn.text_factory = bytes
+    return conn
+
+
+def begin_read(conn) -> None:
+    """Start `conn`'s read transaction now: its snapshot is the store as it is at this moment."""
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
 
 
 class _ChunkReader(io.RawIOBase):

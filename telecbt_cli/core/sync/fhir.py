@@ -8,9 +8,8 @@ a server. A whole export (no `since`) reads each table once for all patients (`f
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ from telecbt_cli.content.catalog import pick
 from telecbt_cli.core.clinical.engine import raised_flags
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.sync import bulk, fhir_care, fhir_stream
+from telecbt_cli.core.sync import bulk, fhir_care, fhir_stream, fhir_workers
 from telecbt_cli.core.sync.fhir_stream import Entries, entry_bytes
 from telecbt_cli.core.sync.fhir_questionnaires import (
     exportable,
@@ -170,12 +169,12 @@ def patient_resources(conn, catalog: "Catalog", patient: dict, since: str | None
     yield from _intake_flags(conn, catalog, pid, since, ref)
 
 
-def patients(conn, patient_ids: list[str] | None, by_id: bool = False) -> Iterator[dict]:
-    """Non-deleted patients (all, or these ids) in code order (or id order, for `fhir_stream`'s merge)."""
-    sql, params = "SELECT * FROM patients WHERE deleted = 0", []
-    if patient_ids is not None:
-        sql += f" AND id IN ({', '.join('?' for _ in patient_ids)})"
-        params = list(patient_ids)
+def patients(conn, patient_ids: list[str] | None, by_id: bool = False,
+             bounds: tuple[str | None, str | None] = (None, None)) -> Iterator[dict]:
+    """Non-deleted patients (all, or these ids; between `bounds`, see `fhir_stream.id_filter`) in code
+    order (or id order, for `fhir_stream`'s merge)."""
+    only, params = fhir_stream.id_filter(patient_ids, bounds)
+    sql = "SELECT * FROM patients WHERE deleted = 0" + only.replace("patient_id", "id")
     return _rows(conn.execute(sql + (" ORDER BY id" if by_id else " ORDER BY code"), params))
 
 
@@ -194,72 +193,62 @@ def _bundle_chunks(resources: Iterator[dict | Entries], counts: dict[str, int]) 
     yield b"\n]}\n"
 
 
-@contextlib.contextmanager
-def _connections(access: Access) -> Iterator[tuple[Any, Any]]:
-    """(connection, connection for the diary read-ahead or None), both on one snapshot."""
-    conn = access.store.conn
-    if conn.in_transaction:  # the caller's transaction is the snapshot: one connection
-        yield conn, None
-        return
-    with bulk.shared_snapshot(access, 2) as conns:
-        for extra in conns:
-            extra.text_factory = str
-            # Tables are read in patient order, jumping around each table: the store connection's
-            # cache, not the sequential CSV/NDJSON readers' 2 MB (which doubled the CPU time at 1,000 x 365).
-            extra.execute(f"PRAGMA cache_size = {access.store.conn.execute('PRAGMA cache_size').fetchone()[0]}")
-        yield conns[0], conns[1]
-
-
 def export_fhir(access: Access, catalog: "Catalog", out_dir: Path, patient_codes: Sequence[str] | None = None,
                 since: str | None = None, *, encrypt_to: str | Sequence[str] | None = None,
                 plaintext: bool = False, force: bool = False, progress: Any = None,
-                compress: bool | None = None) -> dict:
+                compress: bool | None = None, workers: int | None = None,
+                on_snapshot: Callable[[], None] | None = None) -> dict:
     """`questionnaires.json` (every exportable Questionnaire) and one transaction bundle per patient
     (`<code>.json`), each entry a PUT of its own id (re-sending is idempotent).
 
     With `since`, a bundle is written only for patients with something changed since then,
     and holds the Patient plus the resources changed since then. Without it, every table is
     read once for all patients (`fhir_stream`). `compress` (zstd, `.zst`) defaults to on for
-    encrypted exports, off for plaintext ones, as for CSV and NDJSON.
+    encrypted exports, off for plaintext ones, as for CSV and NDJSON. A whole export is shared
+    between `workers` processes (None: as many as help, see `fhir_workers`); `on_snapshot` runs
+    once its readers hold their snapshot, before they read (for tests).
     """
     plan = bulk.begin(access, "fhir", out_dir, patient_codes, since, encrypt_to, plaintext, force)
     recipients, since, patient_ids, out_dir = plan.recipients, plan.since, plan.patient_ids, plan.out_dir
     compress = recipients is not None if compress is None else compress
     suffix = ".json" + (".zst" if compress else "") + (".age" if recipients else "")
-    counts: dict[str, int] = {}
-    files: dict[str, str] = {}
+    written = fhir_workers.Written()
+    counts, files, pending = written.counts, written.files, written.pending
     conn = access.store.conn
     path = out_dir / f"{QUESTIONNAIRES_FILE}{suffix}"
     shared: dict[str, int] = {}
-    pending: list = []
     try:
         bulk.write_stream(path, _bundle_chunks(iter(questionnaire_resources(catalog)), shared), recipients,
                           compress, pending, ZSTD)
 
-        def write(found: Iterator[tuple[dict, Iterator]]) -> None:
+        def write(found: Iterator[tuple[dict, Iterator]], out: fhir_workers.Written, report) -> None:
             for patient, resources in found:
                 path = out_dir / f"{patient['code']}{suffix}"
-                bulk.write_stream(path, _bundle_chunks(resources, counts), recipients, compress, pending, ZSTD)
-                files[patient["code"]] = str(path)
-                if progress:
-                    progress(patient["code"], len(files), None)
+                bulk.write_stream(path, _bundle_chunks(resources, out.counts), recipients, compress, out.pending,
+                                  ZSTD)
+                out.files[patient["code"]] = str(path)
+                report(patient["code"])
 
         if since:
             with bulk.snapshot(conn):
-                write((p, patient_resources(conn, catalog, p, since)) for p in patients(conn, patient_ids)
-                      if changed_since(conn, p, since))
+                write(((p, patient_resources(conn, catalog, p, since)) for p in patients(conn, patient_ids)
+                       if changed_since(conn, p, since)), written, fhir_workers.reporter(written, progress))
         else:
-            with _connections(access) as (main, diary):
-                rows, builder = fhir_stream.StoreRows(main, catalog, patient_ids, diary), fhir_stream.Builder(catalog)
+            def part(main, diary, bounds, out: fhir_workers.Written, report) -> None:
+                rows = fhir_stream.StoreRows(main, catalog, patient_ids, diary, bounds)
+                builder = fhir_stream.Builder(catalog)
                 try:
-                    write((p, builder.patient_entries(rows, p)) for p in patients(main, patient_ids, by_id=True))
+                    write(((p, builder.patient_entries(rows, p)) for p in patients(main, patient_ids, True, bounds)),
+                          out, report)
                 finally:
                     rows.close()
+
+            fhir_workers.run(access, patient_ids, part, written, progress, workers, on_snapshot)
     finally:
         bulk.publish(pending)  # the files written so far, complete, stay (as when each was renamed at once)
     bulk.finish(out_dir)
     ordered = {kind: counts[kind] for kind in TYPES if kind in counts}
     return {"format": "fhir", "out_dir": str(out_dir), "encrypted": recipients is not None, "compressed": compress,
             "since": since, "patients": len(files), "counts": ordered, "questionnaires": shared.get("Questionnaire", 0),
-            "questionnaires_file": str(out_dir / f"{QUESTIONNAIRES_FILE}{suffix}"),
+            "questionnaires_file": str(out_dir / f"{QUESTIONNAIRES_FILE}{suffix}"), "processes": written.processes,
             "files": {code: files[code] for code in sorted(files)}}

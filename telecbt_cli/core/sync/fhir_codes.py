@@ -7,6 +7,7 @@ no code, a telecbt code system under `LOCAL` is used, never text alone.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Any
@@ -59,9 +60,18 @@ def id_namespace() -> uuid.UUID:
     return _ID_NAMESPACE
 
 
+#: The UUID variant digit (RFC 4122: binary 10xx) for each hex digit of a SHA-1 (`stable_id`).
+UUID_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+_ID_SEED = hashlib.sha1(_ID_NAMESPACE.bytes)
+
+
 def stable_id(*parts: str) -> str:
-    """A UUIDv5 for a resource derived from a record (the same on every export)."""
-    return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
+    """A UUIDv5 for a resource derived from a record (the same on every export): `uuid.uuid5`'s value,
+    computed without building UUID objects (a quarter of the time; a test compares the two)."""
+    hasher = _ID_SEED.copy()
+    hasher.update("/".join(parts).encode("utf-8"))
+    h = hasher.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def fhir_text(value: Any) -> str:

@@ -24,7 +24,7 @@ import orjson
 from telecbt_cli.content.catalog import pick
 from telecbt_cli.core.clinical.engine import raised_flags
 from telecbt_cli.core.sync import bulk, fhir_care
-from telecbt_cli.core.sync.fhir_codes import DIARY_CODES, id_namespace
+from telecbt_cli.core.sync.fhir_codes import DIARY_CODES, UUID_VARIANT, id_namespace, stable_id
 from telecbt_cli.core.sync.fhir_questionnaires import exportable, questionnaire_resource, response_resources
 
 if TYPE_CHECKING:
@@ -48,20 +48,16 @@ def entry_bytes(resource: dict) -> bytes:
 
 
 class StableIds:
-    """`fhir_codes.stable_id(...)` without building UUID objects (the same UUIDv5s)."""
+    """`fhir_codes.stable_id(...)`, and the hash state after "Observation/" for the diary's hot loop."""
 
-    VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+    VARIANT = UUID_VARIANT
 
     def __init__(self) -> None:
-        self._base = hashlib.sha1(id_namespace().bytes)
-        self.observation_seed = self._base.copy()
+        self.observation_seed = hashlib.sha1(id_namespace().bytes)
         self.observation_seed.update(b"Observation/")
 
     def __call__(self, name: str) -> str:
-        hasher = self._base.copy()
-        hasher.update(name.encode("utf-8"))
-        h = hasher.hexdigest()
-        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{self.VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+        return stable_id(name)
 
 
 _MARK = re.compile(r'"@(AT|V)@"|@(ID)@')
@@ -108,13 +104,15 @@ class DiaryRows:
         seed, variant, out = self._ids.observation_seed, StableIds.VARIANT, []
         for row in rows:
             eid, at, values = row[1], row[2], row[4:]
+            entry_seed = seed.copy()  # the hash state after "Observation/<entry id>", shared by its columns
+            entry_seed.update(eid.encode())
             for n, suffix, (p0, p1, p2, p3, p4, p5) in forms[row[3] == 1]:
                 value = values[n]
                 if value is None:
                     continue
-                if suffix:  # StableIds.observation, inlined
-                    hasher = seed.copy()
-                    hasher.update(eid.encode() + suffix)
+                if suffix:  # fhir_codes.stable_id("Observation", eid, column), inlined
+                    hasher = entry_seed.copy()
+                    hasher.update(suffix)
                     h = hasher.hexdigest()
                     oid = f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:32]}"
                 else:
@@ -160,6 +158,20 @@ class _Groups:
         return found
 
 
+def id_filter(patient_ids: list[str] | None, bounds: tuple[str | None, str | None]) -> tuple[str, list]:
+    """(" AND …" on `patient_id`, its parameters): these patients only, and ids from bounds[0] up to
+    bounds[1] (excluded), where given: the share of one worker (`fhir_workers`)."""
+    only, params = "", []
+    if patient_ids is not None:
+        only = f" AND patient_id IN ({', '.join('?' for _ in patient_ids)})"
+        params = list(patient_ids)
+    for bound, op in zip(bounds, (">=", "<")):
+        if bound is not None:
+            only += f" AND patient_id {op} ?"
+            params.append(bound)
+    return only, params
+
+
 def _flagged(catalog: "Catalog") -> dict[str, dict]:
     return {ident: m for ident, m in catalog.entries.get("module", {}).items() if m.get("flags")}
 
@@ -169,11 +181,9 @@ class StoreRows:
     connection (`diary_conn`, on the same snapshot) the diary is read ahead on a helper thread:
     SQLite lets go of the GIL while it works, so it runs beside the Python that formats rows."""
 
-    def __init__(self, conn, catalog: "Catalog", patient_ids: list[str] | None, diary_conn=None) -> None:
-        only, params = "", []
-        if patient_ids is not None:
-            only = f" AND patient_id IN ({', '.join('?' for _ in patient_ids)})"
-            params = list(patient_ids)
+    def __init__(self, conn, catalog: "Catalog", patient_ids: list[str] | None, diary_conn=None,
+                 bounds: tuple[str | None, str | None] = (None, None)) -> None:
+        only, params = id_filter(patient_ids, bounds)
         self.flagged = _flagged(catalog)
 
         def groups(sql: str, order: str, extra: list | None = None) -> _Groups:

@@ -1,9 +1,11 @@
 """Issue 19 (the FHIR row): the whole-store export reads each table once and formats diary Observations
-from templates; it must write the same resources, in the same order, as the per-patient builders."""
+from templates, shared between processes by ranges of patients; it must write the same resources, in
+the same order, as the per-patient builders, and show one moment of the store."""
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import pyrage
@@ -11,8 +13,9 @@ import pytest
 import zstandard
 
 from telecbt_cli.core.care import diary
-from telecbt_cli.core.sync import fhir, fhir_stream
-from telecbt_cli.core.sync.fhir_codes import stable_id
+from telecbt_cli.core.store.errors import StorageError
+from telecbt_cli.core.sync import fhir, fhir_stream, fhir_workers
+from telecbt_cli.core.sync.fhir_codes import id_namespace, stable_id
 from tests.core.sync.fhir_data import CATALOG, full_patient
 
 
@@ -37,8 +40,10 @@ def per_patient(admin, patient_id: str) -> list[dict]:
     return [json.loads(json.dumps(fhir.entry(r))) for r in fhir.patient_resources(conn, CATALOG, patient)]
 
 
-def test_streaming_export_writes_the_same_resources_as_the_per_patient_builders(admin, store, tmp_path):
-    result = fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_streaming_export_writes_the_same_resources_as_the_per_patient_builders(admin, store, tmp_path, workers):
+    """With workers=2 a forked helper process writes the second range of patients (issue 19, FHIR row)."""
+    result = fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True, workers=workers)
     assert sorted(result["files"]) == sorted([store["ana"]["patient"]["code"], store["cleo"]["patient"]["code"]])
     total = 0
     for key in ("ana", "cleo"):
@@ -109,7 +114,93 @@ def test_patient_filter_reads_only_those_patients(admin, store, tmp_path):
 
 
 def test_fast_derived_ids_match_uuid5():
+    """Resource ids are relied on by other systems: the fast path must give uuid.uuid5's exact values."""
     ids = fhir_stream.StableIds()
     for n in range(200):
         name = f"Observation/{uuid.uuid4()}/steps{n}"
-        assert ids(name) == stable_id(*name.split("/"))
+        want = str(uuid.uuid5(id_namespace(), name))
+        assert ids(name) == want and stable_id(*name.split("/")) == want
+
+
+def _bundle(path) -> dict:
+    return json.loads(open(path, encoding="utf-8").read())
+
+
+def test_two_processes_write_what_one_writes(admin, store, tmp_path):
+    one = fhir.export_fhir(admin, CATALOG, tmp_path / "one", plaintext=True, workers=1)
+    two = fhir.export_fhir(admin, CATALOG, tmp_path / "two", plaintext=True, workers=2)
+    assert (one["processes"], two["processes"]) == (1, 2)
+    assert two["counts"] == one["counts"] and sorted(two["files"]) == sorted(one["files"])
+    for code, path in one["files"].items():
+        assert _bundle(two["files"][code])["entry"] == _bundle(path)["entry"]
+    assert sorted(os.listdir(tmp_path / "two")) == sorted(os.listdir(tmp_path / "one"))  # no .tmp left
+
+
+def test_every_process_reads_the_same_snapshot(admin, store, tmp_path):
+    """Changes committed once the readers hold their snapshot (here: before any of them reads) are in no
+    file, whichever process writes that patient: the export shows one moment of the store."""
+    ana, cleo = store["ana"]["patient"], store["cleo"]["patient"]
+    helper_side = max(ana["id"], cleo["id"])  # the second range, written by the forked helper
+    before = {key: per_patient(admin, store[key]["patient"]["id"]) for key in ("ana", "cleo")}
+
+    def meanwhile() -> None:
+        for key in ("ana", "cleo"):
+            diary.add_entry(admin, store[key]["patient"]["code"], {"pain": 9, "entry_at": "2026-03-01 08:00"})
+        with admin.store.write():
+            admin.store.conn.execute("UPDATE patients SET deleted = 1 WHERE id = ?", (helper_side,))
+
+    result = fhir.export_fhir(admin, CATALOG, tmp_path / "out", plaintext=True, workers=2, on_snapshot=meanwhile)
+    assert result["processes"] == 2
+    assert sorted(result["files"]) == sorted([ana["code"], cleo["code"]])  # the deleted patient is still there
+    for key in ("ana", "cleo"):
+        assert _bundle(result["files"][store[key]["patient"]["code"]])["entry"] == before[key]
+
+
+def test_a_failing_helper_fails_the_export_and_leaves_no_partial_file(admin, store, tmp_path):
+    ana, cleo = store["ana"]["patient"], store["cleo"]["patient"]
+    helper_code = max((ana["id"], ana["code"]), (cleo["id"], cleo["code"]))[1]
+    out = tmp_path / "out"
+    (out / f"{helper_code}.json.tmp").mkdir(parents=True)  # the helper cannot write its file
+    with pytest.raises(StorageError, match="could not write"):
+        fhir.export_fhir(admin, CATALOG, out, plaintext=True, workers=2, force=True)
+    left = sorted(os.listdir(out))
+    assert not [name for name in left if name.endswith(".tmp") and name != f"{helper_code}.json.tmp"]
+    assert f"{helper_code}.json" not in left
+
+
+def test_ranges_cover_every_id_in_shares_of_equal_work():
+    even = [(f"{n:04d}", 10) for n in range(10)]
+    assert fhir_workers.ranges(even, 2) == [(None, "0005"), ("0005", None)]
+    assert fhir_workers.ranges(even, 3) == [(None, "0003"), ("0003", "0007"), ("0007", None)]
+    older = [("a", 100), ("b", 100), ("c", 10), ("d", 10), ("e", 10), ("f", 10)]  # old patients have more diary
+    assert fhir_workers.ranges(older, 2) == [(None, "b"), ("b", None)]
+    assert fhir_workers.ranges([("a", 1)], 2) == [(None, None)]
+    assert fhir_workers.ranges([], 2) == [(None, None)]
+
+
+def test_work_is_counted_from_the_diary(admin, store):
+    weights = dict(fhir_workers.weighted_ids(admin.store.conn, None))
+    cleo = store["cleo"]["patient"]["id"]
+    entries = admin.store.conn.execute("SELECT count(*) FROM diary_entries WHERE patient_id = ? AND deleted = 0",
+                                       (cleo,)).fetchone()[0]
+    assert weights[cleo] == entries + 1 and store["ben"]["patient"]["id"] not in weights  # deleted: not exported
+    assert list(weights) == sorted(weights)
+
+
+def test_forked_processes_never_encrypt_with_the_same_keys():
+    """fhir_workers forks helpers that encrypt files: age must draw each file's keys from the system, not from
+    random state copied by fork (two files under one key and nonce would leak both plaintexts)."""
+    recipient = pyrage.x25519.Identity.generate().to_public()
+    pyrage.encrypt(b"warm up", [recipient])
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, pyrage.encrypt(b"x" * 64, [recipient]))
+        os._exit(0)
+    mine = pyrage.encrypt(b"x" * 64, [recipient])
+    os.waitpid(pid, 0)
+    theirs = os.read(read, 65536)
+    os.close(read)
+    os.close(write)
+    share = [c.split(b"\n")[1] for c in (mine, theirs)]  # "-> X25519 <ephemeral share>"
+    assert share[0].startswith(b"-> X25519 ") and share[0] != share[1] and theirs[-64:] != mine[-64:]
