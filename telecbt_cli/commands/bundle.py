@@ -190,7 +190,11 @@ def import_(
                 say(t("cli.bundle_io.skipped", file=r["file"], error=error_text(cause) if cause else r["error"]),
                     style="red")
             if r.get("warning"):
-                say(t("cli.bundle_io.warning", file=r["file"], warning=r["warning"]), style="yellow")
+                from telecbt_cli.core.sync.devices import rollback_described
+
+                said = rollback_described(r["warning"])
+                say(t("cli.bundle_io.warning", file=r["file"], warning=error_text(said) if said else r["warning"]),
+                    style="yellow")
     failed = [r for r in results if not r["ok"] and not r.get("no_bundle")]
     if failed:
         raise typer.Exit(failed[0].get("exit_code", int(IntegrityError.exit_code)))

@@ -120,7 +120,8 @@ def check(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
         for part in ("database", "keyfile", "audit"):
             label = t(f"cli.store_write.check_{part}")
             if result[part]:
-                lines = [error_text(c) for c in causes] if part == "keyfile" else result[part]
+                lines = ([error_text(c) for c in causes] if part == "keyfile" else
+                         [error_text(e) if (e := audit.described(line)) else line for line in result[part]])
                 for line in lines:
                     say(f"{label}: {line}", style="red")
             else:

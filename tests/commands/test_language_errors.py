@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from functools import cache
 
 import pytest
 
 from telecbt_cli.commands import i18n
 from tests.commands.clirun import invoke
-from tests.commands.test_language_cli import _english_only, _words
+from tests.commands import test_language_cli as language  # its English-only-word finder (owned by branch i17g)
 from tests.conftest import ADMIN_PASS
 from tests.core.sync.dovecot import HOST, PASSWORD, imap_server  # noqa: F401  (imap_server: a fixture)
 from tests.core.sync.test_mailer import free_port, smtp  # noqa: F401  (smtp: a fixture)
@@ -33,8 +34,14 @@ def spanish(*args: str, env: dict | None = None) -> tuple[int, str]:
     return result.exit_code, result.stdout + result.stderr
 
 
+@cache
+def english_only() -> frozenset[str]:
+    """test_language_cli's English-only words (its finder's helpers are not public yet), worked out once."""
+    return frozenset(language._english_only())
+
+
 def english_left(said: str) -> list[str]:
-    return sorted(_words([DATA.sub(" ", said)]) & _english_only())
+    return sorted(language._words([DATA.sub(" ", said)]) & english_only())
 
 
 @pytest.fixture(scope="module")
@@ -337,3 +344,61 @@ def test_the_kiosk_asks_for_the_passphrase_in_spanish(created, store_dir, isolat
         term.keys("Enter")
         term.wait_for("English")  # the kiosk's first screen: the patient chooses a language
         term.close()
+
+
+def test_a_tampered_audit_log_is_reported_in_spanish(cli_store, pass_file):
+    """Issue 17 point 4 (the rarer errors, 3): `store check` and `audit verify` on an audit log edited behind
+    telecbt's back (a real SQLCipher file changed with its key): each problem line in Spanish, exit 6."""
+    from telecbt_cli.core.store.unlock import unlock
+    from tests.conftest import ADMIN
+
+    access = unlock(cli_store, ADMIN, ADMIN_PASS)
+    access.store.conn.execute("DROP TRIGGER audit_log_no_update")
+    access.store.conn.execute("UPDATE audit_log SET action = 'nothing' WHERE seq = 2")
+    access.close()
+    for args, phrase in ((("store", "check"), "cadena de auditoría: entrada 2: su contenido se cambió después de escribirla"),
+                         (("audit", "verify"), "entrada 2: su contenido se cambió después de escribirla")):
+        done, said = spanish(*args, "--passphrase-file", str(pass_file))
+        assert (done, phrase in said) == (6, True), (args, done, said)
+        assert not english_left(said), (args, english_left(said), said)
+
+
+def test_chain_and_anchor_problems_are_recognised_from_their_english():
+    """The lines `audit.verify` returns (English, in JSON too) are keyed again for the screen, values and all."""
+    from telecbt_cli.content.catalog import load_for_ui
+    from telecbt_cli.core.store import anchor, audit
+
+    en = load_for_ui([]).locales["en"]
+    for section, table in (("audit_chain", audit.CHAIN_PROBLEMS), ("anchor", anchor.FINDINGS)):
+        for kind, english in table.items():
+            assert en[f"errors.{section}.{kind}"] == english
+    found = audit.described(anchor.FINDINGS["log_ends"].format(head=7, seq=9))
+    assert (found.key, found.values) == ("errors.anchor.log_ends", {"head": "7", "seq": "9"})
+    assert audit.described("page check: something SQLite says") is None
+
+
+def test_a_peer_that_went_backwards_is_reported_in_spanish(cli_store, pass_file, tmp_path):
+    """Issue 17 point 4 (the rarer errors, 1): the warning line of `bundle import` (and of `device list`) for a
+    sender whose store went backwards, in Spanish. The hub is made to have seen a later head than the sender's."""
+    from telecbt_cli.core.store.unlock import unlock
+    from tests.conftest import ADMIN
+
+    pw = ("--passphrase-file", str(pass_file))
+    field = ("--store", str(tmp_path / "field"), *pw)
+    assert invoke("init", "--admin", ADMIN, *field).exit_code == 0
+    cards = {"field": invoke("device", "show", "--card", *field).stdout.strip(),
+             "hub": invoke("device", "show", "--card", *pw).stdout.strip()}
+    assert invoke("device", "trust", cards["hub"], "--label", "hub", "--role", "hub", "--yes", *field).exit_code == 0
+    assert invoke("device", "trust", cards["field"], "--label", "Nakuru", "--yes", *pw).exit_code == 0
+    for n, name in enumerate(("Max", "Ned")):
+        assert invoke("patient", "add", "--name", name, *field).exit_code == 0
+        assert invoke("bundle", "export", "--to", "hub", "--out", str(tmp_path / f"b{n}.tcb"), *field).exit_code == 0
+    assert invoke("bundle", "import", str(tmp_path / "b0.tcb"), *pw).exit_code == 0
+    access = unlock(cli_store, ADMIN, ADMIN_PASS)
+    access.store.conn.execute("UPDATE peers SET seen_head = json_set(seen_head, '$.to_seq', 10000, '$.audit_seq', 10000)")
+    access.close()
+    for args, phrase in ((("bundle", "import", str(tmp_path / "b1.tcb")), "aviso: el equipo que lo envió volvió atrás"),
+                         (("device", "list"), "Aviso: Nakuru volvió atrás: un paquete hecho después de uno")):
+        done, said = spanish(*args, *pw)
+        assert (done, phrase in said) == (0, True), (args, done, said)
+        assert not english_left(said), (args, english_left(said), said)

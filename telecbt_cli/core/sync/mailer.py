@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import StorageError, UsageError
+from telecbt_cli.core.store.errors import StorageError, UsageError, recognise
 from telecbt_cli.core.store.ids import uuid7
 from telecbt_cli.core.store.timeparse import iso_utc
 from telecbt_cli.core.sync import parts
@@ -498,14 +498,7 @@ def _stored(kind: str, **values: object) -> str:
 
 def stored_reason(text: str | None) -> StorageError | None:
     """An outbox row's `last_error` as a keyed error (`errors.mail_stored.…`), so a UI can word it; None if unknown."""
-    import re
-
-    for kind, template in STORED_REASONS.items():
-        pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>.*)", re.escape(template))
-        found = re.fullmatch(pattern, text or "", re.S)
-        if found:
-            return StorageError(template, key=f"errors.mail_stored.{kind}", **found.groupdict())
-    return None
+    return recognise(text, STORED_REASONS, "errors.mail_stored", StorageError)
 
 
 def _connect(settings: MailSettings):
