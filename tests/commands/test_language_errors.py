@@ -82,6 +82,8 @@ def sites(tmp_path_factory):
     (files / "base64.tcb").write_text("-----BEGIN AGE ENCRYPTED FILE-----\n!!!!\n-----END AGE ENCRYPTED FILE-----\n")
     with open(files / "enorme.tcb", "wb") as big:  # sparse: no disk is used
         big.truncate(513 * 2**20)
+    with open(files / "enorme.eml", "wb") as big:
+        big.truncate(701 * 2**20)
     hub = shown["hub"]
     (files / "nuevo.tcb").write_bytes(_sealed({"format": "telecbt-bundle", "version": 99, "bundle_id": "b-1",
                                                "source_device": shown["field"]["device_id"]}, hub["recipient"]))
@@ -132,6 +134,7 @@ BAD_BUNDLES = [
     ("mal", "la parte 2 de 3"),
     ("mezcla", "viene de otro paquete o de otra exportación"),
     ("enlace", "es un enlace simbólico: no se siguió"),
+    ("enorme.eml", "enorme.eml pesa más de 700 MiB: no se acepta"),
 ]
 
 
