@@ -225,7 +225,17 @@ def test_mailbox_failures_read_in_spanish(cli_store, pass_file, tmp_path, imap_s
     note.set_content("Le mando el paquete.")
     note.add_attachment(b"Hola, esto no es un paquete.\n", maintype="application", subtype="octet-stream",
                         filename="semana.tcb")
-    imap_server.deliver(user, PASSWORD, bytes(note))
+    from telecbt_cli.core.sync import parts
+
+    pieces = parts.split(b"telecbt " * 400, "b-imap", 1500)
+    assert len(pieces) == 3
+    parted = EmailMessage()
+    parted["From"], parted["To"], parted["Subject"] = "enfermera@example.org", "c@example.org", "Partes"
+    parted.set_content("Van las tres partes.")
+    for n, (name, data) in enumerate(pieces, 1):
+        data = data[:-1] + bytes([data[-1] ^ 0xFF]) if n == 2 else data  # part 2 damaged on the way
+        parted.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    imap_server.deliver(user, PASSWORD, bytes(note), bytes(parted))
     right, wrong = tmp_path / "imap.pass", tmp_path / "wrong.pass"
     right.write_text(PASSWORD + "\n")
     wrong.write_text("not the password\n")
@@ -236,8 +246,10 @@ def test_mailbox_failures_read_in_spanish(cli_store, pass_file, tmp_path, imap_s
         ((*fetch, "--password-file", str(right), "--port", str(free_port())), 1, "rechazó la conexión (revise el puerto) al conectarse"),
         ((*fetch, "--password-file", str(wrong), *port), 3, "rechazó el usuario o la contraseña"),
         ((*fetch, "--password-file", str(right), *port, "--folder", "Nada"), 4, "no hay ninguna carpeta 'Nada' en el buzón"),
-        ((*fetch, "--password-file", str(right), *port), 6,
+        ((*fetch, "--password-file", str(right), *port, "--dry-run"), 6,
          "semana.tcb: no se puede descifrar el paquete: está dañado, o no es un paquete"),
+        ((*fetch, "--password-file", str(right), *port), 6,
+         "la parte 2 de 3 ('b-imap.part002of003.tcbp') está dañada: su contenido no coincide con su suma de control"),
     ]
     for args, code, phrase in steps:
         done, said = spanish(*args, env=env)
