@@ -71,13 +71,13 @@ def verify(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFi
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         problems = audit.verify(access.store)
         count = audit.count(access.store)
-    from telecbt_cli.commands.i18n import t
+    from telecbt_cli.commands.i18n import error_text, t
 
     if json_out:
         emit_json({"ok": not problems, "entries": count, "problems": problems})
     elif problems:
         for line in problems:
-            say(line, style="red")
+            say(error_text(e) if (e := audit.described(line)) else line, style="red")
         say(t("cli.audit.damaged"), style="bold red")
     else:
         say(t("cli.audit.intact", count=count), style="green")

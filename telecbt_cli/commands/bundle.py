@@ -165,12 +165,15 @@ def import_(
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         results = import_paths(access, paths, dry_run=dry_run, passphrase=secret)
     causes = [r.pop("cause", None) for r in results]  # the errors themselves, to word them in the reader's language
+    labels = [r.pop("label", None) for r in results]  # "parts of bundle X", "assembled bundle 2": words, not file names
     if json_out:
         emit_json(results)
     else:
         from telecbt_cli.commands.i18n import error_text, t
 
-        for r, cause in zip(results, causes):
+        for r, cause, label in zip(results, causes, labels):
+            if label:
+                r["file"] = t(f"cli.bundle_report.{label[0]}", **label[1])
             if r["ok"]:
                 note = t("cli.bundle_io.seen_before") if r.get("seen_before") else ""
                 if r.get("waiting"):
@@ -187,7 +190,11 @@ def import_(
                 say(t("cli.bundle_io.skipped", file=r["file"], error=error_text(cause) if cause else r["error"]),
                     style="red")
             if r.get("warning"):
-                say(t("cli.bundle_io.warning", file=r["file"], warning=r["warning"]), style="yellow")
+                from telecbt_cli.core.sync.devices import rollback_described
+
+                said = rollback_described(r["warning"])
+                say(t("cli.bundle_io.warning", file=r["file"], warning=error_text(said) if said else r["warning"]),
+                    style="yellow")
     failed = [r for r in results if not r["ok"] and not r.get("no_bundle")]
     if failed:
         raise typer.Exit(failed[0].get("exit_code", int(IntegrityError.exit_code)))

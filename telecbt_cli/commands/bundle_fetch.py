@@ -55,20 +55,21 @@ def fetch(
         password = ask(password_file) if password_file is not None else None
         settings = imapfetch.ImapSettings.from_env(options, password, ask=ask)
         result = imapfetch.fetch(access, settings, dry_run=dry_run, passphrase=secret)
+    causes = [m.pop("causes", []) for m in result["messages"]]  # the errors themselves, worded in the reader's language
     if json_out:
         emit_json(result)
     else:
-        _show(result)
+        _show(result, causes)
     if result["failed"]:
         raise typer.Exit(int(IntegrityError.exit_code))
 
 
-def _show(result: dict) -> None:
-    from telecbt_cli.commands.i18n import t
+def _show(result: dict, causes: list[list]) -> None:
+    from telecbt_cli.commands.i18n import error_text, t
 
     if not result["messages"]:
         say(t("cli.fetch.empty", folder=result["folder"], server=result["server"]))
-    for m in result["messages"]:
+    for m, why in zip(result["messages"], causes):
         text = t(f"cli.fetch.{m['status']}", folder=m["moved_to"] or t("cli.fetch.not_moved"))
         say(t("cli.fetch.message", uid=m["uid"], subject=m["subject"] or t("cli.fetch.no_subject"), text=text),
             style={"imported": "green", "failed": "red"}.get(m["status"], "yellow"))
@@ -76,7 +77,9 @@ def _show(result: dict) -> None:
             note = t("cli.bundle_io.seen_before") if b.get("seen_before") else ""
             say(t("cli.fetch.bundle", bundle=b["bundle_id"], changes=b["changes"], inserted=b["inserted"],
                   updated=b["updated"], conflicts=b["conflicts"], note=note))
-        for error in m["errors"]:
+        lines = [f"{name}: {error_text(error)}" for name, error in why if name]  # a whole bundle attached
+        parted = [error_text(error) for name, error in why if not name]  # its parts, which did not make a bundle
+        for error in lines + (["; ".join(parted)] if parted else []):
             say(f"  {error}", style="red")
     if result["left"]:
         say(t("cli.fetch.left", count=result["left"]), style="yellow")

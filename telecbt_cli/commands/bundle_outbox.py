@@ -61,10 +61,14 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
                         "patient", "attempts", "last_error", "send_after", "next_attempt_at", "created_at", "updated_at"],
                  zone=zone)
         return
-    from telecbt_cli.commands.i18n import columns, t, value
+    from telecbt_cli.commands.i18n import columns, error_text, t, value
 
-    emit_table([{**_shown(r, zone), "status": value("outbox", r["status"]),
-                 "kind": value("message", r["kind"])} for r in rows],
+    def reason(text: str | None) -> str | None:  # kept in English; shown in the reader's language
+        known = mailer.stored_reason(text)
+        return error_text(known) if known else text
+
+    emit_table([{**_shown(r, zone), "status": value("outbox", r["status"]), "kind": value("message", r["kind"]),
+                 "last_error": reason(r["last_error"])} for r in rows],
                columns("outbox", [key for key, _ in _COLUMNS]), empty=t("cli.outbox.empty"))
 
 
@@ -94,10 +98,11 @@ def send(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
                 environ["TELECBT_SMTP_PASSWORD"] = getpass.getpass(t("cli.mail.password_prompt"), stream=sys.stderr)
         settings = mailer.MailSettings.from_env(environ)
         result = mailer.send_due(access, settings)
+    cause = result.pop("cause", None)  # why a send stopped part-way, to word it in the reader's language
     if json_out:
         emit_json(result)
     else:
-        from telecbt_cli.commands.i18n import t
+        from telecbt_cli.commands.i18n import error_text, t
 
         if result["due"] == 0:
             say(t("cli.mail.nothing_due", waiting=result["waiting"]))
@@ -111,7 +116,7 @@ def send(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFile
         if result["no_address"]:
             say(t("cli.mail.no_address", count=result["no_address"]))
         if result["error"]:
-            say(result["error"], style="red")
+            say(error_text(cause) if cause else result["error"], style="red")
     if result["error"]:
         raise typer.Exit(1)
 

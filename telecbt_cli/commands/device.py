@@ -98,12 +98,18 @@ def list_(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
         return
     from telecbt_cli.commands.i18n import columns, t, value
 
-    emit_table([{**r, "state": value("device", "revoked" if r["revoked_at"] else "backwards" if r["warning"] else "trusted")}
+    emit_table([{**r, "role": value("device_role", r["role"]),
+                 "state": value("device", "revoked" if r["revoked_at"] else "backwards" if r["warning"] else "trusted")}
                 for r in rows],
                columns("device", ["label", "role", "id", "fingerprint", "acked_seq", "state"]), empty=t("cli.device.empty"))
+    from telecbt_cli.commands.i18n import error_text
+    from telecbt_cli.core.sync.devices import rollback_described
+
     for r in rows:
         if r["warning"]:
-            say(f"Warning: {r['label']} {r['warning']}", style="yellow")
+            said = rollback_described(r["warning"])
+            notice = f"{r['label']} {error_text(said) if said else r['warning']}"
+            say(t("cli.signin.warning", notice=notice), style="yellow")
 
 
 @app.command()

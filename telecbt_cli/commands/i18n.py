@@ -24,10 +24,28 @@ def reader() -> str:
 
 @cache
 def catalog() -> Catalog:
-    """The UI strings: the built-in locales plus the clinic's (TELECBT_CONTENT_PATH)."""
+    """The UI strings: the built-in locales plus the clinic's (TELECBT_CONTENT_PATH), or those a
+    quick start has loaded already (`adopt`)."""
+    if _adopted:
+        return _adopted[0]
     from telecbt_cli.content.catalog import content_dirs, load_for_ui
 
     return load_for_ui(content_dirs())
+
+
+#: The catalog a quick start (the kiosk) loaded for its screens: reused, never read twice.
+_adopted: list[Catalog] = []
+
+
+def adopt(loaded: Catalog) -> None:
+    """Use `loaded` (the kiosk's catalog, its clinic's folder included) for the words said before its screen."""
+    _adopted[:] = [loaded]
+    catalog.cache_clear()
+
+
+def loaded() -> bool:
+    """Whether the UI strings are at hand already (read, or adopted): a quick start asks before using them."""
+    return bool(_adopted) or catalog.cache_info().currsize > 0
 
 
 def t(key: str, **values: object) -> str:
@@ -70,3 +88,4 @@ def reset() -> None:
     """Forget the language and strings (tests change TELECBT_LANG between in-process runs)."""
     reader.cache_clear()
     catalog.cache_clear()
+    _adopted.clear()

@@ -140,9 +140,12 @@ def store_option(store: Path | None) -> Path | None:
 
 
 def _word(key: str, english: str, **values: str) -> str:
-    """A word in the reader's language when the command line runs; English elsewhere (the kiosk's quick start)."""
+    """A word in the reader's language when the command line runs, or when a quick start (the kiosk) has its
+    strings loaded already (`i18n.adopt`); English on a quick start that has not (nothing is read for it)."""
     if "typer" not in sys.modules:
-        return english.format(**values)
+        words = sys.modules.get("telecbt_cli.commands.i18n")
+        if words is None or not words.loaded():
+            return english.format(**values)
     from telecbt_cli.commands.i18n import t
 
     return t(key, **values)
@@ -253,7 +256,11 @@ def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
         if access.store.notices:
             from telecbt_cli.commands.output import say
 
+            from telecbt_cli.core.store.vault import FULL_DISK_NOTICE
+
             for notice in dict.fromkeys(access.store.notices):
+                if notice == FULL_DISK_NOTICE:  # the one notice there is: in the reader's language
+                    notice = _word("cli.store_notice.full_disk", FULL_DISK_NOTICE)
                 say(_word("cli.signin.warning", "Warning: {notice}", notice=notice), style="yellow")
         access.close()
 

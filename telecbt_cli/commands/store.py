@@ -101,6 +101,7 @@ def check(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
             say(t("cli.store_write.rollback_accepted", seq=accepted["now"]["audit_seq"],
                   changes=accepted["now"]["changes"]), style="yellow")
         report = kfmod.load(access.store.dir, repair=True)
+        causes = report.causes  # the key file's lines as keyed errors, worded in the reader's language
         result = {
             "database": integrity_problems(access.store),
             "keyfile": report.problems,
@@ -114,12 +115,14 @@ def check(store: StoreOpt = None, user: UserOpt = None, passphrase_file: PassFil
     if json_out:
         emit_json(result)
     else:
-        from telecbt_cli.commands.i18n import t
+        from telecbt_cli.commands.i18n import error_text, t
 
         for part in ("database", "keyfile", "audit"):
             label = t(f"cli.store_write.check_{part}")
             if result[part]:
-                for line in result[part]:
+                lines = ([error_text(c) for c in causes] if part == "keyfile" else
+                         [error_text(e) if (e := audit.described(line)) else line for line in result[part]])
+                for line in lines:
                     say(f"{label}: {line}", style="red")
             else:
                 say(f"{label}: ok", style="green")

@@ -298,7 +298,8 @@ class BundleScreen(Localized, Screen):
         else:
             self.add_line(Text(tr(self.app, "bundles.sent", sent=result["sent"], due=result["due"])), style="bold")
         if result["error"]:
-            self.add_line(safe(tr(self.app, "bundles.error", message=result["error"])), style="bold red")
+            message = error_text(self.app, result["cause"]) if result.get("cause") else result["error"]
+            self.add_line(safe(tr(self.app, "bundles.error", message=message)), style="bold red")
 
     def show_import(self, text: str, results: list[dict]) -> None:
         self.finish_progress()
@@ -306,7 +307,8 @@ class BundleScreen(Localized, Screen):
             self.add_line(safe(tr(self.app, "bundles.no_files", path=text)))
         for r in results:
             if not r["ok"]:
-                self.add_line(safe(tr(self.app, "bundles.skipped", file=r["file"], error=r["error"])),
+                error = error_text(self.app, r["cause"]) if r.get("cause") else r["error"]
+                self.add_line(safe(tr(self.app, "bundles.skipped", file=r["file"], error=error)),
                               style="bold red")
             elif r.get("seen_before"):
                 self.add_line(safe(tr(self.app, "bundles.seen_before", file=r["file"])))

@@ -95,6 +95,9 @@ def start_kiosk(store: str | os.PathLike[str] | None, user: str | None, passphra
     secrets = take_secret_env()
     check_idle(idle, *KIOSK_IDLE[1:])
     catalog = load_for_ui(content_dirs(content))  # a broken clinic folder is reported before anyone signs in
+    from telecbt_cli.commands import i18n
+
+    i18n.adopt(catalog)  # the passphrase prompt before the first screen, in the reader's language
     crypto.isolate_kdf()  # PIN checks run for hours: keep scrypt's buffer out of the kiosk process
     store_dir = resolve_store_dir(store)
     opener = access_opener(store_dir, user, passphrase_file, passphrase_fd, environ=secrets)

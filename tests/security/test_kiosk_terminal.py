@@ -39,21 +39,7 @@ def test_kiosk_flow_in_tmux_the_escape_keys_and_no_inherited_secret(created, sto
               if shutil.which("strace") else "")
     with telecbt_in_tmux(isolated_home, "kiosk", "--store", str(store_dir), env={"TELECBT_PASSPHRASE": ADMIN_PASS},
                          prefix=strace, name="kiosk") as term:
-        term.wait_for("English")
-        time.sleep(1.0)
-        term.keys("Enter")
-        term.wait_for("Please sign in")
-        time.sleep(0.5)
-        term.type(patient["code"])
-        term.wait_for(patient["code"])
-        term.keys("Enter")
-        time.sleep(0.5)
-        term.type("4821")
-        time.sleep(0.3)
-        assert "4821" not in term.screen()  # the PIN is masked
-        term.keys("Enter")
-        term.wait_for("How is your pain right now?")
-        time.sleep(0.5)
+        term.kiosk_sign_in(patient["code"], "4821")
         term.keys("7")
         time.sleep(0.3)
         term.keys("Enter")

@@ -114,6 +114,24 @@ class Terminal:
         assert passphrase not in self.screen()  # masked
         self.keys("Enter")
 
+    def kiosk_sign_in(self, code: str, pin: str) -> None:
+        """The kiosk from its language screen (English) to the patient's home screen: code, PIN (never shown)."""
+        self.wait_for("English")
+        time.sleep(1.0)
+        self.keys("Enter")
+        self.wait_for("Please sign in")
+        time.sleep(0.5)
+        self.type(code)
+        self.wait_for(code)
+        self.keys("Enter")
+        time.sleep(0.5)
+        self.type(pin)
+        time.sleep(0.3)
+        assert pin not in self.screen()  # the PIN is masked
+        self.keys("Enter")
+        self.wait_for("How is your pain right now?")
+        time.sleep(0.5)
+
 
 @contextlib.contextmanager
 def telecbt_in_tmux(home, *args: str, size: tuple[int, int] = (80, 24), env: dict[str, str] | None = None,

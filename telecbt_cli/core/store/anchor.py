@@ -67,6 +67,18 @@ def current(store: Store) -> dict:
     changes = store.conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0]
     return {"audit_seq": head[0] if head else 0, "audit_hash": head[1] if head else None, "changes": changes}
 
+#: What the anchor shows, in English (`errors.anchor.…` in the catalogs; `audit.described` keys them again).
+FINDINGS = {
+    "invalid": "the audit anchor in the key file does not verify: it was edited, or written under another key. "
+               + ADVICE,
+    "log_ends": "the audit log ends at entry {head}, but entry {seq} was written (recorded in the key file): the "
+                "newest entries were removed, or an older copy of the database was put back. " + ADVICE,
+    "entry_replaced": "audit entry {seq} is not the one recorded in the key file: entries were removed and the log "
+                      "went on from there, or an older copy of the database was put back. " + ADVICE,
+    "changes_end": "the change log ends at change {head}, but change {changes} was made: an older copy of the "
+                   "database was put back. " + ADVICE,
+}
+
 
 def problems(store: Store) -> list[str]:
     """Where the database is behind (or beside) the anchor in the key file; empty when it is not."""
@@ -74,8 +86,7 @@ def problems(store: Store) -> list[str]:
     if anchored is None:
         return []
     if not _valid(store, anchored):
-        return ["the audit anchor in the key file does not verify: it was edited, or written under another key. "
-                + ADVICE]
+        return [FINDINGS["invalid"]]
     return _findings(store, anchored, current(store))
 
 
@@ -83,17 +94,13 @@ def _findings(store: Store, anchored: dict, head: dict) -> list[str]:
     found: list[str] = []
     seq, changes = anchored["audit_seq"], anchored["changes"]
     if head["audit_seq"] < seq:
-        found.append(f"the audit log ends at entry {head['audit_seq']}, but entry {seq} was written "
-                     "(recorded in the key file): the newest entries were removed, or an older copy of the "
-                     "database was put back. " + ADVICE)
+        found.append(FINDINGS["log_ends"].format(head=head["audit_seq"], seq=seq))
     else:
         row = store.conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
         if seq and (row is None or row[0] != anchored["audit_hash"]):
-            found.append(f"audit entry {seq} is not the one recorded in the key file: entries were removed and "
-                         "the log went on from there, or an older copy of the database was put back. " + ADVICE)
+            found.append(FINDINGS["entry_replaced"].format(seq=seq))
     if head["changes"] < changes:
-        found.append(f"the change log ends at change {head['changes']}, but change {changes} was made: an older "
-                     "copy of the database was put back. " + ADVICE)
+        found.append(FINDINGS["changes_end"].format(head=head["changes"], changes=changes))
     return found
 
 

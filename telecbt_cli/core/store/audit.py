@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import StorageError
+from telecbt_cli.core.store.errors import IntegrityError, StorageError, TelecbtError, recognise
 from telecbt_cli.core.store.vault import FULL_DISK_NOTICE, Store
 
 GENESIS = "0" * 64
@@ -176,6 +176,23 @@ def count(store: Store) -> int:
     return store.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
 
 
+#: What a broken chain shows, in English (`errors.audit_chain.…` in the catalogs).
+CHAIN_PROBLEMS = {
+    "order": "entry {seq}: expected entry {expected} here (entries missing or out of order)",
+    "link": "entry {seq}: does not follow the entry before it (deleted or reordered)",
+    "changed": "entry {seq}: contents were changed after it was written",
+    "head": "the newest entries are missing (the chain head does not match)",
+}
+
+
+def described(problem: str) -> TelecbtError | None:
+    """A line of `verify` as a keyed error, for a UI to show in the reader's language; None if not ours."""
+    from telecbt_cli.core.store.anchor import FINDINGS
+
+    return (recognise(problem, CHAIN_PROBLEMS, "errors.audit_chain", IntegrityError)
+            or recognise(problem, FINDINGS, "errors.anchor", IntegrityError))
+
+
 def verify(store: Store) -> list[str]:
     """Problems in the chain (edited, deleted, inserted or reordered entries); empty if intact."""
     problems: list[str] = []
@@ -187,16 +204,16 @@ def verify(store: Store) -> list[str]:
     last_seq, last_hash = 0, GENESIS
     for seq, at, user, device, action, patient_id, detail, stored_prev, stored_hash in rows:
         if seq != expected_seq:
-            problems.append(f"entry {seq}: expected entry {expected_seq} here (entries missing or out of order)")
+            problems.append(CHAIN_PROBLEMS["order"].format(seq=seq, expected=expected_seq))
         if stored_prev != prev_hash:
-            problems.append(f"entry {seq}: does not follow the entry before it (deleted or reordered)")
+            problems.append(CHAIN_PROBLEMS["link"].format(seq=seq))
         if _digest(seq, at, user, device, action, patient_id, detail, stored_prev) != stored_hash:
-            problems.append(f"entry {seq}: contents were changed after it was written")
+            problems.append(CHAIN_PROBLEMS["changed"].format(seq=seq))
         prev_hash, expected_seq = stored_hash, seq + 1
         last_seq, last_hash = seq, stored_hash
     head = store.meta("audit_head")
     if head != (f"{last_seq}:{last_hash}" if last_seq else None):
-        problems.append("the newest entries are missing (the chain head does not match)")
+        problems.append(CHAIN_PROBLEMS["head"])
     from telecbt_cli.core.store import anchor
 
     return problems + anchor.problems(store)

@@ -120,6 +120,20 @@ class ConsentRequired(TelecbtError):
     exit_code = ExitCode.REFUSED
 
 
+def recognise(text: str | None, templates: dict[str, str], section: str,
+              kind: type[TelecbtError] = TelecbtError) -> TelecbtError | None:
+    """A message kept as English text (in a list or a table) as the keyed error it was made from: the first
+    of `templates` ({kind: English template}) it matches, keyed `section.kind`; None when none does."""
+    import re
+
+    for name, template in templates.items():
+        pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>.*)", re.escape(template))
+        found = re.fullmatch(pattern, text or "", re.S)
+        if found:
+            return kind(template, key=f"{section}.{name}", **found.groupdict())
+    return None
+
+
 def exit_code_for(error: BaseException) -> int:
     """The exit code a UI should use for an exception."""
     if isinstance(error, TelecbtError):

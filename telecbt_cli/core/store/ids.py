@@ -116,8 +116,20 @@ def format_recovery_key(key: bytes) -> str:
     return "-".join(groups)
 
 
+#: What can be wrong with a typed recovery key (`errors.recovery_key.…` when a UI shows it).
+RECOVERY_PROBLEMS = {
+    "length": "a recovery key has {groups} groups of {size} characters; got {got} characters",
+    "typo": "group {number} ({group}) has a typo: check it against the paper copy",
+    "not_key": "this is not a telecbt recovery key",
+}
+
+
 class RecoveryKeyError(ValueError):
-    """A typed recovery key is malformed; the message names the faulty group."""
+    """A typed recovery key is malformed; the message names the faulty group (`kind` and `values` say which)."""
+
+    def __init__(self, kind: str, **values: object) -> None:
+        self.kind, self.values = kind, values
+        super().__init__(RECOVERY_PROBLEMS[kind].format(**values))
 
 
 def parse_recovery_key(text: str) -> bytes:
@@ -125,19 +137,16 @@ def parse_recovery_key(text: str) -> bytes:
     code = normalize_code(text)
     size = _GROUP_DATA + 1
     if len(code) != RECOVERY_GROUPS * size:
-        raise RecoveryKeyError(
-            f"a recovery key has {RECOVERY_GROUPS} groups of {size} characters; "
-            f"got {len(code)} characters"
-        )
+        raise RecoveryKeyError("length", groups=RECOVERY_GROUPS, size=size, got=len(code))
     data = []
     for i in range(RECOVERY_GROUPS):
         group = code[i * size : (i + 1) * size]
         if not has_valid_check(group):
-            raise RecoveryKeyError(f"group {i + 1} ({group}) has a typo: check it against the paper copy")
+            raise RecoveryKeyError("typo", number=i + 1, group=group)
         data.append(group[:_GROUP_DATA])
     number = 0
     for ch in "".join(data):
         number = (number << 5) | _INDEX[ch]
     if number >> 256:
-        raise RecoveryKeyError("this is not a telecbt recovery key")
+        raise RecoveryKeyError("not_key")
     return number.to_bytes(32, "big")

@@ -28,6 +28,7 @@ from telecbt_cli.core.store.errors import (
     NotFoundError,
     StoreVersionError,
     TelecbtError,
+    Term,
 )
 from telecbt_cli.core.store.fsutil import atomic_write
 from telecbt_cli.core.store.ids import uuid7
@@ -185,6 +186,27 @@ class LoadReport:
     keyfile: KeyFile
     problems: list[str]
     repaired: list[str]
+    #: each problem as a keyed error (`errors.keyfile_copy.…`), for a UI to word in the reader's language
+    causes: list[IntegrityError] = field(default_factory=list)
+
+
+#: What can be wrong inside a damaged copy (the start of decode's message) and its word key.
+_DAMAGE = {"not valid JSON": "not_json", "not a telecbt key file": "not_keyfile", "checksum does not match": "checksum",
+           "malformed slot": "malformed_slot", "unknown slot kind": "unknown_slot"}
+
+
+def _copy_problem(name: str, problem: str | None) -> IntegrityError:
+    """One copy's problem ("missing", "unreadable (…)", "damaged: …", or older) as a keyed error."""
+    if problem == "missing":
+        return IntegrityError("{name}: missing", key="errors.keyfile_copy.missing", name=name)
+    if problem is None:
+        return IntegrityError("{name}: older than the other copy", key="errors.keyfile_copy.older", name=name)
+    if problem.startswith("damaged: "):
+        detail = problem.removeprefix("damaged: ")
+        kind = next((k for start, k in _DAMAGE.items() if detail.startswith(start)), None)
+        return IntegrityError("{name}: damaged: {detail}", key="errors.keyfile_copy.damaged", name=name,
+                              detail=Term(f"values.keyfile_damage.{kind}", detail) if kind else detail)
+    return IntegrityError("{name}: {problem}", key="errors.keyfile_copy.unreadable", name=name, problem=problem)
 
 
 def _read_copy(path: Path) -> tuple[KeyFile | None, str | None]:
@@ -225,17 +247,18 @@ def load(store_dir: Path, repair: bool = True) -> LoadReport:
     best = max(good, key=_age)
     if len({kf.store_id for kf in good}) > 1:
         raise IntegrityError("the two copies of the key file belong to different stores")
-    problems, repaired = [], []
+    problems, repaired, causes = [], [], []
     for path, (kf, problem) in found.items():
         if kf is None or _age(kf) < _age(best):
             problems.append(f"{path.name}: {problem or 'older than the other copy'}")
+            causes.append(_copy_problem(path.name, problem))
             if repair:
                 try:
                     atomic_write(path, encode(best))
                     repaired.append(path.name)
                 except TelecbtError:
                     pass
-    return LoadReport(best, problems, repaired)
+    return LoadReport(best, problems, repaired, causes)
 
 
 def load_recovery_only(store_dir: Path) -> KeyFile:

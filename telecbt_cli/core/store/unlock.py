@@ -18,11 +18,13 @@ from telecbt_cli.core.store.errors import (
     AuthError,
     IntegrityError,
     NotFoundError,
+    Term,
     UsageError,
     WrongPassphrase,
 )
 from telecbt_cli.core.store.fsutil import restrict_mode
 from telecbt_cli.core.store.ids import (
+    RECOVERY_PROBLEMS,
     RecoveryKeyError,
     format_recovery_key,
     parse_recovery_key,
@@ -56,13 +58,37 @@ def check_passphrase(passphrase: str, user: str | None = None, strength: bool = 
 
         result = zxcvbn(passphrase[:100], user_inputs=[w for w in (user, "telecbt") if w])
         if result["score"] < MIN_STRENGTH:
-            hint = " ".join(x for x in [result["feedback"].get("warning") or "",
-                                        *result["feedback"].get("suggestions", [])] if x)
+            kind = weak_kind(result["sequence"])
             raise UsageError("that passphrase is too easy to guess{hint}. Use four or more words that do not belong "
                              "together, or a long sentence only you would make up. A forgotten passphrase is reset "
                              "with the recovery key (`telecbt store recover`), so it need not be short.",
-                             key="errors.passphrase.weak", hint=f" ({hint.rstrip('.')})" if hint else "")
+                             key="errors.passphrase.weak", hint=Term(f"values.weak_hint.{kind}", WEAK_HINTS[kind]))
     return passphrase.encode("utf-8")
+
+
+#: Why zxcvbn finds a passphrase easy, in our own words (`values.weak_hint.…`): its own feedback is English only.
+WEAK_HINTS = {
+    "user": " (it holds the user name)",
+    "password": " (it is a common password)",
+    "names": " (it is made of common words or names)",
+    "keyboard": " (it follows keys that sit together on the keyboard)",
+    "repeat": " (it repeats letters or words)",
+    "sequence": " (it is a sequence, like abc or 6543)",
+    "date": " (it holds a date or a year)",
+    "short": " (it is short)",
+}
+
+
+def weak_kind(matches: list[dict]) -> str:
+    """The first reason zxcvbn's matches give for a weak passphrase (a key of WEAK_HINTS)."""
+    for match in matches:
+        pattern = match.get("pattern")
+        if pattern == "dictionary":
+            return {"user_inputs": "user", "passwords": "password"}.get(match.get("dictionary_name"), "names")
+        found = {"spatial": "keyboard", "repeat": "repeat", "sequence": "sequence", "date": "date", "regex": "date"}
+        if pattern in found:
+            return found[pattern]
+    return "short"
 
 
 def check_user_name(name: str) -> str:
@@ -217,7 +243,8 @@ def recover(store_dir: Path, recovery_text: str, user: str, new_passphrase: str 
     try:
         recovery = parse_recovery_key(recovery_text)
     except RecoveryKeyError as error:
-        raise UsageError(f"recovery key: {error}") from None
+        raise UsageError("recovery key: " + RECOVERY_PROBLEMS[error.kind], key=f"errors.recovery_key.{error.kind}",
+                         **error.values) from None
     user = check_user_name(user)
     try:
         keyfile = kfmod.load(store_dir).keyfile

@@ -175,17 +175,21 @@ def _db_error(error: Exception, store_dir: Path) -> TelecbtError:
         elif problem == "full":
             name = "SQLITE_FULL"
     if name == "SQLITE_FULL" or "full" in text:
-        return StorageError(f"the disk holding {store_dir} is full: free some space and try again "
-                            "(the last change was not saved)")
+        return StorageError("the disk holding {store} is full: free some space and try again "
+                            "(the last change was not saved)", key="errors.store_disk.full", store=str(store_dir))
     if name.startswith("SQLITE_READONLY") or "readonly" in text:
-        return StorageError(f"{store_dir} is read-only: nothing was changed")
+        return StorageError("{store} is read-only: nothing was changed", key="errors.store_disk.read_only",
+                            store=str(store_dir))
     if name.startswith("SQLITE_IOERR") or name.startswith("SQLITE_CANTOPEN"):
-        return StorageError(f"could not write to the disk holding {store_dir}: it may be full, removed "
-                            "or failing. Free space or reconnect it and try again (the last change was not saved)")
+        return StorageError("could not write to the disk holding {store}: it may be full, removed "
+                            "or failing. Free space or reconnect it and try again (the last change was not saved)",
+                            key="errors.store_disk.failing", store=str(store_dir))
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-        return TelecbtError("the store is busy in another window or process: try again in a moment")
+        return TelecbtError("the store is busy in another window or process: try again in a moment",
+                            key="errors.store_disk.busy")
     if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "malformed" in text:
-        return IntegrityError(f"the database in {store_dir} is damaged: run `telecbt store check`")
+        return IntegrityError("the database in {store} is damaged: run `telecbt store check`",
+                              key="errors.store_disk.damaged", store=str(store_dir))
     return TelecbtError(f"the store could not complete the operation ({name or error.__class__.__name__})")
 
 

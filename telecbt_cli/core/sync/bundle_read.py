@@ -99,7 +99,8 @@ class Source:
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "bundle") -> "Source":
         if len(data) > MAX_BUNDLE_BYTES:
-            raise IntegrityError(f"the bundle is larger than {MAX_BUNDLE_BYTES // 2**20} MiB: refusing it")
+            raise IntegrityError("the bundle is larger than {mib} MiB: refusing it", key="errors.bundle_file.too_large",
+                                 mib=MAX_BUNDLE_BYTES // 2**20)
         return cls(name, io.BytesIO(data), len(data))
 
     @classmethod
@@ -111,14 +112,17 @@ class Source:
         try:
             fd = os.open(path, flags)
         except OSError as error:
-            raise UsageError(f"{path.name}: cannot be opened ({error.strerror or error})") from None
+            raise UsageError("{name}: cannot be opened ({why})", key="errors.bundle_file.cannot_open", name=path.name,
+                             why=error.strerror or str(error)) from None
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
-            raise IntegrityError(f"{path.name} is not a regular file (a device, pipe or socket): not read")
+            raise IntegrityError("{name} is not a regular file (a device, pipe or socket): not read",
+                                 key="errors.bundle_file.not_regular", name=path.name)
         if info.st_size > MAX_BUNDLE_BYTES:
             os.close(fd)
-            raise IntegrityError(f"{path.name} is larger than {MAX_BUNDLE_BYTES // 2**20} MiB: refusing it")
+            raise IntegrityError("{name} is larger than {mib} MiB: refusing it", key="errors.bundle_file.file_too_large",
+                                 name=path.name, mib=MAX_BUNDLE_BYTES // 2**20)
         return cls(path.name, os.fdopen(fd, "rb"), info.st_size)
 
     def close(self) -> None:
@@ -179,8 +183,9 @@ def _open_sealed(data: bytes, factor: int, passphrase: str | None) -> bytes:
     import pyrage
 
     if factor > MAX_WORK_FACTOR:
-        raise IntegrityError(f"the bundle's passphrase seal asks for scrypt work factor 2^{factor} (more than "
-                             f"2^{MAX_WORK_FACTOR}): it would take minutes and gigabytes; refusing it")
+        raise IntegrityError("the bundle's passphrase seal asks for scrypt work factor 2^{factor} (more than "
+                             "2^{most}): it would take minutes and gigabytes; refusing it",
+                             key="errors.bundle_file.work_factor", factor=factor, most=MAX_WORK_FACTOR)
     if passphrase is None:
         raise UsageError("this bundle is sealed with a passphrase: give it with --bundle-passphrase-file "
                          "or TELECBT_BUNDLE_PASSPHRASE", key="errors.bundle_read.sealed")
@@ -218,8 +223,8 @@ class _Frame:
         except zstandard.ZstdError:
             raise IntegrityError("the bundle's payload is corrupt (decompression failed)", key="errors.bundle_read.corrupt") from None
         if dict_id not in (0, bundle_dict.DICT_ID):
-            raise IntegrityError(f"the bundle was compressed with a dictionary this telecbt does not have "
-                                 f"({dict_id}): upgrade telecbt")
+            raise IntegrityError("the bundle was compressed with a dictionary this telecbt does not have "
+                                 "({dict_id}): upgrade telecbt", key="errors.bundle_file.dictionary", dict_id=dict_id)
         dictionary = bundle_dict.dictionary() if dict_id else None
         self.writer = zstandard.ZstdDecompressor(dict_data=dictionary, max_window_size=MAX_WINDOW).stream_writer(
             self.sink, write_size=CHUNK, write_return_read=True, closefd=False)
@@ -277,8 +282,9 @@ class _Dearmor(io.RawIOBase):
             line = self.raw.readline(1 << 16)
             if not line:
                 if self.state == "before":
-                    raise IntegrityError("the bundle cannot be decrypted: it is damaged, or it is not a bundle")
-                raise IntegrityError("the armored bundle is damaged (it has no END line)")
+                    raise IntegrityError("the bundle cannot be decrypted: it is damaged, or it is not a bundle",
+                                         key="errors.bundle_file.no_armor")
+                raise IntegrityError("the armored bundle is damaged (it has no END line)", key="errors.bundle_file.no_end")
             text = line.strip()
             if self.state == "before":
                 self.state = "body" if text == _BEGIN else "before"
@@ -290,11 +296,15 @@ class _Dearmor(io.RawIOBase):
             try:
                 self.out = memoryview(base64.b64decode(self.pending[:usable], validate=True))
             except binascii.Error:
-                raise IntegrityError("the armored bundle is damaged (bad base64)") from None
+                raise IntegrityError("the armored bundle is damaged (bad base64)", key="errors.bundle_file.base64") from None
             self.pending = self.pending[usable:]
         size = min(len(buffer), len(self.out))
         buffer[:size], self.out = self.out[:size], self.out[size:]
         return size
+
+
+def _oversized() -> IntegrityError:
+    return IntegrityError("the bundle holds an oversized line: refusing it", key="errors.bundle_file.long_line")
 
 
 # --- pass 1: verify ---------------------------------------------------------------------------------
@@ -323,7 +333,8 @@ class _Verify:
         size = len(chunk)
         self.total += size
         if self.total > self.limit:
-            raise IntegrityError("the bundle expands far beyond its size: refusing it (decompression bomb?)")
+            raise IntegrityError("the bundle expands far beyond its size: refusing it (decompression bomb?)",
+                                 key="errors.bundle_file.bomb")
         data = self.held + bytes(chunk)
         last = data.rfind(b"\n")
         if last == -1:
@@ -338,9 +349,9 @@ class _Verify:
                 self.lines += data.count(b"\n", 0, start)
             self.held = data[start:]
             if last + 1 - start > MAX_LINE_BYTES:
-                raise IntegrityError("the bundle holds an oversized line: refusing it")
+                raise _oversized()
         if len(data) - last - 1 > MAX_LINE_BYTES:  # the line still being read
-            raise IntegrityError("the bundle holds an oversized line: refusing it")
+            raise _oversized()
         return size
 
     def _header(self, line: bytes) -> None:
@@ -350,8 +361,9 @@ class _Verify:
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise IntegrityError("this is not a telecbt bundle", key="errors.bundle_read.not_a_bundle")
         if not isinstance(header.get("version"), int) or header["version"] > VERSION:
-            raise IntegrityError(f"the bundle uses format version {header.get('version')}, newer than this "
-                                 f"telecbt understands ({VERSION}): upgrade telecbt")
+            raise IntegrityError("the bundle uses format version {version}, newer than this telecbt understands "
+                                 "({known}): upgrade telecbt", key="errors.bundle_file.newer",
+                                 version=str(header.get("version")), known=VERSION)
         self.signer = devices.trusted_signer(self.access, str(header.get("source_device")))
         if header.get("to_device") not in (None, self.access.store.device_id):
             raise IntegrityError("the bundle was made for another device", key="errors.bundle_read.other_device")
@@ -416,7 +428,7 @@ class _Lines:
         lines = (self.pending + data).split(b"\n")
         self.pending = lines.pop()
         if len(self.pending) > MAX_LINE_BYTES:
-            raise IntegrityError("the bundle holds an oversized line: refusing it")
+            raise _oversized()
         for line in lines:
             if 0 < self.index <= self.changes:
                 self.on_change(line)

@@ -14,7 +14,7 @@ import json
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import IntegrityError, NotFoundError, UsageError
+from telecbt_cli.core.store.errors import IntegrityError, NotFoundError, TelecbtError, UsageError, recognise
 
 CARD_PREFIX = "telecbt-device:v1"
 ROLES = ("hub", "field")
@@ -256,11 +256,21 @@ def note_head(access: Access, device_id: str, manifest: dict) -> dict | None:
     return None
 
 
+#: A peer's roll-back warning in English (`errors.peer_rollback.backwards`; `rollback_described` keys it again).
+ROLLBACK = ("went backwards: a bundle made after one showing audit entry {seen_audit} and change {seen_changes} showed "
+            "entry {now_audit} and change {now_changes} (its store was rolled back or cut). Check that device's store "
+            "(`telecbt store check` there).")
+
+
 def rollback_warning(row: dict) -> str | None:
     """A peer row's roll-back warning in words, for `device list` and imports."""
     if not row.get("rollback"):
         return None
     found = json.loads(row["rollback"])
-    return (f"went backwards: a bundle made after one showing audit entry {found['seen']['audit_seq']} and change "
-            f"{found['seen']['to_seq']} showed entry {found['now']['audit_seq']} and change {found['now']['to_seq']} "
-            "(its store was rolled back or cut). Check that device's store (`telecbt store check` there).")
+    return ROLLBACK.format(seen_audit=found["seen"]["audit_seq"], seen_changes=found["seen"]["to_seq"],
+                           now_audit=found["now"]["audit_seq"], now_changes=found["now"]["to_seq"])
+
+
+def rollback_described(warning: str) -> TelecbtError | None:
+    """A roll-back warning as a keyed error, for a UI to show in the reader's language."""
+    return recognise(warning, {"backwards": ROLLBACK}, "errors.peer_rollback", IntegrityError)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from telecbt_cli.core.store import audit
 from telecbt_cli.core.store.access import Access
-from telecbt_cli.core.store.errors import AuthError, NotFoundError, StorageError, TelecbtError, UsageError
+from telecbt_cli.core.store.errors import AuthError, NotFoundError, StorageError, TelecbtError, Term, UsageError
 from telecbt_cli.core.store.textsafe import inert
 from telecbt_cli.core.sync import bundles, mailfiles, parts
 from telecbt_cli.core.sync.mailer import is_loopback, read_password
@@ -147,24 +147,41 @@ def _problem(settings: ImapSettings, error: BaseException, doing: str) -> Storag
     import socket
     import ssl
 
+    values: dict = {}
     if isinstance(error, (TimeoutError, socket.timeout)):
-        kind = f"did not answer within {settings.timeout:g} s"
+        kind, values = "timeout", {"seconds": f"{settings.timeout:g}"}
     elif isinstance(error, ssl.SSLCertVerificationError):
-        kind = "presented a TLS certificate that cannot be trusted: check the server name"
+        kind = "certificate"
     elif isinstance(error, ssl.SSLError):
-        kind = "failed the TLS handshake: check the port and --security (993 is usually tls, 143 starttls)"
+        kind = "handshake"
     elif isinstance(error, ConnectionRefusedError):
-        kind = "refused the connection: check the port"
+        kind = "refused"
     elif isinstance(error, socket.gaierror):
-        kind = "could not be found: check the server name, or whether this computer is online"
+        kind = "not_found"
     elif isinstance(error, (imaplib.IMAP4.abort, ConnectionError, EOFError)):
-        kind = "closed the connection"
+        kind = "closed"
     elif isinstance(error, OSError):
-        kind = f"could not be reached ({error.strerror or error.__class__.__name__})"
+        kind, values = "unreachable", {"why": error.strerror or error.__class__.__name__}
     else:
-        kind = f"failed ({error.__class__.__name__})"
-    return StorageError(f"mailbox server {settings.where} {kind} while {doing}. Bundles imported before that "
-                        "stay imported; run `telecbt bundle fetch` again: nothing is imported twice")
+        kind, values = "failed", {"name": error.__class__.__name__}
+    return StorageError(PROBLEMS[kind] + " while {doing}. Bundles imported before that stay imported; run "
+                        "`telecbt bundle fetch` again: nothing is imported twice", key=f"errors.imap.{kind}",
+                        where=settings.where, doing=Term(f"values.imap_doing.{doing.replace(' ', '_')}", doing),
+                        **values)
+
+
+#: What went wrong with the mailbox server (`errors.imap.…`; each message goes on "while {doing}. Bundles …").
+PROBLEMS = {
+    "timeout": "mailbox server {where} did not answer within {seconds} s",
+    "certificate": "mailbox server {where} presented a TLS certificate that cannot be trusted: check the server name",
+    "handshake": "mailbox server {where} failed the TLS handshake: check the port and --security (993 is usually "
+                 "tls, 143 starttls)",
+    "refused": "mailbox server {where} refused the connection: check the port",
+    "not_found": "mailbox server {where} could not be found: check the server name, or whether this computer is online",
+    "closed": "mailbox server {where} closed the connection",
+    "unreachable": "mailbox server {where} could not be reached ({why})",
+    "failed": "mailbox server {where} failed ({name})",
+}
 
 
 def _ok(reply: tuple, what: str) -> list:
@@ -189,12 +206,13 @@ def _connect(settings: ImapSettings) -> "imaplib.IMAP4":
             client = imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
             if settings.security == "starttls":
                 if "STARTTLS" not in client.capabilities:
-                    raise UsageError(f"mailbox server {settings.where} does not offer STARTTLS: use --security tls "
-                                     "(usually port 993); the password was not sent")
+                    raise UsageError("mailbox server {where} does not offer STARTTLS: use --security tls "
+                                     "(usually port 993); the password was not sent", key="errors.imap.no_starttls",
+                                     where=settings.where)
                 client.starttls(ssl_context=context)
         if "LOGINDISABLED" in client.capabilities:
-            raise UsageError(f"mailbox server {settings.where} refuses passwords without TLS: use --security "
-                             "tls or starttls")
+            raise UsageError("mailbox server {where} refuses passwords without TLS: use --security "
+                             "tls or starttls", key="errors.imap.login_disabled", where=settings.where)
         try:
             if settings.password.isascii() and settings.username.isascii():
                 client.login(settings.username, settings.password)
@@ -303,6 +321,7 @@ class _Message:
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
     bundles: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    causes: list[tuple[str | None, TelecbtError]] = field(default_factory=list)  # (attachment, error) per error
     waiting: bool = False
 
     @property
@@ -317,15 +336,15 @@ class _Message:
 def _import_all(access: Access, messages: list[_Message], dry_run: bool, passphrase: str | None) -> None:
     """Import every whole bundle once, and every bundle whose parts have all arrived (parts may
     come in different messages); record on each message what became of its attachments."""
-    done: dict[bytes, tuple[dict | None, str | None]] = {}
+    done: dict[bytes, tuple[dict | None, TelecbtError | None]] = {}
 
-    def run(data: bytes) -> tuple[dict | None, str | None]:
+    def run(data: bytes) -> tuple[dict | None, TelecbtError | None]:
         digest = hashlib.sha256(data).digest()
         if digest not in done:
             try:
                 done[digest] = (bundles.import_bundle(access, data, dry_run, passphrase), None)
             except TelecbtError as error:
-                done[digest] = (None, str(error))
+                done[digest] = (None, error)
         return done[digest]
 
     groups: dict[str, list[tuple[_Message, str, bytes]]] = {}
@@ -334,7 +353,9 @@ def _import_all(access: Access, messages: list[_Message], dry_run: bool, passphr
             if not name.lower().endswith(parts.PART_SUFFIX):
                 result, error = run(data)
                 message.bundles += [result] if result else []
-                message.errors += [f"{name}: {error}"] if error else []
+                if error:
+                    message.errors.append(f"{name}: {error}")
+                    message.causes.append((name, error))
                 continue
             match = _PART_NAME.fullmatch(name)
             groups.setdefault(match.group("bundle") if match else name, []).append((message, name, data))
@@ -348,10 +369,13 @@ def _import_all(access: Access, messages: list[_Message], dry_run: bool, passphr
                 message.waiting = True  # the other parts are still on their way
             continue
         assembled, problems = parts.assemble(files)
-        outcome = run(assembled[0]) if assembled and not problems else (None, "; ".join(p["message"] for p in problems))
+        result, error = run(assembled[0]) if assembled and not problems else (None, None)
+        causes = [(None, p["cause"]) for p in problems] if problems else [(None, error)] if error else []
         for message in owners:
-            message.bundles += [outcome[0]] if outcome[0] else []
-            message.errors += [outcome[1]] if outcome[1] else []
+            message.bundles += [result] if result else []
+            if causes:
+                message.errors.append("; ".join(str(cause) for _, cause in causes))
+                message.causes += causes
 
 
 def fetch(access: Access, settings: ImapSettings, dry_run: bool = False, passphrase: str | None = None) -> dict:
@@ -370,7 +394,8 @@ def fetch(access: Access, settings: ImapSettings, dry_run: bool = False, passphr
     try:
         typ, _ = client.select(_quoted(settings.folder))
         if typ != "OK":
-            raise NotFoundError(f"there is no folder {settings.folder!r} in the mailbox: check --folder")
+            raise NotFoundError("there is no folder {folder!r} in the mailbox: check --folder",
+                                key="errors.imap.no_folder", folder=settings.folder)
         caps = _capabilities(client)
         messages, total, left = [], 0, 0
         for uid, size in _uids(client):
@@ -398,7 +423,7 @@ def fetch(access: Access, settings: ImapSettings, dry_run: bool = False, passphr
         _close(client, polite)
     where = {uid: folder for folder, uids in moved.items() for uid in uids}
     rows = [{"uid": m.uid, "subject": m.subject, "status": m.status, "bundles": m.bundles, "errors": m.errors,
-             "moved_to": where.get(m.uid)} for m in messages]
+             "moved_to": where.get(m.uid), "causes": m.causes} for m in messages]
     result: dict[str, Any] = {"server": settings.where, "folder": settings.folder, "dry_run": dry_run,
                               "messages": rows, "left": left}
     for status in ("imported", "failed", "waiting", "no_bundle"):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import StorageError, UsageError
+from telecbt_cli.core.store.errors import StorageError, UsageError, recognise
 from telecbt_cli.core.store.ids import uuid7
 from telecbt_cli.core.store.timeparse import iso_utc
 from telecbt_cli.core.sync import parts
@@ -427,33 +427,78 @@ def _connect_error(settings: MailSettings, error: BaseException) -> StorageError
     import socket
     import ssl
 
-    where = settings.where
+    where, values = settings.where, {}
     if _timed_out(error):
-        kind = f"did not answer within {settings.timeout:g} s"
+        kind, values = "timeout", {"seconds": f"{settings.timeout:g}"}
     elif isinstance(error, smtplib.SMTPAuthenticationError):
-        kind = f"refused the user name or password ({error.smtp_code}): check TELECBT_SMTP_USER and the password"
+        kind, values = "login", {"code": error.smtp_code}
     elif isinstance(error, smtplib.SMTPNotSupportedError):
-        kind = "does not offer what telecbt needs (STARTTLS or login): check TELECBT_SMTP_SECURITY and the port"
+        kind = "unsupported"
     elif isinstance(error, smtplib.SMTPServerDisconnected):
-        kind = "closed the connection: check the port and TELECBT_SMTP_SECURITY (465 is usually tls, 587 starttls)"
+        kind = "closed"
     elif isinstance(error, smtplib.SMTPResponseException):
-        kind = f"refused the connection ({error.smtp_code})"
+        kind, values = "refused_code", {"code": error.smtp_code}
     elif isinstance(error, smtplib.SMTPException):
-        kind = f"failed ({error.__class__.__name__})"
+        kind, values = "failed", {"name": error.__class__.__name__}
     elif isinstance(error, ssl.SSLCertVerificationError):
-        kind = "presented a TLS certificate that cannot be trusted: check the server name"
+        kind = "certificate"
     elif isinstance(error, ssl.SSLError):
-        kind = "failed the TLS handshake: check the port and TELECBT_SMTP_SECURITY (465 is usually tls, 587 starttls)"
+        kind = "handshake"
     elif isinstance(error, ConnectionRefusedError):
         return StorageError("mail server {where} refused the connection: check TELECBT_SMTP_PORT. Nothing was sent; "
                             "the emails stay queued", key="errors.mail.refused", where=where)
     elif isinstance(error, socket.gaierror):
-        kind = "could not be found: check TELECBT_SMTP_HOST, or whether this computer is online"
+        kind = "not_found"
     elif isinstance(error, OSError):
-        kind = f"could not be reached ({error.strerror or error.__class__.__name__})"
+        kind, values = "unreachable", {"why": error.strerror or error.__class__.__name__}
     else:
-        kind = f"failed ({error.__class__.__name__})"
-    return StorageError(f"mail server {where} {kind}. Nothing was sent; the emails stay queued")
+        kind, values = "failed", {"name": error.__class__.__name__}
+    return StorageError(CONNECT_REASONS[kind] + ". Nothing was sent; the emails stay queued",
+                        key=f"errors.mail_connect.{kind}", where=where, **values)
+
+
+#: What went wrong reaching the mail server (`errors.mail_connect.…`; each message ends "Nothing was sent; …").
+CONNECT_REASONS = {
+    "timeout": "mail server {where} did not answer within {seconds} s",
+    "login": "mail server {where} refused the user name or password ({code}): check TELECBT_SMTP_USER and the password",
+    "unsupported": "mail server {where} does not offer what telecbt needs (STARTTLS or login): check "
+                   "TELECBT_SMTP_SECURITY and the port",
+    "closed": "mail server {where} closed the connection: check the port and TELECBT_SMTP_SECURITY (465 is usually "
+              "tls, 587 starttls)",
+    "refused_code": "mail server {where} refused the connection ({code})",
+    "failed": "mail server {where} failed ({name})",
+    "certificate": "mail server {where} presented a TLS certificate that cannot be trusted: check the server name",
+    "handshake": "mail server {where} failed the TLS handshake: check the port and TELECBT_SMTP_SECURITY (465 is "
+                 "usually tls, 587 starttls)",
+    "not_found": "mail server {where} could not be found: check TELECBT_SMTP_HOST, or whether this computer is online",
+    "unreachable": "mail server {where} could not be reached ({why})",
+}
+#: Why an email was not sent, as the outbox keeps it (`last_error`, English), and its key: `stored_reason`
+#: finds the key and values again so a UI shows the reason in the reader's language.
+STORED_REASONS = {
+    "refused": "refused by the server: {reply}",
+    "timeout": "no answer within {seconds} s while sending",
+    "lost": "the connection was lost while sending",
+    "conversation": "the conversation failed ({name}) while sending",
+    "no_attachment": "the attachment is missing: export the bundle again",
+    "invalid": "the address or subject is not valid",
+}
+#: Why a send stopped part-way (`send_due`'s `error`; the unsent emails stay queued).
+STOPPED_REASONS = {
+    "closed": "mail server {where} closed the connection; the unsent emails stay queued",
+    "timeout": "mail server {where}: no answer within {seconds} s while sending; the unsent emails stay queued",
+    "lost": "mail server {where}: the connection was lost while sending; the unsent emails stay queued",
+    "conversation": "mail server {where}: the conversation failed ({name}) while sending; the unsent emails stay queued",
+}
+
+
+def _stored(kind: str, **values: object) -> str:
+    return STORED_REASONS[kind].format(**values)
+
+
+def stored_reason(text: str | None) -> StorageError | None:
+    """An outbox row's `last_error` as a keyed error (`errors.mail_stored.…`), so a UI can word it; None if unknown."""
+    return recognise(text, STORED_REASONS, "errors.mail_stored", StorageError)
 
 
 def _connect(settings: MailSettings):
@@ -542,8 +587,8 @@ def send_due(access: Access, settings: MailSettings, now: datetime | str | None 
                                                        (row["id"],)).fetchone()[0]
                 if attachment is None:
                     result["failed"] += 1
-                    _update(access, row, {"status": "failed", "last_error": "the attachment is missing: export the "
-                                          "bundle again", "next_attempt_at": None})
+                    _update(access, row, {"status": "failed", "last_error": _stored("no_attachment"),
+                                          "next_attempt_at": None})
                     continue
             try:
                 address = check_address(row["address"])
@@ -552,30 +597,33 @@ def send_due(access: Access, settings: MailSettings, now: datetime | str | None 
             except (UsageError, ValueError, TypeError):
                 # Trying again will not help: fix the address, then `retry`.
                 _update(access, row, {"status": "failed", "attempts": (row["attempts"] or 0) + 1,
-                                      "last_error": "the address or subject is not valid", "next_attempt_at": None})
+                                      "last_error": _stored("invalid"), "next_attempt_at": None})
                 result["failed"] += 1
                 continue
             if getattr(client, "sock", None) is None:  # the server hung up after its last reply
-                result["error"] = f"mail server {settings.where} closed the connection; the unsent emails stay queued"
+                result["cause"] = StorageError(STOPPED_REASONS["closed"], key="errors.mail_stopped.closed",
+                                               where=settings.where)
+                result["error"] = str(result["cause"])
                 break
             try:
                 client.send_message(message, from_addr=settings.sender, to_addrs=[address])
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException,
                     smtplib.SMTPNotSupportedError) as error:
                 reply = _reply(error, settings) or error.__class__.__name__
-                result[_after_failure(access, row, moment, f"refused by the server: {reply}")] += 1
+                result[_after_failure(access, row, moment, _stored("refused", reply=reply))] += 1
             except (smtplib.SMTPServerDisconnected, OSError) as error:
                 # SMTPException is an OSError too: whatever is left here lost the conversation. The
                 # server may or may not hold the message; it is not marked sent, so it goes again.
                 if _timed_out(error):
-                    kind = f"no answer within {settings.timeout:g} s"
+                    kind, values = "timeout", {"seconds": f"{settings.timeout:g}"}
                 elif isinstance(error, smtplib.SMTPServerDisconnected) or not isinstance(error, smtplib.SMTPException):
-                    kind = "the connection was lost"
+                    kind, values = "lost", {}
                 else:
-                    kind = f"the conversation failed ({error.__class__.__name__})"
-                result[_after_failure(access, row, moment, f"{kind} while sending")] += 1
-                result["error"] = (f"mail server {settings.where}: {kind} while sending; "
-                                   "the unsent emails stay queued")
+                    kind, values = "conversation", {"name": error.__class__.__name__}
+                result[_after_failure(access, row, moment, _stored(kind, **values))] += 1
+                result["cause"] = StorageError(STOPPED_REASONS[kind], key=f"errors.mail_stopped.{kind}", where=settings.where,
+                                               **values)
+                result["error"] = str(result["cause"])
                 break
             else:
                 changes: dict[str, Any] = {"status": "sent", "last_error": None, "next_attempt_at": None}

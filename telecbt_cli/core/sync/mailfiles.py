@@ -89,7 +89,8 @@ def bundle_attachments(raw: bytes) -> list[tuple[str, bytes]]:
 
 def _take(result: MailRead, origin: str, raw: bytes, total: list[int]) -> None:
     if len(raw) > MAX_MESSAGE_BYTES:
-        raise IntegrityError(f"{origin} is larger than {MAX_MESSAGE_BYTES // 2**20} MiB: refusing it")
+        raise IntegrityError("{name} is larger than {mib} MiB: refusing it", key="errors.mail_file.too_large",
+                             name=origin, mib=MAX_MESSAGE_BYTES // 2**20)
     result.messages += 1
     found = bundle_attachments(raw)
     if not found:
@@ -97,8 +98,8 @@ def _take(result: MailRead, origin: str, raw: bytes, total: list[int]) -> None:
     for name, data in found:
         total[0] += len(data)
         if total[0] > MAX_TOTAL_BYTES:
-            raise IntegrityError(f"the attachments add up to more than {MAX_TOTAL_BYTES // 2**20} MiB: "
-                                 "import the mail in smaller pieces")
+            raise IntegrityError("the attachments add up to more than {mib} MiB: import the mail in smaller pieces",
+                                 key="errors.mail_file.attachments", mib=MAX_TOTAL_BYTES // 2**20)
         result.attachments.append(Attachment(origin, name, data))
 
 
@@ -124,8 +125,10 @@ def read_mail(path: Path) -> MailRead:
                 box.close()
             return result
         if path.stat().st_size > MAX_MESSAGE_BYTES:
-            raise IntegrityError(f"{path.name} is larger than {MAX_MESSAGE_BYTES // 2**20} MiB: refusing it")
+            raise IntegrityError("{name} is larger than {mib} MiB: refusing it", key="errors.mail_file.too_large",
+                                 name=path.name, mib=MAX_MESSAGE_BYTES // 2**20)
         _take(result, path.name, path.read_bytes(), total)
     except OSError as error:
-        raise StorageError(f"cannot read the mail in {path}: {error.strerror or error.__class__.__name__}") from None
+        raise StorageError("cannot read the mail in {path}: {why}", key="errors.mail_file.unreadable", path=str(path),
+                           why=error.strerror or error.__class__.__name__) from None
     return result

@@ -21,6 +21,8 @@ import hashlib
 import json
 import re
 
+from telecbt_cli.core.store.errors import IntegrityError
+
 FORMAT = "telecbt-part"
 VERSION = 1
 PART_SUFFIX = ".tcbp"
@@ -70,8 +72,8 @@ def split(bundle: bytes, bundle_id: str, limit: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def _numbers(values: list[int]) -> str:
-    """[2, 5] -> '2 and 5'; [2, 3, 4, 7] -> '2-4 and 7'."""
+def _numbers(values: list[int]) -> list[str]:
+    """[2, 5] -> ['2', '5']; [2, 3, 4, 7] -> ['2-4', '7'] (a message says "2 and 5", "2-4 and 7")."""
     runs: list[list[int]] = []
     for v in sorted(values):
         if runs and v == runs[-1][-1] + 1:
@@ -81,15 +83,22 @@ def _numbers(values: list[int]) -> str:
     words: list[str] = []
     for run in runs:
         words += [str(v) for v in run] if len(run) < 3 else [f"{run[0]}-{run[-1]}"]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return words
 
 
-def _bad_name(name: str) -> str | None:
+def _bad_name(name: str) -> dict | None:
     if not isinstance(name, str) or not name.strip():
-        return "has no name"
+        return _problem(None, "{name} has no name: skipped", "no_name", name=_shown(name))
     if any(bad in name for bad in ("/", "\\", "..", "\0")):
-        return "has a name that is not a plain file name (it could point outside the folder)"
+        return _problem(None, "{name} has a name that is not a plain file name (it could point outside the folder): "
+                        "skipped", "unsafe_name", name=_shown(name))
     return None
+
+
+def _problem(bundle_id: str | None, english: str, key: str, **values: object) -> dict:
+    """A problem: its message in English, and the error (`cause`) a UI words in the reader's language."""
+    error = IntegrityError(english, key=f"errors.bundle_parts.{key}", **values)
+    return {"bundle_id": bundle_id, "message": str(error), "cause": error}
 
 
 def _shown(name: str) -> str:
@@ -113,34 +122,39 @@ def _parse(name: str, raw: bytes) -> tuple[_Part | None, dict | None]:
     """A checked part, or a problem (bundle id known when the header could be read)."""
     cut = raw.find(b"\n", 0, MAX_HEADER_BYTES + 1)
     if cut < 0:
-        why = "has no part header" if len(raw) <= MAX_HEADER_BYTES else "has a part header longer than 4 KiB"
-        return None, {"bundle_id": None, "message": f"{_shown(name)} {why}: it is not a telecbt bundle part"}
+        if len(raw) <= MAX_HEADER_BYTES:
+            return None, _problem(None, "{name} has no part header: it is not a telecbt bundle part", "no_header",
+                                  name=_shown(name))
+        return None, _problem(None, "{name} has a part header longer than 4 KiB: it is not a telecbt bundle part",
+                              "long_header", name=_shown(name))
     try:
         header = json.loads(raw[:cut])
     except (ValueError, UnicodeDecodeError):
-        return None, {"bundle_id": None,
-                      "message": f"{_shown(name)} has a part header that is not JSON: it is not a telecbt bundle part"}
+        return None, _problem(None, "{name} has a part header that is not JSON: it is not a telecbt bundle part",
+                              "not_json", name=_shown(name))
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        return None, {"bundle_id": None, "message": f"{_shown(name)} is not a telecbt bundle part (unknown format)"}
+        return None, _problem(None, "{name} is not a telecbt bundle part (unknown format)", "unknown_format",
+                              name=_shown(name))
     bundle_id = header.get("bundle_id")
     bundle_id = bundle_id if isinstance(bundle_id, str) and _SAFE_ID.fullmatch(bundle_id) else None
     version = header.get("version")
     if not _int(version) or version < 1:
-        return None, {"bundle_id": bundle_id, "message": f"{_shown(name)} has no valid part format version"}
+        return None, _problem(bundle_id, "{name} has no valid part format version", "no_version", name=_shown(name))
     if version > VERSION:
-        return None, {"bundle_id": bundle_id,
-                      "message": f"{_shown(name)} uses part format version {version}, newer than this telecbt "
-                                 f"understands ({VERSION}): upgrade telecbt"}
+        return None, _problem(bundle_id, "{name} uses part format version {version}, newer than this telecbt "
+                              "understands ({known}): upgrade telecbt", "newer", name=_shown(name), version=version,
+                              known=VERSION)
     index, count = header.get("index"), header.get("count")
     if (bundle_id is None or not _int(index) or not _int(count) or not 1 <= index <= count <= MAX_PARTS
             or not _HEX64.fullmatch(str(header.get("bundle_sha256")))
             or not _HEX64.fullmatch(str(header.get("part_sha256")))):
-        return None, {"bundle_id": bundle_id, "message": f"{_shown(name)} has an incomplete or invalid part header"}
+        return None, _problem(bundle_id, "{name} has an incomplete or invalid part header", "bad_header",
+                              name=_shown(name))
     data = raw[cut + 1:]
     if hashlib.sha256(data).hexdigest() != header["part_sha256"]:
-        return None, {"bundle_id": bundle_id,
-                      "message": f"part {index} of {count} ({_shown(name)}) is damaged: its contents do not match "
-                                 "its checksum. Save that attachment again from the email"}
+        return None, _problem(bundle_id, "part {index} of {count} ({name}) is damaged: its contents do not match "
+                              "its checksum. Save that attachment again from the email", "damaged", index=index,
+                              count=count, name=_shown(name))
     return _Part(name, header, data), None
 
 
@@ -158,36 +172,51 @@ def _assemble_group(bundle_id: str, group: list[_Part], problems: list[dict]) ->
     clash = False
     for part in sorted(group, key=lambda p: p.name):
         if (part.count, part.bundle_sha) != (count, bundle_sha):
-            why = (f"the other parts say the bundle has {count} parts" if part.count != count
-                   else "its bundle checksum differs from the other parts'")
-            problems.append({"bundle_id": bundle_id, "message": (
-                f"{_shown(part.name)} says it is part {part.index} of {part.count} of bundle {bundle_id}, but "
-                f"{why}: it comes from another bundle or another export of it, and was left out")})
+            values = {"name": _shown(part.name), "index": part.index, "of": part.count, "bundle": bundle_id}
+            if part.count != count:
+                problems.append(_problem(bundle_id, "{name} says it is part {index} of {of} of bundle {bundle}, but "
+                                         "the other parts say the bundle has {count} parts: it comes from another "
+                                         "bundle or another export of it, and was left out", "stray_count",
+                                         count=count, **values))
+            else:
+                problems.append(_problem(bundle_id, "{name} says it is part {index} of {of} of bundle {bundle}, but "
+                                         "its bundle checksum differs from the other parts': it comes from another "
+                                         "bundle or another export of it, and was left out", "stray_sum", **values))
             continue
         seen = by_index.get(part.index)
         if seen is None:
             by_index[part.index] = part
         elif seen.data != part.data:
             clash = True
-            problems.append({"bundle_id": bundle_id, "message": (
-                f"part {part.index} of {count} of bundle {bundle_id} is there twice with different contents "
-                f"({_shown(seen.name)} and {_shown(part.name)}): cannot tell which is right. Remove the wrong "
-                "one (or save the attachments again) and import again")})
+            problems.append(_problem(bundle_id, "part {index} of {count} of bundle {bundle} is there twice with "
+                                     "different contents ({first} and {second}): cannot tell which is right. Remove "
+                                     "the wrong one (or save the attachments again) and import again", "twice",
+                                     index=part.index, count=count, bundle=bundle_id, first=_shown(seen.name),
+                                     second=_shown(part.name)))
     if clash:
         return None
     missing = [i for i in range(1, count + 1) if i not in by_index]
     if missing:
-        verb = "is" if len(missing) == 1 else "are"
-        noun = "part" if len(missing) == 1 else "parts"
-        problems.append({"bundle_id": bundle_id, "message": (
-            f"bundle {bundle_id}: {noun} {_numbers(missing)} of {count} {verb} missing. Save the missing "
-            "attachment(s) into the same folder and import again")})
+        words = _numbers(missing)
+        if len(missing) == 1:
+            problems.append(_problem(bundle_id, "bundle {bundle}: part {part} of {count} is missing. Save the missing "
+                                     "attachment(s) into the same folder and import again", "missing_one",
+                                     bundle=bundle_id, part=words[0], count=count))
+        elif len(words) == 1:  # a run: 2-4
+            problems.append(_problem(bundle_id, "bundle {bundle}: parts {parts} of {count} are missing. Save the "
+                                     "missing attachment(s) into the same folder and import again", "missing_run",
+                                     bundle=bundle_id, parts=words[0], count=count))
+        else:
+            problems.append(_problem(bundle_id, "bundle {bundle}: parts {parts} and {last} of {count} are missing. "
+                                     "Save the missing attachment(s) into the same folder and import again",
+                                     "missing", bundle=bundle_id, parts=", ".join(words[:-1]), last=words[-1],
+                                     count=count))
         return None
     bundle = b"".join(by_index[i].data for i in range(1, count + 1))
     if hashlib.sha256(bundle).hexdigest() != bundle_sha:
-        problems.append({"bundle_id": bundle_id, "message": (
-            f"bundle {bundle_id}: all {count} parts are there, but together they do not match the bundle's "
-            "checksum: export the bundle again")})
+        problems.append(_problem(bundle_id, "bundle {bundle}: all {count} parts are there, but together they do not "
+                                 "match the bundle's checksum: export the bundle again", "mismatch", bundle=bundle_id,
+                                 count=count))
         return None
     return bundle
 
@@ -205,7 +234,7 @@ def assemble(files: dict[str, bytes]) -> tuple[list[bytes], list[dict]]:
         raw = files[name]
         bad = _bad_name(name)
         if bad:
-            problems.append({"bundle_id": None, "message": f"{_shown(name)} {bad}: skipped"})
+            problems.append(bad)
             continue
         lower = name.lower()
         if lower.endswith(WHOLE_SUFFIXES):
@@ -218,8 +247,8 @@ def assemble(files: dict[str, bytes]) -> tuple[list[bytes], list[dict]]:
                 assert part is not None
                 groups.setdefault(part.bundle_id, []).append(part)
         else:
-            problems.append({"bundle_id": None, "message": (
-                f"{_shown(name)} is neither a bundle (.tcb, .age) nor a bundle part (.tcbp): skipped")})
+            problems.append(_problem(None, "{name} is neither a bundle (.tcb, .age) nor a bundle part (.tcbp): skipped",
+                                     "not_a_part", name=_shown(name)))
     for bundle_id in sorted(groups):
         whole = _assemble_group(bundle_id, groups[bundle_id], problems)
         if whole is not None:

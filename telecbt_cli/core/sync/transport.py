@@ -104,18 +104,19 @@ def _folder_entries(folder: Path) -> tuple[list[Path], list[dict]]:
     with os.scandir(folder) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.is_symlink():
-                why = "a symbolic link: not followed"
+                why = IntegrityError("a symbolic link: not followed", key="errors.bundle_folder.link")
             elif entry.is_dir(follow_symlinks=False):
                 continue
             elif not entry.is_file(follow_symlinks=False):
-                why = "not a regular file (a device, pipe or socket): not opened"
+                why = IntegrityError("not a regular file (a device, pipe or socket): not opened",
+                                     key="errors.bundle_folder.not_regular")
             elif Path(entry.name).suffix in BUNDLE_SUFFIXES or Path(entry.name).suffix.lower() == ".eml":
                 files.append(Path(entry.path))
                 continue
             else:
                 continue
-            skipped.append({"file": entry.name, "ok": False, "skipped": True, "error": why,
-                            "exit_code": int(IntegrityError.exit_code)})
+            skipped.append({"file": entry.name, "ok": False, "skipped": True, "error": str(why),
+                            "exit_code": int(IntegrityError.exit_code), "cause": why})
     return files, skipped
 
 
@@ -129,7 +130,8 @@ def _read_parts(pieces: list[tuple[Path, bool]]) -> tuple[dict[str, bytes], list
             with Source.from_path(piece, follow) as source:
                 total += source.size
                 if total > MAX_BUNDLE_BYTES:
-                    raise IntegrityError(f"the parts add up to more than {MAX_BUNDLE_BYTES // 2**20} MiB: refusing them")
+                    raise IntegrityError("the parts add up to more than {mib} MiB: refusing them",
+                                         key="errors.bundle_folder.parts_too_large", mib=MAX_BUNDLE_BYTES // 2**20)
                 found[piece.name] = source.handle.read()
         except TelecbtError as error:
             problems.append({"file": piece.name, "ok": False, "error": str(error), "exit_code": int(error.exit_code),
@@ -199,14 +201,16 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
     read.update({a.name: a.data for a in attachments if a.is_part})
     assembled, problems = parts.assemble(read) if read else ([], [])
     results += [{"file": f"parts of bundle {p.get('bundle_id')}", "ok": False, "error": p["message"],
-                 "exit_code": int(IntegrityError.exit_code)} for p in problems]
+                 "exit_code": int(IntegrityError.exit_code), "cause": p["cause"],
+                 "label": ("parts_of", {"bundle": str(p.get("bundle_id"))})} for p in problems]
     # A dry run imports for real, each bundle after the ones before it, and rolls everything back at
     # the end: a bundle that needs an earlier one in the same batch is reported as it would really go.
     sources = [(f.name, lambda f=f, follow=follow: bundles.import_file(access, f, False, passphrase, follow))
                for f, follow in files if f.suffix != ".tcbp"]
     sources += [(f"{a.origin}: {a.name}", lambda data=a.data: bundles.import_bundle(access, data, False, passphrase))
                 for a in attachments if not a.is_part]
-    sources += [(f"assembled bundle {n}", lambda data=data: bundles.import_bundle(access, data, False, passphrase))
+    sources += [((f"assembled bundle {n}", ("assembled", {"number": n})),
+                 lambda data=data: bundles.import_bundle(access, data, False, passphrase))
                 for n, data in enumerate(assembled, 1)]
     try:
         with access.store.write() if dry_run else contextlib.nullcontext():
@@ -228,10 +232,12 @@ def _import_groups(access: Access, sources: list, results: list[dict]) -> None:
     for start in range(0, len(sources), GROUP):
         with access.store.write():  # one commit for a group of bundles; each bundle is its own savepoint
             for name, run in sources[start:start + GROUP]:
+                name, label = name if isinstance(name, tuple) else (name, None)
+                named = {"file": name, **({"label": label} if label else {})}
                 try:
-                    results.append({"file": name, "ok": True, **run()})
+                    results.append({**named, "ok": True, **run()})
                 except TelecbtError as error:
-                    results.append({"file": name, "ok": False, "error": str(error), "exit_code": int(error.exit_code),
+                    results.append({**named, "ok": False, "error": str(error), "exit_code": int(error.exit_code),
                                     "cause": error})
 
 

@@ -75,7 +75,8 @@ def test_missing_parts_are_listed_by_number():
     del files[names[1]], files[names[4]]
     bundles, problems = parts.assemble(files)
     assert bundles == []
-    assert problems == [{"bundle_id": BID, "message": problems[0]["message"]}]
+    assert problems == [{"bundle_id": BID, "message": problems[0]["message"], "cause": problems[0]["cause"]}]
+    assert problems[0]["cause"].key == "errors.bundle_parts.missing"  # worded in the reader's language by a UI
     assert "parts 2 and 5 of 7 are missing" in problems[0]["message"]
     del files[names[2]], files[names[3]]
     assert "parts 2-5 of 7 are missing" in parts.assemble(files)[1][0]["message"]
