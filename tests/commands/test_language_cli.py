@@ -12,6 +12,7 @@ import ast
 import json
 import re
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from telecbt_cli.commands import i18n
 from telecbt_cli.content.catalog import load_for_ui
 from tests.command_tree import leaves
 from tests.commands.clirun import invoke, invoke_json
+from tests.conftest import ADMIN, ADMIN_PASS
 from tests.core.sync.dovecot import HOST, PASSWORD, imap_server  # noqa: F401  (imap_server: a fixture)
 from tests.core.sync.test_mailer import Sink, free_port, smtp  # noqa: F401  (smtp: a fixture)
 
@@ -52,9 +54,8 @@ RUN = {
 }
 #: Words a command run above may still print in English, with why (issue 17 point 4, still to do).
 PARTLY = {
-    # the action column holds action codes (diary.add, unlock), and a change's "fields" detail lists the
-    # record's stored column names (course, sessions): codes, not UI words
-    "audit log": {"unlock", "course", "sessions"},
+    # the action column holds action codes (diary.add, unlock): codes, not UI words
+    "audit log": {"unlock"},
     # instrument names as written on the form (Pain NRS, Mood NRS, Sleep NRS), not UI words
     "measure list": {"pain", "mood", "sleep"},
     # FHIR resource types named in the summary (Patient 1, Consent 1, Goal 1, ...) are FHIR codes, not UI words
@@ -62,10 +63,16 @@ PARTLY = {
                     "communication", "condition", "encounter"},
 }
 
-#: Commands that write, run in this order with TELECBT_LANG=es on a fresh store (`test_writing_commands_speak_spanish`):
-#: (command, its arguments from the scenario's state, the exit code expected). Each command is run once
-#: successfully and with its most common mistake; `{code}` is the patient `patient add` enrolled.
-DAILY_WRITES = [
+#: The mail server `bundle outbox send` uses in the scenario below (ports filled in by the fixture).
+SMTP = {"TELECBT_SMTP_HOST": "127.0.0.1", "TELECBT_SMTP_PORT": "{smtp_port}", "TELECBT_SMTP_SECURITY": "none",
+        "TELECBT_SMTP_FROM": "clinic@example.org"}
+
+#: Commands that write, run in this order with TELECBT_LANG=es on ONE fresh store (`test_the_writing_commands_speak_spanish`):
+#: (command, its arguments from the scenario's state, the exit code expected[, a Spanish phrase it must print
+#: [, environment]]). Each command is run once successfully and with its most common mistake. `{code}` is the
+#: patient `patient add` enrolled; `{tmp}` is the scratch folder, `{bad}` a content folder with three mistakes;
+#: a peer store (Nakuru) trusts this one and sent it `{from_peer}`.
+WRITES = [
     ("patient add", ["--name", "Rosa", "--birth-year", "1850"], 2),  # a year out of range
     ("patient add", ["--name", "Rosa", "--birth-year", "1968", "--sex", "female", "--language", "es"], 0),
     ("patient edit", ["{code}"], 2),  # nothing to change
@@ -110,148 +117,6 @@ DAILY_WRITES = [
     ("user passwd", ["vera", "--new-passphrase-file", "{vera2}"], 0),
     ("user disable", ["alice", "--yes"], 2),  # not yourself
     ("user disable", ["vera", "--yes"], 0),
-    ("init", ["--store", "{store2}", "--admin", "bea"], 0),
-    ("init", ["--store", "{store2}", "--admin", "bea"], 1),  # a store is there already
-    ("unlock", ["--ttl", "9y"], 2),
-    ("unlock", ["--ttl", "1h"], 0),
-    ("lock", [], 0),
-    ("demo", ["--patients", "3", "--no-tui"], 0),
-    ("store check", ["--accept-rollback"], 2),  # no terminal to confirm on, no --yes
-    ("store check", [], 0),
-    ("store rekey", [], 2),
-    ("store rekey", ["--yes"], 0),
-    ("store backup", ["-"], 2),
-    ("store backup", ["{backup}"], 0),
-    ("store recover", ["--store", "{store}", "--user", "alice", "--recovery-key-file", "{rk}",
-                       "--new-passphrase-file", "{vera}"], 3),  # the other store's key
-    ("store recover", ["--store", "{store2}", "--user", "bea", "--recovery-key-file", "{rk}",
-                       "--new-passphrase-file", "{vera}"], 0),
-    ("store passwd", ["--new-passphrase-file", "{short}"], 2),
-    ("store passwd", ["--new-passphrase-file", "{admin2}"], 0),  # alice's passphrase is admin2's from here on
-]
-#: Commands whose standard output is data, not words: the recovery key, the session token.
-DATA_OUT = {"init", "unlock"}
-#: After these commands succeed, the short record id they print is kept under this name.
-CAPTURE = {"plan goal add": "goal", "session schedule": "session"}
-#: Run last, after everything that needs the patient active.
-LAST = [
-    ("patient archive", ["{code}", "--yes"], 0),
-]
-
-#: Still to do (issue 17 point 4): commands that print English today. Empty: every command is run in
-#: Spanish above or below; a new command must join a scenario (or be listed here with why).
-NOT_YET: set[str] = set()
-
-
-def _words(texts) -> set[str]:
-    return {w.lower() for text in texts for w in WORD.findall(CODE.sub(" ", text))}
-
-
-def _literals() -> list[str]:
-    """Every string written in the commands' code (messages, headings, help)."""
-    found = []
-    for path in COMMANDS.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                found.append(node.value)
-    return found
-
-
-def _english_only() -> set[str]:
-    locales = load_for_ui([]).locales
-    return _words([*locales["en"].values(), *_literals()]) - _words(locales["es"].values()) - ALLOWED
-
-
-@pytest.fixture
-def week(cli_store, pass_file, monkeypatch) -> dict:
-    """A patient with consent, a diary entry, a plan with a goal and homework, a recorded session, a message."""
-    monkeypatch.setenv("TELECBT_PASSPHRASE_FILE", str(pass_file))
-    pw = ("--passphrase-file", str(pass_file))
-    code = invoke_json("patient", "add", "--name", "Ana", "--language", "es", *pw)["code"]
-    assert invoke("patient", "consent", code, "--method", "verbal", "--version", "v1", *pw).exit_code == 0
-    assert invoke("diary", "add", code, "--pain", "4", "--mood", "6", *pw).exit_code == 0
-    for back in range(1, 6):  # five short nights: `suggest` has a reason to give
-        at = f"{date.today() - timedelta(days=back)} 08:00"
-        assert invoke("diary", "add", code, "--pain", "5", "--sleep-hours", "4.5", "--at", at, *pw).exit_code == 0
-    assert invoke("plan", "set", code, "--course", "standard", *pw).exit_code == 0
-    assert invoke("plan", "goal", "add", code, "Caminar diez minutos", *pw).exit_code == 0
-    session = invoke_json("session", "schedule", code, "--at", "2099-01-05 10:00", "--mode", "phone", *pw)["id"]
-    assert invoke("message", "send", code, "Hola", *pw).exit_code == 0
-    return {"code": code, "session": session, "pw": pw}
-
-
-def test_every_command_is_run_in_spanish_or_listed_as_not_yet():
-    names = {c.name for c in leaves()}
-    written = ({name for name, *_ in WRITES} | {"bundle fetch"}  # fetch: test_bundle_fetch_speaks_spanish
-               | {name for name, _, code in DAILY_WRITES + LAST if code == 0})
-    assert set(RUN) | written | NOT_YET == names, "run a new command in Spanish here, or list it in NOT_YET with why"
-    assert not (set(RUN) | written) & NOT_YET
-
-
-def test_no_english_word_in_any_spanish_output(week, monkeypatch):
-    english = _english_only()
-    assert {"patient", "homework", "status", "goals", "nothing"} <= english  # the detector sees UI words
-    monkeypatch.setenv("TELECBT_LANG", "es")
-    monkeypatch.setenv("COLUMNS", "200")
-    i18n.reset()
-    try:
-        found = {}
-        options = {c.name: c.options() for c in leaves()}
-        for name, args in RUN.items():
-            pw = week["pw"] if "--passphrase-file" in options[name] else ()
-            result = invoke(*name.split(), *[a.format(**week) for a in args], *pw)
-            assert result.exit_code == 0, (name, result.stderr)
-            words = sorted(_words([result.stdout, result.stderr]) & english - PARTLY.get(name, set()))
-            if words:
-                found[name] = words
-        assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
-    finally:
-        i18n.reset()
-
-
-def test_the_english_output_is_caught_by_the_same_check(week):
-    """The detector works: the same listings in English are full of English-only words."""
-    i18n.reset()
-    shown = invoke("plan", "show", week["code"], *week["pw"]).stdout
-    assert {"goals", "homework", "status"} <= _words([shown]) & _english_only()
-
-
-def test_the_errors_a_chw_meets_read_in_spanish(week, monkeypatch, tmp_path):
-    """The most common core errors (wrong code, no such patient, no consent, a role that may not,
-    a number out of range) come in the reader's language, with the same exit codes."""
-    pw = week["pw"]
-    viewer = tmp_path / "viewer.pass"
-    viewer.write_text("viewer passphrase 1\n")
-    assert invoke("user", "add", "vera", "--role", "viewer", "--new-passphrase-file", str(viewer), *pw).exit_code == 0
-    unconsented = invoke_json("patient", "add", "--name", "Ana", *pw)["code"]
-    monkeypatch.setenv("TELECBT_LANG", "es")
-    i18n.reset()
-    try:
-        cases = [
-            (("patient", "show", "7K3M-9Q4X", *pw), 2, "no es un código de paciente válido"),
-            (("patient", "show", "7K3M-9Q4M", *pw), 4, "No hay ningún paciente con el código 7K3M-9Q4M"),
-            (("diary", "add", unconsented, "--pain", "3", *pw), 5, "no tiene un consentimiento activo"),
-            (("diary", "add", week["code"], "--pain", "12", *pw), 2, "dolor: debe ir de 0 a 10; se escribió 12"),
-            (("diary", "add", week["code"], "--pain", "3", "--user", "vera", "--passphrase-file", str(viewer)), 5,
-             "Para cambiar los registros se necesita el rol administrador, clínico o promotor; "
-             "vera entró con el rol solo lectura."),
-        ]
-        english = _english_only()
-        for args, code, spanish in cases:
-            result = invoke(*args)
-            assert (result.exit_code, spanish in result.stderr) == (code, True), (args, result.exit_code, result.stderr)
-            assert not _words([result.stderr]) & english, (args, _words([result.stderr]) & english)
-    finally:
-        i18n.reset()
-
-
-#: The mail server `bundle outbox send` uses in the scenario below (ports filled in by the fixture).
-SMTP = {"TELECBT_SMTP_HOST": "127.0.0.1", "TELECBT_SMTP_PORT": "{smtp_port}", "TELECBT_SMTP_SECURITY": "none",
-        "TELECBT_SMTP_FROM": "clinic@example.org"}
-#: Commands that write, run in order on the week's store in Spanish: (command, its arguments, the exit code,
-#: a Spanish phrase it must print). Each command succeeds once and meets its most common failure.
-#: `{code}`, `{session}` come from the week; `{tmp}` is a scratch folder, `{bad}` a content folder with a mistake.
-WRITES = [
     ("settings", ["--timezone", "Africa/Nairobi"], 0, "La zona horaria de este equipo ahora es Africa/Nairobi."),
     ("settings", ["--timezone", "Africa/Nairobbi"], 2, "no es el nombre de una zona horaria"),
     ("settings", ["--system-timezone"], 0, "(la del sistema, que se seguirá desde ahora)"),
@@ -316,8 +181,171 @@ WRITES = [
     ("tui", ["--idle", "5"], 2, "--idle debe ir de 60 a 28800 segundos; se escribió 5"),
     ("kiosk", [], 2, "la interfaz de pantalla necesita una terminal"),
     ("kiosk", ["--idle", "5"], 2, "--idle debe ir de 10 a 3600 segundos; se escribió 5"),
-    ("kiosk", ["--store", "{tmp}/nowhere"], 4, "no hay ningún almacén de telecbt en"),
+    ("kiosk", ["--store", "{tmp}/no-hay"], 4, "no hay ningún almacén de telecbt en"),
+    ("init", ["--store", "{store2}", "--admin", "bea"], 0),
+    ("init", ["--store", "{store2}", "--admin", "bea"], 1),  # a store is there already
+    ("unlock", ["--ttl", "9y"], 2),
+    ("unlock", ["--ttl", "1h"], 0),
+    ("lock", [], 0),
+    ("demo", ["--patients", "3", "--no-tui"], 0),
+    ("store check", ["--accept-rollback"], 2),  # no terminal to confirm on, no --yes
+    ("store check", [], 0),
+    ("store rekey", [], 2),
+    ("store rekey", ["--yes"], 0),
+    ("store backup", ["-"], 2),
+    ("store backup", ["{backup}"], 0),
+    ("store recover", ["--store", "{store}", "--user", "alice", "--recovery-key-file", "{rk}",
+                       "--new-passphrase-file", "{vera}"], 3),  # the other store's key
+    ("store recover", ["--store", "{store2}", "--user", "bea", "--recovery-key-file", "{rk}",
+                       "--new-passphrase-file", "{vera}"], 0),
+    ("store passwd", ["--new-passphrase-file", "{short}"], 2),
+    ("store passwd", ["--new-passphrase-file", "{admin2}"], 0),  # alice's passphrase is admin2's from here on
+    ("patient archive", ["{code}", "--yes"], 0),  # last: everything above needs the patient active
 ]
+#: Commands whose standard output is data, not words: the recovery key, the session token.
+DATA_OUT = {"init", "unlock"}
+#: After these commands succeed, the short record id they print is kept under this name.
+CAPTURE = {"plan goal add": "goal", "session schedule": "session"}
+
+#: Still to do (issue 17 point 4): commands that print English today. Empty: every command is run in
+#: Spanish above or below; a new command must join a scenario (or be listed here with why).
+NOT_YET: set[str] = set()
+
+
+def _words(texts) -> set[str]:
+    return {w.lower() for text in texts for w in WORD.findall(CODE.sub(" ", text))}
+
+
+def _literals() -> list[str]:
+    """Every string written in the commands' code (messages, headings, help)."""
+    found = []
+    for path in COMMANDS.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.append(node.value)
+    return found
+
+
+@cache
+def _english_only() -> frozenset[str]:
+    locales = load_for_ui([]).locales
+    return frozenset(_words([*locales["en"].values(), *_literals()]) - _words(locales["es"].values()) - ALLOWED)
+
+
+def _fill_week(pass_file: Path) -> dict:
+    """A patient with consent, a diary entry, a plan with a goal and homework, a recorded session, a message."""
+    pw = ("--passphrase-file", str(pass_file))
+    code = invoke_json("patient", "add", "--name", "Ana", "--language", "es", *pw)["code"]
+    assert invoke("patient", "consent", code, "--method", "verbal", "--version", "v1", *pw).exit_code == 0
+    assert invoke("diary", "add", code, "--pain", "4", "--mood", "6", *pw).exit_code == 0
+    for back in range(1, 6):  # five short nights: `suggest` has a reason to give
+        at = f"{date.today() - timedelta(days=back)} 08:00"
+        assert invoke("diary", "add", code, "--pain", "5", "--sleep-hours", "4.5", "--at", at, *pw).exit_code == 0
+    assert invoke("plan", "set", code, "--course", "standard", *pw).exit_code == 0
+    assert invoke("plan", "goal", "add", code, "Caminar diez minutos", *pw).exit_code == 0
+    session = invoke_json("session", "schedule", code, "--at", "2099-01-05 10:00", "--mode", "phone", *pw)["id"]
+    assert invoke("message", "send", code, "Hola", *pw).exit_code == 0
+    return {"code": code, "session": session, "pw": pw}
+
+
+@pytest.fixture
+def week(cli_store, pass_file, monkeypatch) -> dict:
+    """The week on a store of this test's own (for tests that write to it)."""
+    monkeypatch.setenv("TELECBT_PASSPHRASE_FILE", str(pass_file))
+    return _fill_week(pass_file)
+
+
+@pytest.fixture(scope="module")
+def _module_week(tmp_path_factory) -> dict:
+    """One week's store for the tests of this file that only read it (built once: it costs a dozen commands)."""
+    root = tmp_path_factory.mktemp("week")
+    with pytest.MonkeyPatch.context() as env:  # what the function-scoped `isolated_home` gives a test
+        env.setenv("TELECBT_HOME", str(root / "home"))
+        env.setenv("TELECBT_KDF_LOG2N", "10")
+        env.setenv("NO_COLOR", "1")
+        env.delenv("TELECBT_LANG", raising=False)
+        pass_file = root / "admin.pass"
+        pass_file.write_text(ADMIN_PASS + "\n")
+        store = root / "cli-store"
+        assert invoke("init", "--store", str(store), "--admin", ADMIN, *("--passphrase-file", str(pass_file))).exit_code == 0
+        env.setenv("TELECBT_STORE", str(store))
+        return {**_fill_week(pass_file), "store": store, "pass_file": pass_file}
+
+
+@pytest.fixture
+def read_week(_module_week, monkeypatch) -> dict:
+    """The shared week's store, chosen for this test: only for tests that do not change it."""
+    monkeypatch.setenv("TELECBT_STORE", str(_module_week["store"]))
+    monkeypatch.setenv("TELECBT_PASSPHRASE_FILE", str(_module_week["pass_file"]))
+    return _module_week
+
+
+def test_every_command_is_run_in_spanish_or_listed_as_not_yet():
+    names = {c.name for c in leaves()}
+    written = ({name for name, _, code, *_ in WRITES if code == 0}
+               | {"bundle fetch"}  # test_bundle_fetch_speaks_spanish
+               | {"tui", "kiosk"})  # WRITES: only what they say before a screen opens (screens: tests/tui/test_language.py)
+    assert set(RUN) | written | NOT_YET == names, "run a new command in Spanish here, or list it in NOT_YET with why"
+    assert not (set(RUN) | written) & NOT_YET
+
+
+def test_no_english_word_in_any_spanish_output(read_week, monkeypatch):
+    english = _english_only()
+    assert {"patient", "homework", "status", "goals", "nothing"} <= english  # the detector sees UI words
+    monkeypatch.setenv("TELECBT_LANG", "es")
+    monkeypatch.setenv("COLUMNS", "200")
+    i18n.reset()
+    try:
+        found = {}
+        options = {c.name: c.options() for c in leaves()}
+        for name, args in RUN.items():
+            pw = read_week["pw"] if "--passphrase-file" in options[name] else ()
+            result = invoke(*name.split(), *[a.format(**read_week) for a in args], *pw)
+            assert result.exit_code == 0, (name, result.stderr)
+            words = sorted(_words([result.stdout, result.stderr]) & english - PARTLY.get(name, set()))
+            if words:
+                found[name] = words
+        assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
+    finally:
+        i18n.reset()
+
+
+def test_the_english_output_is_caught_by_the_same_check(read_week):
+    """The detector works: the same listings in English are full of English-only words."""
+    i18n.reset()
+    shown = invoke("plan", "show", read_week["code"], *read_week["pw"]).stdout
+    assert {"goals", "homework", "status"} <= _words([shown]) & _english_only()
+
+
+def test_the_errors_a_chw_meets_read_in_spanish(week, monkeypatch, tmp_path):
+    """The most common core errors (wrong code, no such patient, no consent, a role that may not,
+    a number out of range) come in the reader's language, with the same exit codes."""
+    pw = week["pw"]
+    viewer = tmp_path / "viewer.pass"
+    viewer.write_text("viewer passphrase 1\n")
+    assert invoke("user", "add", "vera", "--role", "viewer", "--new-passphrase-file", str(viewer), *pw).exit_code == 0
+    unconsented = invoke_json("patient", "add", "--name", "Ana", *pw)["code"]
+    monkeypatch.setenv("TELECBT_LANG", "es")
+    i18n.reset()
+    try:
+        cases = [
+            (("patient", "show", "7K3M-9Q4X", *pw), 2, "no es un código de paciente válido"),
+            (("patient", "show", "7K3M-9Q4M", *pw), 4, "No hay ningún paciente con el código 7K3M-9Q4M"),
+            (("diary", "add", unconsented, "--pain", "3", *pw), 5, "no tiene un consentimiento activo"),
+            (("diary", "add", week["code"], "--pain", "12", *pw), 2, "dolor: debe ir de 0 a 10; se escribió 12"),
+            (("diary", "add", week["code"], "--pain", "3", "--user", "vera", "--passphrase-file", str(viewer)), 5,
+             "Para cambiar los registros se necesita el rol administrador, clínico o promotor; "
+             "vera entró con el rol solo lectura."),
+        ]
+        english = _english_only()
+        for args, code, spanish in cases:
+            result = invoke(*args)
+            assert (result.exit_code, spanish in result.stderr) == (code, True), (args, result.exit_code, result.stderr)
+            assert not _words([result.stderr]) & english, (args, _words([result.stderr]) & english)
+    finally:
+        i18n.reset()
+
+
 ANSWERS = {
     "cbt03": {"goal": {"specific": "caminar", "measurable": "tres veces", "achievable": "sí", "relevant": "familia",
                        "time_bound": "mayo"}, "confidence": 8},
@@ -330,11 +358,27 @@ ANSWERS = {
 }
 
 
+
 @pytest.fixture
-def scratch(week, tmp_path, smtp) -> dict:  # noqa: F811
-    """The week plus a scratch folder, a content folder with a module that has three mistakes, a peer
-    store that trusts this one and sent it a bundle, and mail servers."""
-    bad = tmp_path / "bad-content"
+def scene(cli_store, pass_file, tmp_path, smtp, monkeypatch) -> dict:  # noqa: F811
+    """The WRITES scenario's files on a fresh store: PIN and passphrase files, a wearable's CSV, a content
+    folder with a module that has three mistakes, answer files, a peer store (Nakuru) that trusts this one
+    and sent it a bundle, and mail servers on 127.0.0.1 (one takes email, one refuses it)."""
+    monkeypatch.setenv("TELECBT_PASSPHRASE_FILE", str(pass_file))
+    pw = ("--passphrase-file", str(pass_file))
+    state = {"pw": pw, "tmp": tmp_path, "pin": tmp_path / "pin.txt", "pin_bad": tmp_path / "pin-bad.txt",
+             "wearable": tmp_path / "steps.csv", "missing": tmp_path / "no-such-file.csv",
+             "blank": tmp_path / "blank.csv", "calendar": tmp_path / "citas.ics",
+             "store": cli_store, "store2": tmp_path / "segunda", "backup": tmp_path / "copia"}
+    state["pin"].write_text("4821\n")
+    state["pin_bad"].write_text("48\n")
+    state["wearable"].write_text("date,steps,sleep_hours\n2026-11-01,4000,7\n2026-11-02,5200,6.5\n", encoding="utf-8")
+    state["blank"].write_text("\n")
+    for name, secret in (("short", "corta"), ("vera", "viewer passphrase 1"), ("vera2", "viewer passphrase 2"),
+                         ("admin2", "admin passphrase 2"), ("rk", "")):
+        state[name] = tmp_path / f"{name}.pass"
+        state[name].write_text(secret + "\n")
+    bad = state["bad"] = tmp_path / "bad-content"
     (bad / "modules").mkdir(parents=True)
     (bad / "modules" / "mine.toml").write_text(
         'id = "mine"\nversion = "1.0.0"\nkind = "module"\ntitle = { en = "Mine", es = "Mío" }\n'
@@ -344,89 +388,65 @@ def scratch(week, tmp_path, smtp) -> dict:  # noqa: F811
         '[[steps]]\nid = "a"\nkind = "scale"\nmin = 0\nmax = 10\n', encoding="utf-8")
     for name, answers in ANSWERS.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(answers), encoding="utf-8")
-    peer = ("--store", str(tmp_path / "peer"), *week["pw"])
+    peer = ("--store", str(tmp_path / "peer"), *pw)
     assert invoke("init", "--admin", "alice", *peer).exit_code == 0
-    card = invoke("device", "show", "--card", *peer).stdout.strip()
-    ours = invoke_json("device", "show", *week["pw"])
+    ours = invoke_json("device", "show", *pw)
     assert invoke("device", "trust", ours["card"], "--label", "clinic", "--yes", *peer).exit_code == 0
     assert invoke("bundle", "export", "--to", "clinic", "--out", str(tmp_path / "from-peer.tcb"), *peer).exit_code == 0
     _, smtp_port = smtp()
     _, refusing_port = smtp(Sink(reply="550 5.1.1 no such mailbox"))
-    return {**week, "tmp": tmp_path, "bad": bad, "card": card, "from_peer": tmp_path / "from-peer.tcb",
-            "recipient": ours["recipient"], "smtp_port": smtp_port, "refusing_port": refusing_port,
-            "closed_port": free_port()}
+    return {**state, "card": invoke("device", "show", "--card", *peer).stdout.strip(),
+            "from_peer": tmp_path / "from-peer.tcb", "recipient": ours["recipient"], "smtp_port": smtp_port,
+            "refusing_port": refusing_port, "closed_port": free_port()}
 
 
-@pytest.mark.slow
-def test_the_writing_commands_speak_spanish(scratch, monkeypatch):
-    """Issue 17 point 4: each writing command, run and refused in Spanish, prints no English-only word."""
+def _keep(state: dict, name: str, result, shown: str) -> None:
+    """What a later row of WRITES needs from a command that just succeeded (a code, an id, a key, a token)."""
+    pw = state["pw"]
+    if name == "init":  # the recovery key, in groups on standard output
+        state["rk"].write_text("-".join(result.stdout.split()) + "\n")
+    if name == "unlock":
+        state["token"] = result.stdout.strip()
+    if name == "store passwd":
+        Path(pw[1]).write_text(state["admin2"].read_text())
+    if name == "patient add":
+        state["code"] = re.search(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}\b", shown).group()
+    if name in CAPTURE:
+        state[CAPTURE[name]] = re.search(r"\b[0-9a-f]{12}\b", shown).group()
+    if name == "session record":
+        state["homework"] = invoke_json("plan", "homework", "list", state["code"], *pw)[0]["id"]
+    if name == "diary add":
+        state["entry"] = invoke_json("diary", "list", state["code"], *pw)[-1]["id"]
+
+
+def test_the_writing_commands_speak_spanish(scene, monkeypatch):
+    """Issue 17 point 4: each writing command of WRITES, run in order on one fresh store in Spanish, succeeds
+    or fails as expected, says what it must, and prints no English-only word (success line, warning, error)."""
     english = _english_only()
-    monkeypatch.setenv("TELECBT_LANG", "es")
-    monkeypatch.setenv("COLUMNS", "200")
-    i18n.reset()
-    try:
-        options = {c.name: c.options() for c in leaves()}
-        for name, args, code, spanish, *env in WRITES:
-            pw = scratch["pw"] if "--passphrase-file" in options[name] else ()
-            if any("{alert}" in a for a in args):  # the alert the risky PHQ-9 above opened
-                scratch["alert"] = invoke_json("alerts", "list", "--all", *pw)[-1]["id"][-12:]
-            if any("{email}" in a for a in args):  # the email the server above refused
-                scratch["email"] = next(r["id"] for r in invoke_json("bundle", "outbox", "list", *pw) if r["attempts"])
-            result = invoke(*name.split(), *[a.format(**scratch) for a in args], *pw,
-                            env={k: v.format(**scratch) for k, v in env[0].items()} if env else None)
-            said = result.stdout + result.stderr
-            assert (result.exit_code, spanish in said) == (code, True), (name, args, result.exit_code, said)
-            left = _words([said]) & english - PARTLY.get(name, set())
-            assert not left, (name, args, " ".join(sorted(left)))
-    finally:
-        i18n.reset()
-
-
-def test_writing_commands_speak_spanish(cli_store, pass_file, tmp_path, monkeypatch):
-    """Issue 17 point 4: each writing command of DAILY_WRITES, run in Spanish on a fresh store, succeeds or fails
-    as expected with every message (success line, warning, error) in Spanish."""
-    english = _english_only()
-    state = {"pin": tmp_path / "pin.txt", "pin_bad": tmp_path / "pin-bad.txt"}
-    state["pin"].write_text("4821\n")
-    state["pin_bad"].write_text("48\n")
-    state["wearable"] = tmp_path / "steps.csv"
-    state["wearable"].write_text("date,steps,sleep_hours\n2026-11-01,4000,7\n2026-11-02,5200,6.5\n", encoding="utf-8")
-    state["missing"] = tmp_path / "no-such-file.csv"
-    state["blank"] = tmp_path / "blank.csv"
-    state["blank"].write_text("\n")
-    state["calendar"] = tmp_path / "citas.ics"
-    for name, secret in (("short", "corta"), ("vera", "viewer passphrase 1"), ("vera2", "viewer passphrase 2"),
-                         ("admin2", "admin passphrase 2"), ("rk", "")):
-        state[name] = tmp_path / f"{name}.pass"
-        state[name].write_text(secret + "\n")
-    state.update(store=cli_store, store2=tmp_path / "segunda", backup=tmp_path / "copia")
+    state = scene
     monkeypatch.setenv("TELECBT_LANG", "es")
     options = {c.name: c.options() for c in leaves()}
     i18n.reset()
     try:
         found = {}
-        for name, args, code in DAILY_WRITES + LAST:
-            pw = ("--passphrase-file", str(pass_file)) if "--passphrase-file" in options[name] else ()
-            result = invoke(*name.split(), *[str(a).format(**state) for a in args], *pw)
-            assert result.exit_code == code, (name, args, result.exit_code, result.stderr)
+        for name, args, code, *rest in WRITES:
+            spanish, env = (rest + [None, None])[:2]
+            pw = state["pw"] if "--passphrase-file" in options[name] else ()
+            if any("{alert}" in a for a in args):  # the alert the risky PHQ-9 above opened
+                state["alert"] = invoke_json("alerts", "list", "--all", *pw)[-1]["id"][-12:]
+            if any("{email}" in a for a in args):  # the email the server above refused
+                state["email"] = next(r["id"] for r in invoke_json("bundle", "outbox", "list", *pw) if r["attempts"])
+            result = invoke(*name.split(), *[str(a).format(**state) for a in args], *pw,
+                            env={k: v.format(**state) for k, v in env.items()} if env else None)
+            said = result.stdout + result.stderr
+            assert result.exit_code == code, (name, args, result.exit_code, said)
+            assert spanish is None or spanish in said, (name, args, spanish, said)
             shown = ("" if name in DATA_OUT else result.stdout) + result.stderr
-            if name == "init" and code == 0:  # the recovery key, in groups on standard output
-                state["rk"].write_text("-".join(result.stdout.split()) + "\n")
-            if name == "unlock" and code == 0:
-                state["token"] = result.stdout.strip()
-            if name == "store passwd" and code == 0:
-                pass_file.write_text(state["admin2"].read_text())
-            if name == "patient add" and code == 0:
-                state["code"] = re.search(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}\b", shown).group()
-            if name in CAPTURE and code == 0:
-                state[CAPTURE[name]] = re.search(r"\b[0-9a-f]{12}\b", shown).group()
-            if name == "session record" and code == 0:
-                state["homework"] = invoke_json("plan", "homework", "list", state["code"], *pw)[0]["id"]
-            if name == "diary add" and code == 0:
-                state["entry"] = invoke_json("diary", "list", state["code"], *pw)[-1]["id"]
             assert shown.strip(), (name, args)  # every run says something
-            # the test's folders (paths) and the file's column names (`pasos <- steps`) are not UI words
-            words = sorted(_words([re.sub(r"<- \w+|(?<!\w)/[^\s;()]+", " ", shown)]) & english)
+            if code == 0:
+                _keep(state, name, result, shown)
+            # the test's folders (a path's file name is a code) and the file's column names (`pasos <- steps`) are not UI words
+            words = sorted(_words([re.sub(r"<- \w+|(?<!\w)/[^\s;()]*/", " ", shown)]) & english - PARTLY.get(name, set()))
             if words:
                 found[f"{name} {' '.join(map(str, args))}"] = words
         assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
@@ -463,7 +483,7 @@ def test_a_questionnaire_taken_at_a_terminal_speaks_spanish(week, monkeypatch):
     assert not _words([shown]) & _english_only(), sorted(_words([shown]) & _english_only())
 
 
-def test_suggest_writes_its_figures_with_the_readers_decimal_mark(week, monkeypatch):
+def test_suggest_writes_its_figures_with_the_readers_decimal_mark(read_week, monkeypatch):
     """Issue 17 point 6: the nights of 4.5 hours behind a suggestion read "4,5" in Spanish (and the days
     are parted by ";" there, since "," is the decimal mark), "4.5" in English."""
     monkeypatch.setenv("COLUMNS", "200")
@@ -472,8 +492,8 @@ def test_suggest_writes_its_figures_with_the_readers_decimal_mark(week, monkeypa
         monkeypatch.setenv("TELECBT_LANG", lang)
         i18n.reset()
         try:
-            for command in (("suggest", week["code"], "--lang", lang), ("report", "patient", week["code"], "--suggest", "--lang", lang)):
-                result = invoke(*command, *week["pw"])
+            for command in (("suggest", read_week["code"], "--lang", lang), ("report", "patient", read_week["code"], "--suggest", "--lang", lang)):
+                result = invoke(*command, *read_week["pw"])
                 assert result.exit_code == 0, result.stderr
                 shown[lang, command[0]] = result.stdout
         finally:
