@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
 from telecbt_cli.content.languages import DECIMAL, LANGS
-from telecbt_cli.core.store.errors import ContentError, Figures, NotFoundError, Term
+from telecbt_cli.core.store.errors import ContentError, Figures, Joined, NotFoundError, Said, Term
 
 if TYPE_CHECKING:
     from telecbt_cli.content.validate import Problem
@@ -106,9 +106,21 @@ class Catalog:
 
     def phrase(self, key: str, lang: str, values: dict) -> str:
         """A UI string in `lang` with its values, the words among them (`Term`) translated too."""
-        return self.text(key, lang, **{name: self.text(value.key, lang) if isinstance(value, Term)
-                                       else self.figures(value, lang) if isinstance(value, Figures) else value
-                                       for name, value in values.items()})
+        return self.text(key, lang, **{name: self.render(value, lang) for name, value in values.items()})
+
+    def render(self, value: object, lang: str) -> object:
+        """A value made in core, in `lang`: a `Said` sentence or `Joined` sentences, a `Term`, `Figures`;
+        anything else as it is (numbers are written by `text`)."""
+        if isinstance(value, Said):
+            known = value.key in self.locales.get("en", {})
+            return self.phrase(value.key, lang, value.values) if known else str(value)
+        if isinstance(value, Joined):
+            return value.sep.join(str(self.render(part, lang)) for part in value.parts)
+        if isinstance(value, Term):
+            return self.text(value.key, lang)
+        if isinstance(value, Figures):
+            return self.figures(value, lang)
+        return value
 
     @staticmethod
     def figures(value: Figures, lang: str) -> str:

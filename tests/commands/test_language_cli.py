@@ -691,3 +691,107 @@ def test_passphrase_questions_and_confirmations_in_spanish(tmp_path, pass_file, 
     term = Terminal("user", "disable", "bea")  # answered "n": nothing changes
     term.answer("¿Desactivar a bea (administrador)? Ya no podrá entrar. [s/N]", "n")
     assert "No se cambió nada." in term.close()
+
+
+#: A diary CSV with each kind of row `diary import` skips or folds into another (issue 17 point 4, the import's reasons).
+BAD_ROWS = "\n".join([
+    "date,pain,mood,steps,sleep_hours,note",
+    "13/04/2026,3,5,4000,7,bien",               # 2: decides the order: the day comes first
+    "14/04/2026,x,5,,,",                        # 3: not a number
+    "15/04/2026,3.5,,,,",                       # 4: not a whole number
+    "16/04/2026,12,,,,",                        # 5: out of range
+    "2026-13-01,3,,,,",                         # 6: not a month
+    "31/02/2026,3,,,,",                         # 7: no such day
+    "20/04/2099,3,,,,",                         # 8: in the future
+    ",3,,,,",                                   # 9: no date
+    "21/04/2026,3,5,4000,7,bien,de más",        # 10: a cell too many
+    "22/04/2026 25:00,3,,,,",                   # 11: not a time of day
+    "23/04/2026,,,,,",                          # 12: nothing for the diary
+    "25/04/2026,3,,,,x" + "y" * 2001,           # 13: a note too long
+    "13/04/2026,4,6,5000,6.5,otra",             # 14: the day of line 2 again
+    "13/04/2026,3,5,5000,7,bien",               # 15: and again, nothing new
+    '24/04/2026,x,,,,"uno',                     # 16-17: a row on two lines (a quoted note), with a bad value
+    'dos"',
+    '26/04/2026,3,,,,"sin cerrar',              # 18: a quote that is not closed
+    "27/04/2026,3,,,,",
+])
+
+
+def test_diary_import_says_why_each_row_was_skipped_in_spanish(read_week, tmp_path, monkeypatch):
+    """Issue 17 point 4 (diary import's reasons): each kind of skipped or folded row, and how the dates were
+    read, in Spanish with no English-only word; the same file in English reads as core writes it."""
+    rows = tmp_path / "diario.csv"
+    rows.write_text(BAD_ROWS + "\n", encoding="utf-8")
+    command = ("diary", "import", read_week["code"], str(rows), "--dry-run", *read_week["pw"])
+    shown = {}
+    for lang in ("en", "es"):
+        monkeypatch.setenv("TELECBT_LANG", lang)
+        i18n.reset()
+        try:
+            result = invoke(*command)
+        finally:
+            i18n.reset()
+        assert result.exit_code == 0, result.stderr
+        shown[lang] = result.stdout + result.stderr
+    for english in ("day/month/year: '13/04/2026' on line 2 has the day first", "pain 'x' is not a number",
+                    "pain '3.5' is not a whole number", "pain '12' is out of range (allowed 0 to 10)",
+                    "date '2026-13-01' is not valid: 13 is not a month", "February 2026 has no day 31",
+                    "date 20/04/2099 is in the future", "date is empty", "row has 7 cells but the header has 6",
+                    "25:00 is not a time of day", "no diary values", "note is too long (2002 characters",
+                    "same day as line 2 (2026-04-13): pain 4 is not used, the first value 3 is kept; mood 6",
+                    "sleep hours 6.5 is not used, the larger 7 is kept; steps 5000 is used, the larger value",
+                    "its note is not used, the first note is kept", "same day as line 2 (2026-04-13) with nothing new",
+                    "(this row runs from line 16 to line 17: check for a quote (\") that is not closed)",
+                    "a quote (\") opened in this row is never closed, so lines 18 to 19 could not be read"):
+        assert english in shown["en"], (english, shown["en"])
+    for spanish in ("día/mes/año: '13/04/2026' en la línea 2 tiene el día primero", "dolor 'x' no es un número",
+                    "dolor '3.5' no es un número entero", "dolor '12' está fuera del rango (se permite de 0 a 10)",
+                    "13 no es un mes", "febrero de 2026 no tiene día 31", "la fecha 20/04/2099 es en el futuro",
+                    "la fecha está vacía", "la fila tiene 7 celdas pero el encabezado tiene 6",
+                    "25:00 no es una hora del día", "no hay datos para el diario", "la nota es demasiado larga (2002",
+                    "mismo día que la línea 2 (2026-04-13): no se usa dolor 4 (se queda el primer valor: 3); "
+                    "no se usa ánimo 6", "no se usa horas de sueño 6,5 (se queda el mayor: 7); se usa pasos 5000, "
+                    "el valor mayor", "no se usa su nota (se queda la primera nota)", "sin nada nuevo",
+                    "(esta fila va de la línea 16 a la línea 17: busque unas comillas (\") que no se cierran)",
+                    "unas comillas (\") abiertas en esta fila no se cierran, así que no se pudieron leer las líneas 18 a 19"):
+        assert spanish in shown["es"], (spanish, shown["es"])
+    words = _words([re.sub(r"<- \w+|(?<!\w)/[^\s;()]*/", " ", shown["es"])]) & _english_only()  # the file's column names
+    assert not words, sorted(words)
+
+
+def test_an_apple_health_import_says_why_in_spanish(read_week, tmp_path, monkeypatch):
+    """Issue 17 point 4 (diary import's reasons): the records an Apple Health export skips, its note on two
+    sources and how its dates are read, in Spanish with no English-only word."""
+    from tests.core.care.test_diary_import_apple import export, record, sleep, steps
+
+    exercise = "HKQuantityTypeIdentifierAppleExerciseTime"
+    body = (steps("Phone", "2024-03-01 08:00:00 +0000", 100) + steps("Watch", "2024-03-01 09:00:00 +0000", 200)
+            + record("HKQuantityTypeIdentifierStepCount", "Phone", "2024-03-02 08:00:00 +0000",
+                     "2024-03-02 08:00:00 +0000", "abc", "count")
+            + record(exercise, "Watch", "2024-03-03 11:00:00 +0000", "2024-03-03 11:01:00 +0000", "60", "s")
+            + steps("Phone", "2024-02-30 08:00:00 +0000", 10)
+            + sleep("Watch", "2024-13-01 01:00:00 +0000", "2024-13-01 02:00:00 +0000")
+            + sleep("Watch", "2024-03-05 09:00:00 +0000", "2024-03-05 01:00:00 +0000")
+            + steps("Phone", "2099-03-21 08:00:00 +0000", 20)
+            + steps("Phone", "2024-03-08 08:00:00 +0000", 60_000) + steps("Phone", "2024-03-08 09:00:00 +0000", 50_000))
+    command = ("diary", "import", read_week["code"], str(export(tmp_path, body)), "--dry-run", *read_week["pw"])
+    monkeypatch.setenv("TELECBT_LANG", "es")
+    i18n.reset()
+    try:
+        result = invoke(*command)
+    finally:
+        i18n.reset()
+    shown = result.stdout + result.stderr
+    assert result.exit_code == 0, shown
+    for spanish in ("año-mes-día, con la diferencia horaria de cada registro", "pasos 'abc' no es un número",
+                    "registro de minutos activos en 's', no en 'min'",
+                    "registro de pasos: la fecha de inicio '2024-02-30 08:00:00 +0000' no es una fecha",
+                    "registro de sueño: '2024-13-01 01:00:00 +0000' a '2024-13-01 02:00:00 +0000' no son fechas",
+                    "no es una noche posible", "la fecha 2099-03-21 es en el futuro",
+                    "2024-03-08: pasos '110000' está fuera del rango (se permite de 0 a 100000), así que no se usaron",
+                    "pasos vino de 2 fuentes"):
+        assert spanish in shown, (spanish, shown)
+    # the file's own record types (HKQuantityTypeIdentifier…) and what the columns came from are Apple's names
+    spoken = re.sub(r"<- [^;\n]+|\bHK\w+|(?<!\w)/[^\s;()]*/", " ", shown)
+    words = _words([spoken]) & _english_only()
+    assert not words, (sorted(words), shown)

@@ -44,6 +44,32 @@ class Figures(str):
         return text
 
 
+class Said(str):
+    """A sentence built in core for a reader (why a row was skipped, how dates were read): it reads as
+    its English template filled in, and a UI says `key` with `values` in the reader's language
+    (`Catalog.render`); values may be `Said`, `Joined`, `Term` or `Figures` themselves."""
+
+    key: str
+    values: dict
+
+    def __new__(cls, english: str, key: str, **values: object) -> "Said":
+        said = super().__new__(cls, english.format(**values))
+        said.key, said.values = key, values
+        return said
+
+
+class Joined(str):
+    """Sentences said one after another (`a; b`), each in the reader's language when a UI renders it."""
+
+    parts: tuple
+    sep: str
+
+    def __new__(cls, parts: list, sep: str = "; ") -> "Joined":
+        joined = super().__new__(cls, sep.join(parts))
+        joined.parts, joined.sep = tuple(parts), sep
+        return joined
+
+
 class TelecbtError(Exception):
     """Base of every error a user can see; the message says what to do next.
 
