@@ -232,6 +232,10 @@ def _english_only() -> frozenset[str]:
     return frozenset(_words([*locales["en"].values(), *_literals()]) - _words(locales["es"].values()) - ALLOWED)
 
 
+#: The detector, for the other language tests (tests/commands/test_usage_language.py).
+english_only, words_of = _english_only, _words
+
+
 def _fill_week(pass_file: Path) -> dict:
     """A patient with consent, a diary entry, a plan with a goal and homework, a recorded session, a message."""
     pw = ("--passphrase-file", str(pass_file))
