@@ -799,3 +799,28 @@ def test_an_apple_health_import_says_why_in_spanish(read_week, tmp_path, monkeyp
     spoken = re.sub(r"<- [^;\n]+|\bHK\w+|(?<!\w)/[^\s;()]*/", " ", shown)
     words = _words([spoken]) & _english_only()
     assert not words, (sorted(words), shown)
+
+
+def test_sizes_use_the_readers_decimal_mark(read_week, tmp_path, monkeypatch):
+    """Issue 17 point 4 (sizes): the database's size in `store info` reads "1,5 MiB" in Spanish and "1.5 MiB" in
+    English, like the other figures; so does the size of a diary file too big to import."""
+    big = tmp_path / "grande.csv"
+    with big.open("wb") as out:
+        out.truncate(21 * 1024 * 1024 + 100_000)  # over the 20 MB limit, refused before it is read
+    shown, refused = {}, {}
+    for lang in ("en", "es"):
+        monkeypatch.setenv("TELECBT_LANG", lang)
+        i18n.reset()
+        try:
+            result = invoke("store", "info", *read_week["pw"])
+            refused[lang] = invoke("diary", "import", read_week["code"], str(big), *read_week["pw"])
+        finally:
+            i18n.reset()
+        assert result.exit_code == 0, result.stderr
+        shown[lang] = result.stdout
+    assert (refused["en"].exit_code, "The file is 21.1 MB; the limit for a CSV file is 20 MB." in refused["en"].stderr) \
+        == (2, True), refused["en"].stderr
+    assert (refused["es"].exit_code, "El archivo tiene 21,1 MB; el límite para un archivo CSV es 20 MB." in
+            refused["es"].stderr) == (2, True), refused["es"].stderr
+    assert re.search(r"\b\d+\.\d (KiB|MiB)\b", shown["en"]), shown["en"]
+    assert re.search(r"\b\d+,\d (KiB|MiB)\b", shown["es"]) and not re.search(r"\d\.\d (KiB|MiB)", shown["es"]), shown["es"]

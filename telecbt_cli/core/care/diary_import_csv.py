@@ -17,7 +17,7 @@ from telecbt_cli.core.care.diary_import_dates import (
 )
 from telecbt_cli.core.care.diary_import_days import DayRow, merge_days
 from telecbt_cli.core.care.diary_import_profiles import Layout, build_layout, norm_header
-from telecbt_cli.core.store.errors import Joined, Said
+from telecbt_cli.core.store.errors import Figures, Joined, Said
 from telecbt_cli.core.care.diary_import_values import (
     NOTE_LIMIT,
     UNITS,
@@ -197,8 +197,9 @@ def _header_and_rows(raw: bytes) -> tuple[str, list[str], list, list[Skipped], l
     raw = bytes(raw)
     if len(raw) > MAX_BYTES:
         raise ImportFileError(
-            f"The file is {len(raw) / (1024 * 1024):.1f} MB; the limit is {MAX_BYTES // (1024 * 1024)} MB. "
-            "Export a shorter period or split the file, then import each part.")
+            "The file is {size} MB; the limit is {limit} MB. Export a shorter period or split the file, then import "
+            "each part.", key="errors.import_file.too_big", size=Figures([f"{len(raw) / (1024 * 1024):.1f}"]),
+            limit=MAX_BYTES // (1024 * 1024))
     if not raw.strip():
         raise ImportFileError("The file is empty: export the diary data as CSV with a header line.",
                               key="errors.import_file.empty")
