@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
 from telecbt_cli.content.languages import DECIMAL, LANGS
-from telecbt_cli.core.store.errors import ContentError, Figures, Joined, NotFoundError, Said, Term
+from telecbt_cli.core.store.errors import Codes, ContentError, Figures, Joined, NotFoundError, Said, Term
 
 if TYPE_CHECKING:
     from telecbt_cli.content.validate import Problem
@@ -120,7 +120,22 @@ class Catalog:
             return self.text(value.key, lang)
         if isinstance(value, Figures):
             return self.figures(value, lang)
+        if isinstance(value, Codes):
+            return self.codes(value, lang)
         return value
+
+    def codes(self, value: Codes, lang: str) -> str:
+        """The codes a user must type, each with its word in `lang` beside it when that differs (`phone (teléfono)`);
+        in English the codes alone, as they read."""
+        if lang == "en":
+            return str(value)
+        english = self.locales.get("en", {})
+        shown = []
+        for code in value.codes:
+            key = f"values.{value.kind}.{code.replace('-', '_')}"
+            word = self.text(key, lang) if key in english else code
+            shown.append(code if word == code else f"{code} ({word})")
+        return ", ".join(shown)
 
     @staticmethod
     def figures(value: Figures, lang: str) -> str:

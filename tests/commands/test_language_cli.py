@@ -27,6 +27,8 @@ from tests.core.sync.test_mailer import Sink, free_port, smtp  # noqa: F401  (sm
 
 COMMANDS = Path(__file__).parents[2] / "telecbt_cli" / "commands"
 WORD = re.compile(r"[A-Za-zÁÉÍÓÚÜÑáéíóúüñ]{3,}")
+#: A code listed with its word in the reader's language, as a user must type it (`phone (teléfono)`).
+CODE_WORD = re.compile(r"\b[a-z][-a-z_]*(?= \([^()]+\)(?:, |\.|;|\n|$))")
 #: Command lines, option names, placeholders, ids and file paths (`telecbt plan goal add`, `--patient`, `{code}`,
 #: `diary.read`, `wind-down`, patient codes, short record ids, `/tmp/store/telecbt.db`, environment variables (`TELECBT_SESSION`), and where in a content
 #: file a finding is, `mine.toml: steps[0] (a).prompt:`) are not words.
@@ -78,6 +80,8 @@ WRITES = [
     ("patient edit", ["{code}"], 2),  # nothing to change
     ("patient edit", ["{code}", "--phone", "+254 700 000000"], 0),
     ("patient consent", ["{code}", "--withdraw"], 2),  # no consent to withdraw yet
+    ("patient consent", ["{code}", "--method", "firma", "--version", "v1"], 2,  # the codes to type, with their words
+     "uno de: verbal, written (escrito), kiosk (quiosco)."),
     ("patient consent", ["{code}", "--method", "written", "--version", "v1"], 0),
     ("patient pin set", ["{code}", "--pin-file", "{pin_bad}"], 2),
     ("patient pin set", ["{code}", "--pin-file", "{pin}"], 0),
@@ -98,8 +102,12 @@ WRITES = [
     ("plan goal add", ["{code}", " "], 2),
     ("plan goal add", ["{code}", "Caminar diez minutos"], 0),
     ("plan goal update", ["{goal}", "--progress", "150"], 2),
+    ("plan goal update", ["{goal}", "--status", "hecha"], 2,
+     "uno de: active (activa), achieved (lograda), revised (revisada), dropped (dejada)."),
     ("plan goal update", ["{goal}", "--progress", "50", "--status", "achieved"], 0),
     ("session schedule", ["{code}", "--at", "2020-01-05 10:00", "--mode", "phone"], 2),  # in the past
+    ("session schedule", ["{code}", "--at", "2099-01-05 10:00", "--mode", "fax"], 2,
+     "--mode debe ser uno de: video, phone (teléfono), in-person (en persona), kiosk (quiosco)."),
     ("session schedule", ["{code}", "--at", "2099-01-05 10:00", "--mode", "phone", "--module", "cbt-01"], 0),
     ("session reschedule", ["{session}", "--at", "2099-01-06 10:00", "--mode", "in-person"], 0),
     ("session ics", [], 2),
@@ -112,6 +120,8 @@ WRITES = [
     ("message send", ["{code}", "  "], 2),
     ("message send", ["{code}", "Hola, nos vemos el lunes"], 0),
     ("user add", ["vera", "--role", "viewer", "--new-passphrase-file", "{short}"], 2),
+    ("user add", ["vera", "--role", "jefa", "--new-passphrase-file", "{vera}"], 2,
+     "admin (administrador), clinician (clínico), chw (promotor), viewer (solo lectura)"),
     ("user add", ["vera", "--role", "viewer", "--new-passphrase-file", "{vera}"], 0),
     ("user passwd", ["nadie", "--new-passphrase-file", "{vera}"], 4),
     ("user passwd", ["vera", "--new-passphrase-file", "{vera2}"], 0),
@@ -140,6 +150,7 @@ WRITES = [
     ("alerts ack", ["abcdef123456", "--note", "nota"], 4, "no se encontró abcdef123456 (alerta de seguridad)"),
     ("alerts ack", ["{alert}", "--note", " "], 2, "diga en pocas palabras qué se hizo"),
     # devices and bundles: a peer store (Nakuru) has trusted this one and sent it {from_peer}
+    ("device trust", ["{card}", "--label", "Nakuru", "--role", "jefe", "--yes"], 2, "hub (central), field (de campo)"),
     ("device trust", ["{card}", "--label", "Nakuru", "--role", "hub", "--yes"], 0, "Ahora se confía en Nakuru (central)."),
     ("device trust", ["telecbt-device:v1:nada", "--label", "X", "--yes"], 2, "eso no es una tarjeta de equipo"),
     ("device trust", ["{card}", "--label", "Nakuru"], 2, "Agregue --yes para confirmar sin una terminal."),
@@ -213,7 +224,7 @@ NOT_YET: set[str] = set()
 
 
 def _words(texts) -> set[str]:
-    return {w.lower() for text in texts for w in WORD.findall(CODE.sub(" ", text))}
+    return {w.lower() for text in texts for w in WORD.findall(CODE_WORD.sub(" ", CODE.sub(" ", text)))}
 
 
 def _literals() -> list[str]:
@@ -824,3 +835,20 @@ def test_sizes_use_the_readers_decimal_mark(read_week, tmp_path, monkeypatch):
             refused["es"].stderr) == (2, True), refused["es"].stderr
     assert re.search(r"\b\d+\.\d (KiB|MiB)\b", shown["en"]), shown["en"]
     assert re.search(r"\b\d+,\d (KiB|MiB)\b", shown["es"]) and not re.search(r"\d\.\d (KiB|MiB)", shown["es"]), shown["es"]
+
+
+def test_lists_of_codes_show_their_words_in_spanish(read_week, monkeypatch):
+    """Issue 17 point 4 (codes in errors): the modes a Spanish reader may type are listed as the codes the command
+    takes, each with its Spanish word; in English the list reads as before."""
+    command = ("session", "schedule", read_week["code"], "--at", "2099-01-05 10:00", "--mode", "fax", *read_week["pw"])
+    said = {}
+    for lang in ("en", "es"):
+        monkeypatch.setenv("TELECBT_LANG", lang)
+        i18n.reset()
+        try:
+            said[lang] = invoke(*command)
+        finally:
+            i18n.reset()
+    assert (said["en"].exit_code, said["en"].stderr) == (2, "Error: --mode must be one of video, phone, in-person, kiosk\n")
+    assert (said["es"].exit_code, said["es"].stderr) == (
+        2, "Error: --mode debe ser uno de: video, phone (teléfono), in-person (en persona), kiosk (quiosco).\n")

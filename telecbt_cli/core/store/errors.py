@@ -70,6 +70,19 @@ class Joined(str):
         return joined
 
 
+class Codes(str):
+    """Codes a user types (roles, modes, statuses) listed in a message: they read as the codes (`video, phone`),
+    and a UI in another language puts each one's word beside it (`phone (teléfono)`, from `values.<kind>`)."""
+
+    kind: str
+    codes: tuple[str, ...]
+
+    def __new__(cls, kind: str, codes: tuple[str, ...] | list[str]) -> "Codes":
+        listed = super().__new__(cls, ", ".join(codes))
+        listed.kind, listed.codes = kind, tuple(codes)
+        return listed
+
+
 class TelecbtError(Exception):
     """Base of every error a user can see; the message says what to do next.
 
