@@ -54,12 +54,8 @@ RUN = {
     "paths": [], "settings": [], "store info": [], "content list": [], "content show": ["cbt-09"],
     "content validate": [], "report program": [], "device show": [],
 }
-#: Words a command run above may still print in English, with why (issue 17 point 4, still to do).
+#: Words a command run above may print in English because they are codes, with why (issue 17 point 4).
 PARTLY = {
-    # the action column holds action codes (diary.add, unlock): codes, not UI words
-    "audit log": {"unlock"},
-    # instrument names as written on the form (Pain NRS, Mood NRS, Sleep NRS), not UI words
-    "measure list": {"pain", "mood", "sleep"},
     # FHIR resource types named in the summary (Patient 1, Consent 1, Goal 1, ...) are FHIR codes, not UI words
     "export fhir": {"patient", "consent", "goal", "flag", "questionnaire", "observation", "appointment",
                     "communication", "condition", "encounter"},
@@ -852,3 +848,35 @@ def test_lists_of_codes_show_their_words_in_spanish(read_week, monkeypatch):
     assert (said["en"].exit_code, said["en"].stderr) == (2, "Error: --mode must be one of video, phone, in-person, kiosk\n")
     assert (said["es"].exit_code, said["es"].stderr) == (
         2, "Error: --mode debe ser uno de: video, phone (teléfono), in-person (en persona), kiosk (quiosco).\n")
+
+
+def test_every_audit_action_has_a_word_in_each_language():
+    """Issue 17 point 4 (audit log): each action code core writes (`audit.append(…, "diary.add")`, and the ones
+    built from a kind: module/instrument/assessment start and complete, export.csv/ndjson/fhir) has its word in
+    English and Spanish, which `audit log` shows beside the code to a Spanish reader."""
+    source = Path(__file__).parents[2] / "telecbt_cli"
+    written = set()
+    for path in source.rglob("*.py"):
+        written |= set(re.findall(r"append\(\s*[\w.]+,\s*(?:[^,()]|\([^()]*\))+,\s*\"([a-z_.]+)\"", path.read_text(encoding="utf-8")))
+    built = {f"{kind}.{step}" for kind in ("module", "instrument", "assessment") for step in ("start", "complete")}
+    built |= {f"export.{fmt}" for fmt in ("csv", "ndjson", "fhir")}
+    assert {"diary.add", "unlock", "unlock.failed", "store.init"} <= written  # the search finds them
+    locales = load_for_ui([]).locales
+    missing = {lang: sorted(a for a in written | built if f"values.audit_action.{a.replace('.', '_')}" not in locales[lang])
+               for lang in ("en", "es")}
+    assert missing == {"en": [], "es": []}
+
+
+def test_audit_log_shows_each_action_with_its_word_in_spanish(read_week, monkeypatch):
+    """Issue 17 point 4 (audit log): a Spanish reader sees `unlock (entrada)`, `patient.add (paciente inscrito)`;
+    the code stays (auditors search for it), and English shows the code alone as before."""
+    said = {}
+    for lang in ("en", "es"):
+        monkeypatch.setenv("TELECBT_LANG", lang)
+        i18n.reset()
+        try:
+            said[lang] = invoke("audit", "log", "--limit", "500", *read_week["pw"]).stdout
+        finally:
+            i18n.reset()
+    assert "unlock (entrada)" in said["es"] and "patient.add (paciente inscrito)" in said["es"], said["es"]
+    assert re.search(r"\bunlock\s", said["en"]) and "(entrada)" not in said["en"] and "patient.add  " in said["en"]
