@@ -880,3 +880,50 @@ def test_audit_log_shows_each_action_with_its_word_in_spanish(read_week, monkeyp
             i18n.reset()
     assert "unlock (entrada)" in said["es"] and "patient.add (paciente inscrito)" in said["es"], said["es"]
     assert re.search(r"\bunlock\s", said["en"]) and "(entrada)" not in said["en"] and "patient.add  " in said["en"]
+
+
+def test_content_validate_names_rarer_findings_in_spanish(tmp_path, monkeypatch):
+    """Issue 17 point 4 (content validate): the validator's rarer findings (types, shapes, ranges, conditions,
+    duplicate ids, bands, courses) come in the reader's language; the file and key they name stay as written."""
+    from telecbt_cli.content import catalog as cat
+    from tests.content.test_validator import GOOD_MODULE, clinic_folder
+
+    module = (GOOD_MODULE.replace("minutes = 20", 'minutes = "twenty"').replace('phase = "skills"', 'phase = "later"')
+              .replace('fidelity = [{ id = "f1"', 'fidelity = [{ id = "f1", text = { en = "a", es = "b" } }, { id = "f1"')
+              .replace('op = "gte", value = 7', 'op = "in", value = 7')
+              + '\n[[steps]]\nid = "pick"\nkind = "choice"\nprompt = { en = "a", es = "b" }\noptions = []\n'
+              + '\n[[steps]]\nid = "rate"\nkind = "scale"\nprompt = { en = "a", es = "b" }\nmin = 5\nmax = 3\n'
+              + '\n[[steps]]\nid = "say"\nkind = "text"\nprompt = { en = "a", es = "b" }\nmax_length = 0\n'
+              + '\n[[steps]]\nid = "note"\nkind = "info"\n')
+    phq9 = (cat.BUILTIN_DIR / "instruments" / "phq9.toml").read_text(encoding="utf-8")
+    gap = phq9.replace("phq9", "phq9-copy").replace("min = 5\n", "min = 6\n", 1)
+    course = ('id = "mine"\nversion = "1"\nkind = "course"\nminutes_per_session = 30\ntitle = { en = "a", es = "b" }\n'
+              'summary = { en = "a", es = "b" }\nsessions = ["cbt-01", "cbt-01", "cbt-99"]\nmeasures = { nada = 7 }\n')
+    root = clinic_folder(tmp_path, {"modules/local-01.toml": module, "instruments/phq9-copy.toml": gap,
+                                    "courses/mine.toml": course})
+    said = {}
+    for lang in ("en", "es"):
+        monkeypatch.setenv("TELECBT_LANG", lang)
+        i18n.reset()
+        try:
+            result = invoke("content", "validate", str(root))
+        finally:
+            i18n.reset()
+        assert result.exit_code == 1, result.stderr
+        said[lang] = result.stdout + result.stderr
+    for english in ("minutes: must be a whole number", "phase: must be one of", "duplicate id 'f1'",
+                    "must be a list for 'in'", "options: must be a non-empty list of { value, label }",
+                    "max: must be greater than min", "max_length: must be between 1 and 10000",
+                    "an info step needs a title or a body", "bands must cover every score without gaps or overlaps",
+                    "sessions: lists a module twice", "names no questionnaire 'nada'"):
+        assert english in said["en"], (english, said["en"])
+    for spanish in ("minutes: debe ser un número entero", "phase: debe ser uno de: assessment (", "id repetido 'f1'",
+                    "debe ser una lista para 'in'", "options: debe ser una lista de { value, label }, no vacía",
+                    "max: debe ser mayor que min", "max_length: debe estar entre 1 y 10000",
+                    "un paso de información necesita un título o un texto",
+                    "las franjas deben cubrir cada puntaje sin huecos ni solapes", "sessions: nombra un módulo dos veces",
+                    "no nombra ningún cuestionario 'nada'"):
+        assert spanish in said["es"], (spanish, said["es"])
+    spoken = re.sub(r"^.*?\.toml(?:: [^:\n]*)?:", " ", said["es"], flags=re.M)  # the file and key named
+    words = _words([spoken]) & _english_only()
+    assert not words, (sorted(words), said["es"])
