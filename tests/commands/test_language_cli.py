@@ -239,6 +239,15 @@ def _english_only() -> frozenset[str]:
     return frozenset(_words([*locales["en"].values(), *_literals()]) - _words(locales["es"].values()) - ALLOWED)
 
 
+def _in(lang: str, *args: str):
+    """One command run in-process for a reader of `lang` (TELECBT_LANG), the strings read afresh."""
+    i18n.reset()
+    try:
+        return invoke(*args, env={"TELECBT_LANG": lang})
+    finally:
+        i18n.reset()
+
+
 #: The detector, for the other language tests (tests/commands/test_usage_language.py).
 english_only, words_of = _english_only, _words
 
@@ -728,7 +737,7 @@ BAD_ROWS = "\n".join([
 ])
 
 
-def test_diary_import_says_why_each_row_was_skipped_in_spanish(read_week, tmp_path, monkeypatch):
+def test_diary_import_says_why_each_row_was_skipped_in_spanish(read_week, tmp_path):
     """Issue 17 point 4 (diary import's reasons): each kind of skipped or folded row, and how the dates were
     read, in Spanish with no English-only word; the same file in English reads as core writes it."""
     rows = tmp_path / "diario.csv"
@@ -736,12 +745,7 @@ def test_diary_import_says_why_each_row_was_skipped_in_spanish(read_week, tmp_pa
     command = ("diary", "import", read_week["code"], str(rows), "--dry-run", *read_week["pw"])
     shown = {}
     for lang in ("en", "es"):
-        monkeypatch.setenv("TELECBT_LANG", lang)
-        i18n.reset()
-        try:
-            result = invoke(*command)
-        finally:
-            i18n.reset()
+        result = _in(lang, *command)
         assert result.exit_code == 0, result.stderr
         shown[lang] = result.stdout + result.stderr
     for english in ("day/month/year: '13/04/2026' on line 2 has the day first", "pain 'x' is not a number",
@@ -770,7 +774,7 @@ def test_diary_import_says_why_each_row_was_skipped_in_spanish(read_week, tmp_pa
     assert not words, sorted(words)
 
 
-def test_an_apple_health_import_says_why_in_spanish(read_week, tmp_path, monkeypatch):
+def test_an_apple_health_import_says_why_in_spanish(read_week, tmp_path):
     """Issue 17 point 4 (diary import's reasons): the records an Apple Health export skips, its note on two
     sources and how its dates are read, in Spanish with no English-only word."""
     from tests.core.care.test_diary_import_apple import export, record, sleep, steps
@@ -786,12 +790,7 @@ def test_an_apple_health_import_says_why_in_spanish(read_week, tmp_path, monkeyp
             + steps("Phone", "2099-03-21 08:00:00 +0000", 20)
             + steps("Phone", "2024-03-08 08:00:00 +0000", 60_000) + steps("Phone", "2024-03-08 09:00:00 +0000", 50_000))
     command = ("diary", "import", read_week["code"], str(export(tmp_path, body)), "--dry-run", *read_week["pw"])
-    monkeypatch.setenv("TELECBT_LANG", "es")
-    i18n.reset()
-    try:
-        result = invoke(*command)
-    finally:
-        i18n.reset()
+    result = _in("es", *command)
     shown = result.stdout + result.stderr
     assert result.exit_code == 0, shown
     for spanish in ("año-mes-día, con la diferencia horaria de cada registro", "pasos 'abc' no es un número",
@@ -808,7 +807,7 @@ def test_an_apple_health_import_says_why_in_spanish(read_week, tmp_path, monkeyp
     assert not words, (sorted(words), shown)
 
 
-def test_sizes_use_the_readers_decimal_mark(read_week, tmp_path, monkeypatch):
+def test_sizes_use_the_readers_decimal_mark(read_week, tmp_path):
     """Issue 17 point 4 (sizes): the database's size in `store info` reads "1,5 MiB" in Spanish and "1.5 MiB" in
     English, like the other figures; so does the size of a diary file too big to import."""
     big = tmp_path / "grande.csv"
@@ -816,13 +815,8 @@ def test_sizes_use_the_readers_decimal_mark(read_week, tmp_path, monkeypatch):
         out.truncate(21 * 1024 * 1024 + 100_000)  # over the 20 MB limit, refused before it is read
     shown, refused = {}, {}
     for lang in ("en", "es"):
-        monkeypatch.setenv("TELECBT_LANG", lang)
-        i18n.reset()
-        try:
-            result = invoke("store", "info", *read_week["pw"])
-            refused[lang] = invoke("diary", "import", read_week["code"], str(big), *read_week["pw"])
-        finally:
-            i18n.reset()
+        result = _in(lang, "store", "info", *read_week["pw"])
+        refused[lang] = _in(lang, "diary", "import", read_week["code"], str(big), *read_week["pw"])
         assert result.exit_code == 0, result.stderr
         shown[lang] = result.stdout
     assert (refused["en"].exit_code, "The file is 21.1 MB; the limit for a CSV file is 20 MB." in refused["en"].stderr) \
@@ -833,18 +827,11 @@ def test_sizes_use_the_readers_decimal_mark(read_week, tmp_path, monkeypatch):
     assert re.search(r"\b\d+,\d (KiB|MiB)\b", shown["es"]) and not re.search(r"\d\.\d (KiB|MiB)", shown["es"]), shown["es"]
 
 
-def test_lists_of_codes_show_their_words_in_spanish(read_week, monkeypatch):
+def test_lists_of_codes_show_their_words_in_spanish(read_week):
     """Issue 17 point 4 (codes in errors): the modes a Spanish reader may type are listed as the codes the command
     takes, each with its Spanish word; in English the list reads as before."""
     command = ("session", "schedule", read_week["code"], "--at", "2099-01-05 10:00", "--mode", "fax", *read_week["pw"])
-    said = {}
-    for lang in ("en", "es"):
-        monkeypatch.setenv("TELECBT_LANG", lang)
-        i18n.reset()
-        try:
-            said[lang] = invoke(*command)
-        finally:
-            i18n.reset()
+    said = {lang: _in(lang, *command) for lang in ("en", "es")}
     assert (said["en"].exit_code, said["en"].stderr) == (2, "Error: --mode must be one of video, phone, in-person, kiosk\n")
     assert (said["es"].exit_code, said["es"].stderr) == (
         2, "Error: --mode debe ser uno de: video, phone (teléfono), in-person (en persona), kiosk (quiosco).\n")
@@ -867,22 +854,15 @@ def test_every_audit_action_has_a_word_in_each_language():
     assert missing == {"en": [], "es": []}
 
 
-def test_audit_log_shows_each_action_with_its_word_in_spanish(read_week, monkeypatch):
+def test_audit_log_shows_each_action_with_its_word_in_spanish(read_week):
     """Issue 17 point 4 (audit log): a Spanish reader sees `unlock (entrada)`, `patient.add (paciente inscrito)`;
     the code stays (auditors search for it), and English shows the code alone as before."""
-    said = {}
-    for lang in ("en", "es"):
-        monkeypatch.setenv("TELECBT_LANG", lang)
-        i18n.reset()
-        try:
-            said[lang] = invoke("audit", "log", "--limit", "500", *read_week["pw"]).stdout
-        finally:
-            i18n.reset()
+    said = {lang: _in(lang, "audit", "log", "--limit", "500", *read_week["pw"]).stdout for lang in ("en", "es")}
     assert "unlock (entrada)" in said["es"] and "patient.add (paciente inscrito)" in said["es"], said["es"]
     assert re.search(r"\bunlock\s", said["en"]) and "(entrada)" not in said["en"] and "patient.add  " in said["en"]
 
 
-def test_content_validate_names_rarer_findings_in_spanish(tmp_path, monkeypatch):
+def test_content_validate_names_rarer_findings_in_spanish(tmp_path):
     """Issue 17 point 4 (content validate): the validator's rarer findings (types, shapes, ranges, conditions,
     duplicate ids, bands, courses) come in the reader's language; the file and key they name stay as written."""
     from telecbt_cli.content import catalog as cat
@@ -903,12 +883,7 @@ def test_content_validate_names_rarer_findings_in_spanish(tmp_path, monkeypatch)
                                     "courses/mine.toml": course})
     said = {}
     for lang in ("en", "es"):
-        monkeypatch.setenv("TELECBT_LANG", lang)
-        i18n.reset()
-        try:
-            result = invoke("content", "validate", str(root))
-        finally:
-            i18n.reset()
+        result = _in(lang, "content", "validate", str(root))
         assert result.exit_code == 1, result.stderr
         said[lang] = result.stdout + result.stderr
     for english in ("minutes: must be a whole number", "phase: must be one of", "duplicate id 'f1'",
