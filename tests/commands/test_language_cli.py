@@ -72,6 +72,8 @@ SMTP = {"TELECBT_SMTP_HOST": "127.0.0.1", "TELECBT_SMTP_PORT": "{smtp_port}", "T
 #: a peer store (Nakuru) trusts this one and sent it `{from_peer}`.
 WRITES = [
     ("patient add", ["--name", "Rosa", "--birth-year", "1850"], 2),  # a year out of range
+    ("patient add", ["--name", "Rosa", "--sex", "mujer"], 2,
+     "female (mujer), male (hombre), other (otro), unknown (no se sabe)."),
     ("patient add", ["--name", "Rosa", "--birth-year", "1968", "--sex", "female", "--language", "es"], 0),
     ("patient edit", ["{code}"], 2),  # nothing to change
     ("patient edit", ["{code}", "--phone", "+254 700 000000"], 0),
@@ -85,6 +87,7 @@ WRITES = [
     ("patient pin unlock", ["{code}"], 0),
     ("patient archive", ["{code}"], 2),  # no terminal to confirm on, no --yes
     ("diary add", ["{code}", "--pain", "12"], 2),
+    ("diary add", ["{code}", "--pain", "4", "--locations", "espalda"], 2, "head (cabeza), neck (cuello)"),
     ("diary add", ["{code}", "--pain", "4", "--mood", "6"], 0),
     ("diary correct", ["{entry}", "--pain", "5"], 0),
     ("diary correct", ["{entry}", "--pain", "6"], 2),  # already corrected

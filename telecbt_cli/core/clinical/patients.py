@@ -57,7 +57,7 @@ def _clean(values: dict) -> dict:
             raise UsageError("year of birth must be between 1900 and {year}", key="errors.patient_fields.birth_year_range",
                              year=date.today().year)
     if out.get("sex") is not None and out["sex"] not in SEXES:
-        raise UsageError("sex must be one of {sexes}", key="errors.patient_fields.sex", sexes=", ".join(SEXES))
+        raise UsageError("sex must be one of {sexes}", key="errors.patient_fields.sex", sexes=Codes("sex", SEXES))
     if out.get("language") is not None:
         out["language"] = str(out["language"]).strip()
         if not _LANGUAGE.match(out["language"]):
