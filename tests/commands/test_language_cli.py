@@ -94,6 +94,10 @@ WRITES = [
     ("diary correct", ["abcdef12"], 4),
     ("diary import", ["{code}", "{missing}"], 2),
     ("diary import", ["{code}", "{blank}"], 2),  # an empty file
+    ("diary import", ["{code}", "{mixed}"], 2, "están en dos órdenes"),
+    ("diary import", ["{code}", "{ambiguous}"], 2, "así que no se sabe el orden. Dígalo con --date-format DD/MM/YYYY o"),
+    ("diary import", ["{code}", "{wearable}", "--person", "X"], 2, "--person es solo para archivos"),
+    ("diary import", ["{code}", "{pasos}", "--map", "nada=steps"], 2, "--map nombra una columna 'nada'"),
     ("diary import", ["{code}", "{wearable}", "--dry-run"], 0),
     ("diary import", ["{code}", "{wearable}"], 0),
     ("plan set", ["{code}", "--course", "todo"], 4),  # no such course
@@ -397,6 +401,10 @@ def scene(cli_store, pass_file, tmp_path, smtp, monkeypatch) -> dict:  # noqa: F
     state["pin_bad"].write_text("48\n")
     state["wearable"].write_text("date,steps,sleep_hours\n2026-11-01,4000,7\n2026-11-02,5200,6.5\n", encoding="utf-8")
     state["blank"].write_text("\n")
+    for name, rows in (("mixed", "date,pain\n13/04/2026,3\n04/13/2026,4\n"), ("pasos", "fecha,pasos\n2026-11-01,4000\n"),
+                       ("ambiguous", "date,pain\n01/02/2026,3\n02/03/2026,4\n")):
+        state[name] = tmp_path / f"{name}.csv"
+        state[name].write_text(rows, encoding="utf-8")
     for name, secret in (("short", "corta"), ("vera", "viewer passphrase 1"), ("vera2", "viewer passphrase 2"),
                          ("admin2", "admin passphrase 2"), ("rk", "")):
         state[name] = tmp_path / f"{name}.pass"

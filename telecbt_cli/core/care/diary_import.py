@@ -50,7 +50,8 @@ def read_export(path: Path, *, now: datetime, zone: tzinfo | None = None, date_f
         given = [name for name, value in (("--date-format", date_format), ("--map", mapping),
                                           ("--person", person)) if value]
         if given:
-            raise ImportFileError(f"{' and '.join(given)} are for CSV files; an Apple Health export needs none.")
+            raise ImportFileError("{options} are for CSV files; an Apple Health export needs none.",
+                                  key="errors.import_file.csv_only", options=" and ".join(given))
         return read_apple_health(path, now=now, zone=zone, progress=progress)
     size = path.stat().st_size
     if size > MAX_BYTES:

@@ -236,7 +236,7 @@ def _parse(stream: BinaryIO, totals: _Totals, size: int, progress: Callable[[int
 
     def refuse_entities(*_args: object) -> None:
         raise ImportFileError("This XML file declares entities, which an Apple Health export never does: "
-                              "it was not imported.")
+                              "it was not imported.", key="errors.import_file.entities")
 
     def declaration(_version: str, encoding: str | None, _standalone: int) -> None:
         totals.encoding = (encoding or "utf-8").lower()
@@ -260,8 +260,8 @@ def _parse(stream: BinaryIO, totals: _Totals, size: int, progress: Callable[[int
             totals.root = name
             if name != "HealthData":
                 raise ImportFileError(
-                    f"This XML file is not an Apple Health export (its root element is '{echo(name)}', "
-                    "not 'HealthData').")
+                    "This XML file is not an Apple Health export (its root element is '{name}', not 'HealthData').",
+                    key="errors.import_file.not_apple", name=echo(name))
 
     cut: dict[bytes, int] = {}
 
@@ -286,8 +286,9 @@ def _parse(stream: BinaryIO, totals: _Totals, size: int, progress: Callable[[int
         parser.Parse(b"", True)
     except expat.ExpatError as error:
         raise ImportFileError(
-            f"The XML file is damaged or cut short at line {error.lineno} ({expat.ErrorString(error.code)}): "
-            "nothing was imported. Export the data again from the Health app.") from None
+            "The XML file is damaged or cut short at line {line} ({error}): "
+            "nothing was imported. Export the data again from the Health app.", key="errors.import_file.xml_cut",
+            line=error.lineno, error=expat.ErrorString(error.code)) from None
     for kind, n in cut.items():
         ignore(kind.decode("utf-8", errors="replace"), n)
 
@@ -299,7 +300,7 @@ def _open_zip(path: Path) -> tuple[zipfile.ZipFile, zipfile.ZipInfo]:
         archive.close()
         raise ImportFileError(
             "This zip file holds no export.xml, so it is not an Apple Health export. "
-            "Unzip it and import the CSV or XML file inside.")
+            "Unzip it and import the CSV or XML file inside.", key="errors.import_file.zip_no_xml")
     return archive, min(members, key=lambda m: m.filename.count("/"))
 
 

@@ -17,7 +17,7 @@ from telecbt_cli.core.care.diary_import_dates import (
 )
 from telecbt_cli.core.care.diary_import_days import DayRow, merge_days
 from telecbt_cli.core.care.diary_import_profiles import Layout, build_layout, norm_header
-from telecbt_cli.core.store.errors import Figures, Joined, Said
+from telecbt_cli.core.store.errors import Figures, Joined, Said, Term
 from telecbt_cli.core.care.diary_import_values import (
     NOTE_LIMIT,
     UNITS,
@@ -43,11 +43,12 @@ def decode(raw: bytes) -> tuple[str, str]:
     elif raw.startswith(b"\xfe\xff"):
         candidates = [("utf-16", "utf-16-be", raw[2:])]
     elif b"\x00" in raw:
-        kind = "a spreadsheet (.xlsx) or another zipped file" if raw.startswith(b"PK\x03\x04") \
-            else "binary data, or UTF-16 text without a byte-order mark"
+        kind = Term("errors.import_file.zipped", "a spreadsheet (.xlsx) or another zipped file") \
+            if raw.startswith(b"PK\x03\x04") else \
+            Term("errors.import_file.binary", "binary data, or UTF-16 text without a byte-order mark")
         raise ImportFileError(
-            f"This file is not a text CSV file: it contains NUL bytes, so it is probably {kind}. "
-            "Export or save it as CSV (UTF-8) and import that file.")
+            "This file is not a text CSV file: it contains NUL bytes, so it is probably {kind}. "
+            "Export or save it as CSV (UTF-8) and import that file.", key="errors.import_file.nul", kind=kind)
     else:
         candidates = [("utf-8", "utf-8", raw), ("cp1252", "cp1252", raw)]
     for name, codec, data in candidates:
@@ -111,7 +112,8 @@ def _records(text: str, delimiter: str) -> tuple[list[tuple[int, int, list[str]]
         except csv.Error as error:
             last = reader.line_num
             if not rows:
-                raise ImportFileError(f"The header line (line {start}) cannot be read as CSV: {error}.") from None
+                raise ImportFileError("The header line (line {line}) cannot be read as CSV: {error}.",
+                                      key="errors.import_file.header_csv", line=start, error=str(error)) from None
             broken.append(Skipped(start, _csv_problem(str(error), start, last)))
             continue
         last = reader.line_num
@@ -163,7 +165,8 @@ def _values(cells: list[str], sources: list[tuple[str, list[int], str]]) -> tupl
 def _person_rows(rows: list, layout: Layout, person: str | None, width: int) -> tuple[list, list[str]]:
     if layout.person is None:
         if person is not None:
-            raise ImportFileError("--person is only for files that hold several people (such as Fitabase files).")
+            raise ImportFileError("--person is only for files that hold several people (such as Fitabase files).",
+                                  key="errors.import_file.person_only")
         return rows, []
     ids = list(dict.fromkeys(cells[layout.person].strip() for _, _, cells in rows if len(cells) == width))
     if person is None:
@@ -175,15 +178,17 @@ def _person_rows(rows: list, layout: Layout, person: str | None, width: int) -> 
                 shown=shown)
         return rows, []
     if person not in ids:
-        raise ImportFileError(f"No rows for --person {echo(person)}: the file's Ids are {', '.join(echo(i) for i in ids[:5])}.")
+        raise ImportFileError("No rows for --person {person}: the file's Ids are {ids}.", key="errors.import_file.no_person",
+                              person=echo(person), ids=", ".join(echo(i) for i in ids[:5]))
     kept = [r for r in rows if len(r[2]) != width or r[2][layout.person].strip() == person]
     return kept, [Said("{count} row(s) for other people (other Ids) were left out", "diary_import.other_people",
                        count=len(rows) - len(kept))]
 
 
 def _too_many_rows() -> ImportFileError:
-    return ImportFileError(f"The file has more than {MAX_ROWS:,} data rows. "
-                           "Export a shorter period or split the file, then import each part.")
+    return ImportFileError("The file has more than {rows} data rows. "
+                           "Export a shorter period or split the file, then import each part.",
+                           key="errors.import_file.too_many_rows", rows=f"{MAX_ROWS:,}")
 
 
 def _span(start: int, end: int) -> str:

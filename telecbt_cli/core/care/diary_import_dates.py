@@ -18,7 +18,7 @@ from telecbt_cli.core.care.diary_import_values import ImportFileError, echo
 from telecbt_cli.core.store.errors import Said, Term
 
 ORDER_WORDS = {"YMD": "year-month-day", "DMY": "day/month/year", "MDY": "month/day/year"}
-FORMAT_HINT = "--date-format DD/MM/YYYY or --date-format MM/DD/YYYY"
+FORMAT_HINT = Term("diary_import.format_hint", "--date-format DD/MM/YYYY or --date-format MM/DD/YYYY")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
 
@@ -121,24 +121,26 @@ def decide_order(cells: list[tuple[int, DateCell]], *, column: str, given: str |
     if given:
         return given, Said("{order}, as --date-format says", "diary_import.order_given", order=order_word(given))
     day_first, month_first, either = _evidence(cells)
-    where = f"column '{echo(column)}'"
+    where = Said("column '{column}'", "diary_import.column", column=echo(column))
     if documented:
         wrong = day_first if documented == "MDY" else month_first if documented == "DMY" else None
         if wrong:
             raise ImportFileError(
-                f"{maker} writes dates {ORDER_WORDS[documented]}, but '{wrong[1]}' on line {wrong[0]} of {where} "
-                f"cannot be read that way. If this file's dates are in another order, say which with "
-                f"{FORMAT_HINT}. Nothing was imported.")
+                "{maker} writes dates {order}, but '{value}' on line {line} of {where} cannot be read that way. "
+                "If this file's dates are in another order, say which with {hint}. Nothing was imported.",
+                key="errors.import_file.maker_order", maker=maker, order=order_word(documented), value=wrong[1],
+                line=wrong[0], where=where, hint=FORMAT_HINT)
         numeric = any(not cell.iso for _, cell in cells)
         return (documented, Said("{order}, as {maker} writes them", "diary_import.order_maker",
                                  order=order_word(documented), maker=maker)) if numeric \
             else (None, order_word("YMD"))
     if day_first and month_first:
         raise ImportFileError(
-            f"The dates in {where} are in two orders: '{day_first[1]}' on line {day_first[0]} has the day first "
-            f"and '{month_first[1]}' on line {month_first[0]} has the month first. Correct the file, or say "
-            f"which order to use with {FORMAT_HINT} (dates in the other order are then skipped). "
-            "Nothing was imported.")
+            "The dates in {where} are in two orders: '{day}' on line {day_line} has the day first "
+            "and '{month}' on line {month_line} has the month first. Correct the file, or say "
+            "which order to use with {hint} (dates in the other order are then skipped). "
+            "Nothing was imported.", key="errors.import_file.two_orders", where=where, day=day_first[1],
+            day_line=day_first[0], month=month_first[1], month_line=month_first[0], hint=FORMAT_HINT)
     if day_first:
         return "DMY", Said("{order}: '{value}' on line {line} has the day first", "diary_import.order_day_first",
                            order=order_word("DMY"), value=day_first[1], line=day_first[0])
@@ -147,9 +149,10 @@ def decide_order(cells: list[tuple[int, DateCell]], *, column: str, given: str |
                            order=order_word("MDY"), value=month_first[1], line=month_first[0])
     if either:
         raise ImportFileError(
-            f"The dates in {where} could be day/month/year or month/day/year: no number in them is above 12 "
-            f"(for example '{either[1]}' on line {either[0]}), so the order cannot be told. "
-            f"Say which with {FORMAT_HINT}. Nothing was imported.")
+            "The dates in {where} could be day/month/year or month/day/year: no number in them is above 12 "
+            "(for example '{value}' on line {line}), so the order cannot be told. "
+            "Say which with {hint}. Nothing was imported.", key="errors.import_file.either_order", where=where,
+            value=either[1], line=either[0], hint=FORMAT_HINT)
     return None, order_word("YMD") if any(cell.iso for _, cell in cells) else \
         Said("day and month are equal in every date", "diary_import.order_equal")
 
