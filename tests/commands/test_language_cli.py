@@ -33,7 +33,8 @@ CODE_WORD = re.compile(r"\b[a-z][-a-z_]*(?= \([^()]+\)(?:, |\.|;|\n|$))")
 #: `diary.read`, `wind-down`, patient codes, short record ids, `/tmp/store/telecbt.db`, environment variables (`TELECBT_SESSION`), and where in a content
 #: file a finding is, `mine.toml: steps[0] (a).prompt:`) are not words.
 CODE = re.compile(r"telecbt(?: [-a-z0-9{}]+)+|--[a-z][-a-z]*|{[^{}]*}|\S+\.toml: [^:\n]*:|\S*/\S*|\b[a-z_]+(?:\.[a-z_]+)+\b|\b[A-Z]+(?:_[A-Z]+)+\b"
-                  r"|\b[a-z0-9]+(?:-[a-z0-9]+)+\b|\b[0-9A-Z]{4}-[0-9A-Z]{4}\b|\b[0-9a-f]{12}\b")
+                  r"|\b[a-z0-9]+(?:-[a-z0-9]+)+\b|\b[0-9A-Z]{4}-[0-9A-Z]{4}\b|\b[0-9a-f]{12}\b"
+                  r"|[A-Za-z0-9_-]{32,}")  # keys and recipients (random letters: `...2erAYk...` once held "red")
 #: Codes, units, option values, instrument and product names, and the test clinic's people.
 ALLOWED = {"telecbt", "phq", "peg", "gad", "usb", "eml", "https", "tel", "smtp", "imap", "utc", "json", "csv",
            "html", "fhir", "loinc", "cbt", "yyyy", "alice", "admin", "ana", "standard", "brief", "custom", "video",
