@@ -16,9 +16,10 @@ from typer.core import TyperGroup
 from telecbt_cli.core.store.errors import ExitCode, TelecbtError
 
 try:  # Typer >= 0.29 carries its own copy of Click
-    from typer._click.exceptions import ClickException
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older Typer on Click
-    from click import ClickException
+    from click import ClickException, UsageError
+    from click.exceptions import NoArgsIsHelpError
 
 
 #: Command groups (name: module) imported only when used, so one command does not pay for the rest.
@@ -78,6 +79,25 @@ def _output_closed() -> typer.Exit:
 
 
 @contextlib.contextmanager
+def _usage_in_readers_language() -> Iterator[None]:
+    """Click's usage errors (missing argument, no such option or command, invalid value) said in the
+    reader's language, exit code 2 as Click gives; in English, Click's own rendering."""
+    try:
+        yield
+    except UsageError as problem:
+        if isinstance(problem, NoArgsIsHelpError):
+            raise
+        from telecbt_cli.commands.i18n import reader
+
+        if reader() == "en":
+            raise
+        from telecbt_cli.commands import usage_errors
+
+        usage_errors.show(problem)
+        raise typer.Exit(int(ExitCode.USAGE)) from None
+
+
+@contextlib.contextmanager
 def _quiet_if_output_closes() -> Iterator[None]:
     """A closed stdout ends the command with _output_closed(). Rich (help pages, tables) answers
     a closed pipe with SystemExit(1) raised while handling the BrokenPipeError: the same event."""
@@ -119,12 +139,12 @@ class RootGroup(TyperGroup):
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         _one_help_style(self)
-        with _quiet_if_output_closes():  # `telecbt -h | head -3` prints the help while parsing
+        with _quiet_if_output_closes(), _usage_in_readers_language():  # `telecbt -h | head -3` prints help while parsing
             return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            with _quiet_if_output_closes():
+            with _quiet_if_output_closes(), _usage_in_readers_language():
                 return super().invoke(ctx)
         except TelecbtError as err:
             from telecbt_cli.commands.i18n import error_text

@@ -52,10 +52,13 @@ def log(
             row["detail"] = audit.describe(row["detail"], zone)
         emit_csv(rows, ["seq", "at", "user", "action", "patient_code", "detail", "device_id"], zone=zone)
         return
-    from telecbt_cli.commands.i18n import columns, t, value
+    from telecbt_cli.commands.i18n import columns, reader, t, value
 
     for row in rows:
         row["detail"] = audit.describe(row["detail"], zone, value)  # field names and yes/no in the reader's language
+        word = value("audit_action", row["action"].replace(".", "_"))
+        if reader() != "en" and word != row["action"].replace(".", "_"):  # the code stays: it is what auditors search for
+            row["action"] = f"{row['action']} ({word})"
         row["at"] = staff_time(row["at"], zone, seconds=True)
         row["patient"] = row["patient_code"] or ""
 

@@ -154,15 +154,15 @@ def _import_report(file: Path, parsed) -> dict:
 
 
 def _say_report(report: dict, limit: int = 50) -> None:
-    """The import's report in the reader's language (the reasons for skipped rows stay as core writes them)."""
-    from telecbt_cli.commands.i18n import t
+    """The import's report in the reader's language, the reasons for skipped rows and the notes too."""
+    from telecbt_cli.commands.i18n import said, t
 
     def field(name: str) -> str:
         return t(f"cli.diary_import.field_{name}") if name in FIELD_WORDS else name
 
-    shown_format = t("cli.diary_import.generic") if report["format_id"] == "generic-csv" else report["format"]
+    shown_format = t("cli.diary_import.generic") if report["format_id"] == "generic-csv" else said(report["format"])
     say(f"{report['file']}: {shown_format}, {report['encoding']}")
-    say(t("cli.diary_import.dates", dates=report["dates"]))
+    say(t("cli.diary_import.dates", dates=said(report["dates"])))
     say(t("cli.diary_import.columns", columns="; ".join(f"{field(k)} <- {v}" for k, v in report["columns"].items())))
     if report["ignored_columns"]:
         shown = report["ignored_columns"][:12]
@@ -173,15 +173,15 @@ def _say_report(report: dict, limit: int = 50) -> None:
     say(t(what, read=report["rows_read"], days=report["days"], skipped=report["skipped_count"],
           folded=len(report["duplicates"])))
     for item in report["skipped"][:limit]:
-        say(t("cli.diary_import.line", line=item["line"], reason=item["reason"]), style="yellow")
+        say(t("cli.diary_import.line", line=item["line"], reason=said(item["reason"])), style="yellow")
     if report["skipped_count"] > min(limit, len(report["skipped"])):
         say(t("cli.diary_import.more_skipped", more=report["skipped_count"] - min(limit, len(report["skipped"]))))
     for item in report["duplicates"][:limit]:
-        say(t("cli.diary_import.line", line=item["line"], reason=item["reason"]))
+        say(t("cli.diary_import.line", line=item["line"], reason=said(item["reason"])))
     if len(report["duplicates"]) > limit:
         say(t("cli.diary_import.more_folded", more=len(report["duplicates"]) - limit))
     for note in report["notes"]:
-        say(f"  {note}")
+        say(f"  {said(note)}")
 
 
 def _as_usage(error: Exception):

@@ -67,6 +67,11 @@ def value(kind: str, raw: object) -> str:
     return t(key) if key in catalog().locales.get("en", {}) else str(raw)
 
 
+def said(text: object) -> str:
+    """A sentence core built (`Said`, `Joined`: a skipped row's reason) in the reader's language; other text as it is."""
+    return str(catalog().render(text, reader()))
+
+
 def columns(section: str, keys: list[str]) -> list[tuple[str, str]]:
     """(field, heading) pairs for `emit_table`, each heading from `cli.<section>.col_<field>`."""
     return [(key, t(f"cli.{section}.col_{key}")) for key in keys]

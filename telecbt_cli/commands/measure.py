@@ -58,7 +58,9 @@ def list_(content: ContentOpt = None, lang: LangOpt = None, json_out: JsonOpt = 
     if csv_out:
         emit_csv(yes_no(rows), ["id", "name", "version", "title", "items", "method", "loinc_total", "available", "licence"])
         return
+    # telecbt's own 0-10 scales have a name in each language (values.instrument_name); published ones keep theirs (PHQ-9)
     emit_table([{**r, "method": value("scoring", r["method"]),
+                 "name": r["name"] if (named := value("instrument_name", r["id"])) == r["id"] else named,
                  "text": t("cli.common.yes") if r["available"] else t("cli.instruments.licensed")} for r in rows],
                columns("instruments", ["id", "name", "items", "method", "loinc_total", "text"]))
 

@@ -39,9 +39,13 @@ app = typer.Typer(help="The encrypted store: info, check, passwd, rekey, backup,
 
 
 def _human_bytes(size: int) -> str:
+    """A size in B, KiB, MiB or GiB with the reader's decimal mark (`1,5 MiB` in Spanish)."""
+    from telecbt_cli.commands.i18n import reader
+    from telecbt_cli.content.languages import DECIMAL
+
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f}".replace(".", DECIMAL.get(reader(), ".")) + f" {unit}"
         size /= 1024
     return str(size)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from telecbt_cli import __version__
 from telecbt_cli.content.languages import DECIMAL, LANGS
-from telecbt_cli.core.store.errors import ContentError, Figures, NotFoundError, Term
+from telecbt_cli.core.store.errors import Codes, ContentError, Figures, Joined, NotFoundError, Said, Term
 
 if TYPE_CHECKING:
     from telecbt_cli.content.validate import Problem
@@ -106,10 +106,38 @@ class Catalog:
     def phrase(self, key: str, lang: str, values: dict) -> str:
         """A UI string in `lang` with its values, the words among them (`Term`) and errors inside it
         (`week 3 of the series: <why>`) translated too."""
-        return self.text(key, lang, **{name: self.text(value.key, lang) if isinstance(value, Term)
-                                       else self.figures(value, lang) if isinstance(value, Figures)
-                                       else self.error(value, lang) if isinstance(value, BaseException) else value
-                                       for name, value in values.items()})
+        return self.text(key, lang, **{name: self.render(value, lang) for name, value in values.items()})
+
+    def render(self, value: object, lang: str) -> object:
+        """A value made in core, in `lang`: a `Said` sentence or `Joined` sentences, a `Term`, `Figures`, an error;
+        anything else as it is (numbers are written by `text`)."""
+        if isinstance(value, Said):
+            known = value.key in self.locales.get("en", {})
+            return self.phrase(value.key, lang, value.values) if known else str(value)
+        if isinstance(value, Joined):
+            return value.sep.join(str(self.render(part, lang)) for part in value.parts)
+        if isinstance(value, Term):
+            return self.text(value.key, lang)
+        if isinstance(value, Figures):
+            return self.figures(value, lang)
+        if isinstance(value, Codes):
+            return self.codes(value, lang)
+        if isinstance(value, BaseException):
+            return self.error(value, lang)
+        return value
+
+    def codes(self, value: Codes, lang: str) -> str:
+        """The codes a user must type, each with its word in `lang` beside it when that differs (`phone (teléfono)`);
+        in English the codes alone, as they read."""
+        if lang == "en":
+            return str(value)
+        english = self.locales.get("en", {})
+        shown = []
+        for code in value.codes:
+            key = f"values.{value.kind}.{code.replace('-', '_')}"
+            word = self.text(key, lang) if key in english else code
+            shown.append(code if word == code else f"{code} ({word})")
+        return ", ".join(shown)
 
     @staticmethod
     def figures(value: Figures, lang: str) -> str:
@@ -215,7 +243,8 @@ def _read(path: Path, problems: list["Problem"]) -> dict | None:
         problems.append(Problem(str(path), "", f"is not valid TOML: {error}", "cli.content_problem.toml",
                                 {"error": str(error)}))
     except (OSError, UnicodeDecodeError) as error:
-        problems.append(Problem(str(path), "", f"cannot be read ({error.__class__.__name__})"))
+        problems.append(Problem(str(path), "", f"cannot be read ({error.__class__.__name__})", "cli.content_problem.unreadable",
+                                {"error": error.__class__.__name__}))
     return None
 
 
@@ -241,7 +270,7 @@ def build(roots: list[Path]) -> tuple[Catalog, list["Problem"]]:
     raw_locales: dict[str, tuple[Path, dict]] = {}
     for root in roots:
         if not root.is_dir():
-            problems.append(Problem(str(root), "", "is not a folder"))
+            problems.append(Problem(str(root), "", "is not a folder", "cli.content_problem.not_folder"))
             continue
         for path in _files(root):
             data = _read(path, problems)
@@ -271,17 +300,21 @@ def build(roots: list[Path]) -> tuple[Catalog, list["Problem"]]:
                                         "cli.content_problem.no_module", {"module": module}))
             elif catalog.entries["module"][module].get("phase") == "practice":
                 problems.append(Problem(course["_file"], f"sessions[{i}]",
-                                        f"names {module!r}, a practice module (those are not course sessions)"))
+                                        f"names {module!r}, a practice module (those are not course sessions)",
+                                        "cli.content_problem.practice_session", {"module": module}))
         for ident in course.get("measures") or {}:
             if ident not in catalog.entries["instrument"]:
-                problems.append(Problem(course["_file"], f"measures.{ident}", f"names no questionnaire {ident!r}"))
+                problems.append(Problem(course["_file"], f"measures.{ident}", f"names no questionnaire {ident!r}",
+                                        "cli.content_problem.no_questionnaire", {"ident": ident}))
     for ruleset in catalog.all("rules"):
         for i, rule in enumerate(ruleset.get("rules", [])):
             if rule.get("module") and rule["module"] not in catalog.entries["module"]:
-                problems.append(Problem(ruleset["_file"], f"rules[{i}].module", f"names no module {rule['module']!r}"))
+                problems.append(Problem(ruleset["_file"], f"rules[{i}].module", f"names no module {rule['module']!r}",
+                                        "cli.content_problem.no_module", {"module": rule["module"]}))
             if rule.get("instrument") and rule["instrument"] not in catalog.entries["instrument"]:
                 problems.append(Problem(ruleset["_file"], f"rules[{i}].instrument",
-                                        f"names no questionnaire {rule['instrument']!r}"))
+                                        f"names no questionnaire {rule['instrument']!r}",
+                                        "cli.content_problem.no_questionnaire", {"ident": rule["instrument"]}))
     _check_program(catalog.program, problems)
     return catalog, problems
 
@@ -305,7 +338,9 @@ def _add_entry(catalog: Catalog, kind: str, path: Path, data: dict, problems: li
         return
     existing = catalog.entries[kind].get(ident)
     if existing is not None:
-        problems.append(Problem(str(path), "id", f"duplicate {kind} id {ident!r} (also in {existing['_file']})"))
+        problems.append(Problem(str(path), "id", f"duplicate {kind} id {ident!r} (also in {existing['_file']})",
+                                "cli.content_problem.duplicate_kind",
+                                {"kind": Term(f"values.content.{kind}", kind), "ident": ident, "other": existing["_file"]}))
         return
     catalog.entries[kind][ident] = {**data, "_file": str(path)}
 
@@ -316,22 +351,23 @@ def _check_locales(catalog: Catalog, raw: dict[str, tuple[Path, dict]], problems
     flat = {lang: _flatten(data) for lang, (_, data) in raw.items()}
     reference = flat.get("en")
     if reference is None:
-        problems.append(Problem("locales/en.toml", "", "is missing: English UI strings are the reference"))
+        problems.append(Problem("locales/en.toml", "", "is missing: English UI strings are the reference",
+                                "cli.content_problem.en_missing"))
         return
     for lang in LANGS:
         if lang not in flat:
-            problems.append(Problem(f"locales/{lang}.toml", "", "is missing"))
+            problems.append(Problem(f"locales/{lang}.toml", "", "is missing", "cli.content_problem.missing"))
     for lang, strings in flat.items():
         path = str(raw[lang][0])
         for key in sorted(set(reference) - set(strings)):
-            problems.append(Problem(path, key, "is missing (present in en.toml)"))
+            problems.append(Problem(path, key, "is missing (present in en.toml)", "cli.content_problem.locale_missing"))
         for key in sorted(set(strings) - set(reference)):
-            problems.append(Problem(path, key, "is extra (not in en.toml)"))
+            problems.append(Problem(path, key, "is extra (not in en.toml)", "cli.content_problem.locale_extra"))
         for key, value in strings.items():
             if not isinstance(value, str) or not value.strip():
-                problems.append(Problem(path, key, "must be non-empty text"))
+                problems.append(Problem(path, key, "must be non-empty text", "cli.content_problem.empty_text"))
             elif key in reference and set(_PLACEHOLDER.findall(value)) != set(_PLACEHOLDER.findall(str(reference[key]))):
-                problems.append(Problem(path, key, "has different {placeholders} from en.toml"))
+                problems.append(Problem(path, key, "has different {placeholders} from en.toml", "cli.content_problem.placeholders"))
         catalog.locales[lang] = {k: str(v) for k, v in strings.items()}
 
 
@@ -346,7 +382,7 @@ def _check_program(program: dict, problems: list["Problem"]) -> None:
         if "text" in crisis:
             checker.text(crisis["text"], "crisis.text")
         if "phone" in crisis and not isinstance(crisis["phone"], str):
-            checker.add("crisis.phone", "must be text")
+            checker.add("crisis.phone", "must be text", key="cli.content_problem.text")
     problems.extend(checker.problems)
 
 

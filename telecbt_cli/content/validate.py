@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telecbt_cli.content.languages import LANGS
+from telecbt_cli.core.store.errors import Codes, Term
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SUB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -108,7 +109,13 @@ class Checker:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             names = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false"}
-            self.add(where, "must be " + " or ".join(names.get(k.__name__, k.__name__) for k in kinds))
+            said = [Term(f"cli.content_problem.type_{k.__name__}", names[k.__name__]) if k.__name__ in names else k.__name__
+                    for k in kinds]
+            if len(said) == 2:
+                self.add(where, "must be {first} or {second}", key="cli.content_problem.type_either", first=said[0],
+                         second=said[1])
+            else:
+                self.add(where, "must be {kinds}", key="cli.content_problem.type", kinds=said[0] if len(said) == 1 else " or ".join(said))
             return None
         return value
 
@@ -126,7 +133,7 @@ def check_header(c: Checker, data: dict, stem: str, kind: str) -> None:
     if not isinstance(data.get("version"), str) or not data.get("version"):
         c.add("version", "must be a version string such as 1.0.0", key="cli.content_problem.version")
     if data.get("kind") != kind:
-        c.add("kind", f"must be {kind!r}")
+        c.add("kind", "must be {kind!r}", key="cli.content_problem.kind", kind=kind)
 
 
 def check_module(c: Checker, data: dict, stem: str) -> None:
@@ -136,7 +143,7 @@ def check_module(c: Checker, data: dict, stem: str) -> None:
     c.text(data.get("title"), "title")
     c.text(data.get("summary"), "summary")
     if data.get("phase") not in PHASES:
-        c.add("phase", f"must be one of {', '.join(PHASES)}")
+        c.add("phase", "must be one of {phases}", key="cli.content_problem.phase", phases=Codes("phase", PHASES))
     c.typed(data, "minutes", "", int, required=True)
     for name in ("goals",):
         for i, goal in enumerate(data.get("goals") or []):
@@ -144,19 +151,19 @@ def check_module(c: Checker, data: dict, stem: str) -> None:
     for name in ("homework", "fidelity"):
         entries = data.get(name)
         if not isinstance(entries, list) or not entries:
-            c.add(name, "must be a non-empty list of { id, text }")
+            c.add(name, "must be a non-empty list of {shape}", key="cli.content_problem.shape_list", shape="{ id, text }")
             continue
         seen: set[str] = set()
         for i, entry in enumerate(entries):
             if c.keys(entry, f"{name}[{i}]", {"id", "text"}, {"id", "text"}):
                 c.ident(entry.get("id"), f"{name}[{i}].id")
                 if entry.get("id") in seen:
-                    c.add(f"{name}[{i}].id", f"duplicate id {entry.get('id')!r}")
+                    c.add(f"{name}[{i}].id", "duplicate id {ident!r}", key="cli.content_problem.duplicate_id", ident=entry.get("id"))
                 seen.add(entry.get("id"))
                 c.text(entry.get("text"), f"{name}[{i}].text")
     steps = data.get("steps")
     if not isinstance(steps, list) or not steps:
-        c.add("steps", "must be a non-empty list of steps")
+        c.add("steps", "must be a non-empty list of steps", key="cli.content_problem.steps_list")
         return
     check_steps(c, steps)
     every = {s.get("id"): s for s in steps if isinstance(s, dict)}
@@ -170,7 +177,7 @@ def check_module(c: Checker, data: dict, stem: str) -> None:
             c.typed(flag, "alert", path, bool)
             keep = flag.get("keep", [])
             if not isinstance(keep, list) or any(step not in every for step in keep):
-                c.add(f"{path}.keep", "must be a list of step ids of this module")
+                c.add(f"{path}.keep", "must be a list of step ids of this module", key="cli.content_problem.keep")
             check_show_if(c, flag.get("when"), f"{path}.when", every, list(every))
     for i, rule in enumerate(data.get("safety") or []):
         path = f"safety[{i}]"
@@ -179,7 +186,7 @@ def check_module(c: Checker, data: dict, stem: str) -> None:
             if "message" in rule:
                 c.text(rule["message"], f"{path}.message")
             if isinstance(rule.get("when"), list):
-                c.add(f"{path}.when", "must be one condition on one step")
+                c.add(f"{path}.when", "must be one condition on one step", key="cli.content_problem.one_condition")
             else:
                 check_show_if(c, rule.get("when"), f"{path}.when", every, list(every))
 
@@ -189,7 +196,7 @@ def check_steps(c: Checker, steps: list) -> None:
     for i, step in enumerate(steps):
         path = f"steps[{i}]"
         if not isinstance(step, dict):
-            c.add(path, "must be a table")
+            c.add(path, "must be a table", key="cli.content_problem.table")
             continue
         kind = step.get("kind")
         sid = step.get("id")
@@ -217,7 +224,7 @@ def check_steps(c: Checker, steps: list) -> None:
 
 def _check_step_kind(c: Checker, step: dict, kind: str, path: str) -> None:
     if kind == "info" and "title" not in step and "body" not in step:
-        c.add(path, "an info step needs a title or a body")
+        c.add(path, "an info step needs a title or a body", key="cli.content_problem.info_step")
     if kind in QUESTION_KINDS and "prompt" not in step:
         c.add(f"{path}.prompt", "is missing (a question needs a prompt)", key="cli.content_problem.prompt")
     if kind in ("choice", "multi"):
@@ -226,9 +233,9 @@ def _check_step_kind(c: Checker, step: dict, kind: str, path: str) -> None:
         low = c.typed(step, "min_choices", path, int)
         high = c.typed(step, "max_choices", path, int)
         if low is not None and not 0 <= low <= count:
-            c.add(f"{path}.min_choices", "must be between 0 and the number of options")
+            c.add(f"{path}.min_choices", "must be between 0 and the number of options", key="cli.content_problem.min_choices")
         if high is not None and not max(low or 1, 1) <= high <= count:
-            c.add(f"{path}.max_choices", "must be between min_choices and the number of options")
+            c.add(f"{path}.max_choices", "must be between min_choices and the number of options", key="cli.content_problem.max_choices")
     if kind in ("scale", "number"):
         types = int if kind == "scale" or step.get("integer", True) else (int, float)
         low = c.typed(step, "min", path, types, required=kind == "number")
@@ -236,24 +243,24 @@ def _check_step_kind(c: Checker, step: dict, kind: str, path: str) -> None:
         low = 0 if low is None and kind == "scale" else low
         high = 10 if high is None and kind == "scale" else high
         if low is not None and high is not None and low >= high:
-            c.add(f"{path}.max", "must be greater than min")
+            c.add(f"{path}.max", "must be greater than min", key="cli.content_problem.max_over_min")
         if "integer" in step:
             c.typed(step, "integer", path, bool)
     if kind in ("text", "longtext") and "max_length" in step:
         length = c.typed(step, "max_length", path, int)
         if length is not None and not 1 <= length <= 10000:
-            c.add(f"{path}.max_length", "must be between 1 and 10000")
+            c.add(f"{path}.max_length", "must be between 1 and 10000", key="cli.content_problem.max_length")
     if kind == "breathing":
         for key, (low, high) in {"inhale": (1, 20), "hold": (0, 20), "exhale": (1, 20), "rounds": (1, 30)}.items():
             value = c.typed(step, key, path, int, required=True)
             if value is not None and not low <= value <= high:
-                c.add(f"{path}.{key}", f"must be between {low} and {high}")
+                c.add(f"{path}.{key}", "must be between {low} and {high}", key="cli.content_problem.between", low=low, high=high)
 
 
 def check_options(c: Checker, options: Any, path: str, labelled: bool = True, numeric: bool = False) -> set:
     values: set = set()
     if not isinstance(options, list) or not options:
-        c.add(path, "must be a non-empty list of { value, label }")
+        c.add(path, "must be a non-empty list of {shape}", key="cli.content_problem.shape_list", shape="{ value, label }")
         return values
     for i, option in enumerate(options):
         required = {"value", "label"} if labelled else {"value"}
@@ -261,14 +268,14 @@ def check_options(c: Checker, options: Any, path: str, labelled: bool = True, nu
         if not c.keys(option, f"{path}[{i}]", allowed, required):
             continue
         if "loinc" in option and not (isinstance(option["loinc"], str) and _LOINC_ANSWER.fullmatch(option["loinc"])):
-            c.add(f"{path}[{i}].loinc", "must be a LOINC answer code such as LA6568-5")
+            c.add(f"{path}[{i}].loinc", "must be a LOINC answer code such as LA6568-5", key="cli.content_problem.loinc_answer")
         value = option.get("value")
         if numeric and (not isinstance(value, int) or isinstance(value, bool)):
-            c.add(f"{path}[{i}].value", "must be a whole number")
+            c.add(f"{path}[{i}].value", "must be a whole number", key="cli.content_problem.whole")
         elif not numeric:
             c.ident(value, f"{path}[{i}].value")
         if value in values:
-            c.add(f"{path}[{i}].value", f"duplicate value {value!r}")
+            c.add(f"{path}[{i}].value", "duplicate value {value!r}", key="cli.content_problem.duplicate_value", value=value)
         values.add(value)
         if labelled:
             c.text(option.get("label"), f"{path}[{i}].label")
@@ -284,21 +291,22 @@ def check_show_if(c: Checker, rule: Any, path: str, earlier: dict[str, dict], al
         target, op = cond.get("step"), cond.get("op")
         if target not in earlier:
             if target in all_ids:
-                c.add(f"{where}.step", f"points to {target!r}, which is not before this step (this would be a cycle)")
+                c.add(f"{where}.step", "points to {target!r}, which is not before this step (this would be a cycle)",
+                      key="cli.content_problem.cycle", target=target)
             else:
                 c.add(f"{where}.step", "points to {target!r}, which is not a step in this module",
                       key="cli.content_problem.no_step", target=target)
         if op not in OPS:
-            c.add(f"{where}.op", f"must be one of {', '.join(OPS)}")
+            c.add(f"{where}.op", "must be one of {ops}", key="cli.content_problem.one_of", ops=", ".join(OPS))
         value = cond.get("value")
         if op == "answered" and not isinstance(value, bool):
-            c.add(f"{where}.value", "must be true or false for 'answered'")
+            c.add(f"{where}.value", "must be true or false for 'answered'", key="cli.content_problem.answered")
         if op in ("in", "any") and not isinstance(value, list):
-            c.add(f"{where}.value", f"must be a list for {op!r}")
+            c.add(f"{where}.value", "must be a list for {op!r}", key="cli.content_problem.list_for", op=op)
         if op in ("gt", "gte", "lt", "lte") and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            c.add(f"{where}.value", f"must be a number for {op!r}")
+            c.add(f"{where}.value", "must be a number for {op!r}", key="cli.content_problem.number_for", op=op)
         if op in ("includes", "any") and target in earlier and earlier[target].get("kind") != "multi":
-            c.add(f"{where}.op", f"{op!r} needs a multiple-choice step")
+            c.add(f"{where}.op", "{op!r} needs a multiple-choice step", key="cli.content_problem.needs_choice", op=op)
 
 
 def check_course(c: Checker, data: dict, stem: str) -> None:
@@ -310,16 +318,16 @@ def check_course(c: Checker, data: dict, stem: str) -> None:
     c.typed(data, "minutes_per_session", "", int, required=True)
     sessions = data.get("sessions")
     if not isinstance(sessions, list) or not sessions or not all(isinstance(s, str) for s in sessions):
-        c.add("sessions", "must be a non-empty list of module ids")
+        c.add("sessions", "must be a non-empty list of module ids", key="cli.content_problem.module_ids")
     elif len(set(sessions)) != len(sessions):
-        c.add("sessions", "lists a module twice")
+        c.add("sessions", "lists a module twice", key="cli.content_problem.module_twice")
     measures = data.get("measures")
     if measures is not None and not isinstance(measures, dict):
-        c.add("measures", "must be a table of questionnaire id = every how many days, e.g. peg3 = 7")
+        c.add("measures", "must be a table of questionnaire id = every how many days, e.g. peg3 = 7", key="cli.content_problem.measures")
     for ident, every in (measures if isinstance(measures, dict) else {}).items():
         c.ident(ident, f"measures.{ident}", ID)
         if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= 366:
-            c.add(f"measures.{ident}", "must be a whole number of days from 1 to 366")
+            c.add(f"measures.{ident}", "must be a whole number of days from 1 to 366", key="cli.content_problem.days")
 
 
 _RULE_KEYS = {"id", "kind", "metric", "op", "value", "window_days", "min_days", "direction", "min_change",
@@ -339,7 +347,7 @@ def check_rules(c: Checker, data: dict, stem: str) -> None:
             continue
         c.ident(rule.get("id"), f"{path}.id")
         if rule.get("id") in seen:
-            c.add(f"{path}.id", f"duplicate rule id {rule.get('id')!r}")
+            c.add(f"{path}.id", "duplicate rule id {ident!r}", key="cli.content_problem.duplicate_rule", ident=rule.get("id"))
         seen.add(rule.get("id"))
         c.text(rule.get("text"), f"{path}.text")
         kind = rule.get("kind")
@@ -347,14 +355,14 @@ def check_rules(c: Checker, data: dict, stem: str) -> None:
                  "trend": ("metric", "window_days", "direction", "min_change"),
                  "measure": ("instrument", "bands"), "no_diary": ("days",)}.get(kind)
         if needs is None:
-            c.add(f"{path}.kind", "must be count, trend, measure or no_diary")
+            c.add(f"{path}.kind", "must be count, trend, measure or no_diary", key="cli.content_problem.rule_kind")
             continue
         for key in needs:
             if key not in rule:
-                c.add(f"{path}.{key}", f"is missing (a {kind} rule needs it)")
+                c.add(f"{path}.{key}", "is missing (a {kind} rule needs it)", key="cli.content_problem.rule_needs", kind=kind)
         if "metric" in rule and rule["metric"] not in METRICS:
-            c.add(f"{path}.metric", f"must be one of {', '.join(METRICS)}")
+            c.add(f"{path}.metric", "must be one of {ops}", key="cli.content_problem.one_of", ops=Codes("metric", METRICS))
         if kind == "count" and rule.get("op") not in ("lt", "lte", "gt", "gte"):
-            c.add(f"{path}.op", "must be lt, lte, gt or gte")
+            c.add(f"{path}.op", "must be lt, lte, gt or gte", key="cli.content_problem.rule_op")
         if kind == "trend" and rule.get("direction") not in ("up", "down"):
-            c.add(f"{path}.direction", "must be up or down")
+            c.add(f"{path}.direction", "must be up or down", key="cli.content_problem.direction")

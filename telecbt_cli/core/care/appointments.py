@@ -14,7 +14,7 @@ from telecbt_cli.core.clinical.patients import patient_id_for, require_active_co
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import NotFoundError, Term, UsageError
+from telecbt_cli.core.store.errors import Codes, NotFoundError, Term, UsageError
 from telecbt_cli.core.store.textsafe import UNSAFE_CLASS
 from telecbt_cli.core.store.localtime import day_bounds, in_zone, local_day, to_utc, today
 from telecbt_cli.core.store.timeparse import iso_utc, parse_local, zone_key
@@ -114,7 +114,7 @@ def schedule_series(access: Access, catalog: Catalog, code: str, at: str, mode: 
     hour, each with its reminder in the email outbox; all are booked or none."""
     access.require("write")
     if mode not in MODES:
-        raise UsageError("--mode must be one of {modes}", key="errors.booking.mode", modes=", ".join(MODES))
+        raise UsageError("--mode must be one of {modes}", key="errors.booking.mode", modes=Codes("mode", MODES))
     patient_id = patient_id_for(access, code)
     require_active_consent(access, patient_id)
     zone = booking_zone(access, patient_id, tz)
@@ -182,7 +182,7 @@ def reschedule(access: Access, catalog: Catalog, appointment_id: str, at: str, m
         raise UsageError("this session was already recorded as {status}: schedule a new one instead",
                          key="errors.session.recorded_not_movable", status=_status(appt["status"]))
     if mode is not None and mode not in MODES:
-        raise UsageError("--mode must be one of {modes}", key="errors.booking.mode", modes=", ".join(MODES))
+        raise UsageError("--mode must be one of {modes}", key="errors.booking.mode", modes=Codes("mode", MODES))
     require_active_consent(access, appt["patient_id"])
     zone = booking_zone(access, appt["patient_id"], None)
     changes = {"scheduled_at": parse_future(at, zone=zone), "mode": mode or appt["mode"],

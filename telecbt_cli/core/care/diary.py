@@ -13,7 +13,7 @@ from telecbt_cli.core.clinical.answers import parse_number
 from telecbt_cli.core.clinical.patients import patient_id_for, require_active_consent, zone_of
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
-from telecbt_cli.core.store.errors import NotFoundError, Term, UsageError
+from telecbt_cli.core.store.errors import Codes, NotFoundError, Term, UsageError
 from telecbt_cli.core.store.timeparse import iso_utc, parse_local
 from telecbt_cli.core.store.zones import device_zone
 
@@ -101,7 +101,7 @@ def check_entry(values: dict, require_pain: bool = True, now: datetime | None = 
     bad = [loc for loc in locations if loc not in REGIONS]
     if bad:
         raise UsageError("unknown body region(s) {bad}; use: {regions}", key="errors.diary_entry.regions",
-                         bad=", ".join(bad), regions=", ".join(REGIONS))
+                         bad=", ".join(bad), regions=Codes("region", REGIONS))
     out["locations"] = locations
     for name in LISTS:
         out[name] = _items(name, values.get(name))

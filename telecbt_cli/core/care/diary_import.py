@@ -16,6 +16,7 @@ from pathlib import Path
 
 from telecbt_cli.core.care.diary_import_apple import looks_like_apple_xml, read_apple_health
 from telecbt_cli.core.care.diary_import_csv import MAX_BYTES, MAX_ROWS, parse_diary_csv
+from telecbt_cli.core.store.errors import Figures
 from telecbt_cli.core.care.diary_import_dates import parse_date_format
 from telecbt_cli.core.care.diary_import_profiles import parse_mapping
 from telecbt_cli.core.care.diary_import_values import ImportFileError, ParsedImport, Skipped
@@ -49,12 +50,14 @@ def read_export(path: Path, *, now: datetime, zone: tzinfo | None = None, date_f
         given = [name for name, value in (("--date-format", date_format), ("--map", mapping),
                                           ("--person", person)) if value]
         if given:
-            raise ImportFileError(f"{' and '.join(given)} are for CSV files; an Apple Health export needs none.")
+            raise ImportFileError("{options} are for CSV files; an Apple Health export needs none.",
+                                  key="errors.import_file.csv_only", options=" and ".join(given))
         return read_apple_health(path, now=now, zone=zone, progress=progress)
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise ImportFileError(
-            f"The file is {size / (1024 * 1024):.1f} MB; the limit for a CSV file is {MAX_BYTES // (1024 * 1024)} MB. "
-            "Export a shorter period or split the file, then import each part.")
+            "The file is {size} MB; the limit for a CSV file is {limit} MB. "
+            "Export a shorter period or split the file, then import each part.", key="errors.import_file.too_big_csv",
+            size=Figures([f"{size / (1024 * 1024):.1f}"]), limit=MAX_BYTES // (1024 * 1024))
     return parse_diary_csv(path.read_bytes(), now=now, zone=zone, date_format=date_format, mapping=mapping,
                            person=person)

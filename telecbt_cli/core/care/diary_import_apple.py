@@ -33,6 +33,7 @@ from xml.parsers import expat
 
 from telecbt_cli.core.care.diary_days import today
 from telecbt_cli.core.care.diary_import_days import DayRow, merge_days
+from telecbt_cli.core.store.errors import Said, Term
 from telecbt_cli.core.care.diary_import_values import (
     RULES,
     ImportFileError,
@@ -40,6 +41,7 @@ from telecbt_cli.core.care.diary_import_values import (
     Skipped,
     check_field,
     echo,
+    unit_word,
 )
 
 STEPS = "HKQuantityTypeIdentifierStepCount"
@@ -108,15 +110,16 @@ class _Totals:
             kind = OTHER_KINDS
         self.ignored[kind] = self.ignored.get(kind, 0) + n
 
-    def placed(self, day: str, attrs: dict, words: str, line: int) -> str | None:
+    def placed(self, day: str, attrs: dict, words: Term, line: int) -> str | None:
         """The record's source when it can be counted on `day`; else None, the record skipped."""
         if day > self.last_day:
-            self.skip(line, f"date {day} is in the future")
+            self.skip(line, Said("date {value} is in the future", "diary_import.future", value=day))
             return None
         name = attrs.get("sourceName", "")
         if name not in self.sources:
             if len(self.sources) >= SOURCES_KEPT:  # more than any real export names
-                self.skip(line, f"{words} record from one source too many (over {SOURCES_KEPT})")
+                self.skip(line, Said("{what} record from one source too many (over {limit})",
+                                     "diary_import.too_many_sources", what=words, limit=SOURCES_KEPT))
                 return None
             self.sources.add(name)
         return name
@@ -130,24 +133,29 @@ class _Totals:
         fld, unit = QUANTITIES[kind]
         start, value = attrs.get("startDate", ""), attrs.get("value", "")
         if not _STAMP.match(start):
-            return self.skip(line, f"{RULES[fld][3]} record: start date '{echo(start)}' is not a date")
+            return self.skip(line, Said("{what} record: start date '{value}' is not a date", "diary_import.record_start",
+                                        what=unit_word(fld), value=echo(start)))
         if attrs.get("unit") != unit:
-            return self.skip(line, f"{RULES[fld][3]} record in '{echo(attrs.get('unit', ''))}', not '{unit}'")
+            return self.skip(line, Said("{what} record in '{unit}', not '{expected}'", "diary_import.record_unit",
+                                        what=unit_word(fld), unit=echo(attrs.get("unit", "")), expected=unit))
         try:
             amount = int(value) if value.isdigit() else float(value)
         except ValueError:
-            return self.skip(line, f"{RULES[fld][3]} '{echo(value)}' is not a number")
+            return self.skip(line, Said("{what} '{value}' is not a number", "diary_import.not_number",
+                                        what=unit_word(fld), value=echo(value)))
         if not 0 <= amount < 1e9:
-            return self.skip(line, f"{RULES[fld][3]} '{echo(value)}' is out of range")
+            return self.skip(line, Said("{what} '{value}' is out of range", "diary_import.out_of_range_plain",
+                                        what=unit_word(fld), value=echo(value)))
         day = start[:10]
-        source = self.placed(day, attrs, RULES[fld][3], line)
+        source = self.placed(day, attrs, unit_word(fld), line)
         if source is None:
             return None
         key = (day, source)
         sums = self.sums[fld]
         if key not in sums:
             if not _real_day(day):
-                return self.skip(line, f"{RULES[fld][3]} record: start date '{echo(start)}' is not a date")
+                return self.skip(line, Said("{what} record: start date '{value}' is not a date", "diary_import.record_start",
+                                        what=unit_word(fld), value=echo(start)))
             sums[key] = 0
             self.first_line.setdefault((day, fld), line)
         sums[key] += amount
@@ -161,11 +169,13 @@ class _Totals:
                 raise ValueError("not a stamp")
             begin, finish = _moment(start), _moment(end)
         except ValueError:
-            return self.skip(line, f"sleep record: '{echo(start)}' to '{echo(end)}' are not dates")
+            return self.skip(line, Said("sleep record: '{start}' to '{end}' are not dates", "diary_import.sleep_not_dates",
+                                        start=echo(start), end=echo(end)))
         if finish < begin or finish - begin > 86_400:
-            return self.skip(line, f"sleep record from {echo(start)} to {echo(end)} is not a possible night")
+            return self.skip(line, Said("sleep record from {start} to {end} is not a possible night",
+                                        "diary_import.sleep_not_night", start=echo(start), end=echo(end)))
         day = end[:10]
-        source = self.placed(day, attrs, "sleep", line)
+        source = self.placed(day, attrs, Term("diary_import.unit_sleep", "sleep"), line)
         if source is None:
             return None
         asleep, in_bed = self.sleep.setdefault((day, source), ([], []))
@@ -210,7 +220,8 @@ def _day_rows(totals: _Totals) -> tuple[list[DayRow], dict[str, int]]:
             value, problem = check_field(fld, amount, f"{amount:g}")
             line = totals.first_line.get((day, fld), 0)
             if problem:
-                totals.skip(line, f"{day}: {problem}, so that day's {RULES[fld][3]} were not used")
+                totals.skip(line, Said("{day}: {problem}, so that day's {what} were not used", "diary_import.day_not_used",
+                                       day=day, problem=problem, what=unit_word(fld)))
             elif value is not None:
                 values[fld] = value
         if values:
@@ -225,7 +236,7 @@ def _parse(stream: BinaryIO, totals: _Totals, size: int, progress: Callable[[int
 
     def refuse_entities(*_args: object) -> None:
         raise ImportFileError("This XML file declares entities, which an Apple Health export never does: "
-                              "it was not imported.")
+                              "it was not imported.", key="errors.import_file.entities")
 
     def declaration(_version: str, encoding: str | None, _standalone: int) -> None:
         totals.encoding = (encoding or "utf-8").lower()
@@ -249,8 +260,8 @@ def _parse(stream: BinaryIO, totals: _Totals, size: int, progress: Callable[[int
             totals.root = name
             if name != "HealthData":
                 raise ImportFileError(
-                    f"This XML file is not an Apple Health export (its root element is '{echo(name)}', "
-                    "not 'HealthData').")
+                    "This XML file is not an Apple Health export (its root element is '{name}', not 'HealthData').",
+                    key="errors.import_file.not_apple", name=echo(name))
 
     cut: dict[bytes, int] = {}
 
@@ -275,8 +286,9 @@ def _parse(stream: BinaryIO, totals: _Totals, size: int, progress: Callable[[int
         parser.Parse(b"", True)
     except expat.ExpatError as error:
         raise ImportFileError(
-            f"The XML file is damaged or cut short at line {error.lineno} ({expat.ErrorString(error.code)}): "
-            "nothing was imported. Export the data again from the Health app.") from None
+            "The XML file is damaged or cut short at line {line} ({error}): "
+            "nothing was imported. Export the data again from the Health app.", key="errors.import_file.xml_cut",
+            line=error.lineno, error=expat.ErrorString(error.code)) from None
     for kind, n in cut.items():
         ignore(kind.decode("utf-8", errors="replace"), n)
 
@@ -288,7 +300,7 @@ def _open_zip(path: Path) -> tuple[zipfile.ZipFile, zipfile.ZipInfo]:
         archive.close()
         raise ImportFileError(
             "This zip file holds no export.xml, so it is not an Apple Health export. "
-            "Unzip it and import the CSV or XML file inside.")
+            "Unzip it and import the CSV or XML file inside.", key="errors.import_file.zip_no_xml")
     return archive, min(members, key=lambda m: m.filename.count("/"))
 
 
@@ -300,11 +312,11 @@ def read_apple_health(path: Path, *, now: datetime, zone: tzinfo | None = None,
         archive, member = _open_zip(path)
         with archive, archive.open(member) as stream:
             _parse(stream, totals, member.file_size, progress)
-        name = f"Apple Health export ({member.filename} in a zip file)"
+        name = Said("Apple Health export ({file} in a zip file)", "diary_import.apple_zip", file=member.filename)
     else:
         with open(path, "rb") as stream:
             _parse(stream, totals, path.stat().st_size, progress)
-        name = "Apple Health export (export.xml)"
+        name = Said("Apple Health export ({file})", "diary_import.apple_xml", file="export.xml")
     totals.records += sum(totals.ignored.values())
     rows, sources = _day_rows(totals)
     days, _ = merge_days(rows)
@@ -312,11 +324,13 @@ def read_apple_health(path: Path, *, now: datetime, zone: tzinfo | None = None,
              "sleep_hours": f"{SLEEP} (asleep; in bed when no source has asleep time that day)"}
     columns = {"date": "each record's own date (sleep: the day it ends)"}
     columns |= {fld: words[fld] for fld in ("sleep_hours", "activity_min", "steps") if fld in sources}
-    notes = [f"{RULES[fld][3]} came from {n} sources; on days with more than one, the larger total is used "
-             "(sources are never added together)" for fld, n in sources.items() if n > 1]
+    notes = [Said("{what} came from {count} sources; on days with more than one, the larger total is used "
+                  "(sources are never added together)", "diary_import.sources", what=unit_word(fld), count=n)
+             for fld, n in sources.items() if n > 1]
     ignored = [f"{kind} ({count:,} record{'s' if count != 1 else ''})" for kind, count in
                sorted(totals.ignored.items(), key=lambda kv: (-kv[1], str(kv[0])))]
     return ParsedImport(rows=days, skipped=sorted(totals.skipped, key=lambda s: s.line), columns=columns,
                         encoding=totals.encoding, ignored_columns=ignored, format=name,
-                        format_key="apple-health-xml", dates="year-month-day, with each record's own UTC offset",
+                        format_key="apple-health-xml",
+                        dates=Said("year-month-day, with each record's own UTC offset", "diary_import.order_apple"),
                         notes=notes, rows_read=totals.records, skipped_total=totals.skipped_total)

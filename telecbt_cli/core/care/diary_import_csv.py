@@ -17,6 +17,7 @@ from telecbt_cli.core.care.diary_import_dates import (
 )
 from telecbt_cli.core.care.diary_import_days import DayRow, merge_days
 from telecbt_cli.core.care.diary_import_profiles import Layout, build_layout, norm_header
+from telecbt_cli.core.store.errors import Figures, Joined, Said, Term
 from telecbt_cli.core.care.diary_import_values import (
     NOTE_LIMIT,
     UNITS,
@@ -42,11 +43,12 @@ def decode(raw: bytes) -> tuple[str, str]:
     elif raw.startswith(b"\xfe\xff"):
         candidates = [("utf-16", "utf-16-be", raw[2:])]
     elif b"\x00" in raw:
-        kind = "a spreadsheet (.xlsx) or another zipped file" if raw.startswith(b"PK\x03\x04") \
-            else "binary data, or UTF-16 text without a byte-order mark"
+        kind = Term("errors.import_file.zipped", "a spreadsheet (.xlsx) or another zipped file") \
+            if raw.startswith(b"PK\x03\x04") else \
+            Term("errors.import_file.binary", "binary data, or UTF-16 text without a byte-order mark")
         raise ImportFileError(
-            f"This file is not a text CSV file: it contains NUL bytes, so it is probably {kind}. "
-            "Export or save it as CSV (UTF-8) and import that file.")
+            "This file is not a text CSV file: it contains NUL bytes, so it is probably {kind}. "
+            "Export or save it as CSV (UTF-8) and import that file.", key="errors.import_file.nul", kind=kind)
     else:
         candidates = [("utf-8", "utf-8", raw), ("cp1252", "cp1252", raw)]
     for name, codec, data in candidates:
@@ -82,15 +84,16 @@ def _sniff_delimiter(text: str) -> str:
     return ","
 
 
-def _csv_problem(error: str, start: int, end: int) -> str:
+def _csv_problem(error: str, start: int, end: int) -> Said:
     if "unexpected end of data" in error:
-        return (f"a quote (\") opened in this row is never closed, so lines {start} to {end} "
-                "could not be read")
+        return Said("a quote (\") opened in this row is never closed, so lines {start} to {end} could not be read",
+                    "diary_import.quote_open", start=start, end=end)
     if "field larger than field limit" in error:
-        return f"a cell is far too long (lines {start} to {end}): check for a quote (\") that is not closed"
+        return Said("a cell is far too long (lines {start} to {end}): check for a quote (\") that is not closed",
+                    "diary_import.cell_long", start=start, end=end)
     if "expected after" in error:
-        return "a quoted cell has text after its closing quote"
-    return f"this row cannot be read as CSV ({echo(error)})"
+        return Said("a quoted cell has text after its closing quote", "diary_import.after_quote")
+    return Said("this row cannot be read as CSV ({error})", "diary_import.not_csv", error=echo(error))
 
 
 def _records(text: str, delimiter: str) -> tuple[list[tuple[int, int, list[str]]], list[Skipped]]:
@@ -109,7 +112,8 @@ def _records(text: str, delimiter: str) -> tuple[list[tuple[int, int, list[str]]
         except csv.Error as error:
             last = reader.line_num
             if not rows:
-                raise ImportFileError(f"The header line (line {start}) cannot be read as CSV: {error}.") from None
+                raise ImportFileError("The header line (line {line}) cannot be read as CSV: {error}.",
+                                      key="errors.import_file.header_csv", line=start, error=str(error)) from None
             broken.append(Skipped(start, _csv_problem(str(error), start, last)))
             continue
         last = reader.line_num
@@ -130,7 +134,8 @@ def _sources(layout: Layout, headers: list[str]) -> list[tuple[str, list[int], s
     out = []
     for unit, columns in layout.sources:
         where = _where(headers[columns[0]], UNITS[unit][2]) if len(columns) == 1 else \
-            f" (columns {' + '.join(repr(echo(headers[i])) for i in columns)})"
+            Said(" (columns {columns})", "diary_import.where_columns",
+                 columns=" + ".join(repr(echo(headers[i])) for i in columns))
         out.append((unit, columns, where))
     return out
 
@@ -141,7 +146,7 @@ def _values(cells: list[str], sources: list[tuple[str, list[int], str]]) -> tupl
     problems: list[str] = []
     for unit, columns, where in sources:
         read = [read_cell(unit, cells[i]) for i in columns]
-        bad = [reason + where for _, reason in read if reason]
+        bad = [Joined([reason, where], "") for _, reason in read if reason]
         if bad:
             problems += bad
             continue
@@ -151,7 +156,7 @@ def _values(cells: list[str], sources: list[tuple[str, list[int], str]]) -> tupl
         shown = echo(cells[columns[0]]) if len(columns) == 1 else " + ".join(echo(cells[i]) or "0" for i in columns)
         value, problem = check_field(unit, sum(present), shown)
         if problem:
-            problems.append(problem + where)
+            problems.append(Joined([problem, where], ""))
         elif value is not None:
             values[UNITS[unit][0]] = value
     return values, problems
@@ -160,7 +165,8 @@ def _values(cells: list[str], sources: list[tuple[str, list[int], str]]) -> tupl
 def _person_rows(rows: list, layout: Layout, person: str | None, width: int) -> tuple[list, list[str]]:
     if layout.person is None:
         if person is not None:
-            raise ImportFileError("--person is only for files that hold several people (such as Fitabase files).")
+            raise ImportFileError("--person is only for files that hold several people (such as Fitabase files).",
+                                  key="errors.import_file.person_only")
         return rows, []
     ids = list(dict.fromkeys(cells[layout.person].strip() for _, _, cells in rows if len(cells) == width))
     if person is None:
@@ -172,19 +178,23 @@ def _person_rows(rows: list, layout: Layout, person: str | None, width: int) -> 
                 shown=shown)
         return rows, []
     if person not in ids:
-        raise ImportFileError(f"No rows for --person {echo(person)}: the file's Ids are {', '.join(echo(i) for i in ids[:5])}.")
+        raise ImportFileError("No rows for --person {person}: the file's Ids are {ids}.", key="errors.import_file.no_person",
+                              person=echo(person), ids=", ".join(echo(i) for i in ids[:5]))
     kept = [r for r in rows if len(r[2]) != width or r[2][layout.person].strip() == person]
-    return kept, [f"{len(rows) - len(kept)} row(s) for other people (other Ids) were left out"]
+    return kept, [Said("{count} row(s) for other people (other Ids) were left out", "diary_import.other_people",
+                       count=len(rows) - len(kept))]
 
 
 def _too_many_rows() -> ImportFileError:
-    return ImportFileError(f"The file has more than {MAX_ROWS:,} data rows. "
-                           "Export a shorter period or split the file, then import each part.")
+    return ImportFileError("The file has more than {rows} data rows. "
+                           "Export a shorter period or split the file, then import each part.",
+                           key="errors.import_file.too_many_rows", rows=f"{MAX_ROWS:,}")
 
 
 def _span(start: int, end: int) -> str:
     return "" if end == start else \
-        f" (this row runs from line {start} to line {end}: check for a quote (\") that is not closed)"
+        Said(" (this row runs from line {start} to line {end}: check for a quote (\") that is not closed)",
+             "diary_import.span", start=start, end=end)
 
 
 def _header_and_rows(raw: bytes) -> tuple[str, list[str], list, list[Skipped], list[str]]:
@@ -192,8 +202,9 @@ def _header_and_rows(raw: bytes) -> tuple[str, list[str], list, list[Skipped], l
     raw = bytes(raw)
     if len(raw) > MAX_BYTES:
         raise ImportFileError(
-            f"The file is {len(raw) / (1024 * 1024):.1f} MB; the limit is {MAX_BYTES // (1024 * 1024)} MB. "
-            "Export a shorter period or split the file, then import each part.")
+            "The file is {size} MB; the limit is {limit} MB. Export a shorter period or split the file, then import "
+            "each part.", key="errors.import_file.too_big", size=Figures([f"{len(raw) / (1024 * 1024):.1f}"]),
+            limit=MAX_BYTES // (1024 * 1024))
     if not raw.strip():
         raise ImportFileError("The file is empty: export the diary data as CSV with a header line.",
                               key="errors.import_file.empty")
@@ -201,8 +212,8 @@ def _header_and_rows(raw: bytes) -> tuple[str, list[str], list, list[Skipped], l
     rows, broken = _records(text, _sniff_delimiter(text))
     notes: list[str] = []
     if len(rows) > 1 and rows[0][2][0].strip().startswith("com.samsung."):
-        notes.append(f"line {rows[0][0]} names the data type ({echo(rows[0][2][0], 80)}); "
-                     f"the header is line {rows[1][0]}")
+        notes.append(Said("line {line} names the data type ({kind}); the header is line {header}",
+                          "diary_import.data_type", line=rows[0][0], kind=echo(rows[0][2][0], 80), header=rows[1][0]))
         rows = rows[1:]
     if not rows:
         raise ImportFileError("The file has no header line: export the diary data as CSV with column names.",
@@ -225,9 +236,10 @@ def _read_dates(usable: list, layout: Layout, headers: list[str], date_format: s
             cells_by_line[start] = epoch_ms_day(cells[layout.date]) if layout.date_kind == "epoch_ms" \
                 else split_cell(cells[layout.date])
         except DateProblem as problem:
-            skipped.append(Skipped(start, str(problem) + _where(headers[layout.date], "date")))
+            skipped.append(Skipped(start, Joined([problem.args[0], _where(headers[layout.date], "date")], "")))
     if layout.date_kind == "epoch_ms":
-        return cells_by_line, None, "day stamps in milliseconds since 1970 (midnight UTC of each day)"
+        return cells_by_line, None, Said("day stamps in milliseconds since 1970 (midnight UTC of each day)",
+                                         "diary_import.order_stamps")
     profile = layout.profile
     order, how = decide_order([(line, c) for line, c in cells_by_line.items() if isinstance(c, DateCell)],
                               column=headers[layout.date].strip(), given=date_format,
@@ -272,8 +284,11 @@ def parse_diary_csv(raw: bytes, *, now: datetime, zone: tzinfo | None = None, da
         if len(cells) == width:
             usable.append((start, end, cells))
             continue
-        hint = " (a decimal comma in a comma-separated file? put such numbers in quotes)" if len(cells) > width else ""
-        skipped.append(Skipped(start, f"row has {len(cells)} cells but the header has {width}{hint}{_span(start, end)}"))
+        hint = Said(" (a decimal comma in a comma-separated file? put such numbers in quotes)",
+                    "diary_import.decimal_comma") if len(cells) > width else ""
+        skipped.append(Skipped(start, Said("row has {cells} cells but the header has {width}{hint}{span}",
+                                           "diary_import.cells", cells=len(cells), width=width, hint=hint,
+                                           span=_span(start, end))))
     cells_by_line, order, dates = _read_dates(usable, layout, headers, date_format, skipped)
 
     good: list[DayRow] = []
@@ -285,7 +300,7 @@ def parse_diary_csv(raw: bytes, *, now: datetime, zone: tzinfo | None = None, da
             row, problems = _check_row(start, cells, cells_by_line[start], layout, sources, date_where, order,
                                        zone, last_day)
             if row is None:
-                skipped.append(Skipped(start, "; ".join(problems) + _span(start, end)))
+                skipped.append(Skipped(start, Joined([Joined(problems), _span(start, end)], "")))
             else:
                 good.append(row)
     days, duplicates = merge_days(good)
@@ -300,7 +315,8 @@ def parse_diary_csv(raw: bytes, *, now: datetime, zone: tzinfo | None = None, da
 
 def _where(header: str, words: str) -> str:
     """' (column 'Pasos')' when the file's header differs from the words used."""
-    return "" if norm_header(header) == norm_header(words) else f" (column '{echo(header)}')"
+    return "" if norm_header(header) == norm_header(words) else \
+        Said(" (column '{column}')", "diary_import.where_column", column=echo(header))
 
 
 def _check_row(line: int, cells: list[str], when: DateCell | date, layout: Layout,
@@ -311,20 +327,22 @@ def _check_row(line: int, cells: list[str], when: DateCell | date, layout: Layou
     try:
         day = when if isinstance(when, date) else cell_day(when, order, zone)
     except DateProblem as problem:
-        problems.append(str(problem) + date_where)
+        problems.append(Joined([problem.args[0], date_where], ""))
     if day is not None and day > last_day:
-        problems.append(f"date {echo(cells[layout.date])} is in the future")
+        problems.append(Said("date {value} is in the future", "diary_import.future", value=echo(cells[layout.date])))
     values, value_problems = _values(cells, sources)
     problems += value_problems
     note = None
     if layout.note is not None:
         note = strip_controls(cells[layout.note], keep="\n\t").strip() or None
         if note and len(note) > NOTE_LIMIT:
-            problems.append(f"note is too long ({len(note)} characters; the limit is {NOTE_LIMIT})")
+            problems.append(Said("note is too long ({length} characters; the limit is {limit})", "diary_import.note_long",
+                                 length=len(note), limit=NOTE_LIMIT))
     if not problems and layout.not_worn and all(cells[i].strip() == v for i, v in layout.not_worn):
-        problems.append(layout.profile.not_worn_reason if layout.profile else "not worn")
+        problems.append(Said(layout.profile.not_worn_reason, "diary_import.not_worn_tracker") if layout.profile
+                        else Said("not worn", "diary_import.not_worn"))
     if not problems and not values:
-        problems.append("no diary values")
+        problems.append(Said("no diary values", "diary_import.no_values"))
     if problems or day is None:
         return None, problems
     return DayRow(line, day, values, note,

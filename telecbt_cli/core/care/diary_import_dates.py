@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from telecbt_cli.core.care.diary_import_values import ImportFileError, echo
+from telecbt_cli.core.store.errors import Said, Term
 
 ORDER_WORDS = {"YMD": "year-month-day", "DMY": "day/month/year", "MDY": "month/day/year"}
-FORMAT_HINT = "--date-format DD/MM/YYYY or --date-format MM/DD/YYYY"
+FORMAT_HINT = Term("diary_import.format_hint", "--date-format DD/MM/YYYY or --date-format MM/DD/YYYY")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
 
@@ -31,7 +32,12 @@ _NUMERIC = re.compile(
 
 
 class DateProblem(Exception):
-    """One cell's date cannot be used (the message is the reason)."""
+    """One cell's date cannot be used (the message is the reason, a `Said`: `problem.args[0]`)."""
+
+
+def order_word(order: str) -> Term:
+    """`day/month/year` and the like, translated by a UI (`diary_import.order_dmy`)."""
+    return Term(f"diary_import.order_{order.lower()}", ORDER_WORDS[order])
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,13 @@ def _clock(hour: str | None, minute: str | None, second: str | None, half: str |
     h, m, s = int(hour), int(minute or 0), int(second or 0)
     if half:
         if not 1 <= h <= 12:
-            raise DateProblem(f"date '{shown}' is not valid: {hour}:{minute} {half.upper()}M is not a time of day")
+            raise DateProblem(Said("date '{value}' is not valid: {hour}:{minute} {half}M is not a time of day",
+                                   "diary_import.bad_clock_half", value=shown, hour=hour, minute=minute,
+                                   half=half.upper()))
         h = h % 12 + (12 if half.lower() == "p" else 0)
     if h > 23 or m > 59 or s > 59:
-        raise DateProblem(f"date '{shown}' is not valid: {hour}:{minute} is not a time of day")
+        raise DateProblem(Said("date '{value}' is not valid: {hour}:{minute} is not a time of day",
+                               "diary_import.bad_clock", value=shown, hour=hour, minute=minute))
     return time(h, m, s)
 
 
@@ -65,19 +74,21 @@ def split_cell(text: str) -> DateCell:
     text = text.strip()
     shown = echo(text)
     if not text:
-        raise DateProblem("date is empty")
+        raise DateProblem(Said("date is empty", "diary_import.date_empty"))
     if match := _ISO.fullmatch(text):
         year, month, day, hour, minute, second, zone = match.groups()
         if zone and zone.upper() != "Z":
             digits = zone[1:].replace(":", "")
             if int(digits[:2]) > 23 or int(digits[2:]) > 59:
-                raise DateProblem(f"date '{shown}' is not valid: {zone} is not a time-zone offset")
+                raise DateProblem(Said("date '{value}' is not valid: {zone} is not a time-zone offset",
+                                       "diary_import.bad_offset", value=shown, zone=zone))
         return DateCell(int(year), int(month), int(day), True, _clock(hour, minute, second, None, shown),
                         bool(zone) and zone.upper() == "Z", shown)
     if match := _NUMERIC.fullmatch(text):
         first, second, year, hour, minute, sec, half = match.groups()
         return DateCell(int(first), int(second), int(year), False, _clock(hour, minute, sec, half, shown), False, shown)
-    raise DateProblem(f"date '{shown}' is not a date: use YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY")
+    raise DateProblem(Said("date '{value}' is not a date: use YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY",
+                           "diary_import.not_a_date", value=shown))
 
 
 def parse_date_format(text: str) -> str:
@@ -108,45 +119,56 @@ def decide_order(cells: list[tuple[int, DateCell]], *, column: str, given: str |
                  documented: str | None = None, maker: str = "") -> tuple[str | None, str]:
     """(order for numeric dates or None when none is needed, how it was decided) or ImportFileError."""
     if given:
-        return given, f"{ORDER_WORDS[given]}, as --date-format says"
+        return given, Said("{order}, as --date-format says", "diary_import.order_given", order=order_word(given))
     day_first, month_first, either = _evidence(cells)
-    where = f"column '{echo(column)}'"
+    where = Said("column '{column}'", "diary_import.column", column=echo(column))
     if documented:
         wrong = day_first if documented == "MDY" else month_first if documented == "DMY" else None
         if wrong:
             raise ImportFileError(
-                f"{maker} writes dates {ORDER_WORDS[documented]}, but '{wrong[1]}' on line {wrong[0]} of {where} "
-                f"cannot be read that way. If this file's dates are in another order, say which with "
-                f"{FORMAT_HINT}. Nothing was imported.")
+                "{maker} writes dates {order}, but '{value}' on line {line} of {where} cannot be read that way. "
+                "If this file's dates are in another order, say which with {hint}. Nothing was imported.",
+                key="errors.import_file.maker_order", maker=maker, order=order_word(documented), value=wrong[1],
+                line=wrong[0], where=where, hint=FORMAT_HINT)
         numeric = any(not cell.iso for _, cell in cells)
-        return (documented, f"{ORDER_WORDS[documented]}, as {maker} writes them") if numeric \
-            else (None, ORDER_WORDS["YMD"])
+        return (documented, Said("{order}, as {maker} writes them", "diary_import.order_maker",
+                                 order=order_word(documented), maker=maker)) if numeric \
+            else (None, order_word("YMD"))
     if day_first and month_first:
         raise ImportFileError(
-            f"The dates in {where} are in two orders: '{day_first[1]}' on line {day_first[0]} has the day first "
-            f"and '{month_first[1]}' on line {month_first[0]} has the month first. Correct the file, or say "
-            f"which order to use with {FORMAT_HINT} (dates in the other order are then skipped). "
-            "Nothing was imported.")
+            "The dates in {where} are in two orders: '{day}' on line {day_line} has the day first "
+            "and '{month}' on line {month_line} has the month first. Correct the file, or say "
+            "which order to use with {hint} (dates in the other order are then skipped). "
+            "Nothing was imported.", key="errors.import_file.two_orders", where=where, day=day_first[1],
+            day_line=day_first[0], month=month_first[1], month_line=month_first[0], hint=FORMAT_HINT)
     if day_first:
-        return "DMY", f"{ORDER_WORDS['DMY']}: '{day_first[1]}' on line {day_first[0]} has the day first"
+        return "DMY", Said("{order}: '{value}' on line {line} has the day first", "diary_import.order_day_first",
+                           order=order_word("DMY"), value=day_first[1], line=day_first[0])
     if month_first:
-        return "MDY", f"{ORDER_WORDS['MDY']}: '{month_first[1]}' on line {month_first[0]} has the month first"
+        return "MDY", Said("{order}: '{value}' on line {line} has the month first", "diary_import.order_month_first",
+                           order=order_word("MDY"), value=month_first[1], line=month_first[0])
     if either:
         raise ImportFileError(
-            f"The dates in {where} could be day/month/year or month/day/year: no number in them is above 12 "
-            f"(for example '{either[1]}' on line {either[0]}), so the order cannot be told. "
-            f"Say which with {FORMAT_HINT}. Nothing was imported.")
-    return None, ORDER_WORDS["YMD"] if any(cell.iso for _, cell in cells) else "day and month are equal in every date"
+            "The dates in {where} could be day/month/year or month/day/year: no number in them is above 12 "
+            "(for example '{value}' on line {line}), so the order cannot be told. "
+            "Say which with {hint}. Nothing was imported.", key="errors.import_file.either_order", where=where,
+            value=either[1], line=either[0], hint=FORMAT_HINT)
+    return None, order_word("YMD") if any(cell.iso for _, cell in cells) else \
+        Said("day and month are equal in every date", "diary_import.order_equal")
 
 
 def _calendar(year: int, month: int, day: int, shown: str, order: str | None) -> date:
     if not 1 <= month <= 12:
-        hint = f" (dates are read as {ORDER_WORDS[order]})" if order and order != "YMD" else ""
-        raise DateProblem(f"date '{shown}' is not valid: {month} is not a month{hint}")
+        hint = Said(" (dates are read as {order})", "diary_import.read_as", order=order_word(order)) \
+            if order and order != "YMD" else ""
+        raise DateProblem(Said("date '{value}' is not valid: {month} is not a month{hint}", "diary_import.not_a_month",
+                               value=shown, month=month, hint=hint))
     try:
         return date(year, month, day)
     except ValueError:
-        raise DateProblem(f"date '{shown}' is not valid: {_MONTHS[month - 1]} {year} has no day {day}") from None
+        raise DateProblem(Said("date '{value}' is not valid: {month} {year} has no day {day}", "diary_import.no_such_day",
+                               value=shown, month=Term(f"diary_import.month_{month}", _MONTHS[month - 1]),
+                               year=year, day=day)) from None
 
 
 def cell_day(cell: DateCell, order: str | None, zone: tzinfo | None) -> date:
@@ -168,11 +190,13 @@ def epoch_ms_day(text: str) -> date:
     text = text.strip()
     shown = echo(text)
     if not re.fullmatch(r"[0-9]{10,14}", text):
-        raise DateProblem(f"day '{shown}' is not a day stamp (milliseconds since 1970)")
+        raise DateProblem(Said("day '{value}' is not a day stamp (milliseconds since 1970)", "diary_import.not_day_stamp",
+                               value=shown))
     day_ms = 86_400_000
     # Samsung writes midnight UTC of the day; a stamp off midnight (a local midnight) is taken
     # as the nearest midnight UTC, which is the same date for every zone within 12 h of UTC.
     day = date(1970, 1, 1) + timedelta(days=(int(text) + day_ms // 2) // day_ms)
     if not 2000 <= day.year <= 2100:
-        raise DateProblem(f"day '{shown}' is not a day stamp (it would be in {day.year})")
+        raise DateProblem(Said("day '{value}' is not a day stamp (it would be in {year})", "diary_import.day_stamp_year",
+                               value=shown, year=day.year))
     return day

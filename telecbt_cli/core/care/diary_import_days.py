@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from telecbt_cli.core.care.diary_import_values import RULES, TOTALS, VALUE_FIELDS, Skipped
+from telecbt_cli.core.care.diary_import_values import TOTALS, VALUE_FIELDS, Skipped, unit_word
+from telecbt_cli.core.store.errors import Figures, Joined, Said
 
 ROW_KEYS = ("day",) + VALUE_FIELDS + ("note",)
 
@@ -27,38 +28,43 @@ class DayRow:
     combined: bool = False      # the row totals all devices
 
 
-def _shown(value: float | int) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def _shown(value: float | int) -> Figures:
+    return Figures([f"{value:g}" if isinstance(value, float) else str(value)])
 
 
-def _merge(kept: dict, row: DayRow, first_line: int) -> str:
+def _merge(kept: dict, row: DayRow, first_line: int) -> Said:
     """Fold `row` into `kept` and say what happened."""
-    said: list[str] = []
+    said: list[Said] = []
     for fld, value in row.values.items():
-        words = RULES[fld][3]
+        words = unit_word(fld)
         old = kept.get(fld)
         if old is None:
             kept[fld] = value
-            said.append(f"adds {words} {_shown(value)}")
+            said.append(Said("adds {what} {value}", "diary_import.adds", what=words, value=_shown(value)))
         elif old == value:
             continue
         elif fld in TOTALS and value > old:
             kept[fld] = value
-            said.append(f"{words} {_shown(value)} is used, the larger value")
+            said.append(Said("{what} {value} is used, the larger value", "diary_import.larger_used", what=words,
+                             value=_shown(value)))
         elif fld in TOTALS:
-            said.append(f"{words} {_shown(value)} is not used, the larger {_shown(old)} is kept")
+            said.append(Said("{what} {value} is not used, the larger {old} is kept", "diary_import.larger_kept",
+                             what=words, value=_shown(value), old=_shown(old)))
         else:
-            said.append(f"{words} {_shown(value)} is not used, the first value {_shown(old)} is kept")
+            said.append(Said("{what} {value} is not used, the first value {old} is kept", "diary_import.first_kept",
+                             what=words, value=_shown(value), old=_shown(old)))
     if row.note and row.note != kept.get("note"):
         if kept.get("note") is None:
             kept["note"] = row.note
-            said.append("adds its note")
+            said.append(Said("adds its note", "diary_import.adds_note"))
         else:
-            said.append("its note is not used, the first note is kept")
+            said.append(Said("its note is not used, the first note is kept", "diary_import.note_not_used"))
     day = row.day.isoformat()
     if not said:
-        return f"same day as line {first_line} ({day}) with nothing new"
-    return f"same day as line {first_line} ({day}): " + "; ".join(said)
+        return Said("same day as line {line} ({day}) with nothing new", "diary_import.same_day_nothing",
+                    line=first_line, day=day)
+    return Said("same day as line {line} ({day}): {said}", "diary_import.same_day", line=first_line, day=day,
+                said=Joined(said))
 
 
 def merge_days(rows: list[DayRow]) -> tuple[list[dict], list[Skipped]]:
@@ -80,8 +86,8 @@ def merge_days(rows: list[DayRow]) -> tuple[list[dict], list[Skipped]]:
         for row in group:
             if totals and not row.combined:
                 duplicates.append(Skipped(
-                    row.line, f"one device's count for {day.isoformat()}: the total of all devices "
-                              f"(line {first.line}) is used instead"))
+                    row.line, Said("one device's count for {day}: the total of all devices (line {line}) is used instead",
+                                   "diary_import.one_device", day=day.isoformat(), line=first.line)))
         days.append(kept)
     duplicates.sort(key=lambda s: s.line)
     return days, duplicates

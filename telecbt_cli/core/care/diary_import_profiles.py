@@ -169,8 +169,8 @@ def _apply_mapping(layout: Layout, normed: list[str], headers: list[str], mappin
         index = _index(normed, norm_header(name), set())
         if index is None:
             raise ImportFileError(
-                f"--map names a column '{echo(name)}' that is not in the file. "
-                f"Headers in the file: {_header_list(headers)}.")
+                "--map names a column '{name}' that is not in the file. Headers in the file: {found}.",
+                key="errors.import_file.map_column", name=echo(name), found=_header_list(headers))
         layout.sources = [(u, cols) for u, cols in layout.sources if index not in cols]
         if layout.note == index:
             layout.note = None

@@ -6,6 +6,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from telecbt_cli.core.store.errors import Figures, Said, Term
+
 ECHO_LIMIT = 30
 #: Longest text we try to read as a number; also keeps int() far from its digit limit.
 NUMBER_LIMIT = 20
@@ -56,7 +58,7 @@ class ImportFileError(ValueError):
 
 @dataclass
 class Skipped:
-    """A line of the file that was left out, and why in plain English."""
+    """A line of the file that was left out, and why in plain English (a `Said`: a UI says it in the reader's language)."""
 
     line: int          # 1-based line number in the file (header = line 1)
     reason: str
@@ -112,15 +114,26 @@ def parse_number(text: str) -> float | int | None:
     return None
 
 
+def unit_word(unit: str) -> Term:
+    """A unit's words in messages (`sleep hours`), translated by a UI (`diary_import.unit_<unit>`)."""
+    return Term(f"diary_import.unit_{unit}", UNITS[unit][2])
+
+
+def figure(value: float | int) -> Figures:
+    """One number as `{:g}` writes it, with the reader's decimal mark when a UI shows it."""
+    return Figures([f"{value:g}"])
+
+
 def read_cell(unit: str, cell: str) -> tuple[float | None, str | None]:
     """(value in the field's unit, None), (None, reason) or, for an empty cell, (None, None)."""
-    _, factor, words = UNITS[unit]
+    _, factor, _ = UNITS[unit]
     text = cell.strip()
     if not text:
         return None, None
     value = parse_number(text)
     if value is None:
-        return None, f"{words} '{echo(text)}' is not a number"
+        return None, Said("{what} '{value}' is not a number", "diary_import.not_number", what=unit_word(unit),
+                          value=echo(text))
     return value * factor, None
 
 
@@ -129,10 +142,12 @@ def check_field(unit: str, value: float, shown: str) -> tuple[float | int | None
 
     `value` is in the field's unit; ranges in messages are in the unit of the file (`shown`).
     """
-    fld, factor, words = UNITS[unit]
+    fld, factor, _ = UNITS[unit]
     low, high, whole, _ = RULES[fld]
     if whole and value != int(value):
-        return None, f"{words} '{shown}' is not a whole number"
+        return None, Said("{what} '{value}' is not a whole number", "diary_import.not_whole", what=unit_word(unit),
+                          value=shown)
     if not low <= round(value, 9) <= high:
-        return None, f"{words} '{shown}' is out of range (allowed {low / factor:g} to {high / factor:g})"
+        return None, Said("{what} '{value}' is out of range (allowed {low} to {high})", "diary_import.out_of_range",
+                          what=unit_word(unit), value=shown, low=figure(low / factor), high=figure(high / factor))
     return (int(value) if whole else round(float(value), 2)), None

@@ -15,7 +15,7 @@ from telecbt_cli.core.clinical.patients import (
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import UsageError
+from telecbt_cli.core.store.errors import Codes, UsageError
 from telecbt_cli.core.store.localtime import today as local_today
 
 GOAL_STATUSES = ("active", "achieved", "revised", "dropped")
@@ -135,7 +135,7 @@ def update_goal(access: Access, goal_id: str, status: str | None = None, progres
     goal = find_record(access, "goals", goal_id)
     if status is not None and status not in GOAL_STATUSES:
         raise UsageError("goal status must be one of {statuses}", key="errors.plan.goal_status",
-                         statuses=", ".join(GOAL_STATUSES))
+                         statuses=Codes("goal", GOAL_STATUSES))
     if progress is not None and not 0 <= progress <= 100:
         raise UsageError("progress is a percentage from 0 to 100", key="errors.plan.progress")
     if status is None and progress is None and not note:

@@ -14,6 +14,8 @@ import math
 import re
 from collections.abc import Callable
 
+from telecbt_cli.content.languages import DECIMAL
+
 W, H = 560, 140                      # SVG viewBox size
 LEFT, TOP, BOTTOM = 40, 10, 24       # plot margins inside the viewBox
 RIGHT_DIARY, RIGHT_MEASURE = 20, 100  # measures keep room for band labels at the right
@@ -133,7 +135,7 @@ def _band_rects(bands: list, lo: float, hi: float, y: Callable[[float], float],
 
 
 def _svg_chart(title: str, points: list[dict], lo: float, hi: float,
-               bands: list | None = None, right_margin: int = RIGHT_DIARY) -> str:
+               bands: list | None = None, right_margin: int = RIGHT_DIARY, mark: str = ".") -> str:
     """A small line chart: optional bands, axes with min/max labels, a polyline and points."""
     right, bottom = W - right_margin, H - BOTTOM
     plot_w, plot_h = right - LEFT, bottom - TOP
@@ -152,7 +154,7 @@ def _svg_chart(title: str, points: list[dict], lo: float, hi: float,
                  f'stroke="#000" stroke-width="1"/>')
     for v in (lo, hi):
         parts.append(f'<text x="{LEFT - 4}" y="{_num(y(v) + 3)}" font-size="9" '
-                     f'text-anchor="end">{_num(v)}</text>')
+                     f'text-anchor="end">{_num(v).replace(".", mark)}</text>')
     for i in _x_ticks(n, plot_w):
         parts.append(f'<text x="{_num(x(i))}" y="{H - 8}" font-size="9" '
                      f'text-anchor="middle">{_esc(points[i].get("label", ""))}</text>')
@@ -161,7 +163,7 @@ def _svg_chart(title: str, points: list[dict], lo: float, hi: float,
         pts = " ".join(f"{_num(x(i))},{_num(y(v))}" for i, v, _ in coords)
         parts.append(f'<polyline points="{pts}" fill="none" stroke="#000" stroke-width="1.5"/>')
     for i, v, p in coords:
-        tip = f'{_clean(p.get("label", ""))}: {_num(v)}'
+        tip = f'{_clean(p.get("label", ""))}: {_num(v).replace(".", mark)}'
         tip += f' ({_clean(p["band"])})' if p.get("band") else ""
         parts.append(f'<circle cx="{_num(x(i))}" cy="{_num(y(v))}" r="3" fill="#000">'
                      f"<title>{_esc(tip)}</title></circle>")
@@ -181,7 +183,7 @@ def _header(report: dict, labels: dict) -> str:
     return f'<header>\n<h1>{_esc(labels["title"])}</h1>\n<dl class="meta">{items}</dl>\n</header>'
 
 
-def _diary(diary: dict, labels: dict) -> str:
+def _diary(diary: dict, labels: dict, mark: str = ".") -> str:
     """One chart per metric with data (a no-data line otherwise), then the completion text."""
     series = diary.get("series") or {}
     ranges = diary.get("ranges") or {}
@@ -194,7 +196,7 @@ def _diary(diary: dict, labels: dict) -> str:
         parts.append(f'<div class="chart metric-{_esc(key)}">\n<h3>{_esc(name)}</h3>')
         if values:
             lo, hi = _axis_range(ranges.get(key), values)
-            parts.append(_svg_chart(name, points, lo, hi))
+            parts.append(_svg_chart(name, points, lo, hi, mark=mark))
         else:
             parts.append(f'<p class="no-data">{_esc(labels["no_data"])}</p>')
         parts.append("</div>")
@@ -203,7 +205,7 @@ def _diary(diary: dict, labels: dict) -> str:
     return "\n".join(parts)
 
 
-def _measure(m: dict, labels: dict) -> str:
+def _measure(m: dict, labels: dict, mark: str = ".") -> str:
     """A questionnaire's chart over its bands, and its first/latest/change table."""
     points = [p for p in m.get("points") or [] if isinstance(p, dict)]
     values = [v for p in points if (v := _value(p.get("value"))) is not None]
@@ -213,7 +215,7 @@ def _measure(m: dict, labels: dict) -> str:
     title = m.get("title", "")
     parts = [f'<div class="measure">\n<h3>{_esc(title)}</h3>']
     if values:
-        parts.append(_svg_chart(title, points, lo, hi, bands, RIGHT_MEASURE))
+        parts.append(_svg_chart(title, points, lo, hi, bands, RIGHT_MEASURE, mark))
     else:
         parts.append(f'<p class="no-data">{_esc(labels["no_data"])}</p>')
     direction = _clean(m.get("direction") or "none")
@@ -239,7 +241,8 @@ def render_patient_report(report: dict) -> str:
     lang = _clean(report.get("lang", ""))
     lang = lang if _LANG.fullmatch(lang) else "und"
     measures = [m for m in report.get("measures") or [] if isinstance(m, dict)]
-    measure_html = "\n".join(_measure(m, labels) for m in measures) or \
+    mark = DECIMAL.get(lang.split("-")[0], ".")  # figures people read (axis ends, point values), not coordinates
+    measure_html = "\n".join(_measure(m, labels, mark) for m in measures) or \
         f'<p class="no-data">{_esc(labels["no_data"])}</p>'
     alerts = [f'{_esc(a.get("opened", ""))} — {_esc(a.get("rule", ""))}'
               for a in report.get("alerts") or [] if isinstance(a, dict)]
@@ -251,7 +254,7 @@ def render_patient_report(report: dict) -> str:
     name = _esc((report.get("patient") or {}).get("display_name", ""))
     body = [
         _header(report, labels),
-        _diary(report.get("diary") or {}, labels),
+        _diary(report.get("diary") or {}, labels, mark),
         f'<section class="measures">\n<h2>{_esc(labels["measures"])}</h2>\n{measure_html}\n</section>',
         f'<section class="homework">\n<h2>{_esc(labels["homework"])}</h2>\n'
         f'<p>{_esc((report.get("homework") or {}).get("text", ""))}</p>\n</section>',

@@ -11,7 +11,7 @@ from telecbt_cli.core.clinical.flags import active_flags
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import ConsentRequired, NotFoundError, Term, UsageError
+from telecbt_cli.core.store.errors import Codes, ConsentRequired, NotFoundError, Term, UsageError
 from telecbt_cli.core.store.ids import new_patient_code, parse_patient_code
 from telecbt_cli.core.store.textsafe import fold
 from telecbt_cli.core.store.timeparse import zone_key
@@ -57,7 +57,7 @@ def _clean(values: dict) -> dict:
             raise UsageError("year of birth must be between 1900 and {year}", key="errors.patient_fields.birth_year_range",
                              year=date.today().year)
     if out.get("sex") is not None and out["sex"] not in SEXES:
-        raise UsageError("sex must be one of {sexes}", key="errors.patient_fields.sex", sexes=", ".join(SEXES))
+        raise UsageError("sex must be one of {sexes}", key="errors.patient_fields.sex", sexes=Codes("sex", SEXES))
     if out.get("language") is not None:
         out["language"] = str(out["language"]).strip()
         if not _LANGUAGE.match(out["language"]):
@@ -215,7 +215,7 @@ def record_consent(access: Access, code: str, method: str, version: str, witness
     access.require("write")
     if method not in CONSENT_METHODS:
         raise UsageError("consent method must be one of {methods}", key="errors.consent.method",
-                         methods=", ".join(CONSENT_METHODS))
+                         methods=Codes("consent", CONSENT_METHODS))
     if not version.strip():
         raise UsageError("give the version of the consent form (--version)", key="errors.consent.version")
     row = _resolve(access, code)

@@ -133,7 +133,8 @@ def _as_stored(kind: str, raw: str) -> str:
 #: Detail fields whose values are stored words a UI can translate, and the kinds of word they are tried as
 #: (`values.role.…`, then `values.device_role.…`); any other value of theirs (a zone name) reads as stored.
 _WORD_FIELDS = {"role": ("role", "device_role"), "mode": ("mode",), "timezone": ("timezone",),
-                "tables": ("export_table",), "patients": ("audit_word",), "kind": ("message",)}
+                "tables": ("export_table",), "patients": ("audit_word",), "kind": ("message",),
+                "outcome": ("session",), "method": ("consent",), "fields": ("record_field",)}
 
 
 def describe(detail: dict | None, zone: tzinfo | None = None, word: Callable[[str, str], str] = _as_stored) -> str:

@@ -44,6 +44,45 @@ class Figures(str):
         return text
 
 
+class Said(str):
+    """A sentence built in core for a reader (why a row was skipped, how dates were read): it reads as
+    its English template filled in, and a UI says `key` with `values` in the reader's language
+    (`Catalog.render`); values may be `Said`, `Joined`, `Term` or `Figures` themselves."""
+
+    key: str
+    values: dict
+
+    def __new__(cls, english: str, key: str, **values: object) -> "Said":
+        said = super().__new__(cls, english.format(**values))
+        said.key, said.values = key, values
+        return said
+
+
+class Joined(str):
+    """Sentences said one after another (`a; b`), each in the reader's language when a UI renders it."""
+
+    parts: tuple
+    sep: str
+
+    def __new__(cls, parts: list, sep: str = "; ") -> "Joined":
+        joined = super().__new__(cls, sep.join(parts))
+        joined.parts, joined.sep = tuple(parts), sep
+        return joined
+
+
+class Codes(str):
+    """Codes a user types (roles, modes, statuses) listed in a message: they read as the codes (`video, phone`),
+    and a UI in another language puts each one's word beside it (`phone (teléfono)`, from `values.<kind>`)."""
+
+    kind: str
+    codes: tuple[str, ...]
+
+    def __new__(cls, kind: str, codes: tuple[str, ...] | list[str]) -> "Codes":
+        listed = super().__new__(cls, ", ".join(codes))
+        listed.kind, listed.codes = kind, tuple(codes)
+        return listed
+
+
 class TelecbtError(Exception):
     """Base of every error a user can see; the message says what to do next.
 

@@ -10,6 +10,7 @@ from telecbt_cli.core.store.access import ROLES, Access
 from telecbt_cli.core.store.crypto import KdfParams
 from telecbt_cli.core.store.errors import (
     AuthError,
+    Codes,
     NotFoundError,
     StoreExistsError,
     UsageError,
@@ -36,7 +37,7 @@ class StaffUser:
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise UsageError("role must be one of {roles}; got {role!r}", key="errors.user.role", roles=", ".join(ROLES),
+        raise UsageError("role must be one of {roles}; got {role!r}", key="errors.user.role", roles=Codes("role", ROLES),
                          role=role)
     return role
 

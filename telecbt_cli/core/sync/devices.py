@@ -14,7 +14,7 @@ import json
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import IntegrityError, NotFoundError, TelecbtError, UsageError, recognise
+from telecbt_cli.core.store.errors import Codes, IntegrityError, NotFoundError, TelecbtError, UsageError, recognise
 
 CARD_PREFIX = "telecbt-device:v1"
 ROLES = ("hub", "field")
@@ -111,7 +111,7 @@ def parse_card(card: str) -> dict:
 def trust(access: Access, card: str, label: str, role: str) -> dict:
     access.require("manage")
     if role not in ROLES:
-        raise UsageError("--role must be one of {roles}", key="errors.device.role", roles=", ".join(ROLES))
+        raise UsageError("--role must be one of {roles}", key="errors.device.role", roles=Codes("device_role", ROLES))
     peer = parse_card(card)
     if peer["device_id"] == access.store.device_id:
         raise UsageError("that is this device's own card", key="errors.device.own_card")

@@ -235,3 +235,20 @@ def test_intake_findings_are_listed_only_when_there_are_some() -> None:
     assert text_of(section.find("h2")) == "Intake findings"
     assert "Medical review" in text_of(section) and "Chest pain" in text_of(section)
     assert by_class(parse(render_patient_report(make_report())), "section", "flags") == []
+
+
+def test_chart_figures_use_the_reports_decimal_mark() -> None:
+    """Issue 17 point 4 (figures): a point's tooltip and an axis label read 6,7 in a Spanish report, 6.7 in an
+    English one; SVG coordinates keep their decimal point."""
+    report = make_report(ES, "es")
+    report["measures"][2]["max"] = 10.5  # an axis end with a decimal
+    spanish = parse(render_patient_report(report))
+    tips = [text_of(t) for t in spanish.iter("title")]
+    assert "01/06: 6,7" in tips and not any(": 6.7" in t for t in tips), tips
+    assert "10,5" in [text_of(t) for t in spanish.iter("text")]
+    english = make_report()
+    english["measures"][2]["max"] = 10.5
+    root = parse(render_patient_report(english))
+    assert "01/06: 6.7" in [text_of(t) for t in root.iter("title")]
+    assert "10.5" in [text_of(t) for t in root.iter("text")]
+    assert all("," not in c.get("cx", "") for c in spanish.iter("circle"))
