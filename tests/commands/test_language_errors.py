@@ -37,11 +37,11 @@ def spanish(*args: str, env: dict | None = None) -> tuple[int, str]:
 @cache
 def english_only() -> frozenset[str]:
     """test_language_cli's English-only words (its finder's helpers are not public yet), worked out once."""
-    return frozenset(language._english_only())
+    return frozenset(language.english_only())
 
 
 def english_left(said: str) -> list[str]:
-    return sorted(language._words([DATA.sub(" ", said)]) & english_only())
+    return sorted(language.words_of([DATA.sub(" ", said)]) & english_only())
 
 
 @pytest.fixture(scope="module")
