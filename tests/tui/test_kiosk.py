@@ -113,12 +113,13 @@ def test_idle_timeout_returns_to_the_language_screen_and_forgets_the_patient(cre
     code = _patient(access, "Rosa Idle")
 
     async def run() -> None:
-        app = make_kiosk(access, store_dir, idle_seconds=1)
+        app = make_kiosk(access, store_dir, idle_seconds=600)
         async with app.run_test(size=(80, 24)) as pilot:
             await _sign_in(app, pilot, code)
             await pilot.press("f4")  # open "my progress", a screen full of this patient's data
             await settle(app, pilot)
             assert isinstance(app.screen, ProgressScreen)
+            app.idle_seconds = 1  # from now (read at each tick): a loaded machine may take a second to get here
             for _ in range(60):  # one idle second, then the lock; a loaded machine may run the timer late
                 await pilot.pause(0.25)
                 if isinstance(app.screen, LanguageScreen):
