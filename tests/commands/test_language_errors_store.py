@@ -23,40 +23,25 @@ from telecbt_cli.core.store import crypto, keyfile, localtime, settings, vault
 from telecbt_cli.core.store.errors import Codes, IntegrityError, StoreVersionError, TelecbtError, UsageError
 from telecbt_cli.core.store.fsutil import storage_error
 from telecbt_cli.core.store.paths import keyfile_paths
-from tests.commands.clirun import invoke, invoke_json
+from tests.commands.clirun import invoke
+from tests.commands.test_language_errors_core import shared  # noqa: F401  (the one store, a fixture)
 from tests.commands.test_language_cli import english_only, words_of
-from tests.conftest import ADMIN, ADMIN_PASS
+from tests.conftest import ADMIN
 
 PLACEHOLDER = re.compile(r"\{\w+(?:![rs])?\}")
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory) -> dict:
-    """One store for the whole module: admin alice and a consenting patient; an empty folder beside."""
-    folder = tmp_path_factory.mktemp("store-errors-es")
-    pass_file = folder / "admin.pass"
-    pass_file.write_text(ADMIN_PASS + "\n")
-    (folder / "empty").mkdir()
-    store = folder / "store"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TELECBT_HOME", str(folder / "home"))
-        patch.setenv("TELECBT_KDF_LOG2N", "10")
-        patch.delenv("TELECBT_LANG", raising=False)
-        i18n.reset()
-        pw = ("--store", str(store), "--passphrase-file", str(pass_file))
-        assert invoke("init", *pw, "--admin", ADMIN).exit_code == 0
-        code = invoke_json("patient", "add", "--name", "Ana", *pw)["code"]
-        assert invoke("patient", "consent", code, "--method", "verbal", "--version", "v1", *pw).exit_code == 0
-    return {"code": code, "pw": pw, "store": str(store), "empty": str(folder / "empty"), "none": str(folder / "nothing")}
-
-
 @pytest.fixture
-def spanish(shared, monkeypatch) -> dict:
+def spanish(shared, monkeypatch) -> dict:  # noqa: F811 (the fixture imported above)
+    """The shared store (one for the module: admin alice, a consenting patient), an empty folder beside it."""
+    folder = Path(shared["pw"][1]).parent
+    (folder / "empty").mkdir(exist_ok=True)
     monkeypatch.setenv("TELECBT_LANG", "es")
-    monkeypatch.setenv("TELECBT_HOME", str(Path(shared["store"]).parent / "home"))
+    monkeypatch.setenv("TELECBT_HOME", str(folder / "home"))
     monkeypatch.setenv("TELECBT_KDF_LOG2N", "10")
     i18n.reset()
-    yield shared
+    yield {**shared, "store": shared["pw"][1], "passfile": shared["pw"][3], "empty": str(folder / "empty"),
+           "none": str(folder / "nothing")}
     i18n.reset()
 
 
@@ -79,8 +64,7 @@ CLI_ERRORS = [
 @pytest.mark.parametrize(("args", "exit_code", "spanish_words"), CLI_ERRORS, ids=[" ".join(c[0][:2]) for c in CLI_ERRORS])
 def test_a_store_error_at_the_command_line_reads_in_spanish(spanish, args, exit_code, spanish_words):
     """Each store error a user reaches from the command line comes in the reader's language, same exit code."""
-    values = {**spanish, "passfile": spanish["pw"][3]}
-    result = invoke(*[a.format(**values) for a in args])
+    result = invoke(*[a.format(**spanish) for a in args])
     assert (result.exit_code, spanish_words in result.stderr) == (exit_code, True), result.stderr
     assert not _no_english(result.stdout, result.stderr), _no_english(result.stdout, result.stderr)
 
@@ -88,8 +72,7 @@ def test_a_store_error_at_the_command_line_reads_in_spanish(spanish, args, exit_
 def test_a_bad_kdf_setting_reads_in_spanish(spanish, monkeypatch):
     """settings.py: TELECBT_KDF_LOG2N that is not a whole number is refused in the reader's language."""
     monkeypatch.setenv("TELECBT_KDF_LOG2N", "diez")
-    result = invoke("init", "--store", spanish["none"] + "-kdf", "--passphrase-file", spanish["pw"][3],
-                    "--admin", ADMIN)
+    result = invoke("init", "--store", spanish["none"], "--passphrase-file", spanish["passfile"], "--admin", ADMIN)
     assert (result.exit_code, "debe ser un número entero" in result.stderr) == (2, True), result.stderr
     assert not _no_english(result.stdout, result.stderr)
 
