@@ -173,17 +173,11 @@ NOT_OURS_YET = (
     # breaks inside a signed bundle, settings, the key file's and the database's own states, the schema.
     "core/sync/mailer.py", "core/sync/imapfetch.py", "core/sync/incoming.py", "core/sync/fhir_push.py",
     "core/sync/transport.py", "core/sync/bundle_apply.py", "core/sync/bundles.py", "core/sync/fhir_workers.py",
-    "core/sync/bulk.py", "core/sync/exports.py", "core/store/keyfile.py", "core/store/settings.py",
-    "core/store/vault.py", "core/store/localtime.py", "core/store/fsutil.py", "core/store/schema.py",
+    "core/sync/bulk.py", "core/sync/exports.py",
 )
 #: Single messages left, by file and the start of the English: rules on rows from other devices that list accepted
 #: codes, and one wrapper that copies the key of the error it wraps.
 LEFT = {
-    # the same rules as checked on rows from other devices (`check_stored`): still English
-    ("core/care/appointments.py", "mode must be one of"), ("core/care/appointments.py", "status must be scheduled"),
-    ("core/care/appointments.py", "outcome must be one of"), ("core/care/diary.py", "source must be one of"),
-    ("core/care/plans.py", "goal status must be one of"), ("core/clinical/patients.py", "status must be active"),
-    ("core/clinical/patients.py", "consent method must be one of"),
     ("commands/diary.py", "str(error)"),  # `_as_usage`: sets the wrapped error's key on the line after
 }
 

@@ -90,9 +90,10 @@ def _check_link(link: str | None) -> str | None:
 def check_stored(row: dict) -> None:
     """A stored session (as a bundle carries it) against the rules of `schedule` and `record`."""
     if row.get("mode") not in MODES:
-        raise UsageError(f"mode must be one of {', '.join(MODES)}")
+        raise UsageError("mode must be one of {modes}", key="errors.stored_codes.mode", modes=Codes("mode", MODES))
     if row.get("status") not in ("scheduled", *OUTCOMES):
-        raise UsageError(f"status must be scheduled or one of {', '.join(OUTCOMES)}")
+        raise UsageError("status must be {scheduled} or one of {outcomes}", key="errors.stored_codes.status",
+                         scheduled=Codes("session", ("scheduled",)), outcomes=Codes("session", OUTCOMES))
     feedback = row.get("feedback")
     if feedback is not None and (isinstance(feedback, bool) or not isinstance(feedback, int) or not 1 <= feedback <= 5):
         raise UsageError("feedback is a rating from 1 to 5", key="errors.appointments.feedback")
@@ -203,7 +204,8 @@ def record(access: Access, catalog: Catalog, appointment_id: str, outcome: str, 
     """What happened; an attended session assigns its module's homework. Recorded once only."""
     access.require("write")
     if outcome not in OUTCOMES:
-        raise UsageError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        raise UsageError("outcome must be one of {outcomes}", key="errors.stored_codes.outcome",
+                         outcomes=Codes("session", OUTCOMES))
     appt = find_record(access, "appointments", appointment_id)
     if appt["status"] != "scheduled":
         raise UsageError("this session was already recorded as {status} on {day}; a session is recorded once",

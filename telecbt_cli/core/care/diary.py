@@ -201,7 +201,8 @@ def check_stored_fully(row: dict) -> None:
             raise UsageError("{field} is not a list of words", key="errors.diary_rows.not_words",
                              field=Term(f"errors.diary_rows.field_{name}", name))
     if row.get("source") not in SOURCES:
-        raise UsageError(f"source must be one of {', '.join(SOURCES)}")
+        raise UsageError("source must be one of {sources}", key="errors.stored_codes.diary_source",
+                         sources=Codes("diary_source", SOURCES))
     if not isinstance(row.get("entry_at"), str) or not isinstance(row.get("created_at"), str):
         raise UsageError("the entry time is missing", key="errors.diary_rows.entry_time_missing")
     written = parse_local(row["created_at"])

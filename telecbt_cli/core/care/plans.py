@@ -26,7 +26,8 @@ def check_stored_goal(row: dict) -> None:
     if not isinstance(row.get("text"), str) or not row["text"].strip():
         raise UsageError("a goal needs its text", key="errors.plans.goal_text")
     if row.get("status") not in GOAL_STATUSES:
-        raise UsageError(f"goal status must be one of {', '.join(GOAL_STATUSES)}")
+        raise UsageError("goal status must be one of {statuses}", key="errors.plan.goal_status",
+                         statuses=Codes("goal", GOAL_STATUSES))
     progress = row.get("progress")
     if progress is not None and (isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100):
         raise UsageError("progress is a percentage from 0 to 100", key="errors.plan.progress")

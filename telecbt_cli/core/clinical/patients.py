@@ -280,14 +280,16 @@ def check_stored(row: dict) -> None:
     if parse_patient_code(str(row.get("code"))) != row.get("code"):
         raise UsageError("the patient code is not a valid code", key="errors.patients.stored_code")
     if row.get("status") not in ("active", "archived"):
-        raise UsageError("status must be active or archived")
+        raise UsageError("status must be {active} or {archived}", key="errors.stored_codes.patient_status",
+                         active=Codes("patient", ("active",)), archived=Codes("patient", ("archived",)))
 
 
 def check_stored_consent(row: dict) -> None:
     """A stored consent event against the rules of `record_consent` and `withdraw_consent`."""
     if row.get("action") == "given":
         if row.get("method") not in CONSENT_METHODS:
-            raise UsageError(f"consent method must be one of {', '.join(CONSENT_METHODS)}")
+            raise UsageError("consent method must be one of {methods}", key="errors.consent.method",
+                             methods=Codes("consent", CONSENT_METHODS))
         if not isinstance(row.get("version"), str) or not row["version"].strip():
             raise UsageError("a consent needs the version of its form", key="errors.patients.consent_version")
     elif row.get("action") != "withdrawn":

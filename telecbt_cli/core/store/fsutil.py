@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from telecbt_cli.core.store.errors import StorageError, UsageError
+from telecbt_cli.core.store.errors import StorageError, Term, UsageError
 
 IS_WINDOWS = sys.platform.startswith("win")
 
@@ -29,17 +29,24 @@ def restrict_mode(path: Path, mode: int = 0o600) -> None:
         os.chmod(path, mode)
 
 
+#: What a caller was doing when the disk refused (`storage_error`'s action), and its word key.
+_ACTIONS = {"write": "write", "create": "create", "read back": "read_back", "check free space on": "check_space",
+            "write the bundle to": "write_bundle", "create the store in": "create_store"}
+
+
 def storage_error(action: str, path: Path, error: OSError) -> StorageError:
     """Turn an OSError into a message that says what to do."""
     if error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        hint = "the disk is full: free some space and try again"
+        hint = Term("values.storage_hint.full", "the disk is full: free some space and try again")
     elif error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        hint = "the folder is read-only or not yours: choose a writable location"
+        hint = Term("values.storage_hint.read_only", "the folder is read-only or not yours: choose a writable location")
     elif error.errno in (errno.EIO, errno.ENODEV, errno.ENXIO):
-        hint = "the device failed or was removed: reconnect it and try again"
+        hint = Term("values.storage_hint.device", "the device failed or was removed: reconnect it and try again")
     else:
-        hint = error.strerror or "the operating system refused"
-    return StorageError(f"could not {action} {path}: {hint}")
+        hint = error.strerror or Term("values.storage_hint.refused", "the operating system refused")
+    word = _ACTIONS.get(action)
+    return StorageError("could not {action} {path}: {hint}", key="errors.storage.could_not",
+                        action=Term(f"values.storage_action.{word}", action) if word else action, path=str(path), hint=hint)
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600, sync_folder: bool = True) -> None:

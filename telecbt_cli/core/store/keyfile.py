@@ -26,6 +26,7 @@ from telecbt_cli.core.store.errors import (
     AuthError,
     IntegrityError,
     NotFoundError,
+    Said,
     StoreVersionError,
     TelecbtError,
     Term,
@@ -163,8 +164,8 @@ def decode(raw: bytes) -> KeyFile:
         raise ValueError("not a telecbt key file")
     if not isinstance(data.get("version"), int) or data["version"] > FORMAT_VERSION:
         raise StoreVersionError(
-            "this store's key file was written by a newer telecbt: upgrade telecbt to open it"
-        )
+            "this store's key file was written by a newer telecbt: upgrade telecbt to open it",
+            key="errors.store_open.newer_keyfile")
     checksum = data.pop("checksum", None)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     if checksum != hashlib.sha256(canonical).hexdigest():
@@ -209,6 +210,19 @@ def _copy_problem(name: str, problem: str | None) -> IntegrityError:
     return IntegrityError("{name}: {problem}", key="errors.keyfile_copy.unreadable", name=name, problem=problem)
 
 
+def _problem_said(problem: str | None) -> str:
+    """A copy's problem ("missing", "damaged: …", "unreadable (…)") as words a UI says in the reader's language."""
+    if problem == "missing":
+        return Term("errors.keyfile_problem.missing", problem)
+    if problem and problem.startswith("damaged: "):
+        return Said("damaged: {detail}", key="errors.keyfile_problem.damaged",
+                    detail=_copy_problem("", problem).values["detail"])
+    if problem and problem.startswith("unreadable (") and problem.endswith(")"):
+        return Said("unreadable ({reason})", key="errors.keyfile_problem.unreadable",
+                    reason=problem.removeprefix("unreadable (").removesuffix(")"))
+    return problem or ""
+
+
 def _read_copy(path: Path) -> tuple[KeyFile | None, str | None]:
     try:
         raw = path.read_bytes()
@@ -236,17 +250,16 @@ def load(store_dir: Path, repair: bool = True) -> LoadReport:
     if not good:
         if all(problem == "missing" for _, problem in found.values()):
             raise NotFoundError(
-                f"{store_dir} is not a telecbt store (no key file). "
-                f"Create one with `telecbt init --store {store_dir}`."
-            )
+                "{store} is not a telecbt store (no key file). Create one with `telecbt init --store {store}`.",
+                key="errors.store_open.no_keyfile", store=str(store_dir))
         raise IntegrityError(
             "both copies of the key file are damaged, so no passphrase can open the store. "
             "If you have the recovery key, run `telecbt store recover` to rebuild it; "
-            "otherwise restore the store folder from a backup."
-        )
+            "otherwise restore the store folder from a backup.", key="errors.store_open.keyfile_damaged")
     best = max(good, key=_age)
     if len({kf.store_id for kf in good}) > 1:
-        raise IntegrityError("the two copies of the key file belong to different stores")
+        raise IntegrityError("the two copies of the key file belong to different stores",
+                             key="errors.store_open.keyfile_stores_differ")
     problems, repaired, causes = [], [], []
     for path, (kf, problem) in found.items():
         if kf is None or _age(kf) < _age(best):
@@ -266,9 +279,9 @@ def load_recovery_only(store_dir: Path) -> KeyFile:
     kf, problem = _read_copy(_recovery_path(store_dir))
     if kf is None:
         raise IntegrityError(
-            f"the key file and its recovery copy are both unusable ({problem}): "
-            "restore the store folder from a backup"
-        )
+            "the key file and its recovery copy are both unusable ({problem}): "
+            "restore the store folder from a backup", key="errors.store_open.recovery_unusable",
+            problem=_problem_said(problem))
     return kf
 
 
@@ -290,7 +303,8 @@ def save(store_dir: Path, keyfile: KeyFile, expected_generation: int | None = No
                 raise
             current = None  # rebuilding from the recovery file: no anchor survives
     if expected_generation is not None and current is not None and current.generation != expected_generation:
-        raise TelecbtError("the key file was changed by another process: run the command again")
+        raise TelecbtError("the key file was changed by another process: run the command again",
+                           key="errors.store_open.keyfile_changed")
     anchor = keyfile.anchor if keyfile.anchor is not None else (current.anchor if current is not None else None)
     generation = keyfile.generation if anchor_only else keyfile.generation + 1
     updated = replace(keyfile, generation=generation, slots=list(keyfile.slots), anchor=anchor)
@@ -342,7 +356,7 @@ def open_slot(slot: Slot, secret: bytes, store_id: str) -> list[bytes]:
         private = crypto.open_sealed(kek, slot.key_nonce, slot.sealed_private, _aad(store_id, slot.id, "private"))
         packed = crypto.unwrap_with_private(private, slot.wrapped, _aad(store_id, slot.id, "data"))
     except crypto.DecryptError:
-        raise AuthError("wrong passphrase") from None
+        raise AuthError("wrong passphrase", key="errors.store_open.wrong_passphrase") from None
     return [packed[i : i + KEY_SIZE] for i in range(0, len(packed), KEY_SIZE)]
 
 

@@ -159,15 +159,22 @@ def to_utc(naive: datetime, zone: tzinfo, zone_name: str, typed: str | None = No
         start = (change - _MINUTE).astimezone(zone) + _MINUTE
         resumed = change.astimezone(zone)
         raise UsageError(
-            f"{shown} does not exist in {zone_name}: that night the clocks go forward from "
-            f"{start:%H:%M} to {resumed:%H:%M} (daylight saving time). Choose a time outside "
-            f"{start:%H:%M}-{resumed:%H:%M}, e.g. {resumed:%H:%M}.")
+            "{shown} does not exist in {zone}: that night the clocks go forward from {start} to {resumed} "
+            "(daylight saving time). Choose a time outside {start}-{resumed}, e.g. {resumed}.",
+            key="errors.clock_change.gap", shown=shown, zone=zone_name, start=f"{start:%H:%M}",
+            resumed=f"{resumed:%H:%M}")
     one, two = first.astimezone(zone), second.astimezone(zone)
-    day = f"{naive:%Y-%m-%dT%H:%M}"
     back = int(((one.utcoffset() or timedelta(0)) - (two.utcoffset() or timedelta(0))).total_seconds() // 60)
+    values = {"shown": shown, "zone": zone_name, "first": zone_label(one), "second": zone_label(two),
+              "day": f"{naive:%Y-%m-%dT%H:%M}", "first_offset": offset_text(one.utcoffset() or timedelta(0)),
+              "second_offset": offset_text(two.utcoffset() or timedelta(0))}
+    if back == 60:
+        raise UsageError(
+            "{shown} happens twice in {zone}: that night the clocks go back an hour ({first} to {second}). "
+            "Say which one with its offset: {day}{first_offset} (the first, {first}) or "
+            "{day}{second_offset} (the second, {second}).", key="errors.clock_change.twice_hour", **values)
     raise UsageError(
-        f"{shown} happens twice in {zone_name}: that night the clocks go back "
-        f"{'an hour' if back == 60 else f'{back} minutes'} "
-        f"({zone_label(one)} to {zone_label(two)}). Say which one with its offset: "
-        f"{day}{offset_text(one.utcoffset() or timedelta(0))} (the first, {zone_label(one)}) or "
-        f"{day}{offset_text(two.utcoffset() or timedelta(0))} (the second, {zone_label(two)}).")
+        "{shown} happens twice in {zone}: that night the clocks go back {minutes} minutes ({first} to {second}). "
+        "Say which one with its offset: {day}{first_offset} (the first, {first}) or "
+        "{day}{second_offset} (the second, {second}).", key="errors.clock_change.twice_minutes", minutes=back,
+        **values)

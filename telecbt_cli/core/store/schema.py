@@ -139,8 +139,8 @@ def apply(conn) -> None:
     unknown = [name for name in applied if name not in known_names()]
     if unknown:
         raise StoreVersionError(
-            f"this store was written by a newer telecbt (schema step {unknown[-1]}): "
-            "upgrade telecbt to open it; nothing was changed"
+            "this store was written by a newer telecbt (schema step {step}): "
+            "upgrade telecbt to open it; nothing was changed", key="errors.store_open.newer_schema", step=unknown[-1]
         )
     if len(applied) == len(_STEPS):
         return

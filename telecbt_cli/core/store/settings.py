@@ -18,9 +18,10 @@ def kdf_params() -> KdfParams:
     try:
         log2n = int(value)
     except ValueError:
-        raise UsageError(f"TELECBT_KDF_LOG2N must be a whole number, not {value!r}") from None
+        raise UsageError("TELECBT_KDF_LOG2N must be a whole number, not {value!r}", key="errors.env_settings.kdf_whole",
+                         value=value) from None
     if not MIN_LOG2N <= log2n <= 22:
-        raise UsageError(f"TELECBT_KDF_LOG2N must be between {MIN_LOG2N} and 22")
+        raise UsageError("TELECBT_KDF_LOG2N must be between {low} and 22", key="errors.env_settings.kdf_range", low=MIN_LOG2N)
     return KdfParams(log2n)
 
 
@@ -56,7 +57,8 @@ def reader_lang(known: tuple[str, ...]) -> str:
     if value:
         base = value.replace("_", "-").split("-")[0]
         if base not in known:
-            raise UsageError(f"TELECBT_LANG must be one of {', '.join(known)}, not {value!r}")
+            raise UsageError("TELECBT_LANG must be one of {langs}, not {value!r}", key="errors.env_settings.lang",
+                             langs=", ".join(known), value=value)
         return base
     chosen = load_ui_settings().get("lang")
     return chosen if chosen in known else "en"

@@ -190,7 +190,8 @@ def _db_error(error: Exception, store_dir: Path) -> TelecbtError:
     if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "malformed" in text:
         return IntegrityError("the database in {store} is damaged: run `telecbt store check`",
                               key="errors.store_disk.damaged", store=str(store_dir))
-    return TelecbtError(f"the store could not complete the operation ({name or error.__class__.__name__})")
+    return TelecbtError("the store could not complete the operation ({name})", key="errors.store_open.operation_failed",
+                        name=name or error.__class__.__name__)
 
 
 #: What a read on a full disk says (the command still works).
@@ -201,9 +202,8 @@ FULL_DISK_NOTICE = ("the disk holding the store is full: you can read, but nothi
 def _connect_any(path: Path, keys: list[bytes], store_dir: Path) -> tuple[dbmod.Connection, bytes, bool]:
     """(connection, key, opened on a full disk)."""
     if not path.exists():
-        raise IntegrityError(
-            f"{store_dir} has a key file but no database: restore the folder from a backup"
-        )
+        raise IntegrityError("{store} has a key file but no database: restore the folder from a backup",
+                             key="errors.store_open.no_database", store=str(store_dir))
     for key in keys:
         try:
             return dbmod.connect(path, key), key, False
@@ -220,9 +220,9 @@ def _connect_any(path: Path, keys: list[bytes], store_dir: Path) -> tuple[dbmod.
         except dbmod.DatabaseError as error:
             raise _db_error(error, store_dir) from None
     raise WrongStoreKey(
-        f"the database in {store_dir} does not open with the key from its key file: "
-        "it is damaged, or it is not the database this key file belongs to"
-    )
+        "the database in {store} does not open with the key from its key file: "
+        "it is damaged, or it is not the database this key file belongs to",
+        key="errors.store_open.wrong_key", store=str(store_dir))
 
 
 def open_with_keys(store_dir: Path, keys: list[bytes], keyfile: "kfmod.KeyFile | None",
@@ -238,7 +238,8 @@ def open_with_keys(store_dir: Path, keys: list[bytes], keyfile: "kfmod.KeyFile |
         found_id = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
         device = conn.execute("SELECT value FROM meta WHERE key = 'device_id'").fetchone()
         if not found_id or found_id[0] != expected_id or not device:
-            raise IntegrityError("the database and the key file belong to different stores")
+            raise IntegrityError("the database and the key file belong to different stores",
+                                 key="errors.store_open.db_stores_differ")
     except dbmod.DatabaseError as error:
         conn.close()
         raise _db_error(error, store_dir) from None
