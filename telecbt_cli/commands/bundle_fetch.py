@@ -50,7 +50,7 @@ def fetch(
 
         def ask(file: Path | None = None) -> str:
             return read_secret(file=file, fd=None, env="TELECBT_IMAP_PASSWORD", prompt=t("cli.fetch.password_prompt"),
-                               options="--password-file or TELECBT_IMAP_PASSWORD_FILE")
+                               options="--password-file, TELECBT_IMAP_PASSWORD_FILE")
 
         password = ask(password_file) if password_file is not None else None
         settings = imapfetch.ImapSettings.from_env(options, password, ask=ask)

@@ -158,7 +158,7 @@ def passphrase(file: Path | None, fd: int | None, prompt: str | None = None, con
 
     return read_secret(file=from_root("passphrase_file", file), fd=from_root("passphrase_fd", fd),
                        env="TELECBT_PASSPHRASE", prompt=prompt or _word("cli.signin.passphrase", "Passphrase: "),
-                       options="--passphrase-file or --passphrase-fd", confirm=confirm, environ=environ,
+                       options="--passphrase-file, --passphrase-fd", confirm=confirm, environ=environ,
                        check=check_passphrase if confirm else None)
 
 
@@ -168,7 +168,7 @@ def new_passphrase(file: Path | None, fd: int | None, who: str) -> str:
 
     return read_secret(file=file, fd=fd, env="TELECBT_NEW_PASSPHRASE",
                        prompt=_word("cli.signin.new_for", "New passphrase for {who}: ", who=who),
-                       options="--new-passphrase-file or --new-passphrase-fd", confirm=True,
+                       options="--new-passphrase-file, --new-passphrase-fd", confirm=True,
                        check=lambda secret: check_passphrase(secret, who))
 
 

@@ -66,6 +66,16 @@ CLI_ERRORS = [
 ]
 
 
+def test_the_ways_to_give_a_passphrase_read_in_spanish(spanish, monkeypatch):
+    """The options were joined by an English "or" inside the Spanish sentence (a word too short for
+    the word finder): they are listed with commas, and the sentence's own "o" joins the last."""
+    monkeypatch.delenv("TELECBT_PASSPHRASE", raising=False)
+    result = invoke("patient", "list", *spanish["pw"][:2])  # the store, no passphrase, no terminal
+    assert result.exit_code == 3, result.stderr
+    assert "use --passphrase-file, --passphrase-fd o TELECBT_PASSPHRASE" in result.stderr
+    assert " or " not in result.stderr
+
+
 def _no_english(*texts: str) -> set[str]:
     return words_of(texts) & english_only()
 
