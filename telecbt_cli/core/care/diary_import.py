@@ -51,7 +51,7 @@ def read_export(path: Path, *, now: datetime, zone: tzinfo | None = None, date_f
                                           ("--person", person)) if value]
         if given:
             raise ImportFileError("{options} are for CSV files; an Apple Health export needs none.",
-                                  key="errors.import_file.csv_only", options=" and ".join(given))
+                                  key="errors.import_file.csv_only", options=", ".join(given))
         return read_apple_health(path, now=now, zone=zone, progress=progress)
     size = path.stat().st_size
     if size > MAX_BYTES:
