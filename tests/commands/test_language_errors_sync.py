@@ -12,14 +12,13 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from telecbt_cli.commands import i18n
 from telecbt_cli.content.catalog import load_for_ui
-from telecbt_cli.core.store.errors import (IntegrityError, PermissionDenied, StorageError, TelecbtError, Term,
+from telecbt_cli.core.store.errors import (IntegrityError, PermissionDenied, Said, StorageError, TelecbtError,
                                            UsageError, recognise)
 from telecbt_cli.core.sync import bundle_apply, fhir_push, imapfetch, incoming, mailer, parts, transport
 from tests.commands.clirun import invoke
 from tests.commands.test_language_cli import english_only, words_of
-from tests.conftest import ADMIN, ADMIN_PASS
+from tests.commands.test_language_errors_core import shared, spanish  # noqa: F401  (fixtures: one store, Spanish)
 
 #: Paths, quoted values and environment variables are the user's own data or names to type, not UI words;
 #: so are the table and column names a bundle's rows carry (the same in every language), as used below.
@@ -31,32 +30,10 @@ def _english_left(text: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory) -> dict:
-    """One store for the module, a folder to write into and a real age recipient."""
+def places(tmp_path_factory) -> dict:
+    """A folder to write into and a real age recipient (the store and TELECBT_LANG=es: test_language_errors_core)."""
     folder = tmp_path_factory.mktemp("sync-errors-es")
-    pass_file = folder / "admin.pass"
-    pass_file.write_text(ADMIN_PASS + "\n")
-    store = folder / "store"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TELECBT_HOME", str(folder / "home"))
-        patch.setenv("TELECBT_KDF_LOG2N", "10")
-        patch.delenv("TELECBT_LANG", raising=False)
-        i18n.reset()
-        pw = ("--store", str(store), "--passphrase-file", str(pass_file))
-        assert invoke("init", *pw, "--admin", ADMIN).exit_code == 0
-    recipient = str(pyrage.x25519.Identity.generate().to_public())
-    (folder / "out").mkdir()
-    return {"pw": pw, "out": str(folder / "out"), "age": recipient, "home": str(folder / "home")}
-
-
-@pytest.fixture
-def spanish(shared, monkeypatch) -> dict:
-    monkeypatch.setenv("TELECBT_LANG", "es")
-    monkeypatch.setenv("TELECBT_HOME", shared["home"])
-    monkeypatch.setenv("TELECBT_KDF_LOG2N", "10")
-    i18n.reset()
-    yield shared
-    i18n.reset()
+    return {"out": str(folder), "age": str(pyrage.x25519.Identity.generate().to_public())}
 
 
 #: (command line, exit code, words of the Spanish message): each fails in core/sync with a keyed error.
@@ -73,9 +50,9 @@ CLI_ERRORS = [
 
 
 @pytest.mark.parametrize(("args", "exit_code", "spanish_words"), CLI_ERRORS, ids=[" ".join(c[0][:4]) for c in CLI_ERRORS])
-def test_a_sync_command_error_reads_in_spanish(spanish, args, exit_code, spanish_words):
+def test_a_sync_command_error_reads_in_spanish(spanish, places, args, exit_code, spanish_words):  # noqa: F811
     """Bundle export's destinations and mail settings, FHIR push's address: in Spanish, same exit code."""
-    result = invoke(*[a.format(**spanish) for a in args], *spanish["pw"])
+    result = invoke(*[a.format(**places) for a in args], *spanish["pw"])
     assert (result.exit_code, spanish_words in result.stderr) == (exit_code, True), result.stderr
     assert not _english_left(result.stdout + result.stderr)
 
@@ -114,7 +91,6 @@ def _imap(**changes: object) -> None:
 
 
 SMTP_ENV = {"TELECBT_SMTP_HOST": "mail.example.org", "TELECBT_SMTP_FROM": "hub@example.org"}
-WHOLE = Term("values.column_kind.whole", "a whole number")
 #: Errors met inside core (a bundle's rows, mail and mailbox settings, a helper process): (what, how).
 CORE_ERRORS = {
     "row refused (kind)": lambda: _probe_row(pain="mucho"),
@@ -144,8 +120,8 @@ CORE_ERRORS = {
     "fhir not sent": lambda: (_ for _ in ()).throw(StorageError(
         "could not send to the FHIR server at {url}: {why} (tried {times} times; sending again is safe)",
         key="errors.fhir_push.not_sent", url="https://fhir.example.org/r4", times=5,
-        why=fhir_push.Said("the connection failed ({kind})", "errors.fhir_push.connection_failed",
-                           kind="ConnectionRefusedError"))),
+        why=Said("the connection failed ({kind})", "errors.fhir_push.connection_failed",
+                 kind="ConnectionRefusedError"))),
     "fhir viewer": lambda: (_ for _ in ()).throw(PermissionDenied(
         "a viewer may not send patient data to a server ({user} is signed in as viewer)",
         key="errors.fhir_push.viewer", user="vera")),
@@ -189,4 +165,3 @@ def test_a_refused_row_names_the_rule_in_spanish_and_english_stays():
     assert load_for_ui([]).error(error, "es") == (
         "el paquete trae una fila de zz_language_probe (r1) que este almacén rechaza: pain debe ser un número entero. "
         "No se importó nada de él")
-    assert str(WHOLE) == "a whole number"
