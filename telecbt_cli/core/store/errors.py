@@ -19,7 +19,21 @@ class ExitCode(IntEnum):
     OUTPUT_CLOSED = 141  # what a shell shows for `cat` when the reader of a pipe stops (128 + SIGPIPE)
 
 
-class Term(str):
+def _rebuilt(cls: type, text: str, attrs: dict) -> str:
+    made = str.__new__(cls, text)
+    made.__dict__.update(attrs)
+    return made
+
+
+class _Worded(str):
+    """A text that carries what a UI needs to say it in another language; it survives pickling (an
+    error raised in a helper process reaches the parent whole, key and words included)."""
+
+    def __reduce__(self) -> tuple:
+        return _rebuilt, (type(self), str(self), dict(self.__dict__))
+
+
+class Term(_Worded):
     """A word inside an error message that is translated too (a status, a kind of record).
 
     It reads as its English word, so `str(error)` stays English; a UI looks up `key`."""
@@ -32,7 +46,7 @@ class Term(str):
         return word
 
 
-class Figures(str):
+class Figures(_Worded):
     """A list of figures inside a message (`11-25 4.5, 11-26 5`): it reads in English, and a UI
     writes each figure's decimal mark the reader's way (`11-25 4,5; 11-26 5` in Spanish)."""
 
@@ -44,7 +58,7 @@ class Figures(str):
         return text
 
 
-class Said(str):
+class Said(_Worded):
     """A sentence built in core for a reader (why a row was skipped, how dates were read): it reads as
     its English template filled in, and a UI says `key` with `values` in the reader's language
     (`Catalog.render`); values may be `Said`, `Joined`, `Term` or `Figures` themselves."""
@@ -58,7 +72,7 @@ class Said(str):
         return said
 
 
-class Joined(str):
+class Joined(_Worded):
     """Sentences said one after another (`a; b`), each in the reader's language when a UI renders it."""
 
     parts: tuple
@@ -70,7 +84,7 @@ class Joined(str):
         return joined
 
 
-class Codes(str):
+class Codes(_Worded):
     """Codes a user types (roles, modes, statuses) listed in a message: they read as the codes (`video, phone`),
     and a UI in another language puts each one's word beside it (`phone (teléfono)`, from `values.<kind>`)."""
 

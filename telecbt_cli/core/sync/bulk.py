@@ -105,8 +105,8 @@ def recipients_for(encrypt_to: str | Sequence[str] | None, plaintext: bool) -> l
 def authorize(access: Access, recipients: list | None) -> None:
     access.require("read")
     if recipients is None and access.role == "viewer":
-        raise PermissionDenied(f"a viewer may only export encrypted files: add --encrypt-to age1… "
-                               f"({access.user} is signed in as viewer)")
+        raise PermissionDenied("a viewer may only export encrypted files: add --encrypt-to age1… "
+                               "({user} is signed in as viewer)", key="errors.sync_export.viewer", user=access.user)
 
 
 def since_utc(since: str | None) -> str | None:
@@ -280,7 +280,7 @@ def _encrypt(chunks: Iterator[bytes], handle, recipients: list) -> None:
         for kept in (reader.error, sink.error):
             if kept is not None:
                 raise kept from None
-        raise StorageError("age encryption failed; nothing more was written") from None
+        raise StorageError("age encryption failed; nothing more was written", key="errors.sync_export.age_failed") from None
     for kept in (reader.error, sink.error):
         if kept is not None:
             raise kept

@@ -50,7 +50,7 @@ _CONFLICT = ("INSERT OR IGNORE INTO conflicts (table_name, row_id, kept_hlc, los
 
 
 def _malformed() -> IntegrityError:
-    return IntegrityError("the bundle holds a malformed change")
+    return IntegrityError("the bundle holds a malformed change", key="errors.sync_apply.malformed")
 
 
 def _unique(pairs: list[tuple[str, object]]) -> dict:
@@ -92,7 +92,7 @@ def parse_change(line: bytes) -> tuple[dict, str]:
                     return change, text[pos + 7:end]
         obj = _DECODER.decode(text)
     except (ValueError, RecursionError):
-        raise IntegrityError("the bundle's payload is corrupt (not valid JSON)") from None
+        raise IntegrityError("the bundle's payload is corrupt (not valid JSON)", key="errors.sync_apply.not_json") from None
     change = obj.get("change") if isinstance(obj, dict) and len(obj) == 1 else None
     if not isinstance(change, dict) or not set(change) <= {"base_hlc", "data", "op", "table"} \
             or not isinstance(change.get("data"), dict):
@@ -133,7 +133,8 @@ class Applier:
             self.stats["already"] += 1  # never travels: a sender that sends it anyway changes nothing
             return
         if table not in records.SYNCED_TABLES:
-            raise IntegrityError(f"the bundle holds a change for an unknown table ({str(table)[:30]})")
+            raise IntegrityError("the bundle holds a change for an unknown table ({table})",
+                                 key="errors.sync_apply.unknown_table", table=str(table)[:30])
         self.checker.check(table, row)
         self.pending.append((table, row, change, text))
         if len(self.pending) >= BATCH:
@@ -295,5 +296,6 @@ class Applier:
                     self.conn.executemany(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in rest)} WHERE id = ?",
                                           [[row.get(c) for c in rest] + [row["id"]] for row in held])
             except dbmod.IntegrityConstraintError as error:
-                raise IntegrityError(f"the bundle holds a {table} row that breaks a rule of this store "
-                                     f"({str(error)[:120]}); nothing was imported from it") from None
+                raise IntegrityError("the bundle holds a {table} row that breaks a rule of this store ({why}); "
+                                     "nothing was imported from it", key="errors.sync_apply.breaks_rule",
+                                     table=table, why=str(error)[:120]) from None

@@ -140,16 +140,18 @@ def export_bundle(access: Access, out: BinaryIO, recipients: list[str], peer_id:
     try:
         parsed = [pyrage.x25519.Recipient.from_str(r) for r in recipients]
     except Exception:
-        raise UsageError("an age recipient looks like age1… (62 characters): check it") from None
+        raise UsageError("an age recipient looks like age1… (62 characters): check it",
+                         key="errors.sync_bundle.recipient") from None
     if passphrase is not None and len(passphrase) < 12:
-        raise UsageError("a bundle passphrase needs at least 12 characters")
+        raise UsageError("a bundle passphrase needs at least 12 characters", key="errors.sync_bundle.passphrase")
     after = 0
     if peer_id and since_last:
         after = access.store.conn.execute("SELECT acked_seq FROM peers WHERE id = ?", (peer_id,)).fetchone()[0]
     patients = {patient_id_for(access, code) for code in patient_codes} if patient_codes else None
     me = devices.identity(access)
     if version not in (1, VERSION):
-        raise UsageError(f"bundle format version {version} cannot be written")
+        raise UsageError("bundle format version {version} cannot be written", key="errors.sync_bundle.version",
+                         version=version)
     header = {"format": FORMAT, "version": version, "bundle_id": uuid7(), "source_device": me["device_id"],
               "created": now_iso(), "recipients": recipients,
               "to_device": peer_id, "from_seq": after, "partial": bool(patients is not None or since)}

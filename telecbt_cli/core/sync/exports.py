@@ -112,7 +112,7 @@ def export_tables(access: Access, out_dir: Path, fmt: str, patient_codes: Sequen
     exports, off for plaintext ones. `raw` leaves formula-like CSV cells as they are.
     """
     if fmt not in FORMATS:
-        raise UsageError(f"format must be one of {', '.join(FORMATS)}")
+        raise UsageError("format must be one of {formats}", key="errors.sync_export.format", formats=", ".join(FORMATS))
     plan = bulk.begin(access, fmt, out_dir, patient_codes, since, encrypt_to, plaintext, force,
                       {"tables": list(TABLES)})
     recipients, since, patient_ids, out_dir = plan.recipients, plan.since, plan.patient_ids, plan.out_dir

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from telecbt_cli.core.store.access import Access
-from telecbt_cli.core.store.errors import AuthError, PermissionDenied, StorageError, UsageError
+from telecbt_cli.core.store.errors import AuthError, PermissionDenied, Said, StorageError, UsageError
 from telecbt_cli.core.sync import bulk, fhir
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class Token:
     def __init__(self, value: str) -> None:
         value = value.strip()
         if not value or any(ch in value for ch in "\r\n"):
-            raise UsageError("the FHIR server token is empty or has more than one line")
+            raise UsageError("the FHIR server token is empty or has more than one line", key="errors.fhir_push.token")
         self._value = value
 
     def header(self) -> str:
@@ -71,14 +71,16 @@ def check_url(url: str) -> str:
     """A FHIR base URL: https, or http to this computer only; no password or query in it."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise UsageError(f"{url[:80]!r} is not a FHIR server address: give the base URL, e.g. https://fhir.example.org/r4")
+        raise UsageError("{url!r} is not a FHIR server address: give the base URL, e.g. https://fhir.example.org/r4",
+                         key="errors.fhir_push.not_an_address", url=url[:80])
     if parts.username or parts.password:
         raise UsageError("put no user name or password in the FHIR server address: give the token with "
-                         "--token-file or TELECBT_FHIR_TOKEN")
+                         "--token-file or TELECBT_FHIR_TOKEN", key="errors.fhir_push.credentials")
     if parts.query or parts.fragment:
-        raise UsageError("the FHIR server address must not have a ?query or #fragment")
+        raise UsageError("the FHIR server address must not have a ?query or #fragment", key="errors.fhir_push.query")
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-        raise UsageError("patient data may only be sent over https (http is allowed to this computer only)")
+        raise UsageError("patient data may only be sent over https (http is allowed to this computer only)",
+                         key="errors.fhir_push.https")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
@@ -117,11 +119,13 @@ def _post(server: Server, body: bytes) -> tuple[int, dict]:
         raw = response.read()
         status, retry_after = response.status, response.getheader("Retry-After")
     except (OSError, http.client.HTTPException) as error:
-        raise _Dropped(f"the connection failed ({error.__class__.__name__})") from None
+        raise _Dropped(Said("the connection failed ({kind})", "errors.fhir_push.connection_failed",
+                            kind=error.__class__.__name__)) from None
     finally:
         conn.close()
     if status in RETRY_STATUSES:
-        raise _Dropped(f"the server answered {status}", _seconds(retry_after))
+        raise _Dropped(Said("the server answered {status}", "errors.fhir_push.answered", status=status),
+                       _seconds(retry_after))
     try:
         found = json.loads(raw) if raw else {}
     except ValueError:
@@ -146,8 +150,9 @@ def send(server: Server, entries: list[dict]) -> tuple[int, dict, int]:
             return status, found, attempt
         except _Dropped as dropped:
             if attempt == server.retries:
-                raise StorageError(f"could not send to the FHIR server at {server.url}: {dropped.args[0]} "
-                                   f"(tried {attempt + 1} times; sending again is safe)") from None
+                raise StorageError("could not send to the FHIR server at {url}: {why} (tried {times} times; "
+                                   "sending again is safe)", key="errors.fhir_push.not_sent", url=server.url,
+                                   why=dropped.args[0], times=attempt + 1) from None
             wait = dropped.args[1] if len(dropped.args) > 1 and dropped.args[1] is not None \
                 else server.backoff * 2 ** attempt
             server.sleep(wait)
@@ -163,8 +168,9 @@ def _issues(outcome: dict) -> list[dict]:
 def _record(report: Report, entries: list[dict], status: int, found: dict) -> None:
     urls = [e["request"]["url"] for e in entries]
     if status in (401, 403):
-        raise AuthError(f"the FHIR server refused the request ({status}): check the token "
-                        "(--token-file, --ask-token or TELECBT_FHIR_TOKEN) and its rights")
+        raise AuthError("the FHIR server refused the request ({status}): check the token "
+                        "(--token-file, --ask-token or TELECBT_FHIR_TOKEN) and its rights",
+                        key="errors.fhir_push.refused", status=status)
     if 200 <= status < 300 and found.get("resourceType") == "Bundle":
         for url, answer in zip(urls, found.get("entry") or []):
             response = answer.get("response") or {}
@@ -217,7 +223,8 @@ def push_fhir(access: Access, catalog: "Catalog", server: Server, patient_codes:
     """
     access.require("read")
     if access.role == "viewer":
-        raise PermissionDenied(f"a viewer may not send patient data to a server ({access.user} is signed in as viewer)")
+        raise PermissionDenied("a viewer may not send patient data to a server ({user} is signed in as viewer)",
+                               key="errors.fhir_push.viewer", user=access.user)
     since = bulk.since_utc(since)
     patient_ids = bulk.patient_ids_for(access, patient_codes)
     bulk.audit_export(access, "fhir", patient_ids, since, False, {"post": server.url})

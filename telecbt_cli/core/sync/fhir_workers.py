@@ -181,7 +181,8 @@ class _Helper:
         try:
             message = self.pipe.recv()
         except EOFError:
-            raise StorageError("an export helper process stopped unexpectedly; its files were not kept") from None
+            raise StorageError("an export helper process stopped unexpectedly; its files were not kept",
+                               key="errors.sync_export.helper_stopped") from None
         if message[0] == "error":
             raise message[1]
         if message[0] == "ready":
@@ -296,4 +297,5 @@ def _portable(error: BaseException) -> BaseException:
         pickle.loads(pickle.dumps(error))
         return error
     except Exception:
-        return StorageError(f"the export failed in a helper process ({type(error).__name__})")
+        return StorageError("the export failed in a helper process ({kind})", key="errors.sync_export.helper_failed",
+                            kind=type(error).__name__)

@@ -48,8 +48,9 @@ _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 def _folder(name: str, what: str) -> str:
     if not _FOLDER_NAME.fullmatch(name or ""):
-        raise UsageError(f"the {what} folder name must be plain ASCII letters, digits and punctuation "
-                         "(up to 200 characters)")
+        raise UsageError("the {what} folder name must be plain ASCII letters, digits and punctuation "
+                         "(up to 200 characters)", key="errors.imap_settings.folder",
+                         what=Term(f"values.imap_folder.{what}", what))
     return name
 
 
@@ -70,11 +71,14 @@ class ImapSettings:
 
     def __post_init__(self) -> None:
         if not self.host or any(ch.isspace() for ch in self.host):
-            raise UsageError("the mail server name (--host or TELECBT_IMAP_HOST) is empty or has spaces")
+            raise UsageError("the mail server name (--host or TELECBT_IMAP_HOST) is empty or has spaces",
+                             key="errors.imap_settings.host")
         if self.security not in SECURITY:
-            raise UsageError(f"the IMAP security (--security or TELECBT_IMAP_SECURITY) is one of {', '.join(SECURITY)}")
+            raise UsageError("the IMAP security (--security or TELECBT_IMAP_SECURITY) is one of {codes}",
+                             key="errors.imap_settings.security", codes=", ".join(SECURITY))
         if not isinstance(self.port, int) or not 0 < self.port < 65536:
-            raise UsageError("the IMAP port (--port or TELECBT_IMAP_PORT) is a number from 1 to 65535")
+            raise UsageError("the IMAP port (--port or TELECBT_IMAP_PORT) is a number from 1 to 65535",
+                             key="errors.imap_settings.port")
         if not self.username or any(ch.isspace() or ord(ch) < 32 for ch in self.username):
             raise UsageError("give the mailbox user name (--user-name or TELECBT_IMAP_USER)", key="errors.fetch.user")
         if not self.password:
@@ -82,13 +86,14 @@ class ImapSettings:
                             "TELECBT_IMAP_PASSWORD", key="errors.fetch.password")
         if self.security == "none" and not is_loopback(self.host):
             raise UsageError("--security none would send the mailbox password in clear over the network: "
-                             "use tls or starttls")
+                             "use tls or starttls", key="errors.imap_settings.clear")
         names = [_folder(self.folder, "mailbox"), _folder(self.done_folder, "imported"),
                  _folder(self.failed_folder, "failed")]
         if len(set(names)) != 3:
-            raise UsageError("the mailbox, imported and failed folders must be three different folders")
+            raise UsageError("the mailbox, imported and failed folders must be three different folders",
+                             key="errors.imap_settings.same_folder")
         if self.timeout <= 0:
-            raise UsageError("the IMAP timeout must be above 0 seconds")
+            raise UsageError("the IMAP timeout must be above 0 seconds", key="errors.imap_settings.timeout")
 
     @property
     def where(self) -> str:
@@ -113,17 +118,20 @@ class ImapSettings:
             raise UsageError("no mailbox server is set: give --host or set TELECBT_IMAP_HOST", key="errors.fetch.no_server")
         security = pick("security", "tls").lower()
         if security not in SECURITY:
-            raise UsageError(f"the IMAP security (--security or TELECBT_IMAP_SECURITY) is one of {', '.join(SECURITY)}")
+            raise UsageError("the IMAP security (--security or TELECBT_IMAP_SECURITY) is one of {codes}",
+                             key="errors.imap_settings.security", codes=", ".join(SECURITY))
         try:
             port = int(pick("port") or DEFAULT_PORTS[security])
             timeout = float(pick("timeout") or 60)
         except ValueError:
-            raise UsageError("TELECBT_IMAP_PORT is a port number and TELECBT_IMAP_TIMEOUT a number of seconds") from None
+            raise UsageError("TELECBT_IMAP_PORT is a port number and TELECBT_IMAP_TIMEOUT a number of seconds",
+                             key="errors.imap_settings.numbers") from None
         if password is None and (env.get("TELECBT_IMAP_PASSWORD_FILE") or "").strip():
             from pathlib import Path
 
             password = read_password(Path(env["TELECBT_IMAP_PASSWORD_FILE"].strip()).expanduser(),
-                                     "IMAP password file", "TELECBT_IMAP_PASSWORD_FILE")
+                                     Term("values.password_file.imap", "IMAP password file"),
+                                     "TELECBT_IMAP_PASSWORD_FILE")
         if password is None:
             password = env.get("TELECBT_IMAP_PASSWORD") or None
         values = (host, port, security, pick("user"))
@@ -272,7 +280,8 @@ def _body(client: "imaplib.IMAP4", uid: int) -> bytes:
     for item in _ok(client.uid("FETCH", str(uid), "(BODY.PEEK[])"), "FETCH"):
         if isinstance(item, tuple) and len(item) == 2:
             return item[1]
-    raise StorageError(f"the mailbox server sent no content for message UID {uid}")
+    raise StorageError("the mailbox server sent no content for message UID {uid}", key="errors.imap_settings.no_body",
+                       uid=uid)
 
 
 def _subject(raw: bytes) -> str:
@@ -291,8 +300,9 @@ def _ensure_folder(client: "imaplib.IMAP4", name: str) -> None:
     if not any(listed):
         client.create(_quoted(name))
         if not any(_ok(client.list('""', _quoted(name)), "LIST")):
-            raise StorageError(f"the folder {name!r} cannot be made on the mailbox server: make it in a mail "
-                               "program, or choose another with --done-folder/--failed-folder")
+            raise StorageError("the folder {name!r} cannot be made on the mailbox server: make it in a mail "
+                               "program, or choose another with --done-folder/--failed-folder",
+                               key="errors.imap_settings.no_folder", name=name)
 
 
 def _move(client: "imaplib.IMAP4", uids: list[int], folder: str, caps: set[str]) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from telecbt_cli.core.care import appointments, diary, messages, plans
 from telecbt_cli.core.clinical import patients
-from telecbt_cli.core.store.errors import IntegrityError, UsageError
+from telecbt_cli.core.store.errors import IntegrityError, Term, UsageError
 from telecbt_cli.core.store.textsafe import inert
 
 #: Any text column; tables' own rules are tighter (a name: 2,000 characters).
@@ -57,6 +57,8 @@ JSON_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
 
 _KINDS = {"TEXT": "text", "INTEGER": "a whole number", "REAL": "a number"}
 _TEXT_TYPES = {str, type(None)}
+#: The words a column kind is said with (`values.column_kind`), for a rule break shown in the reader's language.
+_KIND_WORDS = {"text": "text", "a whole number": "whole", "a number": "number"}
 _WHOLE_TYPES = {int, type(None)}
 _REAL_TYPES = {int, float, type(None)}
 
@@ -111,8 +113,10 @@ class RowChecker:
             self._check(table, row)
         except UsageError as error:
             where = ident if isinstance(ident, str) and _ID.fullmatch(ident) else "?"
-            raise IntegrityError(f"the bundle holds a {table} row ({where}) that this store refuses: "
-                                 f"{inert(str(error))[:200]}. Nothing was imported from it") from None
+            shown = inert(str(error))[:200]
+            raise IntegrityError("the bundle holds a {table} row ({where}) that this store refuses: {problem}. "
+                                 "Nothing was imported from it", key="errors.sync_rows.refused", table=table,
+                                 where=where, problem=error if shown == str(error) else shown) from None
 
     def _types_fit(self, table: str, get: Callable) -> bool:
         """The declared types, NOT NULL and the text bound for a whole row at once (C loops via map);
@@ -144,30 +148,33 @@ class RowChecker:
             value = get(name)
             if value is None:
                 if notnull:
-                    raise UsageError(f"{name} is missing")
+                    raise UsageError("{name} is missing", key="errors.sync_rows.missing", name=name)
             elif type(value) is str:
                 if kind != "text":
-                    raise UsageError(f"{name} must be {kind}")
+                    raise UsageError("{name} must be {kind}", key="errors.sync_rows.kind", name=name,
+                                     kind=Term(f"values.column_kind.{_KIND_WORDS[kind]}", kind))
                 if len(value) > MAX_TEXT:
                     longest = name
             elif kind == "text" or not _fits(kind, value):
-                raise UsageError(f"{name} must be {kind}")
+                raise UsageError("{name} must be {kind}", key="errors.sync_rows.kind", name=name,
+                                     kind=Term(f"values.column_kind.{_KIND_WORDS[kind]}", kind))
         if not isinstance(row.get("id"), str) or not _ID.fullmatch(row["id"]) or not self._id(row["device_id"]):
-            raise UsageError("its id or device id is not an id")
+            raise UsageError("its id or device id is not an id", key="errors.sync_rows.not_an_id")
         stamp = _HLC.fullmatch(row["hlc"])
         if stamp is None or stamp.group(1) != row["device_id"]:
-            raise UsageError("its version stamp (hlc) is malformed or names another device")
+            raise UsageError("its version stamp (hlc) is malformed or names another device", key="errors.sync_rows.stamp")
         if not (_TIME.fullmatch(row["created_at"]) and _TIME.fullmatch(row["updated_at"])):
-            raise UsageError("its created or updated time is not an ISO time")
+            raise UsageError("its created or updated time is not an ISO time", key="errors.sync_rows.times")
         if row["deleted"] not in (0, 1):
-            raise UsageError("deleted must be 0 or 1")
+            raise UsageError("deleted must be 0 or 1", key="errors.sync_rows.deleted")
         if "patient_id" in row and table != "patients" and not self._id(row["patient_id"]):
-            raise UsageError("its patient id is not an id")
+            raise UsageError("its patient id is not an id", key="errors.sync_rows.patient_id")
         rule = RULES.get(table)
         if rule is not None:
             rule(row)
         if longest is not None:
-            raise UsageError(f"{longest} is longer than {MAX_TEXT // 2**20} MiB")
+            raise UsageError("{name} is longer than {mib} MiB", key="errors.sync_rows.too_long", name=longest,
+                             mib=MAX_TEXT // 2**20)
         for column, kinds in JSON_SHAPES.get(table, {}).items():
             text = row.get(column)
             if text is None:
@@ -175,6 +182,7 @@ class RowChecker:
             try:
                 value = json.loads(text)
             except (ValueError, RecursionError):
-                raise UsageError(f"{column} is not valid JSON") from None
+                raise UsageError("{column} is not valid JSON", key="errors.sync_rows.not_json", column=column) from None
             if not isinstance(value, kinds):
-                raise UsageError(f"{column} does not hold the expected kind of value")
+                raise UsageError("{column} does not hold the expected kind of value", key="errors.sync_rows.shape",
+                                 column=column)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from telecbt_cli.core.store import audit, records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
-from telecbt_cli.core.store.errors import StorageError, UsageError, recognise
+from telecbt_cli.core.store.errors import StorageError, Term, UsageError, recognise
 from telecbt_cli.core.store.ids import uuid7
 from telecbt_cli.core.store.timeparse import iso_utc
 from telecbt_cli.core.sync import parts
@@ -64,11 +64,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_address(address: str | None, what: str = "the email address") -> str:
+#: What an address is, as an error names it (`values.mail_address`).
+EMAIL_ADDRESS = Term("values.mail_address.email", "the email address")
+SENDER_ADDRESS = Term("values.mail_address.sender", "the sender address (TELECBT_SMTP_FROM)")
+#: parts.split's reasons (plain ValueErrors), matched back to their keys (`errors.mail_split`).
+SPLIT_REASONS = {
+    "bad_id": "a bundle id is letters, digits, '-' and '_' (up to 128)",
+    "no_room": "a size limit of {limit} bytes leaves no room for data after the part header: "
+               "use a limit of at least a few kilobytes",
+    "too_many": "the bundle would need {count} parts: raise the size limit",
+}
+
+
+def check_address(address: str | None, what: str = EMAIL_ADDRESS) -> str:
     """A bare address (name@example.org), or a UsageError."""
     value = (address or "").strip()
     if not _ADDRESS.fullmatch(value):
-        raise UsageError(f"{what} must look like name@example.org")
+        raise UsageError("{what} must look like name@example.org", key="errors.mail_settings.address", what=what)
     return value
 
 
@@ -88,22 +100,25 @@ class MailSettings:
 
     def __post_init__(self) -> None:
         if not self.host or any(ch.isspace() for ch in self.host):
-            raise UsageError("the mail server name (TELECBT_SMTP_HOST) is empty or has spaces")
+            raise UsageError("the mail server name (TELECBT_SMTP_HOST) is empty or has spaces",
+                             key="errors.mail_settings.host")
         if self.security not in SECURITY:
-            raise UsageError(f"TELECBT_SMTP_SECURITY must be one of {', '.join(SECURITY)}")
+            raise UsageError("TELECBT_SMTP_SECURITY must be one of {codes}", key="errors.mail_settings.security",
+                             codes=", ".join(SECURITY))
         if not isinstance(self.port, int) or not 0 < self.port < 65536:
-            raise UsageError("TELECBT_SMTP_PORT must be a port number (1-65535)")
-        check_address(self.sender, "the sender address (TELECBT_SMTP_FROM)")
+            raise UsageError("TELECBT_SMTP_PORT must be a port number (1-65535)", key="errors.mail_settings.port")
+        check_address(self.sender, SENDER_ADDRESS)
         if self.size_limit < MIN_SIZE_LIMIT:
-            raise UsageError(f"TELECBT_BUNDLE_SIZE_LIMIT must be at least {MIN_SIZE_LIMIT} bytes")
+            raise UsageError("TELECBT_BUNDLE_SIZE_LIMIT must be at least {least} bytes", key="errors.mail_settings.small",
+                             least=MIN_SIZE_LIMIT)
         if self.timeout <= 0:
-            raise UsageError("the SMTP timeout must be above 0 seconds")
+            raise UsageError("the SMTP timeout must be above 0 seconds", key="errors.mail_settings.timeout")
         if bool(self.username) != bool(self.password):
             raise UsageError("give both TELECBT_SMTP_USER and a password (TELECBT_SMTP_PASSWORD or "
-                             "TELECBT_SMTP_PASSWORD_FILE), or neither")
+                             "TELECBT_SMTP_PASSWORD_FILE), or neither", key="errors.mail_settings.login")
         if self.username and self.security == "none" and not is_loopback(self.host):
             raise UsageError("TELECBT_SMTP_SECURITY=none would send the SMTP password in clear over the "
-                             "network: use starttls or tls")
+                             "network: use starttls or tls", key="errors.mail_settings.clear")
 
     @property
     def where(self) -> str:
@@ -121,12 +136,13 @@ class MailSettings:
                              key="errors.mail.no_server")
         security = (env.get("TELECBT_SMTP_SECURITY") or "starttls").strip().lower()
         if security not in SECURITY:
-            raise UsageError(f"TELECBT_SMTP_SECURITY must be one of {', '.join(SECURITY)}")
+            raise UsageError("TELECBT_SMTP_SECURITY must be one of {codes}", key="errors.mail_settings.security",
+                             codes=", ".join(SECURITY))
         port_text = (env.get("TELECBT_SMTP_PORT") or "").strip()
         try:
             port = int(port_text) if port_text else DEFAULT_PORTS[security]
         except ValueError:
-            raise UsageError("TELECBT_SMTP_PORT must be a port number (1-65535)") from None
+            raise UsageError("TELECBT_SMTP_PORT must be a port number (1-65535)", key="errors.mail_settings.port") from None
         username = (env.get("TELECBT_SMTP_USER") or "").strip() or None
         password = env.get("TELECBT_SMTP_PASSWORD") or None
         password_file = (env.get("TELECBT_SMTP_PASSWORD_FILE") or "").strip()
@@ -140,18 +156,21 @@ class MailSettings:
         try:
             timeout = float(timeout_text) if timeout_text else 30.0
         except ValueError:
-            raise UsageError("TELECBT_SMTP_TIMEOUT is a number of seconds") from None
+            raise UsageError("TELECBT_SMTP_TIMEOUT is a number of seconds", key="errors.mail_settings.timeout_text") from None
         return cls(host, port, security, username, password, sender, size_limit, timeout, tls_context)
 
 
-def read_password(path: Path, what: str = "SMTP password file", env: str = "TELECBT_SMTP_PASSWORD_FILE") -> str:
+def read_password(path: Path, what: str = Term("values.password_file.smtp", "SMTP password file"),
+                  env: str = "TELECBT_SMTP_PASSWORD_FILE") -> str:
     """The first line of a password file (a mail server's password)."""
     try:
         line = path.read_text(encoding="utf-8").split("\n", 1)[0].removesuffix("\r")
     except (OSError, UnicodeDecodeError):
-        raise UsageError(f"cannot read the {what} {path} ({env})") from None
+        raise UsageError("cannot read the {what} {path} ({env})", key="errors.mail_settings.unreadable", what=what,
+                         path=path, env=env) from None
     if not line:
-        raise UsageError(f"the {what} {path} is empty: the password goes on its first line")
+        raise UsageError("the {what} {path} is empty: the password goes on its first line",
+                         key="errors.mail_settings.empty", what=what, path=path)
     return line
 
 
@@ -164,10 +183,12 @@ def parse_size(text: str | None, default: int) -> int:
     try:
         number = float(value[:-1] if scale > 1 else value)
     except ValueError:
-        raise UsageError("TELECBT_BUNDLE_SIZE_LIMIT is a size in bytes, such as 5000000 or 5M") from None
+        raise UsageError("TELECBT_BUNDLE_SIZE_LIMIT is a size in bytes, such as 5000000 or 5M",
+                         key="errors.mail_settings.size") from None
     size = int(number * scale)
     if size < MIN_SIZE_LIMIT:
-        raise UsageError(f"TELECBT_BUNDLE_SIZE_LIMIT must be at least {MIN_SIZE_LIMIT} bytes")
+        raise UsageError("TELECBT_BUNDLE_SIZE_LIMIT must be at least {least} bytes", key="errors.mail_settings.small",
+                             least=MIN_SIZE_LIMIT)
     return size
 
 
@@ -189,7 +210,7 @@ def _moment(now: datetime | str | None) -> datetime:
     if isinstance(now, str):
         parsed = _parse_time(now)
         if parsed is None:
-            raise UsageError(f"{now!r} is not an ISO date and time")
+            raise UsageError("{now!r} is not an ISO date and time", key="errors.mail_settings.time", now=now)
         return parsed
     return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
 
@@ -271,8 +292,9 @@ def attachment_room(limit: int, address: str, bundle_id: str) -> int:
     while room > 0 and _base64_size(room) > budget:
         room -= 1
     if room < 1024:
-        raise UsageError(f"a size limit of {limit} bytes leaves no room for the bundle after the email's "
-                         f"headers: use a limit of at least {MIN_SIZE_LIMIT} bytes")
+        raise UsageError("a size limit of {limit} bytes leaves no room for the bundle after the email's "
+                         "headers: use a limit of at least {least} bytes", key="errors.mail_settings.no_room",
+                         limit=limit, least=MIN_SIZE_LIMIT)
     return room
 
 
@@ -317,10 +339,7 @@ def queue_bundle(access: Access, bundle: bytes, bundle_id: str, address: str, li
     """Queue one email per part of the bundle, each at most `limit` bytes as sent (see `attachment_room`)."""
     access.require("write")
     address = check_address(address)
-    try:
-        pieces = parts.split(bundle, bundle_id, attachment_room(limit, address, bundle_id))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    pieces = _split(bundle, bundle_id, address, limit)
     now = now_iso()
     store = access.store
     ids = []
@@ -337,6 +356,15 @@ def queue_bundle(access: Access, bundle: bytes, bundle_id: str, address: str, li
     return _listing(access, f"o.id IN ({', '.join('?' for _ in ids)})", tuple(ids))
 
 
+def _split(bundle: bytes, bundle_id: str, address: str, limit: int) -> list[tuple[str, bytes]]:
+    """The bundle in pieces that fit `limit` as emails; parts.split's reasons keyed (UsageError)."""
+    try:
+        return parts.split(bundle, bundle_id, attachment_room(limit, address, bundle_id))
+    except ValueError as error:
+        why = recognise(str(error), SPLIT_REASONS, "errors.mail_split", UsageError) or str(error)
+        raise UsageError("{why}", key="errors.mail_split.any", why=why) from None
+
+
 def write_eml(access: Access, bundle: bytes, bundle_id: str, folder: Path, address: str, limit: int) -> list[Path]:
     """One .eml file per part in `folder`, each at most `limit` bytes, to open and send from any mail client."""
     from telecbt_cli.core.store.fsutil import atomic_write
@@ -345,11 +373,8 @@ def write_eml(access: Access, bundle: bytes, bundle_id: str, folder: Path, addre
     address = check_address(address)
     folder = Path(folder)
     if not folder.is_dir():
-        raise UsageError(f"folder {folder} does not exist")
-    try:
-        pieces = parts.split(bundle, bundle_id, attachment_room(limit, address, bundle_id))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError("folder {folder} does not exist", key="errors.sync_transport.no_folder", folder=folder)
+    pieces = _split(bundle, bundle_id, address, limit)
     sender = (os.environ.get("TELECBT_SMTP_FROM") or "").strip()
     sender = sender if _ADDRESS.fullmatch(sender) else ""
     written = []

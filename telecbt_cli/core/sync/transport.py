@@ -38,8 +38,8 @@ def read_back(path: Path, expected: str) -> None:
     except OSError as error:
         raise storage_error("read back", path, error) from None
     if digest.hexdigest() != expected:
-        raise IntegrityError(f"{path} does not read back as written: the device may be failing. "
-                             "Try again, or use another stick")
+        raise IntegrityError("{path} does not read back as written: the device may be failing. "
+                             "Try again, or use another stick", key="errors.sync_transport.read_back", path=path)
 
 
 def _estimate(access: Access) -> int:
@@ -55,18 +55,21 @@ def write_bundle(access: Access, dest: Path, recipients: list[str], peer_id: str
     """Export to `dest` (a folder or a file name). Never leaves a partial file under the final name,
     and never replaces an existing file unless `overwrite`."""
     if not dest.is_dir() and dest.exists() and not overwrite:
-        raise UsageError(f"{dest} already exists: give another name or a folder, or replace it on purpose (--force)")
+        raise UsageError("{dest} already exists: give another name or a folder, or replace it on purpose (--force)",
+                         key="errors.sync_transport.exists", dest=dest)
     if usb and not dest.is_dir():
-        raise UsageError(f"{dest} is not a mounted folder: plug in the stick and give its mount point")
+        raise UsageError("{dest} is not a mounted folder: plug in the stick and give its mount point",
+                         key="errors.sync_transport.not_mounted", dest=dest)
     folder = dest if dest.is_dir() else dest.parent
     if not folder.is_dir():
-        raise UsageError(f"folder {folder} does not exist")
+        raise UsageError("folder {folder} does not exist", key="errors.sync_transport.no_folder", folder=folder)
     try:
         free = shutil.disk_usage(folder).free
     except OSError as error:
         raise storage_error("check free space on", folder, error) from None
     if free < _estimate(access):
-        raise StorageError(f"{folder} has only {free // 1024} KiB free: make room (or use another stick) and try again")
+        raise StorageError("{folder} has only {kib} KiB free: make room (or use another stick) and try again",
+                           key="errors.sync_transport.no_room", folder=folder, kib=free // 1024)
     for stale in folder.glob(".telecbt-*.partial"):  # left by an export killed halfway (encrypted)
         stale.unlink(missing_ok=True)
     tmp = folder / f".telecbt-{os.getpid()}.partial"
