@@ -305,8 +305,13 @@ class BundleScreen(Localized, Screen):
         self.finish_progress()
         if not results:
             self.add_line(safe(tr(self.app, "bundles.no_files", path=text)))
+        catalog, lang = self.app.catalog, self.app.lang
         for r in results:
-            if not r["ok"]:
+            if r.get("label"):  # "parts of bundle X", "assembled bundle 2": words, not file names
+                r = {**r, "file": catalog.text(f"cli.bundle_report.{r['label'][0]}", lang, **r["label"][1])}
+            if r.get("no_bundle"):  # a mail without a bundle: left alone, as the command line says it
+                self.add_line(safe(f"{r['file']}: {catalog.text('cli.bundle_io.no_bundle', lang)}"))
+            elif not r["ok"]:
                 error = error_text(self.app, r["cause"]) if r.get("cause") else r["error"]
                 self.add_line(safe(tr(self.app, "bundles.skipped", file=r["file"], error=error)),
                               style="bold red")

@@ -213,3 +213,32 @@ def test_a_sealed_bundle_and_the_email_outbox(created, store_dir, tmp_path):
         assert [e["pain"] for e in diary.list_entries(hub, code)] == [7]
     finally:
         hub.close()
+
+
+def test_an_import_report_names_parts_and_mails_in_spanish(created, store_dir, tmp_path):
+    """The screen showed "parts of bundle …" and a mail without a bundle in English in a Spanish
+    session (the command line already said them in the reader's language)."""
+    import os
+
+    from telecbt_cli.core.sync import parts
+    from telecbt_cli.core.sync.transport import import_paths
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name, data = parts.split(os.urandom(3000), "b-lone", 1024)[0]  # part 1 of 3: the others never came
+    (folder / name).write_bytes(data)
+    (folder / "note.eml").write_bytes(b"From: a@example.org\r\nSubject: hello\r\n\r\njust text\r\n")
+    results = import_paths(created.access, [folder], dry_run=True)
+    assert {r.get("label", (None,))[0] for r in results} >= {"parts_of"} and any(r.get("no_bundle") for r in results)
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="es")
+        async with app.run_test(size=(100, 40)) as pilot:
+            screen = await _open(app, pilot, store_dir, ADMIN, ADMIN_PASS)
+            screen.show_import(str(folder), results)
+            await _settle(app, pilot)
+            shown = screen.results_text
+            assert "partes del paquete b-lone" in shown, shown
+            assert "parts of bundle" not in shown and "no telecbt bundle" not in shown, shown
+
+    asyncio.run(run())
