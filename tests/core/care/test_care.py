@@ -40,6 +40,14 @@ def day(offset: int, hour: int = 8) -> str:
     return f"{(TODAY + timedelta(days=offset)).isoformat()}T{hour:02d}:00:00Z"
 
 
+def entry_day(offset: int, hour: int = 7) -> str:
+    """A diary entry's time `offset` days from today: today's `hour` once it has come, else this hour
+    (before 07:00 UTC, "today at 07:00" was an entry in the future and was refused)."""
+    moment = datetime.combine(TODAY + timedelta(days=offset), datetime.min.time(), timezone.utc).replace(hour=hour)
+    now = datetime.now(timezone.utc)
+    return (now.replace(minute=0, second=0, microsecond=0) if moment > now else moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def enrol(access, name="Ana", email=None, consent=True):
     p = add_patient(access, PatientFields(display_name=name, language="en", email=email))
     if consent:
@@ -192,13 +200,13 @@ def test_messages_unread_state(admin):
 def test_suggestions_explain_themselves(admin):
     code = enrol(admin)
     for offset in range(-6, 1):
-        diary.add_entry(admin, code, {"pain": 5, "sleep_hours": 4 if offset < -1 else 7, "entry_at": day(offset, 7)})
+        diary.add_entry(admin, code, {"pain": 5, "sleep_hours": 4 if offset < -1 else 7, "entry_at": entry_day(offset)})
     found = {s["id"]: s for s in suggestions(admin, CATALOG, patient_id_for(admin, code))}
     assert "short-sleep" in found and found["short-sleep"]["module"] == "cbt-09"
     assert "5 of the last 7" in found["short-sleep"]["text"]
     assert found["short-sleep"]["evidence"].count(" 4") == 5
     for offset in range(-13, -6):
-        diary.add_entry(admin, code, {"pain": 2, "entry_at": day(offset, 7)})
+        diary.add_entry(admin, code, {"pain": 2, "entry_at": entry_day(offset)})
     rising = {s["id"] for s in suggestions(admin, CATALOG, patient_id_for(admin, code))}
     assert "pain-rising" in rising
 
@@ -284,7 +292,7 @@ def test_suggestions_give_their_reasons_as_locale_keys(admin):
     """Issue 17 point 4: `suggest`'s "because" reads in the reader's language, not English built in core."""
     code = enrol(admin)
     for offset in range(-6, 1):
-        diary.add_entry(admin, code, {"pain": 5, "sleep_hours": 4 if offset < -1 else 7.5, "entry_at": day(offset, 7)})
+        diary.add_entry(admin, code, {"pain": 5, "sleep_hours": 4 if offset < -1 else 7.5, "entry_at": entry_day(offset)})
     found = {s["id"]: s for s in suggestions(admin, CATALOG, patient_id_for(admin, code), "es")}
     because = found["short-sleep"]["because"]
     assert because["key"] == "suggest.because.count"
@@ -299,9 +307,9 @@ def test_suggestion_figures_use_the_readers_decimal_mark(admin):
     """Issue 17 point 6: a mean of 2.4 reads "2,4" in a Spanish suggestion and its reason, "2.4" in English."""
     code = enrol(admin)
     for offset in range(-13, -6):  # 2, 3, 2, 3, 2, 3, 2: a mean of 17/7 = 2.43
-        diary.add_entry(admin, code, {"pain": 2 if offset % 2 else 3, "entry_at": day(offset, 7)})
+        diary.add_entry(admin, code, {"pain": 2 if offset % 2 else 3, "entry_at": entry_day(offset)})
     for offset in range(-6, 1):
-        diary.add_entry(admin, code, {"pain": 6, "entry_at": day(offset, 7)})
+        diary.add_entry(admin, code, {"pain": 6, "entry_at": entry_day(offset)})
     pid = patient_id_for(admin, code)
     english = {s["id"]: s for s in suggestions(admin, CATALOG, pid, "en")}["pain-rising"]
     spanish = {s["id"]: s for s in suggestions(admin, CATALOG, pid, "es")}["pain-rising"]
