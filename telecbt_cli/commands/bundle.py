@@ -169,11 +169,10 @@ def import_(
     if json_out:
         emit_json(results)
     else:
-        from telecbt_cli.commands.i18n import error_text, t
+        from telecbt_cli.commands.i18n import error_text, said, t
 
         for r, cause, label in zip(results, causes, labels):
-            if label:
-                r["file"] = t(f"cli.bundle_report.{label[0]}", **label[1])
+            r["file"] = t(f"cli.bundle_report.{label[0]}", **label[1]) if label else said(r["file"])
             if r["ok"]:
                 note = t("cli.bundle_io.seen_before") if r.get("seen_before") else ""
                 if r.get("waiting"):

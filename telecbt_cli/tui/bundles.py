@@ -309,6 +309,8 @@ class BundleScreen(Localized, Screen):
         for r in results:
             if r.get("label"):  # "parts of bundle X", "assembled bundle 2": words, not file names
                 r = {**r, "file": catalog.text(f"cli.bundle_report.{r['label'][0]}", lang, **r["label"][1])}
+            else:  # a file's name, or `inbox.mbox message 2` (core's words)
+                r = {**r, "file": str(catalog.render(r["file"], lang))}
             if r.get("no_bundle"):  # a mail without a bundle: left alone, as the command line says it
                 self.add_line(safe(f"{r['file']}: {catalog.text('cli.bundle_io.no_bundle', lang)}"))
             elif not r["ok"]:

@@ -76,6 +76,16 @@ def test_the_ways_to_give_a_passphrase_read_in_spanish(spanish, monkeypatch):
     assert " or " not in result.stderr
 
 
+def test_a_mailbox_message_is_named_in_spanish(spanish, tmp_path):
+    """`inbox.mbox message 1` was English inside a Spanish import report."""
+    box = tmp_path / "inbox.mbox"
+    box.write_bytes(b"From a@example.org Mon Nov 30 10:00:00 2026\nSubject: hi\n\nno bundle here\n")
+    (tmp_path / "b.tcb").write_bytes(b"not a bundle")  # so that the import has something to report besides
+    result = invoke("bundle", "import", str(box), str(tmp_path / "b.tcb"), "--dry-run", *spanish["pw"])
+    assert "inbox.mbox, mensaje 1: este mensaje no trae un paquete" in result.stdout + result.stderr, result.stdout
+    assert " message " not in result.stdout + result.stderr
+
+
 def _no_english(*texts: str) -> set[str]:
     return words_of(texts) & english_only()
 

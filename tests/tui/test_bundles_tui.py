@@ -216,8 +216,8 @@ def test_a_sealed_bundle_and_the_email_outbox(created, store_dir, tmp_path):
 
 
 def test_an_import_report_names_parts_and_mails_in_spanish(created, store_dir, tmp_path):
-    """The screen showed "parts of bundle …" and a mail without a bundle in English in a Spanish
-    session (the command line already said them in the reader's language)."""
+    """The screen showed "parts of bundle …", a mail without a bundle and "inbox.mbox message 1" in
+    English in a Spanish session."""
     import os
 
     from telecbt_cli.core.sync import parts
@@ -228,7 +228,9 @@ def test_an_import_report_names_parts_and_mails_in_spanish(created, store_dir, t
     name, data = parts.split(os.urandom(3000), "b-lone", 1024)[0]  # part 1 of 3: the others never came
     (folder / name).write_bytes(data)
     (folder / "note.eml").write_bytes(b"From: a@example.org\r\nSubject: hello\r\n\r\njust text\r\n")
-    results = import_paths(created.access, [folder], dry_run=True)
+    box = tmp_path / "inbox.mbox"
+    box.write_bytes(b"From a@example.org Mon Nov 30 10:00:00 2026\nSubject: hi\n\nno bundle here\n")
+    results = import_paths(created.access, [folder, box], dry_run=True)
     assert {r.get("label", (None,))[0] for r in results} >= {"parts_of"} and any(r.get("no_bundle") for r in results)
 
     async def run() -> None:
@@ -239,6 +241,7 @@ def test_an_import_report_names_parts_and_mails_in_spanish(created, store_dir, t
             await _settle(app, pilot)
             shown = screen.results_text
             assert "partes del paquete b-lone" in shown, shown
-            assert "parts of bundle" not in shown and "no telecbt bundle" not in shown, shown
+            assert "inbox.mbox, mensaje 1: este mensaje no trae un paquete" in shown, shown
+            assert "parts of bundle" not in shown and "no telecbt bundle" not in shown and " message " not in shown
 
     asyncio.run(run())

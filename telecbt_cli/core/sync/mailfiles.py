@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telecbt_cli.core.store.errors import IntegrityError, StorageError
+from telecbt_cli.core.store.errors import IntegrityError, Said, StorageError
 
 ATTACHMENT_SUFFIXES = (".tcb", ".age", ".tcbp")
 MAIL_SUFFIXES = (".eml", ".mbox")
@@ -103,6 +103,11 @@ def _take(result: MailRead, origin: str, raw: bytes, total: list[int]) -> None:
         result.attachments.append(Attachment(origin, name, data))
 
 
+def _message(path: Path, number: int) -> Said:
+    """`inbox.mbox message 2`, said in the reader's language by a UI."""
+    return Said("{name} message {number}", key="cli.bundle_report.mail_message", name=path.name, number=number)
+
+
 def read_mail(path: Path) -> MailRead:
     """Every bundle attachment of a `.eml` file, an mbox file or a Maildir folder, message by message."""
     import mailbox
@@ -112,7 +117,7 @@ def read_mail(path: Path) -> MailRead:
         if is_maildir(path):
             box = mailbox.Maildir(path, factory=None, create=False)
             for number, key in enumerate(sorted(box.keys()), 1):
-                _take(result, f"{path.name} message {number}", box.get_bytes(key), total)
+                _take(result, _message(path, number), box.get_bytes(key), total)
             return result
         with open(path, "rb") as handle:
             head = handle.read(5)
@@ -120,7 +125,7 @@ def read_mail(path: Path) -> MailRead:
             box = mailbox.mbox(path, factory=None, create=False)
             try:
                 for number, key in enumerate(box.keys(), 1):
-                    _take(result, f"{path.name} message {number}", box.get_bytes(key, from_=False), total)
+                    _take(result, _message(path, number), box.get_bytes(key, from_=False), total)
             finally:
                 box.close()
             return result

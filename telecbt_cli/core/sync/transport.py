@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from telecbt_cli.core.store.access import Access
-from telecbt_cli.core.store.errors import IntegrityError, NotFoundError, StorageError, TelecbtError, UsageError
+from telecbt_cli.core.store.errors import IntegrityError, Joined, NotFoundError, StorageError, TelecbtError, UsageError
 from telecbt_cli.core.store.fsutil import fsync_dir, storage_error
 from telecbt_cli.core.sync import bundles
 
@@ -210,7 +210,7 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
     # the end: a bundle that needs an earlier one in the same batch is reported as it would really go.
     sources = [(f.name, lambda f=f, follow=follow: bundles.import_file(access, f, False, passphrase, follow))
                for f, follow in files if f.suffix != ".tcbp"]
-    sources += [(f"{a.origin}: {a.name}", lambda data=a.data: bundles.import_bundle(access, data, False, passphrase))
+    sources += [(Joined([a.origin, a.name], ": "), lambda data=a.data: bundles.import_bundle(access, data, False, passphrase))
                 for a in attachments if not a.is_part]
     sources += [((f"assembled bundle {n}", ("assembled", {"number": n})),
                  lambda data=data: bundles.import_bundle(access, data, False, passphrase))
