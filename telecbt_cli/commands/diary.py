@@ -163,9 +163,9 @@ def _say_report(report: dict, limit: int = 50) -> None:
     shown_format = t("cli.diary_import.generic") if report["format_id"] == "generic-csv" else said(report["format"])
     say(f"{report['file']}: {shown_format}, {report['encoding']}")
     say(t("cli.diary_import.dates", dates=said(report["dates"])))
-    say(t("cli.diary_import.columns", columns="; ".join(f"{field(k)} <- {v}" for k, v in report["columns"].items())))
+    say(t("cli.diary_import.columns", columns="; ".join(f"{field(k)} <- {said(v)}" for k, v in report["columns"].items())))
     if report["ignored_columns"]:
-        shown = report["ignored_columns"][:12]
+        shown = [said(name) for name in report["ignored_columns"][:12]]
         more = len(report["ignored_columns"]) - len(shown)
         say(t("cli.diary_import.ignored_more" if more > 0 else "cli.diary_import.ignored", names=", ".join(shown),
               more=more))

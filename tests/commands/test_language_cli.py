@@ -813,8 +813,9 @@ def test_an_apple_health_import_says_why_in_spanish(read_week, tmp_path):
                     "2024-03-08: pasos '110000' está fuera del rango (se permite de 0 a 100000), así que no se usaron",
                     "pasos vino de 2 fuentes"):
         assert spanish in shown, (spanish, shown)
-    # the file's own record types (HKQuantityTypeIdentifier…) and what the columns came from are Apple's names
-    spoken = re.sub(r"<- [^;\n]+|\bHK\w+|(?<!\w)/[^\s;()]*/", " ", shown)
+    # the file's own record types (HKQuantityTypeIdentifier…) are Apple's names; what the columns came from is ours
+    assert "la fecha de cada registro (sueño: el día en que termina)" in shown, shown
+    spoken = re.sub(r"\bHK\w+|(?<!\w)/[^\s;()]*/", " ", shown)
     words = _words([spoken]) & _english_only()
     assert not words, (sorted(words), shown)
 

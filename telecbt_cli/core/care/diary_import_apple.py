@@ -321,13 +321,15 @@ def read_apple_health(path: Path, *, now: datetime, zone: tzinfo | None = None,
     rows, sources = _day_rows(totals)
     days, _ = merge_days(rows)
     words = {"steps": STEPS, "activity_min": EXERCISE,
-             "sleep_hours": f"{SLEEP} (asleep; in bed when no source has asleep time that day)"}
-    columns = {"date": "each record's own date (sleep: the day it ends)"}
+             "sleep_hours": Said("{kind} (asleep; in bed when no source has asleep time that day)",
+                                 "diary_import.apple_sleep_column", kind=SLEEP)}
+    columns = {"date": Said("each record's own date (sleep: the day it ends)", "diary_import.apple_date_column")}
     columns |= {fld: words[fld] for fld in ("sleep_hours", "activity_min", "steps") if fld in sources}
     notes = [Said("{what} came from {count} sources; on days with more than one, the larger total is used "
                   "(sources are never added together)", "diary_import.sources", what=unit_word(fld), count=n)
              for fld, n in sources.items() if n > 1]
-    ignored = [f"{kind} ({count:,} record{'s' if count != 1 else ''})" for kind, count in
+    ignored = [Said("{kind} ({count} record)", "diary_import.apple_ignored_one", kind=kind, count=count) if count == 1 else
+               Said("{kind} ({count} records)", "diary_import.apple_ignored", kind=kind, count=count) for kind, count in
                sorted(totals.ignored.items(), key=lambda kv: (-kv[1], str(kv[0])))]
     return ParsedImport(rows=days, skipped=sorted(totals.skipped, key=lambda s: s.line), columns=columns,
                         encoding=totals.encoding, ignored_columns=ignored, format=name,
