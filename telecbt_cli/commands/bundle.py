@@ -165,14 +165,13 @@ def import_(
     with unlocked(store, user, passphrase_file, passphrase_fd) as access:
         results = import_paths(access, paths, dry_run=dry_run, passphrase=secret)
     causes = [r.pop("cause", None) for r in results]  # the errors themselves, to word them in the reader's language
-    labels = [r.pop("label", None) for r in results]  # "parts of bundle X", "assembled bundle 2": words, not file names
     if json_out:
         emit_json(results)
     else:
         from telecbt_cli.commands.i18n import error_text, said, t
 
-        for r, cause, label in zip(results, causes, labels):
-            r["file"] = t(f"cli.bundle_report.{label[0]}", **label[1]) if label else said(r["file"])
+        for r, cause in zip(results, causes):
+            r["file"] = said(r["file"])  # a file's name, or "parts of bundle X", "inbox.mbox message 2"
             if r["ok"]:
                 note = t("cli.bundle_io.seen_before") if r.get("seen_before") else ""
                 if r.get("waiting"):

@@ -307,10 +307,7 @@ class BundleScreen(Localized, Screen):
             self.add_line(safe(tr(self.app, "bundles.no_files", path=text)))
         catalog, lang = self.app.catalog, self.app.lang
         for r in results:
-            if r.get("label"):  # "parts of bundle X", "assembled bundle 2": words, not file names
-                r = {**r, "file": catalog.text(f"cli.bundle_report.{r['label'][0]}", lang, **r["label"][1])}
-            else:  # a file's name, or `inbox.mbox message 2` (core's words)
-                r = {**r, "file": str(catalog.render(r["file"], lang))}
+            r = {**r, "file": str(catalog.render(r["file"], lang))}  # a file's name, or "parts of bundle X" (core's words)
             if r.get("no_bundle"):  # a mail without a bundle: left alone, as the command line says it
                 self.add_line(safe(f"{r['file']}: {catalog.text('cli.bundle_io.no_bundle', lang)}"))
             elif not r["ok"]:

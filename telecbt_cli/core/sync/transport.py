@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from telecbt_cli.core.store.access import Access
-from telecbt_cli.core.store.errors import IntegrityError, Joined, NotFoundError, StorageError, TelecbtError, UsageError
+from telecbt_cli.core.store.errors import IntegrityError, Joined, NotFoundError, Said, StorageError, TelecbtError, UsageError
 from telecbt_cli.core.store.fsutil import fsync_dir, storage_error
 from telecbt_cli.core.sync import bundles
 
@@ -203,16 +203,16 @@ def import_paths(access: Access, paths: list[Path], dry_run: bool = False,
     results += unreadable
     read.update({a.name: a.data for a in attachments if a.is_part})
     assembled, problems = parts.assemble(read) if read else ([], [])
-    results += [{"file": f"parts of bundle {p.get('bundle_id')}", "ok": False, "error": p["message"],
-                 "exit_code": int(IntegrityError.exit_code), "cause": p["cause"],
-                 "label": ("parts_of", {"bundle": str(p.get("bundle_id"))})} for p in problems]
+    results += [{"file": Said("parts of bundle {bundle}", "cli.bundle_report.parts_of", bundle=str(p.get("bundle_id"))),
+                 "ok": False, "error": p["message"], "exit_code": int(IntegrityError.exit_code), "cause": p["cause"]}
+                for p in problems]
     # A dry run imports for real, each bundle after the ones before it, and rolls everything back at
     # the end: a bundle that needs an earlier one in the same batch is reported as it would really go.
     sources = [(f.name, lambda f=f, follow=follow: bundles.import_file(access, f, False, passphrase, follow))
                for f, follow in files if f.suffix != ".tcbp"]
     sources += [(Joined([a.origin, a.name], ": "), lambda data=a.data: bundles.import_bundle(access, data, False, passphrase))
                 for a in attachments if not a.is_part]
-    sources += [((f"assembled bundle {n}", ("assembled", {"number": n})),
+    sources += [(Said("assembled bundle {number}", "cli.bundle_report.assembled", number=n),
                  lambda data=data: bundles.import_bundle(access, data, False, passphrase))
                 for n, data in enumerate(assembled, 1)]
     try:
@@ -235,8 +235,7 @@ def _import_groups(access: Access, sources: list, results: list[dict]) -> None:
     for start in range(0, len(sources), GROUP):
         with access.store.write():  # one commit for a group of bundles; each bundle is its own savepoint
             for name, run in sources[start:start + GROUP]:
-                name, label = name if isinstance(name, tuple) else (name, None)
-                named = {"file": name, **({"label": label} if label else {})}
+                named = {"file": name}  # a file's name, or core's words for it (`Said`: a UI says them its way)
                 try:
                     results.append({**named, "ok": True, **run()})
                 except TelecbtError as error:
