@@ -142,13 +142,17 @@ def store_option(store: Path | None) -> Path | None:
 def _word(key: str, english: str, **values: str) -> str:
     """A word in the reader's language when the command line runs, or when a quick start (the kiosk) has its
     strings loaded already (`i18n.adopt`); English on a quick start that has not (nothing is read for it)."""
-    if "typer" not in sys.modules:
-        words = sys.modules.get("telecbt_cli.commands.i18n")
-        if words is None or not words.loaded():
-            return english.format(**values)
+    if not _words_at_hand():
+        return english.format(**values)
     from telecbt_cli.commands.i18n import t
 
     return t(key, **values)
+
+
+def _words_at_hand() -> bool:
+    """The command line, or a quick start (the kiosk) whose strings are loaded already (`i18n.adopt`)."""
+    words = sys.modules.get("telecbt_cli.commands.i18n")
+    return "typer" in sys.modules or (words is not None and words.loaded())
 
 
 def passphrase(file: Path | None, fd: int | None, prompt: str | None = None, confirm: bool = False,
@@ -256,11 +260,11 @@ def unlocked(store: Path | None, user: str | None, passphrase_file: Path | None,
         if access.store.notices:
             from telecbt_cli.commands.output import say
 
-            from telecbt_cli.core.store.vault import FULL_DISK_NOTICE
-
             for notice in dict.fromkeys(access.store.notices):
-                if notice == FULL_DISK_NOTICE:  # the one notice there is: in the reader's language
-                    notice = _word("cli.store_notice.full_disk", FULL_DISK_NOTICE)
+                if _words_at_hand():  # core's words (a full disk) in the reader's language
+                    from telecbt_cli.commands.i18n import said
+
+                    notice = said(notice)
                 say(_word("cli.signin.warning", "Warning: {notice}", notice=notice), style="yellow")
         access.close()
 

@@ -262,7 +262,7 @@ class TelecbtApp(InertTitles, QuietCrash, App):
         self.zone = device_zone(access.store)  # every time on the staff screens is shown in it, labelled
         self.sub_title = f"{access.user} ({access.role}) · {device_zone_name(access.store)}"
         for notice in access.store.notices:  # e.g. a full disk: reading works, saving does not
-            tell(self, notice, error=True)
+            tell(self, str(self.catalog.render(notice, self.lang)), error=True)
         self.refresh_bindings()
         self.push_screen(PatientsScreen())
 

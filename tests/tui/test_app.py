@@ -488,3 +488,21 @@ def test_step_paragraphs_keep_their_line_breaks(created, store_dir):
             assert lines[first + 1].strip() == "" and lines[first + 2].strip() == "Second paragraph."
 
     _run(run())
+
+
+def test_a_full_disk_notice_is_told_in_the_apps_language(created, store_dir):
+    """Review of issue 17: the staff app showed the store's full-disk notice in English in a Spanish session
+    (only the command line translated it, by comparing the text)."""
+    from telecbt_cli.core.store.vault import FULL_DISK_NOTICE
+
+    async def run() -> None:
+        app = make_app(store_dir, lang="es")
+        async with app.run_test(size=(80, 24)) as pilot:
+            access = unlock(store_dir, ADMIN, ADMIN_PASS)
+            access.store.notices.append(FULL_DISK_NOTICE)  # what a sign-in on a full disk leaves (core/store/vault.py)
+            app.signed_in(access)
+            await pilot.pause()
+            told = [str(n.message) for n in app._notifications]
+            assert any("disco" in m for m in told) and not any("the disk" in m for m in told), told
+
+    asyncio.run(run())

@@ -15,6 +15,7 @@ from telecbt_cli.core.store import schema
 from telecbt_cli.core.store.clock import next_hlc, now_iso
 from telecbt_cli.core.store.errors import (
     IntegrityError,
+    Said,
     StorageError,
     StoreExistsError,
     TelecbtError,
@@ -194,9 +195,10 @@ def _db_error(error: Exception, store_dir: Path) -> TelecbtError:
                         name=name or error.__class__.__name__)
 
 
-#: What a read on a full disk says (the command still works).
-FULL_DISK_NOTICE = ("the disk holding the store is full: you can read, but nothing can be saved until some space "
-                    "is freed. This read is recorded in the audit log when there is space again.")
+#: What a read on a full disk says (the command still works); each UI says it in its reader's language.
+FULL_DISK_NOTICE = Said("the disk holding the store is full: you can read, but nothing can be saved until some space "
+                        "is freed. This read is recorded in the audit log when there is space again.",
+                        "cli.store_notice.full_disk")
 
 
 def _connect_any(path: Path, keys: list[bytes], store_dir: Path) -> tuple[dbmod.Connection, bytes, bool]:
