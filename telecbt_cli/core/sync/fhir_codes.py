@@ -109,6 +109,9 @@ def end_of(start: str, minutes: int) -> str:
     """An ISO UTC instant `minutes` after `start`, in the store's format."""
     from datetime import datetime, timedelta
 
+    if len(start) == 24 and start.endswith("Z"):  # the store's own form (2026-11-27T08:30:00.000Z): no zone to convert
+        return (datetime.fromisoformat(start[:-1]) + timedelta(minutes=minutes)).isoformat(timespec="milliseconds") + "Z"
+
     from telecbt_cli.core.store.timeparse import iso_utc
 
     return iso_utc(datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=minutes))

@@ -110,10 +110,20 @@ def questionnaire_resource(instrument: dict) -> dict:
     return resource
 
 
-def _answer(instrument: dict, item: dict | None, value: Any) -> list[dict]:
+#: Per instrument and version, an option set's answers by value (`_answer` with `chosen`): one export
+#: codes the same few options hundreds of thousands of times.
+Chosen = dict[tuple[str, Any], list[dict]]
+
+
+def _answer(instrument: dict, item: dict | None, value: Any, chosen: Chosen | None = None) -> list[dict]:
     if isinstance(value, bool) or value is None:
         return []
     if item is not None and item.get("options"):
+        if chosen is not None and isinstance(value, (int, float, str)):
+            key = (item["options"], value)
+            if key not in chosen:
+                chosen[key] = _answer(instrument, item, value)
+            return chosen[key]
         for option in instrument["option_sets"][item["options"]]:
             if option["value"] == value:
                 return [{"valueCoding": answer_coding(instrument, item["options"], option)}]
@@ -140,8 +150,10 @@ def _score_observation(ident: str, code: dict, row: dict, patient_ref: dict) -> 
             "derivedFrom": [{"reference": f"QuestionnaireResponse/{row['id']}"}]}
 
 
-def response_resources(row: dict, instrument: dict, patient_ref: dict) -> list[dict]:
-    """A QuestionnaireResponse and, when scored, Observations of its total and subscale scores."""
+def response_resources(row: dict, instrument: dict, patient_ref: dict, chosen: Chosen | None = None) -> list[dict]:
+    """A QuestionnaireResponse and, when scored, Observations of its total and subscale scores. `chosen`
+    (one per instrument version, kept by the caller) reuses the coded answers: the resources then share
+    them, so they must be serialised, not changed."""
     ident = row["instrument_id"]
     answers = parse_json(row["answers"])
     answers = answers if isinstance(answers, dict) else {}
@@ -149,7 +161,7 @@ def response_resources(row: dict, instrument: dict, patient_ref: dict) -> list[d
     order = [i for i in by_id if i in answers] if by_id else list(answers)
     items = []
     for link_id in order:
-        answer = _answer(instrument, by_id.get(link_id), answers[link_id])
+        answer = _answer(instrument, by_id.get(link_id), answers[link_id], chosen)
         if answer:
             items.append({"linkId": str(link_id), "answer": answer})
     response: dict[str, Any] = {"resourceType": "QuestionnaireResponse", "id": row["id"],
@@ -164,7 +176,7 @@ def response_resources(row: dict, instrument: dict, patient_ref: dict) -> list[d
         scored = (instrument.get("scoring") or {}).get("items") or list(by_id)
         item = by_id.get(scored[0]) if scored else None
         if (instrument.get("scoring") or {}).get("method") == "category" and item and item.get("options"):
-            value = _answer(instrument, item, number(row["total"]))
+            value = _answer(instrument, item, number(row["total"]), chosen)
             coded = value[0].get("valueCoding") if value else None
             observation["valueCodeableConcept"] = ({"coding": [coded], "text": coded.get("display", str(row["total"]))}
                                                    if coded else {"text": str(number(row["total"]))})

@@ -25,7 +25,7 @@ from telecbt_cli.content.catalog import pick
 from telecbt_cli.core.clinical.engine import raised_flags
 from telecbt_cli.core.sync import bulk, fhir_care
 from telecbt_cli.core.sync.fhir_codes import DIARY_CODES, UUID_VARIANT, id_namespace, stable_id
-from telecbt_cli.core.sync.fhir_questionnaires import exportable, questionnaire_resource, response_resources
+from telecbt_cli.core.sync.fhir_questionnaires import Chosen, exportable, questionnaire_resource, response_resources
 
 if TYPE_CHECKING:
     from telecbt_cli.content.catalog import Catalog
@@ -220,6 +220,7 @@ class Builder:
         self.modules = catalog.entries.get("module", {})
         self._questionnaires: dict[tuple[str, str], bytes] = {}
         self._titles: dict[str, str | None] = {}
+        self._chosen: dict[tuple[str, str], Chosen] = {}
 
     def _title(self, module: str) -> str | None:
         if module not in self._titles:
@@ -247,7 +248,8 @@ class Builder:
         for n, row in enumerate(consents):
             yield fhir_care.consent_resource(row, ref, current=n == len(consents) - 1)
         for row in responses:
-            yield from response_resources(row, self.instruments.get(row["instrument_id"]) or {}, ref)
+            chosen = self._chosen.setdefault((row["instrument_id"], row["instrument_version"]), {})
+            yield from response_resources(row, self.instruments.get(row["instrument_id"]) or {}, ref, chosen)
         yield from rows.diary_rows.entries(rows.diary.take(pid, as_dicts=False), ref["reference"])
         goals = rows.goals.take(pid)
         for row in goals:

@@ -14,7 +14,7 @@ import zstandard
 
 from telecbt_cli.core.care import diary
 from telecbt_cli.core.store.errors import StorageError
-from telecbt_cli.core.sync import fhir, fhir_stream, fhir_workers
+from telecbt_cli.core.sync import fhir, fhir_codes, fhir_stream, fhir_workers
 from telecbt_cli.core.sync.fhir_codes import id_namespace, stable_id
 from tests.core.sync.fhir_data import CATALOG, full_patient
 
@@ -204,3 +204,15 @@ def test_forked_processes_never_encrypt_with_the_same_keys():
     os.close(write)
     share = [c.split(b"\n")[1] for c in (mine, theirs)]  # "-> X25519 <ephemeral share>"
     assert share[0].startswith(b"-> X25519 ") and share[0] != share[1] and theirs[-64:] != mine[-64:]
+
+
+@pytest.mark.parametrize("start, minutes, end", [
+    ("2026-11-27T08:30:00.000Z", 45, "2026-11-27T09:15:00.000Z"),
+    ("2026-12-31T23:30:00.500Z", 45, "2027-01-01T00:15:00.500Z"),  # a new year, milliseconds kept
+    ("2028-02-28T23:50:00.000Z", 20, "2028-02-29T00:10:00.000Z"),  # a leap day
+    ("2026-03-29T00:30:00.000Z", 90, "2026-03-29T02:00:00.000Z"),  # UTC has no clock change
+    ("2026-11-27T08:30:00+01:00", 30, "2026-11-27T08:00:00.000Z"),  # a start written with an offset
+])
+def test_an_appointments_end_is_its_start_plus_its_minutes_in_utc(start, minutes, end):
+    """The Appointment's and Encounter's end (the store's form has a fast path; any other form is converted)."""
+    assert fhir_codes.end_of(start, minutes) == end
