@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telecbt_cli.content.languages import LANGS
-from telecbt_cli.core.store.errors import Codes, Term
+from telecbt_cli.core.store.errors import Codes, Joined, Term
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SUB_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -111,11 +111,12 @@ class Checker:
             names = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false"}
             said = [Term(f"cli.content_problem.type_{k.__name__}", names[k.__name__]) if k.__name__ in names else k.__name__
                     for k in kinds]
-            if len(said) == 2:
-                self.add(where, "must be {first} or {second}", key="cli.content_problem.type_either", first=said[0],
-                         second=said[1])
+            if len(said) > 1:  # "text, a whole number or a number": the last two joined by the reader's "or"
+                first = said[0] if len(said) == 2 else Joined(said[:-1], ", ")
+                self.add(where, "must be {first} or {second}", key="cli.content_problem.type_either", first=first,
+                         second=said[-1])
             else:
-                self.add(where, "must be {kinds}", key="cli.content_problem.type", kinds=said[0] if len(said) == 1 else " or ".join(said))
+                self.add(where, "must be {kinds}", key="cli.content_problem.type", kinds=said[0])
             return None
         return value
 

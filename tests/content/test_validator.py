@@ -183,3 +183,28 @@ def test_module_safety_rules_are_checked(tmp_path):
     problems = content_problems(clinic_folder(tmp_path / "b", {"modules/clinic-checkin.toml": broken}))
     assert any("safety[0].id" in p for p in problems)
     assert any("safety[0].when.step" in p and "nowhere" in p for p in problems)
+
+
+@pytest.mark.parametrize("kinds, english, spanish", [
+    (str, "must be text", "debe ser texto"),
+    ((int, float), "must be a whole number or a number", None),
+    ((str, int, float), "must be text, a whole number or a number", None),
+])
+def test_a_wrong_type_is_named_in_the_readers_language_with_its_or(kinds, english, spanish):
+    """A field accepting several types lists them joined by the reader's own "or" (never an English
+    " or " inside a Spanish sentence)."""
+    from telecbt_cli.content.catalog import load_for_ui
+    from telecbt_cli.content.validate import Checker
+
+    checker = Checker("mine.toml")
+    assert checker.typed({"minutes": [1]}, "minutes", "steps[0]", kinds) is None
+    [problem] = checker.problems
+    assert problem.message == english
+    ui = load_for_ui([])
+    said = ui.phrase(problem.key, "es", problem.values)
+    assert " or " not in said and "must" not in said
+    if spanish:
+        assert said == spanish
+    else:
+        assert said.count(" o ") == 1 and said.startswith("debe ser ")
+    assert ui.phrase(problem.key, "en", problem.values) == english
