@@ -875,6 +875,28 @@ def test_audit_log_shows_each_action_with_its_word_in_spanish(read_week):
     assert re.search(r"\bunlock\s", said["en"]) and "(entrada)" not in said["en"] and "patient.add  " in said["en"]
 
 
+def test_every_content_finding_reads_in_spanish():
+    """Issue 17 point 4 (content validate), every kind of finding at once: each `cli.content_problem.*` string
+    the validator uses exists in both languages and its Spanish holds no English-only word (the run above
+    checks eleven kinds end to end; this one checks the words of all of them)."""
+    import string
+
+    validators = Path(__file__).parents[2] / "telecbt_cli" / "content"
+    used = {m for path in validators.glob("validate*.py")
+            for m in re.findall(r"cli\.content_problem\.([a-z_]+)", path.read_text(encoding="utf-8"))}
+    locales = load_for_ui([]).locales
+    kinds = {key.removeprefix("cli.content_problem.") for key in locales["en"] if key.startswith("cli.content_problem.")}
+    assert used - {"type_"} <= kinds and len(kinds) > 60, sorted(used - kinds)
+    english = set()
+    for kind in sorted(kinds):
+        key = f"cli.content_problem.{kind}"
+        template = locales["es"][key]
+        assert template != locales["en"][key] or not _words([template]), (key, template)  # not left in English
+        filled = template.format(**{name: "x" for _, name, _, _ in string.Formatter().parse(template) if name})
+        english |= {(kind, word) for word in _words([filled]) & _english_only()}
+    assert not english, sorted(english)
+
+
 def test_content_validate_names_rarer_findings_in_spanish(tmp_path):
     """Issue 17 point 4 (content validate): the validator's rarer findings (types, shapes, ranges, conditions,
     duplicate ids, bands, courses) come in the reader's language; the file and key they name stay as written."""
