@@ -29,10 +29,16 @@ SPANISH = help_i18n.HELP_DIR / "es"
 WIDE = {"COLUMNS": "1000"}
 #: What a help page shows that a reader types back or reads as a name, not as a word: argument names
 #: (PATIENT), command lines in backticks (`diary correct`), quoted values ('patient', 'all'), the choices of a
-#: value (<tls|starttls|none>) and defaults.
-NOT_WORDS = re.compile(r"\b[A-Z]{2,}\b|`[^`\n]*`|'[^'\n]*'|<[^<>\n]*\|[^<>\n]*>|\[predeterminado: [^\]\n]*\]")
-#: Names of products and formats that help pages name (beside test_language_cli's ALLOWED).
-NAMES = {"fitbit", "google", "fit", "icalendar", "ics"}
+#: value (<tls|starttls|none>), defaults, field names (show_if, sleep_hours) and file extensions (.zst).
+NOT_WORDS = re.compile(r"\b[A-Z]{2,}\b|`[^`\n]*`|'[^'\n]*'|<[^<>\n]*\|[^<>\n]*>|\[predeterminado: [^\]\n]*\]"
+                       r"|\b[a-z]+(?:_[a-z]+)+\b|(?<![\w.])\.[a-z0-9]+\b")
+#: Names of products, formats and protocols that help pages name (beside test_language_cli's ALLOWED), and Spanish
+#: words that are English words too ("módulos locales", "compare la huella", "las variables TELECBT_SMTP_*").
+NAMES = {"fitbit", "google", "fit", "icalendar", "ics", "mbox", "maildir", "bearer",
+         "locales", "compare", "variables"}
+#: FHIR's resource and bundle types, named on the pages of the FHIR export as FHIR writes them.
+FHIR = {"bundle", "bundles", "transaction", "patient", "questionnaire"}
+PARTLY = {"export": FHIR, "export fhir": FHIR}
 
 
 @pytest.fixture
@@ -177,7 +183,7 @@ def test_every_help_page_reads_in_spanish(lang):
     for node in _styled():
         page = _page(*node.path, "-h")
         assert "Uso: telecbt" in page, (node.name, page)
-        if words := _english_words_on(page, node.command):
+        if words := _english_words_on(page, node.command) - PARTLY.get(node.name, set()):
             found[node.name or "telecbt"] = sorted(words)
     for path in [(), ("diary",), ("patient", "pin")]:
         node = next(n for n in _styled() if n.path == path)
