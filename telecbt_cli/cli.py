@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperGroup
 
+from telecbt_cli.commands import help_i18n
 from telecbt_cli.core.store.errors import ExitCode, TelecbtError
 
 try:  # Typer >= 0.29 carries its own copy of Click
@@ -55,10 +56,12 @@ HELP_NAMES = ["-h", "--help"]
 
 def _one_help_style(command: Any) -> Any:
     """One help style for every command, old or new: arguments named in capitals (CODE,
-    ENTRY), flags (and -h) shown without a `<bool>` type. Applied once per command."""
+    ENTRY), flags (and -h) shown without a `<bool>` type, the page in the reader's language
+    (commands/help_i18n.py). Applied once per command."""
     if getattr(command, "_help_styled", False):
         return command
     command._help_styled = True
+    help_i18n.in_readers_language(command)
     help_option = command.get_help_option(typer.Context(command, help_option_names=HELP_NAMES))
     for param in [*command.params, *([help_option] if help_option is not None else [])]:
         if param.param_type_name == "argument" and param.metavar is None:
@@ -129,7 +132,7 @@ class RootGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is None and cmd_name in LAZY_GROUPS and getattr(self, "_listing", False):
-            return TyperGroup(name=cmd_name, help=GROUP_HELP[cmd_name])
+            return TyperGroup(name=cmd_name, help=help_i18n.said(GROUP_HELP[cmd_name]))
         if command is None and cmd_name in LAZY_GROUPS:
             module = importlib.import_module(f"telecbt_cli.commands.{LAZY_GROUPS[cmd_name]}")
             command = typer.main.get_command(module.app)

@@ -1,6 +1,6 @@
 """Click's own usage errors (a missing argument, an unknown option or command, a bad value) in the
 reader's language: the usage line, the hint to ask for help and the error, built from the exception's
-attributes. English readers get Click's own rendering, unchanged; `--help` itself stays English."""
+attributes. English readers get Click's own rendering, unchanged; help pages are commands/help_i18n.py's."""
 
 from __future__ import annotations
 

@@ -54,7 +54,8 @@ def test_clicks_usage_errors_speak_the_readers_language(args, english, spanish, 
 
 
 def test_the_usage_line_and_the_help_hint_in_spanish(lang):
-    """The usage line names options and commands in Spanish and says how to ask for help; --help stays English."""
+    """The usage line names options and commands in Spanish and says how to ask for help; the help page it points
+    to starts with the same usage line (tests/commands/test_help_language.py checks the rest of the page)."""
     lang("es")
     said = invoke("bundle", "outbox", "sendd").stderr.splitlines()
     assert said == ["Uso: telecbt bundle outbox [OPCIONES] COMANDO [ARGUMENTOS]...",
@@ -66,4 +67,4 @@ def test_the_usage_line_and_the_help_hint_in_spanish(lang):
     assert "Try 'telecbt bundle outbox -h' for help." in english
     lang("es")
     helped = invoke("diary", "-h")
-    assert helped.exit_code == 0 and "Usage: telecbt diary [OPTIONS] COMMAND [ARGS]..." in helped.stdout
+    assert helped.exit_code == 0 and "Uso: telecbt diary [OPCIONES] COMANDO [ARGUMENTOS]..." in helped.stdout
