@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
+from telecbt_cli.content.catalog import load
+from telecbt_cli.core.clinical import engine
 from telecbt_cli.core.clinical.patients import PatientFields, add_patient, record_consent
+from telecbt_cli.tui.dashboard import AlertsScreen, _TableScreen
 from telecbt_cli.tui.patients import PatientsScreen
 from tests.tui.helpers import screen_text, settle, staff_app
 
@@ -41,5 +44,29 @@ def test_a_caseload_row_painted_before_its_columns_are_measured_is_drawn_again_w
             await settle(app, pilot)
             shown = screen_text(app)
             assert any(code in line and "Rosa Example" in line for line in shown.splitlines()), shown
+
+    asyncio.run(run())
+
+
+def test_an_alerts_row_painted_before_its_columns_are_measured_is_drawn_again_whole(
+        created, store_dir, monkeypatch):
+    """The alerts and check-ins lists fill their table the same way (_TableScreen._fill)."""
+    access = created.access
+    code = add_patient(access, PatientFields(display_name="Rosa Example", language="en"))["code"]
+    record_consent(access, code, "verbal", "v1")
+    engine.run_all(access, code, load().get("instrument", "phq9"), "en",
+                   {f"phq9_{i}": 0 for i in range(1, 9)} | {"phq9_9": 2})
+    access.close()
+    painted: list[str] = []
+
+    async def run() -> None:
+        async with staff_app(store_dir) as (app, pilot):
+            _paint_after(monkeypatch, _TableScreen, "_fill", painted)
+            await pilot.press("f4")
+            await settle(app, pilot)
+            assert isinstance(app.screen, AlertsScreen)
+            assert painted and code[:4] in painted[-1]  # the early paint drew the row (cut to "Code")
+            shown = screen_text(app)
+            assert any(code in line and "phq9-self-harm" in line for line in shown.splitlines()), shown
 
     asyncio.run(run())
