@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Header, Static
 
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import (
+    FittedTable,
     Localized,
     TextPromptScreen,
     error_text,
@@ -37,7 +38,7 @@ class _TableScreen(Localized, Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(tr(self.app, f"{self.NAME}.title"), classes="screen-title")
-        yield DataTable(id=self.NAME, cursor_type="row", zebra_stripes=True)
+        yield FittedTable(id=self.NAME, cursor_type="row", zebra_stripes=True)
         yield Static("", id=f"{self.NAME}-status", classes="status")
         yield footer()
 

@@ -26,6 +26,7 @@ from telecbt_cli.core.care.textchart import sparkline
 from telecbt_cli.core.clinical import flags
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import (
+    FittedTable,
     QuietScroll,
     Localized,
     SafeInput,
@@ -74,7 +75,7 @@ class PatientsScreen(Localized, Screen):
         yield Header()
         yield SafeInput(placeholder=tr(self.app, "patients.search"), id="search",
                         select_on_focus=False)  # letters typed on the list go on from the first one
-        yield DataTable(id="patients", cursor_type="row", zebra_stripes=True)
+        yield FittedTable(id="patients", cursor_type="row", zebra_stripes=True)
         yield Static("", id="patients-status", classes="status")
         yield footer()
 
