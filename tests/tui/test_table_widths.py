@@ -12,7 +12,7 @@ import asyncio
 from telecbt_cli.content.catalog import load
 from telecbt_cli.core.clinical import engine
 from telecbt_cli.core.clinical.patients import PatientFields, add_patient, record_consent
-from telecbt_cli.tui.dashboard import AlertsScreen, _TableScreen
+from telecbt_cli.tui.dashboard import AlertsScreen
 from telecbt_cli.tui.patients import PatientsScreen
 from tests.tui.helpers import screen_text, settle, staff_app
 
@@ -50,7 +50,7 @@ def test_a_caseload_row_painted_before_its_columns_are_measured_is_drawn_again_w
 
 def test_an_alerts_row_painted_before_its_columns_are_measured_is_drawn_again_whole(
         created, store_dir, monkeypatch):
-    """The alerts and check-ins lists fill their table the same way (_TableScreen._fill)."""
+    """The alerts and check-ins lists fill their table the same way (their shared _fill)."""
     access = created.access
     code = add_patient(access, PatientFields(display_name="Rosa Example", language="en"))["code"]
     record_consent(access, code, "verbal", "v1")
@@ -61,7 +61,7 @@ def test_an_alerts_row_painted_before_its_columns_are_measured_is_drawn_again_wh
 
     async def run() -> None:
         async with staff_app(store_dir) as (app, pilot):
-            _paint_after(monkeypatch, _TableScreen, "_fill", painted)
+            _paint_after(monkeypatch, AlertsScreen, "_fill", painted)
             await pilot.press("f4")
             await settle(app, pilot)
             assert isinstance(app.screen, AlertsScreen)
