@@ -437,7 +437,8 @@ def load_for_ui(extra: list[Path] | None = None) -> Catalog:
     if key is not None:
         try:
             locales = json.loads((_cache_dir() / f"{key}.locales.json").read_text(encoding="utf-8"))
-            return _LazyCatalog(locales, extra)
+            if _whole_locales(locales):
+                return _LazyCatalog(locales, extra)
         except (OSError, ValueError):
             pass
     return load(extra)
@@ -451,8 +452,9 @@ def load(extra: list[Path] | None = None) -> Catalog:
     if cache is not None:
         try:
             data = json.loads(cache.read_text(encoding="utf-8"))
-            return Catalog(data["entries"], data["locales"], data["program"])
-        except (OSError, ValueError, KeyError):
+            if _whole_locales(data["locales"]) and isinstance(data["entries"], dict):
+                return Catalog(data["entries"], data["locales"], data["program"])
+        except (OSError, ValueError, KeyError, TypeError):
             pass
     catalog, problems = build(roots)
     if problems:
@@ -468,16 +470,36 @@ def load(extra: list[Path] | None = None) -> Catalog:
     return catalog
 
 
+def _whole_locales(locales: object) -> bool:
+    """Whether a cached file holds UI strings (language -> key -> text), English among them."""
+    return isinstance(locales, dict) and isinstance(locales.get("en"), dict) and bool(locales["en"])
+
+
 def _write_cache(cache: Path, catalog: Catalog) -> None:
+    """The catalog, and its UI strings alone (for `load_for_ui`), each written whole and then put in place.
+    Processes that start together after the content changed all write it: each writes its own
+    temporary file (a shared one let one process's catalog land under another's name), and caches of
+    other contents are removed."""
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         for old in cache.parent.glob("*.json"):
-            old.unlink(missing_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"entries": catalog.entries, "locales": catalog.locales,
-                                   "program": catalog.program}), encoding="utf-8")
-        os.replace(tmp, cache)
-        tmp.write_text(json.dumps(catalog.locales), encoding="utf-8")  # for load_for_ui
-        os.replace(tmp, cache.with_suffix(".locales.json"))
+            if not old.name.startswith(f"{cache.stem}."):
+                old.unlink(missing_ok=True)
+        _put(cache.with_suffix(".locales.json"), json.dumps(catalog.locales))
+        _put(cache, json.dumps({"entries": catalog.entries, "locales": catalog.locales, "program": catalog.program}))
     except OSError:
         pass
+
+
+def _put(path: Path, text: str) -> None:
+    """`text` as the whole of `path`, through a temporary file of this writer's own."""
+    import tempfile
+
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
