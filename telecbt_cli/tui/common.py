@@ -15,7 +15,6 @@ from textual.strip import Strip
 from textual.widgets import (
     Button,
     Checkbox,
-    DataTable,
     Footer,
     Input,
     Label,
@@ -99,24 +98,6 @@ class Localized:
 class QuietScroll(VerticalScroll, can_focus=False):
     """A scrolling area (a dialog's body, a tab with tables) that never takes the focus itself: Tab
     goes straight from field to field or table to table, and the area scrolls to the focused one."""
-
-
-class FittedTable(DataTable):
-    """A data table that draws its rows again once Textual has widened its columns to fit them.
-
-    Textual measures auto-width columns when the table is next idle after rows are added. A row
-    the screen painted before that (its refresh came first) was cut to the headers' widths and kept
-    in the table's line cache, whose key does not change with the widths: the caseload showed
-    "R29E  Rosa" for "R29E-5K7M  Rosa Example" until the cursor moved over it. The virtual size is
-    set once the widths are known, so that is when lines drawn at other widths are dropped."""
-
-    _drawn_widths: tuple[int, ...] = ()
-
-    def watch_virtual_size(self) -> None:
-        widths = tuple(column.get_render_width(self) for column in self.ordered_columns)
-        if widths != self._drawn_widths:
-            self._drawn_widths = widths
-            self.notify_style_update()  # DataTable's own: clears its rendered lines and cells, repaints
 
 
 def footer() -> Footer:

@@ -11,7 +11,6 @@ from textual.widgets import DataTable, Header, Static
 
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import (
-    FittedTable,
     Localized,
     TextPromptScreen,
     error_text,
@@ -22,6 +21,7 @@ from telecbt_cli.tui.common import (
     tr,
     value,
 )
+from telecbt_cli.tui.tables import FittedTable
 
 
 class _TableScreen(Localized, Screen):

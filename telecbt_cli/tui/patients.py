@@ -26,7 +26,6 @@ from telecbt_cli.core.care.textchart import sparkline
 from telecbt_cli.core.clinical import flags
 from telecbt_cli.core.store.errors import TelecbtError
 from telecbt_cli.tui.common import (
-    FittedTable,
     QuietScroll,
     Localized,
     SafeInput,
@@ -40,6 +39,7 @@ from telecbt_cli.tui.common import (
     tr,
     value,
 )
+from telecbt_cli.tui.tables import FittedTable
 
 #: Long text columns (a goal, a task) are cut to this width so the date and status beside them fit 80 columns.
 TEXT_WIDTH = {"goal": 44, "task": 48}

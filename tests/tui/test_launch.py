@@ -80,3 +80,12 @@ def test_tui_idle_lock_option_in_the_quick_start_and_the_cli(tmp_path):
     assert done.stdout.split() == ["None", "None"]
     refused = run_telecbt("tui", "--idle", "5", "--store", str(tmp_path))
     assert refused.returncode == 2 and "--idle" in refused.stderr
+
+
+def test_the_kiosk_loads_no_staff_table():
+    """Issue 19 (kiosk start within 1.3x of a bare Textual app): Textual's DataTable is the staff app's, and
+    loading it with the kiosk's modules cost the kiosk's start-up (1.11x -> 1.39x when it moved into tui/common)."""
+    code = ("import sys; import telecbt_cli.tui.kiosk, telecbt_cli.tui.launch; "
+            "print('textual.widgets._data_table' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.split() == ["False"]
