@@ -13,6 +13,7 @@ import time
 
 LOADER = """
 import os, sys, time
+from pathlib import Path
 start = Path(sys.argv[1])
 while not start.exists():
     time.sleep(0.001)
