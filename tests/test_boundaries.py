@@ -16,7 +16,7 @@ PACKAGE = ROOT / "telecbt_cli"
 LAYERS = ("telecbt_cli.core.store", "telecbt_cli.content", "telecbt_cli.core.clinical",
           "telecbt_cli.core.care", "telecbt_cli.core.sync")
 #: The only modules of core that content may import (its docstring in catalog.py says why).
-CONTENT_MAY_IMPORT = {"telecbt_cli.core.store.errors", "telecbt_cli.core.store.paths"}
+CONTENT_MAY_IMPORT = {"telecbt_cli.core.store.errors", "telecbt_cli.core.store.paths", "telecbt_cli.core.store.fsutil"}
 #: Above every layer: no layer may import these.
 INTERFACES = ("telecbt_cli.commands", "telecbt_cli.tui", "telecbt_cli.cli", "telecbt_cli.entry")
 

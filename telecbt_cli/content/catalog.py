@@ -5,10 +5,11 @@ a command should not pay that each time. The validated result is cached in the s
 folder under a key made of every file's path, size and modification time, so an edit
 to any file (or a new telecbt version) rebuilds it.
 
-Content sits just above `core.store` and imports only two modules of it: `errors`, because a
+Content sits just above `core.store` and imports only three modules of it: `errors`, because a
 broken content file must reach every interface as the project's own `ContentError` (each UI
-maps it to its message and exit code), and `paths`, because the cache belongs in the one state
-folder that `paths` decides for every file telecbt writes.
+maps it to its message and exit code), `paths`, because the cache belongs in the one state
+folder that `paths` decides for every file telecbt writes, and `fsutil`, whose crash-safe write
+puts the cache in place whole.
 """
 
 from __future__ import annotations
@@ -476,30 +477,20 @@ def _whole_locales(locales: object) -> bool:
 
 
 def _write_cache(cache: Path, catalog: Catalog) -> None:
-    """The catalog, and its UI strings alone (for `load_for_ui`), each written whole and then put in place.
-    Processes that start together after the content changed all write it: each writes its own
-    temporary file (a shared one let one process's catalog land under another's name), and caches of
-    other contents are removed."""
+    """The catalog, and its UI strings alone (for `load_for_ui`), each written whole and then put in place
+    (`fsutil.atomic_write`: a temporary file of this process's own, so processes that start together after
+    the content changed cannot put one's catalog under the other's name), and caches of other contents removed."""
+    from telecbt_cli.core.store.errors import StorageError
+    from telecbt_cli.core.store.fsutil import atomic_write
+
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         for old in cache.parent.glob("*.json"):
             if not old.name.startswith(f"{cache.stem}."):
                 old.unlink(missing_ok=True)
-        _put(cache.with_suffix(".locales.json"), json.dumps(catalog.locales))
-        _put(cache, json.dumps({"entries": catalog.entries, "locales": catalog.locales, "program": catalog.program}))
-    except OSError:
-        pass
-
-
-def _put(path: Path, text: str) -> None:
-    """`text` as the whole of `path`, through a temporary file of this writer's own."""
-    import tempfile
-
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(cache.with_suffix(".locales.json"), json.dumps(catalog.locales).encode("utf-8"),
+                     sync_folder=False)
+        atomic_write(cache, json.dumps({"entries": catalog.entries, "locales": catalog.locales,
+                                        "program": catalog.program}).encode("utf-8"), sync_folder=False)
+    except (OSError, StorageError):
+        pass  # only a cache: the next start builds it again
