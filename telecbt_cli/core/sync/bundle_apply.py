@@ -17,24 +17,45 @@ A batch writes parents first (patients), then other tables in the order they app
 change whose parent row (its patient, or the diary entry it corrects) is in neither this store
 nor the batch waits (`waiting`): it is kept, and applied by these same rules at the end of the
 import that brings its parent. The caller runs everything in one transaction.
+
+A bundle that touches many patients is applied in several passes over the file (`passes`,
+`share`): each pass applies the changes of one share of the patients, in bundle order, and the
+first also every change that names no patient (patients themselves, staff tables). Each patient
+has its own insertion point in every patient-ordered index (diary, appointments, homework,
+responses: about 25 KB of pages per patient), so a year of data applied day by day across
+3,000 patients keeps ~75 MB of index pages hot; past the page cache, every insert decrypts a
+page and every spilled page is encrypted again (measured: 397 s of CPU at 3,000 patients with a
+32 MB cache, 264 s with 96 MB). One share at a time keeps the hot pages within the cache, in
+constant memory, for the price of reading the file once more per share (about 2 s per million
+changes). The decisions are the same: all versions of a row name the same patient (no command
+moves a record to another patient), so they are decided in bundle order within one pass; a row
+whose versions named different patients would still converge to the same winning version, as
+for bundles that arrive out of order.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 
 from telecbt_cli.core.store import records
 from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import IntegrityError
 from telecbt_cli.core.sync import incoming, waiting
+from telecbt_cli.core.sync.bundle_read import PATIENT_ID
 
 BATCH = 1000
 #: SQLite's page cache while a bundle is applied (KiB): enough for the pages that inserts into patient-ordered
 #: indexes keep touching at 1,000 patients; the default 8 MB makes each of them a decrypt and an encrypt.
 CACHE_KIB = 32 * 1024
+#: Patients whose index pages fit in CACHE_KIB together: a bundle that touches more is applied in shares.
+PATIENTS_PER_PASS = 1000
+#: A smaller bundle is applied in one pass whatever it touches (its extra reads would cost more than they save).
+MIN_CHANGES_FOR_PASSES = 100_000
+MAX_PASSES = 32
 #: Parameters per IN (...) query: far below SQLite's limit on any build.
 _IN = 500
 _OPS = ("insert", "update", "delete")
@@ -104,6 +125,19 @@ def parse_change(line: bytes) -> tuple[dict, str]:
     return change, json.dumps(change["data"], sort_keys=True, ensure_ascii=False)
 
 
+def passes(patients: int | None, changes: int) -> int:
+    """How many passes apply a bundle of `changes` changes naming `patients` patients (None: not counted)."""
+    if patients is None or changes < MIN_CHANGES_FOR_PASSES:
+        return 1
+    return max(1, min(MAX_PASSES, -(-patients // PATIENTS_PER_PASS)))
+
+
+def share(line: bytes, shares: int) -> int:
+    """The pass (0 to shares - 1) that applies this change line: by its patient, 0 if it names none."""
+    found = PATIENT_ID.search(line)
+    return 0 if found is None else zlib.crc32(found.group(1)) % shares
+
+
 def _chunks(values: list, size: int = _IN) -> Iterator[list]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -123,6 +157,17 @@ class Applier:
 
     def add_line(self, line: bytes) -> None:
         self.add(*parse_change(line))
+
+    def share_adder(self, part: int, shares: int) -> Callable[[bytes], None]:
+        """`add_line` for the lines of one share (`share`) only: the others are left to their own pass."""
+        if shares == 1:
+            return self.add_line
+        add_line = self.add_line
+
+        def add(line: bytes) -> None:
+            if share(line, shares) == part:
+                add_line(line)
+        return add
 
     def add(self, change: dict, text: str) -> None:
         """One change, checked now and written with its batch."""

@@ -62,6 +62,10 @@ SMALL_BYTES = 1 << 20
 _AGE_MAGIC = b"age-encryption.org/v1\n"
 _BEGIN, _END = b"-----BEGIN AGE ENCRYPTED FILE-----", b"-----END AGE ENCRYPTED FILE-----"
 _SCRYPT = re.compile(rb"^age-encryption\.org/v1\n-> scrypt \S+ (\d+)\n")
+#: A row's patient as telecbt writes it in a change line (a hint for sharing the work, never trusted as data).
+PATIENT_ID = re.compile(rb'"patient_id": ?"([^"\\]{1,64})"')
+#: Distinct patients counted in pass 1 at most (a bundle claiming more is treated as having this many).
+MAX_COUNTED_PATIENTS = 1 << 16
 
 
 def b64(data: bytes) -> str:
@@ -317,14 +321,17 @@ class Verified:
     digest: bytes
     digested_bytes: int
     total_bytes: int
+    #: Distinct patients the change lines name (`PATIENT_ID`), counted for a file above SMALL_BYTES; else None.
+    patients: int | None = None
 
 
 class _Verify:
     """A sink that hashes every line but the last (the manifest) without parsing it."""
 
-    def __init__(self, access: Access, limit: int) -> None:
+    def __init__(self, access: Access, limit: int, count_patients: bool = False) -> None:
         self.access, self.limit = access, limit
         self.digest, self.hashed, self.lines, self.total = hashlib.sha256(), 0, 0, 0
+        self.patients: set[bytes] | None = set() if count_patients else None
         self.held = b""  # the last complete line and what follows it: not hashed yet
         self.header: dict | None = None
         self.signer: dict | None = None
@@ -347,6 +354,7 @@ class _Verify:
                 self.digest.update(memoryview(data)[:start])
                 self.hashed += start
                 self.lines += data.count(b"\n", 0, start)
+                self._count(data, start)
             self.held = data[start:]
             if last + 1 - start > MAX_LINE_BYTES:
                 raise _oversized()
@@ -381,6 +389,7 @@ class _Verify:
             self.digest.update(held[:cut])
             self.hashed += cut
             self.lines += held.count(b"\n", 0, cut)
+            self._count(held, cut)
         line = held[cut:].rstrip(b"\n")
         if not line.strip():
             raise IntegrityError("the bundle is truncated: its signed manifest is missing", key="errors.bundle_read.truncated")
@@ -396,13 +405,19 @@ class _Verify:
         if trailer.get("payload_sha256") != b64(digest) or trailer.get("changes") != self.lines - 1 \
                 or trailer.get("bundle_id") != self.header.get("bundle_id"):
             raise IntegrityError("the bundle's contents do not match its signed digest (altered or truncated)", key="errors.bundle_read.digest")
-        return Verified({**self.header, **trailer}, digest, self.hashed, self.total)
+        return Verified({**self.header, **trailer}, digest, self.hashed, self.total,
+                        None if self.patients is None else len(self.patients))
+
+    def _count(self, data: bytes, end: int) -> None:
+        """The patients named in the complete lines data[:end] (each line is seen once)."""
+        if self.patients is not None and len(self.patients) < MAX_COUNTED_PATIENTS:
+            self.patients.update(PATIENT_ID.findall(data, 0, end))
 
 
 def verify(access: Access, source: Source, passphrase: str | None = None) -> Verified:
     """Pass 1: the signed manifest, or IntegrityError; bounded work whoever sent the file."""
     limit = min(MAX_PLAINTEXT_BYTES, max(RATIO_FLOOR, MAX_RATIO * source.size))
-    sink = _Verify(access, limit)
+    sink = _Verify(access, limit, count_patients=source.size > SMALL_BYTES)
     source.push(access, passphrase, sink)
     return sink.finish()
 

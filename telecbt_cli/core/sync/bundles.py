@@ -230,7 +230,8 @@ class _DryRun(Exception):
 
 
 def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphrase: str | None) -> dict:
-    """Verify (pass 1), then apply every change in one transaction or nothing (pass 2)."""
+    """Verify (pass 1), then apply every change in one transaction or nothing (pass 2, or one pass per share
+    of the patients for a large bundle: `bundle_apply.passes`)."""
     access.require("write")
     verified = bundle_read.verify(access, source, passphrase)
     manifest = verified.manifest
@@ -251,7 +252,9 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
     try:
         with store.write():
             applier = bundle_apply.Applier(access, manifest["bundle_id"], stats, via=sender)
-            bundle_read.replay(access, source, verified, applier.add_line, passphrase)
+            shares = bundle_apply.passes(verified.patients, manifest["changes"])
+            for part in range(shares):  # one share of the patients per pass (bundle_apply's docstring says why)
+                bundle_read.replay(access, source, verified, applier.share_adder(part, shares), passphrase)
             applier.finish()
             if dry_run:
                 raise _DryRun()

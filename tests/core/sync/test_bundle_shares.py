@@ -1,0 +1,160 @@
+"""A bundle that touches many patients is applied one share of the patients per pass (issue 19, import at
+3x the data): same rows, versions, conflicts and change log as one pass, and nothing written if the file
+changes between passes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from telecbt_cli.core.care import diary
+from telecbt_cli.core.clinical import patients
+from telecbt_cli.core.clinical.patients import PatientFields
+from telecbt_cli.core.store.errors import IntegrityError
+from telecbt_cli.core.sync import bundle_apply, bundle_read, bundles
+from tests.core.sync.sites import Site, link, linked
+from tests.core.sync.test_bundle_stream import enrol, snapshot
+
+
+@pytest.fixture
+def trio(tmp_path):
+    with linked(tmp_path, "field", "other", "hub") as made:
+        yield made
+
+
+def history(field: Site, other: Site) -> list[str]:
+    """Five patients with entries, a correction and edits; one edit made concurrently on another device."""
+    codes = [enrol(field, name) for name in ("Ana", "Ben", "Cleo", "Dan", "Eva")]
+    for day in range(3):
+        for n, code in enumerate(codes):
+            entry = diary.add_entry(field.access, code, {"pain": (day + n) % 11})
+            if day == 1 and n % 2:
+                diary.correct_entry(field.access, entry["id"], {"pain": 2})
+    for phone in ("111", "222"):
+        patients.edit_patient(field.access, codes[1], PatientFields(phone=phone))
+    other.import_(field.bundle_for(other))
+    patients.edit_patient(other.access, codes[1], PatientFields(phone="999"))
+    patients.edit_patient(field.access, codes[1], PatientFields(phone="444"))  # concurrent with other's edit
+    diary.add_entry(field.access, codes[3], {"pain": 4})
+    return codes
+
+
+def in_shares(monkeypatch, per_pass: int) -> list[int]:
+    """Make every bundle count its patients and split into shares of `per_pass` patients; the passes run."""
+    monkeypatch.setattr(bundle_read, "SMALL_BYTES", 0)
+    monkeypatch.setattr(bundle_apply, "MIN_CHANGES_FOR_PASSES", 0)
+    monkeypatch.setattr(bundle_apply, "PATIENTS_PER_PASS", per_pass)
+    passes: list[int] = []
+    real = bundle_read.replay
+
+    def counted(*args, **kwargs):
+        passes.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bundle_read, "replay", counted)
+    return passes
+
+
+@pytest.mark.parametrize("per_pass", [1, 2])
+def test_shares_decide_as_one_pass_does(trio, tmp_path, monkeypatch, per_pass):
+    field, other, hub = trio
+    history(field, other)
+    sent = [field.bundle_for(hub), other.bundle_for(hub), field.bundle_for(hub, since_last=False)]
+    one_pass = [hub.import_(raw) for raw in sent]
+    whole = snapshot(hub)
+    assert len(whole["conflicts"]) == 1 and json.loads(whole["conflicts"][0][4])["phone"] == "999"
+    again = Site(tmp_path, f"again-{per_pass}")
+    link(again, field, other)
+    try:
+        passes = in_shares(monkeypatch, per_pass)
+        raws = [field.bundle_for(again), other.bundle_for(again), field.bundle_for(again, since_last=False)]
+        shared = [again.import_(raw) for raw in raws]
+        assert snapshot(again) == whole
+        assert [{k: s[k] for k in ("inserted", "updated", "conflicts", "already", "waiting")} for s in shared] == \
+               [{k: s[k] for k in ("inserted", "updated", "conflicts", "already", "waiting")} for s in one_pass]
+        # each bundle names the 5 patients (other relays field's changes): ceil(5 / per_pass) passes each
+        assert len(passes) == 3 * -(-5 // per_pass)
+    finally:
+        again.access.close()
+
+
+def test_a_dry_run_in_shares_counts_as_the_import_does(trio, monkeypatch):
+    field, other, hub = trio
+    history(field, other)
+    raw = field.bundle_for(hub)
+    in_shares(monkeypatch, 2)
+    before = snapshot(hub)
+    dry = bundles.import_bundle(hub.access, raw, dry_run=True)
+    assert snapshot(hub) == before
+    real = hub.import_(raw)
+    assert dry["inserted"] == real["inserted"] > 20 and dry["conflicts"] == real["conflicts"] == 0
+
+
+def test_verify_counts_the_patients_a_large_file_names(trio, monkeypatch):
+    field, other, hub = trio
+    history(field, other)
+    raw = field.bundle_for(hub)
+    with bundle_read.Source.from_bytes(raw) as source:
+        assert bundle_read.verify(hub.access, source).patients is None  # a small file is applied in one pass
+    monkeypatch.setattr(bundle_read, "SMALL_BYTES", 0)
+    with bundle_read.Source.from_bytes(raw) as source:
+        assert bundle_read.verify(hub.access, source).patients == 5
+
+
+def test_a_file_changed_between_passes_writes_nothing(trio, tmp_path, monkeypatch):
+    """A file on a USB stick rewritten while it is imported: the second share's pass sees it, nothing stays."""
+    field, other, hub = trio
+    history(field, other)
+    path = tmp_path / "in.tcb"
+    path.write_bytes(field.bundle_for(hub))
+    passes = in_shares(monkeypatch, 2)
+    real = bundle_read.replay
+
+    def rewrite_after_first(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if len(passes) == 1:  # the first share is applied (inside the transaction)
+            data = bytearray(path.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            with open(path, "r+b") as handle:  # same file, same size: the open handle reads the new bytes
+                handle.write(data)
+        return result
+
+    monkeypatch.setattr(bundle_read, "replay", rewrite_after_first)
+    with pytest.raises(IntegrityError):
+        bundles.import_file(hub.access, path)
+    conn = hub.access.store.conn
+    assert len(passes) == 2
+    assert conn.execute("SELECT count(*) FROM patients").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM diary_entries").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM bundles_seen").fetchone()[0] == 0
+
+
+def test_each_line_has_one_share_by_its_patient():
+    row = {"id": "0190a1b2-0000-7000-8000-000000000009", "patient_id": "0190a1b2-0000-7000-8000-000000000001",
+           "hlc": "1795000000000.00000.dev", "note": 'a "patient_id": "someone-else" in the text'}
+    spaced = b'{"change":{"base_hlc":null,"data":%s,"op":"insert","table":"diary_entries"}}' % json.dumps(
+        row, sort_keys=True).encode()
+    compact = json.dumps({"change": {"base_hlc": None, "data": row, "op": "insert", "table": "diary_entries"}},
+                         sort_keys=True, separators=(",", ":")).encode()
+    alone = json.dumps({"change": {"base_hlc": None, "data": {**row, "patient_id": None}, "op": "insert",
+                                   "table": "diary_entries"}}).encode()
+    patient = json.dumps({"change": {"base_hlc": None, "data": {"id": row["patient_id"]}, "op": "insert",
+                                     "table": "patients"}}).encode()
+    for shares in (2, 3, 7):
+        assert bundle_apply.share(spaced, shares) == bundle_apply.share(compact, shares)  # the row's own patient
+        assert bundle_apply.share(alone, shares) == 0 and bundle_apply.share(patient, shares) == 0
+    # a year of one patient's entries goes to one share; patients spread over all of them
+    ids = [b"0190a1b2-0000-7000-8000-%012d" % n for n in range(300)]
+    seen = {bundle_apply.share(b'{"data":{"patient_id": "%s"}}' % ident, 3) for ident in ids}
+    assert seen == {0, 1, 2}
+
+
+def test_how_many_passes():
+    per, least = bundle_apply.PATIENTS_PER_PASS, bundle_apply.MIN_CHANGES_FOR_PASSES
+    assert bundle_apply.passes(None, 10 * least) == 1  # not counted (a small file)
+    assert bundle_apply.passes(3 * per, least - 1) == 1  # too few changes to be worth reading the file again
+    assert bundle_apply.passes(per, least) == 1
+    assert bundle_apply.passes(per + 1, least) == 2
+    assert bundle_apply.passes(3 * per, least) == 3
+    assert bundle_apply.passes(10**9, least) == bundle_apply.MAX_PASSES
