@@ -26,7 +26,7 @@ responses: about 25 KB of pages per patient), so a year of data applied day by d
 3,000 patients keeps ~75 MB of index pages hot; past the page cache, every insert decrypts a
 page and every spilled page is encrypted again (measured: 397 s of CPU at 3,000 patients with a
 32 MB cache, 264 s with 96 MB). One share at a time keeps the hot pages within the cache, in
-constant memory, for the price of reading the file once more per share (about 2 s per million
+constant memory, for the price of reading the file once more per share (about 4 s per million
 changes). The decisions are the same: all versions of a row name the same patient (no command
 moves a record to another patient), so they are decided in bundle order within one pass; a row
 whose versions named different patients would still converge to the same winning version, as
