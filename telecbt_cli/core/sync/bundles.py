@@ -246,13 +246,13 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
         stats["already"] = manifest["changes"]
         stats["seen_before"] = True
         return stats
+    shares = bundle_apply.passes(verified.patients, manifest["changes"])
     cache = conn.execute("PRAGMA cache_size").fetchone()[0] if manifest["changes"] > bundle_apply.BATCH else None
     if cache is not None:
-        conn.execute(f"PRAGMA cache_size = -{bundle_apply.CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size = -{bundle_apply.cache_kib(shares)}")
     try:
         with store.write():
             applier = bundle_apply.Applier(access, manifest["bundle_id"], stats, via=sender)
-            shares = bundle_apply.passes(verified.patients, manifest["changes"])
             for part in range(shares):  # one share of the patients per pass (bundle_apply's docstring says why)
                 bundle_read.replay(access, source, verified, applier.share_adder(part, shares), passphrase)
             applier.finish()

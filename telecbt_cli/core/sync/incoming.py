@@ -33,6 +33,8 @@ _ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _HLC = re.compile(r"\d{13}\.\d{5}\.([0-9A-Za-z_-]{1,64})")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)")
 _INT64 = (-(1 << 63), (1 << 63) - 1)
+#: Well-formed device and patient ids remembered per import (a cache, bounded so memory stays flat at any size).
+KNOWN_IDS = 4096
 
 #: table -> the function its writer uses for stored rows (raises UsageError).
 RULES: dict[str, Callable[[dict], None]] = {
@@ -101,7 +103,7 @@ class RowChecker:
         if value in self._ids:
             return True
         if isinstance(value, str) and _ID.fullmatch(value):
-            if len(self._ids) < 20_000:
+            if len(self._ids) < KNOWN_IDS:
                 self._ids.add(value)
             return True
         return False

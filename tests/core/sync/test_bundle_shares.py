@@ -45,6 +45,7 @@ def in_shares(monkeypatch, per_pass: int) -> list[int]:
     monkeypatch.setattr(bundle_read, "SMALL_BYTES", 0)
     monkeypatch.setattr(bundle_apply, "MIN_CHANGES_FOR_PASSES", 0)
     monkeypatch.setattr(bundle_apply, "PATIENTS_PER_PASS", per_pass)
+    monkeypatch.setattr(bundle_apply, "PATIENTS_ONE_PASS", per_pass)
     passes: list[int] = []
     real = bundle_read.replay
 
@@ -151,10 +152,36 @@ def test_each_line_has_one_share_by_its_patient():
 
 
 def test_how_many_passes():
-    per, least = bundle_apply.PATIENTS_PER_PASS, bundle_apply.MIN_CHANGES_FOR_PASSES
+    one, per, least = bundle_apply.PATIENTS_ONE_PASS, bundle_apply.PATIENTS_PER_PASS, bundle_apply.MIN_CHANGES_FOR_PASSES
+    assert (one, per) == (1000, 800)
     assert bundle_apply.passes(None, 10 * least) == 1  # not counted (a small file)
-    assert bundle_apply.passes(3 * per, least - 1) == 1  # too few changes to be worth reading the file again
-    assert bundle_apply.passes(per, least) == 1
-    assert bundle_apply.passes(per + 1, least) == 2
-    assert bundle_apply.passes(3 * per, least) == 3
+    assert bundle_apply.passes(3 * one, least - 1) == 1  # too few changes to be worth reading the file again
+    assert bundle_apply.passes(one, least) == 1  # 1,000 patients x 365 days: one pass, the full cache
+    assert bundle_apply.passes(one + 1, least) == 2  # then shares of at most 800 patients
+    assert bundle_apply.passes(3000, least) == 4
+    assert bundle_apply.passes(10_000, least) == 13
     assert bundle_apply.passes(10**9, least) == bundle_apply.MAX_PASSES
+    assert bundle_apply.cache_kib(1) == bundle_apply.CACHE_KIB > bundle_apply.cache_kib(4) == bundle_apply.SHARED_CACHE_KIB
+
+
+def test_bounded_id_caches_decide_the_same(trio, tmp_path, monkeypatch):
+    """The patients known to be present and the ids known to be well formed are caches kept small (memory stays
+    flat with 10,000 patients): when they start again, batch after batch, nothing is decided differently."""
+    from telecbt_cli.core.sync import incoming
+
+    field, other, hub = trio
+    history(field, other)
+    for raw in (field.bundle_for(hub), other.bundle_for(hub)):
+        hub.import_(raw)
+    whole = snapshot(hub)
+    again = Site(tmp_path, "again-small-caches")
+    link(again, field, other)
+    try:
+        monkeypatch.setattr(bundle_apply, "KNOWN_PATIENTS", 1)
+        monkeypatch.setattr(incoming, "KNOWN_IDS", 1)
+        monkeypatch.setattr(bundle_apply, "BATCH", 3)
+        stats = [again.import_(raw) for raw in (field.bundle_for(again), other.bundle_for(again))]
+        assert snapshot(again) == whole
+        assert sum(s["waiting"] for s in stats) == 0  # every patient was found, in the cache or in the store
+    finally:
+        again.access.close()
