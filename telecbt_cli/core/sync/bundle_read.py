@@ -66,6 +66,10 @@ _SCRYPT = re.compile(rb"^age-encryption\.org/v1\n-> scrypt \S+ (\d+)\n")
 PATIENT_ID = re.compile(rb'"patient_id": ?"([^"\\]{1,64})"')
 #: Distinct patients counted in pass 1 at most (a bundle claiming more is treated as having this many).
 MAX_COUNTED_PATIENTS = 1 << 16
+#: Pass 1 looks for patients in one decompressed chunk (~128 KiB, a few hundred lines) of this many: a patient
+#: whose changes run through the bundle is seen, one with a handful of changes may not be (and hardly touches
+#: the indexes). Reading every chunk cost ~1 % of a 1,000 x 365 import; this costs an eighth of that.
+COUNT_EVERY = 8
 
 
 def b64(data: bytes) -> str:
@@ -321,7 +325,8 @@ class Verified:
     digest: bytes
     digested_bytes: int
     total_bytes: int
-    #: Distinct patients the change lines name (`PATIENT_ID`), counted for a file above SMALL_BYTES; else None.
+    #: Distinct patients the change lines name (`PATIENT_ID`, in a sample of the chunks: `COUNT_EVERY`), counted
+    #: for a file above SMALL_BYTES; else None.
     patients: int | None = None
 
 
@@ -332,6 +337,7 @@ class _Verify:
         self.access, self.limit = access, limit
         self.digest, self.hashed, self.lines, self.total = hashlib.sha256(), 0, 0, 0
         self.patients: set[bytes] | None = set() if count_patients else None
+        self.chunks = 0
         self.held = b""  # the last complete line and what follows it: not hashed yet
         self.header: dict | None = None
         self.signer: dict | None = None
@@ -354,7 +360,9 @@ class _Verify:
                 self.digest.update(memoryview(data)[:start])
                 self.hashed += start
                 self.lines += data.count(b"\n", 0, start)
-                self._count(data, start)
+                if self.chunks % COUNT_EVERY == 0:  # the first, then one in COUNT_EVERY
+                    self._count(data, start)
+                self.chunks += 1
             self.held = data[start:]
             if last + 1 - start > MAX_LINE_BYTES:
                 raise _oversized()
@@ -409,7 +417,7 @@ class _Verify:
                         None if self.patients is None else len(self.patients))
 
     def _count(self, data: bytes, end: int) -> None:
-        """The patients named in the complete lines data[:end] (each line is seen once)."""
+        """The patients named in the complete lines data[:end] (each line is seen once at most)."""
         if self.patients is not None and len(self.patients) < MAX_COUNTED_PATIENTS:
             self.patients.update(PATIENT_ID.findall(data, 0, end))
 

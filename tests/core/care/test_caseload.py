@@ -56,7 +56,10 @@ def test_pages_search_and_archived(admin):
     assert [len(p) for p in pages] == [100, 100, 49]
     names = [r["display_name"] for p in pages for r in p]
     assert names == [f"P{n:03d}" for n in range(1, 250)]
-    assert [r["display_name"] for r in caseload.page(admin, search="p24")] == [f"P24{n}" for n in range(10)]
+    # a name or a code may hold "p24": codes are random, so one of them sometimes does (about 1 run in 20)
+    wanted = [f"P{n:03d}" for n in range(1, 250) if f"P{n:03d}".startswith("P24") or "p24" in codes[n].lower()]
+    assert [r["display_name"] for r in caseload.page(admin, search="p24")] == wanted
+    assert [f"P24{n}" for n in range(10)] == [name for name in wanted if name.startswith("P24")]
     assert [r["code"] for r in caseload.page(admin, search=codes[7].lower().replace("-", ""))] == [codes[7]]
 
 
