@@ -31,6 +31,11 @@ changes). The decisions are the same: all versions of a row name the same patien
 moves a record to another patient), so they are decided in bundle order within one pass; a row
 whose versions named different patients would still converge to the same winning version, as
 for bundles that arrive out of order.
+
+The limit, measured: every extra pass reads the whole file again and inserts between the rows of
+earlier passes in the id-ordered indexes, so with the passes growing with the patients the cost
+grows faster than the data (10,000 patients x 365 days: 2.2x the reference's CPU, against 1.7x at
+3,000). Spilling each share once to its own encrypted file would remove the re-reading.
 """
 
 from __future__ import annotations

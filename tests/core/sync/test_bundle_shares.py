@@ -142,8 +142,12 @@ def test_each_line_has_one_share_by_its_patient():
                                    "table": "diary_entries"}}).encode()
     patient = json.dumps({"change": {"base_hlc": None, "data": {"id": row["patient_id"]}, "op": "insert",
                                      "table": "patients"}}).encode()
+    bare = b'{"data":{"patient_id":"%s"}}' % row["patient_id"].encode()
+    decoy = b'{"data":{"patient_id":"someone-else"}}'
+    assert any(bundle_apply.share(bare, n) != bundle_apply.share(decoy, n) for n in (2, 3, 7))  # the check below can tell
     for shares in (2, 3, 7):
-        assert bundle_apply.share(spaced, shares) == bundle_apply.share(compact, shares)  # the row's own patient
+        # the row's own patient, not the one quoted in its note (which sorts before it)
+        assert bundle_apply.share(spaced, shares) == bundle_apply.share(compact, shares) == bundle_apply.share(bare, shares)
         assert bundle_apply.share(alone, shares) == 0 and bundle_apply.share(patient, shares) == 0
     # a year of one patient's entries goes to one share; patients spread over all of them
     ids = [b"0190a1b2-0000-7000-8000-%012d" % n for n in range(300)]
@@ -153,14 +157,14 @@ def test_each_line_has_one_share_by_its_patient():
 
 def test_how_many_passes():
     one, per, least = bundle_apply.PATIENTS_ONE_PASS, bundle_apply.PATIENTS_PER_PASS, bundle_apply.MIN_CHANGES_FOR_PASSES
-    assert (one, per) == (1000, 800)
+    assert per <= one  # a share never holds more patients than one pass would
     assert bundle_apply.passes(None, 10 * least) == 1  # not counted (a small file)
     assert bundle_apply.passes(3 * one, least - 1) == 1  # too few changes to be worth reading the file again
-    assert bundle_apply.passes(one, least) == 1  # 1,000 patients x 365 days: one pass, the full cache
-    assert bundle_apply.passes(one + 1, least) == 2  # then shares of at most 800 patients
-    assert bundle_apply.passes(3000, least) == 4
-    assert bundle_apply.passes(10_000, least) == 13
-    assert bundle_apply.passes(10**9, least) == bundle_apply.MAX_PASSES
+    assert bundle_apply.passes(one, least) == 1  # as many patients as fit one pass: one pass, the full cache
+    assert bundle_apply.passes(one + 1, least) == -(-(one + 1) // per) >= 2  # then shares of at most `per`
+    for count in (3 * one, 10 * one):
+        shares = bundle_apply.passes(count, least)
+        assert -(-count // shares) <= per < -(-count // (shares - 1))  # as few shares as fit
     assert bundle_apply.cache_kib(1) == bundle_apply.CACHE_KIB > bundle_apply.cache_kib(4) == bundle_apply.SHARED_CACHE_KIB
 
 
