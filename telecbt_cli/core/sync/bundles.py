@@ -24,7 +24,7 @@ from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import UsageError
 from telecbt_cli.core.store.ids import uuid7
-from telecbt_cli.core.sync import bundle_apply, bundle_dict, bundle_read, devices
+from telecbt_cli.core.sync import bundle_apply, bundle_dict, bundle_read, devices, spill
 
 FORMAT = bundle_read.FORMAT
 VERSION = bundle_read.VERSION
@@ -253,8 +253,13 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
     try:
         with store.write():
             applier = bundle_apply.Applier(access, manifest["bundle_id"], stats, via=sender)
-            for part in range(shares):  # one share of the patients per pass (bundle_apply's docstring says why)
-                bundle_read.replay(access, source, verified, applier.share_adder(part, shares), passphrase)
+            if shares == 1:
+                bundle_read.replay(access, source, verified, applier.add_line, passphrase)
+            else:  # one share of the patients at a time (bundle_apply's docstring says why), the file read once
+                with spill.Spills(store.dir, shares - 1) as spills:
+                    bundle_read.replay(access, source, verified, applier.sorter(shares, spills), passphrase)
+                    for number in range(shares - 1):
+                        applier.apply_spilled(spills, number)
             applier.finish()
             if dry_run:
                 raise _DryRun()

@@ -1,6 +1,6 @@
-"""A bundle that touches many patients is applied one share of the patients per pass (issue 19, import at
-3x the data): same rows, versions, conflicts and change log as one pass, and nothing written if the file
-changes between passes."""
+"""A bundle that touches many patients is applied one share of the patients at a time (issue 19, import at
+3x the data): same rows, versions, conflicts and change log as one pass; the file is read once, the later
+shares come back from their spill files, and nothing is written if a spill file changes between shares."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from telecbt_cli.core.care import diary
 from telecbt_cli.core.clinical import patients
 from telecbt_cli.core.clinical.patients import PatientFields
 from telecbt_cli.core.store.errors import IntegrityError
-from telecbt_cli.core.sync import bundle_apply, bundle_read, bundles
+from telecbt_cli.core.sync import bundle_apply, bundle_read, bundles, spill
 from tests.core.sync.sites import Site, link, linked
 from tests.core.sync.test_bundle_stream import enrol, snapshot
 
@@ -40,21 +40,27 @@ def history(field: Site, other: Site) -> list[str]:
     return codes
 
 
-def in_shares(monkeypatch, per_pass: int) -> list[int]:
-    """Make every bundle count its patients and split into shares of `per_pass` patients; the passes run."""
+def in_shares(monkeypatch, per_pass: int) -> list[str]:
+    """Make every bundle count its patients and split into shares of `per_pass` patients; returns what ran:
+    "read" for each read of a bundle (which applies the first share), "spill" for each share read back."""
     monkeypatch.setattr(bundle_read, "SMALL_BYTES", 0)
     monkeypatch.setattr(bundle_apply, "MIN_CHANGES_FOR_PASSES", 0)
     monkeypatch.setattr(bundle_apply, "PATIENTS_PER_PASS", per_pass)
     monkeypatch.setattr(bundle_apply, "PATIENTS_ONE_PASS", per_pass)
-    passes: list[int] = []
-    real = bundle_read.replay
+    ran: list[str] = []
+    read, lines = bundle_read.replay, spill.Spills.lines
 
-    def counted(*args, **kwargs):
-        passes.append(1)
-        return real(*args, **kwargs)
+    def counted_read(*args, **kwargs):
+        ran.append("read")
+        return read(*args, **kwargs)
 
-    monkeypatch.setattr(bundle_read, "replay", counted)
-    return passes
+    def counted_lines(self, number):
+        ran.append("spill")
+        return lines(self, number)
+
+    monkeypatch.setattr(bundle_read, "replay", counted_read)
+    monkeypatch.setattr(spill.Spills, "lines", counted_lines)
+    return ran
 
 
 @pytest.mark.parametrize("per_pass", [1, 2])
@@ -74,8 +80,9 @@ def test_shares_decide_as_one_pass_does(trio, tmp_path, monkeypatch, per_pass):
         assert snapshot(again) == whole
         assert [{k: s[k] for k in ("inserted", "updated", "conflicts", "already", "waiting")} for s in shared] == \
                [{k: s[k] for k in ("inserted", "updated", "conflicts", "already", "waiting")} for s in one_pass]
-        # each bundle names the 5 patients (other relays field's changes): ceil(5 / per_pass) passes each
-        assert len(passes) == 3 * -(-5 // per_pass)
+        # each bundle names the 5 patients (other relays field's changes): ceil(5 / per_pass) shares each,
+        # the first applied while the file is read (once), the others read back from their spill files
+        assert passes == (["read"] + ["spill"] * (-(-5 // per_pass) - 1)) * 3
     finally:
         again.access.close()
 
@@ -103,32 +110,40 @@ def test_verify_counts_the_patients_a_large_file_names(trio, monkeypatch):
         assert bundle_read.verify(hub.access, source).patients == 5
 
 
-def test_a_file_changed_between_passes_writes_nothing(trio, tmp_path, monkeypatch):
-    """A file on a USB stick rewritten while it is imported: the second share's pass sees it, nothing stays."""
+def test_a_spill_file_changed_between_shares_writes_nothing(trio, tmp_path, monkeypatch):
+    """A spill file altered on disk after the bundle was read (by another program, a failing disk): the share
+    read back from it is refused, and the import, one transaction, leaves nothing."""
     field, other, hub = trio
     history(field, other)
     path = tmp_path / "in.tcb"
     path.write_bytes(field.bundle_for(hub))
-    passes = in_shares(monkeypatch, 2)
-    real = bundle_read.replay
+    ran = in_shares(monkeypatch, 2)
+    monkeypatch.setattr(spill, "BLOCK", 100)  # blocks are sealed and written while the bundle is read
+    lines = spill.Spills.lines
 
-    def rewrite_after_first(*args, **kwargs):
-        result = real(*args, **kwargs)
-        if len(passes) == 1:  # the first share is applied (inside the transaction)
-            data = bytearray(path.read_bytes())
-            data[len(data) // 2] ^= 0xFF
-            with open(path, "r+b") as handle:  # same file, same size: the open handle reads the new bytes
-                handle.write(data)
-        return result
+    altered = []
 
-    monkeypatch.setattr(bundle_read, "replay", rewrite_after_first)
-    with pytest.raises(IntegrityError):
+    def alter(self, number):
+        handle = self.files[number]
+        handle.flush()
+        if not altered and handle.seek(0, 2) > 12:  # the first spill file that holds a block
+            handle.seek(12)  # inside that block's sealed bytes
+            byte = handle.read(1)
+            handle.seek(12)
+            handle.write(bytes([byte[0] ^ 0x01]))
+            handle.seek(0, 2)
+            altered.append(number)
+        return lines(self, number)
+
+    monkeypatch.setattr(spill.Spills, "lines", alter)
+    before = snapshot(hub)
+    with pytest.raises(IntegrityError, match="temporary file"):
         bundles.import_file(hub.access, path)
+    assert snapshot(hub) == before
     conn = hub.access.store.conn
-    assert len(passes) == 2
-    assert conn.execute("SELECT count(*) FROM patients").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM diary_entries").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM bundles_seen").fetchone()[0] == 0
+    assert altered and ran == ["read"] + ["spill"] * (altered[0] + 1)  # the shares before it were applied
+    for table in ("patients", "diary_entries", "bundles_seen", "waiting_changes", "applied_changes"):
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
 
 
 def test_each_line_has_one_share_by_its_patient():
