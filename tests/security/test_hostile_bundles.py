@@ -217,6 +217,10 @@ def test_a_good_hand_made_bundle_imports(sites):
                                       hostile.change_line("diary_entries", entry)])
     assert hub.import_(hostile.seal(hub.access, payload))["inserted"] == 2
     assert hub_names(hub) == ["Fine"]
+    # the row has no `timezone` (as from a version before m009): stored as NULL, the rest as sent
+    assert "timezone" not in patient
+    stored = hub.access.store.conn.execute("SELECT timezone, birth_year, code FROM patients").fetchone()
+    assert tuple(stored) == (None, 1970, patient["code"])
 
 
 def test_an_invalid_row_from_the_command_line_gives_exit_6(sites, tmp_path):

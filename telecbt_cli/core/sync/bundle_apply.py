@@ -155,6 +155,15 @@ def share(line: bytes, shares: int) -> int:
     return 0 if found is None else zlib.crc32(found.group(1)) % shares
 
 
+def _values(columns: list[str], rows: list[dict]) -> list[tuple]:
+    """Each row's values for `columns`, in order; a column a row lacks (an older sender's) is NULL."""
+    values_of = incoming.values_of(columns)
+    try:
+        return list(map(values_of, rows))
+    except KeyError:
+        return [tuple(map(row.get, columns)) for row in rows]
+
+
 def _chunks(values: list, size: int = _IN) -> Iterator[list]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -362,11 +371,10 @@ class Applier:
             try:
                 if new:
                     self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                                          f"({', '.join('?' * len(columns))})",
-                                          [[row.get(c) for c in columns] for row in new])
+                                          f"({', '.join('?' * len(columns))})", _values(columns, new))
                 if held:
                     self.conn.executemany(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in rest)} WHERE id = ?",
-                                          [[row.get(c) for c in rest] + [row["id"]] for row in held])
+                                          _values([*rest, "id"], held))
             except dbmod.IntegrityConstraintError as error:
                 raise IntegrityError("the bundle holds a {table} row that breaks a rule of this store ({why}); "
                                      "nothing was imported from it", key="errors.sync_apply.breaks_rule",

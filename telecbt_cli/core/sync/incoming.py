@@ -21,6 +21,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from operator import itemgetter
 
 from telecbt_cli.core.care import appointments, diary, messages, plans
 from telecbt_cli.core.clinical import patients
@@ -76,6 +77,16 @@ def _fits(kind: str, value: object) -> bool:
 _SPECS: dict[str, list[tuple[str, str, bool]]] = {}
 
 
+def values_of(names: tuple[str, ...] | list[str]) -> Callable[[dict], tuple]:
+    """A function giving a row's values for `names` as a tuple, in C (KeyError when one is missing)."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    if names:
+        name = names[0]
+        return lambda row: (row[name],)
+    return lambda row: ()
+
+
 class RowChecker:
     """Checks rows of one store's tables; column declarations are read once per table."""
 
@@ -120,23 +131,28 @@ class RowChecker:
                                  "Nothing was imported from it", key="errors.sync_rows.refused", table=table,
                                  where=where, problem=error if shown == str(error) else shown) from None
 
-    def _types_fit(self, table: str, get: Callable) -> bool:
-        """The declared types, NOT NULL and the text bound for a whole row at once (C loops via map);
-        False sends the row through the column-by-column loop, which says what is wrong."""
+    def _types_fit(self, table: str, row: dict) -> bool:
+        """The declared types, NOT NULL and the text bound for a whole row at once (C loops via itemgetter and
+        map); False sends the row through the column-by-column loop, which says what is wrong."""
         if table not in self._groups:
             spec = self._spec(table)
-            self._groups[table] = tuple(tuple(n for n, kind, _ in spec if kind == wanted)
-                                        for wanted in ("text", "a whole number", "a number")) + (
+            groups = tuple(tuple(n for n, kind, _ in spec if kind == wanted)
+                           for wanted in ("text", "a whole number", "a number")) + (
                 tuple(n for n, _, notnull in spec if notnull),)
-        text, whole, real, required = self._groups[table]
-        if None in map(get, required):
+            self._groups[table] = tuple((names, values_of(names)) for names in groups)
+        (text, texts_of), (whole, wholes_of), (real, reals_of), (required, required_of) = self._groups[table]
+        try:
+            texts, wholes, reals, needed = texts_of(row), wholes_of(row), reals_of(row), required_of(row)
+        except KeyError:  # a column the sender's version did not have: NULL, as the column loop reads it
+            get = row.get
+            texts, wholes, reals, needed = (tuple(map(get, names)) for names in (text, whole, real, required))
+        if None in needed:
             return False
-        texts = list(map(get, text))
         if not set(map(type, texts)) <= _TEXT_TYPES or max(map(len, filter(None, texts)), default=0) > MAX_TEXT:
             return False
-        numbers = list(filter(None, map(get, whole + real)))
-        if not set(map(type, map(get, whole))) <= _WHOLE_TYPES or not set(map(type, map(get, real))) <= _REAL_TYPES:
+        if not set(map(type, wholes)) <= _WHOLE_TYPES or not set(map(type, reals)) <= _REAL_TYPES:
             return False
+        numbers = list(filter(None, wholes + reals))
         try:
             return not numbers or (_INT64[0] <= min(numbers) and max(numbers) <= _INT64[1]
                                    and all(map(math.isfinite, numbers)))
@@ -146,7 +162,7 @@ class RowChecker:
     def _check(self, table: str, row: dict) -> None:
         longest = None  # a text over MAX_TEXT: reported after the table's own rules, which say it better
         get = row.get
-        for name, kind, notnull in () if self._types_fit(table, get) else self._spec(table):
+        for name, kind, notnull in () if self._types_fit(table, row) else self._spec(table):
             value = get(name)
             if value is None:
                 if notnull:
