@@ -63,6 +63,11 @@ PATIENTS_ONE_PASS = 1000
 #: room within the same memory (3,000 x 365: 97.7 MB peak and 2 % more CPU than three shares in 32 MiB).
 PATIENTS_PER_PASS = 800
 SHARED_CACHE_KIB = 28 * 1024
+#: The write-ahead log's index grows about 0.5 MiB per GB of log, about 2 KB of log per change: 1 MiB per million
+#: changes. Up to WAL_FREE_CHANGES changes it fits the memory left beside the cache; beyond, the cache makes room.
+WAL_FREE_CHANGES = 2_000_000
+WAL_INDEX_KIB_PER_MILLION = 1024
+MAX_WAL_ALLOWANCE_KIB = 8 * 1024
 #: A smaller bundle is applied in one pass whatever it touches (its extra reads would cost more than they save).
 MIN_CHANGES_FOR_PASSES = 100_000
 MAX_PASSES = 32
@@ -144,9 +149,14 @@ def passes(patients: int | None, changes: int) -> int:
     return max(1, min(MAX_PASSES, -(-patients // PATIENTS_PER_PASS)))
 
 
-def cache_kib(shares: int) -> int:
-    """SQLite's page cache while a large bundle is applied in this many passes."""
-    return CACHE_KIB if shares == 1 else SHARED_CACHE_KIB
+def cache_kib(shares: int, changes: int = 0) -> int:
+    """SQLite's page cache while a bundle of `changes` changes is applied in this many passes.
+
+    Beyond `WAL_FREE_CHANGES` changes the cache gives back what the write-ahead log's index takes as the
+    one transaction grows (`WAL_INDEX_KIB_PER_MILLION`, at most `MAX_WAL_ALLOWANCE_KIB`), so memory stays
+    flat at 10,000 patients (5.4M changes: 3.4 MiB less)."""
+    allowance = max(0, changes - WAL_FREE_CHANGES) * WAL_INDEX_KIB_PER_MILLION // 1_000_000
+    return (CACHE_KIB if shares == 1 else SHARED_CACHE_KIB) - min(allowance, MAX_WAL_ALLOWANCE_KIB)
 
 
 def share(line: bytes, shares: int) -> int:

@@ -249,7 +249,7 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
     shares = bundle_apply.passes(verified.patients, manifest["changes"])
     cache = conn.execute("PRAGMA cache_size").fetchone()[0] if manifest["changes"] > bundle_apply.BATCH else None
     if cache is not None:
-        conn.execute(f"PRAGMA cache_size = -{bundle_apply.cache_kib(shares)}")
+        conn.execute(f"PRAGMA cache_size = -{bundle_apply.cache_kib(shares, manifest['changes'])}")
     try:
         with store.write():
             applier = bundle_apply.Applier(access, manifest["bundle_id"], stats, via=sender)

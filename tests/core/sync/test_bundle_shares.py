@@ -181,6 +181,13 @@ def test_how_many_passes():
         shares = bundle_apply.passes(count, least)
         assert -(-count // shares) <= per < -(-count // (shares - 1))  # as few shares as fit
     assert bundle_apply.cache_kib(1) == bundle_apply.CACHE_KIB > bundle_apply.cache_kib(4) == bundle_apply.SHARED_CACHE_KIB
+    # the cache gives back what the write-ahead log's index takes in a very large import, within a bound
+    free, per_million = bundle_apply.WAL_FREE_CHANGES, bundle_apply.WAL_INDEX_KIB_PER_MILLION
+    assert bundle_apply.cache_kib(4, free) == bundle_apply.SHARED_CACHE_KIB
+    assert bundle_apply.cache_kib(4, free + 3_000_000) == bundle_apply.SHARED_CACHE_KIB - 3 * per_million
+    assert bundle_apply.cache_kib(1, free + 1_000_000) == bundle_apply.CACHE_KIB - per_million  # one pass too
+    lowest = bundle_apply.SHARED_CACHE_KIB - bundle_apply.MAX_WAL_ALLOWANCE_KIB
+    assert bundle_apply.cache_kib(4, 100 * free) == lowest >= 16 * 1024
 
 
 def test_bounded_id_caches_decide_the_same(trio, tmp_path, monkeypatch):
