@@ -40,7 +40,7 @@ def sites(tmp_path):
 def counts(site: Site) -> dict:
     conn = site.access.store.conn
     return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("patients", "diary_entries", "messages", "change_log", "applied_changes", "bundles_seen")}
+            for t in ("patients", "diary_entries", "messages", "change_log", "applied_ranges", "bundles_seen")}
 
 
 def good_bundle(site: Site, receiver: Site, name: str) -> bytes:

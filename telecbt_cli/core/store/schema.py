@@ -488,3 +488,32 @@ def m012_peer_heads(db: "Database") -> None:
     """
     db.execute("ALTER TABLE peers ADD COLUMN seen_head TEXT")
     db.execute("ALTER TABLE peers ADD COLUMN rollback TEXT")
+
+
+@migration("m013_applied_ranges")
+def m013_applied_ranges(db: "Database") -> None:
+    """Which bundle applied which changes, as runs of change-log numbers instead of a row per change.
+
+    An import writes its changes to the change log in one transaction, so their `seq` numbers run
+    without gaps: one row per run (`first_seq` to `last_seq`) says what a row per change said, and
+    a year imported at once no longer writes a second table and index as large as the log's own
+    ids (issue 19: about 5 % of a large import's time). Existing rows become runs.
+    """
+    db.execute(
+        """CREATE TABLE applied_ranges (
+            bundle_id TEXT NOT NULL,
+            first_seq INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL,
+            applied_at TEXT NOT NULL,
+            PRIMARY KEY (bundle_id, first_seq),
+            CHECK (first_seq <= last_seq))"""
+    )
+    db.execute(
+        """INSERT INTO applied_ranges (bundle_id, first_seq, last_seq, applied_at)
+           SELECT bundle_id, min(seq), max(seq), min(applied_at) FROM (
+               SELECT a.bundle_id, a.applied_at, c.seq,
+                      c.seq - row_number() OVER (PARTITION BY a.bundle_id ORDER BY c.seq) AS run
+               FROM applied_changes a JOIN change_log c USING (change_id))
+           GROUP BY bundle_id, run"""
+    )
+    db.execute("DROP TABLE applied_changes")

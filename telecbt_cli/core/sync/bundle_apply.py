@@ -4,8 +4,8 @@ Changes are parsed as they stream in (`parse_change`), checked (`incoming.RowChe
 collected; every `BATCH` changes one flush decides and writes them with a handful of
 statements: which changes are known already (one `IN` query on the change log), which
 versions this store holds (one query per table), then the winning versions as inserts and
-updates (`executemany`), the change-log, applied-change and conflict rows the same way, and
-the clock once. The decisions are those of a change-by-change apply, in bundle order:
+updates (`executemany`), the change-log and conflict rows the same way, and the clock once; the
+runs of change-log numbers each bundle applied (`applied_ranges`) are written at the end. The decisions are those of a change-by-change apply, in bundle order:
 
 - a change already in the change log (same `change_id`) changes nothing;
 - a row this store does not have is inserted;
@@ -82,7 +82,7 @@ _TAIL = re.compile(r',"op":"(insert|update|delete)","table":"([a-z_]{1,40})"}}\s
 _HLC = re.compile(r"\d{13}\.\d{5}\.[0-9A-Za-z_-]{1,64}")
 _CHANGE_LOG = ("INSERT INTO change_log (change_id, table_name, row_id, op, hlc, device_id, at, data, base_hlc, via) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_APPLIED = "INSERT INTO applied_changes (change_id, bundle_id, applied_at) VALUES (?, ?, ?)"
+_APPLIED = "INSERT INTO applied_ranges (bundle_id, first_seq, last_seq, applied_at) VALUES (?, ?, ?, ?)"
 _CONFLICT = ("INSERT OR IGNORE INTO conflicts (table_name, row_id, kept_hlc, lost_hlc, lost_data, bundle_id, "
              "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
 
@@ -190,6 +190,7 @@ class Applier:
         self.top_hlc = self.store.meta("hlc") or ""
         self.now = now_iso()
         self.patients: set[str] = set()  # patient ids known to exist (in the store or written by this bundle)
+        self.ranges: list[list] = []  # [bundle id, first seq, last seq]: the change-log runs each bundle applied
 
     def add_line(self, line: bytes) -> None:
         self.add(*parse_change(line))
@@ -242,6 +243,8 @@ class Applier:
             self.stats["conflicts"] += counts["conflicts"]
         if self.top_hlc > (self.store.meta("hlc") or ""):
             self.store.set_meta("hlc", self.top_hlc)
+        self.conn.executemany(_APPLIED, [(*run, self.now) for run in self.ranges])
+        self.ranges = []
 
     # --- one batch ---------------------------------------------------------------------------------
 
@@ -296,13 +299,26 @@ class Applier:
                     stats["updated"] += 1
             log.append((key, table, row["id"], change.get("op"), row["hlc"], row.get("device_id"), row.get("updated_at"),
                         text, change.get("base_hlc"), via))
-            applied.append((key, bundle_id, self.now))
+            applied.append(bundle_id)
             self.top_hlc = max(self.top_hlc, row["hlc"])
         self._write(writes, stored)
-        self.conn.executemany(_CHANGE_LOG, log)
-        self.conn.executemany(_APPLIED, applied)
+        if log:
+            self.conn.executemany(_CHANGE_LOG, log)
+            self._note_runs(applied)
         if conflicts:
             self.conn.executemany(_CONFLICT, conflicts)
+
+    def _note_runs(self, bundle_ids: list[str]) -> None:
+        """The change-log rows just written (one per id, in order, the last one's `seq` the highest: a
+        store's log numbers follow on without gaps in one transaction) joined to each bundle's runs."""
+        seq = self.conn.execute("SELECT max(seq) FROM change_log").fetchone()[0] - len(bundle_ids)
+        ranges = self.ranges
+        for bundle_id in bundle_ids:
+            seq += 1
+            if ranges and ranges[-1][0] == bundle_id and ranges[-1][2] == seq - 1:
+                ranges[-1][2] = seq
+            else:
+                ranges.append([bundle_id, seq, seq])
 
     def _held_back(self, items: list[tuple]) -> dict[int, tuple[str, str]]:
         """Index -> (parent table, id) for each change whose parent is neither here nor applied with it.

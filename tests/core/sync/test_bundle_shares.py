@@ -142,7 +142,7 @@ def test_a_spill_file_changed_between_shares_writes_nothing(trio, tmp_path, monk
     assert snapshot(hub) == before
     conn = hub.access.store.conn
     assert altered and ran == ["read"] + ["spill"] * (altered[0] + 1)  # the shares before it were applied
-    for table in ("patients", "diary_entries", "bundles_seen", "waiting_changes", "applied_changes"):
+    for table in ("patients", "diary_entries", "bundles_seen", "waiting_changes", "applied_ranges"):
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
 
 

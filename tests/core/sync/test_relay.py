@@ -33,7 +33,8 @@ def _send(sender: Site, receiver: Site) -> dict:
 def _origins(site: Site, manifest: dict) -> set[str]:
     """Devices that made the changes a bundle carried (read back from the receiver's change log)."""
     rows = site.access.store.conn.execute(
-        "SELECT DISTINCT c.device_id FROM change_log c JOIN applied_changes a USING (change_id) WHERE a.bundle_id = ?",
+        "SELECT DISTINCT c.device_id FROM change_log c JOIN applied_ranges a ON c.seq BETWEEN a.first_seq AND a.last_seq "
+        "WHERE a.bundle_id = ?",
         (manifest["bundle_id"],)).fetchall()
     return {row[0] for row in rows}
 

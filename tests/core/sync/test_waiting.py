@@ -44,8 +44,8 @@ def test_a_chain_of_waiting_changes_applies_in_one_import(sites):
     mark = _mark()
     diary.correct_entry(field.access, entry["id"], {"pain": 2})
     third = _since(field, hub, mark)
-    assert hub.import_(third)["waiting"] == 1
-    assert hub.import_(second)["waiting"] == 1  # the entry waits for its patient; the correction for the entry
+    third_stats, second_stats = hub.import_(third), hub.import_(second)
+    assert third_stats["waiting"] == second_stats["waiting"] == 1  # the entry waits for its patient; the correction for the entry
     status = waiting.status(hub.access)
     assert status["waiting"] == 2 and [c["needs"] for c in status["changes"]] == ["patient", "patient"]
     shown = json.dumps(status)
@@ -56,7 +56,18 @@ def test_a_chain_of_waiting_changes_applies_in_one_import(sites):
     assert rows == field.access.store.conn.execute("SELECT id, pain, supersedes FROM diary_entries ORDER BY id"
                                                    ).fetchall()
     logged = hub.access.store.conn.execute("SELECT count(*) FROM change_log WHERE via IS NOT NULL").fetchone()[0]
-    assert logged == _count(hub, "applied_changes") == 4  # every applied change logged once
+    assert logged == 4  # every applied change logged once
+    # each change is counted to the bundle it came in, as runs of change-log numbers: the patient and its
+    # consent (first), then the entry (second) and its correction (third), released in that order
+    conn = hub.access.store.conn
+    runs = conn.execute("SELECT bundle_id, first_seq, last_seq FROM applied_ranges ORDER BY first_seq").fetchall()
+    assert [(bundle, last - start + 1) for bundle, start, last in runs] == \
+        [(stats["bundle_id"], 2), (second_stats["bundle_id"], 1), (third_stats["bundle_id"], 1)]
+    assert all(runs[n][2] + 1 == runs[n + 1][1] for n in range(2))
+    assert runs[-1][2] == conn.execute("SELECT max(seq) FROM change_log").fetchone()[0]
+    carried = conn.execute("SELECT c.row_id FROM change_log c JOIN applied_ranges a ON c.seq BETWEEN a.first_seq "
+                           "AND a.last_seq WHERE a.bundle_id = ?", (second_stats["bundle_id"],)).fetchall()
+    assert carried == [(entry["id"],)]
 
 
 def test_a_waiting_change_that_arrives_again_with_its_parent_is_applied_once(sites):
