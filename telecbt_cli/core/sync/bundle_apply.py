@@ -5,7 +5,8 @@ collected; every `BATCH` changes one flush decides and writes them with a handfu
 statements: which changes are known already (one `IN` query on the change log), which
 versions this store holds (one query per table), then the winning versions as inserts and
 updates (`executemany`), the change-log and conflict rows the same way, and the clock once; the
-runs of change-log numbers each bundle applied (`applied_ranges`) are written at the end. The decisions are those of a change-by-change apply, in bundle order:
+runs of change-log numbers each bundle applied (`applied_ranges`) are written at the end. The
+decisions are those of a change-by-change apply, in bundle order:
 
 - a change already in the change log (same `change_id`) changes nothing;
 - a row this store does not have is inserted;
