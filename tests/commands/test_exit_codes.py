@@ -63,10 +63,10 @@ def _user(s: SimpleNamespace, name: str, role: str) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _tiny_disk(tmp: Path) -> Iterator[Path]:
+def _tiny_disk(tmp: Path, size: str = "2m") -> Iterator[Path]:
     mount = tmp / "disk"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True).returncode:
         pytest.skip("cannot mount a tmpfs here (needs root, as CI has)")
     try:
         yield mount
@@ -85,7 +85,7 @@ def _(s):
 
 @case("read-only disk")
 def _(s):
-    with _tiny_disk(s.tmp) as disk:
+    with _tiny_disk(s.tmp, "4m") as disk:  # room for a new store and its write-ahead log while it is made
         assert invoke("init", "--store", str(disk / "store"), *s.pw).exit_code == 0
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         return _code(s, "patient", "add", "--name", "Refused", "--store", str(disk / "store"))
