@@ -8,11 +8,11 @@ a split of every line per share, which grew with the square of the data.
 
 Nothing in clear reaches the disk: each file is unnamed (`tempfile.TemporaryFile` in the store's
 folder: gone when closed, or when the process dies), its lines are packed in blocks of about
-`BLOCK` bytes, each block compressed (zstd, the bundles' dictionary) and sealed with
-AES-256-GCM under a key made for this import and held only in memory. A block's nonce is its
-file's number and its own; the last block says so in its sealed data, so a file that was
-changed, cut short, reordered or swapped for another share's is refused (IntegrityError) and the
-import, one transaction, writes nothing.
+`BLOCK` bytes, each block compressed (zstd, the bundles' dictionary) and sealed with the store's
+AES-256-GCM (`crypto.seal`) under a key made for this import and held only in memory. Each
+block's associated data names its file, its place in the file and whether it is the last, so a
+file that was changed, cut short, reordered, extended or swapped for another share's is refused
+(IntegrityError) and the import, one transaction, writes nothing.
 """
 
 from __future__ import annotations
@@ -22,13 +22,20 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from telecbt_cli.core.store import crypto
 from telecbt_cli.core.store.errors import IntegrityError
 from telecbt_cli.core.store.fsutil import storage_error
+from telecbt_cli.core.sync.bundle_read import MAX_LINE_BYTES
 
 #: Bytes of lines per sealed block: small, so that memory stays flat however many shares wait.
 BLOCK = 64 * 1024
-_HEAD = struct.Struct(">I?")  # sealed length, last block
-_LAST = b"last"
+_HEAD = struct.Struct(">12sI?")  # nonce, sealed length, last block
+_PLACE = struct.Struct(">IQ?")  # associated data: file number, block number, last block
+
+
+#: The largest block `_seal` writes: a block's lines, the last of which may be as long as a bundle line allows,
+#: compressed (zstd never grows data by more than a small margin) and sealed (a 16-byte tag).
+_MAX_SEALED = 2 * (BLOCK + MAX_LINE_BYTES) + 4096
 
 
 def _changed() -> IntegrityError:
@@ -40,19 +47,18 @@ class Spills:
     """One spill file per share after the first, for one import; use as a context manager (closes them all)."""
 
     def __init__(self, folder: Path, count: int) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        import os
 
         from telecbt_cli.core.sync import bundle_dict
 
         self.folder = folder
-        self.sealer = AESGCM(AESGCM.generate_key(bit_length=256))
+        self.key = os.urandom(32)
         self.dictionary = bundle_dict.dictionary()
         self.files: list = []
         self.pending: list[list[bytes]] = [[] for _ in range(count)]
         self.sizes = [0] * count
         self.blocks = [0] * count
         self.finished: set[int] = set()
-        self.bytes_written = 0
         self._compressor = None
         try:
             for _ in range(count):
@@ -72,9 +78,6 @@ class Spills:
             handle.close()
         self.files, self.pending = [], []
 
-    def _nonce(self, number: int, block: int) -> bytes:
-        return struct.pack(">IQ", number, block)
-
     def add(self, number: int, line: bytes) -> None:
         """Keep one change line for share file `number` (0 for the second share, and so on)."""
         pending = self.pending[number]
@@ -92,14 +95,13 @@ class Spills:
         data = b"\n".join(pending) + b"\n" if pending else b""
         pending.clear()
         self.sizes[number] = 0
-        sealed = self.sealer.encrypt(self._nonce(number, self.blocks[number]), self._compressor.compress(data),
-                                     _LAST if last else b"")
+        nonce, sealed = crypto.seal(self.key, self._compressor.compress(data),
+                                    _PLACE.pack(number, self.blocks[number], last))
         self.blocks[number] += 1
         try:
-            self.files[number].write(_HEAD.pack(len(sealed), last) + sealed)
+            self.files[number].write(_HEAD.pack(nonce, len(sealed), last) + sealed)
         except OSError as error:
             raise storage_error("write", self.folder, error) from None
-        self.bytes_written += _HEAD.size + len(sealed)
 
     def finish(self, number: int) -> None:
         """Seal file `number`'s last block (with the lines not yet written): nothing more is added to it."""
@@ -110,7 +112,6 @@ class Spills:
     def lines(self, number: int) -> Iterator[bytes]:
         """Every line kept for file `number`, in the order it was added; IntegrityError if the file was changed."""
         import zstandard
-        from cryptography.exceptions import InvalidTag
 
         self.finish(number)
         handle = self.files[number]
@@ -123,12 +124,13 @@ class Spills:
                 head = handle.read(_HEAD.size)
                 if len(head) != _HEAD.size:
                     raise _changed()  # cut short: the last block never came
-                size, last = _HEAD.unpack(head)
-                sealed = handle.read(size)
+                nonce, size, last = _HEAD.unpack(head)
+                if size > _MAX_SEALED:
+                    raise _changed()  # no block this import wrote is that large
                 try:
-                    data = self.sealer.decrypt(self._nonce(number, block), sealed, _LAST if last else b"")
+                    data = crypto.open_sealed(self.key, nonce, handle.read(size), _PLACE.pack(number, block, last))
                     text = decompressor.decompress(data)  # its size is in the sealed frame
-                except (InvalidTag, zstandard.ZstdError):
+                except (crypto.DecryptError, zstandard.ZstdError):
                     raise _changed() from None
                 block += 1
                 found = text.split(b"\n")

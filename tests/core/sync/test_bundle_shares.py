@@ -126,10 +126,10 @@ def test_a_spill_file_changed_between_shares_writes_nothing(trio, tmp_path, monk
     def alter(self, number):
         handle = self.files[number]
         handle.flush()
-        if not altered and handle.seek(0, 2) > 12:  # the first spill file that holds a block
-            handle.seek(12)  # inside that block's sealed bytes
+        if not altered and handle.seek(0, 2) > 30:  # the first spill file that holds a block
+            handle.seek(30)  # inside that block's sealed bytes (after its 17-byte head)
             byte = handle.read(1)
-            handle.seek(12)
+            handle.seek(30)
             handle.write(bytes([byte[0] ^ 0x01]))
             handle.seek(0, 2)
             altered.append(number)

@@ -8,8 +8,11 @@ import os
 
 import pytest
 
+import zstandard
+
 from telecbt_cli.core.store.errors import IntegrityError, StorageError
 from telecbt_cli.core.sync import spill
+from telecbt_cli.core.sync.bundle_dict import dictionary
 
 MARK = b"Secret-Patient-Name"
 
@@ -49,6 +52,11 @@ def test_nothing_in_clear_and_nothing_left(tmp_path, monkeypatch):
     with spills:
         written = raw(spills, 0)
         assert len(written) > 200 and MARK not in written and b"change" not in written
+        # not merely compressed: no block is a zstd frame of the lines, with or without the bundles' dictionary
+        size = int.from_bytes(written[12:16], "big")
+        for decompressor in (zstandard.ZstdDecompressor(), zstandard.ZstdDecompressor(dict_data=dictionary())):
+            with pytest.raises(zstandard.ZstdError):
+                decompressor.decompress(written[17:17 + size])
         assert sorted(os.listdir(tmp_path)) == before  # the files have no name: a crash leaves nothing
         list(spills.lines(0))
     assert sorted(os.listdir(tmp_path)) == before
@@ -57,9 +65,9 @@ def test_nothing_in_clear_and_nothing_left(tmp_path, monkeypatch):
 def _flip(spills, number):
     handle = spills.files[number]
     handle.flush()
-    handle.seek(10)
+    handle.seek(30)  # inside the first block's sealed bytes (after its 17-byte head)
     byte = handle.read(1)
-    handle.seek(10)
+    handle.seek(30)
     handle.write(bytes([byte[0] ^ 0x01]))
 
 
@@ -85,6 +93,17 @@ def test_a_changed_file_is_refused(tmp_path, monkeypatch, damage):
     spills, _ = filled(tmp_path, monkeypatch)
     with spills:
         damage(spills, 0)
+        with pytest.raises(IntegrityError, match="changed on disk"):
+            list(spills.lines(0))
+
+
+def test_a_block_length_no_import_writes_is_refused_before_reading(tmp_path, monkeypatch):
+    spills, _ = filled(tmp_path, monkeypatch)
+    with spills:
+        handle = spills.files[0]
+        handle.flush()
+        handle.seek(12)
+        handle.write((2**32 - 1).to_bytes(4, "big"))  # the first block's length: 4 GiB
         with pytest.raises(IntegrityError, match="changed on disk"):
             list(spills.lines(0))
 
