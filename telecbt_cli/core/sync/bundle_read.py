@@ -328,6 +328,8 @@ class Verified:
     #: Distinct patients the change lines name (`PATIENT_ID`, in a sample of the chunks: `COUNT_EVERY`), counted
     #: for a file above SMALL_BYTES; else None.
     patients: int | None = None
+    #: Those patients' ids, sorted (None when not counted): where a large import cuts its shares.
+    patient_ids: list[bytes] | None = None
 
 
 class _Verify:
@@ -413,8 +415,10 @@ class _Verify:
         if trailer.get("payload_sha256") != b64(digest) or trailer.get("changes") != self.lines - 1 \
                 or trailer.get("bundle_id") != self.header.get("bundle_id"):
             raise IntegrityError("the bundle's contents do not match its signed digest (altered or truncated)", key="errors.bundle_read.digest")
+        ids = None if self.patients is None else sorted(self.patients)
+        self.patients = None
         return Verified({**self.header, **trailer}, digest, self.hashed, self.total,
-                        None if self.patients is None else len(self.patients))
+                        None if ids is None else len(ids), ids)
 
     def _count(self, data: bytes, end: int) -> None:
         """The patients named in the complete lines data[:end] (each line is seen once at most)."""

@@ -107,7 +107,10 @@ def test_verify_counts_the_patients_a_large_file_names(trio, monkeypatch):
         assert bundle_read.verify(hub.access, source).patients is None  # a small file is applied in one pass
     monkeypatch.setattr(bundle_read, "SMALL_BYTES", 0)
     with bundle_read.Source.from_bytes(raw) as source:
-        assert bundle_read.verify(hub.access, source).patients == 5
+        verified = bundle_read.verify(hub.access, source)
+    assert verified.patients == 5
+    held = {row[0].encode() for row in field.access.store.conn.execute("SELECT id FROM patients")}
+    assert verified.patient_ids == sorted(held)  # in index order: where the shares are cut
 
 
 def test_a_spill_file_changed_between_shares_writes_nothing(trio, tmp_path, monkeypatch):
@@ -158,16 +161,37 @@ def test_each_line_has_one_share_by_its_patient():
     patient = json.dumps({"change": {"base_hlc": None, "data": {"id": row["patient_id"]}, "op": "insert",
                                      "table": "patients"}}).encode()
     bare = b'{"data":{"patient_id":"%s"}}' % row["patient_id"].encode()
-    decoy = b'{"data":{"patient_id":"someone-else"}}'
-    assert any(bundle_apply.share(bare, n) != bundle_apply.share(decoy, n) for n in (2, 3, 7))  # the check below can tell
+    decoy = b'{"data":{"patient_id":"someone-else"}}'  # sorts after every id below: the last share
+    ids = sorted(b"0190a1b2-0000-7000-8000-%012d" % n for n in range(300))
     for shares in (2, 3, 7):
-        # the row's own patient, not the one quoted in its note (which sorts before it)
-        assert bundle_apply.share(spaced, shares) == bundle_apply.share(compact, shares) == bundle_apply.share(bare, shares)
-        assert bundle_apply.share(alone, shares) == 0 and bundle_apply.share(patient, shares) == 0
-    # a year of one patient's entries goes to one share; patients spread over all of them
-    ids = [b"0190a1b2-0000-7000-8000-%012d" % n for n in range(300)]
-    seen = {bundle_apply.share(b'{"data":{"patient_id": "%s"}}' % ident, 3) for ident in ids}
-    assert seen == {0, 1, 2}
+        bounds = bundle_apply.share_bounds(ids, shares)
+        assert bundle_apply.share(bare, bounds) == 0 != bundle_apply.share(decoy, bounds) == shares - 1
+        # the row's own patient, not the one quoted in its note
+        assert bundle_apply.share(spaced, bounds) == bundle_apply.share(compact, bounds) == 0
+        assert bundle_apply.share(alone, bounds) == 0 and bundle_apply.share(patient, bounds) == 0
+
+
+def line_of(ident: bytes) -> bytes:
+    return b'{"change":{"base_hlc":null,"data":{"id":"x","patient_id":"%s"},"op":"insert","table":"homework"}}' % ident
+
+
+@pytest.mark.parametrize("shares", [2, 3, 7])
+def test_a_share_is_a_run_of_neighbouring_patients(shares):
+    """Each share holds patients whose ids sort next to each other, as many in each, so a later share's rows
+    do not land between an earlier share's in the patient-ordered indexes; a patient pass 1 did not see falls
+    in the run around its id."""
+    ids = [b"%08x-0000-7000-8000-%012d" % (n * 7919 % 65536, n) for n in range(301)]  # not in sorted order
+    seen = sorted(ids[::2])  # pass 1 samples the file
+    bounds = bundle_apply.share_bounds(seen, shares)
+    assert len(bounds) == shares - 1
+    by_id = {ident: bundle_apply.share(line_of(ident), bounds) for ident in ids}
+    in_order = [by_id[ident] for ident in sorted(ids)]
+    assert in_order == sorted(in_order) and set(in_order) == set(range(shares))  # runs, every share used
+    sampled = [by_id[ident] for ident in seen]
+    sizes = [sampled.count(part) for part in range(shares)]
+    assert max(sizes) - min(sizes) <= 1  # as many of the patients pass 1 saw in each
+    assert all(abs(in_order.count(part) - len(ids) / shares) <= 0.1 * len(ids) / shares for part in range(shares))
+    assert bundle_apply.share_bounds(None, shares) == [] and bundle_apply.share(line_of(ids[5]), []) == 0
 
 
 def test_how_many_passes():
