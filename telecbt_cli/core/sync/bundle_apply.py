@@ -34,10 +34,11 @@ patient), so they are decided in bundle order within one share; a row whose vers
 different patients would still converge to the same winning version, as for bundles that arrive
 out of order.
 
-The limit, measured: every share inserts between the rows of earlier shares in the id-ordered
-indexes, so with the shares growing with the patients that cost grows faster than the data
-(10,000 patients x 365 days: 2.2x the reference's CPU when each share read the whole file again,
-against 1.7x at 3,000). Spill files removed the re-reading (3,000 x 365: 331 -> 314 s of CPU).
+Measured (scripts/bench_bulk.py): every share still inserts between the rows of earlier shares in the
+id-ordered indexes (row ids, change ids), but those inserts follow the ids in order, a page at a time. Shares
+drawn by a hash of the patient id also landed between earlier shares' patients in the patient-ordered indexes,
+so each later share cost more (3,000 x 365: 66, 74, 82 s of CPU for shares 2-4; 10,000 x 365: 1.62x the
+reference's CPU); runs of neighbouring ids keep the shares level (60, 64, 64 s; 10,000 x 365: 0.92x).
 """
 
 from __future__ import annotations
@@ -62,9 +63,11 @@ CACHE_KIB = 32 * 1024
 PATIENTS_ONE_PASS = 1000
 #: When shares are needed, each holds this many patients and the cache is SHARED_CACHE_KIB: the write-ahead log's
 #: index grows with everything one import writes (measured: about 0.5 MiB per GB), so a large import leaves it
-#: room within the same memory (3,000 x 365: 97.7 MB peak and 2 % more CPU than three shares in 32 MiB).
+#: room within the same memory. Shares of neighbouring patients need less of it than shares drawn by a hash did
+#: (3,000 x 365: 260 s of CPU in 26 MiB, 255 s in 28 MiB; 1,000 patients a share: 266 s), and 10,000 x 365 peaked at
+#: 99.2 MiB with 28 MiB: 26 MiB keeps 2 MiB in hand.
 PATIENTS_PER_PASS = 800
-SHARED_CACHE_KIB = 28 * 1024
+SHARED_CACHE_KIB = 26 * 1024
 #: The write-ahead log's index grows about 0.5 MiB per GB of log, about 2 KB of log per change: 1 MiB per million
 #: changes. Up to WAL_FREE_CHANGES changes it fits the memory left beside the cache; beyond, the cache makes room.
 WAL_FREE_CHANGES = 2_000_000
