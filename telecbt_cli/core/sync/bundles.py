@@ -24,7 +24,7 @@ from telecbt_cli.core.store.access import Access
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.store.errors import UsageError
 from telecbt_cli.core.store.ids import uuid7
-from telecbt_cli.core.sync import bundle_apply, bundle_dict, bundle_read, devices, spill
+from telecbt_cli.core.sync import bundle_dict, bundle_read, devices
 
 FORMAT = bundle_read.FORMAT
 VERSION = bundle_read.VERSION
@@ -232,6 +232,8 @@ class _DryRun(Exception):
 def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphrase: str | None) -> dict:
     """Verify (pass 1), then apply every change in one transaction or nothing (pass 2, or one pass per share
     of the patients for a large bundle: `bundle_apply.passes`)."""
+    from telecbt_cli.core.sync import bundle_apply, spill  # not loaded by an export: ~2 MB of rules and apply code
+
     access.require("write")
     verified = bundle_read.verify(access, source, passphrase)
     manifest = verified.manifest
