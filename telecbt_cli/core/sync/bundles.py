@@ -232,7 +232,7 @@ class _DryRun(Exception):
 def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphrase: str | None) -> dict:
     """Verify (pass 1), then apply every change in one transaction or nothing (pass 2, or one pass per share
     of the patients for a large bundle: `bundle_apply.passes`)."""
-    from telecbt_cli.core.sync import bundle_apply, spill  # not loaded by an export: ~2 MB of rules and apply code
+    from telecbt_cli.core.sync import bundle_apply, spill  # an export does not load them (0.8 MB of peak memory)
 
     access.require("write")
     verified = bundle_read.verify(access, source, passphrase)

@@ -48,3 +48,12 @@ def linked(root: Path, *names: str) -> Iterator[list[Site]]:
     finally:
         for site in made:
             site.access.close()
+
+
+def applied_by(site: Site, bundle_id: str, column: str) -> list:
+    """`column` of each change-log row that bundle `bundle_id` applied at `site`, in log order (`applied_ranges`
+    keeps them as runs of change-log numbers)."""
+    rows = site.access.store.conn.execute(
+        f"SELECT c.{column} FROM change_log c JOIN applied_ranges a ON c.seq BETWEEN a.first_seq AND a.last_seq "
+        "WHERE a.bundle_id = ? ORDER BY c.seq", (bundle_id,)).fetchall()
+    return [row[0] for row in rows]

@@ -11,7 +11,7 @@ from telecbt_cli.core.care import diary
 from telecbt_cli.core.clinical import patients
 from telecbt_cli.core.clinical.patients import PatientFields
 from telecbt_cli.core.sync import bundles, devices
-from tests.core.sync.sites import Site, linked
+from tests.core.sync.sites import Site, applied_by, linked
 
 
 @pytest.fixture
@@ -32,11 +32,7 @@ def _send(sender: Site, receiver: Site) -> dict:
 
 def _origins(site: Site, manifest: dict) -> set[str]:
     """Devices that made the changes a bundle carried (read back from the receiver's change log)."""
-    rows = site.access.store.conn.execute(
-        "SELECT DISTINCT c.device_id FROM change_log c JOIN applied_ranges a ON c.seq BETWEEN a.first_seq AND a.last_seq "
-        "WHERE a.bundle_id = ?",
-        (manifest["bundle_id"],)).fetchall()
-    return {row[0] for row in rows}
+    return set(applied_by(site, manifest["bundle_id"], "device_id"))
 
 
 def test_relayed_changes_never_come_back(star):

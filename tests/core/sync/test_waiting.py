@@ -11,7 +11,7 @@ from telecbt_cli.core.clinical import patients
 from telecbt_cli.core.clinical.patients import PatientFields
 from telecbt_cli.core.store.clock import now_iso
 from telecbt_cli.core.sync import bundles, devices, waiting
-from tests.core.sync.sites import Site
+from tests.core.sync.sites import Site, applied_by
 
 
 def _mark() -> str:
@@ -65,9 +65,7 @@ def test_a_chain_of_waiting_changes_applies_in_one_import(sites):
         [(stats["bundle_id"], 2), (second_stats["bundle_id"], 1), (third_stats["bundle_id"], 1)]
     assert all(runs[n][2] + 1 == runs[n + 1][1] for n in range(2))
     assert runs[-1][2] == conn.execute("SELECT max(seq) FROM change_log").fetchone()[0]
-    carried = conn.execute("SELECT c.row_id FROM change_log c JOIN applied_ranges a ON c.seq BETWEEN a.first_seq "
-                           "AND a.last_seq WHERE a.bundle_id = ?", (second_stats["bundle_id"],)).fetchall()
-    assert carried == [(entry["id"],)]
+    assert applied_by(hub, second_stats["bundle_id"], "row_id") == [entry["id"]]
 
 
 def test_a_waiting_change_that_arrives_again_with_its_parent_is_applied_once(sites):
