@@ -158,12 +158,13 @@ def _words_at_hand() -> bool:
 def passphrase(file: Path | None, fd: int | None, prompt: str | None = None, confirm: bool = False,
                environ: Mapping[str, str] | None = None) -> str:
     """The passphrase to unlock with; with `confirm` (a new store), a new one, judged before it is repeated."""
-    from telecbt_cli.core.store.unlock import check_passphrase
+    check = None
+    if confirm:  # only then: the unlock code loads SQLCipher, which the kiosk's first screen need not wait for
+        from telecbt_cli.core.store.unlock import check_passphrase as check
 
     return read_secret(file=from_root("passphrase_file", file), fd=from_root("passphrase_fd", fd),
                        env="TELECBT_PASSPHRASE", prompt=prompt or _word("cli.signin.passphrase", "Passphrase: "),
-                       options="--passphrase-file, --passphrase-fd", confirm=confirm, environ=environ,
-                       check=check_passphrase if confirm else None)
+                       options="--passphrase-file, --passphrase-fd", confirm=confirm, environ=environ, check=check)
 
 
 def new_passphrase(file: Path | None, fd: int | None, who: str) -> str:

@@ -89,3 +89,16 @@ def test_the_kiosk_loads_no_staff_table():
             "print('textual.widgets._data_table' in sys.modules)")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert shown.split() == ["False"]
+
+
+def test_the_kiosk_asks_for_the_passphrase_without_loading_the_store(created, store_dir, pass_file):
+    """Issue 19 (kiosk start): the passphrase is read before the first screen, the unlock runs after it, so
+    reading it must not load SQLCipher and the unlock code (about 30 ms of the kiosk's start on the test VM)."""
+    created.access.close()
+    code = ("import sys; from pathlib import Path; from telecbt_cli.commands.signin import access_opener; "
+            f"opener = access_opener({str(store_dir)!r}, None, Path({str(pass_file)!r}), None); "
+            "print(sorted(m for m in ('sqlcipher3', 'telecbt_cli.core.store.unlock') if m in sys.modules)); "
+            "print(opener().user)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           check=True).stdout
+    assert shown.splitlines() == ["[]", created.access.user]
