@@ -34,8 +34,9 @@ def _line(obj: dict) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
-#: Changes read and written per step of an export: small, so memory stays flat.
-CHUNK = 500
+#: Changes read and written per step of an export: small, so memory stays flat (1,000 x 365 bench store:
+#: 500 a step peaked 1.4 MB higher than 200, at the same speed).
+CHUNK = 200
 #: A change line as SQLite builds it: the stored row's JSON spliced in, never parsed again.
 _LINE = ("'{\"change\":{\"base_hlc\":' || coalesce(json_quote(base_hlc), 'null') || ',\"data\":' || data || "
          "',\"op\":\"' || op || '\",\"table\":\"' || table_name || '\"}}'")
