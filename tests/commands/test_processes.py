@@ -102,6 +102,7 @@ def test_ctrl_c_at_the_passphrase_prompt_exits_130(tmp_path, pass_file):
         if ready:
             seen += os.read(fd, 1024)
     assert b"Passphrase" in seen
+    time.sleep(0.3)  # as a person would: a SIGINT just before getpass blocks in read() waits for read() (CPython)
     os.write(fd, b"\x03")
     code, _ = wait_exit(pid, fd)
     os.close(fd)
