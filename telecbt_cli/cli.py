@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from telecbt_cli.commands import help_i18n
+from telecbt_cli.commands import help_i18n, params
 from telecbt_cli.core.store.errors import ExitCode, TelecbtError
 
 try:  # Typer >= 0.29 carries its own copy of Click
@@ -50,6 +50,8 @@ GROUP_HELP = {
     "export": "Bulk exports for analysts and health-record systems: csv, ndjson, fhir.",
 }
 
+
+params.install()  # plain values (str, paths, whole numbers) are read without pydantic: commands/params.py
 
 HELP_NAMES = ["-h", "--help"]
 
