@@ -2,8 +2,8 @@
 
 `telecbt tui` is the one command where start-up time is felt on every use, so the entry
 point hands plain `telecbt tui [--store PATH] [--lang LANG] [--content DIR]` straight to `run_tui`
-without building the Typer command tree (Typer parses options through pydantic, about
-0.1 s on an old laptop). Anything else, `-h` included, goes through the full CLI.
+without importing Typer or building its command tree (the kiosk likewise). Anything else,
+`-h` included, goes through the full CLI.
 """
 
 from __future__ import annotations
