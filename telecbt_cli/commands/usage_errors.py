@@ -14,6 +14,8 @@ from telecbt_cli.commands.i18n import t
 _DETAILS = [
     (re.compile(r"Input should be a valid integer.*", re.S), "cli.usage.not_whole"),
     (re.compile(r"Input should be a valid number.*", re.S), "cli.usage.not_number"),
+    (re.compile(r"Input should be greater than or equal to (?P<low>\S+)", re.S), "cli.usage.at_least"),
+    (re.compile(r"Input should be less than or equal to (?P<high>\S+)", re.S), "cli.usage.at_most"),
     (re.compile(r"(?P<value>'.*') is not one of (?P<choices>.*)\.", re.S), "cli.usage.not_one_of"),
     (re.compile(r"\w+ (?P<value>'.*') does not exist\.", re.S), "cli.usage.no_such_path"),
     (re.compile(r"Value (?P<value>'.*') is not a valid .*\.", re.S), "cli.usage.not_valid"),
