@@ -271,6 +271,7 @@ def _(s):
     while b"Passphrase" not in seen and time.time() < deadline:
         if select.select([fd], [], [], 1)[0]:
             seen += os.read(fd, 1024)
+    assert b"Passphrase" in seen, seen
     # As a person would: not within microseconds of the prompt. A SIGINT that lands after Python's last
     # check for signals but before getpass blocks in read() is only seen when read() returns (CPython).
     time.sleep(0.3)

@@ -3,6 +3,7 @@ to the same result and the same error as Typer's own converter (commands/params.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -95,7 +96,7 @@ def test_commands_with_plain_options_never_load_pydantic(created, store_dir, pas
         "print('pydantic loaded:', 'pydantic' in sys.modules)",
     ])
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          env={**__import__("os").environ, "TELECBT_KDF_LOG2N": "10"})
+                          env={**os.environ, "TELECBT_KDF_LOG2N": "10"})
     lines = [line for line in done.stdout.splitlines() if line.startswith(("exit", "pydantic"))]
     assert lines == ["exit 0", "exit 0", "pydantic loaded: False"], done.stdout + done.stderr
     assert '"birth_year": 1970' in done.stdout

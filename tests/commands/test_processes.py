@@ -1,11 +1,9 @@
-"""telecbt as real processes: scripts, passphrase descriptors, kills mid-write, Ctrl-C, full disks."""
+"""telecbt as real processes: scripts, passphrase descriptors, kills mid-write, full disks (Ctrl-C at the prompt: test_exit_codes)."""
 
 from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import signal
 import subprocess
 import time
@@ -23,7 +21,6 @@ from tests.conftest import (
     fill_disk,
     run_telecbt,
     telecbt_cmd,
-    wait_exit,
 )
 
 pytestmark = pytest.mark.slow
@@ -87,26 +84,6 @@ def test_errors_never_echo_secrets_or_tracebacks(tmp_path, pass_file):
     assert "hunter2" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
-
-
-def test_ctrl_c_at_the_passphrase_prompt_exits_130(tmp_path, pass_file):
-    store = tmp_path / "s"
-    _init(store, pass_file)
-    pid, fd = pty.fork()
-    if pid == 0:  # child: telecbt on a real terminal
-        os.execvpe(telecbt_cmd()[0], [*telecbt_cmd(), "patient", "list", "--store", str(store)], os.environ)
-    seen = b""
-    deadline = time.time() + 30
-    while b"Passphrase" not in seen and time.time() < deadline:
-        ready, _, _ = select.select([fd], [], [], 1)
-        if ready:
-            seen += os.read(fd, 1024)
-    assert b"Passphrase" in seen
-    time.sleep(0.3)  # as a person would: a SIGINT just before getpass blocks in read() waits for read() (CPython)
-    os.write(fd, b"\x03")
-    code, _ = wait_exit(pid, fd)
-    os.close(fd)
-    assert code == 130
 
 
 def _seed(store: Path, count: int) -> None:

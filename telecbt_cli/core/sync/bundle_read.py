@@ -331,6 +331,11 @@ class Verified:
     #: Those patients' ids, sorted (None when not counted): where a large import cuts its shares.
     patient_ids: list[bytes] | None = None
 
+    def take_patient_ids(self) -> list[bytes] | None:
+        """The patients' ids, handed over once (up to 65,536 of them): the import keeps only the share bounds."""
+        ids, self.patient_ids = self.patient_ids, None
+        return ids
+
 
 class _Verify:
     """A sink that hashes every line but the last (the manifest) without parsing it."""

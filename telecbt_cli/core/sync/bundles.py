@@ -260,8 +260,7 @@ def _import(access: Access, source: bundle_read.Source, dry_run: bool, passphras
                 bundle_read.replay(access, source, verified, applier.add_line, passphrase)
             else:  # one share of the patients at a time (bundle_apply's docstring says why), the file read once
                 with spill.Spills(store.dir, shares - 1) as spills:
-                    bounds = bundle_apply.share_bounds(verified.patient_ids, shares)
-                    verified.patient_ids = None  # up to 65,536 ids: only the bounds are needed now
+                    bounds = bundle_apply.share_bounds(verified.take_patient_ids(), shares)
                     bundle_read.replay(access, source, verified, applier.sorter(bounds, spills), passphrase)
                     for number in range(shares - 1):
                         applier.apply_spilled(spills, number)
